@@ -1,0 +1,338 @@
+"""Render Paperboy's reply vocabulary as Discord messages that fit Discord's limits by design.
+
+Discord answers 400 to an over-long message and discord.py checks nothing, so every
+builder here measures what it made and shrinks it (whole lines, sentence or word
+boundaries, never half a link) until it fits.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import discord
+from discord.utils import escape_markdown
+
+from bot.paper import Paper
+from bot.replies import Content, Error, PaperCard, PaperList, Post, Text
+
+CONTENT_LIMIT = 2000
+EMBEDS_PER_MESSAGE = 10
+TOTAL_EMBED_CHARS = 6000
+TITLE_LIMIT = 256
+DESCRIPTION_LIMIT = 4096
+FIELDS_PER_EMBED = 25
+FIELD_NAME_LIMIT = 256
+FIELD_VALUE_LIMIT = 1024
+FOOTER_LIMIT = 2048
+AUTHOR_LIMIT = 256
+
+HF_YELLOW = 0xFFD21E
+ERROR_RED = 0xE5484D
+TEXT_GREY = 0x5865F2
+
+_SAFE_URL = re.compile(r"https?://[^\s()<>\[\]\"'`]+", re.IGNORECASE)
+_SENTENCE_END = re.compile(r"[.!?](?=\s)")
+_SHOWN_AUTHORS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """What one Discord message carries: optional content and up to ten embeds."""
+
+    content: str | None = None
+    embeds: list[discord.Embed] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class CardBudget:
+    """How much of a paper a card may show; lists shrink it until the message fits."""
+
+    summary: int = 700
+    title: int = TITLE_LIMIT
+    authors: int = AUTHOR_LIMIT
+    why: int = 300
+    all_links: bool = True
+
+
+_LIST_BUDGETS = (
+    CardBudget(summary=450),
+    CardBudget(summary=250, why=200),
+    CardBudget(summary=120, why=150, authors=120, all_links=False),
+    CardBudget(summary=0, title=150, why=100, authors=80, all_links=False),
+)
+
+
+def escape(text: str) -> str:
+    """Return *text* with Discord markdown and link brackets neutralised."""
+    escaped = escape_markdown(text, ignore_links=False)
+    return escaped.replace("[", "\\[").replace("]", "\\]")
+
+
+def shorten(text: str, limit: int, *, sentences: bool = False) -> str:
+    """Return *text* on one line within *limit* characters, cut at a sentence or word boundary."""
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    if limit <= 1:
+        return "…"[:limit]
+    head = flat[: limit - 1]
+    if sentences:
+        ends = [m.end() for m in _SENTENCE_END.finditer(flat[: limit + 1])]
+        if ends and ends[-1] >= limit // 3:
+            return flat[: ends[-1]]
+    space = head.rfind(" ")
+    if space >= limit // 2:
+        head = head[:space]
+    return head.rstrip(" ,;:-") + "…"
+
+
+def fit(text: str, limit: int, *, sentences: bool = False) -> str:
+    """Return *text* shortened and escaped so that the escaped form fits *limit*."""
+    target = limit
+    while True:
+        result = escape(shorten(text, target, sentences=sentences))
+        if len(result) <= limit or target <= 1:
+            return result[:limit] if len(result) > limit else result
+        # Escaping added backslashes: aim lower by the overshoot and try again.
+        target -= len(result) - limit
+
+
+def fit_lines(lines: list[str], limit: int) -> str:
+    """Join already-escaped *lines* within *limit*, cutting the first line that does not fit.
+
+    What was left out is said on a last line, so a reader knows the text goes on.
+    """
+    kept: list[str] = []
+    used = 0
+    for index, line in enumerate(lines):
+        rest = len(lines) - index - 1
+        after = f"… ({rest} more lines)" if rest else ""
+        sep = 1 if kept else 0
+        reserve = len(after) + 1 if after else 0
+        if used + sep + len(line) + reserve <= limit:
+            kept.append(line)
+            used += sep + len(line)
+            continue
+        room = limit - used - sep - reserve
+        if room >= min(len(line), 40):
+            kept.append(_cut(line, room))
+            if after:
+                kept.append(after)
+        else:
+            more = f"… ({rest + 1} more lines)"
+            kept.append(more if used + sep + len(more) <= limit else "…")
+        break
+    return "\n".join(kept)
+
+
+def safe_url(url: str | None) -> str | None:
+    """Return *url* when it is a plain http(s) URL that cannot break a markdown link."""
+    if url and len(url) <= 512 and _SAFE_URL.fullmatch(url):
+        return url
+    return None
+
+
+def authors_line(authors: tuple[str, ...], limit: int) -> str | None:
+    """Return the first authors and "et al." within *limit* characters (plain text)."""
+    if not authors:
+        return None
+    shown = list(authors[:_SHOWN_AUTHORS])
+    while True:
+        line = ", ".join(shown) + (" et al." if len(shown) < len(authors) else "")
+        if len(line) <= limit or len(shown) == 1:
+            return shorten(line, limit) if len(line) > limit else line
+        shown.pop()
+
+
+def card_embed(card: PaperCard, budget: CardBudget = CardBudget()) -> discord.Embed:
+    """Build the embed for one paper within *budget*."""
+    paper = card.paper
+    embed = discord.Embed(
+        title=fit(paper.title, budget.title),
+        url=safe_url(paper.url),
+        colour=HF_YELLOW,
+        timestamp=paper.published_at,
+    )
+    authors = authors_line(paper.authors, budget.authors)
+    if authors:
+        # Author names are plain text in Discord: no escaping needed, and none would show.
+        embed.set_author(name=authors)
+    parts: list[str] = []
+    if card.why and budget.why:
+        parts.append("🔎 " + fit(card.why, budget.why))
+    if paper.summary and budget.summary:
+        parts.append(fit(paper.summary, budget.summary, sentences=True))
+    if parts:
+        embed.description = "\n\n".join(parts)
+    for name, value in _stats(paper):
+        embed.add_field(name=name, value=value, inline=True)
+    links = _links(paper, all_links=budget.all_links)
+    if links:
+        embed.add_field(name="Links", value=links, inline=False)
+    thumbnail = safe_url(paper.thumbnail)
+    if thumbnail:
+        embed.set_thumbnail(url=thumbnail)
+    footer = _footer(paper)
+    if footer:
+        embed.set_footer(text=footer)
+    return embed
+
+
+def _stats(paper: Paper) -> list[tuple[str, str]]:
+    # Unknown is not zero: a count the source did not give is left out.
+    stats = [("Upvotes", paper.upvotes), ("Comments", paper.comments), ("GitHub stars", paper.github_stars)]
+    return [(name, f"{value:,}") for name, value in stats if value is not None]
+
+
+def _links(paper: Paper, *, all_links: bool) -> str:
+    pairs = paper.links() if all_links else paper.links()[:3]
+    links = [f"[{label}]({url})" for label, url in pairs if safe_url(url)]
+    return fit_joined(links, " · ", FIELD_VALUE_LIMIT)
+
+
+def fit_joined(items: list[str], separator: str, limit: int) -> str:
+    """Join whole *items* with *separator*, leaving out the ones that would pass *limit*."""
+    result = ""
+    for item in items:
+        candidate = result + separator + item if result else item
+        if len(candidate) <= limit:
+            result = candidate
+    return result
+
+
+def _footer(paper: Paper) -> str | None:
+    parts = []
+    if paper.organization:
+        parts.append(shorten(paper.organization, 100))
+    if paper.daily_date:
+        parts.append(f"Daily Papers {paper.daily_date.isoformat()}")
+    elif paper.source == "arxiv":
+        parts.append("arXiv")
+    return " · ".join(parts) or None
+
+
+def paper_list(plist: PaperList) -> Message:
+    """Render a titled list or digest: the title in the content, one embed per paper."""
+    header = [f"**{fit(plist.title, 300)}**"]
+    if plist.note:
+        header.append(fit(plist.note, 500))
+    if not plist.cards:
+        header.append(fit(plist.empty, 500))
+        return Message(content=fit_lines(header, CONTENT_LIMIT))
+    if len(plist.cards) > EMBEDS_PER_MESSAGE:
+        embeds, left_out = _compact_list(plist.cards)
+        if left_out:
+            header.append(f"Showing {len(plist.cards) - left_out} of {len(plist.cards)} papers.")
+        return Message(content=fit_lines(header, CONTENT_LIMIT), embeds=embeds)
+    for budget in _LIST_BUDGETS:
+        embeds = [card_embed(card, budget) for card in plist.cards]
+        if sum(map(len, embeds)) <= TOTAL_EMBED_CHARS:
+            break
+    else:
+        share = TOTAL_EMBED_CHARS // len(embeds)
+        embeds = [trim_embed(embed, share) for embed in embeds]
+    return Message(content=fit_lines(header, CONTENT_LIMIT), embeds=embeds)
+
+
+def _compact_list(cards: tuple[PaperCard, ...]) -> tuple[list[discord.Embed], int]:
+    """Render many papers as numbered link lines; return the embeds and how many were left out."""
+    lines = []
+    for number, card in enumerate(cards, start=1):
+        paper = card.paper
+        title = fit(paper.title, 120)
+        url = safe_url(paper.url)
+        line = f"{number}. [{title}]({url})" if url else f"{number}. {title}"
+        if paper.upvotes is not None:
+            line += f" · ▲ {paper.upvotes:,}"
+        lines.append(line)
+    embeds: list[discord.Embed] = []
+    total = 0
+    current: list[str] = []
+    shown = 0
+    for line in lines:
+        size = sum(len(x) + 1 for x in current) + len(line)
+        if total + len(line) + 1 > TOTAL_EMBED_CHARS:
+            break
+        if size > DESCRIPTION_LIMIT:
+            if len(embeds) + 1 >= EMBEDS_PER_MESSAGE:
+                break
+            embeds.append(discord.Embed(description="\n".join(current), colour=HF_YELLOW))
+            current = []
+        current.append(line)
+        total += len(line) + 1
+        shown += 1
+    if current:
+        embeds.append(discord.Embed(description="\n".join(current), colour=HF_YELLOW))
+    return embeds, len(lines) - shown
+
+
+def trim_embed(embed: discord.Embed, budget: int) -> discord.Embed:
+    """Shrink *embed* to at most *budget* characters: drop fields, then shorten the rest."""
+    while len(embed) > budget and embed.fields:
+        embed.remove_field(len(embed.fields) - 1)
+    if len(embed) > budget and embed.description:
+        room = max(0, len(embed.description) - (len(embed) - budget))
+        embed.description = _cut(embed.description, room) or None
+    if len(embed) > budget and embed.author.name:
+        room = max(1, len(embed.author.name) - (len(embed) - budget))
+        embed.set_author(name=shorten(embed.author.name, room))
+    if len(embed) > budget and embed.footer.text:
+        embed.remove_footer()
+    if len(embed) > budget and embed.title:
+        room = max(1, len(embed.title) - (len(embed) - budget))
+        embed.title = _cut(embed.title, room)
+    return embed
+
+
+def _cut(escaped: str, limit: int) -> str:
+    """Cut already-escaped text to *limit* at a space, or mid-word without splitting an escape."""
+    if len(escaped) <= limit:
+        return escaped
+    if limit <= 1:
+        return "…"[:limit]
+    space = escaped.rfind(" ", 0, limit - 1)
+    if space >= limit // 2:
+        head = escaped[:space]
+    else:
+        head = escaped[: limit - 1]
+        # An odd run of trailing backslashes would escape the ellipsis: drop one.
+        trailing = len(head) - len(head.rstrip("\\"))
+        if trailing % 2:
+            head = head[:-1]
+    return head.rstrip() + "…"
+
+
+def text(reply: Text) -> Message:
+    """Render help, settings, status and confirmations as one embed."""
+    embed = discord.Embed(colour=TEXT_GREY)
+    if reply.title:
+        embed.title = fit(reply.title, TITLE_LIMIT)
+    lines = [escape(line) for line in reply.body.splitlines()]
+    embed.description = fit_lines(lines, DESCRIPTION_LIMIT) or None
+    return Message(embeds=[embed])
+
+
+def error(reply: Error) -> Message:
+    """Render an error as one red embed."""
+    lines = [escape(line) for line in reply.message.splitlines()] or [""]
+    lines[0] = "⚠️ " + lines[0]
+    return Message(embeds=[discord.Embed(description=fit_lines(lines, DESCRIPTION_LIMIT), colour=ERROR_RED)])
+
+
+def content(item: Content) -> Message:
+    """Render any reply content natively."""
+    if isinstance(item, PaperCard):
+        return Message(embeds=[card_embed(item)])
+    if isinstance(item, PaperList):
+        return paper_list(item)
+    if isinstance(item, Text):
+        return text(item)
+    if isinstance(item, Error):
+        return error(item)
+    raise TypeError(f"Discord cannot render {type(item).__name__}")
+
+
+def post(item: Post) -> Message:
+    """Render what the poller delivers to a channel."""
+    return content(item.content)

@@ -1,0 +1,320 @@
+"""The Slack adapter: a Bolt `AsyncApp` that answers `/papers` and mentions, and posts papers.
+
+HTTP mode serves Slack's requests on aiohttp (signature checked by Bolt); Socket Mode is
+used when an app-level token is set. Slow answers run after the 3-second acknowledgement.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import re
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+from slack_bolt.app.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack import oauth
+from adapters.slack.render import LINK_ACTION_PREFIX, SlackMessage, render
+from bot.channels import Caller, ChannelRef, Command, parse_command
+from bot.commands import COMMANDS
+from bot.delivery import CommandEngine, DeliveryResult, DeliveryStatus
+from bot.replies import Error, Post, Reply
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "slack"
+RATE_LIMIT_RETRIES = 2
+STOP_GRACE_SECONDS = 5.0
+DEFAULT_RETRY_AFTER = 30.0
+POST_EVENT_TYPE = "paperboy_post"
+
+_LOST_ACCESS = "Paperboy lost access to this channel"
+_REINSTALL = "reinstall Paperboy in this workspace"
+PERMANENT_ERRORS: dict[str, str] = {
+    "channel_not_found": f"{_LOST_ACCESS} (channel_not_found): it was deleted or Paperboy was removed from it",
+    "not_in_channel": f"{_LOST_ACCESS} (not_in_channel): invite it with /invite @Paperboy",
+    "is_archived": f"{_LOST_ACCESS} (is_archived): the channel was archived",
+    "restricted_action": f"{_LOST_ACCESS} (restricted_action): only some members may post here",
+    "account_inactive": f"{_LOST_ACCESS} (account_inactive): {_REINSTALL}",
+    "token_revoked": f"{_LOST_ACCESS} (token_revoked): {_REINSTALL}",
+    "invalid_auth": f"{_LOST_ACCESS} (invalid_auth): {_REINSTALL} or check SLACK_BOT_TOKEN",
+    "not_authed": f"{_LOST_ACCESS} (not_authed): {_REINSTALL} or check SLACK_BOT_TOKEN",
+    "missing_scope": f"{_LOST_ACCESS} (missing_scope): {_REINSTALL} from the manifest",
+}
+"""Slack errors that retrying cannot fix: the channel is paused with this reason."""
+
+_LEADING_MENTION = re.compile(r"^\s*(?:<@[A-Z0-9]+(?:\|[^>]*)?>\s*)+")
+_SLACK_LINK = re.compile(r"<((?:https?|mailto):[^|>]+)(?:\|[^>]*)?>")
+
+
+class SlackSetupError(RuntimeError):
+    """The Slack settings cannot work; the message names the setting to fix."""
+
+
+class SlackAdapter:
+    """Paperboy on Slack. Implements `bot.delivery.Adapter`.
+
+    *host* and *port* are where HTTP mode listens (``port=0`` picks a free port, read
+    back from `port` after `start`).
+    """
+
+    platform = PLATFORM
+
+    def __init__(
+        self,
+        settings: Settings,
+        engine: CommandEngine,
+        *,
+        host: str = "0.0.0.0",
+        port: int | None = None,
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.host = host
+        self.port: int = settings.slack_port if port is None else port
+        self._bot_token = _secret(settings.slack_bot_token)
+        self._app_token = _secret(settings.slack_app_token)
+        oauth_settings = oauth.oauth_settings(settings)
+        self.socket_mode = self._app_token is not None and oauth_settings is None
+        signing_secret = _secret(settings.slack_signing_secret)
+        _check_setup(bot_token=self._bot_token, oauth_enabled=oauth_settings is not None,
+                     socket_mode=self.socket_mode, signing_secret=signing_secret)
+
+        self.client = AsyncWebClient(
+            token=None if oauth_settings else self._bot_token, base_url=settings.slack_api_url
+        )
+        self.client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES))
+        self.installation_store = oauth_settings.installation_store if oauth_settings else None
+        self.app = AsyncApp(
+            client=self.client,
+            signing_secret=signing_secret or "",
+            oauth_settings=oauth_settings,
+            logger=log,
+            name="paperboy",
+        )
+        self._register_listeners()
+        self._runner: web.AppRunner | None = None
+        self._socket: AsyncSocketModeHandler | None = None
+        self._inflight: set[asyncio.Task[Any]] = set()
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Check the token, then listen (Socket Mode or HTTP); return once Slack can reach Paperboy."""
+        if self._bot_token and self.installation_store is None:
+            try:
+                await self.client.auth_test()
+            except SlackApiError as error:
+                raise SlackSetupError(
+                    f"Slack rejected SLACK_BOT_TOKEN ({error.response.get('error')})"
+                ) from None
+        if self.socket_mode:
+            assert self._app_token is not None
+            self._socket = AsyncSocketModeHandler(self.app, self._app_token, logger=log)
+            await self._socket.connect_async()
+            log.info("Slack: connected in Socket Mode")
+            return
+        self._runner = web.AppRunner(self.app.web_app(path=oauth.EVENTS_PATH, port=self.port))
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+        log.info("Slack: listening on %s:%s%s", self.host, self.port, oauth.EVENTS_PATH)
+
+    async def stop(self) -> None:
+        """Stop listening, let answers in progress finish (briefly), and close connections."""
+        if self._socket is not None:
+            await self._socket.close_async()
+            self._socket = None
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self._inflight:
+            await asyncio.wait(set(self._inflight), timeout=STOP_GRACE_SECONDS)
+
+    # -- delivery --------------------------------------------------------------------
+
+    async def send(self, channel: ChannelRef, post: Post) -> DeliveryResult:
+        """Post *post* with ``chat.postMessage``, tagged in message metadata; map Slack errors to results."""
+        message = render(post.content)
+        try:
+            client = await self._client_for(channel.workspace)
+            if client is None:
+                return DeliveryResult(
+                    DeliveryStatus.PERMANENT,
+                    reason=f"{_LOST_ACCESS} (not installed): Paperboy is no longer installed in this workspace",
+                )
+            response = await client.chat_postMessage(
+                channel=channel.channel,
+                text=message.text,
+                blocks=message.block_dicts(),
+                metadata={
+                    "event_type": POST_EVENT_TYPE,
+                    "event_payload": {"tag": post.tag, "paper_ids": list(post.paper_ids)},
+                },
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+        except SlackApiError as error:
+            return delivery_error(error)
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
+            return DeliveryResult(DeliveryStatus.TRANSIENT, reason=f"could not reach Slack ({type(error).__name__})")
+        return DeliveryResult(DeliveryStatus.SENT, message_ref=f"{response['channel']}/{response['ts']}")
+
+    async def _client_for(self, workspace: str) -> AsyncWebClient | None:
+        """Return a Web API client holding *workspace*'s bot token (None: not installed there)."""
+        if self.installation_store is None:
+            return self.client
+        bot = await self.installation_store.async_find_bot(enterprise_id=None, team_id=workspace)
+        if bot is None or not bot.bot_token:
+            return None
+        return AsyncWebClient(
+            token=bot.bot_token,
+            base_url=self.client.base_url,
+            retry_handlers=list(self.client.retry_handlers),
+        )
+
+    # -- incoming --------------------------------------------------------------------
+
+    def _register_listeners(self) -> None:
+        self.app.command("/papers")(ack=_ack, lazy=[self._answer_command])
+        self.app.event("app_mention")(self._answer_mention)
+        # Link buttons open their URL in the browser, but Slack still sends us the click.
+        self.app.action(re.compile(f"^{LINK_ACTION_PREFIX}"))(_ack)
+        if self.installation_store is not None:
+            self.app.enable_token_revocation_listeners()
+
+    async def _answer_command(self, command: dict, respond: Any, client: AsyncWebClient) -> None:
+        """Run one ``/papers`` command after the ack and answer through its ``response_url``."""
+        with self._tracked():
+            channel = ChannelRef(PLATFORM, command.get("team_id", ""), command.get("channel_id", ""))
+            caller = Caller(id=command.get("user_id", ""), name=command.get("user_name", ""))
+            parsed = await self._with_permission(
+                parse_command(_plain_text(command.get("text", "")), caller=caller, channel=channel), client
+            )
+            reply = await self._run(parsed)
+            message = render(reply.content)
+            await respond(
+                text=message.text,
+                blocks=message.block_dicts(),
+                response_type="ephemeral" if _is_private(parsed, reply) else "in_channel",
+                replace_original=False,
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+
+    async def _answer_mention(self, event: dict, context: Any, client: AsyncWebClient) -> None:
+        """Answer ``@Paperboy trending`` in the channel (thread kept), privately when the reply is private."""
+        with self._tracked():
+            text = _LEADING_MENTION.sub("", _plain_text(event.get("text", "")))
+            user = event.get("user", "")
+            channel = ChannelRef(PLATFORM, context.team_id or event.get("team", ""), event.get("channel", ""))
+            parsed = await self._with_permission(
+                parse_command(text, caller=Caller(id=user, name=user), channel=channel), client
+            )
+            reply = await self._run(parsed)
+            message = render(reply.content)
+            if _is_private(parsed, reply):
+                await client.chat_postEphemeral(
+                    channel=channel.channel, user=user, text=message.text, blocks=message.block_dicts(),
+                    thread_ts=event.get("thread_ts"),
+                )
+            else:
+                await client.chat_postMessage(
+                    channel=channel.channel, text=message.text, blocks=message.block_dicts(),
+                    thread_ts=event.get("thread_ts"), unfurl_links=False, unfurl_media=False,
+                )
+
+    async def _with_permission(self, command: Command, client: AsyncWebClient) -> Command:
+        """Set ``caller.can_manage``: everyone, or only admins and owners when SLACK_ADMINS_ONLY is on."""
+        spec = COMMANDS.get(command.name)
+        if not self.settings.slack_admins_only or spec is None or not spec.manages:
+            return command
+        try:
+            user = (await client.users_info(user=command.caller.id))["user"]
+        except (SlackApiError, aiohttp.ClientError, asyncio.TimeoutError, KeyError) as error:
+            log.warning("Slack: users.info failed for %s: %s", command.caller.id, error)
+            user = {}
+        can_manage = bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"))
+        name = user.get("name") or command.caller.name
+        return dataclasses.replace(command, caller=Caller(id=command.caller.id, name=name, can_manage=can_manage))
+
+    async def _run(self, command: Command) -> Reply:
+        try:
+            return await self.engine.handle(command)
+        except Exception:  # the engine should never raise; the user still deserves an answer
+            log.exception("engine failed on %s", command.name)
+            return Reply(Error("Something went wrong on Paperboy's side. Please try again later."), private=True)
+
+    def _tracked(self) -> _Tracked:
+        return _Tracked(self._inflight)
+
+
+class _Tracked:
+    """Keep the current task in *tasks* while the block runs, so `stop` can wait for it."""
+
+    def __init__(self, tasks: set[asyncio.Task[Any]]) -> None:
+        self._tasks = tasks
+        self._task: asyncio.Task[Any] | None = None
+
+    def __enter__(self) -> None:
+        self._task = asyncio.current_task()
+        if self._task is not None:
+            self._tasks.add(self._task)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._task is not None:
+            self._tasks.discard(self._task)
+
+
+def delivery_error(error: SlackApiError) -> DeliveryResult:
+    """Map a Slack Web API error from ``chat.postMessage`` onto a `DeliveryResult`."""
+    code = str(error.response.get("error") or "unknown_error")
+    status = error.response.status_code
+    if status == 429 or code == "ratelimited":
+        retry_after = error.response.headers.get("Retry-After") or error.response.headers.get("retry-after")
+        try:
+            seconds = float(retry_after) if retry_after is not None else DEFAULT_RETRY_AFTER
+        except ValueError:
+            seconds = DEFAULT_RETRY_AFTER
+        return DeliveryResult(DeliveryStatus.RATE_LIMITED, reason="Slack rate limit (429)", retry_after=seconds)
+    if code in PERMANENT_ERRORS:
+        return DeliveryResult(DeliveryStatus.PERMANENT, reason=PERMANENT_ERRORS[code])
+    return DeliveryResult(DeliveryStatus.TRANSIENT, reason=f"Slack refused the message ({code}, HTTP {status})")
+
+
+async def _ack(ack: Any) -> None:
+    await ack()
+
+
+def _is_private(command: Command, reply: Reply) -> bool:
+    spec = COMMANDS.get(command.name)
+    return reply.private or isinstance(reply.content, Error) or (spec is not None and spec.private)
+
+
+def _plain_text(text: str) -> str:
+    """Undo Slack's formatting of user text: ``<https://x|x>`` → the URL, ``&lt;`` → ``<``."""
+    text = _SLACK_LINK.sub(r"\1", text)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def _secret(value: Any) -> str | None:
+    return value.get_secret_value() if value is not None else None
+
+
+def _check_setup(*, bot_token: str | None, oauth_enabled: bool, socket_mode: bool,
+                 signing_secret: str | None) -> None:
+    if not bot_token and not oauth_enabled:
+        raise SlackSetupError(
+            "Slack needs SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET (many)"
+        )
+    if not socket_mode and not signing_secret:
+        raise SlackSetupError("Slack HTTP mode needs SLACK_SIGNING_SECRET (or set SLACK_APP_TOKEN for Socket Mode)")

@@ -1,0 +1,74 @@
+"""Multi-workspace installation ("Add to Slack") and the app manifest it installs.
+
+Installations and OAuth states live in Paperboy's own database file, in the tables
+slack_sdk's SQLite3 stores create for themselves; Paperboy never writes that SQL.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from functools import lru_cache
+from importlib import resources
+
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_sdk.oauth.installation_store.sqlite3 import SQLite3InstallationStore
+from slack_sdk.oauth.state_store.sqlite3 import SQLite3OAuthStateStore
+
+from bot.settings import Settings
+
+INSTALL_PATH = "/slack/install"
+REDIRECT_PATH = "/slack/oauth_redirect"
+EVENTS_PATH = "/slack/events"
+STATE_EXPIRATION_SECONDS = 600
+_PLACEHOLDER_BASE_URL = "https://paperboy.example.com"
+
+
+@lru_cache(maxsize=1)
+def _manifest_text() -> str:
+    return resources.files(__package__).joinpath("manifest.json").read_text(encoding="utf-8")
+
+
+def manifest(*, base_url: str | None = None, socket_mode: bool = False) -> dict:
+    """Return the Slack app manifest that creates Paperboy with its scopes, `/papers` and events.
+
+    *base_url* (``https://paperboy.example.org``) replaces the placeholder host in the
+    request and redirect URLs; *socket_mode* turns Socket Mode on in the manifest.
+    """
+    text = _manifest_text()
+    if base_url:
+        text = text.replace(_PLACEHOLDER_BASE_URL, json.dumps(base_url.rstrip("/"))[1:-1])
+    data = json.loads(text)
+    data["settings"]["socket_mode_enabled"] = socket_mode
+    return data
+
+
+def bot_scopes() -> list[str]:
+    """Return the bot scopes the manifest asks for (the OAuth install asks for the same)."""
+    return copy.copy(manifest()["oauth_config"]["scopes"]["bot"])
+
+
+def is_multi_workspace(settings: Settings) -> bool:
+    """Say whether the settings ask for "Add to Slack" distribution (client id and secret set)."""
+    return bool(settings.slack_client_id and settings.slack_client_secret)
+
+
+def oauth_settings(settings: Settings) -> AsyncOAuthSettings | None:
+    """Build Bolt's OAuth settings with installations kept in ``settings.database``; None if not distributed."""
+    if not is_multi_workspace(settings):
+        return None
+    assert settings.slack_client_id and settings.slack_client_secret
+    client_id = settings.slack_client_id
+    database = str(settings.database)
+    return AsyncOAuthSettings(
+        client_id=client_id,
+        client_secret=settings.slack_client_secret.get_secret_value(),
+        scopes=bot_scopes(),
+        user_scopes=[],  # otherwise Bolt reads SLACK_USER_SCOPES from the environment
+        install_path=INSTALL_PATH,
+        redirect_uri_path=REDIRECT_PATH,
+        installation_store=SQLite3InstallationStore(database=database, client_id=client_id),
+        installation_store_bot_only=True,
+        state_store=SQLite3OAuthStateStore(database=database, expiration_seconds=STATE_EXPIRATION_SECONDS),
+        state_expiration_seconds=STATE_EXPIRATION_SECONDS,
+    )

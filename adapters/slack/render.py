@@ -1,0 +1,267 @@
+"""Render Paperboy's reply vocabulary as Slack Block Kit, inside Slack's limits.
+
+Every string from a paper or a user goes through `escape` and into text objects with
+``verbatim=True``, so it can never become a link, a channel ping or a user mention.
+Blocks are slack_sdk block objects, so slack_sdk validates their limits on ``to_dict()``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import quote, urlsplit
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    ImageElement,
+    MarkdownTextObject,
+    PlainTextObject,
+    SectionBlock,
+)
+
+from bot.paper import Paper
+from bot.replies import Content, Error, PaperCard, PaperList, Text
+
+MAX_BLOCKS = 50
+MAX_SECTION_CHARS = 3000
+MAX_HEADER_CHARS = 150
+MAX_BUTTON_CHARS = 75
+MAX_FALLBACK_CHARS = 3000
+MAX_LIST_CARDS = 15
+"""A list shows at most this many papers: 1 header + 1 note + 15 × (section + divider) + 1 "more" ≤ 50 blocks."""
+CARD_SUMMARY_CHARS = 1200
+LIST_SUMMARY_CHARS = 280
+LIST_AUTHORS = 3
+CARD_AUTHORS = 8
+LINK_ACTION_PREFIX = "paperboy_link"
+"""Buttons that open a URL still send an action to the app; the adapter acknowledges these."""
+
+
+@dataclass(frozen=True, slots=True)
+class SlackMessage:
+    """A rendered message: notification ``text`` (already escaped) and its ``blocks``."""
+
+    text: str
+    blocks: tuple[Block, ...]
+
+    def block_dicts(self) -> list[dict]:
+        """Return the blocks as validated JSON-ready dicts."""
+        return [block.to_dict() for block in self.blocks]
+
+
+def escape(text: str) -> str:
+    """Escape Slack's three control characters so *text* shows literally and pings no one."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def clip(text: str, limit: int) -> str:
+    """Shorten *text* to at most *limit* characters, marking the cut with an ellipsis."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def clip_escaped(text: str, limit: int) -> str:
+    """Escape *text* and clip the result to *limit* without cutting an entity in half."""
+    escaped = escape(text)
+    if len(escaped) <= limit:
+        return escaped
+    return escaped[: _entity_safe_cut(escaped, limit - 1)].rstrip() + "…"
+
+
+def link(url: str, label: str) -> str:
+    """Return a mrkdwn link whose label is escaped and whose URL cannot break out of ``<…>``."""
+    return f"<{_safe_url(url)}|{escape(label)}>"
+
+
+def render(content: Content) -> SlackMessage:
+    """Render any reply or post content as a Slack message."""
+    if isinstance(content, PaperCard):
+        return render_card(content)
+    if isinstance(content, PaperList):
+        return render_list(content)
+    if isinstance(content, Text):
+        return render_text(content)
+    if isinstance(content, Error):
+        return render_error(content)
+    raise TypeError(f"Slack cannot render {type(content).__name__}")
+
+
+def render_card(card: PaperCard) -> SlackMessage:
+    """Render one paper in full: why it matched, linked title, authors, summary, numbers, link buttons."""
+    paper = card.paper
+    blocks: list[Block] = []
+    if card.why:
+        blocks.append(_context(f":dart: {clip_escaped(card.why, 500)}"))
+    head = f"*{_title_link(paper)}*"
+    authors = _authors(paper, CARD_AUTHORS)
+    if authors:
+        head += f"\n_{authors}_"
+    summary = clip_escaped(paper.summary, CARD_SUMMARY_CHARS)
+    text = f"{head}\n{summary}" if summary else head
+    blocks.append(SectionBlock(text=_mrkdwn(clip(text, MAX_SECTION_CHARS)), accessory=_thumbnail(paper)))
+    stats = _stats(paper)
+    if stats:
+        blocks.append(_context(stats))
+    buttons = _buttons(paper)
+    if buttons:
+        blocks.append(ActionsBlock(elements=buttons))
+    return SlackMessage(text=_fallback(paper.title), blocks=tuple(blocks))
+
+
+def render_list(listing: PaperList) -> SlackMessage:
+    """Render a titled list or digest, compact, showing at most `MAX_LIST_CARDS` papers."""
+    blocks: list[Block] = [HeaderBlock(text=_plain(clip_escaped(listing.title, MAX_HEADER_CHARS)))]
+    if listing.note:
+        blocks.append(_context(clip_escaped(listing.note, 1000)))
+    if not listing.cards:
+        blocks.append(SectionBlock(text=_mrkdwn(clip_escaped(listing.empty, MAX_SECTION_CHARS))))
+    shown = listing.cards[:MAX_LIST_CARDS]
+    for number, card in enumerate(shown, start=1):
+        if number > 1:
+            blocks.append(DividerBlock())
+        blocks.append(SectionBlock(text=_mrkdwn(_list_item(number, card))))
+    hidden = len(listing.cards) - len(shown)
+    if hidden > 0:
+        blocks.append(_context(f"…and {hidden} more not shown."))
+    count = len(listing.cards)
+    fallback = f"{listing.title}: {count} paper{'s' if count != 1 else ''}" if count else listing.title
+    return SlackMessage(text=_fallback(fallback), blocks=tuple(blocks))
+
+
+def render_text(text: Text) -> SlackMessage:
+    """Render plain text (help, settings, status) as sections split at line breaks."""
+    blocks: list[Block] = []
+    if text.title:
+        blocks.append(HeaderBlock(text=_plain(clip_escaped(text.title, MAX_HEADER_CHARS))))
+    room = MAX_BLOCKS - len(blocks)
+    chunks = _chunks(escape(text.body), MAX_SECTION_CHARS) or [" "]
+    if len(chunks) > room:
+        chunks = chunks[: room - 1] + [clip(chunks[room - 1], MAX_SECTION_CHARS - 2) + " …"]
+    blocks += [SectionBlock(text=_mrkdwn(chunk)) for chunk in chunks]
+    return SlackMessage(text=_fallback(text.title or text.body), blocks=tuple(blocks))
+
+
+def render_error(error: Error) -> SlackMessage:
+    """Render an error as one short warning section."""
+    body = f":warning: {clip_escaped(error.message, MAX_SECTION_CHARS - 20)}"
+    return SlackMessage(text=_fallback(error.message), blocks=(SectionBlock(text=_mrkdwn(body)),))
+
+
+def _list_item(number: int, card: PaperCard) -> str:
+    paper = card.paper
+    lines = [f"*{number}. {_title_link(paper)}*"]
+    authors = _authors(paper, LIST_AUTHORS)
+    details = " · ".join(part for part in (authors, _stats(paper)) if part)
+    if details:
+        lines.append(details)
+    if card.why:
+        lines.append(f":dart: {clip_escaped(card.why, 300)}")
+    summary = clip_escaped(paper.summary, LIST_SUMMARY_CHARS)
+    if summary:
+        lines.append(summary)
+    lines.append(" · ".join(link(url, label) for label, url in paper.links() if len(url) <= 500))
+    return clip("\n".join(lines), MAX_SECTION_CHARS)
+
+
+def _title_link(paper: Paper) -> str:
+    # We wrap titles in *bold*: a stray asterisk inside one would end the bold early.
+    return link(paper.url, clip(" ".join(paper.title.split()), 300).replace("*", "∗"))
+
+
+def _authors(paper: Paper, limit: int) -> str:
+    if not paper.authors:
+        return ""
+    names = ", ".join(paper.authors[:limit])
+    if len(paper.authors) > limit:
+        names += f" and {len(paper.authors) - limit} more"
+    return clip_escaped(names, 500)
+
+
+def _stats(paper: Paper) -> str:
+    parts = []
+    if paper.upvotes is not None:
+        parts.append(f"▲ {paper.upvotes} upvote{'s' if paper.upvotes != 1 else ''}")
+    if paper.comments is not None:
+        parts.append(f"💬 {paper.comments} comment{'s' if paper.comments != 1 else ''}")
+    if paper.github_stars is not None:
+        parts.append(f"★ {paper.github_stars} GitHub star{'s' if paper.github_stars != 1 else ''}")
+    if paper.daily_date is not None:
+        parts.append(f"Daily Papers {paper.daily_date.isoformat()}")
+    return " · ".join(parts)
+
+
+def _buttons(paper: Paper) -> list[ButtonElement]:
+    buttons = []
+    for index, (label, url) in enumerate(paper.links()):
+        if _is_web_url(url) and len(url) <= ButtonElement.url_max_length:
+            buttons.append(ButtonElement(
+                text=PlainTextObject(text=clip(label, MAX_BUTTON_CHARS), emoji=False),
+                url=url,
+                action_id=f"{LINK_ACTION_PREFIX}_{index}",
+            ))
+    return buttons
+
+
+def _thumbnail(paper: Paper) -> ImageElement | None:
+    url = paper.thumbnail
+    if not url or not _is_web_url(url) or len(url) > ImageElement.image_url_max_length:
+        return None
+    return ImageElement(image_url=url, alt_text="Paper thumbnail")
+
+
+def _context(text: str) -> ContextBlock:
+    return ContextBlock(elements=[_mrkdwn(clip(text, MAX_SECTION_CHARS))])
+
+
+def _mrkdwn(text: str) -> MarkdownTextObject:
+    # verbatim: Slack must not auto-link bare URLs, channel names or @mentions in our text.
+    return MarkdownTextObject(text=text, verbatim=True)
+
+
+def _plain(text: str) -> PlainTextObject:
+    return PlainTextObject(text=text, emoji=False)
+
+
+def _fallback(text: str) -> str:
+    return clip_escaped(" ".join(text.split()), MAX_FALLBACK_CHARS)
+
+
+def _chunks(text: str, limit: int) -> list[str]:
+    """Split *text* into pieces of at most *limit* characters, preferring line breaks."""
+    chunks: list[str] = []
+    current = ""
+    for line in text.splitlines():
+        while len(line) > limit:
+            if current:
+                chunks.append(current)
+                current = ""
+            cut = _entity_safe_cut(line, limit)
+            chunks.append(line[:cut])
+            line = line[cut:]
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit:
+            chunks.append(current)
+            candidate = line
+        current = candidate
+    if current.strip():
+        chunks.append(current)
+    return [chunk for chunk in chunks if chunk.strip()]
+
+
+def _entity_safe_cut(escaped: str, limit: int) -> int:
+    """Return where to cut *escaped* at or before *limit* without splitting ``&amp;`` and friends."""
+    amp = escaped.rfind("&", max(0, limit - 4), limit)
+    return amp if amp != -1 and ";" not in escaped[amp:limit] else limit
+
+
+def _is_web_url(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def _safe_url(url: str) -> str:
+    # Percent-encode what would end the <url|label> form early, then escape & as Slack expects.
+    return escape(quote(url, safe=":/?#[]@!$&'()*+,;=%~"))

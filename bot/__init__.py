@@ -1,0 +1,1 @@
+"""Paperboy's platform-agnostic core: papers, sources, topics, commands, the poller."""

@@ -1,0 +1,61 @@
+"""The contract between the core and a platform adapter."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Awaitable, Callable, Protocol
+
+from bot.channels import ChannelRef, Command
+from bot.replies import Post, Reply
+
+
+class DeliveryStatus(enum.Enum):
+    SENT = "sent"
+    RATE_LIMITED = "rate_limited"
+    """Try again after ``retry_after`` seconds."""
+    TRANSIENT = "transient"
+    """Network or server trouble: try again later."""
+    PERMANENT = "permanent"
+    """The channel is gone or Paperboy lost access: pause the channel."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryResult:
+    status: DeliveryStatus
+    message_ref: str | None = None
+    reason: str | None = None
+    retry_after: float | None = None
+
+
+CommandHandler = Callable[[Command], Awaitable[Reply]]
+"""What an adapter calls for every incoming command (the engine's ``handle``)."""
+
+
+class Adapter(Protocol):
+    """A chat platform. It translates; it decides nothing.
+
+    The adapter is given the command handler at construction, renders replies and
+    posts natively, and maps its platform's errors onto a `DeliveryResult`.
+    """
+
+    platform: str
+
+    async def start(self) -> None:
+        """Connect and begin listening; return once ready to send."""
+
+    async def stop(self) -> None:
+        """Disconnect and release resources."""
+
+    async def send(self, channel: ChannelRef, post: Post) -> DeliveryResult:
+        """Deliver *post* to *channel* and report what happened; never raise for platform errors."""
+
+
+class CommandEngine(Protocol):
+    """What an adapter is given to answer commands (implemented by `bot.engine.Engine`)."""
+
+    async def handle(self, command: Command) -> Reply:
+        """Run *command* and return the reply; never raises for bad input."""
+
+    async def topic_labels(self, channel: ChannelRef) -> list[str]:
+        """Return the channel's topics as ``"1. query"`` labels, for autocomplete."""

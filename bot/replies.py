@@ -1,0 +1,73 @@
+"""The platform-neutral vocabulary the engine and poller speak; adapters render it natively.
+
+Every string here is plain text from papers or users: adapters must escape it for
+their markup and must never let it mention anyone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.paper import Paper
+
+
+@dataclass(frozen=True, slots=True)
+class PaperCard:
+    """One paper, optionally with the reason it matched a channel's topic."""
+
+    paper: Paper
+    why: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PaperList:
+    """A titled list of papers: command results or a digest.
+
+    ``note`` is a one-line remark shown with the list (for example, that the
+    results come from the cache because the source is down). ``empty`` is what
+    to say when ``cards`` is empty.
+    """
+
+    title: str
+    cards: tuple[PaperCard, ...] = ()
+    note: str | None = None
+    empty: str = "No papers."
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    """Plain text: help, settings, status, confirmations. Lines separated by newlines."""
+
+    body: str
+    title: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Error:
+    """Something the user should fix or know failed, said in one or two plain sentences."""
+
+    message: str
+
+
+Content = PaperCard | PaperList | Text | Error
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """The engine's answer to a command: content, and whether only the caller sees it."""
+
+    content: Content
+    private: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Post:
+    """What the poller delivers to a channel: one paper or a digest, with a unique tag.
+
+    ``tag`` identifies the delivery (for example ``paper:2403.12345`` or
+    ``digest:2026-11-27``) so an adapter can find its own post again.
+    """
+
+    content: PaperCard | PaperList
+    tag: str
+    paper_ids: tuple[str, ...] = field(default=())

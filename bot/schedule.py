@@ -1,0 +1,53 @@
+"""Digest times: parsing ``HH:MM`` and working out when a channel's digest is due."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+from bot.timezones import get_zone
+from storage.models import Channel
+
+_CLOCK = re.compile(r"([01]?\d|2[0-3])[:h.]?([0-5]\d)")
+
+
+def parse_clock_time(text: str) -> str:
+    """Return *text* (``9:00``, ``09:00``, ``0900``, ``21h30``) as ``HH:MM``; raise ValueError."""
+    match = _CLOCK.fullmatch(text.strip().lower())
+    if not match:
+        raise ValueError(f"'{text[:20]}' is not a time of day; write it as HH:MM, e.g. 09:00 or 17:30.")
+    return f"{int(match[1]):02d}:{match[2]}"
+
+
+def last_scheduled_at(channel: Channel, now: datetime) -> datetime | None:
+    """Return the most recent digest time at or before *now*, or None without a digest."""
+    if not channel.digest_time:
+        return None
+    zone = get_zone(channel.timezone)
+    hour, minute = map(int, channel.digest_time.split(":"))
+    local = now.astimezone(zone)
+    # Build the wall-clock time in the zone, so DST changes keep the digest at the chosen hour.
+    scheduled = datetime(local.year, local.month, local.day, hour, minute, tzinfo=zone)
+    if scheduled > local:
+        day = (local - timedelta(days=1)).date()
+        scheduled = datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone)
+    return scheduled
+
+
+def next_digest_at(channel: Channel, now: datetime) -> datetime:
+    """Return the next digest time after *now* (the channel must have a digest time)."""
+    last = last_scheduled_at(channel, now)
+    if last is None:
+        raise ValueError("the channel has no digest time")
+    day = (last + timedelta(days=1)).date()
+    return datetime(day.year, day.month, day.day, last.hour, last.minute, tzinfo=last.tzinfo)
+
+
+def digest_due(channel: Channel, now: datetime) -> datetime | None:
+    """Return the digest time that is due now and not yet sent, or None."""
+    scheduled = last_scheduled_at(channel, now)
+    if scheduled is None or channel.paused_reason:
+        return None
+    if channel.last_digest_at is not None and channel.last_digest_at >= scheduled:
+        return None
+    return scheduled

@@ -1,0 +1,116 @@
+"""An async client for the Hugging Face Papers API (daily, trending, one paper, search)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import date
+from typing import Any
+
+import httpx
+
+from bot.ids import normalize_paper_id
+from bot.paper import Paper
+from bot.sources import hf_shapes
+from bot.sources.errors import PaperNotFound, SourceError, SourceUnavailable
+from bot.sources.http import BudgetExhausted, RequestBudget, Sleep, send_with_retries
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = "paperboy/0.1"
+MAX_LIMIT = 100
+"""The API answers 400 to ``limit`` above 100."""
+
+
+class HuggingFaceClient:
+    """Fetch papers from the Hugging Face Papers API, politely and with retries.
+
+    Every call of one client shares one `RequestBudget` (by default the anonymous
+    500 requests per 5 minutes). An ``http`` client passed in is used but not closed.
+    """
+
+    def __init__(self, *, base_url: str, token: str | None = None, timeout: float = 10.0,
+                 http: httpx.AsyncClient | None = None, max_retries: int = 3,
+                 budget: RequestBudget | None = None, sleep: Sleep = asyncio.sleep) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._timeout = timeout
+        self._owns_http = http is None
+        self._http = http or httpx.AsyncClient()
+        self._max_retries = max_retries
+        self._sleep = sleep
+        self.budget = budget or RequestBudget(sleep=sleep)
+        self._headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+        if token:
+            self._headers["Authorization"] = f"Bearer {token}"
+
+    def __repr__(self) -> str:
+        # Never show the token, even in a traceback's locals.
+        return f"HuggingFaceClient(base_url={self.base_url!r})"
+
+    async def __aenter__(self) -> HuggingFaceClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the HTTP client if this client created it."""
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def trending(self, *, limit: int = 50) -> list[Paper]:
+        """Return the papers trending now, in the site's trending order."""
+        body = await self._get("/api/daily_papers", {"sort": "trending", "limit": _checked(limit)})
+        return hf_shapes.parse_daily_items(body, where=self._where("trending papers"))
+
+    async def daily(self, day: date | None = None, *, limit: int = 100) -> list[Paper]:
+        """Return one day's Daily Papers (by upvotes), or the newest ones when *day* is None."""
+        params: dict[str, Any] = {"limit": _checked(limit)}
+        if day is not None:
+            params["date"] = day.isoformat()
+        body = await self._get("/api/daily_papers", params)
+        return hf_shapes.parse_daily_items(body, where=self._where("daily papers"))
+
+    async def paper(self, paper_id: str) -> Paper:
+        """Return one paper; raise `PaperNotFound` when Hugging Face does not have it.
+
+        *paper_id* may be any form `normalize_paper_id` accepts (it raises `InvalidPaperId`).
+        """
+        pid = normalize_paper_id(paper_id)
+        body = await self._get(f"/api/papers/{pid}", {}, not_found=f"Hugging Face has no page for paper {pid}")
+        return hf_shapes.parse_paper(body, where=self._where(f"paper {pid}"))
+
+    async def search(self, query: str, *, limit: int = 20) -> list[Paper]:
+        """Return the papers Hugging Face's search finds for *query* (none for a blank query)."""
+        if not query.strip():
+            return []
+        body = await self._get("/api/papers/search", {"q": query.strip(), "limit": _checked(limit)})
+        return hf_shapes.parse_search_results(body, where=self._where("search"))
+
+    def _where(self, what: str) -> str:
+        return f"Hugging Face ({what})"
+
+    async def _get(self, path: str, params: dict[str, Any], *, not_found: str | None = None) -> bytes:
+        url = self.base_url + path
+
+        async def send() -> httpx.Response:
+            return await self._http.get(url, params=params, headers=self._headers, timeout=self._timeout)
+
+        try:
+            response = await send_with_retries(send, max_retries=self._max_retries, sleep=self._sleep,
+                                               budget=self.budget)
+        except SourceUnavailable as error:
+            log.warning("Hugging Face GET %s failed: %s", path, error)
+            kind = BudgetExhausted if isinstance(error, BudgetExhausted) else SourceUnavailable
+            raise kind(f"cannot reach Hugging Face at {self.base_url}: {error}") from error
+        if response.status_code == 404 and not_found:
+            raise PaperNotFound(not_found)
+        if response.status_code >= 400:
+            raise SourceError(f"Hugging Face refused {path} with HTTP {response.status_code}")
+        return response.content
+
+
+def _checked(limit: int) -> int:
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ValueError(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
+    return limit

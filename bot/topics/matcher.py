@@ -1,0 +1,254 @@
+"""Match parsed topic queries against papers, and say why they matched.
+
+A paper is tokenised once into a `PaperText` (cached by content), so checking
+many topics against the same paper costs set look-ups, not string work.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from dataclasses import dataclass, field as dataclass_field
+from functools import lru_cache
+from operator import attrgetter
+from typing import Callable, Iterable, Iterator, Sequence, Union
+
+from bot.paper import Paper
+from bot.topics.text import singular, words
+
+DEFAULT_FIELDS = ("title", "abstract", "keywords")
+"""Where a term without a field is looked for: title, abstract and the AI keywords."""
+
+_GAP = ""
+"""Put between separate texts (two keywords, two authors) so a phrase never spans them."""
+
+Part = tuple[str, bool]
+"""One word of a term: (singular form, False) or (folded prefix, True)."""
+
+
+class FieldText:
+    """The words of one field, indexed for whole-word, prefix and phrase look-ups."""
+
+    __slots__ = ("words", "keys", "positions", "sorted_words")
+
+    def __init__(self, field_words: Sequence[str]) -> None:
+        self.words = tuple(field_words)
+        self.keys = tuple(singular(w) for w in self.words)
+        positions: dict[str, list[int]] = {}
+        for index, key in enumerate(self.keys):
+            if key:
+                positions.setdefault(key, []).append(index)
+        self.positions = positions
+        self.sorted_words = sorted({w for w in self.words if w})
+
+    @classmethod
+    def of(cls, texts: Iterable[str]) -> FieldText:
+        """Index several separate texts (keywords, author names) as one field."""
+        joined: list[str] = []
+        for text in texts:
+            if joined:
+                joined.append(_GAP)
+            joined += words(text)
+        return cls(joined)
+
+    def contains(self, parts: tuple[Part, ...]) -> bool:
+        """Say whether the words *parts* appear here, consecutively."""
+        if len(parts) == 1:
+            key, is_prefix = parts[0]
+            return self.has_prefix(key) if is_prefix else key in self.positions
+        return any(True for _ in self._phrase_starts(parts))
+
+    def has_prefix(self, prefix: str) -> bool:
+        """Say whether some word here starts with *prefix*."""
+        index = bisect_left(self.sorted_words, prefix)
+        return index < len(self.sorted_words) and self.sorted_words[index].startswith(prefix)
+
+    def _phrase_starts(self, parts: tuple[Part, ...]) -> Iterator[int]:
+        first, first_is_prefix = parts[0]
+        if first_is_prefix:
+            starts: Iterable[int] = (i for i, w in enumerate(self.words) if w.startswith(first))
+        else:
+            starts = self.positions.get(first, ())
+        last_start = len(self.words) - len(parts)
+        for start in starts:
+            if start > last_start:
+                return
+            if all(
+                self.words[start + offset].startswith(key) if is_prefix else self.keys[start + offset] == key
+                for offset, (key, is_prefix) in enumerate(parts[1:], 1)
+            ):
+                yield start
+
+
+@dataclass(frozen=True, slots=True)
+class PaperText:
+    """A paper's searchable text, tokenised once; reuse it to test many queries."""
+
+    title: FieldText
+    abstract: FieldText
+    keywords: FieldText
+    default: FieldText
+    """Title, abstract and keywords together, for the common un-fielded term."""
+    author: FieldText
+    authors: tuple[tuple[str, FieldText], ...]
+    """Each author's name with its own words, to name who matched."""
+
+    @classmethod
+    def of(cls, paper: Paper) -> PaperText:
+        """Return the (cached) text of *paper*; the cache key is the text itself, so never stale."""
+        return _paper_text(paper.title, paper.abstract, paper.ai_keywords, paper.authors)
+
+
+@lru_cache(maxsize=4096)
+def _paper_text(
+    title: str, abstract: str, keywords: tuple[str, ...], authors: tuple[str, ...]
+) -> PaperText:
+    title_words, abstract_words = words(title), words(abstract)
+    keywords_text = FieldText.of(keywords)
+    return PaperText(
+        title=FieldText(title_words),
+        abstract=FieldText(abstract_words),
+        keywords=keywords_text,
+        default=FieldText([*title_words, _GAP, *abstract_words, _GAP, *keywords_text.words]),
+        author=FieldText.of(authors),
+        authors=tuple((name, FieldText(words(name))) for name in authors),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One positive term of a query that a paper matched, and where."""
+
+    term: str
+    """The term as the query shows it, without its field: ``unlearning``, ``"model merging"``, ``unlearn*``."""
+    fields: tuple[str, ...]
+    """Where it was found: some of ``title``, ``abstract``, ``keywords``, ``author``."""
+    authors: tuple[str, ...] = ()
+    """For ``author:`` terms, the matching authors' names as the paper gives them."""
+
+    def explain(self) -> str:
+        """Say where the term was found: ``unlearning in title, abstract`` or ``author Graham Neubig``."""
+        if self.authors:
+            label = "author" if len(self.authors) == 1 else "authors"
+            return f"{label} {', '.join(self.authors)}"
+        return f"{self.term} in {', '.join(self.fields)}"
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """Why a paper matched a query: the positive terms it contains and where."""
+
+    hits: tuple[Hit, ...]
+
+    def explain(self) -> str:
+        """Say why the paper matched: ``"model merging" in title; author Graham Neubig``."""
+        return "; ".join(hit.explain() for hit in self.hits)
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """A word, prefix or phrase, optionally restricted to one field."""
+
+    parts: tuple[Part, ...]
+    shown: tuple[str, ...]
+    """The folded words as typed (plural kept, ``*`` kept), for display."""
+    field: str | None = None
+    test: Callable[[PaperText], bool] = dataclass_field(init=False, repr=False, compare=False)
+    """Say whether a paper's text contains this term (specialised once, as topics are tested by the 100k)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "test", _term_test(self.parts, self.field or "default"))
+
+    @property
+    def label(self) -> str:
+        """Return the term without its field: ``word``, ``prefix*`` or ``"a phrase"``."""
+        joined = " ".join(self.shown)
+        return f'"{joined}"' if len(self.shown) > 1 else joined
+
+    def render(self) -> str:
+        """Return the term as the canonical query text writes it."""
+        return f"{self.field}:{self.label}" if self.field else self.label
+
+    def hit(self, text: PaperText) -> Hit:
+        """Say where in a matching paper this term was found."""
+        if self.field == "author":
+            names = tuple(name for name, name_text in text.authors if name_text.contains(self.parts))
+            return Hit(self.label, ("author",), names)
+        if self.field:
+            return Hit(self.label, (self.field,))
+        found = tuple(name for name in DEFAULT_FIELDS if getattr(text, name).contains(self.parts))
+        return Hit(self.label, found)
+
+    def positive_terms(self) -> Iterator[Term]:
+        yield self
+
+
+def _term_test(parts: tuple[Part, ...], field_name: str) -> Callable[[PaperText], bool]:
+    if len(parts) > 1:
+        get_field = attrgetter(field_name)
+        return lambda text: get_field(text).contains(parts)
+    key, is_prefix = parts[0]
+    if is_prefix:
+        get_field = attrgetter(field_name)
+        return lambda text: get_field(text).has_prefix(key)
+    get_positions = attrgetter(f"{field_name}.positions")
+    return lambda text: key in get_positions(text)
+
+
+Node = Union[Term, "Group"]
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """Alternatives (OR) of conjunctions (side by side), minus exclusions.
+
+    Exclusions apply to the whole group they are written in, not only to their
+    neighbours, so in ``a OR b -c`` no paper mentioning c ever matches.
+    """
+
+    any_of: tuple[tuple[Node, ...], ...]
+    none_of: tuple[Node, ...] = ()
+
+    def test(self, text: PaperText) -> bool:
+        """Say whether the paper's text satisfies this group."""
+        for chain in self.any_of:
+            for node in chain:
+                if not node.test(text):
+                    break
+            else:
+                break
+        else:
+            return False
+        for node in self.none_of:
+            if node.test(text):
+                return False
+        return True
+
+    def hits(self, text: PaperText) -> Iterator[Hit]:
+        """Yield the hits of every alternative the paper satisfies."""
+        for chain in self.any_of:
+            if all(node.test(text) for node in chain):
+                for node in chain:
+                    if isinstance(node, Term):
+                        yield node.hit(text)
+                    else:
+                        yield from node.hits(text)
+
+    def positive_terms(self) -> Iterator[Term]:
+        """Yield the terms looked for, skipping everything excluded."""
+        for chain in self.any_of:
+            for node in chain:
+                yield from node.positive_terms()
+
+    def render(self, *, top: bool = False) -> str:
+        """Return the group as the canonical query text writes it."""
+        chains = " OR ".join(" ".join(node.render() for node in chain) for chain in self.any_of)
+        excluded = "".join(f" -{node.render()}" for node in self.none_of)
+        text = chains + excluded
+        return text if top else f"({text})"
+
+
+def explain_match(root: Group, text: PaperText) -> Match | None:
+    """Return why *text* matches *root*, or None when it does not."""
+    if not root.test(text):
+        return None
+    return Match(hits=tuple(dict.fromkeys(root.hits(text))))

@@ -1,0 +1,182 @@
+"""Channels Paperboy serves, their settings, and the topics they subscribe to."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+from bot.channels import ChannelRef
+from storage.db import Queries, from_db, to_db
+from storage.models import Channel, Topic
+
+_CHANNEL_COLUMNS = (
+    "id, platform, workspace, channel, realtime, digest_time, timezone, top_n, min_upvotes, "
+    "paused_reason, last_digest_at, created_at"
+)
+_TOPIC_COLUMNS = "id, channel_id, query, added_by, added_at, baseline_taken"
+_UPDATABLE = frozenset(
+    {"realtime", "digest_time", "timezone", "top_n", "min_upvotes", "paused_reason", "last_digest_at"}
+)
+
+
+def _channel(row: sqlite3.Row) -> Channel:
+    return Channel(
+        id=row["id"],
+        ref=ChannelRef(platform=row["platform"], workspace=row["workspace"], channel=row["channel"]),
+        realtime=bool(row["realtime"]),
+        digest_time=row["digest_time"],
+        timezone=row["timezone"],
+        top_n=row["top_n"],
+        min_upvotes=row["min_upvotes"],
+        paused_reason=row["paused_reason"],
+        last_digest_at=from_db(row["last_digest_at"]),
+        created_at=from_db(row["created_at"]),
+    )
+
+
+def _topic(row: sqlite3.Row) -> Topic:
+    return Topic(
+        id=row["id"],
+        channel_id=row["channel_id"],
+        query=row["query"],
+        added_by=row["added_by"],
+        added_at=from_db(row["added_at"]),
+        baseline_taken=bool(row["baseline_taken"]),
+    )
+
+
+def _column_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return to_db(value)
+    if isinstance(value, bool):
+        return int(value)
+    return value
+
+
+class ChannelQueries(Queries):
+    """Create, read and change channels and their topics."""
+
+    async def ensure_channel(self, ref: ChannelRef) -> Channel:
+        """Return the channel for *ref*, creating it with `Channel`'s default settings the first time."""
+        defaults = Channel(id=0, ref=ref)
+        async with self._transaction() as conn:
+            await conn.execute(
+                """
+                INSERT INTO channels (platform, workspace, channel, realtime, digest_time, timezone,
+                                      top_n, min_upvotes, paused_reason, last_digest_at, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (platform, workspace, channel) DO NOTHING
+                """,
+                (
+                    ref.platform, ref.workspace, ref.channel, int(defaults.realtime), defaults.digest_time,
+                    defaults.timezone, defaults.top_n, defaults.min_upvotes, defaults.paused_reason,
+                    to_db(defaults.last_digest_at), to_db(datetime.now(timezone.utc)),
+                ),
+            )
+            rows = await conn.execute_fetchall(
+                f"SELECT {_CHANNEL_COLUMNS} FROM channels WHERE platform = ? AND workspace = ? AND channel = ?",
+                (ref.platform, ref.workspace, ref.channel),
+            )
+        return _channel(rows[0])
+
+    async def get_channel(self, ref: ChannelRef) -> Channel | None:
+        """Return the channel for *ref*, or None if Paperboy has never served it."""
+        row = await self._fetchone(
+            f"SELECT {_CHANNEL_COLUMNS} FROM channels WHERE platform = ? AND workspace = ? AND channel = ?",
+            (ref.platform, ref.workspace, ref.channel),
+        )
+        return _channel(row) if row else None
+
+    async def get_channel_by_id(self, channel_id: int) -> Channel | None:
+        """Return the channel with id *channel_id*, or None."""
+        row = await self._fetchone(f"SELECT {_CHANNEL_COLUMNS} FROM channels WHERE id = ?", (channel_id,))
+        return _channel(row) if row else None
+
+    async def update_channel(self, channel_id: int, **changes: Any) -> Channel:
+        """Change the given settings of channel *channel_id* and return it as it now is.
+
+        Raises ValueError for a key that is not a setting and LookupError for an unknown channel.
+        """
+        unknown = set(changes) - _UPDATABLE
+        if unknown:
+            raise ValueError(f"cannot update channel field(s) {sorted(unknown)}; allowed: {sorted(_UPDATABLE)}")
+        # Column names come from _UPDATABLE only, never from the caller's text.
+        assignments = ", ".join(f"{key} = ?" for key in changes)
+        async with self._transaction() as conn:
+            if changes:
+                values = [_column_value(v) for v in changes.values()]
+                await conn.execute(f"UPDATE channels SET {assignments} WHERE id = ?", (*values, channel_id))
+            rows = await conn.execute_fetchall(
+                f"SELECT {_CHANNEL_COLUMNS} FROM channels WHERE id = ?", (channel_id,)
+            )
+        if not rows:
+            raise LookupError(f"no channel with id {channel_id}")
+        return _channel(rows[0])
+
+    async def list_channels(self) -> list[Channel]:
+        """Return every channel, in the order they were first seen."""
+        rows = await self._fetchall(f"SELECT {_CHANNEL_COLUMNS} FROM channels ORDER BY id")
+        return [_channel(r) for r in rows]
+
+    async def paused_channels(self) -> list[Channel]:
+        """Return the channels delivery is paused for (``paused_reason`` set)."""
+        rows = await self._fetchall(
+            f"SELECT {_CHANNEL_COLUMNS} FROM channels WHERE paused_reason IS NOT NULL ORDER BY id"
+        )
+        return [_channel(r) for r in rows]
+
+    async def add_topic(self, channel_id: int, query: str, added_by: str, *, at: datetime) -> Topic:
+        """Subscribe channel *channel_id* to *query*; the same query again (any letter case) returns the existing topic."""
+        async with self._transaction() as conn:
+            await conn.execute(
+                """
+                INSERT INTO topics (channel_id, query, added_by, added_at) VALUES (?, ?, ?, ?)
+                ON CONFLICT DO NOTHING
+                """,
+                (channel_id, query, added_by, to_db(at)),
+            )
+            rows = await conn.execute_fetchall(
+                f"SELECT {_TOPIC_COLUMNS} FROM topics WHERE channel_id = ? AND query = ? COLLATE NOCASE",
+                (channel_id, query),
+            )
+        return _topic(rows[0])
+
+    async def list_topics(self, channel_id: int) -> list[Topic]:
+        """Return channel *channel_id*'s topics, oldest first."""
+        rows = await self._fetchall(
+            f"SELECT {_TOPIC_COLUMNS} FROM topics WHERE channel_id = ? ORDER BY added_at, id", (channel_id,)
+        )
+        return [_topic(r) for r in rows]
+
+    async def remove_topic(self, topic_id: int) -> None:
+        """Unsubscribe: delete topic *topic_id* (deliveries it caused keep their rows, without the topic)."""
+        async with self._transaction() as conn:
+            await conn.execute("DELETE FROM topics WHERE id = ?", (topic_id,))
+
+    async def mark_baseline_taken(self, topic_ids: Sequence[int]) -> None:
+        """Record that the papers listed when *topic_ids* were added are in the ledger as already seen."""
+        async with self._transaction() as conn:
+            await conn.execute(
+                "UPDATE topics SET baseline_taken = 1 WHERE id IN (SELECT value FROM json_each(?))",
+                (json.dumps(list(topic_ids)),),
+            )
+
+    async def channels_with_topics(self) -> list[tuple[Channel, list[Topic]]]:
+        """Return each channel that has at least one topic, with its topics oldest first."""
+        async with self._lock:
+            channel_rows = await self._conn.execute_fetchall(
+                f"""
+                SELECT {_CHANNEL_COLUMNS} FROM channels
+                WHERE EXISTS (SELECT 1 FROM topics WHERE topics.channel_id = channels.id) ORDER BY id
+                """
+            )
+            topic_rows = await self._conn.execute_fetchall(
+                f"SELECT {_TOPIC_COLUMNS} FROM topics ORDER BY added_at, id"
+            )
+        topics: dict[int, list[Topic]] = {}
+        for row in topic_rows:
+            topics.setdefault(row["channel_id"], []).append(_topic(row))
+        return [(_channel(row), topics.get(row["id"], [])) for row in channel_rows]

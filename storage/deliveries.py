@@ -1,0 +1,150 @@
+"""The delivery ledger: one row per (channel, paper), from first sight to sent or skipped."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from storage.db import Queries, from_db, to_db
+from storage.models import Delivery
+
+_COLUMN_NAMES = (
+    "id", "channel_id", "paper_id", "state", "why", "topic_id", "attempts", "next_attempt_at",
+    "last_error", "message_ref", "created_at", "sent_at",
+)
+_COLUMNS = ", ".join(_COLUMN_NAMES)
+_COLUMNS_OF_D = ", ".join(f"d.{name}" for name in _COLUMN_NAMES)
+_ENQUEUE_STATES = frozenset({"pending", "queued"})
+
+
+def _delivery(row: sqlite3.Row) -> Delivery:
+    return Delivery(
+        id=row["id"],
+        channel_id=row["channel_id"],
+        paper_id=row["paper_id"],
+        state=row["state"],
+        why=row["why"],
+        topic_id=row["topic_id"],
+        attempts=row["attempts"],
+        next_attempt_at=from_db(row["next_attempt_at"]),
+        last_error=row["last_error"],
+        message_ref=row["message_ref"],
+        created_at=from_db(row["created_at"]),
+        sent_at=from_db(row["sent_at"]),
+    )
+
+
+def _ids_json(ids: Iterable[int]) -> str:
+    # One JSON parameter instead of a placeholder per id: no SQLite variable limit to chunk around.
+    return json.dumps(list(ids))
+
+
+class DeliveryQueries(Queries):
+    """Record which papers a channel has seen, queue new ones, and track each post's fate."""
+
+    async def record_baseline(self, channel_id: int, paper_ids: Iterable[str], *, at: datetime) -> int:
+        """Mark *paper_ids* as already seen by channel *channel_id* (never posted); return how many rows were new."""
+        created = to_db(at)
+        rows = [(channel_id, paper_id, created) for paper_id in dict.fromkeys(paper_ids)]
+        if not rows:
+            return 0
+        async with self._transaction() as conn:
+            cursor = await conn.executemany(
+                "INSERT OR IGNORE INTO deliveries (channel_id, paper_id, state, created_at) VALUES (?, ?, 'baseline', ?)",
+                rows,
+            )
+            return cursor.rowcount
+
+    async def ledger_paper_ids(self, channel_id: int) -> set[str]:
+        """Return every paper id channel *channel_id* has a ledger row for, whatever its state."""
+        rows = await self._fetchall("SELECT paper_id FROM deliveries WHERE channel_id = ?", (channel_id,))
+        return {r["paper_id"] for r in rows}
+
+    async def enqueue(
+        self,
+        channel_id: int,
+        paper_id: str,
+        *,
+        state: str,
+        why: str | None,
+        topic_id: int | None,
+        at: datetime,
+    ) -> bool:
+        """Add a ``pending`` (post now) or ``queued`` (digest) row; return False if the paper already has a row."""
+        if state not in _ENQUEUE_STATES:
+            raise ValueError(f"enqueue state must be one of {sorted(_ENQUEUE_STATES)}, not {state!r}")
+        async with self._transaction() as conn:
+            cursor = await conn.execute(
+                """
+                INSERT OR IGNORE INTO deliveries (channel_id, paper_id, state, why, topic_id, created_at)
+                VALUES (?, ?, ?, ?, ?, ?)
+                """,
+                (channel_id, paper_id, state, why, topic_id, to_db(at)),
+            )
+            return cursor.rowcount == 1
+
+    async def due_deliveries(self, *, now: datetime, limit: int = 500) -> list[Delivery]:
+        """Return pending rows whose retry time (if any) has come, for channels not paused; oldest first."""
+        rows = await self._fetchall(
+            f"""
+            SELECT {_COLUMNS_OF_D}
+            FROM deliveries d JOIN channels c ON c.id = d.channel_id
+            WHERE d.state = 'pending' AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= ?)
+              AND c.paused_reason IS NULL
+            ORDER BY d.created_at, d.id
+            LIMIT ?
+            """,
+            (to_db(now), limit),
+        )
+        return [_delivery(r) for r in rows]
+
+    async def queued_deliveries(self, channel_id: int) -> list[Delivery]:
+        """Return channel *channel_id*'s rows waiting for its digest, oldest first."""
+        rows = await self._fetchall(
+            f"SELECT {_COLUMNS} FROM deliveries WHERE channel_id = ? AND state = 'queued' ORDER BY created_at, id",
+            (channel_id,),
+        )
+        return [_delivery(r) for r in rows]
+
+    async def mark_sent(self, delivery_ids: Sequence[int], *, message_ref: str | None, at: datetime) -> None:
+        """Record that *delivery_ids* were posted (as one message *message_ref*, when the platform gave one)."""
+        async with self._transaction() as conn:
+            await conn.execute(
+                """
+                UPDATE deliveries
+                SET state = 'sent', message_ref = ?, sent_at = ?, next_attempt_at = NULL, last_error = NULL
+                WHERE id IN (SELECT value FROM json_each(?))
+                """,
+                (message_ref, to_db(at), _ids_json(delivery_ids)),
+            )
+
+    async def mark_retry(self, delivery_id: int, *, error: str, retry_at: datetime) -> None:
+        """Count a failed attempt for *delivery_id* and hold it back until *retry_at*; it stays pending."""
+        async with self._transaction() as conn:
+            await conn.execute(
+                """
+                UPDATE deliveries SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?
+                WHERE id = ?
+                """,
+                (error, to_db(retry_at), delivery_id),
+            )
+
+    async def mark_skipped(self, delivery_ids: Sequence[int]) -> None:
+        """Record that *delivery_ids* were left out (of a digest's top N); rows already sent stay sent."""
+        async with self._transaction() as conn:
+            await conn.execute(
+                """
+                UPDATE deliveries SET state = 'skipped', next_attempt_at = NULL
+                WHERE id IN (SELECT value FROM json_each(?)) AND state IN ('pending', 'queued')
+                """,
+                (_ids_json(delivery_ids),),
+            )
+
+    async def delivery_counts(self, channel_id: int) -> dict[str, int]:
+        """Return how many of channel *channel_id*'s ledger rows are in each state (states with none left out)."""
+        rows = await self._fetchall(
+            "SELECT state, count(*) AS n FROM deliveries WHERE channel_id = ? GROUP BY state", (channel_id,)
+        )
+        return {r["state"]: r["n"] for r in rows}

@@ -1,0 +1,64 @@
+"""Rows the core reads from storage, as frozen dataclasses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.channels import ChannelRef
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """A channel Paperboy serves, with its delivery settings.
+
+    ``digest_time`` is ``HH:MM`` in ``timezone`` when the channel wants a daily
+    digest; ``realtime`` says whether each match is posted as it appears.
+    """
+
+    id: int
+    ref: ChannelRef
+    realtime: bool = True
+    digest_time: str | None = None
+    timezone: str = "UTC"
+    top_n: int = 5
+    min_upvotes: int = 0
+    paused_reason: str | None = None
+    last_digest_at: datetime | None = None
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    """A channel's subscription: a topic query, who added it and when."""
+
+    id: int
+    channel_id: int
+    query: str
+    added_by: str
+    added_at: datetime
+    baseline_taken: bool = False
+    """False until the papers in the lists at subscription time are recorded as already seen."""
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One row of the delivery ledger: a (channel, paper) pair and its state.
+
+    States: ``baseline`` (was in the lists when the channel subscribed: never
+    posted), ``pending`` (to post at once), ``queued`` (waiting for the digest),
+    ``sent``, ``skipped`` (left out of a digest's top N).
+    """
+
+    id: int
+    channel_id: int
+    paper_id: str
+    state: str
+    why: str | None = None
+    topic_id: int | None = None
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    last_error: str | None = None
+    message_ref: str | None = None
+    created_at: datetime | None = None
+    sent_at: datetime | None = None

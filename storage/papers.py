@@ -1,0 +1,159 @@
+"""The paper cache: upserts that never forget, full-text search, and saved lists."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import date, datetime
+
+from bot.paper import Paper
+from storage.db import Queries, from_db, to_db
+
+# bm25 column weights, in papers_fts column order: a word in the title or the keywords says more
+# about what a paper is about than the same word somewhere in the abstract.
+_BM25_WEIGHTS = "10.0, 1.0, 5.0, 2.0, 3.0"  # title, abstract, ai_keywords, ai_summary, authors
+
+_UPSERT = """
+INSERT INTO papers (id, title, source, upvotes, daily_date, published_at, data)
+VALUES (?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (id) DO UPDATE SET
+    title = excluded.title, source = excluded.source, upvotes = excluded.upvotes,
+    daily_date = excluded.daily_date, published_at = excluded.published_at, data = excluded.data
+"""
+
+
+def merge_papers(known: Paper, newer: Paper) -> Paper:
+    """Return *known* updated with every field *newer* has; an absent (None or empty) field keeps the known value.
+
+    A Hugging Face record stays one: an arXiv-only or search-only record fills gaps but never
+    turns the paper's main link away from its Hugging Face page.
+    """
+    changes = {
+        name: value
+        for name, value in newer
+        if value is not None and value != "" and value != () and name != "id"
+    }
+    if known.source == "huggingface":
+        changes.pop("source", None)
+    return known.model_copy(update=changes)
+
+
+def fts_query(terms: Sequence[str]) -> str:
+    """Build an FTS5 query matching ANY of *terms*, each a word, a ``prefix*`` or a ``"quoted phrase"``.
+
+    Every term becomes an FTS5 string, inside which operators (NEAR, AND, ^, parentheses) are plain
+    text, so no user input can produce an FTS syntax error. Returns ``""`` when no term has text.
+    """
+    parts: list[str] = []
+    for term in terms:
+        # FTS5 reads the query as a C string, so a NUL would cut the closing quote off.
+        text = term.replace("\x00", " ").strip()
+        prefix = text.endswith("*")
+        text = text.rstrip("*").strip()
+        if len(text) >= 2 and text[0] == text[-1] == '"':
+            text = text[1:-1].strip()
+        if not text:
+            continue
+        part = '"' + text.replace('"', '""') + '"' + ("*" if prefix else "")
+        if part not in parts:
+            parts.append(part)
+    return " OR ".join(parts)
+
+
+def _row_values(paper: Paper) -> tuple:
+    return (
+        paper.id,
+        paper.title,
+        paper.source,
+        paper.upvotes,
+        paper.daily_date.isoformat() if paper.daily_date else None,
+        to_db(paper.published_at),
+        paper.model_dump_json(),
+    )
+
+
+class PaperQueries(Queries):
+    """Cache papers, search them, and remember named lists such as ``trending``."""
+
+    async def save_papers(self, papers: Sequence[Paper]) -> None:
+        """Upsert *papers* by id, merging each into what is known (see `merge_papers`)."""
+        if not papers:
+            return
+        async with self._transaction() as conn:
+            ids = sorted({p.id for p in papers})
+            rows = await conn.execute_fetchall(
+                "SELECT data FROM papers WHERE id IN (SELECT value FROM json_each(?))", (json.dumps(ids),)
+            )
+            merged = {p.id: p for p in (Paper.model_validate_json(r["data"]) for r in rows)}
+            for paper in papers:
+                known = merged.get(paper.id)
+                merged[paper.id] = merge_papers(known, paper) if known else paper
+            # The FTS index follows through the papers_fts_* triggers.
+            await conn.executemany(_UPSERT, [_row_values(p) for p in merged.values()])
+
+    async def get_paper(self, paper_id: str) -> Paper | None:
+        """Return the cached paper *paper_id*, or None."""
+        row = await self._fetchone("SELECT data FROM papers WHERE id = ?", (paper_id,))
+        return Paper.model_validate_json(row["data"]) if row else None
+
+    async def get_papers(self, paper_ids: Sequence[str]) -> dict[str, Paper]:
+        """Return the cached papers among *paper_ids*, by id; unknown ids are left out."""
+        if not paper_ids:
+            return {}
+        rows = await self._fetchall(
+            "SELECT data FROM papers WHERE id IN (SELECT value FROM json_each(?))", (json.dumps(list(paper_ids)),)
+        )
+        papers = (Paper.model_validate_json(r["data"]) for r in rows)
+        return {p.id: p for p in papers}
+
+    async def search_papers(self, terms: Sequence[str], *, limit: int = 200) -> list[Paper]:
+        """Return cached papers matching ANY of *terms*, best (bm25) first; see `fts_query` for term syntax."""
+        query = fts_query(terms)
+        if not query or limit <= 0:
+            return []
+        rows = await self._fetchall(
+            f"""
+            SELECT p.data FROM papers_fts JOIN papers p ON p.rowid = papers_fts.rowid
+            WHERE papers_fts MATCH ?
+            ORDER BY bm25(papers_fts, {_BM25_WEIGHTS}), p.id
+            LIMIT ?
+            """,
+            (query, limit),
+        )
+        return [Paper.model_validate_json(r["data"]) for r in rows]
+
+    async def papers_since(self, day: date) -> list[Paper]:
+        """Return papers put on Daily Papers on or after *day*: newest day first, then most upvoted."""
+        rows = await self._fetchall(
+            """
+            SELECT data FROM papers WHERE daily_date >= ?
+            ORDER BY daily_date DESC, coalesce(upvotes, -1) DESC, id
+            """,
+            (day.isoformat(),),
+        )
+        return [Paper.model_validate_json(r["data"]) for r in rows]
+
+    async def save_list(self, name: str, paper_ids: Sequence[str], *, at: datetime) -> None:
+        """Remember *paper_ids* in order as the list *name* (``trending``, ``daily``…), replacing it."""
+        async with self._transaction() as conn:
+            await conn.execute(
+                "INSERT OR REPLACE INTO paper_lists (name, paper_ids, saved_at) VALUES (?, ?, ?)",
+                (name, json.dumps(list(paper_ids)), to_db(at)),
+            )
+
+    async def get_list(self, name: str) -> tuple[list[Paper], datetime | None]:
+        """Return the list *name*'s cached papers in saved order and when it was saved; ``([], None)`` if never saved."""
+        rows = await self._fetchall(
+            """
+            SELECT l.saved_at, p.data FROM paper_lists l
+            LEFT JOIN json_each(l.paper_ids) AS item
+            LEFT JOIN papers p ON p.id = item.value
+            WHERE l.name = ?
+            ORDER BY item.key
+            """,
+            (name,),
+        )
+        if not rows:
+            return [], None
+        papers = [Paper.model_validate_json(r["data"]) for r in rows if r["data"] is not None]
+        return papers, from_db(rows[0]["saved_at"])

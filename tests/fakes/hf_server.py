@@ -1,0 +1,245 @@
+"""A fake Hugging Face Papers API on 127.0.0.1, with faults a test can queue.
+
+Run it alone with the seed papers: ``python -m tests.fakes.hf_server --port 8765``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from aiohttp import web
+
+FAULTS = ("500", "429", "timeout", "truncated", "garbage", "missing_fields")
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    """As received; use `header()` for a case-insensitive look-up."""
+    at: float = field(default_factory=time.monotonic)
+
+    def header(self, name: str) -> str | None:
+        """Return the header *name* whatever its case, or None."""
+        wanted = name.lower()
+        return next((value for key, value in self.headers.items() if key.lower() == wanted), None)
+
+
+def _upvotes(item: dict) -> int:
+    return item["paper"].get("upvotes") or 0
+
+
+def _daily_at(item: dict) -> str:
+    return item["paper"].get("submittedOnDailyAt", "")
+
+
+class FakeHuggingFace:
+    """Serve ``/api/daily_papers``, ``/api/papers/{id}`` and ``/api/papers/search`` from *items*."""
+
+    def __init__(self, items: list[dict] | None = None, *, trending: list[str] | None = None,
+                 seed: int = 0) -> None:
+        self.items: dict[str, dict] = {item["paper"]["id"]: item for item in items or []}
+        if trending is None:
+            trending = sorted(self.items, key=lambda pid: -_upvotes(self.items[pid]))
+        self.trending_ids: list[str] = list(trending)
+        self.failure_rate = 0.0
+        self.delay = 0.0
+        self.hang_seconds = 30.0
+        self.retry_after_seconds = 1
+        """``Retry-After`` sent with a "429" fault."""
+        self.reset_seconds = 1
+        """``t=`` of the ``RateLimit`` header sent with a "429" fault."""
+        self.requests: list[RecordedRequest] = []
+        self.not_found: set[str] = set()
+        self.base_url = ""
+        self._faults: list[str] = []
+        self._rng = random.Random(seed)
+        self._runner: web.AppRunner | None = None
+        self._closing = asyncio.Event()
+
+    # -- control ---------------------------------------------------------------------------
+
+    def add(self, item: dict, *, trending: bool = True) -> None:
+        """Publish a new paper: it joins its day's daily list and, if *trending*, tops trending."""
+        pid = item["paper"]["id"]
+        self.items[pid] = item
+        if trending:
+            self.trending_ids = [pid] + [t for t in self.trending_ids if t != pid]
+
+    def fail_next(self, *faults: str) -> None:
+        """Queue *faults* for the next requests, one fault per request."""
+        unknown = set(faults) - set(FAULTS)
+        if unknown:
+            raise ValueError(f"unknown faults {sorted(unknown)}; known: {FAULTS}")
+        self._faults.extend(faults)
+
+    def paths(self) -> list[str]:
+        """Return the path of every request received, in order."""
+        return [r.path for r in self.requests]
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self, *, port: int = 0) -> str:
+        """Listen on 127.0.0.1 (a free port unless *port* is given) and return the base URL."""
+        self._closing = asyncio.Event()
+        app = web.Application()
+        app.router.add_get("/api/daily_papers", self._daily_papers)
+        app.router.add_get("/api/papers/search", self._search)
+        app.router.add_get("/api/papers/{paper_id:.+}", self._paper)
+        self._runner = web.AppRunner(app, shutdown_timeout=0.5, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", port)
+        await site.start()
+        host, port = self._runner.addresses[0][:2]
+        self.base_url = f"http://{host}:{port}"
+        return self.base_url
+
+    async def stop(self) -> None:
+        """Stop listening; hanging "timeout" answers are released at once."""
+        self._closing.set()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeHuggingFace:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    # -- faults ----------------------------------------------------------------------------
+
+    def _next_fault(self) -> str | None:
+        if self._faults:
+            return self._faults.pop(0)
+        if self.failure_rate and self._rng.random() < self.failure_rate:
+            return self._rng.choice(FAULTS)
+        return None
+
+    async def _answer(self, request: web.Request, status: int, payload: Any) -> web.StreamResponse:
+        self.requests.append(RecordedRequest(request.path, dict(request.query), dict(request.headers)))
+        fault = self._next_fault()
+        if self.delay:
+            await self._wait(self.delay)
+        if fault == "500":
+            return web.json_response({"error": "Internal Error"}, status=500)
+        if fault == "429":
+            return web.json_response(
+                {"error": "You have been rate-limited; you can retry this action later."}, status=429,
+                headers={"Retry-After": str(self.retry_after_seconds),
+                         "RateLimit": f'"api";r=0;t={self.reset_seconds}',
+                         "RateLimit-Policy": '"fixed window";"api";q=500;w=300'})
+        if fault == "timeout":
+            await self._wait(self.hang_seconds)
+            return web.json_response({"error": "too late"}, status=504)
+        if fault == "garbage":
+            return web.Response(text="<!DOCTYPE html><html><body>Hugging Face is down</body></html>",
+                                content_type="text/html")
+        if fault == "missing_fields" and status == 200:
+            payload = _strip_ids_and_titles(payload)
+        text = json.dumps(payload)
+        if fault == "truncated":
+            text = text[: len(text) // 2]
+        return web.Response(text=text, status=status, content_type="application/json")
+
+    async def _wait(self, seconds: float) -> None:
+        # Wake on stop(), so a hanging answer never holds up the test's teardown.
+        try:
+            await asyncio.wait_for(self._closing.wait(), timeout=seconds)
+        except asyncio.TimeoutError:
+            pass
+
+    # -- routes ----------------------------------------------------------------------------
+
+    async def _daily_papers(self, request: web.Request) -> web.StreamResponse:
+        query = request.query
+        try:
+            limit = int(query.get("limit", "50"))
+            page = int(query.get("p", "0"))
+        except ValueError:
+            return await self._answer(request, 400, {"error": "limit and p must be integers"})
+        if not 1 <= limit <= 100 or page < 0:
+            return await self._answer(request, 400, {"error": "limit must be between 1 and 100"})
+        if query.get("sort") == "trending":
+            chosen = [self.items[pid] for pid in self.trending_ids if pid in self.items]
+        elif "date" in query:
+            try:
+                day = date.fromisoformat(query["date"])
+            except ValueError:
+                return await self._answer(request, 400, {"error": "Invalid date"})
+            chosen = [i for i in self.items.values() if _daily_at(i)[:10] == day.isoformat()]
+            chosen.sort(key=_upvotes, reverse=True)
+        else:
+            chosen = sorted(self.items.values(), key=_daily_at, reverse=True)
+        return await self._answer(request, 200, chosen[page * limit:(page + 1) * limit])
+
+    async def _paper(self, request: web.Request) -> web.StreamResponse:
+        pid = request.match_info["paper_id"]
+        if pid in self.not_found or pid not in self.items:
+            return await self._answer(request, 404, {"error": "Paper not found"})
+        return await self._answer(request, 200, self.items[pid]["paper"])
+
+    async def _search(self, request: web.Request) -> web.StreamResponse:
+        words = request.query.get("q", "").lower().split()
+        try:
+            limit = int(request.query.get("limit", "20"))
+        except ValueError:
+            limit = 0
+        if not words or not 1 <= limit <= 120:
+            return await self._answer(request, 400, {"error": "q is required and limit must be 1-120"})
+
+        def matches(item: dict) -> bool:
+            text = f"{item['paper'].get('title', '')} {item['paper'].get('summary', '')}".lower()
+            return all(word in text for word in words)
+
+        found = sorted((i for i in self.items.values() if matches(i)), key=_upvotes, reverse=True)
+        return await self._answer(request, 200, found[:limit])
+
+
+def _strip_ids_and_titles(payload: Any) -> Any:
+    """Break every paper: alternately drop its id or its titles (the "missing_fields" fault)."""
+    papers = payload if isinstance(payload, list) else [payload]
+    broken = json.loads(json.dumps(papers))
+    for index, entry in enumerate(broken):
+        paper = entry.get("paper", entry)
+        if index % 2 == 0:
+            paper.pop("id", None)
+        else:
+            paper.pop("title", None)
+            entry.pop("title", None)
+    return broken if isinstance(payload, list) else broken[0]
+
+
+async def _serve(port: int) -> None:
+    from tests.fakes.seed import seed_items
+
+    fake = FakeHuggingFace(seed_items())
+    await fake.start(port=port)
+    print(f"fake Hugging Face serving {len(fake.items)} papers at {fake.base_url}", flush=True)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await fake.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Serve the seed papers as a fake Hugging Face API.")
+    parser.add_argument("--port", type=int, default=8765)
+    args = parser.parse_args()
+    try:
+        asyncio.run(_serve(args.port))
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,485 @@
+"""Store against real SQLite files: papers and search, channels and topics, the delivery ledger, state."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sqlite3
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.channels import ChannelRef
+from bot.paper import Paper
+from storage import Channel, Store
+from storage.db import migrations
+from storage.papers import fts_query
+from tests.fakes.seed import seed_id, seed_titles_and_abstracts
+
+T0 = datetime(2024, 3, 14, 9, 0, tzinfo=timezone.utc)
+REF = ChannelRef(platform="discord", workspace="guild-1", channel="chan-1")
+OTHER = ChannelRef(platform="slack", workspace="T1", channel="C1")
+
+
+@pytest.fixture
+async def store(tmp_path):
+    store = await Store.open(tmp_path / "paperboy.db")
+    yield store
+    await store.close()
+
+
+def seed_papers() -> list[Paper]:
+    return [
+        Paper(id=seed_id(i), title=title, abstract=abstract, daily_date=date(2024, 3, 1) + timedelta(days=i % 5))
+        for i, (title, abstract) in enumerate(seed_titles_and_abstracts())
+    ]
+
+
+def full_paper(**overrides) -> Paper:
+    fields = dict(
+        id="2403.10001",
+        title="Model Merging at Scale",
+        authors=("Graham Neubig", "Zoë Kravitz-Müller"),
+        abstract="We merge models.",
+        ai_summary="Merging works.",
+        ai_keywords=("model merging", "LLM"),
+        upvotes=42,
+        comments=3,
+        github_repo="https://github.com/x/y",
+        github_stars=100,
+        project_page="https://x.github.io",
+        organization="acme",
+        published_at=T0 - timedelta(days=2),
+        daily_date=date(2024, 3, 14),
+        thumbnail="https://cdn/x.png",
+        source="huggingface",
+    )
+    return Paper(**(fields | overrides))
+
+
+def ids(papers) -> list[str]:
+    return [p.id for p in papers]
+
+
+# --- opening ---------------------------------------------------------------------------------------
+
+
+async def test_open_turns_on_wal_and_foreign_keys(tmp_path, store):
+    with sqlite3.connect(tmp_path / "paperboy.db") as raw:
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    with pytest.raises(sqlite3.IntegrityError):
+        await store.add_topic(999, "llm", "u1", at=T0)  # no channel 999: the foreign key must refuse
+
+
+async def test_data_survives_close_and_reopen(tmp_path):
+    async with await Store.open(tmp_path / "p.db") as store:
+        await store.save_papers([full_paper()])
+        channel = await store.ensure_channel(REF)
+    async with await Store.open(tmp_path / "p.db") as store:
+        assert await store.get_paper("2403.10001") == full_paper()
+        assert await store.get_channel(REF) == channel
+
+
+async def test_naive_datetimes_are_refused(store):
+    channel = await store.ensure_channel(REF)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        await store.add_topic(channel.id, "llm", "u1", at=datetime(2024, 3, 14, 9, 0))
+
+
+# --- papers ----------------------------------------------------------------------------------------
+
+
+async def test_save_and_get_papers_round_trip_every_field(store):
+    paper = full_paper()
+    other = Paper(id="hep-th/9901001", title="Strings", source="arxiv")
+    await store.save_papers([paper, other])
+    assert await store.get_paper(paper.id) == paper
+    assert await store.get_paper("2403.99999") is None
+    assert await store.get_papers([paper.id, other.id, "2403.99999"]) == {paper.id: paper, other.id: other}
+    assert await store.get_papers([]) == {}
+
+
+async def test_save_papers_never_erases_known_fields(store):
+    await store.save_papers([full_paper()])
+    arxiv_only = Paper(id="2403.10001", title="Model Merging at Scale (v2)", abstract="Longer abstract.",
+                       authors=("Graham Neubig",), source="arxiv")
+    await store.save_papers([arxiv_only])
+    merged = await store.get_paper("2403.10001")
+    assert merged == full_paper(title="Model Merging at Scale (v2)", abstract="Longer abstract.",
+                                authors=("Graham Neubig",))
+    assert merged.source == "huggingface" and merged.url == merged.hf_url
+
+
+async def test_save_papers_newer_values_win_including_zero(store):
+    await store.save_papers([full_paper()])
+    await store.save_papers([full_paper(upvotes=0, github_stars=250, ai_summary=None, ai_keywords=())])
+    paper = await store.get_paper("2403.10001")
+    assert (paper.upvotes, paper.github_stars) == (0, 250)
+    assert (paper.ai_summary, paper.ai_keywords) == ("Merging works.", ("model merging", "LLM"))
+
+
+async def test_save_papers_merges_duplicates_within_one_batch(store):
+    await store.save_papers([
+        Paper(id="2403.20000", title="T", upvotes=5),
+        Paper(id="2403.20000", title="T", ai_summary="S"),
+    ])
+    paper = await store.get_paper("2403.20000")
+    assert (paper.upvotes, paper.ai_summary) == (5, "S")
+
+
+async def test_an_arxiv_record_upgrades_to_hugging_face(store):
+    await store.save_papers([Paper(id="2403.20000", title="T", source="arxiv")])
+    await store.save_papers([Paper(id="2403.20000", title="T", upvotes=7, source="huggingface")])
+    assert (await store.get_paper("2403.20000")).source == "huggingface"
+
+
+async def test_concurrent_saves_of_one_paper_lose_nothing(store):
+    parts = [
+        Paper(id="2403.10001", title="T", upvotes=1),
+        Paper(id="2403.10001", title="T", ai_summary="S"),
+        Paper(id="2403.10001", title="T", github_repo="https://github.com/a/b"),
+        Paper(id="2403.10001", title="T", organization="org"),
+        Paper(id="2403.10001", title="T", comments=9),
+    ]
+    await asyncio.gather(*(store.save_papers([p]) for p in parts * 4))
+    paper = await store.get_paper("2403.10001")
+    assert (paper.upvotes, paper.ai_summary, paper.github_repo, paper.organization, paper.comments) == (
+        1, "S", "https://github.com/a/b", "org", 9)
+
+
+async def test_papers_since_filters_and_orders_newest_day_first(store):
+    await store.save_papers([
+        Paper(id="2403.00001", title="a", daily_date=date(2024, 3, 10), upvotes=1),
+        Paper(id="2403.00002", title="b", daily_date=date(2024, 3, 12), upvotes=1),
+        Paper(id="2403.00003", title="c", daily_date=date(2024, 3, 12), upvotes=9),
+        Paper(id="2403.00004", title="d", daily_date=date(2024, 3, 11)),
+        Paper(id="2403.00005", title="e"),  # never on Daily Papers
+    ])
+    assert ids(await store.papers_since(date(2024, 3, 11))) == ["2403.00003", "2403.00002", "2403.00004"]
+    assert await store.papers_since(date(2024, 3, 13)) == []
+
+
+async def test_lists_keep_order_and_time_and_replace(store):
+    papers = seed_papers()[:5]
+    await store.save_papers(papers)
+    assert await store.get_list("trending") == ([], None)
+    order = [papers[3].id, papers[0].id, "2403.99999", papers[4].id]  # an uncached id is left out
+    await store.save_list("trending", order, at=T0)
+    listed, saved_at = await store.get_list("trending")
+    assert ids(listed) == [papers[3].id, papers[0].id, papers[4].id]
+    assert saved_at == T0
+    await store.save_list("trending", [], at=T0 + timedelta(hours=1))
+    assert await store.get_list("trending") == ([], T0 + timedelta(hours=1))
+    assert await store.get_list("daily") == ([], None)
+
+
+# --- search ----------------------------------------------------------------------------------------
+
+
+async def test_search_phrase_ranks_title_hits_first(store):
+    await store.save_papers(seed_papers())
+    found = await store.search_papers(['"model merging"'])
+    assert set(ids(found[:2])) == {seed_id(54), seed_id(90)}
+    for paper in found:
+        text = f"{paper.title} {paper.abstract}".lower()
+        assert "model" in text and "merg" in text
+
+
+async def test_search_folds_plurals_accents_and_case(store):
+    await store.save_papers([
+        Paper(id="2403.00001", title="A single model", authors=("Zoë Kravitz-Müller",)),
+        Paper(id="2403.00002", title="Many MODELS", abstract="Café au lait"),
+        Paper(id="2403.00003", title="Unrelated"),
+    ])
+    assert set(ids(await store.search_papers(["models"]))) == {"2403.00001", "2403.00002"}
+    assert ids(await store.search_papers(["zoe"])) == ["2403.00001"]
+    assert ids(await store.search_papers(["muller"])) == ["2403.00001"]
+    assert ids(await store.search_papers(["cafe"])) == ["2403.00002"]
+    assert ids(await store.search_papers(["Zoë"])) == ["2403.00001"]
+
+
+async def test_search_prefix_and_any_of_terms(store):
+    await store.save_papers(seed_papers())
+    unlearn = set(ids(await store.search_papers(["unlearn*"])))
+    assert {seed_id(13), seed_id(30), seed_id(32), seed_id(41), seed_id(68), seed_id(72)} <= unlearn
+    assert seed_id(0) not in unlearn
+    either = set(ids(await store.search_papers(["unlearn*", "boltzmann"])))
+    assert either == unlearn | {seed_id(34)}
+
+
+async def test_search_covers_keywords_summary_and_authors(store):
+    await store.save_papers([Paper(id="2403.00001", title="T", ai_keywords=("zebrafish",),
+                                   ai_summary="quokka study", authors=("Percy Liang",))])
+    for term in ("zebrafish", "quokka", "liang"):
+        assert ids(await store.search_papers([term])) == ["2403.00001"]
+
+
+async def test_search_limit_and_empty_terms(store):
+    await store.save_papers(seed_papers())
+    assert len(await store.search_papers(["model"], limit=3)) == 3
+    assert await store.search_papers([]) == []
+    assert await store.search_papers(["", "  ", "*", '""']) == []
+
+
+async def test_search_index_follows_updates(store):
+    await store.save_papers([Paper(id="2403.00001", title="Old walrus title")])
+    await store.save_papers([Paper(id="2403.00001", title="New narwhal title")])
+    assert await store.search_papers(["walrus"]) == []
+    assert ids(await store.search_papers(["narwhal"])) == ["2403.00001"]
+
+
+HOSTILE = [
+    '"', '""', '"""', "*", "**", "^", "^model", "model^", "NEAR", "NEAR(model merging, 2)", "AND", "OR", "NOT",
+    "model AND", "(", ")", "(model", "model)", "title:model", "-model", "+model", "model OR", '"model',
+    "model\"merging", "'; DROP TABLE papers; --", "\x00", "🙂", "模型", "a" * 5000, " ".join(["model"] * 1000),
+    "{title abstract}: model", "col:", ":", "model*merging", "*model",
+]
+
+
+async def test_hostile_terms_never_raise(store):
+    await store.save_papers(seed_papers())
+    for term in HOSTILE:
+        assert isinstance(await store.search_papers([term]), list), term
+    assert isinstance(await store.search_papers(HOSTILE), list)
+    # Operators are just words: NEAR(...) is the phrase "near model merging 2", OR is the word "or".
+    assert await store.search_papers(["NEAR(model merging, 2)"]) == []
+    either = await store.search_papers(["OR"])
+    assert either and all(re.search(r"\bor\b", f"{p.title} {p.abstract}", re.I) for p in either)
+    assert len(await store.get_papers([seed_id(0)])) == 1  # and the table is still there
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(max_size=40), max_size=6))
+def test_any_text_makes_a_valid_fts_query(terms):
+    with sqlite3.connect(":memory:") as conn:
+        for migration in migrations():
+            conn.executescript(migration.sql)
+        query = fts_query(terms)
+        if query:
+            conn.execute("SELECT rowid FROM papers_fts WHERE papers_fts MATCH ?", (query,)).fetchall()
+
+
+# --- channels and topics ---------------------------------------------------------------------------
+
+
+async def test_ensure_channel_creates_once_with_model_defaults(store):
+    assert await store.get_channel(REF) is None
+    channel = await store.ensure_channel(REF)
+    defaults = Channel(id=channel.id, ref=REF, created_at=channel.created_at)
+    assert channel == defaults
+    assert channel.created_at.tzinfo is not None
+    assert await store.ensure_channel(REF) == channel
+    assert await store.get_channel(REF) == channel
+    assert await store.get_channel_by_id(channel.id) == channel
+    assert await store.get_channel_by_id(channel.id + 100) is None
+    other = await store.ensure_channel(OTHER)
+    assert other.id != channel.id
+    assert await store.list_channels() == [channel, other]
+
+
+async def test_concurrent_ensure_channel_makes_one_row(store):
+    channels = await asyncio.gather(*(store.ensure_channel(REF) for _ in range(20)))
+    assert len({c.id for c in channels}) == 1
+    assert len(await store.list_channels()) == 1
+
+
+async def test_update_channel_every_setting(store):
+    channel = await store.ensure_channel(REF)
+    later = datetime(2024, 3, 14, 18, 30, tzinfo=timezone(timedelta(hours=2)))
+    updated = await store.update_channel(
+        channel.id, realtime=False, digest_time="08:30", timezone="Europe/Paris", top_n=10,
+        min_upvotes=3, paused_reason="missing permission", last_digest_at=later,
+    )
+    assert (updated.realtime, updated.digest_time, updated.timezone, updated.top_n, updated.min_upvotes,
+            updated.paused_reason) == (False, "08:30", "Europe/Paris", 10, 3, "missing permission")
+    assert updated.last_digest_at == later and updated.last_digest_at.tzinfo == timezone.utc
+    assert await store.get_channel(REF) == updated
+    assert await store.paused_channels() == [updated]
+    resumed = await store.update_channel(channel.id, paused_reason=None, digest_time=None)
+    assert (resumed.paused_reason, resumed.digest_time, resumed.top_n) == (None, None, 10)
+    assert await store.paused_channels() == []
+    assert await store.update_channel(channel.id) == resumed
+
+
+async def test_update_channel_refuses_other_keys_and_unknown_channels(store):
+    channel = await store.ensure_channel(REF)
+    with pytest.raises(ValueError, match="id"):
+        await store.update_channel(channel.id, id=5)
+    with pytest.raises(ValueError, match="platform"):
+        await store.update_channel(channel.id, platform="slack", top_n=1)
+    assert (await store.get_channel(REF)).top_n == channel.top_n
+    with pytest.raises(LookupError):
+        await store.update_channel(channel.id + 1, top_n=1)
+
+
+async def test_topics_add_dedupe_list_remove(store):
+    channel = await store.ensure_channel(REF)
+    late = await store.add_topic(channel.id, "diffusion", "u1", at=T0 + timedelta(hours=1))
+    early = await store.add_topic(channel.id, "LLM", "u2", at=T0)
+    assert (early.query, early.added_by, early.added_at, early.baseline_taken) == ("LLM", "u2", T0, False)
+    assert await store.add_topic(channel.id, "llm", "u3", at=T0 + timedelta(days=1)) == early
+    other = await store.ensure_channel(OTHER)
+    elsewhere = await store.add_topic(other.id, "LLM", "u9", at=T0)
+    assert elsewhere.id != early.id
+    assert await store.list_topics(channel.id) == [early, late]
+    await store.remove_topic(early.id)
+    assert await store.list_topics(channel.id) == [late]
+    assert await store.list_topics(other.id) == [elsewhere]
+
+
+async def test_mark_baseline_taken(store):
+    channel = await store.ensure_channel(REF)
+    a = await store.add_topic(channel.id, "a", "u", at=T0)
+    b = await store.add_topic(channel.id, "b", "u", at=T0)
+    await store.mark_baseline_taken([a.id])
+    assert [t.baseline_taken for t in await store.list_topics(channel.id)] == [True, False]
+    await store.mark_baseline_taken([])
+    await store.mark_baseline_taken([a.id, b.id])
+    assert [t.baseline_taken for t in await store.list_topics(channel.id)] == [True, True]
+
+
+async def test_channels_with_topics_only_lists_subscribed_channels(store):
+    quiet = await store.ensure_channel(OTHER)
+    channel = await store.ensure_channel(REF)
+    assert await store.channels_with_topics() == []
+    t1 = await store.add_topic(channel.id, "a", "u", at=T0)
+    t2 = await store.add_topic(channel.id, "b", "u", at=T0 + timedelta(seconds=1))
+    assert await store.channels_with_topics() == [(channel, [t1, t2])]
+    await store.remove_topic(t1.id)
+    await store.remove_topic(t2.id)
+    assert await store.channels_with_topics() == []
+    assert quiet in await store.list_channels()
+
+
+# --- delivery ledger -------------------------------------------------------------------------------
+
+
+async def test_baseline_counts_new_rows_only(store):
+    channel = await store.ensure_channel(REF)
+    assert await store.record_baseline(channel.id, ["p1", "p2", "p1"], at=T0) == 2
+    assert await store.record_baseline(channel.id, iter(["p2", "p3"]), at=T0) == 1
+    assert await store.record_baseline(channel.id, [], at=T0) == 0
+    assert await store.ledger_paper_ids(channel.id) == {"p1", "p2", "p3"}
+    assert await store.delivery_counts(channel.id) == {"baseline": 3}
+
+
+async def test_one_ledger_row_per_channel_and_paper(store):
+    channel = await store.ensure_channel(REF)
+    other = await store.ensure_channel(OTHER)
+    topic = await store.add_topic(channel.id, "llm", "u", at=T0)
+    assert await store.enqueue(channel.id, "p1", state="pending", why="matches llm", topic_id=topic.id, at=T0)
+    assert not await store.enqueue(channel.id, "p1", state="queued", why=None, topic_id=None, at=T0)
+    assert await store.record_baseline(channel.id, ["p1"], at=T0) == 0
+    await store.record_baseline(channel.id, ["p2"], at=T0)
+    assert not await store.enqueue(channel.id, "p2", state="pending", why=None, topic_id=None, at=T0)
+    assert await store.enqueue(other.id, "p1", state="pending", why=None, topic_id=None, at=T0)
+    assert await store.delivery_counts(channel.id) == {"pending": 1, "baseline": 1}
+    [row] = await store.due_deliveries(now=T0, limit=1)
+    assert (row.channel_id, row.paper_id, row.state, row.why, row.topic_id, row.attempts, row.created_at) == (
+        channel.id, "p1", "pending", "matches llm", topic.id, 0, T0)
+
+
+async def test_concurrent_enqueue_adds_one_row(store):
+    channel = await store.ensure_channel(REF)
+    added = await asyncio.gather(*(
+        store.enqueue(channel.id, "p1", state="pending", why=None, topic_id=None, at=T0) for _ in range(20)
+    ))
+    assert added.count(True) == 1
+    assert await store.delivery_counts(channel.id) == {"pending": 1}
+
+
+async def test_enqueue_refuses_other_states(store):
+    channel = await store.ensure_channel(REF)
+    for state in ("sent", "baseline", "skipped", "bogus"):
+        with pytest.raises(ValueError):
+            await store.enqueue(channel.id, "p1", state=state, why=None, topic_id=None, at=T0)
+    assert await store.delivery_counts(channel.id) == {}
+
+
+async def test_due_deliveries_respects_state_retry_time_pause_and_order(store):
+    channel = await store.ensure_channel(REF)
+    paused = await store.ensure_channel(OTHER)
+    for i, paper in enumerate(["late", "early", "mid"]):
+        at = T0 + timedelta(minutes={"early": 0, "mid": 1, "late": 2}[paper])
+        await store.enqueue(channel.id, paper, state="pending", why=None, topic_id=None, at=at)
+    await store.enqueue(channel.id, "digest", state="queued", why=None, topic_id=None, at=T0)
+    await store.enqueue(paused.id, "blocked", state="pending", why=None, topic_id=None, at=T0)
+    await store.update_channel(paused.id, paused_reason="403")
+    now = T0 + timedelta(hours=1)
+    due = await store.due_deliveries(now=now)
+    assert [d.paper_id for d in due] == ["early", "mid", "late"]
+    assert [d.paper_id for d in await store.due_deliveries(now=now, limit=2)] == ["early", "mid"]
+
+    await store.mark_retry(due[0].id, error="HTTP 503", retry_at=now + timedelta(minutes=5))
+    assert [d.paper_id for d in await store.due_deliveries(now=now)] == ["mid", "late"]
+    later = await store.due_deliveries(now=now + timedelta(minutes=5))
+    assert [d.paper_id for d in later] == ["early", "mid", "late"]
+    retried = later[0]
+    assert (retried.state, retried.attempts, retried.last_error, retried.next_attempt_at) == (
+        "pending", 1, "HTTP 503", now + timedelta(minutes=5))
+    await store.mark_retry(retried.id, error="HTTP 502", retry_at=now + timedelta(minutes=10))
+    again = (await store.due_deliveries(now=now + timedelta(minutes=10)))[0]
+    assert (again.attempts, again.last_error) == (2, "HTTP 502")
+
+    await store.update_channel(paused.id, paused_reason=None)
+    assert "blocked" in [d.paper_id for d in await store.due_deliveries(now=now)]
+
+
+async def test_mark_sent_records_message_and_leaves_the_queue(store):
+    channel = await store.ensure_channel(REF)
+    for paper in ("p1", "p2", "p3"):
+        await store.enqueue(channel.id, paper, state="pending", why=None, topic_id=None, at=T0)
+    due = await store.due_deliveries(now=T0)
+    await store.mark_retry(due[0].id, error="boom", retry_at=T0)
+    await store.mark_sent([due[0].id, due[1].id], message_ref="msg-123", at=T0 + timedelta(seconds=5))
+    assert [d.paper_id for d in await store.due_deliveries(now=T0 + timedelta(days=1))] == ["p3"]
+    assert await store.delivery_counts(channel.id) == {"sent": 2, "pending": 1}
+    await store.mark_sent([due[2].id], message_ref=None, at=T0)
+    assert await store.delivery_counts(channel.id) == {"sent": 3}
+    await store.mark_sent([], message_ref="x", at=T0)
+
+
+async def test_queued_deliveries_and_skipping(store):
+    channel = await store.ensure_channel(REF)
+    other = await store.ensure_channel(OTHER)
+    for minute, paper in enumerate(["q1", "q2", "q3"]):
+        await store.enqueue(channel.id, paper, state="queued", why="digest", topic_id=None,
+                            at=T0 + timedelta(minutes=minute))
+    await store.enqueue(channel.id, "now", state="pending", why=None, topic_id=None, at=T0)
+    await store.enqueue(other.id, "q1", state="queued", why=None, topic_id=None, at=T0)
+    queued = await store.queued_deliveries(channel.id)
+    assert [d.paper_id for d in queued] == ["q1", "q2", "q3"]
+    assert all(d.state == "queued" and d.why == "digest" for d in queued)
+    assert await store.due_deliveries(now=T0 + timedelta(days=1)) != []  # pending "now" only
+    await store.mark_sent([queued[0].id], message_ref="digest-1", at=T0)
+    await store.mark_skipped([queued[0].id, queued[1].id, queued[2].id])
+    assert await store.queued_deliveries(channel.id) == []
+    assert await store.delivery_counts(channel.id) == {"sent": 1, "skipped": 2, "pending": 1}
+    assert [d.paper_id for d in await store.queued_deliveries(other.id)] == ["q1"]
+
+
+async def test_removing_a_topic_keeps_its_deliveries(store):
+    channel = await store.ensure_channel(REF)
+    topic = await store.add_topic(channel.id, "llm", "u", at=T0)
+    await store.enqueue(channel.id, "p1", state="pending", why="llm", topic_id=topic.id, at=T0)
+    await store.remove_topic(topic.id)
+    [row] = await store.due_deliveries(now=T0)
+    assert (row.paper_id, row.topic_id) == ("p1", None)
+    assert await store.ledger_paper_ids(channel.id) == {"p1"}
+
+
+# --- key-value state -------------------------------------------------------------------------------
+
+
+async def test_state_set_get_overwrite_delete(store):
+    assert await store.get_state("last_poll") is None
+    await store.set_state("last_poll", "2024-03-14T09:00:00+00:00")
+    await store.set_state("last_error", "boom")
+    await store.set_state("last_poll", "2024-03-14T10:00:00+00:00")
+    assert await store.get_state("last_poll") == "2024-03-14T10:00:00+00:00"
+    await store.set_state("last_error", None)
+    assert await store.get_state("last_error") is None
+    await store.set_state("never_set", None)
+    assert await store.get_state("last_poll") == "2024-03-14T10:00:00+00:00"
