@@ -133,9 +133,8 @@ def _card(card: PaperCard, *, number: int | None = None, full: bool = True) -> s
     if paper.authors:
         shown = ", ".join(paper.authors[:3]) + (" et al." if len(paper.authors) > 3 else "")
         lines.append(f"   {_clean(shown)}")
-    figures = [f"{paper.upvotes} upvotes" if paper.upvotes is not None else None,
-               f"{paper.comments} comments" if paper.comments is not None else None,
-               f"{paper.github_stars} stars" if paper.github_stars is not None else None]
+    figures = [_count(paper.upvotes, "upvote"), _count(paper.comments, "comment"),
+               _count(paper.github_stars, "star")]
     if any(figures):
         lines.append("   " + " · ".join(f for f in figures if f))
     if card.why:
@@ -147,6 +146,12 @@ def _card(card: PaperCard, *, number: int | None = None, full: bool = True) -> s
         lines.append(textwrap.fill(short, _WIDTH, initial_indent="   ", subsequent_indent="   "))
     lines.append("   " + " | ".join(url for _, url in (paper.links() if full else paper.links()[:1])))
     return "\n".join(lines)
+
+
+def _count(number: int | None, noun: str) -> str | None:
+    if number is None:
+        return None
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def _clean(text: str) -> str:

@@ -66,10 +66,10 @@ class Engine:
         spec = COMMANDS.get(command.name)
         if spec is None:
             name = command.name[:40]
-            return _error(f"Unknown command '{name}'. Type `help` to see what Paperboy can do.")
+            return _error(f"Unknown command '{name}'. Type 'help' to see what Paperboy can do.")
         if spec.manages and not command.caller.can_manage:
             return _error(
-                f"Only people who can manage this channel can use `{spec.name}`. "
+                f"Only people who can manage this channel can use '{spec.name}'. "
                 "Anyone can use trending, today, search, show, topics and preview."
             )
         handler = getattr(self, f"_{spec.name}")
@@ -249,10 +249,11 @@ class Engine:
         cards = tuple(PaperCard(p, m.explain()) for p, m in matches[:MAX_LIST])
         number = len(topics) + 1
         how = "in the daily digest" if channel.digest_time else "here as they appear"
-        title = f"Subscribed to {query.text} (topic {number}). New matching papers will be posted {how}."
+        title = f"Subscribed to {query.text} (topic {number})"
         if matches:
-            title += f" {len(matches)} papers in the current lists match already:"
-        return Reply(PaperList(title, cards, note=_more(note, len(matches)),
+            title += f": {len(matches)} papers in the current lists match already"
+        later = f"New matching papers will be posted {how}."
+        return Reply(PaperList(title, cards, note=_more(f"{later} {note}." if note else later, len(matches)),
                                empty="Nothing in the current lists matches yet."))
 
     async def _unsubscribe(self, command: Command) -> Reply:
@@ -262,7 +263,7 @@ class Engine:
             raise UsageError("This channel has no topics.")
         wanted = command.args.strip()
         if not wanted:
-            raise UsageError("Say which topic: its number from `topics`, or its text.")
+            raise UsageError("Say which topic: its number from 'topics', or its text.")
         number, _, rest = wanted.partition(". ")  # autocomplete labels look like "2. query"
         topic = None
         if number.isdigit() and (rest or wanted == number):
@@ -283,7 +284,7 @@ class Engine:
         channel = await self.store.get_channel(command.channel)
         topics = await self.store.list_topics(channel.id) if channel else []
         if not topics:
-            return Reply(Text("This channel follows no topics yet. Add one with `subscribe <query>`."))
+            return Reply(Text("This channel follows no topics yet. Add one with 'subscribe <query>'."))
         lines = [f"{n}. {t.query}  (added by {t.added_by}, {t.added_at:%Y-%m-%d})"
                  for n, t in enumerate(topics, 1)]
         return Reply(Text("\n".join(lines), title="Topics followed in this channel"))
@@ -294,7 +295,7 @@ class Engine:
         channel = await self.store.ensure_channel(command.channel)
         words = command.args.split()
         if not words:
-            raise UsageError("Give a time, like `digest 09:00 Europe/Paris 5`, or `digest off`.")
+            raise UsageError("Give a time, like 'digest 09:00 Europe/Paris 5', or 'digest off'.")
         if words[0].lower() == "off":
             await self.store.update_channel(channel.id, digest_time=None, realtime=True)
             return Reply(Text("Daily digest off: new matching papers will be posted as they appear."))
@@ -316,7 +317,7 @@ class Engine:
     async def _realtime(self, command: Command) -> Reply:
         choice = command.args.strip().lower()
         if choice not in ("on", "off"):
-            raise UsageError("Say `realtime on` or `realtime off`.")
+            raise UsageError("Say 'realtime on' or 'realtime off'.")
         channel = await self.store.ensure_channel(command.channel)
         if choice == "on":
             await self.store.update_channel(channel.id, realtime=True, digest_time=None)
@@ -324,12 +325,12 @@ class Engine:
         await self.store.update_channel(channel.id, realtime=False)
         if channel.digest_time:
             return Reply(Text(f"Realtime off: new papers wait for the {channel.digest_time} digest."))
-        return Reply(Text("Realtime off. Nothing is posted until you set a digest, e.g. `digest 09:00 UTC`; "
+        return Reply(Text("Realtime off. Nothing is posted until you set a digest, e.g. 'digest 09:00 UTC'; "
                           "matching papers wait for it."))
 
     async def _threshold(self, command: Command) -> Reply:
         if not command.args.strip():
-            raise UsageError("Give the minimum number of upvotes, e.g. `threshold 10` (0 posts everything).")
+            raise UsageError("Give the minimum number of upvotes, e.g. 'threshold 10' (0 posts everything).")
         minimum = _int_arg(command.args, default=0, low=0, high=100_000, what="the minimum upvotes")
         channel = await self.store.ensure_channel(command.channel)
         await self.store.update_channel(channel.id, min_upvotes=minimum)
@@ -343,7 +344,7 @@ class Engine:
         lines = [
             f"Delivery: {_mode(channel)}",
             f"Minimum upvotes: {channel.min_upvotes}",
-            f"Topics: {len(topics)}" + (" (see `topics`)" if topics else " (add one with `subscribe <query>`)"),
+            f"Topics: {len(topics)}" + (" (see 'topics')" if topics else " (add one with 'subscribe <query>')"),
             f"Posted so far: {counts.get('sent', 0)}; waiting: "
             f"{counts.get('pending', 0) + counts.get('queued', 0)}",
         ]

@@ -123,9 +123,11 @@ async def test_development_guild_gets_the_commands_and_they_answer(core, setting
 async def test_a_bad_token_gives_one_clear_line(core, settings, fake_discord):
     config = discord_settings(settings, fake_discord)
     config = config.model_copy(update={"discord_token": SecretStr("MTIz.bad.token")})
+    before = discord.http.Route.BASE
     with pytest.raises(RuntimeError, match=r"^Discord rejected DISCORD_TOKEN \(401 Unauthorized\)") as caught:
         await DiscordAdapter(config, core.engine).start()
     assert "\n" not in str(caught.value)
+    assert discord.http.Route.BASE == before, "a failed start puts the library's URLs back"
 
 
 def test_invite_url_asks_for_the_least_permissions():
@@ -260,7 +262,8 @@ async def test_the_poller_delivers_new_matches_as_embeds(bot, core, fake_discord
     (message,) = fake_discord.channel_messages[fake_discord.channel_id]
     assert message["allowed_mentions"] == NO_MENTIONS
     (embed,) = message["embeds"]
-    assert embed["url"].endswith("2411.00001") and "unlearning" in embed["description"]
+    assert embed["url"].endswith("2411.00001") and embed["title"] == "Fast unlearning for LLMs @everyone"
+    assert embed["description"].startswith("🔎 unlearn\\* in title")
 
 
 async def test_lost_access_pauses_the_channel_and_status_says_why(bot, core, fake_discord, fake_hf, clock):
@@ -299,3 +302,20 @@ def _paper():
     from bot.paper import Paper
 
     return Paper(id="2403.10001", title="A paper", abstract="An abstract.")
+
+
+async def test_the_fake_holds_the_bot_to_discords_rules(fake_discord):
+    """The fake is the oracle for the tests above: check it rejects what real Discord rejects."""
+    import aiohttp
+
+    interaction = await fake_discord.run_command("help")
+    base = fake_discord.api_url
+    async with aiohttp.ClientSession() as http:
+        too_long = {"type": 4, "data": {"content": "x" * 2001}}
+        async with http.post(f"{base}/interactions/{interaction.id}/{interaction.token}/callback",
+                             json=too_long) as response:
+            assert response.status == 400 and (await response.json())["code"] == 50035
+        await asyncio.sleep(DEADLINE + 0.2)
+        async with http.post(f"{base}/interactions/{interaction.id}/{interaction.token}/callback",
+                             json={"type": 5}) as response:
+            assert response.status == 404 and (await response.json())["code"] == 10062

@@ -311,6 +311,8 @@ def test_server_delay_reads_both_headers() -> None:
     assert server_delay(httpx.Headers({"Retry-After": "3", "RateLimit": '"api";r=0;t=17'})) == 17
     assert server_delay(httpx.Headers({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"})) is None
     assert server_delay(httpx.Headers({})) is None
+    # Sent on every answer: a window reset with requests left is not a request to wait.
+    assert server_delay(httpx.Headers({"RateLimit": '"api";r=498;t=287'})) is None
 
 
 async def test_send_with_retries_backs_off_exponentially(clock) -> None:
@@ -324,3 +326,39 @@ async def test_send_with_retries_backs_off_exponentially(clock) -> None:
     response = await send_with_retries(send, max_retries=5, sleep=clock.sleep, backoff=0.25)
     assert response.status_code == 200
     assert clock.sleeps == [0.25, 0.5, 1.0]
+
+
+# -- the fake itself (every other suite relies on it) -------------------------------------------
+
+
+async def test_the_fake_pages_and_refuses_what_the_real_api_refuses(fake) -> None:
+    async with httpx.AsyncClient(base_url=fake.base_url) as http:
+        first = (await http.get("/api/daily_papers", params={"limit": 10})).json()
+        second = (await http.get("/api/daily_papers", params={"limit": 10, "p": 1})).json()
+        past_end = (await http.get("/api/daily_papers", params={"limit": 100, "p": 5})).json()
+        too_many = await http.get("/api/daily_papers", params={"limit": 101})
+        bad_date = await http.get("/api/daily_papers", params={"date": "2026-13-01"})
+    assert len(first) == len(second) == 10
+    assert not {i["paper"]["id"] for i in first} & {i["paper"]["id"] for i in second}
+    assert past_end == []
+    assert too_many.status_code == bad_date.status_code == 400
+
+
+async def test_stopping_the_fake_does_not_wait_for_a_hanging_answer() -> None:
+    server = FakeHuggingFace(seed_items(today=TODAY))
+    base_url = await server.start()
+    server.fail_next("timeout")
+    async with httpx.AsyncClient() as http:
+        hanging = asyncio.ensure_future(http.get(f"{base_url}/api/daily_papers", timeout=60))
+        while not server.requests:
+            await asyncio.sleep(0.01)
+        started = asyncio.get_running_loop().time()
+        await server.stop()
+        assert asyncio.get_running_loop().time() - started < server.hang_seconds / 3
+        hanging.cancel()
+        await asyncio.gather(hanging, return_exceptions=True)
+
+
+def test_the_fake_refuses_unknown_faults() -> None:
+    with pytest.raises(ValueError, match="unknown faults"):
+        FakeHuggingFace().fail_next("500", "explode")

@@ -93,6 +93,7 @@ class DiscordAdapter:
 
     @property
     def client(self) -> discord.Client | None:
+        """The discord.py client once started (None before)."""
         return self._client
 
     @property
@@ -103,6 +104,13 @@ class DiscordAdapter:
     async def start(self) -> None:
         """Log in, register `/papers` if its definition changed, connect, and return once ready."""
         self._point_client()
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start(self) -> None:
         client = discord.Client(intents=discord.Intents(guilds=True), max_ratelimit_timeout=RATE_LIMIT_PATIENCE)
         tree = app_commands.CommandTree(client)
         guild = discord.Object(self._settings.discord_guild) if self._settings.discord_guild else None
@@ -112,10 +120,8 @@ class DiscordAdapter:
         try:
             await client.login(token)
         except discord.LoginFailure:
-            await client.close()
             raise RuntimeError("Discord rejected DISCORD_TOKEN (401 Unauthorized): check the bot token") from None
         except (discord.HTTPException, aiohttp.ClientError, OSError) as error:
-            await client.close()
             raise RuntimeError(f"cannot reach Discord at {self._settings.discord_api_url}: {error}") from None
         self.synced = await self._sync_commands(tree, guild)
         self._task = asyncio.create_task(client.connect(reconnect=True), name="discord-gateway")
@@ -125,14 +131,13 @@ class DiscordAdapter:
         if ready not in done:
             ready.cancel()
             failure = self._task.exception() if self._task in done else None
-            await self.stop()
             raise RuntimeError(f"Discord gateway did not become ready: {failure or 'timed out'}")
 
     async def stop(self) -> None:
         """Disconnect from Discord and put the library's global URLs back."""
         if self._client is not None:
             await self._client.close()
-        if self._task is not None:
+        if self._task is not None and not self._task.done():
             try:
                 await self._task
             except Exception:  # already closing: a late gateway error is only worth a log line

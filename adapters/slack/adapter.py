@@ -21,7 +21,7 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import oauth
-from adapters.slack.render import LINK_ACTION_PREFIX, SlackMessage, render
+from adapters.slack.render import LINK_ACTION_PREFIX, render
 from bot.channels import Caller, ChannelRef, Command, parse_command
 from bot.commands import COMMANDS
 from bot.delivery import CommandEngine, DeliveryResult, DeliveryStatus
@@ -191,6 +191,10 @@ class SlackAdapter:
         self.app.action(re.compile(f"^{LINK_ACTION_PREFIX}"))(_ack)
         if self.installation_store is not None:
             self.app.enable_token_revocation_listeners()
+        else:
+            # The manifest subscribes to these; unanswered events make Slack retry and complain.
+            self.app.event("app_uninstalled")(_log_uninstall)
+            self.app.event("tokens_revoked")(_log_uninstall)
 
     async def _answer_command(self, command: dict, respond: Any, client: AsyncWebClient) -> None:
         """Run one ``/papers`` command after the ack and answer through its ``response_url``."""
@@ -293,6 +297,11 @@ def delivery_error(error: SlackApiError) -> DeliveryResult:
 
 async def _ack(ack: Any) -> None:
     await ack()
+
+
+async def _log_uninstall(event: dict, context: Any) -> None:
+    # Deliveries will fail with token_revoked and pause their channels; nothing to clean up here.
+    log.warning("Slack: %s for team %s", event.get("type"), context.team_id)
 
 
 def _is_private(command: Command, reply: Reply) -> bool:

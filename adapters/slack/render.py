@@ -137,7 +137,7 @@ def render_text(text: Text) -> SlackMessage:
     if text.title:
         blocks.append(HeaderBlock(text=_plain(clip_escaped(text.title, MAX_HEADER_CHARS))))
     room = MAX_BLOCKS - len(blocks)
-    chunks = _chunks(escape(text.body), MAX_SECTION_CHARS) or [" "]
+    chunks = _chunks(escape(text.body), MAX_SECTION_CHARS) or [""]
     if len(chunks) > room:
         chunks = chunks[: room - 1] + [clip(chunks[room - 1], MAX_SECTION_CHARS - 2) + " …"]
     blocks += [SectionBlock(text=_mrkdwn(chunk)) for chunk in chunks]
@@ -162,7 +162,9 @@ def _list_item(number: int, card: PaperCard) -> str:
     summary = clip_escaped(paper.summary, LIST_SUMMARY_CHARS)
     if summary:
         lines.append(summary)
-    lines.append(" · ".join(link(url, label) for label, url in paper.links() if len(url) <= 500))
+    lines.append(" · ".join(
+        link(url, label) for label, url in paper.links() if _is_web_url(url) and len(url) <= 500
+    ))
     return clip("\n".join(lines), MAX_SECTION_CHARS)
 
 
@@ -218,11 +220,16 @@ def _context(text: str) -> ContextBlock:
 
 def _mrkdwn(text: str) -> MarkdownTextObject:
     # verbatim: Slack must not auto-link bare URLs, channel names or @mentions in our text.
-    return MarkdownTextObject(text=text, verbatim=True)
+    return MarkdownTextObject(text=_non_blank(text), verbatim=True)
 
 
 def _plain(text: str) -> PlainTextObject:
-    return PlainTextObject(text=text, emoji=False)
+    return PlainTextObject(text=_non_blank(text), emoji=False)
+
+
+def _non_blank(text: str) -> str:
+    # Slack rejects a whole message (invalid_blocks) when any text object is blank.
+    return text if text.strip() else "(empty)"
 
 
 def _fallback(text: str) -> str:

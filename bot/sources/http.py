@@ -86,9 +86,10 @@ def server_delay(headers: httpx.Headers) -> float | None:
     retry_after = headers.get("retry-after", "").strip()
     if retry_after.isdigit():  # Hugging Face sends seconds; an HTTP date falls back to backoff
         delays.append(float(retry_after))
-    reset = dict(_RATELIMIT_FIELD.findall(headers.get("ratelimit", ""))).get("t")
-    if reset is not None:
-        delays.append(float(reset))
+    fields = dict(_RATELIMIT_FIELD.findall(headers.get("ratelimit", "")))
+    # Hugging Face sends RateLimit on every answer; t= is a wait only once nothing remains.
+    if "t" in fields and fields.get("r", "0") == "0":
+        delays.append(float(fields["t"]))
     return max(delays) if delays else None
 
 

@@ -98,7 +98,8 @@ class PaperText:
         return _paper_text(paper.title, paper.abstract, paper.ai_keywords, paper.authors)
 
 
-@lru_cache(maxsize=4096)
+# About 65 KB a paper; 512 covers a poll's worth of papers many times over.
+@lru_cache(maxsize=512)
 def _paper_text(
     title: str, abstract: str, keywords: tuple[str, ...], authors: tuple[str, ...]
 ) -> PaperText:
@@ -207,21 +208,11 @@ class Group:
 
     any_of: tuple[tuple[Node, ...], ...]
     none_of: tuple[Node, ...] = ()
+    test: Callable[[PaperText], bool] = dataclass_field(init=False, repr=False, compare=False)
+    """Say whether a paper's text satisfies this group."""
 
-    def test(self, text: PaperText) -> bool:
-        """Say whether the paper's text satisfies this group."""
-        for chain in self.any_of:
-            for node in chain:
-                if not node.test(text):
-                    break
-            else:
-                break
-        else:
-            return False
-        for node in self.none_of:
-            if node.test(text):
-                return False
-        return True
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "test", _group_test(self.any_of, self.none_of))
 
     def hits(self, text: PaperText) -> Iterator[Hit]:
         """Yield the hits of every alternative the paper satisfies."""
@@ -245,6 +236,30 @@ class Group:
         excluded = "".join(f" -{node.render()}" for node in self.none_of)
         text = chains + excluded
         return text if top else f"({text})"
+
+
+def _group_test(any_of: tuple[tuple[Node, ...], ...], none_of: tuple[Node, ...]) -> Callable[[PaperText], bool]:
+    chains = tuple(tuple(node.test for node in chain) for chain in any_of)
+    excludes = tuple(node.test for node in none_of)
+    if len(chains) == 1 and len(chains[0]) == 1 and not excludes:
+        return chains[0][0]
+
+    # Plain loops rather than any()/all() generators: this runs for every topic on every paper.
+    def test(text: PaperText) -> bool:
+        for chain in chains:
+            for term_test in chain:
+                if not term_test(text):
+                    break
+            else:
+                break
+        else:
+            return False
+        for exclude in excludes:
+            if exclude(text):
+                return False
+        return True
+
+    return test
 
 
 def explain_match(root: Group, text: PaperText) -> Match | None:

@@ -61,6 +61,11 @@ class Query:
         text = paper if isinstance(paper, PaperText) else PaperText.of(paper)
         return explain_match(self._root, text)
 
+    @property
+    def root(self) -> Group:
+        """Return the parsed tree, for tools that look inside queries (such as the topic index)."""
+        return self._root
+
     def search_terms(self) -> list[str]:
         """Return the positive terms, without fields, for candidate retrieval: ``word``, ``pre*``, ``"a phrase"``."""
         return list(dict.fromkeys(term.label for term in self._root.positive_terms()))

@@ -35,6 +35,7 @@ MANAGE_CHANNELS = 1 << 4
 MEMBER_PERMISSIONS = (1 << 10) | (1 << 11) | (1 << 14) | (1 << 16)  # view, send, embed links, history
 ADMIN_PERMISSIONS = MEMBER_PERMISSIONS | MANAGE_CHANNELS
 
+_BODY = web.RequestKey("body", object)
 _snowflakes = itertools.count(1_200_000_000_000_000_000)
 
 
@@ -343,7 +344,7 @@ class FakeDiscord:
         if (auth is not None or needs_auth) and auth != f"Bot {self.token}":
             record.status = 401
             return _error(401, 0, "401: Unauthorized")
-        request["body"] = body
+        request[_BODY] = body
         response = await handler(request)
         record.status = response.status
         return response
@@ -370,7 +371,7 @@ class FakeDiscord:
 
     async def _put_commands(self, request: web.Request) -> web.Response:
         stored = []
-        for command in request["body"]:
+        for command in request[_BODY]:
             # Like Discord: keep what was sent minus empty values, add server-side fields.
             kept = {k: v for k, v in command.items() if v not in (None, [], {})}
             kept.update(id=self._command_id(command["name"]), application_id=self.application_id,
@@ -391,7 +392,7 @@ class FakeDiscord:
         if interaction is None or interaction.id != request.match_info["id"]:
             return _error(404, 10062, "Unknown interaction")
         now = time.monotonic()
-        body = request["body"]
+        body = request[_BODY]
         if interaction.callbacks:
             interaction.rejected.append("second response")
             return _error(400, 40060, "Interaction has already been acknowledged.")
@@ -419,23 +420,23 @@ class FakeDiscord:
         interaction = self._interaction(request.match_info["token"])
         if interaction is None or not interaction.callbacks:
             return _error(404, 10015, "Unknown Webhook")
-        problems = discord_limit_errors(request["body"])
+        problems = discord_limit_errors(request[_BODY])
         if problems:
             interaction.rejected.extend(problems)
             return _error(400, 50035, "Invalid Form Body: " + "; ".join(problems))
-        interaction.followups.append(request["body"])
-        return _json(self._message(request["body"], interaction.payload["channel_id"]))
+        interaction.followups.append(request[_BODY])
+        return _json(self._message(request[_BODY], interaction.payload["channel_id"]))
 
     async def _edit_original(self, request: web.Request) -> web.Response:
         interaction = self._interaction(request.match_info["token"])
         if interaction is None or not interaction.callbacks or interaction.deleted_original:
             return _error(404, 10008, "Unknown Message")
-        problems = discord_limit_errors(request["body"])
+        problems = discord_limit_errors(request[_BODY])
         if problems:
             interaction.rejected.extend(problems)
             return _error(400, 50035, "Invalid Form Body: " + "; ".join(problems))
-        interaction.edits.append(request["body"])
-        return _json(self._message(request["body"], interaction.payload["channel_id"]))
+        interaction.edits.append(request[_BODY])
+        return _json(self._message(request[_BODY], interaction.payload["channel_id"]))
 
     async def _delete_original(self, request: web.Request) -> web.Response:
         interaction = self._interaction(request.match_info["token"])
@@ -456,11 +457,11 @@ class FakeDiscord:
                           "global": False}, status=429,
                          headers={"Via": "1.1 google", "Retry-After": str(self.retry_after),
                                   "X-RateLimit-Scope": "user"})
-        problems = discord_limit_errors(request["body"])
+        problems = discord_limit_errors(request[_BODY])
         if problems:
             return _error(400, 50035, "Invalid Form Body: " + "; ".join(problems))
-        message = self._message(request["body"], channel)
-        self.channel_messages.setdefault(channel, []).append(request["body"])
+        message = self._message(request[_BODY], channel)
+        self.channel_messages.setdefault(channel, []).append(request[_BODY])
         return _json(message)
 
     # -- gateway -------------------------------------------------------------------------------

@@ -1,0 +1,186 @@
+"""Time topic matching with `TopicIndex` against testing every topic on every paper.
+
+Run from the repository root: ``python bench/matching.py`` (``--sizes 1000,10000`` to pick sizes).
+Topics are built deterministically from the seed papers' vocabulary (words, phrases,
+prefixes, exclusions, author filters, OR groups); the 100 new papers are the 92 seed
+papers plus 8 synthetic ones. Prints figures only; there is no pass or fail.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))  # so `python bench/matching.py` finds bot/ and tests/
+
+from bot.paper import Paper  # noqa: E402
+from bot.topics import PaperText, Query, QueryError, parse_query  # noqa: E402
+from bot.topics.index import TopicIndex  # noqa: E402
+from bot.topics.text import words  # noqa: E402
+from tests.fakes.seed import seed_items, seed_titles_and_abstracts  # noqa: E402
+
+SIZES = (1_000, 10_000, 100_000)
+NEW_PAPERS = 100
+FULL_NAIVE_UP_TO = 10_000
+"""Above this many topics the naive run is timed on a sample of papers and scaled up."""
+NAIVE_SAMPLE = 10
+MAX_WORD_SHARE = 0.25
+POPULAR_TOPICS, POPULAR_SHARE = 500, 0.2
+_STOP = frozenset("the and for with that this from are our their which these have has been into can its than".split())
+_EXTRA_AUTHORS = ("Ada Lovelace", "Grace Hopper", "Alan Turing", "Kurt Gödel")
+
+
+def seed_papers() -> list[Paper]:
+    """Return the 92 seed papers as `Paper` objects, as the Hugging Face source would give them."""
+    papers = []
+    for item in seed_items():
+        raw = item["paper"]
+        papers.append(
+            Paper(
+                id=raw["id"],
+                title=raw["title"],
+                abstract=raw["summary"],
+                authors=tuple(author["name"] for author in raw["authors"]),
+                ai_summary=raw.get("ai_summary"),
+                ai_keywords=tuple(raw.get("ai_keywords", ())),
+            )
+        )
+    return papers
+
+
+def synthetic_papers(count: int, rng: random.Random) -> list[Paper]:
+    """Return *count* papers stitched from seed sentences, so their words overlap real topics."""
+    pairs = seed_titles_and_abstracts()
+    sentences = [s for _, abstract in pairs for s in abstract.split(". ") if s]
+    papers = []
+    for number in range(count):
+        title_words = rng.choice(pairs)[0].split()[:4] + rng.choice(pairs)[0].split()[-3:]
+        papers.append(
+            Paper(
+                id=f"2404.{number + 1:05d}",
+                title=" ".join(title_words),
+                abstract=". ".join(rng.sample(sentences, 6)) + ".",
+                authors=tuple(rng.sample(_EXTRA_AUTHORS, 2)),
+                ai_keywords=tuple(w for w in title_words if len(w) > 6)[:4],
+            )
+        )
+    return papers
+
+
+class TopicMaker:
+    """Make topic queries from the seed vocabulary, mixing the shapes people write."""
+
+    def __init__(self, papers: list[Paper], rng: random.Random) -> None:
+        self.rng = rng
+        papers_with: Counter[str] = Counter()
+        self.pairs: list[tuple[str, str]] = []
+        for paper in papers:
+            text = [w for w in words(f"{paper.title} {paper.abstract}") if w.isalpha()]
+            papers_with.update({w for w in text if len(w) > 3 and w not in _STOP})
+            self.pairs += [(a, b) for a, b in zip(text, text[1:]) if a not in _STOP and b not in _STOP]
+        # Words in more than a quarter of the papers ("models", "results") name no subject anyone follows.
+        self.distinct = sorted(w for w, n in papers_with.items() if n <= len(papers) * MAX_WORD_SHARE)
+        self.authors = sorted({w for p in papers for name in p.authors for w in words(name) if len(w) > 2})
+        self.popular: list[str] = []
+
+    def word(self) -> str:
+        return self.rng.choice(self.distinct)
+
+    def term(self) -> str:
+        roll = self.rng.random()
+        if roll < 0.45:
+            return self.word()
+        if roll < 0.65:
+            return '"{} {}"'.format(*self.rng.choice(self.pairs))
+        if roll < 0.80:
+            word = self.word()
+            return word[: self.rng.randint(3, max(3, len(word) - 1))] + "*"
+        if roll < 0.90:
+            return f"title:{self.word()}"
+        return f"author:{self.rng.choice(self.authors)}"
+
+    def query(self) -> str:
+        chains = []
+        for _ in range(1 if self.rng.random() < 0.7 else self.rng.randint(2, 3)):
+            chain = [self.term() for _ in range(1 if self.rng.random() < 0.6 else 2)]
+            if self.rng.random() < 0.25:
+                chain.append(f"-{self.word()}")
+            chains.append(" ".join(chain))
+        return " OR ".join(chains)
+
+    def topics(self, count: int) -> list[Query]:
+        """Return *count* topics; some are popular ones that many channels follow, as in real use."""
+        popular = [self._parsed() for _ in range(POPULAR_TOPICS)]
+        return [self.rng.choice(popular) if self.rng.random() < POPULAR_SHARE else self._parsed() for _ in range(count)]
+
+    def _parsed(self) -> Query:
+        while True:
+            try:
+                return parse_query(self.query())
+            except QueryError:
+                continue
+
+
+def naive_matches(queries: list[Query], texts: list[PaperText]) -> list[list[int]]:
+    """Test every topic on every paper: the baseline."""
+    return [[number for number, query in enumerate(queries) if query.match(text) is not None] for text in texts]
+
+
+def timed(function, *args):
+    start = time.perf_counter()
+    result = function(*args)
+    return result, time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="comma-separated topic counts")
+    sizes = [int(size) for size in parser.parse_args().sizes.split(",")]
+
+    rng = random.Random(0)
+    papers = seed_papers()
+    papers += synthetic_papers(NEW_PAPERS - len(papers), rng)
+    texts = [PaperText.of(paper) for paper in papers]  # tokenised once per poll by the poller too
+    maker = TopicMaker(papers, rng)
+    all_topics = maker.topics(max(sizes))
+
+    print(f"topic matching: {len(papers)} new papers; cores: {os.cpu_count()}; python {sys.version.split()[0]}")
+    print(f"topics: {len({q.text for q in all_topics}):,} distinct of {len(all_topics):,}; "
+          f"{POPULAR_SHARE:.0%} drawn from {POPULAR_TOPICS} popular ones; words from {len(maker.distinct):,} "
+          f"seed words in at most {MAX_WORD_SHARE:.0%} of the papers")
+    header = f"{'topics':>8} {'build s':>8} {'index s':>8} {'naive s':>9} {'naive/index':>12} {'matches':>8}  note"
+    print(header)
+    rows = []
+    for size in sizes:
+        topics = all_topics[:size]
+        index: TopicIndex[int] = TopicIndex()
+        _, build = timed(lambda: [index.add(number, query) for number, query in enumerate(topics)])
+        found, index_time = timed(lambda: [[key for key, _ in index.matches(text)] for text in texts])
+        if size <= FULL_NAIVE_UP_TO:
+            expected, naive_time = timed(naive_matches, topics, texts)
+            same = found == expected
+            note = "naive on all papers; results identical" if same else "RESULTS DIFFER"
+        else:
+            sample = texts[:: len(texts) // NAIVE_SAMPLE][:NAIVE_SAMPLE]
+            expected, sample_time = timed(naive_matches, topics, sample)
+            naive_time = sample_time * len(texts) / len(sample)
+            same = [found[texts.index(t)] for t in sample] == expected
+            note = f"naive ESTIMATED from {len(sample)} papers; sample identical" if same else "RESULTS DIFFER"
+        total = sum(map(len, found))
+        rows.append((size, index_time))
+        print(f"{size:>8,} {build:>8.3f} {index_time:>8.3f} {naive_time:>9.3f} "
+              f"{naive_time / index_time:>11.1f}x {total:>8,}  {note}", flush=True)
+
+    print("growth of index match time:")
+    for (small, small_time), (large, large_time) in zip(rows, rows[1:]):
+        print(f"  {small:,} -> {large:,} topics (x{large / small:g}): time x{large_time / small_time:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,200 @@
+"""The topic index: it must give exactly what testing every topic gives, while testing fewer."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.paper import Paper
+from bot.topics import PaperText, QueryError, parse_query
+from bot.topics.index import PAIR, PREFIX, WORD, TopicIndex, guard_of
+from bot.topics.text import words
+from tests.test_topics import seed_papers
+
+PAPERS = seed_papers()
+VOCABULARY = sorted({w for p in PAPERS for w in words(f"{p.title} {p.abstract}") if w.isalpha() and len(w) > 1})
+AUTHOR_WORDS = sorted({w for p in PAPERS for name in p.authors for w in words(name)})
+MERGING = next(p for p in PAPERS if p.title == "What Matters for Model Merging at Scale?")
+UNLEARNING = next(p for p in PAPERS if p.title == "Model Sparsity Can Simplify Machine Unlearning")
+
+
+def naive(topics: dict[object, str], paper: Paper) -> dict:
+    """Test every topic against *paper*: what the index must reproduce."""
+    found = {}
+    for key, text in topics.items():
+        match = parse_query(text).match(paper)
+        if match is not None:
+            found[key] = match
+    return found
+
+
+def index_of(topics: dict[object, str]) -> TopicIndex:
+    index: TopicIndex = TopicIndex()
+    for key, text in topics.items():
+        index.add(key, parse_query(text))
+    return index
+
+
+# --- generated queries over the seed vocabulary --------------------------------------------------
+
+word = st.sampled_from(VOCABULARY)
+author_word = st.sampled_from(AUTHOR_WORDS)
+prefix = word.filter(lambda w: len(w) >= 3).flatmap(lambda w: st.integers(2, len(w)).map(lambda n: w[:n] + "*"))
+
+
+def _phrase(parts: list[str]) -> str:
+    return '"' + " ".join(parts) + '"'
+
+
+term = st.one_of(
+    word,
+    word,
+    prefix,
+    st.lists(st.one_of(word, word, prefix), min_size=2, max_size=3).map(_phrase),
+    st.tuples(st.sampled_from(["title:", "abstract:"]), st.one_of(word, prefix)).map("".join),
+    author_word.map(lambda w: f"author:{w}"),
+    st.lists(author_word, min_size=2, max_size=2).map(lambda ws: "author:" + _phrase(ws)),
+)
+exclusion = st.tuples(st.sampled_from(["-", "NOT ", "-title:", "-author:"]), st.one_of(word, prefix)).map("".join)
+
+
+def _queries(leaf: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    chain = st.tuples(
+        st.lists(leaf, min_size=1, max_size=3), st.lists(exclusion, max_size=2)
+    ).map(lambda parts: " ".join(parts[0] + parts[1]))
+    return st.lists(chain, min_size=1, max_size=3).map(" OR ".join)
+
+
+nested = st.recursive(term, lambda inner: _queries(inner).map(lambda q: f"({q})"), max_leaves=4)
+query_text = _queries(nested)
+
+
+def _parsed_topics(texts: list[str]) -> dict[object, str]:
+    topics: dict[object, str] = {}
+    for number, text in enumerate(texts):
+        try:
+            parse_query(text)
+        except QueryError:
+            continue  # too long, mostly: the parser's own tests cover refusals
+        topics[(number % 3, number)] = text
+    return topics
+
+
+@given(st.lists(query_text, min_size=1, max_size=25))
+@settings(max_examples=150, deadline=None)
+def test_index_gives_exactly_the_naive_matches_with_the_same_explanations(texts):
+    topics = _parsed_topics(texts)
+    index = index_of(topics)
+    assert len(index) == len(topics)
+    for paper in PAPERS:
+        expected = naive(topics, paper)
+        got = index.matches(paper)
+        assert sorted(key for key, _ in got) == sorted(expected), paper.title
+        for key, match in got:
+            assert match == expected[key]
+            assert match.explain() == expected[key].explain()
+
+
+@given(query_text)
+@settings(max_examples=300, deadline=None)
+def test_every_matching_paper_contains_one_of_the_guard_entries(text):
+    try:
+        query = parse_query(text)
+    except QueryError:
+        return
+    guard = guard_of(query)
+    assert guard is not None and guard.entries  # pure exclusions never parse, so a guard always exists
+    for paper in PAPERS:
+        if query.match(paper) is not None:
+            assert _contains_one(PaperText.of(paper), guard.entries), (text, paper.title)
+
+
+def _contains_one(text: PaperText, entries) -> bool:
+    """Check a guard the slow, obvious way, independently of the index's look-ups."""
+    for kind, field, token in entries:
+        field_text = getattr(text, field)
+        if kind == WORD and token in field_text.keys:
+            return True
+        if kind == PAIR and any(pair == token for pair in zip(field_text.keys, field_text.keys[1:])):
+            return True
+        if kind == PREFIX and any(w.startswith(token) for w in field_text.words):
+            return True
+    return False
+
+
+# --- behaviour of the index itself --------------------------------------------------------------------
+
+def test_a_paper_is_tested_only_against_topics_it_might_match():
+    index = index_of({"merge": '"model merging"', "unlearn": "unlearn*", "neubig": "author:neubig"})
+    assert index.candidates(MERGING) == ["merge"]
+    assert index.candidates(UNLEARNING) == ["unlearn"]
+
+
+def test_the_rarest_looking_part_of_a_conjunction_guards_it():
+    guard = guard_of(parse_query("model unlearning"))
+    assert guard is not None
+    assert guard.entries == {(WORD, "default", "unlearning")}
+
+
+def test_a_phrase_is_guarded_by_adjacent_words_and_an_or_by_every_side():
+    guard = guard_of(parse_query('"model merging" OR title:unlearn* -diffusion'))
+    assert guard is not None
+    assert guard.entries == {(PAIR, "default", ("model", "merging")), (PREFIX, "title", "unlearn")}
+
+
+def test_matches_accept_a_paper_or_its_text_and_explain_exactly():
+    index = index_of({1: '"model merging" OR sparsity', 2: "unlearn* -diffusion"})
+    from_paper = index.matches(UNLEARNING)
+    assert from_paper == index.matches(PaperText.of(UNLEARNING))
+    assert [key for key, _ in from_paper] == [1, 2]
+    assert from_paper[1][1].explain() == parse_query("unlearn* -diffusion").match(UNLEARNING).explain()
+    assert "unlearn* in title" in from_paper[1][1].explain()
+
+
+def test_exclusions_still_apply_to_candidates():
+    index = index_of({"no-scale": '"model merging" -scale'})
+    assert index.candidates(MERGING) == ["no-scale"]
+    assert index.matches(MERGING) == []
+
+
+def test_remove_and_re_add_change_what_matches():
+    index = index_of({"a": "merging", "b": "unlearn*", "c": "author:neubig OR merging"})
+    index.remove("a")
+    index.remove("missing")  # nothing to do
+    assert len(index) == 2 and "a" not in index
+    assert [key for key, _ in index.matches(MERGING)] == ["c"]
+    index.add("b", parse_query("merging"))  # replaces b's unlearn* and moves b to the end
+    assert len(index) == 2
+    assert [key for key, _ in index.matches(MERGING)] == ["c", "b"]
+    assert index.matches(UNLEARNING) == []
+    for key in ("b", "c"):
+        index.remove(key)
+    assert len(index) == 0 and index.matches(MERGING) == []
+
+
+def test_removing_the_last_prefix_of_a_length_keeps_other_prefixes_working():
+    index = index_of({"short": "unl*", "long": "unlearn*"})
+    index.remove("short")
+    assert [key for key, _ in index.matches(UNLEARNING)] == ["long"]
+    index.remove("long")
+    index.add("again", parse_query("unle*"))
+    assert [key for key, _ in index.matches(UNLEARNING)] == ["again"]
+
+
+def test_author_terms_match_folded_names():
+    zoe = Paper(id="2403.00001", title="A study", authors=("Zoë Kravitz-Müller", "Tri Dao"))
+    index = index_of({"zoe": 'author:"zoe kravitz"', "muller": "author:MULLER", "dao": "title:dao"})
+    got = index.matches(zoe)
+    assert [key for key, _ in got] == ["zoe", "muller"]
+    assert got[0][1].explain() == "author Zoë Kravitz-Müller"
+
+
+def test_keys_sharing_a_query_are_tested_once_and_all_returned():
+    index = index_of({"a": "merging", "b": "unlearn*", "c": "Merging", "d": "merging"})
+    assert [key for key, _ in index.matches(MERGING)] == ["a", "c", "d"]  # "Merging" is the same query
+    assert index.candidates(MERGING) == ["a", "c", "d"]
+    index.remove("a")
+    index.remove("c")
+    assert [key for key, _ in index.matches(MERGING)] == ["d"]
+    index.remove("d")
+    assert index.candidates(MERGING) == [] and len(index) == 1
