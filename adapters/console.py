@@ -12,7 +12,7 @@ from typing import Callable, TextIO
 
 from bot.channels import Caller, ChannelRef, parse_command
 from bot.delivery import CommandEngine, DeliveryResult, DeliveryStatus
-from bot.replies import Content, Error, PaperCard, PaperList, Post, Reply, Text
+from bot.replies import Content, Error, PaperCard, Post, Reply, Text
 
 CONSOLE_CHANNEL = ChannelRef(platform="console", workspace="local", channel="console")
 
@@ -25,6 +25,7 @@ class ConsoleAdapter:
     """A terminal as a chat channel: type commands, read replies and posts."""
 
     platform = "console"
+    limits = ()  # a terminal takes whatever we print
 
     def __init__(
         self,
@@ -51,6 +52,19 @@ class ConsoleAdapter:
         """Print a post from the poller."""
         self._print(render(post.content))
         return DeliveryResult(DeliveryStatus.SENT, message_ref=post.tag)
+
+    async def find_post(self, channel: ChannelRef, post: Post) -> str | None:
+        """A terminal keeps no history to search: an ambiguous post is printed again."""
+        return None
+
+    async def edit(self, channel: ChannelRef, message_ref: str, post: Post) -> DeliveryResult:
+        """Print the changed post again, marked as an update."""
+        self._print("(updated) " + render(post.content))
+        return DeliveryResult(DeliveryStatus.SENT, message_ref=message_ref)
+
+    async def notify(self, channel: ChannelRef, user_id: str | None, text: str) -> DeliveryResult:
+        self._print(f"Notice: {_clean(text)}")
+        return DeliveryResult(DeliveryStatus.SENT)
 
     async def handle_line(self, line: str) -> str | None:
         """Run one typed line and return the printed answer (None for a blank line)."""

@@ -39,7 +39,8 @@ async def open_core(settings: Settings, *, clock: Callable[[], datetime] | None 
     hf = HuggingFaceClient(base_url=settings.hf_api_url, token=token, timeout=settings.http_timeout)
     arxiv = ArxivClient(base_url=settings.arxiv_api_url, timeout=settings.http_timeout)
     engine = Engine(store=store, hf=hf, arxiv=arxiv, clock=clock, answer_timeout=settings.answer_timeout)
-    poller = Poller(store=store, hf=hf, clock=clock)
+    poller = Poller(store=store, hf=hf, clock=clock, max_posts_per_hour=settings.max_posts_per_hour,
+                    update_posts=settings.update_posts)
     try:
         yield Core(settings, store, hf, arxiv, engine, poller)
     finally:
@@ -49,11 +50,24 @@ async def open_core(settings: Settings, *, clock: Callable[[], datetime] | None 
 
 
 async def run_poller(core: Core, *, stop: asyncio.Event) -> None:
-    """Poll every interval until *stop* is set; a failed cycle is logged, never fatal."""
+    """Poll every interval, and deliver continuously, until *stop* is set.
+
+    A failed cycle is logged, never fatal. Delivery runs beside polling, so retries
+    and paced sends go on between polls.
+    """
+    delivering = asyncio.create_task(core.poller.worker.run(stop))
+    try:
+        await _poll_forever(core, stop=stop)
+    finally:
+        stop.set()
+        await delivering
+
+
+async def _poll_forever(core: Core, *, stop: asyncio.Event) -> None:
     interval = core.settings.poll_interval
     while not stop.is_set():
         try:
-            report = await core.poller.poll_once()
+            report = await core.poller.poll_once(deliver=False)
             for error in report.errors:
                 log.warning("poll: %s", error)
         except Exception:

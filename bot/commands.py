@@ -41,6 +41,7 @@ COMMANDS: dict[str, CommandSpec] = {
         CommandSpec("realtime", "realtime on|off", "post each new match as it appears", manages=True),
         CommandSpec("threshold", "threshold <min upvotes>", "only post papers with at least this many upvotes",
                     manages=True),
+        CommandSpec("resume", "resume", "turn a paused channel back on", manages=True),
         CommandSpec("settings", "settings", "this channel's delivery settings", private=True),
         CommandSpec("status", "status", "poller health: last poll, errors, paused channels", private=True),
     )

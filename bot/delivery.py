@@ -28,6 +28,19 @@ class DeliveryResult:
     retry_after: float | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """At most ``count`` messages per ``per`` seconds within one ``scope``.
+
+    ``scope`` is ``channel`` (per channel), ``workspace`` (per guild or Slack team)
+    or ``global`` (the whole bot on that platform).
+    """
+
+    scope: str
+    count: int
+    per: float
+
+
 CommandHandler = Callable[[Command], Awaitable[Reply]]
 """What an adapter calls for every incoming command (the engine's ``handle``)."""
 
@@ -40,6 +53,8 @@ class Adapter(Protocol):
     """
 
     platform: str
+    limits: tuple[RateLimit, ...]
+    """The platform's posting limits; the core paces its sends to stay inside them."""
 
     async def start(self) -> None:
         """Connect and begin listening; return once ready to send."""
@@ -49,6 +64,19 @@ class Adapter(Protocol):
 
     async def send(self, channel: ChannelRef, post: Post) -> DeliveryResult:
         """Deliver *post* to *channel* and report what happened; never raise for platform errors."""
+
+    async def find_post(self, channel: ChannelRef, post: Post) -> str | None:
+        """Return the message ref of Paperboy's own recent post of *post* in *channel*, or None.
+
+        Used after a crash to learn whether an ambiguous send went out. Raises when
+        the channel's history cannot be read, so the caller never guesses.
+        """
+
+    async def edit(self, channel: ChannelRef, message_ref: str, post: Post) -> DeliveryResult:
+        """Replace the post *message_ref* in *channel* with *post* (the paper changed)."""
+
+    async def notify(self, channel: ChannelRef, user_id: str | None, text: str) -> DeliveryResult:
+        """Tell the channel, or else the user *user_id* directly, something important (plain text)."""
 
 
 class CommandEngine(Protocol):

@@ -13,7 +13,7 @@ from typing import Awaitable, Callable, TypeVar
 
 from bot.channels import ChannelRef, Command
 from bot.commands import COMMANDS
-from bot.ids import InvalidPaperId, normalize_paper_id
+from bot.ids import normalize_paper_id
 from bot.lists import CurrentLists, cached_lists, fetch_lists, remember_lists
 from bot.paper import Paper
 from bot.replies import Error, PaperCard, PaperList, Reply, Text
@@ -238,7 +238,8 @@ class Engine:
         if len(topics) >= MAX_TOPICS_PER_CHANNEL:
             raise UsageError(f"A channel can follow at most {MAX_TOPICS_PER_CHANNEL} topics; "
                              "unsubscribe from one first, or combine them with OR.")
-        topic = await self.store.add_topic(channel.id, query.text, command.caller.name, at=self.clock())
+        topic = await self.store.add_topic(channel.id, query.text, command.caller.name, at=self.clock(),
+                                           added_by_id=command.caller.id)
         lists, note = await self._current_lists()
         if lists is not None and lists.complete:
             # Papers already in the lists are the channel's baseline: shown here, never posted later.
@@ -337,6 +338,14 @@ class Engine:
         return Reply(Text(f"Only papers with at least {minimum} upvotes will be posted here."
                           if minimum else "All matching papers will be posted here, whatever their upvotes."))
 
+    async def _resume(self, command: Command) -> Reply:
+        channel = await self.store.get_channel(command.channel)
+        if channel is None or not channel.paused_reason:
+            return Reply(Text("This channel is not paused; nothing to resume."))
+        await self.store.update_channel(channel.id, paused_reason=None)
+        return Reply(Text(f"Resumed. Paperboy had paused this channel because: {channel.paused_reason}. "
+                          "Posts that were waiting will go out now."))
+
     async def _settings(self, command: Command) -> Reply:
         channel = await self.store.ensure_channel(command.channel)
         topics = await self.store.list_topics(channel.id)
@@ -364,6 +373,9 @@ class Engine:
         ]
         paused = [c for c in await self.store.paused_channels()
                   if (c.ref.platform, c.ref.workspace) == (command.channel.platform, command.channel.workspace)]
+        outbox = await self.store.outbox_counts()
+        lines.append(f"Outbox: {outbox.get('pending', 0) + outbox.get('sending', 0)} waiting, "
+                     f"{outbox.get('sent', 0)} sent, {outbox.get('dead', 0)} given up")
         lines.append("Paused channels: " + ("none" if not paused else ""))
         lines += [f"  {c.ref.channel}: {c.paused_reason}" for c in paused]
         return Reply(Text("\n".join(lines), title="Paperboy status"))

@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     )
     http_timeout: float = Field(10.0, gt=0, validation_alias=_env("PAPERBOY_HTTP_TIMEOUT"))
     answer_timeout: float = Field(2.5, gt=0, validation_alias=_env("PAPERBOY_ANSWER_TIMEOUT"))
+    max_posts_per_hour: int = Field(10, ge=1, validation_alias=_env("PAPERBOY_MAX_POSTS_PER_HOUR"))
+    update_posts: bool = Field(False, validation_alias=_env("PAPERBOY_UPDATE_POSTS"))
 
     discord_token: SecretStr | None = Field(None, validation_alias=_env("DISCORD_TOKEN"))
     discord_api_url: str = Field(

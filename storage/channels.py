@@ -16,7 +16,7 @@ _CHANNEL_COLUMNS = (
     "id, platform, workspace, channel, realtime, digest_time, timezone, top_n, min_upvotes, "
     "paused_reason, last_digest_at, created_at"
 )
-_TOPIC_COLUMNS = "id, channel_id, query, added_by, added_at, baseline_taken"
+_TOPIC_COLUMNS = "id, channel_id, query, added_by, added_at, baseline_taken, added_by_id"
 _UPDATABLE = frozenset(
     {"realtime", "digest_time", "timezone", "top_n", "min_upvotes", "paused_reason", "last_digest_at"}
 )
@@ -45,6 +45,7 @@ def _topic(row: sqlite3.Row) -> Topic:
         added_by=row["added_by"],
         added_at=from_db(row["added_at"]),
         baseline_taken=bool(row["baseline_taken"]),
+        added_by_id=row["added_by_id"],
     )
 
 
@@ -128,15 +129,17 @@ class ChannelQueries(Queries):
         )
         return [_channel(r) for r in rows]
 
-    async def add_topic(self, channel_id: int, query: str, added_by: str, *, at: datetime) -> Topic:
+    async def add_topic(
+        self, channel_id: int, query: str, added_by: str, *, at: datetime, added_by_id: str | None = None
+    ) -> Topic:
         """Subscribe channel *channel_id* to *query*; the same query again (any letter case) returns the existing topic."""
         async with self._transaction() as conn:
             await conn.execute(
                 """
-                INSERT INTO topics (channel_id, query, added_by, added_at) VALUES (?, ?, ?, ?)
+                INSERT INTO topics (channel_id, query, added_by, added_at, added_by_id) VALUES (?, ?, ?, ?, ?)
                 ON CONFLICT DO NOTHING
                 """,
-                (channel_id, query, added_by, to_db(at)),
+                (channel_id, query, added_by, to_db(at), added_by_id),
             )
             rows = await conn.execute_fetchall(
                 f"SELECT {_TOPIC_COLUMNS} FROM topics WHERE channel_id = ? AND query = ? COLLATE NOCASE",

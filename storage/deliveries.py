@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import datetime
 
 from storage.db import Queries, from_db, to_db
@@ -15,8 +14,7 @@ _COLUMN_NAMES = (
     "last_error", "message_ref", "created_at", "sent_at",
 )
 _COLUMNS = ", ".join(_COLUMN_NAMES)
-_COLUMNS_OF_D = ", ".join(f"d.{name}" for name in _COLUMN_NAMES)
-_ENQUEUE_STATES = frozenset({"pending", "queued"})
+_ENQUEUE_STATES = frozenset({"queued"})
 
 
 def _delivery(row: sqlite3.Row) -> Delivery:
@@ -34,11 +32,6 @@ def _delivery(row: sqlite3.Row) -> Delivery:
         created_at=from_db(row["created_at"]),
         sent_at=from_db(row["sent_at"]),
     )
-
-
-def _ids_json(ids: Iterable[int]) -> str:
-    # One JSON parameter instead of a placeholder per id: no SQLite variable limit to chunk around.
-    return json.dumps(list(ids))
 
 
 class DeliveryQueries(Queries):
@@ -72,7 +65,10 @@ class DeliveryQueries(Queries):
         topic_id: int | None,
         at: datetime,
     ) -> bool:
-        """Add a ``pending`` (post now) or ``queued`` (digest) row; return False if the paper already has a row."""
+        """Add a ``queued`` (waiting for the digest) row; return False if the paper already has a row.
+
+        Posts to send at once go through `enqueue_posts`, which queues their message too.
+        """
         if state not in _ENQUEUE_STATES:
             raise ValueError(f"enqueue state must be one of {sorted(_ENQUEUE_STATES)}, not {state!r}")
         async with self._transaction() as conn:
@@ -85,21 +81,6 @@ class DeliveryQueries(Queries):
             )
             return cursor.rowcount == 1
 
-    async def due_deliveries(self, *, now: datetime, limit: int = 500) -> list[Delivery]:
-        """Return pending rows whose retry time (if any) has come, for channels not paused; oldest first."""
-        rows = await self._fetchall(
-            f"""
-            SELECT {_COLUMNS_OF_D}
-            FROM deliveries d JOIN channels c ON c.id = d.channel_id
-            WHERE d.state = 'pending' AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= ?)
-              AND c.paused_reason IS NULL
-            ORDER BY d.created_at, d.id
-            LIMIT ?
-            """,
-            (to_db(now), limit),
-        )
-        return [_delivery(r) for r in rows]
-
     async def queued_deliveries(self, channel_id: int) -> list[Delivery]:
         """Return channel *channel_id*'s rows waiting for its digest, oldest first."""
         rows = await self._fetchall(
@@ -107,40 +88,6 @@ class DeliveryQueries(Queries):
             (channel_id,),
         )
         return [_delivery(r) for r in rows]
-
-    async def mark_sent(self, delivery_ids: Sequence[int], *, message_ref: str | None, at: datetime) -> None:
-        """Record that *delivery_ids* were posted (as one message *message_ref*, when the platform gave one)."""
-        async with self._transaction() as conn:
-            await conn.execute(
-                """
-                UPDATE deliveries
-                SET state = 'sent', message_ref = ?, sent_at = ?, next_attempt_at = NULL, last_error = NULL
-                WHERE id IN (SELECT value FROM json_each(?))
-                """,
-                (message_ref, to_db(at), _ids_json(delivery_ids)),
-            )
-
-    async def mark_retry(self, delivery_id: int, *, error: str, retry_at: datetime) -> None:
-        """Count a failed attempt for *delivery_id* and hold it back until *retry_at*; it stays pending."""
-        async with self._transaction() as conn:
-            await conn.execute(
-                """
-                UPDATE deliveries SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?
-                WHERE id = ?
-                """,
-                (error, to_db(retry_at), delivery_id),
-            )
-
-    async def mark_skipped(self, delivery_ids: Sequence[int]) -> None:
-        """Record that *delivery_ids* were left out (of a digest's top N); rows already sent stay sent."""
-        async with self._transaction() as conn:
-            await conn.execute(
-                """
-                UPDATE deliveries SET state = 'skipped', next_attempt_at = NULL
-                WHERE id IN (SELECT value FROM json_each(?)) AND state IN ('pending', 'queued')
-                """,
-                (_ids_json(delivery_ids),),
-            )
 
     async def delivery_counts(self, channel_id: int) -> dict[str, int]:
         """Return how many of channel *channel_id*'s ledger rows are in each state (states with none left out)."""

@@ -39,6 +39,8 @@ class Topic:
     added_at: datetime
     baseline_taken: bool = False
     """False until the papers in the lists at subscription time are recorded as already seen."""
+    added_by_id: str | None = None
+    """The platform's id of the person who subscribed, to reach them if the channel breaks."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,3 +64,37 @@ class Delivery:
     message_ref: str | None = None
     created_at: datetime | None = None
     sent_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    """One message Paperboy owes a channel: a paper post, a digest, a roll-up or an edit.
+
+    States: ``pending`` (due at ``next_attempt_at`` or now), ``sending`` (handed to the
+    platform; after a crash nobody knows whether it arrived), ``sent``, ``dead`` (gave up).
+    """
+
+    id: int
+    channel_id: int
+    kind: str
+    tag: str
+    paper_ids: tuple[str, ...]
+    state: str
+    title: str | None = None
+    target_ref: str | None = None
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    last_error: str | None = None
+    message_ref: str | None = None
+    created_at: datetime | None = None
+    sent_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PostedCard:
+    """A single-paper post that went out, and what it showed then."""
+
+    channel_id: int
+    paper_id: str
+    message_ref: str
+    posted_state: str | None

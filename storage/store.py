@@ -8,10 +8,11 @@ from types import TracebackType
 from storage import db
 from storage.channels import ChannelQueries
 from storage.deliveries import DeliveryQueries
+from storage.outbox import OutboxQueries
 from storage.papers import PaperQueries
 
 
-class Store(PaperQueries, ChannelQueries, DeliveryQueries):
+class Store(PaperQueries, ChannelQueries, DeliveryQueries, OutboxQueries):
     """Paperboy's SQLite database: papers, channels and topics, the delivery ledger, small state.
 
     Open it with ``await Store.open(path)`` (or ``async with await Store.open(path) as store``);

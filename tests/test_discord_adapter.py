@@ -149,7 +149,7 @@ async def test_every_subcommand_answers_in_time_with_the_right_visibility(bot, f
         ("subscribe", {"query": "diffusion"}, False), ("topics", None, False),
         ("preview", {"query": "agents"}, True), ("digest", {"time": "09:00", "timezone": "Europe/Paris", "count": 5}, False),
         ("realtime", {"state": "on"}, False), ("threshold", {"upvotes": 10}, False),
-        ("unsubscribe", {"topic": "1"}, False), ("settings", None, True), ("status", None, True),
+        ("unsubscribe", {"topic": "1"}, False), ("resume", None, False), ("settings", None, True), ("status", None, True),
     ]
     assert {name for name, _, _ in cases} == set(COMMANDS)
     for name, options, private in cases:

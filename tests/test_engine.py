@@ -247,3 +247,13 @@ async def test_a_new_paper_on_the_fake_is_found(chat, fake_hf, clock):
     reply = await chat.push("trending 1")
     assert titles(reply) == ["Model merging for everyone"]
     assert len(seed_items()) == 92
+
+
+async def test_resume_turns_a_paused_channel_back_on(chat, core):
+    assert "not paused" in (await chat.push("resume")).content.body
+    channel = await core.store.ensure_channel(chat.channel())
+    await core.store.update_channel(channel.id, paused_reason="Paperboy lost access (403)")
+    assert isinstance((await chat.push("resume", can_manage=False)).content, Error)
+    reply = await chat.push("resume")
+    assert "lost access (403)" in reply.content.body
+    assert (await core.store.get_channel(chat.channel())).paused_reason is None

@@ -89,8 +89,8 @@ async def test_version_1_database_is_upgraded_in_place_with_data_intact(tmp_path
         assert [p.id for p in await store.search_papers(["zoe"])] == [OLD_PAPER.id]
         await store.save_papers([Paper(id="2403.10002", title="A fresh walrus")])
         assert {p.id for p in await store.search_papers(["walrus"])} == {OLD_PAPER.id, "2403.10002"}
-        [due] = await store.due_deliveries(now=T0)
-        assert (due.paper_id, due.topic_id, due.state) == (OLD_PAPER.id, 1, "pending")
+        [due] = await store.due_outbox(now=T0)
+        assert (due.paper_ids, due.kind, due.state) == ((OLD_PAPER.id,), "paper", "pending")
         assert await store.get_state("last_poll") == "yesterday"
     assert user_version(path) == latest_version()
 
@@ -146,3 +146,25 @@ async def test_migrate_refuses_downgrades_and_unknown_targets(tmp_path):
             await migrate(conn, target=1)
         with pytest.raises(ValueError):
             await migrate(conn, target=latest_version() + 1)
+
+
+async def test_version_2_posts_still_owed_move_into_the_outbox(tmp_path):
+    path = tmp_path / "v2.db"
+    async with aiosqlite.connect(path) as conn:
+        assert await migrate(conn, target=2) == 2
+        await conn.execute(
+            "INSERT INTO channels (platform, workspace, channel, realtime, timezone, top_n, min_upvotes, created_at)"
+            " VALUES ('slack', 'T1', 'C1', 1, 'UTC', 5, 0, '2026-11-27T00:00:00.000000+00:00')")
+        await conn.executemany(
+            "INSERT INTO deliveries (channel_id, paper_id, state, created_at) VALUES (1, ?, ?, ?)",
+            [("2403.10001", "pending", "2026-11-27T01:00:00.000000+00:00"),
+             ("2403.10002", "sent", "2026-11-27T01:00:00.000000+00:00"),
+             ("2403.10003", "baseline", "2026-11-27T01:00:00.000000+00:00")])
+        await conn.commit()
+    store = await Store.open(path)
+    try:
+        owed = await store.outbox_in_state("pending")
+        assert [(e.kind, e.tag, e.paper_ids) for e in owed] == [("paper", "paper:2403.10001", ("2403.10001",))]
+        assert (await store.delivery_counts(1)) == {"pending": 1, "sent": 1, "baseline": 1}
+    finally:
+        await store.close()

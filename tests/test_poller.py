@@ -140,7 +140,7 @@ async def test_rate_limited_send_waits_retry_after(chat, core, fake_hf, clock):
     chat.results.append(DeliveryResult(DeliveryStatus.RATE_LIMITED, retry_after=30))
     await core.poller.poll_once()
     clock.advance(seconds=31)
-    await core.poller.deliver_due()
+    await core.poller.worker.drain()
     assert posted_ids(chat) == [paper_id]
 
 

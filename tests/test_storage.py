@@ -369,25 +369,27 @@ async def test_one_ledger_row_per_channel_and_paper(store):
     channel = await store.ensure_channel(REF)
     other = await store.ensure_channel(OTHER)
     topic = await store.add_topic(channel.id, "llm", "u", at=T0)
-    assert await store.enqueue(channel.id, "p1", state="pending", why="matches llm", topic_id=topic.id, at=T0)
+    assert await store.enqueue(channel.id, "p1", state="queued", why="matches llm", topic_id=topic.id, at=T0)
     assert not await store.enqueue(channel.id, "p1", state="queued", why=None, topic_id=None, at=T0)
+    assert await store.enqueue_posts(channel.id, [("p1", None, None)], at=T0, max_per_hour=10) == []
     assert await store.record_baseline(channel.id, ["p1"], at=T0) == 0
     await store.record_baseline(channel.id, ["p2"], at=T0)
-    assert not await store.enqueue(channel.id, "p2", state="pending", why=None, topic_id=None, at=T0)
-    assert await store.enqueue(other.id, "p1", state="pending", why=None, topic_id=None, at=T0)
-    assert await store.delivery_counts(channel.id) == {"pending": 1, "baseline": 1}
-    [row] = await store.due_deliveries(now=T0, limit=1)
+    assert not await store.enqueue(channel.id, "p2", state="queued", why=None, topic_id=None, at=T0)
+    assert await store.enqueue(other.id, "p1", state="queued", why=None, topic_id=None, at=T0)
+    assert await store.delivery_counts(channel.id) == {"queued": 1, "baseline": 1}
+    [row] = await store.queued_deliveries(channel.id)
     assert (row.channel_id, row.paper_id, row.state, row.why, row.topic_id, row.attempts, row.created_at) == (
-        channel.id, "p1", "pending", "matches llm", topic.id, 0, T0)
+        channel.id, "p1", "queued", "matches llm", topic.id, 0, T0)
 
 
 async def test_concurrent_enqueue_adds_one_row(store):
     channel = await store.ensure_channel(REF)
     added = await asyncio.gather(*(
-        store.enqueue(channel.id, "p1", state="pending", why=None, topic_id=None, at=T0) for _ in range(20)
+        store.enqueue_posts(channel.id, [("p1", None, None)], at=T0, max_per_hour=10) for _ in range(20)
     ))
-    assert added.count(True) == 1
+    assert added.count(["p1"]) == 1
     assert await store.delivery_counts(channel.id) == {"pending": 1}
+    assert await store.outbox_counts(channel.id) == {"pending": 1}
 
 
 async def test_enqueue_refuses_other_states(store):
@@ -398,74 +400,69 @@ async def test_enqueue_refuses_other_states(store):
     assert await store.delivery_counts(channel.id) == {}
 
 
-async def test_due_deliveries_respects_state_retry_time_pause_and_order(store):
+async def test_due_outbox_respects_state_retry_time_pause_and_order(store):
     channel = await store.ensure_channel(REF)
     paused = await store.ensure_channel(OTHER)
-    for i, paper in enumerate(["late", "early", "mid"]):
-        at = T0 + timedelta(minutes={"early": 0, "mid": 1, "late": 2}[paper])
-        await store.enqueue(channel.id, paper, state="pending", why=None, topic_id=None, at=at)
+    await store.enqueue_posts(channel.id, [("early", None, None), ("mid", None, None), ("late", None, None)],
+                              at=T0, max_per_hour=10)
     await store.enqueue(channel.id, "digest", state="queued", why=None, topic_id=None, at=T0)
-    await store.enqueue(paused.id, "blocked", state="pending", why=None, topic_id=None, at=T0)
+    await store.enqueue_posts(paused.id, [("blocked", None, None)], at=T0, max_per_hour=10)
     await store.update_channel(paused.id, paused_reason="403")
     now = T0 + timedelta(hours=1)
-    due = await store.due_deliveries(now=now)
-    assert [d.paper_id for d in due] == ["early", "mid", "late"]
-    assert [d.paper_id for d in await store.due_deliveries(now=now, limit=2)] == ["early", "mid"]
+    due = await store.due_outbox(now=now)
+    assert [d.paper_ids for d in due] == [("early",), ("mid",), ("late",)]
+    assert [d.tag for d in await store.due_outbox(now=now, limit=2)] == ["paper:early", "paper:mid"]
 
-    await store.mark_retry(due[0].id, error="HTTP 503", retry_at=now + timedelta(minutes=5))
-    assert [d.paper_id for d in await store.due_deliveries(now=now)] == ["mid", "late"]
-    later = await store.due_deliveries(now=now + timedelta(minutes=5))
-    assert [d.paper_id for d in later] == ["early", "mid", "late"]
+    await store.mark_outbox_retry(due[0].id, error="HTTP 503", retry_at=now + timedelta(minutes=5))
+    assert [d.tag for d in await store.due_outbox(now=now)] == ["paper:mid", "paper:late"]
+    later = await store.due_outbox(now=now + timedelta(minutes=5))
     retried = later[0]
     assert (retried.state, retried.attempts, retried.last_error, retried.next_attempt_at) == (
         "pending", 1, "HTTP 503", now + timedelta(minutes=5))
-    await store.mark_retry(retried.id, error="HTTP 502", retry_at=now + timedelta(minutes=10))
-    again = (await store.due_deliveries(now=now + timedelta(minutes=10)))[0]
-    assert (again.attempts, again.last_error) == (2, "HTTP 502")
-
     await store.update_channel(paused.id, paused_reason=None)
-    assert "blocked" in [d.paper_id for d in await store.due_deliveries(now=now)]
+    assert "paper:blocked" in [d.tag for d in await store.due_outbox(now=now)]
 
 
-async def test_mark_sent_records_message_and_leaves_the_queue(store):
+async def test_sent_outbox_entries_mark_the_ledger(store):
     channel = await store.ensure_channel(REF)
-    for paper in ("p1", "p2", "p3"):
-        await store.enqueue(channel.id, paper, state="pending", why=None, topic_id=None, at=T0)
-    due = await store.due_deliveries(now=T0)
-    await store.mark_retry(due[0].id, error="boom", retry_at=T0)
-    await store.mark_sent([due[0].id, due[1].id], message_ref="msg-123", at=T0 + timedelta(seconds=5))
-    assert [d.paper_id for d in await store.due_deliveries(now=T0 + timedelta(days=1))] == ["p3"]
-    assert await store.delivery_counts(channel.id) == {"sent": 2, "pending": 1}
-    await store.mark_sent([due[2].id], message_ref=None, at=T0)
-    assert await store.delivery_counts(channel.id) == {"sent": 3}
-    await store.mark_sent([], message_ref="x", at=T0)
+    await store.enqueue_posts(channel.id, [("p1", None, None), ("p2", None, None)], at=T0, max_per_hour=10)
+    first, second = await store.due_outbox(now=T0)
+    assert await store.claim_outbox(first.id) and not await store.claim_outbox(first.id)
+    await store.mark_outbox_sent(first.id, message_ref="msg-1", at=T0, posted_states={"p1": "code=0"})
+    assert await store.delivery_counts(channel.id) == {"sent": 1, "pending": 1}
+    [card] = await store.posted_cards(["p1", "p2"])
+    assert (card.paper_id, card.message_ref, card.posted_state) == ("p1", "msg-1", "code=0")
+    await store.mark_outbox_dead(second.id, error="HTTP 500")
+    assert await store.outbox_counts(channel.id) == {"sent": 1, "dead": 1}
 
 
-async def test_queued_deliveries_and_skipping(store):
+async def test_digest_takes_the_top_and_skips_the_rest(store):
     channel = await store.ensure_channel(REF)
     other = await store.ensure_channel(OTHER)
     for minute, paper in enumerate(["q1", "q2", "q3"]):
         await store.enqueue(channel.id, paper, state="queued", why="digest", topic_id=None,
                             at=T0 + timedelta(minutes=minute))
-    await store.enqueue(channel.id, "now", state="pending", why=None, topic_id=None, at=T0)
     await store.enqueue(other.id, "q1", state="queued", why=None, topic_id=None, at=T0)
     queued = await store.queued_deliveries(channel.id)
     assert [d.paper_id for d in queued] == ["q1", "q2", "q3"]
     assert all(d.state == "queued" and d.why == "digest" for d in queued)
-    assert await store.due_deliveries(now=T0 + timedelta(days=1)) != []  # pending "now" only
-    await store.mark_sent([queued[0].id], message_ref="digest-1", at=T0)
-    await store.mark_skipped([queued[0].id, queued[1].id, queued[2].id])
+    assert await store.enqueue_digest(channel.id, tag="digest:1", title="t", top=["q2"], skipped=["q1", "q3"],
+                                      at=T0)
+    assert not await store.enqueue_digest(channel.id, tag="digest:1", title="t", top=[], skipped=[], at=T0)
     assert await store.queued_deliveries(channel.id) == []
-    assert await store.delivery_counts(channel.id) == {"sent": 1, "skipped": 2, "pending": 1}
+    assert await store.delivery_counts(channel.id) == {"pending": 1, "skipped": 2}
+    assert (await store.get_channel_by_id(channel.id)).last_digest_at == T0
+    [digest] = await store.due_outbox(now=T0)
+    assert (digest.kind, digest.paper_ids) == ("digest", ("q2",))
     assert [d.paper_id for d in await store.queued_deliveries(other.id)] == ["q1"]
 
 
 async def test_removing_a_topic_keeps_its_deliveries(store):
     channel = await store.ensure_channel(REF)
     topic = await store.add_topic(channel.id, "llm", "u", at=T0)
-    await store.enqueue(channel.id, "p1", state="pending", why="llm", topic_id=topic.id, at=T0)
+    await store.enqueue(channel.id, "p1", state="queued", why="llm", topic_id=topic.id, at=T0)
     await store.remove_topic(topic.id)
-    [row] = await store.due_deliveries(now=T0)
+    [row] = await store.queued_deliveries(channel.id)
     assert (row.paper_id, row.topic_id) == ("p1", None)
     assert await store.ledger_paper_ids(channel.id) == {"p1"}
 

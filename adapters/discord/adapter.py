@@ -13,10 +13,10 @@ import discord
 import yarl
 from discord import app_commands
 
-from adapters.discord import render
+from adapters.discord import delivery, render
 from adapters.discord.commands import NO_MENTIONS, build_group
 from bot.channels import ChannelRef
-from bot.delivery import CommandEngine, DeliveryResult, DeliveryStatus
+from bot.delivery import CommandEngine, DeliveryResult, DeliveryStatus, RateLimit
 from bot.replies import Post
 from bot.settings import Settings
 
@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 READY_TIMEOUT = 60.0
 RATE_LIMIT_PATIENCE = 60.0
 """Longest 429 wait discord.py may sleep through for one send; longer ones go back to the poller."""
+HISTORY_LIMIT = 100
+"""How many recent messages `find_post` reads: one request, and far more than a crash leaves unsettled."""
 
 INVITE_PERMISSIONS = discord.Permissions(
     view_channel=True,
@@ -79,6 +81,8 @@ class DiscordAdapter:
     """Paperboy on Discord: answers `/papers` and delivers the poller's posts to channels."""
 
     platform = "discord"
+    limits = (RateLimit("channel", 5, 5.0), RateLimit("global", 50, 1.0))
+    """Discord's message limit per channel and its global request limit per bot."""
 
     def __init__(self, settings: Settings, engine: CommandEngine) -> None:
         if settings.discord_token is None:
@@ -168,29 +172,89 @@ class DiscordAdapter:
         log.info("synced /papers to %s", f"guild {guild.id}" if guild else "all servers (global)")
         return True
 
-    async def send(self, channel: ChannelRef, post: Post) -> DeliveryResult:
-        """Post *post* to the channel; map Discord's errors onto a delivery result."""
+    def _target(self, channel: ChannelRef) -> discord.PartialMessageable | DeliveryResult:
+        """Return the channel to talk to, or the result that says why there is none."""
         if self._client is None or self._client.is_closed():
             return DeliveryResult(DeliveryStatus.TRANSIENT, reason="Paperboy is not connected to Discord")
         try:
-            target = self._client.get_partial_messageable(int(channel.channel), guild_id=int(channel.workspace))
+            return self._client.get_partial_messageable(int(channel.channel), guild_id=int(channel.workspace))
         except ValueError:
             return DeliveryResult(DeliveryStatus.PERMANENT, reason=f"'{channel}' is not a Discord channel")
+
+    async def send(self, channel: ChannelRef, post: Post) -> DeliveryResult:
+        """Post *post* to the channel; map Discord's errors onto a delivery result."""
+        target = self._target(channel)
+        if isinstance(target, DeliveryResult):
+            return target
         message = render.post(post)
         try:
-            sent = await target.send(content=message.content, embeds=message.embeds, allowed_mentions=NO_MENTIONS)
-        except discord.Forbidden as error:
-            return DeliveryResult(DeliveryStatus.PERMANENT,
-                                  reason=f"Paperboy lost access to this channel (403 {error.text or 'Forbidden'})")
-        except discord.NotFound as error:
-            return DeliveryResult(DeliveryStatus.PERMANENT,
-                                  reason=f"This channel is gone or hidden from Paperboy (404 {error.text or 'Not Found'})")
-        except discord.RateLimited as error:
-            return DeliveryResult(DeliveryStatus.RATE_LIMITED, retry_after=error.retry_after,
-                                  reason="Discord rate limit")
-        except discord.HTTPException as error:
-            status = DeliveryStatus.RATE_LIMITED if error.status == 429 else DeliveryStatus.TRANSIENT
-            return DeliveryResult(status, reason=f"Discord answered {error.status}: {error.text}"[:300])
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
-            return DeliveryResult(DeliveryStatus.TRANSIENT, reason=f"cannot reach Discord: {error}"[:300])
+            sent = await target.send(content=message.content, embeds=message.embeds, allowed_mentions=NO_MENTIONS,
+                                     nonce=delivery.nonce_for(channel, post))
+        except delivery.DELIVERY_ERRORS as error:
+            return delivery.result_for_error(error)
         return DeliveryResult(DeliveryStatus.SENT, message_ref=str(sent.id))
+
+    async def find_post(self, channel: ChannelRef, post: Post) -> str | None:
+        """Return the id of Paperboy's own recent message showing *post* in *channel*, or None.
+
+        Reads the last 100 messages; raises `HistoryUnavailable` when they cannot be read.
+        """
+        target = self._target(channel)
+        if isinstance(target, DeliveryResult):
+            raise delivery.HistoryUnavailable(f"cannot read {channel}: {target.reason}")
+        bot_id = self._client.user.id  # type: ignore[union-attr]  # set once logged in
+        try:
+            async for message in target.history(limit=HISTORY_LIMIT):
+                if delivery.is_own_post(message, bot_id) and delivery.is_post_of(message, post):
+                    return str(message.id)
+        except delivery.DELIVERY_ERRORS as error:
+            raise delivery.HistoryUnavailable(f"cannot read the history of {channel}: {error}") from error
+        return None
+
+    async def edit(self, channel: ChannelRef, message_ref: str, post: Post) -> DeliveryResult:
+        """Replace Paperboy's message *message_ref* in *channel* with *post* rendered afresh."""
+        target = self._target(channel)
+        if isinstance(target, DeliveryResult):
+            return target
+        try:
+            original = target.get_partial_message(int(message_ref))
+        except ValueError:
+            return DeliveryResult(DeliveryStatus.PERMANENT, reason=f"'{message_ref}' is not a Discord message id")
+        message = render.post(post)
+        try:
+            edited = await original.edit(content=message.content, embeds=message.embeds,
+                                         allowed_mentions=NO_MENTIONS)
+        except delivery.DELIVERY_ERRORS as error:
+            return delivery.result_for_error(error, deleted_means="the message was deleted")
+        return DeliveryResult(DeliveryStatus.SENT, message_ref=str(edited.id))
+
+    async def notify(self, channel: ChannelRef, user_id: str | None, text: str) -> DeliveryResult:
+        """Say *text* in *channel*; when Paperboy may not post there, say it to *user_id* in a DM."""
+        target = self._target(channel)
+        if isinstance(target, DeliveryResult):
+            return target
+        message = render.notice(text)
+        try:
+            sent = await target.send(content=message.content, allowed_mentions=NO_MENTIONS)
+        except (discord.Forbidden, discord.NotFound) as error:
+            if not user_id:
+                return delivery.result_for_error(error)
+            return await self._notify_directly(user_id, message.content or "")
+        except delivery.DELIVERY_ERRORS as error:
+            return delivery.result_for_error(error)
+        return DeliveryResult(DeliveryStatus.SENT, message_ref=str(sent.id))
+
+    async def _notify_directly(self, user_id: str, content: str) -> DeliveryResult:
+        try:
+            user = discord.Object(int(user_id))
+        except ValueError:
+            return DeliveryResult(DeliveryStatus.PERMANENT, reason=f"'{user_id}' is not a Discord user id")
+        try:
+            dm = await self._client.create_dm(user)  # type: ignore[union-attr]  # _target checked it
+            sent = await dm.send(content=content, allowed_mentions=NO_MENTIONS)
+        except delivery.DELIVERY_ERRORS as error:
+            failed = delivery.result_for_error(error)
+            return DeliveryResult(failed.status, reason=f"the direct message failed too: {failed.reason}",
+                                  retry_after=failed.retry_after)
+        return DeliveryResult(DeliveryStatus.SENT, message_ref=str(sent.id),
+                              reason="sent to the user directly: the channel refused it")

@@ -186,6 +186,10 @@ def build_group(engine: CommandEngine) -> app_commands.Group:
     async def threshold(interaction: discord.Interaction, upvotes: app_commands.Range[int, 0, 100_000]) -> None:
         await answer(interaction, engine, "threshold", str(upvotes))
 
+    @papers.command(name="resume", description=summary("resume"))
+    async def resume(interaction: discord.Interaction) -> None:
+        await answer(interaction, engine, "resume")
+
     @papers.command(name="settings", description=summary("settings"))
     async def settings(interaction: discord.Interaction) -> None:
         await answer(interaction, engine, "settings")

@@ -320,6 +320,12 @@ def error(reply: Error) -> Message:
     return Message(embeds=[discord.Embed(description=fit_lines(lines, DESCRIPTION_LIMIT), colour=ERROR_RED)])
 
 
+def notice(body: str) -> Message:
+    """Render an important plain-text notice as message content, escaped and within the limit."""
+    lines = [escape(line) for line in body.splitlines()] or [""]
+    return Message(content=fit_lines(lines, CONTENT_LIMIT))
+
+
 def content(item: Content) -> Message:
     """Render any reply content natively."""
     if isinstance(item, PaperCard):

@@ -1,6 +1,6 @@
 """Paperboy on Slack: the Bolt adapter, its Block Kit rendering and the app manifest."""
 
-from adapters.slack.adapter import SlackAdapter, SlackSetupError
+from adapters.slack.adapter import SlackAdapter, SlackHistoryError, SlackSetupError
 from adapters.slack.oauth import manifest
 
-__all__ = ["SlackAdapter", "SlackSetupError", "manifest"]
+__all__ = ["SlackAdapter", "SlackHistoryError", "SlackSetupError", "manifest"]

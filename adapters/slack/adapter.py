@@ -21,10 +21,10 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import oauth
-from adapters.slack.render import LINK_ACTION_PREFIX, render
+from adapters.slack.render import LINK_ACTION_PREFIX, clip_escaped, render
 from bot.channels import Caller, ChannelRef, Command, parse_command
 from bot.commands import COMMANDS
-from bot.delivery import CommandEngine, DeliveryResult, DeliveryStatus
+from bot.delivery import CommandEngine, DeliveryResult, DeliveryStatus, RateLimit
 from bot.replies import Error, Post, Reply
 from bot.settings import Settings
 
@@ -35,6 +35,13 @@ RATE_LIMIT_RETRIES = 2
 STOP_GRACE_SECONDS = 5.0
 DEFAULT_RETRY_AFTER = 30.0
 POST_EVENT_TYPE = "paperboy_post"
+HISTORY_LIMIT = 100
+"""How many of a channel's newest messages `find_post` looks through."""
+MAX_NOTICE_CHARS = 3000
+
+SLACK_LIMITS = (RateLimit("channel", 1, 1.0), RateLimit("workspace", 300, 60.0))
+"""Slack's documented ``chat.postMessage`` guidance: about one message per second per channel
+(short bursts allowed) and a workspace-wide limit of several hundred messages per minute."""
 
 _LOST_ACCESS = "Paperboy lost access to this channel"
 _REINSTALL = "reinstall Paperboy in this workspace"
@@ -51,12 +58,31 @@ PERMANENT_ERRORS: dict[str, str] = {
 }
 """Slack errors that retrying cannot fix: the channel is paused with this reason."""
 
+EDIT_ERRORS: dict[str, str] = {
+    "message_not_found": "the post to edit is gone (message_not_found): it was deleted from the channel",
+    "cant_update_message": "Slack refused to edit the post (cant_update_message): it is not Paperboy's message",
+    "edit_window_closed": "Slack refused to edit the post (edit_window_closed): it is too old to edit",
+}
+"""``chat.update`` errors about the message itself: retrying cannot fix them either."""
+
 _LEADING_MENTION = re.compile(r"^\s*(?:<@[A-Z0-9]+(?:\|[^>]*)?>\s*)+")
 _SLACK_LINK = re.compile(r"<((?:https?|mailto):[^|>]+)(?:\|[^>]*)?>")
 
 
 class SlackSetupError(RuntimeError):
     """The Slack settings cannot work; the message names the setting to fix."""
+
+
+class SlackHistoryError(RuntimeError):
+    """A channel's history could not be read, so whether a post went out is unknown.
+
+    ``result`` is what the same failure means for a send (``PERMANENT`` when Paperboy
+    lost access to the channel, ``RATE_LIMITED`` or ``TRANSIENT`` otherwise).
+    """
+
+    def __init__(self, result: DeliveryResult) -> None:
+        super().__init__(result.reason or result.status.value)
+        self.result = result
 
 
 class SlackAdapter:
@@ -67,6 +93,7 @@ class SlackAdapter:
     """
 
     platform = PLATFORM
+    limits = SLACK_LIMITS
 
     def __init__(
         self,
@@ -145,28 +172,85 @@ class SlackAdapter:
     async def send(self, channel: ChannelRef, post: Post) -> DeliveryResult:
         """Post *post* with ``chat.postMessage``, tagged in message metadata; map Slack errors to results."""
         message = render(post.content)
+        return await self._post_message(
+            channel.workspace, channel=channel.channel, text=message.text, blocks=message.block_dicts(),
+            metadata=_post_metadata(post),
+        )
+
+    async def find_post(self, channel: ChannelRef, post: Post) -> str | None:
+        """Return the ref of Paperboy's post tagged ``post.tag`` among the channel's newest messages, or None.
+
+        Raises `SlackHistoryError` when the history cannot be read.
+        """
         try:
             client = await self._client_for(channel.workspace)
             if client is None:
-                return DeliveryResult(
-                    DeliveryStatus.PERMANENT,
-                    reason=f"{_LOST_ACCESS} (not installed): Paperboy is no longer installed in this workspace",
-                )
-            response = await client.chat_postMessage(
-                channel=channel.channel,
-                text=message.text,
-                blocks=message.block_dicts(),
-                metadata={
-                    "event_type": POST_EVENT_TYPE,
-                    "event_payload": {"tag": post.tag, "paper_ids": list(post.paper_ids)},
-                },
-                unfurl_links=False,
-                unfurl_media=False,
+                raise SlackHistoryError(_NOT_INSTALLED)
+            response = await client.conversations_history(
+                channel=channel.channel, limit=HISTORY_LIMIT, include_all_metadata=True
             )
+        except SlackApiError as error:
+            raise SlackHistoryError(delivery_error(error)) from error
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
+            raise SlackHistoryError(_unreachable(error)) from error
+        for message in response.get("messages") or []:
+            metadata = message.get("metadata") or {}
+            payload = metadata.get("event_payload") or {}
+            if metadata.get("event_type") == POST_EVENT_TYPE and payload.get("tag") == post.tag:
+                return f"{channel.channel}/{message['ts']}"
+        return None
+
+    async def edit(self, channel: ChannelRef, message_ref: str, post: Post) -> DeliveryResult:
+        """Re-render *post* into the message *message_ref* (``channel/ts``) with ``chat.update``."""
+        ref_channel, _, ts = message_ref.partition("/")
+        if not ref_channel or not ts:
+            return DeliveryResult(DeliveryStatus.PERMANENT, reason=f"not a Slack message ref: {message_ref!r}")
+        message = render(post.content)
+        try:
+            client = await self._client_for(channel.workspace)
+            if client is None:
+                return _NOT_INSTALLED
+            response = await client.chat_update(
+                channel=ref_channel, ts=ts, text=message.text, blocks=message.block_dicts(),
+                metadata=_post_metadata(post),
+            )
+        except SlackApiError as error:
+            code = error.response.get("error")
+            if code in EDIT_ERRORS:
+                return DeliveryResult(DeliveryStatus.PERMANENT, reason=EDIT_ERRORS[code])
+            return delivery_error(error)
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
+            return _unreachable(error)
+        return DeliveryResult(DeliveryStatus.SENT, message_ref=f"{response['channel']}/{response['ts']}")
+
+    async def notify(self, channel: ChannelRef, user_id: str | None, text: str) -> DeliveryResult:
+        """Post *text* in the channel; if Paperboy cannot post there, send it to *user_id* directly.
+
+        Returns the direct message's result when that went out, else the channel's.
+        """
+        in_channel = await self._post_message(
+            channel.workspace, channel=channel.channel, text=clip_escaped(text, MAX_NOTICE_CHARS)
+        )
+        if True:
+            return in_channel
+        # A channel link names the channel in the DM without notifying anyone.
+        direct = await self._post_message(
+            channel.workspace, channel=user_id,
+            text=f"In <#{channel.channel}>: {clip_escaped(text, MAX_NOTICE_CHARS)}",
+        )
+        return direct if direct.status is DeliveryStatus.SENT else in_channel
+
+    async def _post_message(self, workspace: str, **fields: Any) -> DeliveryResult:
+        """Call ``chat.postMessage`` in *workspace* without link previews; map the outcome."""
+        try:
+            client = await self._client_for(workspace)
+            if client is None:
+                return _NOT_INSTALLED
+            response = await client.chat_postMessage(unfurl_links=False, unfurl_media=False, **fields)
         except SlackApiError as error:
             return delivery_error(error)
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
-            return DeliveryResult(DeliveryStatus.TRANSIENT, reason=f"could not reach Slack ({type(error).__name__})")
+            return _unreachable(error)
         return DeliveryResult(DeliveryStatus.SENT, message_ref=f"{response['channel']}/{response['ts']}")
 
     async def _client_for(self, workspace: str) -> AsyncWebClient | None:
@@ -293,6 +377,21 @@ def delivery_error(error: SlackApiError) -> DeliveryResult:
     if code in PERMANENT_ERRORS:
         return DeliveryResult(DeliveryStatus.PERMANENT, reason=PERMANENT_ERRORS[code])
     return DeliveryResult(DeliveryStatus.TRANSIENT, reason=f"Slack refused the message ({code}, HTTP {status})")
+
+
+_NOT_INSTALLED = DeliveryResult(
+    DeliveryStatus.PERMANENT,
+    reason=f"{_LOST_ACCESS} (not installed): Paperboy is no longer installed in this workspace",
+)
+
+
+def _unreachable(error: BaseException) -> DeliveryResult:
+    return DeliveryResult(DeliveryStatus.TRANSIENT, reason=f"could not reach Slack ({type(error).__name__})")
+
+
+def _post_metadata(post: Post) -> dict[str, Any]:
+    """Return the message metadata that lets `find_post` recognise *post* in the channel's history."""
+    return {"event_type": POST_EVENT_TYPE, "event_payload": {"tag": post.tag, "paper_ids": list(post.paper_ids)}}
 
 
 async def _ack(ack: Any) -> None:

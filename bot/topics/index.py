@@ -19,11 +19,12 @@ Why a guard is sound, for the node kinds of `bot.topics.matcher`:
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
-from typing import Generic, Hashable, Iterable, TypeVar
+from itertools import chain as concat
+from dataclasses import dataclass, field as dataclass_field
+from typing import Generic, Hashable, Iterable, Iterator, Mapping, TypeVar
 
 from bot.paper import Paper
-from bot.topics.matcher import Group, Match, Node, PaperText, Term
+from bot.topics.matcher import Group, Hit, Match, Node, PaperText, Term
 from bot.topics.parser import Query
 
 K = TypeVar("K", bound=Hashable)
@@ -47,19 +48,11 @@ _FIELD_SHARE = {"default": 1.0, "abstract": 0.9, "title": 0.3, "author": 0.2}
 class Guard:
     """Index entries a matching paper must contain one of, and a guess at how often papers do."""
 
+    terms: frozenset[Term]
+    """The query's terms whose entries these are: one of them holds in every matching paper."""
     entries: frozenset[Entry]
     cost: float
     """Roughly the share of papers that contain one of the entries; lower is better."""
-
-
-@dataclass(slots=True)
-class _Slot(Generic[K]):
-    """One distinct query and the keys that follow it."""
-
-    query: Query
-    entries: frozenset[Entry]
-    keys: dict[K, None]
-    """An ordered set: the keys in the order they were added."""
 
 
 def guard_of(query: Query) -> Guard | None:
@@ -67,24 +60,112 @@ def guard_of(query: Query) -> Guard | None:
     return _group_guard(query.root)
 
 
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    """A query's `Group` over term numbers, evaluated against the set of terms a paper holds."""
+
+    chains: tuple[tuple[int | _Compiled, ...], ...]
+    excluded: tuple[int | _Compiled, ...]
+    flat: tuple[frozenset[int], ...] | None
+    """Each chain's term numbers, when no chain nests a group: then a chain holds iff it is a subset."""
+    flat_excluded: frozenset[int] | None
+
+    def holds(self, held: set[int]) -> bool:
+        """Say whether the group is satisfied when exactly the terms *held* are in the paper."""
+        if self.flat is not None:
+            for chain in self.flat:
+                if held.issuperset(chain):
+                    break
+            else:
+                return False
+        elif not any(all(_holds(node, held) for node in chain) for chain in self.chains):
+            return False
+        if self.flat_excluded is not None:
+            return held.isdisjoint(self.flat_excluded)
+        return not any(_holds(node, held) for node in self.excluded)
+
+    def hits(self, held: set[int], hit_of: Mapping[int, Hit]) -> Iterator[Hit]:
+        """Yield hits exactly as `Group.hits` does, taking each term's hit from *hit_of*."""
+        if self.flat is not None:
+            for chain, members in zip(self.chains, self.flat):
+                if held.issuperset(members):
+                    yield from map(hit_of.__getitem__, chain)  # type: ignore[arg-type]
+            return
+        for chain in self.chains:
+            if all(_holds(node, held) for node in chain):
+                for node in chain:
+                    if isinstance(node, int):
+                        yield hit_of[node]
+                    else:
+                        yield from node.hits(held, hit_of)
+
+
+def _holds(node: int | _Compiled, held: set[int]) -> bool:
+    return node in held if isinstance(node, int) else node.holds(held)
+
+
+class _Hits(dict[int, Hit]):
+    """Each held term's `Hit` in one paper, worked out the first time a match needs it."""
+
+    def __init__(self, terms: dict[int, _TermInfo], text: PaperText) -> None:
+        super().__init__()
+        self._terms = terms
+        self._text = text
+
+    def __missing__(self, number: int) -> Hit:
+        hit = self[number] = self._terms[number].term.hit(self._text)
+        return hit
+
+
+@dataclass(slots=True)
+class _TermInfo:
+    term: Term
+    entry: Entry
+    exact: bool
+    """True when holding the entry is the same as matching the term, so no test is needed."""
+    uses: int = 0
+    """How many distinct queries use the term; it is forgotten at zero."""
+    guarding: set[int] = dataclass_field(default_factory=set)
+    """The queries (slots) that this term guards."""
+
+
+@dataclass(slots=True)
+class _Slot(Generic[K]):
+    """One distinct query, compiled, and the keys that follow it."""
+
+    query: Query
+    compiled: _Compiled
+    terms: tuple[int, ...]
+    guard: frozenset[int]
+    chains: tuple[tuple[int, ...], ...] | None
+    """The query's chains when they hold only plain terms (the common case), for a fast path."""
+    chain_members: tuple[frozenset[int], ...]
+    excluded: frozenset[int]
+    """The plain terms the fast path must not find."""
+    keys: dict[K, None]
+    """An ordered set: the keys in the order they were added."""
+
+
 class TopicIndex(Generic[K]):
     """Many topic queries, indexed by their guards so a paper is tested only against likely matches.
 
     Keys are whatever the caller uses to name a topic, e.g. ``(channel_id, topic_id)``. Keys whose
-    queries have the same canonical text share one slot, so a topic many channels follow is tested
-    once per paper. `matches` gives exactly what testing every query would give.
+    queries have the same canonical text share one slot, and queries share their terms, so a term
+    is tested once per paper however many topics use it. `matches` gives exactly what testing
+    every query would give.
     """
 
     def __init__(self) -> None:
-        self._next_slot = 0
+        self._next_number = 0
         self._slot_of_key: dict[K, int] = {}
         self._slot_of_text: dict[str, int] = {}
         self._slots: dict[int, _Slot[K]] = {}
-        # kind -> field -> token -> slots; split by kind and field so a paper's tokens can be
+        self._number_of_term: dict[Term, int] = {}
+        self._terms: dict[int, _TermInfo] = {}
+        # kind -> field -> token -> term numbers; split by kind and field so a paper's tokens can be
         # intersected with each table's keys in one set operation.
         self._tables: dict[str, dict[str, dict[object, set[int]]]] = {WORD: {}, PAIR: {}, PREFIX: {}}
         self._prefix_lengths: dict[str, Counter[int]] = {}
-        self._unguarded: set[int] = set()
 
     def __len__(self) -> int:
         return len(self._slot_of_key)
@@ -114,90 +195,174 @@ class TopicIndex(Generic[K]):
     def candidates(self, paper: Paper | PaperText) -> list[K]:
         """Return the keys whose queries *paper* might match (a superset of the matches)."""
         text = paper if isinstance(paper, PaperText) else PaperText.of(paper)
-        return [key for slot in self._candidate_slots(text) for key in self._slots[slot].keys]
+        slots = self._slots
+        return [key for slot in sorted(self._candidate_slots(self._held_terms(text))) for key in slots[slot].keys]
 
     def matches(self, paper: Paper | PaperText) -> list[tuple[K, Match]]:
         """Return every key whose query matches *paper*, with that query's `Match`.
 
-        Keys come grouped by query text, queries in the order first added, keys in the order added.
+        Keys come grouped by query, queries in the order first added, keys in the order added.
         Keys sharing a query share one (immutable) `Match`.
         """
         text = paper if isinstance(paper, PaperText) else PaperText.of(paper)
+        held = self._held_terms(text)
+        hit_of = _Hits(self._terms, text)
+        # Many queries share a chain ("diffusion", "diffusion -video", "diffusion OR x" when x is absent).
+        chain_matches: dict[tuple[int, ...], Match] = {}
         found: list[tuple[K, Match]] = []
         slots = self._slots
-        for slot in self._candidate_slots(text):
-            held = slots[slot]
-            match = held.query.match(text)
-            if match is not None:
-                found += [(key, match) for key in held.keys]
+        for slot in sorted(self._candidate_slots(held)):
+            entry = slots[slot]
+            chains = entry.chains
+            if chains is not None:
+                if not held.isdisjoint(entry.excluded):
+                    continue
+                holding = [chain for chain, members in zip(chains, entry.chain_members) if held.issuperset(members)]
+                if not holding:
+                    continue
+                if len(holding) == 1:
+                    chain = holding[0]
+                    match = chain_matches.get(chain)
+                    if match is None:
+                        hits = tuple(dict.fromkeys(map(hit_of.__getitem__, chain)))
+                        match = chain_matches[chain] = Match(hits=hits)
+                else:
+                    hits = tuple(dict.fromkeys(map(hit_of.__getitem__, concat(*holding))))
+                    match = Match(hits=hits)
+            elif entry.compiled.holds(held):
+                match = Match(hits=tuple(dict.fromkeys(entry.compiled.hits(held, hit_of))))
+            else:
+                continue
+            found += [(key, match) for key in entry.keys]
         return found
 
+    def _held_terms(self, text: PaperText) -> set[int]:
+        """Return the numbers of the indexed terms that *text* contains."""
+        looked_up: set[int] = set()
+        for field, table in self._tables[WORD].items():
+            for token in getattr(text, field).positions.keys() & table.keys():
+                looked_up |= table[token]
+        for field, table in self._tables[PAIR].items():
+            keys = getattr(text, field).keys
+            for pair in set(zip(keys, keys[1:])) & table.keys():
+                looked_up |= table[pair]
+        for field, table in self._tables[PREFIX].items():
+            lengths = tuple(self._prefix_lengths[field])
+            prefixes = {w[:n] for w in getattr(text, field).sorted_words for n in lengths if n <= len(w)}
+            for prefix in prefixes & table.keys():
+                looked_up |= table[prefix]
+        terms = self._terms
+        return {number for number in looked_up if terms[number].exact or terms[number].term.test(text)}
+
+    def _candidate_slots(self, held: set[int]) -> set[int]:
+        slots: set[int] = set()
+        terms = self._terms
+        for number in held:
+            slots |= terms[number].guarding
+        return slots
+
     def _new_slot(self, query: Query) -> int:
-        slot = self._next_slot
-        self._next_slot += 1
+        slot = self._next_number
+        self._next_number += 1
+        compiled = self._compile(query.root)
         guard = guard_of(query)
-        entries = guard.entries if guard is not None else frozenset()
-        self._slots[slot] = _Slot(query, entries, {})
+        assert guard is not None, "the parser never accepts a query with nothing to look for"
+        guard_numbers = frozenset(self._number_of_term[term] for term in guard.terms)
+        terms = tuple(dict.fromkeys(_all_terms(compiled)))
+        for number in terms:
+            self._terms[number].uses += 1
+        for number in guard_numbers:
+            self._terms[number].guarding.add(slot)
+        chains, members, excluded = None, (), frozenset()
+        if compiled.flat is not None and compiled.flat_excluded is not None:
+            chains, members, excluded = compiled.chains, compiled.flat, compiled.flat_excluded
+        self._slots[slot] = _Slot(query, compiled, terms, guard_numbers, chains, members, excluded, {})  # type: ignore[arg-type]
         self._slot_of_text[query.text] = slot
-        if guard is None:
-            self._unguarded.add(slot)
-        for kind, field, token in entries:
-            self._tables[kind].setdefault(field, {}).setdefault(token, set()).add(slot)
-            if kind == PREFIX:
-                self._prefix_lengths.setdefault(field, Counter())[len(token)] += 1  # type: ignore[arg-type]
         return slot
 
     def _drop_slot(self, slot: int) -> None:
         held = self._slots.pop(slot)
         del self._slot_of_text[held.query.text]
-        self._unguarded.discard(slot)
-        for kind, field, token in held.entries:
-            by_field = self._tables[kind]
-            slots = by_field[field][token]
-            slots.discard(slot)
-            if not slots:
-                del by_field[field][token]
-                if not by_field[field]:
-                    del by_field[field]
-            if kind == PREFIX:
-                lengths = self._prefix_lengths[field]
-                lengths[len(token)] -= 1  # type: ignore[arg-type]
-                if not lengths[len(token)]:  # type: ignore[arg-type]
-                    del lengths[len(token)]  # type: ignore[arg-type]
-                    if not lengths:
-                        del self._prefix_lengths[field]
+        for number in held.guard:
+            self._terms[number].guarding.discard(slot)
+        for number in held.terms:
+            info = self._terms[number]
+            info.uses -= 1
+            if not info.uses:
+                self._forget_term(number)
 
-    def _candidate_slots(self, text: PaperText) -> list[int]:
-        slots: set[int] = set(self._unguarded)
-        for field, table in self._tables[WORD].items():
-            for token in getattr(text, field).positions.keys() & table.keys():
-                slots |= table[token]
-        for field, table in self._tables[PAIR].items():
-            keys = getattr(text, field).keys
-            for pair in set(zip(keys, keys[1:])) & table.keys():
-                slots |= table[pair]
-        for field, table in self._tables[PREFIX].items():
-            lengths = tuple(self._prefix_lengths[field])
-            prefixes = {w[:n] for w in getattr(text, field).sorted_words for n in lengths if n <= len(w)}
-            for prefix in prefixes & table.keys():
-                slots |= table[prefix]
-        return sorted(slots)
+    def _compile(self, group: Group) -> _Compiled:
+        chains = tuple(tuple(self._compile_node(node) for node in chain) for chain in group.any_of)
+        excluded = tuple(self._compile_node(node) for node in group.none_of)
+        flat = None
+        if all(isinstance(node, int) for chain in chains for node in chain):
+            flat = tuple(frozenset(chain) for chain in chains)  # type: ignore[arg-type]
+        flat_excluded = frozenset(excluded) if all(isinstance(node, int) for node in excluded) else None
+        return _Compiled(chains, excluded, flat, flat_excluded)  # type: ignore[arg-type]
+
+    def _compile_node(self, node: Node) -> int | _Compiled:
+        if not isinstance(node, Term):
+            return self._compile(node)
+        number = self._number_of_term.get(node)
+        if number is None:
+            number = self._next_number
+            self._next_number += 1
+            entry, _, exact = _term_entry(node)
+            self._number_of_term[node] = number
+            self._terms[number] = _TermInfo(node, entry, exact)
+            kind, field, token = entry
+            self._tables[kind].setdefault(field, {}).setdefault(token, set()).add(number)
+            if kind == PREFIX:
+                self._prefix_lengths.setdefault(field, Counter())[len(token)] += 1  # type: ignore[arg-type]
+        return number
+
+    def _forget_term(self, number: int) -> None:
+        info = self._terms.pop(number)
+        del self._number_of_term[info.term]
+        kind, field, token = info.entry
+        by_field = self._tables[kind]
+        numbers = by_field[field][token]
+        numbers.discard(number)
+        if not numbers:
+            del by_field[field][token]
+            if not by_field[field]:
+                del by_field[field]
+        if kind == PREFIX:
+            lengths = self._prefix_lengths[field]
+            lengths[len(token)] -= 1  # type: ignore[arg-type]
+            if not lengths[len(token)]:  # type: ignore[arg-type]
+                del lengths[len(token)]  # type: ignore[arg-type]
+                if not lengths:
+                    del self._prefix_lengths[field]
+
+
+def _all_terms(compiled: _Compiled) -> Iterator[int]:
+    for node in (*(node for chain in compiled.chains for node in chain), *compiled.excluded):
+        if isinstance(node, int):
+            yield node
+        else:
+            yield from _all_terms(node)
 
 
 def _group_guard(group: Group) -> Guard | None:
+    terms: set[Term] = set()
     entries: set[Entry] = set()
     cost = 0.0
     for chain in group.any_of:
         best = _cheapest(_node_guard(node) for node in chain)
         if best is None:
             return None
+        terms |= best.terms
         entries |= best.entries
         cost += best.cost
-    return Guard(frozenset(entries), cost)
+    return Guard(frozenset(terms), frozenset(entries), cost)
 
 
 def _node_guard(node: Node) -> Guard | None:
-    return _term_guard(node) if isinstance(node, Term) else _group_guard(node)
+    if isinstance(node, Term):
+        entry, cost, _ = _term_entry(node)
+        return Guard(frozenset((node,)), frozenset((entry,)), cost)
+    return _group_guard(node)
 
 
 def _cheapest(guards: Iterable[Guard | None]) -> Guard | None:
@@ -205,8 +370,11 @@ def _cheapest(guards: Iterable[Guard | None]) -> Guard | None:
     return min(usable, key=lambda guard: guard.cost) if usable else None
 
 
-def _term_guard(term: Term) -> Guard:
-    """Pick the rarest-looking entry of *term*: two adjacent whole words, else a word, else a prefix."""
+def _term_entry(term: Term) -> tuple[Entry, float, bool]:
+    """Pick the rarest-looking entry of *term* (adjacent whole words, else a word, else a prefix).
+
+    Return it with its cost and whether holding the entry is exactly matching the term.
+    """
     field = term.field or "default"
     share = _FIELD_SHARE.get(field, 1.0)
     parts = term.parts
@@ -219,7 +387,9 @@ def _term_guard(term: Term) -> Guard:
     if not options:
         options = [(_prefix_cost(key), (PREFIX, field, key)) for key, _ in parts]
     cost, entry = min(options, key=lambda option: option[0])
-    return Guard(frozenset((entry,)), cost * share)
+    # One word, one prefix or two whole words are looked up exactly as FieldText.contains tests them.
+    exact = len(parts) == 1 or (len(parts) == 2 and entry[0] == PAIR)
+    return entry, cost * share, exact
 
 
 def _word_cost(word: str) -> float:

@@ -6,6 +6,18 @@ token, 400 (code 50035) for any message over Discord's limits, 404 (code 10062
 40060) for a second one, 403/404 for channels the test marks as forbidden or gone,
 and 429 (with the ``Via`` header real Discord sends) as often as the test asks.
 
+Rate limits are enforced as sliding windows (a request is refused while ``count``
+requests were accepted in the last ``per`` seconds): ``channel_limit`` for message
+sends per channel, ``global_limit`` for every REST request except interaction
+callbacks and webhooks (exempt on real Discord too). Only accepted requests fill a
+window; each refusal is a 429 whose ``retry_after`` is exactly when room frees up,
+counted in ``count_429``.
+
+Every accepted channel message is kept (``channel_messages``: the bodies as sent,
+``posted_paper_ids``: the papers they show) for as long as the fake runs, so a bot
+that is killed and restarted is judged on everything it ever posted; each restart
+logs in and IDENTIFYs again on a fresh gateway connection.
+
 Usage::
 
     async with FakeDiscord() as fake:
@@ -20,8 +32,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import collections
 import itertools
 import json
+import math
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -36,6 +51,10 @@ MEMBER_PERMISSIONS = (1 << 10) | (1 << 11) | (1 << 14) | (1 << 16)  # view, send
 ADMIN_PERMISSIONS = MEMBER_PERMISSIONS | MANAGE_CHANNELS
 
 _BODY = web.RequestKey("body", object)
+_PAPER_URL = re.compile(r"^https?://(?:huggingface\.co/papers|arxiv\.org/abs)/([^\s?#()]+?)/?$", re.IGNORECASE)
+_LINK_TARGET = re.compile(r"(?<!\\)\]\((https?://[^\s()]+)\)")
+# Real Discord exempts interaction responses and webhooks from the global limit.
+_GLOBAL_EXEMPT = ("/interactions/", "/webhooks/")
 _snowflakes = itertools.count(1_200_000_000_000_000_000)
 
 
@@ -80,6 +99,37 @@ def discord_limit_errors(payload: dict[str, Any]) -> list[str]:
     return errors
 
 
+def paper_ids_in(message: dict[str, Any]) -> list[str]:
+    """Return the ids of the papers a message body shows: its embeds' URLs and list-line links."""
+    ids: list[str] = []
+    for embed in message.get("embeds") or []:
+        urls = [embed["url"]] if embed.get("url") else []
+        urls += _LINK_TARGET.findall(embed.get("description") or "")
+        for url in urls:
+            match = _PAPER_URL.match(url)
+            if match and match.group(1) not in ids:
+                ids.append(match.group(1))
+    return ids
+
+
+class SlidingWindow:
+    """At most ``count`` accepted requests in any ``per`` seconds."""
+
+    def __init__(self, count: int, per: float) -> None:
+        self.count, self.per = count, per
+        self.accepted: collections.deque[float] = collections.deque()
+
+    def admit(self, now: float) -> float:
+        """Record a request at *now* and return 0, or return the seconds until one would fit."""
+        while self.accepted and self.accepted[0] <= now - self.per:
+            self.accepted.popleft()
+        if len(self.accepted) < self.count:
+            self.accepted.append(now)
+            return 0.0
+        # Rounded up to the millisecond, like Discord, so a client that sleeps exactly this long fits.
+        return math.ceil((self.accepted[0] + self.per - now) * 1000) / 1000
+
+
 def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     # discord.py parses JSON only when Content-Type is exactly application/json (no charset).
     return web.Response(body=json.dumps(data).encode(), status=status,
@@ -88,6 +138,16 @@ def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -
 
 def _error(status: int, code: int, message: str) -> web.Response:
     return _json({"message": message, "code": code}, status=status)
+
+
+def _too_many(retry_after: float, *, is_global: bool) -> web.Response:
+    # discord.py retries a 429 only when it carries Via (else it assumes a Cloudflare ban).
+    headers = {"Via": "1.1 google", "Retry-After": str(math.ceil(retry_after)),
+               "X-RateLimit-Scope": "global" if is_global else "user"}
+    if is_global:
+        headers["X-RateLimit-Global"] = "true"
+    return _json({"message": "You are being rate limited.", "retry_after": retry_after, "global": is_global,
+                  "code": 0}, status=429, headers=headers)
 
 
 @dataclass
@@ -140,7 +200,20 @@ class Interaction:
 class FakeDiscord:
     """Discord's REST API and gateway for one bot, one application and one guild."""
 
-    def __init__(self, *, token: str | None = None, guild_id: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        token: str | None = None,
+        guild_id: str | None = None,
+        channel_limit: tuple[int, float] = (5, 5.0),
+        global_limit: tuple[int, float] = (50, 1.0),
+        nonce_window: float = 0.0,
+    ) -> None:
+        """Make a fake Discord; ``nonce_window`` > 0 turns on Discord's ``enforce_nonce`` de-duplication.
+
+        It is off by default so that a test of Paperboy's own reconciliation is not
+        helped by it: a repeated send is then logged as the duplicate it would be.
+        """
         self.bot_id = snowflake()
         self.application_id = self.bot_id
         # A real-shaped token: base64 of the bot id, a timestamp part and an HMAC part.
@@ -159,7 +232,22 @@ class FakeDiscord:
         self.rate_limit_next = 0
         """How many of the next channel message sends get a 429."""
         self.retry_after = 0.2
+        self.channel_limit = channel_limit
+        self.global_limit = global_limit
+        self.nonce_window = nonce_window
+        self.count_429 = 0
+        """Every 429 the fake answered (channel, global and forced ones)."""
+        self.count_429_global = 0
+        self.messages: dict[str, list[dict[str, Any]]] = {}
+        """Each channel's messages as Discord now holds them (edits applied), oldest first."""
+        self.dm_channels: dict[str, str] = {}
+        """The DM channel id opened for each user id."""
+        self.nonce_duplicates = 0
+        self.identify_count = 0
         self.identified = asyncio.Event()
+        self._global_window = SlidingWindow(*global_limit)
+        self._channel_windows: dict[str, SlidingWindow] = {}
+        self._nonces: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
         self._sockets: set[web.WebSocketResponse] = set()
         self._sequence = itertools.count(1)
         self._runner: web.AppRunner | None = None
@@ -183,6 +271,9 @@ class FakeDiscord:
             ("PATCH", "/webhooks/{app}/{token}/messages/@original", self._edit_original),
             ("DELETE", "/webhooks/{app}/{token}/messages/@original", self._delete_original),
             ("POST", "/channels/{channel}/messages", self._channel_message),
+            ("GET", "/channels/{channel}/messages", self._history),
+            ("PATCH", "/channels/{channel}/messages/{message}", self._edit_message),
+            ("POST", "/users/@me/channels", self._open_dm),
         ]
         for method, path, handler in routes:
             app.router.add_route(method, api + path, handler)
@@ -213,6 +304,20 @@ class FakeDiscord:
     def requests_to(self, method: str, path_contains: str) -> list[Request]:
         """Return the recorded requests with *method* whose path contains *path_contains*."""
         return [r for r in self.requests if r.method == method and path_contains in r.path]
+
+    def posted_paper_ids(self, channel_id: str) -> list[str]:
+        """Return the paper ids of every message accepted in *channel_id*, in order (repeats kept)."""
+        return [pid for body in self.channel_messages.get(str(channel_id), []) for pid in paper_ids_in(body)]
+
+    def dm_messages(self, user_id: str) -> list[dict[str, Any]]:
+        """Return the message bodies accepted in the DM channel with *user_id*."""
+        dm = self.dm_channels.get(str(user_id))
+        return self.channel_messages.get(dm, []) if dm else []
+
+    def delete_message(self, channel_id: str, message_id: str) -> None:
+        """Delete a message as a moderator would (it stays in the log of accepted messages)."""
+        held = self.messages.get(str(channel_id), [])
+        held[:] = [m for m in held if m["id"] != str(message_id)]
 
     async def dispatch(self, event: str, data: dict[str, Any]) -> None:
         """Send a gateway event to every connected client."""
@@ -344,6 +449,13 @@ class FakeDiscord:
         if (auth is not None or needs_auth) and auth != f"Bot {self.token}":
             record.status = 401
             return _error(401, 0, "401: Unauthorized")
+        if not path.startswith(_GLOBAL_EXEMPT):
+            wait = self._global_window.admit(time.monotonic())
+            if wait:
+                self.count_429 += 1
+                self.count_429_global += 1
+                record.status = 429
+                return _too_many(wait, is_global=True)
         request[_BODY] = body
         response = await handler(request)
         record.status = response.status
@@ -445,24 +557,90 @@ class FakeDiscord:
         interaction.deleted_original = True
         return web.Response(status=204)
 
-    async def _channel_message(self, request: web.Request) -> web.Response:
-        channel = request.match_info["channel"]
+    def _channel_fault(self, channel: str) -> web.Response | None:
         if channel in self.missing_channels:
             return _error(404, 10003, "Unknown Channel")
         if channel in self.forbidden_channels:
             return _error(403, 50001, "Missing Access")
+        return None
+
+    async def _channel_message(self, request: web.Request) -> web.Response:
+        channel = request.match_info["channel"]
+        fault = self._channel_fault(channel)
+        if fault:
+            return fault
         if self.rate_limit_next > 0:
             self.rate_limit_next -= 1
-            return _json({"message": "You are being rate limited.", "retry_after": self.retry_after,
-                          "global": False}, status=429,
-                         headers={"Via": "1.1 google", "Retry-After": str(self.retry_after),
-                                  "X-RateLimit-Scope": "user"})
-        problems = discord_limit_errors(request[_BODY])
+            self.count_429 += 1
+            return _too_many(self.retry_after, is_global=False)
+        window = self._channel_windows.setdefault(channel, SlidingWindow(*self.channel_limit))
+        wait = window.admit(time.monotonic())
+        if wait:
+            self.count_429 += 1
+            return _too_many(wait, is_global=False)
+        body = request[_BODY]
+        problems = discord_limit_errors(body)
         if problems:
             return _error(400, 50035, "Invalid Form Body: " + "; ".join(problems))
-        message = self._message(request[_BODY], channel)
-        self.channel_messages.setdefault(channel, []).append(request[_BODY])
+        now = time.monotonic()
+        key = self._nonce_key(channel, body)
+        earlier = self._nonces.get(key) if key else None
+        if earlier and now - earlier[0] <= self.nonce_window:
+            # Discord answers a repeated nonce with the first message and creates nothing.
+            self.nonce_duplicates += 1
+            return _json({**earlier[1], "nonce": body.get("nonce")})
+        message = self._message(body, channel)
+        self.channel_messages.setdefault(channel, []).append(body)
+        self.messages.setdefault(channel, []).append(message)
+        if key:
+            self._nonces[key] = (now, message)
+        return _json({**message, "nonce": body.get("nonce")})
+
+    def _nonce_key(self, channel: str, body: dict[str, Any]) -> tuple[str, str] | None:
+        """Return what identifies an ``enforce_nonce`` send, when the fake de-duplicates them."""
+        nonce = body.get("nonce")
+        if self.nonce_window > 0 and nonce and body.get("enforce_nonce"):
+            return channel, str(nonce)
+        return None
+
+    async def _history(self, request: web.Request) -> web.Response:
+        channel = request.match_info["channel"]
+        fault = self._channel_fault(channel)
+        if fault:
+            return fault
+        limit = max(1, min(100, int(request.query.get("limit", 50))))
+        before = int(request.query.get("before", 0)) or None
+        after = int(request.query.get("after", 0))
+        held = [m for m in self.messages.get(channel, [])
+                if int(m["id"]) > after and (before is None or int(m["id"]) < before)]
+        # Newest first, like Discord; the send nonce is not part of a fetched message.
+        newest = held[::-1][:limit] if "after" not in request.query else held[:limit][::-1]
+        return _json(newest)
+
+    async def _edit_message(self, request: web.Request) -> web.Response:
+        channel = request.match_info["channel"]
+        fault = self._channel_fault(channel)
+        if fault:
+            return fault
+        message = next((m for m in self.messages.get(channel, []) if m["id"] == request.match_info["message"]), None)
+        if message is None:
+            return _error(404, 10008, "Unknown Message")
+        body = request[_BODY]
+        merged = {"content": message["content"], "embeds": message["embeds"]}
+        merged.update({k: body[k] for k in ("content", "embeds") if k in body})
+        problems = discord_limit_errors(merged)
+        if problems:
+            return _error(400, 50035, "Invalid Form Body: " + "; ".join(problems))
+        message.update(content=merged["content"] or "", embeds=merged["embeds"] or [],
+                       edited_timestamp="2026-11-27T09:05:00.000000+00:00")
         return _json(message)
+
+    async def _open_dm(self, request: web.Request) -> web.Response:
+        user_id = str(request[_BODY]["recipient_id"])
+        channel = self.dm_channels.setdefault(user_id, snowflake())
+        recipient = {"id": user_id, "username": f"user{user_id}", "discriminator": "0", "global_name": None,
+                     "avatar": None, "public_flags": 0}
+        return _json({"id": channel, "type": 1, "recipients": [recipient], "last_message_id": None, "flags": 0})
 
     # -- gateway -------------------------------------------------------------------------------
 
@@ -482,6 +660,7 @@ class FakeDiscord:
                     if message["d"]["token"] != self.token:
                         await socket.close(code=4004, message=b"Authentication failed.")
                         break
+                    self.identify_count += 1
                     await self._ready(socket)
         finally:
             self._sockets.discard(socket)

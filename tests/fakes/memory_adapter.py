@@ -5,17 +5,23 @@ from __future__ import annotations
 from collections import deque
 
 from bot.channels import Caller, ChannelRef, parse_command
-from bot.delivery import CommandEngine, DeliveryResult, DeliveryStatus
+from bot.delivery import CommandEngine, DeliveryResult, DeliveryStatus, RateLimit
 from bot.replies import Post, Reply
 
 
 class MemoryAdapter:
     """A platform that lives in lists: every post is kept, results can be scripted."""
 
-    def __init__(self, engine: CommandEngine | None = None, *, platform: str = "memory") -> None:
+    def __init__(self, engine: CommandEngine | None = None, *, platform: str = "memory",
+                 limits: tuple[RateLimit, ...] = ()) -> None:
         self.platform = platform
+        self.limits = limits
+        self.edits: list[tuple[ChannelRef, str, Post]] = []
+        self.notices: list[tuple[ChannelRef, str | None, str]] = []
         self.engine = engine
         self.posts: list[tuple[ChannelRef, Post]] = []
+        self.history: list[tuple[ChannelRef, Post]] = []
+        """Every post ever accepted, which `pop_posts` does not clear: the platform's own record."""
         self.results: deque[DeliveryResult] = deque()
         self.attempts = 0
 
@@ -33,8 +39,23 @@ class MemoryAdapter:
         result = self.results.popleft() if self.results else DeliveryResult(DeliveryStatus.SENT)
         if result.status is DeliveryStatus.SENT:
             self.posts.append((channel, post))
-            result = DeliveryResult(DeliveryStatus.SENT, message_ref=f"m{len(self.posts)}")
+            self.history.append((channel, post))
+            result = DeliveryResult(DeliveryStatus.SENT, message_ref=f"m{len(self.history)}")
         return result
+
+    async def find_post(self, channel: ChannelRef, post: Post) -> str | None:
+        for number, (ref, sent) in enumerate(self.history, 1):
+            if ref == channel and sent.tag == post.tag:
+                return f"m{number}"
+        return None
+
+    async def edit(self, channel: ChannelRef, message_ref: str, post: Post) -> DeliveryResult:
+        self.edits.append((channel, message_ref, post))
+        return DeliveryResult(DeliveryStatus.SENT, message_ref=message_ref)
+
+    async def notify(self, channel: ChannelRef, user_id: str | None, text: str) -> DeliveryResult:
+        self.notices.append((channel, user_id, text))
+        return DeliveryResult(DeliveryStatus.SENT)
 
     async def push(self, text: str, *, channel: str = "general", can_manage: bool = True) -> Reply:
         """Run *text* as a command in *channel* and return the engine's reply."""

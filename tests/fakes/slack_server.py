@@ -8,14 +8,25 @@
 
 Tests queue failures into it and inspect what the real slack_sdk sent (opsdroid's
 external_api pattern). Everything it records is plain data: method, token, params.
+
+It also keeps what a real workspace keeps: every message it accepted, per channel, for
+as long as the fake runs (so across any number of bot restarts), readable back through
+``conversations.history`` and `posted_paper_ids`. ``chat.postMessage`` is rate limited
+like Slack: at most ``channel_limit`` accepted messages per channel and ``workspace_limit``
+per workspace, each a *sliding* window ``(count, seconds)`` measured on arrival; past
+either, it answers HTTP 429 ``ratelimited`` with an integer ``Retry-After`` (the seconds
+until the window has room, rounded up) and counts it in `count_429`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import itertools
 import json
+import math
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -63,8 +74,17 @@ class FakeSlack:
     """User id → ``users.info`` user object (``is_admin``, ``is_owner``)."""
     oauth_codes: dict[str, tuple[str, str]] = field(default_factory=dict)
     """OAuth code → (team id, bot token) that ``oauth.v2.access`` hands out."""
+    channel_limit: tuple[int, float] | None = (1, 1.0)
+    """``chat.postMessage``: at most this many accepted messages per channel per seconds (None: no limit)."""
+    workspace_limit: tuple[int, float] | None = (300, 60.0)
+    """``chat.postMessage``: at most this many accepted messages per workspace per seconds (None: no limit)."""
 
     def __post_init__(self) -> None:
+        self.count_429 = 0
+        """How many HTTP 429 answers the fake has given (enforced limits and scripted ones)."""
+        self.archived: set[str] = set()
+        self._messages: dict[str, list[dict[str, Any]]] = {}
+        self._accepted: dict[tuple[str, str], deque[float]] = {}
         self.calls: list[ApiCall] = []
         self.responses: list[dict[str, Any]] = []
         self.socket_acks: list[SocketEnvelope] = []
@@ -119,6 +139,31 @@ class FakeSlack:
         self._failures.setdefault(method, []).append(
             Failure(error="ratelimited", status=429, retry_after=retry_after, times=times)
         )
+
+    def archive(self, channel_id: str) -> None:
+        """Archive *channel_id*: posting there now fails with ``is_archived``; its history stays readable."""
+        self.archived.add(channel_id)
+
+    def messages_in(self, channel_id: str) -> list[dict[str, Any]]:
+        """Return copies of the messages accepted in *channel_id* (as edited since), oldest first."""
+        return copy.deepcopy(self._messages.get(channel_id, []))
+
+    def posted_paper_ids(self, channel_id: str) -> list[str]:
+        """Return every paper id of every accepted message in *channel_id*, in posting order.
+
+        Ids come from each message's current metadata ``event_payload.paper_ids``, so a
+        paper posted twice appears twice.
+        """
+        return [
+            paper_id
+            for message in self._messages.get(channel_id, [])
+            for paper_id in ((message.get("metadata") or {}).get("event_payload") or {}).get("paper_ids", [])
+        ]
+
+    @staticmethod
+    def dm_channel(user_id: str) -> str:
+        """Return the id of the direct-message channel the app gets when it posts to *user_id*."""
+        return "D" + user_id
 
     def calls_to(self, method: str) -> list[ApiCall]:
         """Return the recorded calls to *method*, oldest first."""
@@ -177,12 +222,19 @@ class FakeSlack:
             self._new_call.notify_all()
         failure = self._next_failure(method)
         if failure is not None:
+            if failure.status == 429:
+                self.count_429 += 1
             headers = {"Retry-After": str(failure.retry_after)} if failure.retry_after is not None else {}
             return web.json_response({"ok": False, "error": failure.error}, status=failure.status, headers=headers)
         handler = getattr(self, "_api_" + method.replace(".", "_"), None)
         if handler is None:
             return web.json_response({"ok": False, "error": "unknown_method"})
-        return web.json_response(handler(token, params))
+        if method.startswith(("chat.", "conversations.")) and token not in self.tokens:
+            return web.json_response({"ok": False, "error": "invalid_auth"})
+        answer = handler(token, params)
+        if isinstance(answer, web.Response):
+            return answer
+        return web.json_response(answer)
 
     def _next_failure(self, method: str) -> Failure | None:
         queue = self._failures.get(method)
@@ -208,10 +260,76 @@ class FakeSlack:
             return {"ok": False, "error": "user_not_found"}
         return {"ok": True, "user": {"id": params["user"], "name": params["user"].lower(), **user}}
 
-    def _api_chat_postMessage(self, token: str | None, params: dict) -> dict:
-        ts = f"{int(time.time())}.{next(self._ts):06d}"
-        return {"ok": True, "channel": params.get("channel"), "ts": ts,
-                "message": {"type": "message", "text": params.get("text"), "bot_id": BOT_ID, "ts": ts}}
+    def _api_chat_postMessage(self, token: str | None, params: dict) -> dict | web.Response:
+        team = self.tokens[token or ""]
+        channel = str(params.get("channel", ""))
+        if channel[:1] in ("U", "W"):  # posting to a user opens the app's direct message with them
+            channel = self.dm_channel(channel)
+        if channel in self.archived:
+            return {"ok": False, "error": "is_archived"}
+        wait = self._rate_limit_wait(team, channel)
+        if wait is not None:
+            self.count_429 += 1
+            return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
+                                     headers={"Retry-After": str(wait)})
+        message = {"type": "message", "user": BOT_USER_ID, "bot_id": BOT_ID, "app_id": APP_ID, "team": team,
+                   "ts": self._new_ts(), "text": params.get("text"), "blocks": params.get("blocks")}
+        if params.get("metadata"):
+            message["metadata"] = params["metadata"]
+        if params.get("thread_ts"):
+            message["thread_ts"] = params["thread_ts"]
+        self._messages.setdefault(channel, []).append(message)
+        return {"ok": True, "channel": channel, "ts": message["ts"], "message": _without_metadata(message)}
+
+    def _rate_limit_wait(self, team: str, channel: str) -> int | None:
+        """Record one accepted message now, or return the whole seconds to wait if a window is full."""
+        now = time.monotonic()
+        windows = [(("channel", f"{team}/{channel}"), self.channel_limit), (("workspace", team), self.workspace_limit)]
+        waits = []
+        for key, limit in windows:
+            if limit is None:
+                continue
+            count, per = limit
+            accepted = self._accepted.setdefault(key, deque())
+            while accepted and accepted[0] <= now - per:
+                accepted.popleft()
+            if len(accepted) >= count:
+                waits.append(accepted[-count] + per - now)
+        if waits:
+            return max(1, math.ceil(max(waits)))
+        for key, limit in windows:
+            if limit is not None:
+                self._accepted[key].append(now)
+        return None
+
+    def _api_chat_update(self, token: str | None, params: dict) -> dict:
+        channel, ts = str(params.get("channel", "")), str(params.get("ts", ""))
+        message = next((m for m in self._messages.get(channel, []) if m["ts"] == ts), None)
+        if message is None:
+            return {"ok": False, "error": "message_not_found"}
+        for key in ("text", "blocks", "metadata"):
+            if params.get(key) is not None:
+                message[key] = params[key]
+        message["edited"] = {"user": BOT_USER_ID, "ts": self._new_ts()}
+        return {"ok": True, "channel": channel, "ts": ts, "text": message.get("text"),
+                "message": _without_metadata(message)}
+
+    def _api_conversations_history(self, token: str | None, params: dict) -> dict:
+        # Thread replies are not part of a channel's history; newest first, like Slack.
+        top_level = [m for m in self._messages.get(str(params.get("channel", "")), [])
+                     if m.get("thread_ts", m["ts"]) == m["ts"]]
+        newest_first = top_level[::-1]
+        start = int(str(params.get("cursor") or "0"))
+        limit = int(str(params.get("limit") or 100))
+        page = newest_first[start:start + limit]
+        if not _truthy(params.get("include_all_metadata")):
+            page = [_without_metadata(m) for m in page]
+        has_more = start + limit < len(newest_first)
+        return {"ok": True, "messages": copy.deepcopy(page), "has_more": has_more, "pin_count": 0,
+                "response_metadata": {"next_cursor": str(start + limit) if has_more else ""}}
+
+    def _new_ts(self) -> str:
+        return f"{int(time.time())}.{next(self._ts):06d}"
 
     def _api_chat_postEphemeral(self, token: str | None, params: dict) -> dict:
         return {"ok": True, "message_ts": f"{int(time.time())}.{next(self._ts):06d}"}
@@ -255,6 +373,15 @@ class FakeSlack:
                 self._new_ack.notify_all()
         self._sockets.remove(ws)
         return ws
+
+
+def _without_metadata(message: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in message.items() if key != "metadata"}
+
+
+def _truthy(value: Any) -> bool:
+    # slack_sdk sends booleans in query strings as "1"/"0"; JSON bodies keep true/false.
+    return value is True or str(value).lower() in ("1", "true")
 
 
 async def _params(request: web.Request) -> dict[str, Any]:

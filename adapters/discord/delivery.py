@@ -1,0 +1,114 @@
+"""How the Discord adapter delivers: error mapping, send nonces, and finding its own posts again.
+
+Pure functions over discord.py objects, so the adapter's methods stay short and
+these rules can be read (and tested) in one place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+from typing import Sequence
+
+import aiohttp
+import discord
+
+from adapters.discord import render
+from bot.channels import ChannelRef
+from bot.delivery import DeliveryResult, DeliveryStatus
+from bot.replies import PaperCard, Post
+
+UNKNOWN_MESSAGE = 10008
+"""Discord's error code for a message that no longer exists."""
+
+# A paper's own page, as render links it: the card's URL, or a line of a compact list.
+_PAPER_URL = re.compile(r"^https?://(?:huggingface\.co/papers|arxiv\.org/abs)/([^\s?#()]+?)/?$", re.IGNORECASE)
+# A markdown link target in an embed description; "(?<!\\)" skips escaped brackets from paper text.
+_LINK_TARGET = re.compile(r"(?<!\\)\]\((https?://[^\s()]+)\)")
+
+
+class HistoryUnavailable(RuntimeError):
+    """The channel's history could not be read, so whether a post went out is unknown."""
+
+
+def nonce_for(channel: ChannelRef, post: Post) -> str:
+    """Return the send nonce for *post* in *channel*: the same on every attempt, at most 25 characters.
+
+    discord.py sends it with ``enforce_nonce``, so Discord itself turns a repeated
+    send of the same post into the first message instead of a duplicate. The
+    channel is part of it because a tag such as ``paper:2403.10001`` repeats across channels.
+    """
+    digest = hashlib.blake2b(f"{channel.workspace}/{channel.channel}/{post.tag}".encode(), digest_size=12)
+    return digest.hexdigest()  # 24 hex characters
+
+
+def result_for_error(error: Exception, *, deleted_means: str | None = None) -> DeliveryResult:
+    """Map what discord.py raised onto a delivery result.
+
+    ``deleted_means`` is the reason given when Discord says the *message* is unknown
+    (an edit of a deleted message); otherwise a 404 means the channel is gone.
+    """
+    if isinstance(error, discord.NotFound) and error.code == UNKNOWN_MESSAGE and deleted_means:
+        return DeliveryResult(DeliveryStatus.PERMANENT, reason=deleted_means)
+    if isinstance(error, discord.Forbidden):
+        return DeliveryResult(DeliveryStatus.PERMANENT,
+                              reason=f"Paperboy lost access to this channel (403 {error.text or 'Forbidden'})")
+    if isinstance(error, discord.NotFound):
+        return DeliveryResult(DeliveryStatus.PERMANENT,
+                              reason=f"This channel is gone or hidden from Paperboy (404 {error.text or 'Not Found'})")
+    if isinstance(error, discord.RateLimited):
+        return DeliveryResult(DeliveryStatus.RATE_LIMITED, retry_after=error.retry_after, reason="Discord rate limit")
+    if isinstance(error, discord.HTTPException):
+        status = DeliveryStatus.RATE_LIMITED if error.status == 429 else DeliveryStatus.TRANSIENT
+        return DeliveryResult(status, reason=f"Discord answered {error.status}: {error.text}"[:300])
+    if isinstance(error, (aiohttp.ClientError, asyncio.TimeoutError, OSError)):
+        return DeliveryResult(DeliveryStatus.TRANSIENT, reason=f"cannot reach Discord: {error}"[:300])
+    raise error
+
+
+DELIVERY_ERRORS = (discord.HTTPException, discord.RateLimited, aiohttp.ClientError, asyncio.TimeoutError, OSError)
+"""What a send, edit or history read may raise that `result_for_error` understands."""
+
+
+def paper_ids_shown(embeds: Sequence[discord.Embed]) -> list[str]:
+    """Return the ids of the papers *embeds* present, in order, each once.
+
+    A paper counts when an embed links to its page as its URL (a card) or as a
+    list line's link (a compact list); the Links field of a card is not counted.
+    """
+    ids: list[str] = []
+    for embed in embeds:
+        urls = [embed.url] if embed.url else []
+        urls += _LINK_TARGET.findall(embed.description or "")
+        for url in urls:
+            match = _PAPER_URL.match(url)
+            if match and match.group(1) not in ids:
+                ids.append(match.group(1))
+    return ids
+
+
+def _header(content: str | None) -> str:
+    return (content or "").split("\n", 1)[0].strip()
+
+
+def is_own_post(message: discord.Message, bot_id: int) -> bool:
+    """Return whether *message* is a post Paperboy sent itself (not a command answer or someone else's)."""
+    return (message.author.id == bot_id and message.type is discord.MessageType.default
+            and message.webhook_id is None and message.interaction_metadata is None)
+
+
+def is_post_of(message: discord.Message, post: Post) -> bool:
+    """Return whether *message* shows *post*: the same paper card, or the same list with its papers.
+
+    Matching is by paper ids taken from the links, not by rendered text, so a paper
+    whose numbers changed since the send is still recognised.
+    """
+    expected = render.post(post)
+    wanted = paper_ids_shown(expected.embeds)
+    found = paper_ids_shown(message.embeds)
+    if not wanted:
+        return False
+    if isinstance(post.content, PaperCard):
+        return not message.content and len(message.embeds) == 1 and found == wanted
+    return _header(message.content) == _header(expected.content) and set(wanted) <= set(found)

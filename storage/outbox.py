@@ -1,0 +1,224 @@
+"""The outbox: messages owed to channels, each moving pending -> sending -> sent (or dead)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+
+from storage.db import Queries, from_db, to_db
+from storage.models import OutboxEntry, PostedCard
+
+_COLUMNS = ("id, channel_id, kind, tag, paper_ids, state, title, target_ref, attempts, next_attempt_at, "
+            "last_error, message_ref, created_at, sent_at")
+_COLUMNS_OF_O = ", ".join(f"o.{c.strip()}" for c in _COLUMNS.split(","))
+_INSERT = """
+    INSERT OR IGNORE INTO outbox (channel_id, kind, tag, paper_ids, title, target_ref, state, created_at)
+    VALUES (?, ?, ?, ?, ?, ?, 'pending', ?)
+"""
+
+
+def _entry(row: sqlite3.Row) -> OutboxEntry:
+    return OutboxEntry(
+        id=row["id"], channel_id=row["channel_id"], kind=row["kind"], tag=row["tag"],
+        paper_ids=tuple(json.loads(row["paper_ids"])), state=row["state"], title=row["title"],
+        target_ref=row["target_ref"], attempts=row["attempts"],
+        next_attempt_at=from_db(row["next_attempt_at"]), last_error=row["last_error"],
+        message_ref=row["message_ref"], created_at=from_db(row["created_at"]), sent_at=from_db(row["sent_at"]),
+    )
+
+
+class OutboxQueries(Queries):
+    """Queue posts atomically with the ledger, and record each attempt's outcome."""
+
+    async def enqueue_posts(
+        self,
+        channel_id: int,
+        matches: Sequence[tuple[str, str | None, int | None]],
+        *,
+        at: datetime,
+        max_per_hour: int,
+    ) -> list[str]:
+        """Hand new (paper id, why, topic id) matches to the outbox; return the paper ids that were new.
+
+        Papers the channel already has a ledger row for are ignored. Up to the flood
+        limit (single posts created in the last hour) each paper gets its own post; the
+        rest go out together as one roll-up. All of it is one transaction.
+        """
+        created = to_db(at)
+        async with self._transaction() as conn:
+            new: list[str] = []
+            for paper_id, why, topic_id in matches:
+                cursor = await conn.execute(
+                    """INSERT OR IGNORE INTO deliveries (channel_id, paper_id, state, why, topic_id, created_at)
+                       VALUES (?, ?, 'pending', ?, ?, ?)""",
+                    (channel_id, paper_id, why, topic_id, created),
+                )
+                if cursor.rowcount == 1:
+                    new.append(paper_id)
+            if not new:
+                return []
+            rows = await conn.execute_fetchall(
+                "SELECT count(*) FROM outbox WHERE channel_id = ? AND kind = 'paper' AND created_at > ?",
+                (channel_id, to_db(at - timedelta(hours=1))),
+            )
+            room = max(0, max_per_hour - rows[0][0])
+            singles, rest = new[:room], new[room:]
+            await conn.executemany(_INSERT, [
+                (channel_id, "paper", f"paper:{p}", json.dumps([p]), None, None, created) for p in singles])
+            if rest:
+                title = f"…and {len(rest)} more new papers matching this channel's topics"
+                await conn.execute(_INSERT, (channel_id, "rollup", f"rollup:{rest[0]}", json.dumps(rest),
+                                             title, None, created))
+            return new
+
+    async def enqueue_digest(
+        self,
+        channel_id: int,
+        *,
+        tag: str,
+        title: str,
+        top: Sequence[str],
+        skipped: Sequence[str],
+        at: datetime,
+    ) -> bool:
+        """Queue a digest of *top* paper ids, mark *skipped* as left out, and stamp the channel's last digest.
+
+        Returns False (and changes nothing) when a digest with *tag* was already queued.
+        """
+        async with self._transaction() as conn:
+            cursor = await conn.execute(_INSERT, (channel_id, "digest", tag, json.dumps(list(top)), title, None,
+                                                  to_db(at)))
+            if cursor.rowcount != 1:
+                return False
+            for state, ids in (("pending", top), ("skipped", skipped)):
+                await conn.execute(
+                    f"""UPDATE deliveries SET state = '{state}'
+                        WHERE channel_id = ? AND state = 'queued' AND paper_id IN (SELECT value FROM json_each(?))""",
+                    (channel_id, json.dumps(list(ids))),
+                )
+            await conn.execute("UPDATE channels SET last_digest_at = ? WHERE id = ?", (to_db(at), channel_id))
+            return True
+
+    async def enqueue_update(self, channel_id: int, paper_id: str, *, target_ref: str, tag: str,
+                             at: datetime) -> bool:
+        """Queue an edit of the earlier post *target_ref* of *paper_id*; False if that edit is queued already."""
+        async with self._transaction() as conn:
+            cursor = await conn.execute(_INSERT, (channel_id, "update", tag, json.dumps([paper_id]), None,
+                                                  target_ref, to_db(at)))
+            return cursor.rowcount == 1
+
+    async def due_outbox(self, *, now: datetime, limit: int = 5000) -> list[OutboxEntry]:
+        """Return pending entries that are due, for channels that are not paused; oldest first."""
+        rows = await self._fetchall(
+            f"""SELECT {_COLUMNS_OF_O} FROM outbox o JOIN channels c ON c.id = o.channel_id
+                WHERE o.state = 'pending' AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= ?)
+                  AND c.paused_reason IS NULL
+                ORDER BY o.id LIMIT ?""",
+            (to_db(now), limit),
+        )
+        return [_entry(r) for r in rows]
+
+    async def outbox_in_state(self, state: str, *, channel_id: int | None = None) -> list[OutboxEntry]:
+        """Return every entry in *state* (optionally of one channel), oldest first."""
+        sql = f"SELECT {_COLUMNS} FROM outbox WHERE state = ?"
+        params: tuple = (state,)
+        if channel_id is not None:
+            sql, params = sql + " AND channel_id = ?", (state, channel_id)
+        return [_entry(r) for r in await self._fetchall(sql + " ORDER BY id", params)]
+
+    async def next_outbox_due(self) -> datetime | None:
+        """Return the earliest retry time among pending entries of unpaused channels."""
+        row = await self._fetchone(
+            """SELECT min(coalesce(o.next_attempt_at, o.created_at)) AS due FROM outbox o
+               JOIN channels c ON c.id = o.channel_id WHERE o.state = 'pending' AND c.paused_reason IS NULL""")
+        return from_db(row["due"]) if row else None
+
+    async def claim_outbox(self, entry_id: int) -> bool:
+        """Move *entry_id* from pending to sending, just before handing it to the platform.
+
+        Returns False when it is no longer pending (another sender got to it first).
+        """
+        async with self._transaction() as conn:
+            cursor = await conn.execute("UPDATE outbox SET state = 'sending' WHERE id = ? AND state = 'pending'",
+                                        (entry_id,))
+            return cursor.rowcount == 1
+
+    async def mark_outbox_sent(
+        self, entry_id: int, *, message_ref: str | None, at: datetime,
+        posted_states: Mapping[str, str] | None = None,
+    ) -> None:
+        """Record *entry_id* as sent, and its papers' ledger rows with it.
+
+        *posted_states* (paper id -> what the post showed) is kept for single-paper posts,
+        so a later change to the paper can be edited into that post.
+        """
+        async with self._transaction() as conn:
+            rows = await conn.execute_fetchall("SELECT channel_id, kind, paper_ids FROM outbox WHERE id = ?",
+                                               (entry_id,))
+            if not rows:
+                return
+            channel_id, kind, paper_ids = rows[0]
+            await conn.execute(
+                """UPDATE outbox SET state = 'sent', message_ref = ?, sent_at = ?, next_attempt_at = NULL,
+                   last_error = NULL WHERE id = ?""",
+                (message_ref, to_db(at), entry_id),
+            )
+            ledger = "UPDATE deliveries SET {} WHERE channel_id = ? AND paper_id = ?"
+            for paper_id in json.loads(paper_ids):
+                where = (channel_id, paper_id)
+                await conn.execute(ledger.format("state = 'sent', sent_at = coalesce(sent_at, ?)"),
+                                   (to_db(at), *where))
+                if kind == "paper":  # an edit keeps pointing at the original message
+                    await conn.execute(ledger.format("message_ref = ?"), (message_ref, *where))
+                if posted_states and paper_id in posted_states:
+                    await conn.execute(ledger.format("posted_state = ?"), (posted_states[paper_id], *where))
+
+    async def mark_outbox_retry(self, entry_id: int, *, error: str, retry_at: datetime,
+                                count_attempt: bool = True) -> None:
+        """Put *entry_id* back to pending until *retry_at*, counting the attempt unless told not to."""
+        await self._set_state(
+            entry_id,
+            """UPDATE outbox SET state = 'pending', last_error = ?, next_attempt_at = ?,
+               attempts = attempts + ? WHERE id = ?""",
+            (error, to_db(retry_at), 1 if count_attempt else 0),
+        )
+
+    async def release_outbox(self, entry_id: int) -> None:
+        """Return an entry found not delivered after a crash to pending, due now."""
+        await self._set_state(entry_id, "UPDATE outbox SET state = 'pending', next_attempt_at = NULL WHERE id = ?",
+                              ())
+
+    async def mark_outbox_dead(self, entry_id: int, *, error: str) -> None:
+        """Give up on *entry_id* after too many failures, keeping the reason."""
+        await self._set_state(entry_id, "UPDATE outbox SET state = 'dead', last_error = ?, attempts = attempts + 1 "
+                                        "WHERE id = ?", (error,))
+
+    async def _set_state(self, entry_id: int, sql: str, params: tuple) -> None:
+        async with self._transaction() as conn:
+            await conn.execute(sql, (*params, entry_id))
+
+    async def ledger_whys(self, channel_id: int, paper_ids: Sequence[str]) -> dict[str, str | None]:
+        """Return why each of *paper_ids* matched channel *channel_id*."""
+        rows = await self._fetchall(
+            "SELECT paper_id, why FROM deliveries WHERE channel_id = ? AND paper_id IN (SELECT value FROM json_each(?))",
+            (channel_id, json.dumps(list(paper_ids))),
+        )
+        return {r["paper_id"]: r["why"] for r in rows}
+
+    async def posted_cards(self, paper_ids: Sequence[str]) -> list[PostedCard]:
+        """Return the single-paper posts already sent for any of *paper_ids*."""
+        rows = await self._fetchall(
+            """SELECT channel_id, paper_id, message_ref, posted_state FROM deliveries
+               WHERE state = 'sent' AND message_ref IS NOT NULL AND posted_state IS NOT NULL
+                 AND paper_id IN (SELECT value FROM json_each(?))""",
+            (json.dumps(list(paper_ids)),),
+        )
+        return [PostedCard(r["channel_id"], r["paper_id"], r["message_ref"], r["posted_state"]) for r in rows]
+
+    async def outbox_counts(self, channel_id: int | None = None) -> dict[str, int]:
+        """Return how many outbox entries are in each state (of one channel, or all)."""
+        where, params = ("WHERE channel_id = ?", (channel_id,)) if channel_id is not None else ("", ())
+        rows = await self._fetchall(f"SELECT state, count(*) AS n FROM outbox {where} GROUP BY state", params)
+        return {r["state"]: r["n"] for r in rows}

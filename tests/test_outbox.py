@@ -1,0 +1,200 @@
+"""The outbox and its worker: floods, crash ambiguity, retries, pausing, edits, pacing."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from bot.delivery import DeliveryResult, DeliveryStatus, RateLimit
+from bot.pacing import Pacer
+from bot.worker import MAX_ATTEMPTS
+from tests.fakes.memory_adapter import MemoryAdapter
+from tests.fakes.seed import make_item
+
+
+@pytest.fixture
+def chat(core):
+    adapter = MemoryAdapter(core.engine)
+    core.poller.adapters[adapter.platform] = adapter
+    return adapter
+
+
+def add_papers(fake_hf, clock, count: int, *, start: int = 1, title: str = "Unlearning step") -> list[str]:
+    ids = []
+    for n in range(start, start + count):
+        paper_id = f"2411.{n:05d}"
+        fake_hf.add(make_item(n, f"{title} {n}", "A study.", daily=clock().date(), paper_id=paper_id,
+                              upvotes=100 + n))
+        ids.append(paper_id)
+    return ids
+
+
+async def subscribed(chat, core, query: str = "unlearn*", channel: str = "general"):
+    await chat.push(f"subscribe {query}", channel=channel)
+    await core.poller.poll_once()
+    return await core.store.get_channel(chat.channel(channel))
+
+
+async def test_a_flood_becomes_singles_then_one_roll_up(chat, core, fake_hf, clock):
+    core.poller.max_posts_per_hour = 3
+    await subscribed(chat, core)
+    ids = add_papers(fake_hf, clock, 5)
+    await core.poller.poll_once()
+    posts = [post for _, post in chat.pop_posts()]
+    assert [p.tag.split(":")[0] for p in posts] == ["paper", "paper", "paper", "rollup"]
+    roll_up = posts[-1]
+    assert len(roll_up.paper_ids) == 2 and "2 more" in roll_up.content.title
+    assert sorted(pid for p in posts for pid in p.paper_ids) == sorted(ids), "nothing lost, nothing twice"
+    more = add_papers(fake_hf, clock, 1, start=10)
+    await core.poller.poll_once()
+    assert [p.tag for _, p in chat.pop_posts()] == [f"rollup:{more[0]}"], "still over the limit this hour"
+    clock.advance(hours=1, minutes=1)
+    later = add_papers(fake_hf, clock, 1, start=20)
+    await core.poller.poll_once()
+    assert [p.tag for _, p in chat.pop_posts()] == [f"paper:{later[0]}"]
+
+
+async def test_an_ambiguous_send_found_on_the_platform_is_not_resent(chat, core, fake_hf, clock):
+    channel = await subscribed(chat, core)
+    (paper_id,) = add_papers(fake_hf, clock, 1)
+    await core.poller.poll_once(deliver=False)
+    (entry,) = await core.store.due_outbox(now=clock())
+    # The process hands the post over and dies before recording it.
+    assert await core.store.claim_outbox(entry.id)
+    post, _ = await core.poller.worker._post(entry, channel)
+    await chat.send(channel.ref, post)
+    chat.pop_posts()
+    restarted = type(core.poller.worker)(store=core.store, adapters=core.poller.adapters, clock=clock)
+    report = await restarted.drain()
+    assert report.reconciled == 1 and chat.pop_posts() == []
+    assert (await core.store.outbox_counts(channel.id)) == {"sent": 1}
+    assert (await core.store.delivery_counts(channel.id)).get("sent") == 1
+
+
+async def test_an_ambiguous_send_missing_on_the_platform_is_sent_once(chat, core, fake_hf, clock):
+    await subscribed(chat, core)
+    (paper_id,) = add_papers(fake_hf, clock, 1)
+    await core.poller.poll_once(deliver=False)
+    (entry,) = await core.store.due_outbox(now=clock())
+    assert await core.store.claim_outbox(entry.id)  # died before the platform got it
+    restarted = type(core.poller.worker)(store=core.store, adapters=core.poller.adapters, clock=clock)
+    await restarted.drain()
+    assert [p.paper_ids for _, p in chat.pop_posts()] == [(paper_id,)]
+    await restarted.drain()
+    assert chat.pop_posts() == []
+
+
+async def test_when_the_platform_cannot_be_asked_the_entry_waits(chat, core, fake_hf, clock):
+    class Blind(MemoryAdapter):
+        async def find_post(self, channel, post):
+            raise ConnectionError("history unavailable")
+
+    blind = Blind(core.engine)
+    core.poller.adapters[blind.platform] = blind
+    channel = await subscribed(blind, core)
+    add_papers(fake_hf, clock, 1)
+    await core.poller.poll_once(deliver=False)
+    (entry,) = await core.store.due_outbox(now=clock())
+    await core.store.claim_outbox(entry.id)
+    await core.poller.worker.drain()
+    assert blind.attempts == 0, "never guesses"
+    assert (await core.store.outbox_counts(channel.id)) == {"sending": 1}
+
+
+async def test_transient_failures_back_off_then_die_with_the_reason(chat, core, fake_hf, clock):
+    await subscribed(chat, core)
+    add_papers(fake_hf, clock, 1)
+    chat.results.extend([DeliveryResult(DeliveryStatus.TRANSIENT, reason="HTTP 502")] * MAX_ATTEMPTS)
+    await core.poller.poll_once()
+    for _ in range(MAX_ATTEMPTS):
+        clock.advance(hours=2)
+        await core.poller.worker.drain()
+    assert chat.attempts == MAX_ATTEMPTS
+    (dead,) = await core.store.outbox_in_state("dead")
+    assert dead.last_error == "HTTP 502" and dead.attempts == MAX_ATTEMPTS
+    assert "1 given up" in (await chat.push("status")).content.body
+
+
+async def test_pausing_tells_the_subscriber_and_resume_delivers_what_waited(chat, core, fake_hf, clock):
+    await subscribed(chat, core)
+    ids = add_papers(fake_hf, clock, 2)
+    chat.results.append(DeliveryResult(DeliveryStatus.PERMANENT, reason="channel_not_found"))
+    report = await core.poller.poll_once()
+    assert report.paused[0][1] == "channel_not_found"
+    (notice,) = chat.notices
+    assert notice[1] == "U1" and "resume" in notice[2] and "channel_not_found" in notice[2]
+    await core.poller.poll_once()
+    assert chat.pop_posts() == []
+    await chat.push("resume")
+    await core.poller.worker.drain()
+    assert sorted(p.paper_ids[0] for _, p in chat.pop_posts()) == sorted(ids)
+
+
+async def test_a_changed_paper_is_edited_in_place(chat, core, fake_hf, clock):
+    core.poller.update_posts = True
+    await subscribed(chat, core)
+    (paper_id,) = add_papers(fake_hf, clock, 1)
+    await core.poller.poll_once()
+    ((_, post),) = chat.pop_posts()
+    fake_hf.items[paper_id]["paper"]["githubRepo"] = "https://github.com/example/new-code"
+    await core.poller.poll_once()
+    ((_, ref, edited),) = chat.edits
+    assert ref == "m1" and edited.content.paper.github_repo == "https://github.com/example/new-code"
+    await core.poller.poll_once()
+    assert len(chat.edits) == 1, "one edit per change"
+    assert chat.pop_posts() == [], "an update is never a second post"
+
+
+async def test_without_update_posts_a_changed_paper_is_left_alone(chat, core, fake_hf, clock):
+    await subscribed(chat, core)
+    (paper_id,) = add_papers(fake_hf, clock, 1)
+    await core.poller.poll_once()
+    fake_hf.items[paper_id]["paper"]["githubRepo"] = "https://github.com/example/new-code"
+    await core.poller.poll_once()
+    assert chat.edits == []
+
+
+async def test_a_burst_for_one_channel_does_not_delay_another(chat, core, fake_hf, clock):
+    order: list[str] = []
+
+    class Recording(MemoryAdapter):
+        async def send(self, channel, post):
+            order.append(channel.channel)
+            return await super().send(channel, post)
+
+    paced = Recording(core.engine, platform="paced", limits=(RateLimit("channel", 1, 0.2),))
+    core.poller.adapters[paced.platform] = paced
+    core.poller.max_posts_per_hour = 100
+    await paced.push("subscribe unlearn*", channel="busy")
+    await paced.push("subscribe protein", channel="quiet")
+    await core.poller.poll_once()
+    add_papers(fake_hf, clock, 5)
+    add_papers(fake_hf, clock, 1, start=50, title="Protein folding")
+    await core.poller.poll_once()
+    assert order.count("busy") == 5 and order.index("quiet") < 2
+
+
+async def test_pacer_keeps_every_window_within_its_limit():
+    limits = (RateLimit("channel", 2, 0.3), RateLimit("global", 3, 0.3))
+    pacer = Pacer()
+    from bot.channels import ChannelRef
+
+    channels = [ChannelRef("x", "w", str(n)) for n in range(3)]
+    stamps: list[tuple[float, str]] = []
+
+    async def send_many(channel):
+        for _ in range(4):
+            await pacer.wait("x", channel, limits)
+            stamps.append((time.monotonic(), channel.channel))
+
+    started = time.monotonic()
+    await asyncio.gather(*(send_many(c) for c in channels))
+    for at, _ in stamps:
+        window = [s for s in stamps if at <= s[0] < at + 0.3]
+        assert len(window) <= 3
+        for name in {c for _, c in window}:
+            assert sum(1 for _, c in window if c == name) <= 2
+    # 12 sends at 3 per 0.3 s need at least 3 more windows after the first.
+    assert time.monotonic() - started >= 0.9
