@@ -32,6 +32,8 @@ Clock = Callable[[], datetime]
 MAX_TOPICS_PER_CHANNEL = 25  # Discord autocomplete shows at most 25 choices
 MAX_LIST = 10
 PREVIEW_DAYS = 7
+LIST_FRESH_FOR = timedelta(minutes=5)
+"""A cached trending list younger than this answers `trending` without asking the source."""
 
 
 def utcnow() -> datetime:
@@ -60,6 +62,7 @@ class Engine:
         self.clock = clock or utcnow
         self.answer_timeout = answer_timeout
         self._background: set[asyncio.Task] = set()
+        self._inflight: dict[str, asyncio.Future] = {}
 
     async def handle(self, command: Command) -> Reply:
         """Run *command*; bad input and source failures become an `Error` reply, never an exception."""
@@ -93,20 +96,25 @@ class Engine:
 
     # -- talking to sources -------------------------------------------------------------
 
-    async def _fresh(self, fetch: Awaitable[T]) -> tuple[T | None, str | None]:
-        """Await *fetch* within the answer deadline; on failure return a note for the user.
+    async def _fresh(self, key: str, fetch: Callable[[], Awaitable[T]]) -> tuple[T | None, str | None]:
+        """Fetch within the answer deadline; on failure return None and a note for the user.
 
-        A fetch that misses the deadline keeps running in the background so the
-        cache is warm for the next person who asks.
+        Concurrent commands asking for the same *key* share one request, so a crowd
+        typing ``trending`` costs the source one call. A fetch that misses the deadline
+        keeps running in the background so the cache is warm for the next person.
         """
-        task = asyncio.ensure_future(fetch)
+        task = self._inflight.get(key)
+        if task is None:
+            task = self._inflight[key] = asyncio.ensure_future(fetch())
+            task.add_done_callback(lambda _: self._inflight.pop(key, None))
         try:
             return await asyncio.wait_for(asyncio.shield(task), self.answer_timeout), None
         except PaperNotFound:
             raise
         except asyncio.TimeoutError:
-            self._background.add(task)
-            task.add_done_callback(self._finish_background)
+            if task not in self._background:
+                self._background.add(task)
+                task.add_done_callback(self._finish_background)
             return None, (f"cannot reach Hugging Face at {self.hf.base_url} (no answer within "
                           f"{self.answer_timeout:g} s); showing cached results")
         except SourceError as error:
@@ -122,7 +130,7 @@ class Engine:
                 saver.add_done_callback(self._background.discard)
 
     async def _current_lists(self) -> tuple[CurrentLists | None, str | None]:
-        lists, note = await self._fresh(fetch_lists(self.hf))
+        lists, note = await self._fresh("lists", lambda: fetch_lists(self.hf))
         if lists is not None:
             await remember_lists(self.store, lists, at=self.clock())
             if lists.errors:
@@ -143,7 +151,11 @@ class Engine:
 
     async def _trending(self, command: Command) -> Reply:
         count = _int_arg(command.args, default=MAX_LIST, low=1, high=25, what="the number of papers")
-        papers, note = await self._fresh(self.hf.trending(limit=50))
+        cached, saved_at = await self.store.get_list("trending")
+        if cached and saved_at and self.clock() - saved_at < LIST_FRESH_FOR:
+            # The poller or another command fetched it moments ago: no need to ask again.
+            return Reply(PaperList("Trending on Hugging Face Papers", _cards(cached[:count])))
+        papers, note = await self._fresh("trending", lambda: self.hf.trending(limit=50))
         if papers is not None:
             await self.store.save_papers(papers)
             await self.store.save_list("trending", [p.id for p in papers], at=self.clock())
@@ -157,11 +169,11 @@ class Engine:
     async def _today(self, command: Command) -> Reply:
         arg = command.args.strip()
         day = _parse_day(arg) if arg else self.clock().date()
-        papers, note = await self._fresh(self.hf.daily(day))
+        papers, note = await self._fresh(f"daily:{day}", lambda: self.hf.daily(day))
         title = f"Daily Papers for {day.isoformat()}"
         if papers is not None and not papers and not arg:
             # Nothing posted yet today (or a weekend): the newest list is what people want.
-            papers, note = await self._fresh(self.hf.daily(None))
+            papers, note = await self._fresh("daily:latest", lambda: self.hf.daily(None))
             title = f"Latest Daily Papers (none yet for {day.isoformat()})"
         if papers is not None:
             await self.store.save_papers(papers)
@@ -175,7 +187,7 @@ class Engine:
     async def _search(self, command: Command) -> Reply:
         query = _query(command.args)
         words = " ".join(t.strip('"').rstrip("*") for t in query.search_terms())
-        found, note = await self._fresh(self.hf.search(words, limit=20))
+        found, note = await self._fresh(f"search:{words}", lambda: self.hf.search(words, limit=20))
         remote: list[Paper] = []
         if found is not None:
             await self.store.save_papers(found)
@@ -194,7 +206,7 @@ class Engine:
             raise UsageError("Give an arXiv id or a paper URL.")
         paper_id = normalize_paper_id(command.args)
         try:
-            paper, note = await self._fresh(self.hf.paper(paper_id))
+            paper, note = await self._fresh(f"paper:{paper_id}", lambda: self.hf.paper(paper_id))
         except PaperNotFound:
             paper, note = (await self._from_arxiv(paper_id) if self.arxiv
                            else (None, f"No paper {paper_id} on Hugging Face Papers."))

@@ -122,8 +122,9 @@ async def test_show_unknown_everywhere_is_an_error(chat):
     assert "2401.99999" in reply.content.message
 
 
-async def test_lookups_come_from_the_cache_when_the_source_is_down(chat, fake_hf):
+async def test_lookups_come_from_the_cache_when_the_source_is_down(chat, fake_hf, clock):
     assert titles(await chat.push("trending 3"))
+    clock.advance(minutes=6)
     await fake_hf.stop()
     reply = await chat.push("trending 3")
     assert len(titles(reply)) == 3
@@ -134,8 +135,9 @@ async def test_lookups_come_from_the_cache_when_the_source_is_down(chat, fake_hf
     assert titles(found), "local search works from the cache"
 
 
-async def test_a_slow_source_is_answered_from_cache_within_the_deadline(chat, fake_hf, core):
+async def test_a_slow_source_is_answered_from_cache_within_the_deadline(chat, fake_hf, core, clock):
     await chat.push("trending 3")
+    clock.advance(minutes=6)
     fake_hf.delay = 10
     started = time.monotonic()
     reply = await chat.push("trending 3")
@@ -257,3 +259,21 @@ async def test_resume_turns_a_paused_channel_back_on(chat, core):
     reply = await chat.push("resume")
     assert "lost access (403)" in reply.content.body
     assert (await core.store.get_channel(chat.channel())).paused_reason is None
+
+
+async def test_a_fresh_trending_list_answers_without_asking_the_source(chat, fake_hf, clock):
+    await chat.push("trending 3")
+    asked = len(fake_hf.requests)
+    clock.advance(minutes=4)
+    assert len(titles(await chat.push("trending 3"))) == 3
+    assert len(fake_hf.requests) == asked
+    clock.advance(minutes=2)
+    await chat.push("trending 3")
+    assert len(fake_hf.requests) == asked + 1
+
+
+async def test_a_crowd_asking_at_once_costs_the_source_one_request(chat, fake_hf):
+    fake_hf.delay = 0.5
+    replies = await asyncio.gather(*(chat.push("show 2403.10007") for _ in range(30)))
+    assert all(isinstance(r.content, PaperCard) for r in replies)
+    assert fake_hf.paths().count("/api/papers/2403.10007") == 1

@@ -231,7 +231,7 @@ class SlackAdapter:
         in_channel = await self._post_message(
             channel.workspace, channel=channel.channel, text=clip_escaped(text, MAX_NOTICE_CHARS)
         )
-        if True:
+        if in_channel.status is not DeliveryStatus.PERMANENT or not user_id:
             return in_channel
         # A channel link names the channel in the DM without notifying anyone.
         direct = await self._post_message(

@@ -1,10 +1,12 @@
 """Find which of many topic queries a paper matches without testing every one.
 
-Each query gets a *guard*: a few index entries (a word, two adjacent words or a
-prefix, each in one field) such that any paper the query matches contains at
-least one of them. A paper is tested only against the queries one of whose
-entries it contains, and with the query's own `Query.match`, so the answers and
-their explanations are exactly those of testing every query.
+Each query gets a *guard*: a few of its terms, each looked up by one index entry
+(a word, two adjacent words or a prefix, in one field), such that any paper the
+query matches holds at least one of them. For a paper, the index finds the terms
+it holds (most by look-up alone; longer phrases are then tested with `Term.test`),
+takes the queries those terms guard, and evaluates each on the set of held terms.
+Explanations use `Term.hit` and the same order and de-duplication as
+`Group.hits`, so they equal `Query.match` exactly (the property tests check it).
 
 Why a guard is sound, for the node kinds of `bot.topics.matcher`:
 
@@ -217,9 +219,14 @@ class TopicIndex(Generic[K]):
             if chains is not None:
                 if not held.isdisjoint(entry.excluded):
                     continue
-                holding = [chain for chain, members in zip(chains, entry.chain_members) if held.issuperset(members)]
-                if not holding:
-                    continue
+                if len(chains) == 1:  # most queries; spares building a list
+                    if not held.issuperset(entry.chain_members[0]):
+                        continue
+                    holding = chains
+                else:
+                    holding = [c for c, members in zip(chains, entry.chain_members) if held.issuperset(members)]
+                    if not holding:
+                        continue
                 if len(holding) == 1:
                     chain = holding[0]
                     match = chain_matches.get(chain)
