@@ -153,6 +153,8 @@ def _card(card: PaperCard, *, number: int | None = None, full: bool = True) -> s
         lines.append("   " + " · ".join(f for f in figures if f))
     if card.why:
         lines.append(f"   matched: {_clean(card.why)}")
+    if card.note:
+        lines.append(f"   ({_clean(card.note)})")
     summary = _clean(paper.summary)
     if summary:
         limit = 1200 if full else 240

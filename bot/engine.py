@@ -212,10 +212,10 @@ class Engine:
                            else (None, f"No paper {paper_id} on Hugging Face Papers."))
         if paper is not None:
             await self.store.save_papers([paper])
-            return Reply(PaperCard(paper, note))
+            return Reply(PaperCard(paper, note=note))
         cached = await self.store.get_paper(paper_id)
         if cached is not None:
-            return Reply(PaperCard(cached, note))
+            return Reply(PaperCard(cached, note=note))
         return _error(note.replace("; showing cached results", "") if note else f"No paper {paper_id}.")
 
     async def _from_arxiv(self, paper_id: str) -> tuple[Paper | None, str | None]:

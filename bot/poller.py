@@ -16,7 +16,8 @@ from bot.lists import CurrentLists, fetch_lists, remember_lists
 from bot.paper import Paper
 from bot.schedule import digest_due
 from bot.sources import HuggingFaceClient
-from bot.topics import PaperText, Query, QueryError, parse_query
+from bot.topics import Match, PaperText, Query, QueryError, parse_query
+from bot.topics.index import TopicIndex
 from bot.worker import DeliveryReport, DeliveryWorker, posted_state
 from storage import Store
 from storage.models import Channel, Topic
@@ -76,6 +77,8 @@ class Poller:
         self.update_posts = update_posts
         self.worker = worker or DeliveryWorker(store=store, adapters=self.adapters, clock=self.clock)
         self._queries: dict[str, Query | None] = {}
+        self._index: TopicIndex[tuple[int, int]] | None = None
+        self._index_signature = 0
 
     async def poll_once(self, *, dry_run: bool = False, deliver: bool = True) -> PollReport:
         """Fetch, match, queue and (unless *deliver* is False) deliver once.
@@ -90,10 +93,7 @@ class Poller:
         if not dry_run:
             await remember_lists(self.store, lists, at=now)
         if lists.papers():
-            texts = [(paper, PaperText.of(paper)) for paper in lists.papers()]
-            for channel, topics in await self.store.channels_with_topics():
-                if not channel.paused_reason:
-                    await self._match_channel(channel, topics, lists, texts, report, dry_run=dry_run, now=now)
+            await self._match(lists, report, dry_run=dry_run, now=now)
         if dry_run:
             return report
         await self._queue_digests(report, now)
@@ -122,25 +122,53 @@ class Poller:
                 self._queries[text] = None
         return self._queries[text]
 
-    async def _match_channel(
-        self, channel: Channel, topics: list[Topic], lists: CurrentLists, texts: list[tuple[Paper, PaperText]],
-        report: PollReport, *, dry_run: bool, now: datetime,
-    ) -> None:
-        active = [(t, q) for t in topics if t.baseline_taken and (q := self._query(t.query))]
-        seen = await self.store.ledger_paper_ids(channel.id)
-        matches: list[tuple[Paper, str, int]] = []
-        for paper, text in texts:
-            if paper.id in seen or (paper.upvotes or 0) < channel.min_upvotes:
-                continue
-            for topic, query in active:
-                match = query.match(text)
-                if match is not None:
-                    matches.append((paper, match.explain(), topic.id))
-                    break
-        realtime = channel.realtime and not channel.digest_time
+    def _index_for(self, channels: list[tuple[Channel, list[Topic]]]) -> TopicIndex[tuple[int, int]]:
+        """Return the index of every active topic, rebuilt only when the topics changed."""
+        active = [(c.id, t.id, t.query) for c, topics in channels if not c.paused_reason
+                  for t in topics if t.baseline_taken]
+        signature = hash(tuple(active))
+        if self._index is None or signature != self._index_signature:
+            index: TopicIndex[tuple[int, int]] = TopicIndex()
+            for channel_id, topic_id, text in active:
+                if (query := self._query(text)) is not None:
+                    index.add((channel_id, topic_id), query)
+            self._index, self._index_signature = index, signature
+        return self._index
+
+    async def _match(self, lists: CurrentLists, report: PollReport, *, dry_run: bool, now: datetime) -> None:
+        """Find each channel's new matches through the topic index and hand them over."""
+        channels = await self.store.channels_with_topics()
+        by_id = {channel.id: channel for channel, _ in channels}
+        index = self._index_for(channels)
+        papers = lists.papers()
+        seen = await self.store.ledger_pairs([p.id for p in papers])
+        found: dict[int, list[tuple[Paper, str, int]]] = {}
+        for paper in papers:
+            first: dict[int, tuple[int, Match]] = {}  # channel -> its oldest matching topic
+            for (channel_id, topic_id), match in index.matches(PaperText.of(paper)):
+                if channel_id not in first or topic_id < first[channel_id][0]:
+                    first[channel_id] = (topic_id, match)
+            for channel_id, (topic_id, match) in first.items():
+                channel = by_id[channel_id]
+                if (channel_id, paper.id) in seen or (paper.upvotes or 0) < channel.min_upvotes:
+                    continue
+                found.setdefault(channel_id, []).append((paper, match.explain(), topic_id))
+        for channel_id, matches in found.items():
+            await self._hand_over(by_id[channel_id], matches, report, dry_run=dry_run, now=now)
+        if lists.complete and not dry_run:
+            # New topics take their baseline after matching, so it never hides a match of an older topic.
+            for channel, topics in channels:
+                unbased = [t.id for t in topics if not t.baseline_taken]
+                if unbased and not channel.paused_reason:
+                    report.baselined += await self.store.record_baseline(
+                        channel.id, [p.id for p in papers], at=now)
+                    await self.store.mark_baseline_taken(unbased)
+
+    async def _hand_over(self, channel: Channel, matches: list[tuple[Paper, str, int]], report: PollReport,
+                         *, dry_run: bool, now: datetime) -> None:
         if dry_run:
             new = [p.id for p, _, _ in matches]
-        elif realtime:
+        elif channel.realtime and not channel.digest_time:
             new = await self.store.enqueue_posts(channel.id, [(p.id, why, tid) for p, why, tid in matches],
                                                  at=now, max_per_hour=self.max_posts_per_hour)
         else:
@@ -148,12 +176,6 @@ class Poller:
                    if await self.store.enqueue(channel.id, p.id, state="queued", why=why, topic_id=tid, at=now)]
         fresh = set(new)
         report.enqueued += [(channel, p, why) for p, why, _ in matches if p.id in fresh]
-        # New topics take their baseline after matching, so it never hides a match of an older topic.
-        unbased = [t.id for t in topics if not t.baseline_taken]
-        if unbased and lists.complete and not dry_run:
-            report.baselined += await self.store.record_baseline(
-                channel.id, [p.id for p in lists.papers()], at=now)
-            await self.store.mark_baseline_taken(unbased)
 
     async def _queue_digests(self, report: PollReport, now: datetime) -> None:
         """Queue the digest of every channel whose digest time has come."""

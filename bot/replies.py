@@ -13,10 +13,15 @@ from bot.paper import Paper
 
 @dataclass(frozen=True, slots=True)
 class PaperCard:
-    """One paper, optionally with the reason it matched a channel's topic."""
+    """One paper, optionally with the reason it matched a channel's topic.
+
+    ``note`` is a one-line remark about the answer itself (for example, that it
+    comes from the cache or from arXiv), never about the paper.
+    """
 
     paper: Paper
     why: str | None = None
+    note: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

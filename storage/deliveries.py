@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterable
 from datetime import datetime
@@ -54,6 +55,14 @@ class DeliveryQueries(Queries):
         """Return every paper id channel *channel_id* has a ledger row for, whatever its state."""
         rows = await self._fetchall("SELECT paper_id FROM deliveries WHERE channel_id = ?", (channel_id,))
         return {r["paper_id"] for r in rows}
+
+    async def ledger_pairs(self, paper_ids: Iterable[str]) -> set[tuple[int, str]]:
+        """Return the (channel id, paper id) pairs the ledger holds for any of *paper_ids*."""
+        rows = await self._fetchall(
+            "SELECT channel_id, paper_id FROM deliveries WHERE paper_id IN (SELECT value FROM json_each(?))",
+            (json.dumps(list(paper_ids)),),
+        )
+        return {(r["channel_id"], r["paper_id"]) for r in rows}
 
     async def enqueue(
         self,

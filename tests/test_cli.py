@@ -81,9 +81,9 @@ async def test_bad_setting_stops_with_one_line_naming_it(env):
 
 
 async def test_dead_source_gives_one_clear_line_and_the_console_keeps_working(env, fake_hf):
-    await paperboy("console", env=env, stdin="trending 2\n")  # warm the cache
+    await paperboy("console", env=env, stdin="today\n")  # warm the cache
     dead = env | {"PAPERBOY_HF_API_URL": "http://127.0.0.1:9", "PAPERBOY_ANSWER_TIMEOUT": "8"}
-    code, out, err = await paperboy("console", env=dead, stdin="trending 2\nshow junk\nhelp\n")
+    code, out, err = await paperboy("console", env=dead, stdin="today\nshow junk\nhelp\n")
     assert code == 0
     assert "cannot reach Hugging Face at http://127.0.0.1:9" in out
     assert "not an arXiv id" in out and "Paperboy commands" in out

@@ -113,7 +113,7 @@ async def test_show_falls_back_to_arxiv_when_hugging_face_has_no_page(chat, fake
     assert isinstance(reply.content, PaperCard)
     assert reply.content.paper.source == "arxiv"
     assert reply.content.paper.title == "An arXiv-only paper"
-    assert "arXiv" in (reply.content.why or "")
+    assert "arXiv" in (reply.content.note or "") and reply.content.why is None
 
 
 async def test_show_unknown_everywhere_is_an_error(chat):

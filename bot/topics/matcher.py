@@ -10,7 +10,7 @@ from bisect import bisect_left
 from dataclasses import dataclass, field as dataclass_field
 from functools import lru_cache
 from operator import attrgetter
-from typing import Callable, Iterable, Iterator, Sequence, Union
+from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar, Union
 
 from bot.paper import Paper
 from bot.topics.text import singular, words
@@ -134,15 +134,58 @@ class Hit:
         return f"{self.term} in {', '.join(self.fields)}"
 
 
-@dataclass(frozen=True, slots=True)
 class Match:
-    """Why a paper matched a query: the positive terms it contains and where."""
+    """Why a paper matched a query: the positive terms it contains and where.
 
-    hits: tuple[Hit, ...]
+    Immutable and compared by its hits. A match can also be made `deferred`, working out its
+    hits only when first asked: the topic index finds thousands of matches a paper, and
+    callers explain only the few they post.
+    """
+
+    __slots__ = ("_hits", "_work", "_argument")
+
+    def __init__(self, hits: Iterable[Hit]) -> None:
+        self._hits: tuple[Hit, ...] | None = tuple(hits)
+        self._work: Callable[[Any], tuple[Hit, ...]] | None = None
+        self._argument: Any = None
+
+    @classmethod
+    def deferred(cls, work: Callable[[_A], tuple[Hit, ...]], argument: _A) -> Match:
+        """Return a match whose hits are ``work(argument)``, called once, when they are first needed."""
+        match = _new_match(cls)
+        match._hits = None
+        match._work = work
+        match._argument = argument
+        return match
+
+    @property
+    def hits(self) -> tuple[Hit, ...]:
+        """Return the positive terms the paper contains, in query order, each once."""
+        hits = self._hits
+        if hits is None:
+            assert self._work is not None
+            hits = self._hits = self._work(self._argument)
+            self._work = self._argument = None  # let the paper's text go
+        return hits
 
     def explain(self) -> str:
         """Say why the paper matched: ``"model merging" in title; author Graham Neubig``."""
         return "; ".join(hit.explain() for hit in self.hits)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Match):
+            return NotImplemented
+        return self.hits == other.hits
+
+    def __hash__(self) -> int:
+        return hash(self.hits)
+
+    def __repr__(self) -> str:
+        return f"Match(hits={self.hits!r})"
+
+
+_new_match = object.__new__
+_A = TypeVar("_A")
 
 
 @dataclass(frozen=True, slots=True)
