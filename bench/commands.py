@@ -46,6 +46,8 @@ ACK_TARGET_P99 = 1.0
 ANSWER_WAIT = 60.0
 """How long a run waits for the last answer before counting the rest as lost."""
 START_TIMEOUT = 30.0
+CACHED_NOTE = "showing cached results"
+"""What the engine's note says when the source missed the answer deadline and the cache answered."""
 CHANNELS = 20
 
 
@@ -149,7 +151,11 @@ class RunResult:
     cached_fallbacks: int = 0
     warnings: int = 0
     wall: float = 0.0
+    began: float = 0.0
+    """``time.monotonic()`` when the first command was sent."""
     slowest: list[tuple[float, str]] = field(default_factory=list)
+    answers_by_kind: dict[str, list[float]] = field(default_factory=dict)
+    """Answer times per command name (``search``, ``show``…)."""
 
 
 async def run_once(name: str, texts: list[str], *, bot: BotProcess, slack: TimedSlack) -> RunResult:
@@ -174,7 +180,7 @@ async def run_once(name: str, texts: list[str], *, bot: BotProcess, slack: Timed
             acks[key] = time.monotonic() - started[key]
             result.statuses[response.status] = result.statuses.get(response.status, 0) + 1
 
-    begin = time.monotonic()
+    begin = result.began = time.monotonic()
     # No connection limit: Slack does not queue its requests behind each other either.
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
         await asyncio.gather(*(fire(session, n, text) for n, text in enumerate(texts)))
@@ -188,12 +194,18 @@ async def run_once(name: str, texts: list[str], *, bot: BotProcess, slack: Timed
     result.answers = list(answers.values())
     result.lost = len(texts) - len(answers)
     for response in slack.responses[first_response:]:
-        text = json.dumps(response.get("blocks", []))
-        result.cached_fallbacks += "showing cached results" in text
-        result.warnings += text.startswith('[{"type": "section", "text": {"type": "mrkdwn", "text": ":warning:')
+        result.cached_fallbacks += CACHED_NOTE in json.dumps(response.get("blocks", []))
+        result.warnings += _is_warning(response)
     by_key = dict(zip((f"{name}-{n}" for n in range(len(texts))), texts))
     result.slowest = sorted(((t, by_key[k]) for k, t in answers.items()), reverse=True)[:3]
+    for key, seconds in answers.items():
+        result.answers_by_kind.setdefault(by_key[key].split()[0], []).append(seconds)
     return result
+
+
+def _is_warning(response: dict) -> bool:
+    blocks = response.get("blocks") or [{}]
+    return str((blocks[0].get("text") or {}).get("text", "")).startswith(":warning:")
 
 
 # -- the report ----------------------------------------------------------------------------
@@ -225,16 +237,20 @@ async def main_async(args: argparse.Namespace) -> None:
                                           "slack_api_url": slack.api_url})
             try:
                 cold = await run_once("cold", texts, bot=bot, slack=slack)
-                cold_requests = len(hf.requests)
+                cold_sent = [r.at - cold.began for r in hf.requests]
                 warm = await run_once("warm", texts, bot=bot, slack=slack)
-                warm_requests = len(hf.requests) - cold_requests
+                warm_sent = [r.at - warm.began for r in hf.requests[len(cold_sent):]]
             finally:
                 await bot.stop()
 
     kinds = Counter(text.split()[0] for text in texts)
     print(f"cpus: {os.cpu_count()}  commands: {len(texts)} at once {dict(sorted(kinds.items()))}")
     print(f"fake Hugging Face answers in {args.delay:g} s; answer_timeout {bot.answer_timeout:g} s; "
-          f"source requests: cold {cold_requests}, warm {warm_requests}")
+          f"source requests: cold {len(cold_sent)}, warm {len(warm_sent)}")
+    for label, sent in (("cold", cold_sent), ("warm", warm_sent)):
+        if sent:
+            print(f"  {label}: the bot sent them between +{min(sent):.2f} s and +{max(sent):.2f} s "
+                  f"(median +{percentile(sent, 0.5):.2f} s) after the first command")
     print()
     describe("run 1, cold cache", cold)
     describe("run 2, warm cache", warm)
@@ -243,6 +259,13 @@ async def main_async(args: argparse.Namespace) -> None:
         print(f"{label}: ack p99 / {SLACK_DEADLINE:g} s deadline = "
               f"{percentile(result.acks, 0.99) / SLACK_DEADLINE:.2f}; "
               f"ack p99 / {ACK_TARGET_P99:g} s target = {percentile(result.acks, 0.99) / ACK_TARGET_P99:.2f}")
+    print()
+    print(f"answer p50 / p99 by command (s):  {'cold':>13}  {'warm':>13}")
+    for kind in sorted(kinds):
+        cells = [f"{percentile(r.answers_by_kind.get(kind, []), 0.5):5.2f} / {percentile(r.answers_by_kind.get(kind, []), 0.99):5.2f}"
+                 for r in (cold, warm)]
+        print(f"  {kind:<31}{cells[0]:>13}  {cells[1]:>13}")
+    print()
     print(f"answer p50 cold/warm = {percentile(cold.answers, 0.5) / percentile(warm.answers, 0.5):.2f}; "
           f"answer p99 cold/warm = {percentile(cold.answers, 0.99) / percentile(warm.answers, 0.99):.2f}; "
           f"ack p99 cold/warm = {percentile(cold.acks, 0.99) / percentile(warm.acks, 0.99):.2f}")

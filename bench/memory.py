@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import importlib
 import json
 import os
 import random
@@ -45,8 +46,8 @@ MEASURE_TIMEOUT = 240.0
 
 async def measure(database: Path, hf_url: str) -> dict[str, object]:
     """Open the core on *database*, run one poll cycle, and return RSS after each step (MB)."""
-    import adapters.discord  # noqa: F401  # a real bot process has its adapters' libraries loaded
-    import adapters.slack  # noqa: F401
+    for module in ("adapters.discord", "adapters.slack"):
+        importlib.import_module(module)  # a real bot process has its adapters' libraries loaded
     from bot.app import open_core
     from bot.settings import Settings
 

@@ -55,13 +55,14 @@ class Engine:
         arxiv: ArxivClient | None = None,
         clock: Clock | None = None,
         answer_timeout: float = 2.5,
+        cache_patience: float = 1.0,
     ) -> None:
         self.store = store
         self.hf = hf
         self.arxiv = arxiv
         self.clock = clock or utcnow
         self.answer_timeout = answer_timeout
-        self._background: set[asyncio.Task] = set()
+        self.cache_patience = cache_patience
         self._inflight: dict[str, asyncio.Future] = {}
 
     async def handle(self, command: Command) -> Reply:
@@ -96,45 +97,56 @@ class Engine:
 
     # -- talking to sources -------------------------------------------------------------
 
-    async def _fresh(self, key: str, fetch: Callable[[], Awaitable[T]]) -> tuple[T | None, str | None]:
-        """Fetch within the answer deadline; on failure return None and a note for the user.
+    async def _fresh(
+        self, key: str, fetch: Callable[[], Awaitable[T]], *, have_cache: bool = False,
+        list_name: str | None = None,
+    ) -> tuple[T | None, str | None]:
+        """Fetch and cache within the deadline; on failure return None and a note for the user.
 
-        Concurrent commands asking for the same *key* share one request, so a crowd
-        typing ``trending`` costs the source one call. A fetch that misses the deadline
-        keeps running in the background so the cache is warm for the next person.
+        Concurrent commands asking for the same *key* share one request (and one cache
+        write), so a crowd typing the same look-up costs the source one call. With
+        *have_cache*, the wait is short: a slow source should not hold back an answer
+        the cache can give. A fetch that misses the deadline goes on in the background,
+        so the cache is fresh for the next person.
         """
         task = self._inflight.get(key)
         if task is None:
-            task = self._inflight[key] = asyncio.ensure_future(fetch())
-            task.add_done_callback(lambda _: self._inflight.pop(key, None))
+            task = self._inflight[key] = asyncio.ensure_future(self._fetch_and_remember(fetch, list_name))
+            task.add_done_callback(lambda done: self._settled(key, done))
+        patience = min(self.cache_patience, self.answer_timeout) if have_cache else self.answer_timeout
         try:
-            return await asyncio.wait_for(asyncio.shield(task), self.answer_timeout), None
+            return await asyncio.wait_for(asyncio.shield(task), patience), None
         except PaperNotFound:
             raise
         except asyncio.TimeoutError:
-            if task not in self._background:
-                self._background.add(task)
-                task.add_done_callback(self._finish_background)
             return None, (f"cannot reach Hugging Face at {self.hf.base_url} (no answer within "
-                          f"{self.answer_timeout:g} s); showing cached results")
+                          f"{patience:g} s); showing cached results")
         except SourceError as error:
             return None, f"{error}; showing cached results"
 
-    def _finish_background(self, task: asyncio.Task) -> None:
-        self._background.discard(task)
-        if not task.cancelled() and task.exception() is None:
-            result = task.result()
-            if isinstance(result, list) and all(isinstance(p, Paper) for p in result):
-                saver = asyncio.ensure_future(self.store.save_papers(result))
-                self._background.add(saver)
-                saver.add_done_callback(self._background.discard)
+    async def _fetch_and_remember(self, fetch: Callable[[], Awaitable[T]], list_name: str | None) -> T:
+        result = await fetch()
+        now = self.clock()
+        if isinstance(result, CurrentLists):
+            await remember_lists(self.store, result, at=now)
+        elif isinstance(result, Paper):
+            await self.store.save_papers([result])
+        elif isinstance(result, list):
+            await self.store.save_papers(result)
+            if list_name:
+                await self.store.save_list(list_name, [p.id for p in result], at=now)
+        return result
+
+    def _settled(self, key: str, task: asyncio.Future) -> None:
+        self._inflight.pop(key, None)
+        if not task.cancelled() and task.exception() is not None:
+            log.debug("look-up %s failed: %s", key, task.exception())  # also marks it retrieved
 
     async def _current_lists(self) -> tuple[CurrentLists | None, str | None]:
-        lists, note = await self._fresh("lists", lambda: fetch_lists(self.hf))
-        if lists is not None:
-            await remember_lists(self.store, lists, at=self.clock())
-            if lists.errors:
-                note = f"{lists.errors[0]}; showing what could be fetched"
+        cached = await cached_lists(self.store)
+        lists, note = await self._fresh("lists", lambda: fetch_lists(self.hf), have_cache=bool(cached))
+        if lists is not None and lists.errors:
+            note = f"{lists.errors[0]}; showing what could be fetched"
         return lists, note
 
     # -- look-ups -----------------------------------------------------------------------
@@ -155,13 +167,10 @@ class Engine:
         if cached and saved_at and self.clock() - saved_at < LIST_FRESH_FOR:
             # The poller or another command fetched it moments ago: no need to ask again.
             return Reply(PaperList("Trending on Hugging Face Papers", _cards(cached[:count])))
-        papers, note = await self._fresh("trending", lambda: self.hf.trending(limit=50))
-        if papers is not None:
-            await self.store.save_papers(papers)
-            await self.store.save_list("trending", [p.id for p in papers], at=self.clock())
-        else:
-            papers, saved_at = await self.store.get_list("trending")
-            note = _cache_note(note, saved_at)
+        papers, note = await self._fresh("trending", lambda: self.hf.trending(limit=50),
+                                         have_cache=bool(cached), list_name="trending")
+        if papers is None:
+            papers, note = cached, _cache_note(note, saved_at)
         title = "Trending on Hugging Face Papers"
         return Reply(PaperList(title, _cards(papers[:count]), note=note,
                                empty="The trending list is empty and nothing is cached yet."))
@@ -169,17 +178,15 @@ class Engine:
     async def _today(self, command: Command) -> Reply:
         arg = command.args.strip()
         day = _parse_day(arg) if arg else self.clock().date()
-        papers, note = await self._fresh(f"daily:{day}", lambda: self.hf.daily(day))
+        cached = [p for p in await self.store.papers_since(day) if p.daily_date == day]
+        papers, note = await self._fresh(f"daily:{day}", lambda: self.hf.daily(day), have_cache=bool(cached))
         title = f"Daily Papers for {day.isoformat()}"
         if papers is not None and not papers and not arg:
             # Nothing posted yet today (or a weekend): the newest list is what people want.
             papers, note = await self._fresh("daily:latest", lambda: self.hf.daily(None))
             title = f"Latest Daily Papers (none yet for {day.isoformat()})"
-        if papers is not None:
-            await self.store.save_papers(papers)
-        else:
-            papers = [p for p in await self.store.papers_since(day) if p.daily_date == day]
-            note = _cache_note(note, None)
+        if papers is None:
+            papers = cached
         papers = sorted(papers, key=lambda p: -(p.upvotes or 0))
         return Reply(PaperList(title, _cards(papers[:MAX_LIST]), note=_more(note, len(papers)),
                                empty=f"No Daily Papers for {day.isoformat()}."))
@@ -187,15 +194,15 @@ class Engine:
     async def _search(self, command: Command) -> Reply:
         query = _query(command.args)
         words = " ".join(t.strip('"').rstrip("*") for t in query.search_terms())
-        found, note = await self._fresh(f"search:{words}", lambda: self.hf.search(words, limit=20))
+        local = [p for p in await self.store.search_papers(query.search_terms()) if query.match(p)]
+        found, note = await self._fresh(f"search:{words}", lambda: self.hf.search(words, limit=20),
+                                        have_cache=bool(local))
         remote: list[Paper] = []
         if found is not None:
-            await self.store.save_papers(found)
             # Flat search results carry only a title: keep them unless the full record says otherwise.
             known = await self.store.get_papers([p.id for p in found])
             remote = [known.get(p.id, p) for p in found]
             remote = [p for p in remote if not p.abstract or query.match(p)]
-        local = [p for p in await self.store.search_papers(query.search_terms()) if query.match(p)]
         papers = _unique([*remote, *local])
         cards = tuple(PaperCard(p, _why(query, p)) for p in papers[:MAX_LIST])
         return Reply(PaperList(f"Search: {query.text}", cards, note=_more(note, len(papers)),
@@ -205,15 +212,17 @@ class Engine:
         if not command.args.strip():
             raise UsageError("Give an arXiv id or a paper URL.")
         paper_id = normalize_paper_id(command.args)
+        cached = await self.store.get_paper(paper_id)
         try:
-            paper, note = await self._fresh(f"paper:{paper_id}", lambda: self.hf.paper(paper_id))
+            paper, note = await self._fresh(f"paper:{paper_id}", lambda: self.hf.paper(paper_id),
+                                            have_cache=cached is not None)
         except PaperNotFound:
             paper, note = (await self._from_arxiv(paper_id) if self.arxiv
                            else (None, f"No paper {paper_id} on Hugging Face Papers."))
+            if paper is not None:
+                await self.store.save_papers([paper])
         if paper is not None:
-            await self.store.save_papers([paper])
             return Reply(PaperCard(paper, note=note))
-        cached = await self.store.get_paper(paper_id)
         if cached is not None:
             return Reply(PaperCard(cached, note=note))
         return _error(note.replace("; showing cached results", "") if note else f"No paper {paper_id}.")

@@ -141,17 +141,19 @@ class Poller:
         by_id = {channel.id: channel for channel, _ in channels}
         index = self._index_for(channels)
         papers = lists.papers()
-        seen = await self.store.ledger_pairs([p.id for p in papers])
-        found: dict[int, list[tuple[Paper, str, int]]] = {}
+        candidates: list[tuple[int, Paper, int, Match]] = []
         for paper in papers:
             first: dict[int, tuple[int, Match]] = {}  # channel -> its oldest matching topic
             for (channel_id, topic_id), match in index.matches(PaperText.of(paper)):
                 if channel_id not in first or topic_id < first[channel_id][0]:
                     first[channel_id] = (topic_id, match)
-            for channel_id, (topic_id, match) in first.items():
-                channel = by_id[channel_id]
-                if (channel_id, paper.id) in seen or (paper.upvotes or 0) < channel.min_upvotes:
-                    continue
+            candidates += [(cid, paper, tid, match) for cid, (tid, match) in first.items()
+                           if (paper.upvotes or 0) >= by_id[cid].min_upvotes]
+        # Ask the ledger only about the pairs that matched, not about every channel's history.
+        seen = await self.store.known_pairs([(cid, paper.id) for cid, paper, _, _ in candidates])
+        found: dict[int, list[tuple[Paper, str, int]]] = {}
+        for channel_id, paper, topic_id, match in candidates:
+            if (channel_id, paper.id) not in seen:
                 found.setdefault(channel_id, []).append((paper, match.explain(), topic_id))
         for channel_id, matches in found.items():
             await self._hand_over(by_id[channel_id], matches, report, dry_run=dry_run, now=now)

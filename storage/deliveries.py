@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from storage.db import Queries, from_db, to_db
@@ -56,11 +56,15 @@ class DeliveryQueries(Queries):
         rows = await self._fetchall("SELECT paper_id FROM deliveries WHERE channel_id = ?", (channel_id,))
         return {r["paper_id"] for r in rows}
 
-    async def ledger_pairs(self, paper_ids: Iterable[str]) -> set[tuple[int, str]]:
-        """Return the (channel id, paper id) pairs the ledger holds for any of *paper_ids*."""
+    async def known_pairs(self, pairs: Sequence[tuple[int, str]]) -> set[tuple[int, str]]:
+        """Return which of the (channel id, paper id) *pairs* already have a ledger row."""
+        if not pairs:
+            return set()
         rows = await self._fetchall(
-            "SELECT channel_id, paper_id FROM deliveries WHERE paper_id IN (SELECT value FROM json_each(?))",
-            (json.dumps(list(paper_ids)),),
+            """SELECT d.channel_id, d.paper_id FROM json_each(?) AS p
+               JOIN deliveries d ON d.channel_id = json_extract(p.value, '$[0]')
+                                AND d.paper_id = json_extract(p.value, '$[1]')""",
+            (json.dumps(list(pairs)),),
         )
         return {(r["channel_id"], r["paper_id"]) for r in rows}
 

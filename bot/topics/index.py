@@ -21,7 +21,6 @@ Why a guard is sound, for the node kinds of `bot.topics.matcher`:
 from __future__ import annotations
 
 from collections import Counter
-from itertools import chain as concat
 from dataclasses import dataclass, field as dataclass_field
 from typing import Generic, Hashable, Iterable, Iterator, Mapping, TypeVar
 
@@ -109,14 +108,23 @@ def _holds(node: int | _Compiled, held: set[int]) -> bool:
 class _Hits(dict[int, Hit]):
     """Each held term's `Hit` in one paper, worked out the first time a match needs it."""
 
-    def __init__(self, terms: dict[int, _TermInfo], text: PaperText) -> None:
+    def __init__(self, terms: dict[int, _TermInfo], text: PaperText, held: set[int]) -> None:
         super().__init__()
         self._terms = terms
         self._text = text
+        self._held = held
 
     def __missing__(self, number: int) -> Hit:
         hit = self[number] = self._terms[number].term.hit(self._text)
         return hit
+
+    def of_chain(self, chain: tuple[int, ...]) -> tuple[Hit, ...]:
+        """Return the hits of a query made of one chain of plain terms, as `Group.hits` orders them."""
+        return tuple(dict.fromkeys(map(self.__getitem__, chain)))
+
+    def of_group(self, compiled: _Compiled) -> tuple[Hit, ...]:
+        """Return the hits of any other query, as `Group.hits` orders them."""
+        return tuple(dict.fromkeys(compiled.hits(self._held, self)))
 
 
 @dataclass(slots=True)
@@ -125,10 +133,17 @@ class _TermInfo:
     entry: Entry
     exact: bool
     """True when holding the entry is the same as matching the term, so no test is needed."""
+    cost: float
+    """How often papers look likely to hold the entry, to choose which term of a chain guards it."""
     uses: int = 0
     """How many distinct queries use the term; it is forgotten at zero."""
+    alone: dict[int, None] = dataclass_field(default_factory=dict)
+    """The queries (slots) with a side that is just this term, and no exclusions: holding it is matching them."""
+    chained: dict[tuple[int, int], tuple[frozenset[int], frozenset[int]]] = dataclass_field(default_factory=dict)
+    """(slot, side of OR) -> the terms that side needs and the terms the query excludes, for the sides
+    of plain-term queries that this term guards."""
     guarding: set[int] = dataclass_field(default_factory=set)
-    """The queries (slots) that this term guards."""
+    """The queries with nested groups that it guards, tested with `_Compiled.holds`."""
 
 
 @dataclass(slots=True)
@@ -139,11 +154,8 @@ class _Slot(Generic[K]):
     compiled: _Compiled
     terms: tuple[int, ...]
     guard: frozenset[int]
-    chains: tuple[tuple[int, ...], ...] | None
-    """The query's chains when they hold only plain terms (the common case), for a fast path."""
-    chain_members: tuple[frozenset[int], ...]
-    excluded: frozenset[int]
-    """The plain terms the fast path must not find."""
+    chain: tuple[int, ...] | None
+    """The query's only chain when it holds only plain terms (the common case), for the fast paths."""
     keys: dict[K, None]
     """An ordered set: the keys in the order they were added."""
 
@@ -197,50 +209,54 @@ class TopicIndex(Generic[K]):
     def candidates(self, paper: Paper | PaperText) -> list[K]:
         """Return the keys whose queries *paper* might match (a superset of the matches)."""
         text = paper if isinstance(paper, PaperText) else PaperText.of(paper)
+        found: set[int] = set()
+        for number in self._held_terms(text):
+            info = self._terms[number]
+            found.update(info.alone, (slot for slot, _ in info.chained), info.guarding)
         slots = self._slots
-        return [key for slot in sorted(self._candidate_slots(self._held_terms(text))) for key in slots[slot].keys]
+        return [key for slot in sorted(found) for key in slots[slot].keys]
 
     def matches(self, paper: Paper | PaperText) -> list[tuple[K, Match]]:
         """Return every key whose query matches *paper*, with that query's `Match`.
 
         Keys come grouped by query, queries in the order first added, keys in the order added.
-        Keys sharing a query share one (immutable) `Match`.
+        Keys sharing a query share one (immutable) `Match`, which works out its hits only when
+        first asked: a caller that explains a few of thousands of matches pays for those few.
         """
         text = paper if isinstance(paper, PaperText) else PaperText.of(paper)
         held = self._held_terms(text)
-        hit_of = _Hits(self._terms, text)
-        # Many queries share a chain ("diffusion", "diffusion -video", "diffusion OR x" when x is absent).
-        chain_matches: dict[tuple[int, ...], Match] = {}
-        found: list[tuple[K, Match]] = []
+        # Plain loops and no per-candidate allocations: at 100,000 topics this runs ~10,000 times a paper.
+        matched: list[int] = []
+        keep = matched.append
+        others: set[int] = set()
+        terms = self._terms
+        for number in held:
+            info = terms[number]
+            matched += info.alone
+            for (slot, _), (members, excluded) in info.chained.items():
+                if held >= members and excluded.isdisjoint(held):
+                    keep(slot)
+            others |= info.guarding
         slots = self._slots
-        for slot in sorted(self._candidate_slots(held)):
+        for slot in others:
+            if slots[slot].compiled.holds(held):
+                keep(slot)
+        # A query with several sides is found once per side that holds.
+        matched = sorted(set(matched))
+        hits = _Hits(terms, text, held)
+        of_chain, of_group, deferred = hits.of_chain, hits.of_group, Match.deferred
+        found: list[tuple[K, Match]] = []
+        add = found.append
+        for slot in matched:
             entry = slots[slot]
-            chains = entry.chains
-            if chains is not None:
-                if not held.isdisjoint(entry.excluded):
-                    continue
-                if len(chains) == 1:  # most queries; spares building a list
-                    if not held.issuperset(entry.chain_members[0]):
-                        continue
-                    holding = chains
-                else:
-                    holding = [c for c, members in zip(chains, entry.chain_members) if held.issuperset(members)]
-                    if not holding:
-                        continue
-                if len(holding) == 1:
-                    chain = holding[0]
-                    match = chain_matches.get(chain)
-                    if match is None:
-                        hits = tuple(dict.fromkeys(map(hit_of.__getitem__, chain)))
-                        match = chain_matches[chain] = Match(hits=hits)
-                else:
-                    hits = tuple(dict.fromkeys(map(hit_of.__getitem__, concat(*holding))))
-                    match = Match(hits=hits)
-            elif entry.compiled.holds(held):
-                match = Match(hits=tuple(dict.fromkeys(entry.compiled.hits(held, hit_of))))
+            chain = entry.chain
+            match = deferred(of_chain, chain) if chain is not None else deferred(of_group, entry.compiled)
+            keys = entry.keys
+            if len(keys) == 1:
+                for key in keys:
+                    add((key, match))
             else:
-                continue
-            found += [(key, match) for key in entry.keys]
+                found += [(key, match) for key in keys]
         return found
 
     def _held_terms(self, text: PaperText) -> set[int]:
@@ -261,13 +277,6 @@ class TopicIndex(Generic[K]):
         terms = self._terms
         return {number for number in looked_up if terms[number].exact or terms[number].term.test(text)}
 
-    def _candidate_slots(self, held: set[int]) -> set[int]:
-        slots: set[int] = set()
-        terms = self._terms
-        for number in held:
-            slots |= terms[number].guarding
-        return slots
-
     def _new_slot(self, query: Query) -> int:
         slot = self._next_number
         self._next_number += 1
@@ -278,12 +287,20 @@ class TopicIndex(Generic[K]):
         terms = tuple(dict.fromkeys(_all_terms(compiled)))
         for number in terms:
             self._terms[number].uses += 1
-        for number in guard_numbers:
-            self._terms[number].guarding.add(slot)
-        chains, members, excluded = None, (), frozenset()
-        if compiled.flat is not None and compiled.flat_excluded is not None:
-            chains, members, excluded = compiled.chains, compiled.flat, compiled.flat_excluded
-        self._slots[slot] = _Slot(query, compiled, terms, guard_numbers, chains, members, excluded, {})  # type: ignore[arg-type]
+        if compiled.flat is None or compiled.flat_excluded is None:
+            for number in guard_numbers:
+                self._terms[number].guarding.add(slot)
+        else:
+            # Plain terms only: each side of OR sits under the term that guards it (as guard_of picks
+            # it), so a paper holding that term tests just that side, with two set operations.
+            excluded = compiled.flat_excluded
+            for side, (chain, members) in enumerate(zip(compiled.chains, compiled.flat)):
+                info = self._terms[min(chain, key=lambda number: self._terms[number].cost)]  # type: ignore[arg-type,index]
+                if len(members) == 1 and not excluded:
+                    info.alone[slot] = None
+                else:
+                    info.chained[slot, side] = (members, excluded)
+        self._slots[slot] = _Slot(query, compiled, terms, guard_numbers, _only_chain(compiled), {})
         self._slot_of_text[query.text] = slot
         return slot
 
@@ -291,7 +308,11 @@ class TopicIndex(Generic[K]):
         held = self._slots.pop(slot)
         del self._slot_of_text[held.query.text]
         for number in held.guard:
-            self._terms[number].guarding.discard(slot)
+            info = self._terms[number]
+            info.guarding.discard(slot)
+            info.alone.pop(slot, None)
+            for side in range(len(held.compiled.chains)):
+                info.chained.pop((slot, side), None)
         for number in held.terms:
             info = self._terms[number]
             info.uses -= 1
@@ -314,9 +335,9 @@ class TopicIndex(Generic[K]):
         if number is None:
             number = self._next_number
             self._next_number += 1
-            entry, _, exact = _term_entry(node)
+            entry, cost, exact = _term_entry(node)
             self._number_of_term[node] = number
-            self._terms[number] = _TermInfo(node, entry, exact)
+            self._terms[number] = _TermInfo(node, entry, exact, cost)
             kind, field, token = entry
             self._tables[kind].setdefault(field, {}).setdefault(token, set()).add(number)
             if kind == PREFIX:
@@ -341,6 +362,13 @@ class TopicIndex(Generic[K]):
                 del lengths[len(token)]  # type: ignore[arg-type]
                 if not lengths:
                     del self._prefix_lengths[field]
+
+
+def _only_chain(compiled: _Compiled) -> tuple[int, ...] | None:
+    """Return the query's one chain when it and its exclusions are plain terms, else None."""
+    if len(compiled.chains) == 1 and compiled.flat is not None and compiled.flat_excluded is not None:
+        return compiled.chains[0]  # type: ignore[return-value]
+    return None
 
 
 def _all_terms(compiled: _Compiled) -> Iterator[int]:

@@ -21,6 +21,8 @@ DEFAULT_FIELDS = ("title", "abstract", "keywords")
 _GAP = ""
 """Put between separate texts (two keywords, two authors) so a phrase never spans them."""
 
+_A = TypeVar("_A")
+
 Part = tuple[str, bool]
 """One word of a term: (singular form, False) or (folded prefix, True)."""
 
@@ -185,7 +187,6 @@ class Match:
 
 
 _new_match = object.__new__
-_A = TypeVar("_A")
 
 
 @dataclass(frozen=True, slots=True)

@@ -61,6 +61,11 @@ class Query:
         text = paper if isinstance(paper, PaperText) else PaperText.of(paper)
         return explain_match(self._root, text)
 
+    def matches(self, paper: Paper | PaperText) -> bool:
+        """Say whether *paper* matches, without working out why (cheaper than `match` when only yes/no counts)."""
+        text = paper if isinstance(paper, PaperText) else PaperText.of(paper)
+        return self._root.test(text)
+
     @property
     def root(self) -> Group:
         """Return the parsed tree, for tools that look inside queries (such as the topic index)."""

@@ -37,6 +37,3 @@ ALTER TABLE deliveries ADD COLUMN posted_state TEXT;
 INSERT INTO outbox (channel_id, kind, tag, paper_ids, state, created_at)
 SELECT channel_id, 'paper', 'paper:' || paper_id, json_array(paper_id), 'pending', created_at
 FROM deliveries WHERE state = 'pending';
-
--- The poller asks which channels already had each paper of a fetched batch.
-CREATE INDEX deliveries_by_paper ON deliveries (paper_id);
