@@ -203,9 +203,10 @@ class DiscordAdapter:
         if isinstance(target, DeliveryResult):
             raise delivery.HistoryUnavailable(f"cannot read {channel}: {target.reason}")
         bot_id = self._client.user.id  # type: ignore[union-attr]  # set once logged in
+        shape = delivery.PostShape.of(post)
         try:
             async for message in target.history(limit=HISTORY_LIMIT):
-                if delivery.is_own_post(message, bot_id) and delivery.is_post_of(message, post):
+                if delivery.is_own_post(message, bot_id) and shape.matches(message):
                     return str(message.id)
         except delivery.DELIVERY_ERRORS as error:
             raise delivery.HistoryUnavailable(f"cannot read the history of {channel}: {error}") from error

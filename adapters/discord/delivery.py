@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
+from dataclasses import dataclass
 from typing import Sequence
 
 import aiohttp
@@ -98,17 +99,30 @@ def is_own_post(message: discord.Message, bot_id: int) -> bool:
             and message.webhook_id is None and message.interaction_metadata is None)
 
 
-def is_post_of(message: discord.Message, post: Post) -> bool:
-    """Return whether *message* shows *post*: the same paper card, or the same list with its papers.
+@dataclass(frozen=True, slots=True)
+class PostShape:
+    """What identifies a post among Paperboy's messages: card or list, the list's title, the papers shown."""
 
-    Matching is by paper ids taken from the links, not by rendered text, so a paper
-    whose numbers changed since the send is still recognised.
-    """
-    expected = render.post(post)
-    wanted = paper_ids_shown(expected.embeds)
-    found = paper_ids_shown(message.embeds)
-    if not wanted:
-        return False
-    if isinstance(post.content, PaperCard):
-        return not message.content and len(message.embeds) == 1 and found == wanted
-    return _header(message.content) == _header(expected.content) and set(wanted) <= set(found)
+    card: bool
+    header: str
+    paper_ids: frozenset[str]
+
+    @classmethod
+    def of(cls, post: Post) -> PostShape:
+        """Return the shape *post* has once rendered."""
+        rendered = render.post(post)
+        return cls(card=isinstance(post.content, PaperCard), header=_header(rendered.content),
+                   paper_ids=frozenset(paper_ids_shown(rendered.embeds)))
+
+    def matches(self, message: discord.Message) -> bool:
+        """Return whether *message* shows this post: the same paper card, or the same list with its papers.
+
+        Matching is by paper ids taken from the links, not by rendered text, so a
+        paper whose title or numbers changed since the send is still recognised.
+        """
+        if not self.paper_ids:
+            return False
+        found = paper_ids_shown(message.embeds)
+        if self.card:
+            return not message.content and len(message.embeds) == 1 and set(found) == self.paper_ids
+        return _header(message.content) == self.header and self.paper_ids <= set(found)

@@ -22,7 +22,10 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field as dataclass_field
-from typing import Generic, Hashable, Iterable, Iterator, Mapping, TypeVar
+from functools import cache
+from itertools import chain as concat, repeat
+from operator import itemgetter
+from typing import Any, Callable, Generic, Hashable, Iterable, Iterator, Mapping, TypeVar
 
 from bot.paper import Paper
 from bot.topics.matcher import Group, Hit, Match, Node, PaperText, Term
@@ -137,27 +140,24 @@ class _TermInfo:
     """How often papers look likely to hold the entry, to choose which term of a chain guards it."""
     uses: int = 0
     """How many distinct queries use the term; it is forgotten at zero."""
-    alone: dict[int, None] = dataclass_field(default_factory=dict)
-    """The queries (slots) with a side that is just this term, and no exclusions: holding it is matching them."""
-    chained: dict[tuple[int, int], tuple[frozenset[int], frozenset[int]]] = dataclass_field(default_factory=dict)
-    """(slot, side of OR) -> the terms that side needs and the terms the query excludes, for the sides
-    of plain-term queries that this term guards."""
-    guarding: set[int] = dataclass_field(default_factory=set)
-    """The queries with nested groups that it guards, tested with `_Compiled.holds`."""
 
 
 @dataclass(slots=True)
 class _Slot(Generic[K]):
-    """One distinct query, compiled, and the keys that follow it."""
+    """One distinct query, compiled, where it is filed, and the keys that follow it."""
 
     query: Query
     compiled: _Compiled
     terms: tuple[int, ...]
+    sides: tuple[int, ...] | None
+    """For plain-term queries, the term each side of OR is filed under; None files the query under `guard`."""
     guard: frozenset[int]
-    chain: tuple[int, ...] | None
-    """The query's only chain when it holds only plain terms (the common case), for the fast paths."""
     keys: dict[K, None]
     """An ordered set: the keys in the order they were added."""
+
+
+_Found = tuple[tuple[int, ...] | None, _Compiled, tuple[K, ...]]
+"""What `matches` needs of a matching query: its only plain chain (or None), its group, its keys."""
 
 
 class TopicIndex(Generic[K]):
@@ -180,6 +180,22 @@ class TopicIndex(Generic[K]):
         # intersected with each table's keys in one set operation.
         self._tables: dict[str, dict[str, dict[object, set[int]]]] = {WORD: {}, PAIR: {}, PREFIX: {}}
         self._prefix_lengths: dict[str, Counter[int]] = {}
+        self._inexact: dict[int, Callable[[PaperText], bool]] = {}
+        """The tests of the terms that holding their entry does not settle (longer phrases)."""
+        # Where queries are filed, by term number; only terms with something filed appear, so a
+        # paper's other terms cost nothing. A query of plain terms (nearly every one) matches when
+        # one side of its OR has all its terms and none of its exclusions is held. Each side is
+        # filed under its guarding term: one-term sides under `_alone`, two-term sides under
+        # `_pairs` by the other term too, so both are found by set operations alone, and longer
+        # sides under `_longer`. `_vetoes` files each query under its excluded terms, and queries
+        # with nested groups are filed under their guard's terms in `_nested` and tested whole.
+        self._alone: dict[int, set[int]] = {}
+        self._pairs: dict[int, dict[int, set[int]]] = {}
+        self._longer: dict[int, dict[tuple[int, int], frozenset[int]]] = {}
+        self._vetoes: dict[int, set[int]] = {}
+        self._nested: dict[int, set[int]] = {}
+        self._found: dict[int, _Found[K]] = {}
+        """Slot -> what `matches` needs of it, kept apart from `_slots` for fewer look-ups in the hot loop."""
 
     def __len__(self) -> int:
         return len(self._slot_of_key)
@@ -195,6 +211,7 @@ class TopicIndex(Generic[K]):
             slot = self._new_slot(query)
         self._slots[slot].keys[key] = None
         self._slot_of_key[key] = slot
+        self._refresh(slot)
 
     def remove(self, key: K) -> None:
         """Forget the query under *key*; do nothing if there is none."""
@@ -203,16 +220,22 @@ class TopicIndex(Generic[K]):
             return
         held = self._slots[slot]
         del held.keys[key]
-        if not held.keys:
+        if held.keys:
+            self._refresh(slot)
+        else:
             self._drop_slot(slot)
 
     def candidates(self, paper: Paper | PaperText) -> list[K]:
         """Return the keys whose queries *paper* might match (a superset of the matches)."""
         text = paper if isinstance(paper, PaperText) else PaperText.of(paper)
+        held = self._held_terms(text)
         found: set[int] = set()
-        for number in self._held_terms(text):
-            info = self._terms[number]
-            found.update(info.alone, (slot for slot, _ in info.chained), info.guarding)
+        for filed in (self._alone, self._nested):
+            found.update(*map(filed.__getitem__, filed.keys() & held))
+        for number in self._pairs.keys() & held:
+            found.update(*self._pairs[number].values())
+        for number in self._longer.keys() & held:
+            found.update(slot for slot, _ in self._longer[number])
         slots = self._slots
         return [key for slot in sorted(found) for key in slots[slot].keys]
 
@@ -225,38 +248,35 @@ class TopicIndex(Generic[K]):
         """
         text = paper if isinstance(paper, PaperText) else PaperText.of(paper)
         held = self._held_terms(text)
-        # Plain loops and no per-candidate allocations: at 100,000 topics this runs ~10,000 times a paper.
-        matched: list[int] = []
-        keep = matched.append
-        others: set[int] = set()
-        terms = self._terms
-        for number in held:
-            info = terms[number]
-            matched += info.alone
-            for (slot, _), (members, excluded) in info.chained.items():
-                if held >= members and excluded.isdisjoint(held):
-                    keep(slot)
-            others |= info.guarding
+        # Set operations and plain loops, no per-candidate allocation: at 100,000 topics this
+        # body runs some 10,000 times a paper.
+        # Set operations wherever they will do: at 100,000 topics some 10,000 queries a paper are
+        # looked at, and a Python loop per query would cost more than everything else together.
+        alone, pairs, longer, nested = self._alone, self._pairs, self._longer, self._nested
+        matched: set[int] = set()
+        matched.update(*map(alone.__getitem__, alone.keys() & held))
+        for number in pairs.keys() & held:
+            with_other = pairs[number]
+            matched.update(*map(with_other.__getitem__, with_other.keys() & held))
+        for number in longer.keys() & held:
+            matched.update(slot for (slot, _), members in longer[number].items() if held >= members)
+        vetoes = self._vetoes
+        matched.difference_update(*map(vetoes.__getitem__, vetoes.keys() & held))
         slots = self._slots
-        for slot in others:
-            if slots[slot].compiled.holds(held):
-                keep(slot)
-        # A query with several sides is found once per side that holds.
-        matched = sorted(set(matched))
-        hits = _Hits(terms, text, held)
+        for number in nested.keys() & held:
+            matched.update(slot for slot in nested[number] if slots[slot].compiled.holds(held))
+        found_of = self._found
+        hits = _Hits(self._terms, text, held)
         of_chain, of_group, deferred = hits.of_chain, hits.of_group, Match.deferred
         found: list[tuple[K, Match]] = []
         add = found.append
-        for slot in matched:
-            entry = slots[slot]
-            chain = entry.chain
-            match = deferred(of_chain, chain) if chain is not None else deferred(of_group, entry.compiled)
-            keys = entry.keys
+        for slot in sorted(matched):
+            chain, compiled, keys = found_of[slot]
+            match = deferred(of_chain, chain) if chain is not None else deferred(of_group, compiled)
             if len(keys) == 1:
-                for key in keys:
-                    add((key, match))
+                add((keys[0], match))
             else:
-                found += [(key, match) for key in keys]
+                found += zip(keys, repeat(match))
         return found
 
     def _held_terms(self, text: PaperText) -> set[int]:
@@ -265,17 +285,22 @@ class TopicIndex(Generic[K]):
         for field, table in self._tables[WORD].items():
             for token in getattr(text, field).positions.keys() & table.keys():
                 looked_up |= table[token]
+        # A keys view & an iterable checks each item against the dict, building no set of the paper's tokens.
         for field, table in self._tables[PAIR].items():
             keys = getattr(text, field).keys
-            for pair in set(zip(keys, keys[1:])) & table.keys():
+            for pair in table.keys() & zip(keys, keys[1:]):
                 looked_up |= table[pair]
         for field, table in self._tables[PREFIX].items():
-            lengths = tuple(self._prefix_lengths[field])
-            prefixes = {w[:n] for w in getattr(text, field).sorted_words for n in lengths if n <= len(w)}
-            for prefix in prefixes & table.keys():
+            words = getattr(text, field).sorted_words
+            # A word shorter than a cut comes out whole, and is then rightly a prefix of itself.
+            cuts = concat.from_iterable(map(_cut(length), words) for length in self._prefix_lengths[field])
+            for prefix in table.keys() & cuts:
                 looked_up |= table[prefix]
-        terms = self._terms
-        return {number for number in looked_up if terms[number].exact or terms[number].term.test(text)}
+        inexact = self._inexact
+        for number in inexact.keys() & looked_up:
+            if not inexact[number](text):
+                looked_up.discard(number)
+        return looked_up
 
     def _new_slot(self, query: Query) -> int:
         slot = self._next_number
@@ -287,32 +312,60 @@ class TopicIndex(Generic[K]):
         terms = tuple(dict.fromkeys(_all_terms(compiled)))
         for number in terms:
             self._terms[number].uses += 1
+        sides = None
         if compiled.flat is None or compiled.flat_excluded is None:
             for number in guard_numbers:
-                self._terms[number].guarding.add(slot)
+                self._nested.setdefault(number, set()).add(slot)
         else:
-            # Plain terms only: each side of OR sits under the term that guards it (as guard_of picks
-            # it), so a paper holding that term tests just that side, with two set operations.
-            excluded = compiled.flat_excluded
-            for side, (chain, members) in enumerate(zip(compiled.chains, compiled.flat)):
-                info = self._terms[min(chain, key=lambda number: self._terms[number].cost)]  # type: ignore[arg-type,index]
-                if len(members) == 1 and not excluded:
-                    info.alone[slot] = None
-                else:
-                    info.chained[slot, side] = (members, excluded)
-        self._slots[slot] = _Slot(query, compiled, terms, guard_numbers, _only_chain(compiled), {})
+            # Each side goes under its rarest-looking term, the one guard_of picks for it.
+            cost = {number: self._terms[number].cost for number in terms}
+            sides = tuple(min(chain, key=cost.__getitem__) for chain in compiled.flat)
+            for side, (number, members) in enumerate(zip(sides, compiled.flat)):
+                self._file(slot, side, number, members)
+            for number in compiled.flat_excluded:
+                self._vetoes.setdefault(number, set()).add(slot)
+        self._slots[slot] = _Slot(query, compiled, terms, sides, guard_numbers, {})
         self._slot_of_text[query.text] = slot
         return slot
 
+    def _refresh(self, slot: int) -> None:
+        """Bring the slot's `found` up to date after its keys changed."""
+        held = self._slots[slot]
+        self._found[slot] = (_only_chain(held.compiled), held.compiled, tuple(held.keys))
+
+    def _file(self, slot: int, side: int, number: int, members: frozenset[int], *, remove: bool = False) -> None:
+        """File (or with *remove*, unfile) one side of OR of a plain-term query under its guarding term *number*."""
+        if len(members) == 1:
+            filed, under, item = self._alone, number, slot
+        elif len(members) == 2:
+            (other,) = members - {number}
+            filed, under, item = self._pairs.setdefault(number, {}), other, slot
+        else:
+            if remove:
+                _unfile(self._longer, number, (slot, side))
+            else:
+                self._longer.setdefault(number, {})[slot, side] = members
+            return
+        if remove:
+            _unfile(filed, under, item)
+            if filed is not self._alone and not filed:
+                del self._pairs[number]
+        else:
+            filed.setdefault(under, set()).add(item)
+
     def _drop_slot(self, slot: int) -> None:
         held = self._slots.pop(slot)
+        del self._found[slot]
         del self._slot_of_text[held.query.text]
-        for number in held.guard:
-            info = self._terms[number]
-            info.guarding.discard(slot)
-            info.alone.pop(slot, None)
-            for side in range(len(held.compiled.chains)):
-                info.chained.pop((slot, side), None)
+        if held.sides is None:
+            for number in held.guard:
+                _unfile(self._nested, number, slot)
+        else:
+            assert held.compiled.flat is not None and held.compiled.flat_excluded is not None
+            for side, (number, members) in enumerate(zip(held.sides, held.compiled.flat)):
+                self._file(slot, side, number, members, remove=True)
+            for number in held.compiled.flat_excluded:
+                _unfile(self._vetoes, number, slot)
         for number in held.terms:
             info = self._terms[number]
             info.uses -= 1
@@ -338,6 +391,8 @@ class TopicIndex(Generic[K]):
             entry, cost, exact = _term_entry(node)
             self._number_of_term[node] = number
             self._terms[number] = _TermInfo(node, entry, exact, cost)
+            if not exact:
+                self._inexact[number] = node.test
             kind, field, token = entry
             self._tables[kind].setdefault(field, {}).setdefault(token, set()).add(number)
             if kind == PREFIX:
@@ -346,6 +401,7 @@ class TopicIndex(Generic[K]):
 
     def _forget_term(self, number: int) -> None:
         info = self._terms.pop(number)
+        self._inexact.pop(number, None)
         del self._number_of_term[info.term]
         kind, field, token = info.entry
         by_field = self._tables[kind]
@@ -362,6 +418,21 @@ class TopicIndex(Generic[K]):
                 del lengths[len(token)]  # type: ignore[arg-type]
                 if not lengths:
                     del self._prefix_lengths[field]
+
+
+def _unfile(filed: dict[int, Any], number: int, item: Hashable) -> None:
+    """Remove *item* from what is filed under term *number*, dropping the term's entry when it empties."""
+    under = filed.get(number)
+    if under is not None:
+        under.discard(item) if isinstance(under, set) else under.pop(item, None)
+        if not under:
+            del filed[number]
+
+
+@cache
+def _cut(length: int) -> Callable[[str], str]:
+    """Return a function giving a word's first *length* letters (``map`` runs it without Python frames)."""
+    return itemgetter(slice(None, length))
 
 
 def _only_chain(compiled: _Compiled) -> tuple[int, ...] | None:
