@@ -144,3 +144,11 @@ def test_any_list_fits_discords_limits(cards, title, note):
     message = render.content(PaperList(title, tuple(cards), note=note))
     assert discord_limit_errors(payload(message)) == []
     assert len(message.embeds) <= 10
+
+
+def test_a_card_note_goes_in_the_message_text_escaped():
+    paper = Paper(id="2403.10001", title="T", abstract="A.")
+    message = render.content(PaperCard(paper, note="from the *cache* @everyone"))
+    assert message.content and "\\*cache\\*" in message.content
+    assert len(message.embeds) == 1
+    assert render.content(PaperCard(paper)).content is None

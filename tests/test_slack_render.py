@@ -220,3 +220,11 @@ def test_any_content_stays_inside_slack_limits(content: object) -> None:
     for text in texts(blocks) + [message.text]:
         assert_pings_no_one(text)
     assert len(message.text) <= 3000
+
+
+def test_a_card_note_is_shown_escaped_after_the_card():
+    paper = Paper(id="2403.10001", title="T", abstract="A.")
+    message = render(PaperCard(paper, note="cannot reach <!channel> & co; showing cached results"))
+    last = message.block_dicts()[-1]
+    assert last["type"] == "context"
+    assert "&lt;!channel&gt; &amp; co" in last["elements"][0]["text"]

@@ -329,7 +329,9 @@ def notice(body: str) -> Message:
 def content(item: Content) -> Message:
     """Render any reply content natively."""
     if isinstance(item, PaperCard):
-        return Message(embeds=[card_embed(item)])
+        # A note says where the answer came from (the cache, arXiv); it is not part of the card.
+        note = f"*{fit(item.note, 300)}*" if item.note else None
+        return Message(content=note, embeds=[card_embed(item)])
     if isinstance(item, PaperList):
         return paper_list(item)
     if isinstance(item, Text):

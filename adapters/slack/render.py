@@ -108,6 +108,8 @@ def render_card(card: PaperCard) -> SlackMessage:
     buttons = _buttons(paper)
     if buttons:
         blocks.append(ActionsBlock(elements=buttons))
+    if card.note:  # where the answer came from (the cache, arXiv): not part of the paper
+        blocks.append(_context(f":information_source: {clip_escaped(card.note, 300)}"))
     return SlackMessage(text=_fallback(paper.title), blocks=tuple(blocks))
 
 

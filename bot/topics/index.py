@@ -333,25 +333,27 @@ class TopicIndex(Generic[K]):
         held = self._slots[slot]
         self._found[slot] = (_only_chain(held.compiled), held.compiled, tuple(held.keys))
 
-    def _file(self, slot: int, side: int, number: int, members: frozenset[int], *, remove: bool = False) -> None:
-        """File (or with *remove*, unfile) one side of OR of a plain-term query under its guarding term *number*."""
+    def _file(self, slot: int, side: int, number: int, members: frozenset[int]) -> None:
+        """File one side of OR of a plain-term query under its guarding term *number*."""
         if len(members) == 1:
-            filed, under, item = self._alone, number, slot
+            self._alone.setdefault(number, set()).add(slot)
         elif len(members) == 2:
             (other,) = members - {number}
-            filed, under, item = self._pairs.setdefault(number, {}), other, slot
+            self._pairs.setdefault(number, {}).setdefault(other, set()).add(slot)
         else:
-            if remove:
-                _unfile(self._longer, number, (slot, side))
-            else:
-                self._longer.setdefault(number, {})[slot, side] = members
-            return
-        if remove:
-            _unfile(filed, under, item)
-            if filed is not self._alone and not filed:
+            self._longer.setdefault(number, {})[slot, side] = members
+
+    def _unfile_side(self, slot: int, side: int, number: int, members: frozenset[int]) -> None:
+        """Undo `_file`."""
+        if len(members) == 1:
+            _unfile(self._alone, number, slot)
+        elif len(members) == 2:
+            (other,) = members - {number}
+            _unfile(self._pairs[number], other, slot)
+            if not self._pairs[number]:
                 del self._pairs[number]
         else:
-            filed.setdefault(under, set()).add(item)
+            _unfile(self._longer, number, (slot, side))
 
     def _drop_slot(self, slot: int) -> None:
         held = self._slots.pop(slot)
@@ -363,7 +365,7 @@ class TopicIndex(Generic[K]):
         else:
             assert held.compiled.flat is not None and held.compiled.flat_excluded is not None
             for side, (number, members) in enumerate(zip(held.sides, held.compiled.flat)):
-                self._file(slot, side, number, members, remove=True)
+                self._unfile_side(slot, side, number, members)
             for number in held.compiled.flat_excluded:
                 _unfile(self._vetoes, number, slot)
         for number in held.terms:

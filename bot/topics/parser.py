@@ -163,7 +163,8 @@ def _term(raw: str, *, at: int, quoted: bool = False, field: str | None = None) 
     found = list(_PART.finditer(folded))
     prefixes = sum(1 for part in found if part[2])
     if folded.count("*") != prefixes:
-        raise QueryError(f"the '*' in '{raw}' at character {at} must end a word, as in unlearn*")
+        # A quoted phrase may span lines; the message must stay one line.
+        raise QueryError(f"the '*' in '{' '.join(raw.split())}' at character {at} must end a word, as in unlearn*")
     if not found:
         where = f"the quotes at character {at}" if quoted else f"'{raw}' at character {at}"
         empty = "are empty" if quoted and not raw.strip() else "hold no letters or digits"
