@@ -189,8 +189,9 @@ async def serve_bot(config: dict[str, Any]) -> None:
         adapter = await start_adapter(spec, config)
         try:
             adapter.limits = platform_limits(spec)  # the instance's limits: the class keeps the real ones
-            # Let the start-up requests (login, command sync) leave every window before the clock starts.
-            await asyncio.sleep(max(limit.per for limit in adapter.limits if limit.scope != "workspace") + 0.1)
+            # Let the start-up requests (login, command sync) leave the bot-wide window before the clock starts.
+            bot_wide = [limit.per for limit in adapter.limits if limit.scope == "global"]
+            await asyncio.sleep(max(bot_wide, default=0.0) + 0.1)
             worker = DeliveryWorker(store=store, adapters={spec.platform: adapter})
             _say({"event": "ready"})
             await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)

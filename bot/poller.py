@@ -6,6 +6,7 @@ side (the outbox worker and, through it, the adapters).
 
 from __future__ import annotations
 
+import gc
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -133,6 +134,10 @@ class Poller:
                 if (query := self._query(text)) is not None:
                     index.add((channel_id, topic_id), query)
             self._index, self._index_signature = index, signature
+            # The index lives until the topics change: keep the cyclic collector from
+            # walking its hundreds of thousands of objects on every collection.
+            gc.collect()
+            gc.freeze()
         return self._index
 
     async def _match(self, lists: CurrentLists, report: PollReport, *, dry_run: bool, now: datetime) -> None:

@@ -6,7 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.paper import Paper
-from bot.topics import PaperText, QueryError, parse_query
+from bot.topics import Hit, Match, PaperText, QueryError, parse_query
+from bot.topics.matcher import Term
 from bot.topics.index import PAIR, PREFIX, WORD, TopicIndex, guard_of
 from bot.topics.text import words
 from tests.test_topics import seed_papers
@@ -90,7 +91,7 @@ def test_index_gives_exactly_the_naive_matches_with_the_same_explanations(texts)
         expected = naive(topics, paper)
         got = index.matches(paper)
         assert sorted(key for key, _ in got) == sorted(expected), paper.title
-        for key, match in got:
+        for key, match in reversed(got):  # explanations are worked out lazily, in whatever order asked
             assert match == expected[key]
             assert match.explain() == expected[key].explain()
 
@@ -198,3 +199,40 @@ def test_keys_sharing_a_query_are_tested_once_and_all_returned():
     assert [key for key, _ in index.matches(MERGING)] == ["d"]
     index.remove("d")
     assert index.candidates(MERGING) == [] and len(index) == 1
+
+
+def test_matches_leave_explaining_to_whoever_asks(monkeypatch):
+    index = index_of({1: '"model merging"', 2: "merging OR author:neubig", 3: "scale -unlearning"})
+    expected = parse_query("merging OR author:neubig").match(MERGING).explain()
+    explained: list[str] = []
+    real_hit = Term.hit
+
+    def counting_hit(term, text):
+        explained.append(term.label)
+        return real_hit(term, text)
+
+    monkeypatch.setattr(Term, "hit", counting_hit)
+    got = index.matches(MERGING)
+    assert [key for key, _ in got] == [1, 2, 3]
+    assert explained == []
+    assert got[1][1].explain() == expected
+    assert explained == ["merging"]
+    got[1][1].explain()
+    assert explained == ["merging"]  # worked out once
+
+
+def test_a_deferred_match_equals_the_same_match_made_at_once():
+    calls: list[int] = []
+    hits = (Hit('"model merging"', ("title", "abstract")),)
+
+    def work(argument: int) -> tuple[Hit, ...]:
+        calls.append(argument)
+        return hits
+
+    deferred = Match.deferred(work, 7)
+    assert calls == []
+    assert deferred == Match(hits) and hash(deferred) == hash(Match(hits))
+    assert deferred.explain() == '"model merging" in title, abstract'
+    assert repr(deferred) == repr(Match(hits)) == f"Match(hits={hits!r})"
+    assert calls == [7]
+    assert Match(hits) != Match(()) and Match(hits) != hits

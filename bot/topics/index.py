@@ -4,8 +4,9 @@ Each query gets a *guard*: a few of its terms, each looked up by one index entry
 (a word, two adjacent words or a prefix, in one field), such that any paper the
 query matches holds at least one of them. For a paper, the index finds the terms
 it holds (most by look-up alone; longer phrases are then tested with `Term.test`),
-takes the queries those terms guard, and evaluates each on the set of held terms.
-Explanations use `Term.hit` and the same order and de-duplication as
+takes the queries those terms guard, and evaluates each on the set of held terms,
+mostly by set operations (see `TopicIndex.__init__`). Explanations are deferred
+(`Match.deferred`) and use `Term.hit` with the same order and de-duplication as
 `Group.hits`, so they equal `Query.match` exactly (the property tests check it).
 
 Why a guard is sound, for the node kinds of `bot.topics.matcher`:
@@ -21,7 +22,7 @@ Why a guard is sound, for the node kinds of `bot.topics.matcher`:
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field as dataclass_field
+from dataclasses import dataclass
 from functools import cache
 from itertools import chain as concat, repeat
 from operator import itemgetter
@@ -248,8 +249,6 @@ class TopicIndex(Generic[K]):
         """
         text = paper if isinstance(paper, PaperText) else PaperText.of(paper)
         held = self._held_terms(text)
-        # Set operations and plain loops, no per-candidate allocation: at 100,000 topics this
-        # body runs some 10,000 times a paper.
         # Set operations wherever they will do: at 100,000 topics some 10,000 queries a paper are
         # looked at, and a Python loop per query would cost more than everything else together.
         alone, pairs, longer, nested = self._alone, self._pairs, self._longer, self._nested
