@@ -279,7 +279,7 @@ async def drain_until_done(worker: Any, store: Any) -> int:
         counts = await store.outbox_counts()
         if not counts.get("pending") and not counts.get("sending"):
             return rounds
-        due = await store.next_outbox_due()
+        due = await store.next_outbox_retry(now=datetime.now(timezone.utc))
         wait = (due - datetime.now(timezone.utc)).total_seconds() if due else 0.05
         await asyncio.sleep(min(max(wait, 0.05), 60.0))
 

@@ -80,7 +80,8 @@ class DeliveryWorker:
                 await self.drain()
             except Exception:
                 log.exception("delivery round failed")
-            due = await self.store.next_outbox_due()
+            # What is due now was just sent (or waits for its platform): sleep until the next retry.
+            due = await self.store.next_outbox_retry(now=self.clock())
             pause = idle if due is None else min(idle, max(0.05, (due - self.clock()).total_seconds()))
             self._wake.clear()
             waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
@@ -97,12 +98,9 @@ class DeliveryWorker:
         await self.reconcile()
         while True:
             progress = (self.totals.sent, self.totals.failed)
-            by_channel: dict[int, list[OutboxEntry]] = {}
-            for entry in await self.store.due_outbox(now=self.clock()):
-                by_channel.setdefault(entry.channel_id, []).append(entry)
-            for channel_id, entries in by_channel.items():
+            for channel_id in await self.store.channels_with_due_outbox(now=self.clock()):
                 if channel_id not in self._active:
-                    task = asyncio.create_task(self._deliver_channel(channel_id, entries))
+                    task = asyncio.create_task(self._deliver_channel(channel_id))
                     self._active[channel_id] = task
                     task.add_done_callback(lambda _, cid=channel_id: self._active.pop(cid, None))
             running = list(self._active.values())
@@ -145,14 +143,19 @@ class DeliveryWorker:
         self.totals.reconciled += settled
         return settled
 
-    async def _deliver_channel(self, channel_id: int, entries: list[OutboxEntry]) -> None:
+    async def _deliver_channel(self, channel_id: int) -> None:
+        """Send a channel's due entries in order, until none is due or one fails."""
         channel = await self.store.get_channel_by_id(channel_id)
         adapter = self.adapters.get(channel.ref.platform) if channel else None
         if channel is None or adapter is None:
             return  # that platform is not running in this process; its entries wait for it
-        for entry in entries:
-            if not await self._deliver(entry, channel, adapter):
+        while True:
+            entries = await self.store.due_outbox(now=self.clock(), channel_id=channel_id, limit=20)
+            if not entries:
                 return
+            for entry in entries:
+                if not await self._deliver(entry, channel, adapter):
+                    return
 
     async def _deliver(self, entry: OutboxEntry, channel: Channel, adapter: Adapter) -> bool:
         """Send one entry; return whether to go on with this channel's next entry."""
@@ -160,15 +163,16 @@ class DeliveryWorker:
         if post is None:
             await self.store.mark_outbox_dead(entry.id, error="its papers are no longer in the cache")
             return True
-        await self.pacer.wait(adapter.platform, channel.ref, getattr(adapter, "limits", ()))
-        if not await self.store.claim_outbox(entry.id):
-            return True
-        self._in_flight.add(entry.id)
+        slot = await self.pacer.wait(adapter.platform, channel.ref, getattr(adapter, "limits", ()))
         try:
+            if not await self.store.claim_outbox(entry.id):
+                return True
+            self._in_flight.add(entry.id)
             result = await self._attempt(adapter, channel, entry, post)
-            return await self._settle(entry, channel, adapter, result, papers)
         finally:
+            self.pacer.done(slot)
             self._in_flight.discard(entry.id)
+        return await self._settle(entry, channel, adapter, result, papers)
 
     async def _attempt(self, adapter: Adapter, channel: Channel, entry: OutboxEntry, post: Post) -> DeliveryResult:
         try:

@@ -109,16 +109,35 @@ class OutboxQueries(Queries):
                                                   target_ref, to_db(at)))
             return cursor.rowcount == 1
 
-    async def due_outbox(self, *, now: datetime, limit: int = 5000) -> list[OutboxEntry]:
-        """Return pending entries that are due, for channels that are not paused; oldest first."""
+    async def due_outbox(self, *, now: datetime, channel_id: int | None = None,
+                         limit: int = 5000) -> list[OutboxEntry]:
+        """Return pending entries that are due, for channels that are not paused; oldest first.
+
+        An entry waits while an older one of its channel waits (for its retry time, or
+        to be settled after a crash), so a channel's posts never overtake each other.
+        """
+        where, params = ("AND o.channel_id = ?", (channel_id,)) if channel_id is not None else ("", ())
         rows = await self._fetchall(
             f"""SELECT {_COLUMNS_OF_O} FROM outbox o JOIN channels c ON c.id = o.channel_id
                 WHERE o.state = 'pending' AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= ?)
-                  AND c.paused_reason IS NULL
+                  AND c.paused_reason IS NULL {where}
+                  AND NOT EXISTS (
+                      SELECT 1 FROM outbox e WHERE e.channel_id = o.channel_id AND e.id < o.id
+                        AND (e.state = 'sending' OR (e.state = 'pending' AND e.next_attempt_at > ?)))
                 ORDER BY o.id LIMIT ?""",
-            (to_db(now), limit),
+            (to_db(now), *params, to_db(now), limit),
         )
         return [_entry(r) for r in rows]
+
+    async def channels_with_due_outbox(self, *, now: datetime) -> list[int]:
+        """Return the ids of unpaused channels with at least one pending entry that is due."""
+        rows = await self._fetchall(
+            """SELECT DISTINCT o.channel_id FROM outbox o JOIN channels c ON c.id = o.channel_id
+               WHERE o.state = 'pending' AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= ?)
+                 AND c.paused_reason IS NULL ORDER BY o.channel_id""",
+            (to_db(now),),
+        )
+        return [r["channel_id"] for r in rows]
 
     async def outbox_in_state(self, state: str, *, channel_id: int | None = None) -> list[OutboxEntry]:
         """Return every entry in *state* (optionally of one channel), oldest first."""
@@ -128,11 +147,12 @@ class OutboxQueries(Queries):
             sql, params = sql + " AND channel_id = ?", (state, channel_id)
         return [_entry(r) for r in await self._fetchall(sql + " ORDER BY id", params)]
 
-    async def next_outbox_due(self) -> datetime | None:
-        """Return the earliest retry time among pending entries of unpaused channels."""
+    async def next_outbox_retry(self, *, now: datetime) -> datetime | None:
+        """Return the earliest retry time still to come among pending entries of unpaused channels."""
         row = await self._fetchone(
-            """SELECT min(coalesce(o.next_attempt_at, o.created_at)) AS due FROM outbox o
-               JOIN channels c ON c.id = o.channel_id WHERE o.state = 'pending' AND c.paused_reason IS NULL""")
+            """SELECT min(o.next_attempt_at) AS due FROM outbox o JOIN channels c ON c.id = o.channel_id
+               WHERE o.state = 'pending' AND o.next_attempt_at > ? AND c.paused_reason IS NULL""",
+            (to_db(now),))
         return from_db(row["due"]) if row else None
 
     async def claim_outbox(self, entry_id: int) -> bool:

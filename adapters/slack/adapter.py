@@ -131,6 +131,7 @@ class SlackAdapter:
         self._runner: web.AppRunner | None = None
         self._socket: AsyncSocketModeHandler | None = None
         self._inflight: set[asyncio.Task[Any]] = set()
+        self._team_clients: dict[str, AsyncWebClient] = {}
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -260,11 +261,15 @@ class SlackAdapter:
         bot = await self.installation_store.async_find_bot(enterprise_id=None, team_id=workspace)
         if bot is None or not bot.bot_token:
             return None
-        return AsyncWebClient(
-            token=bot.bot_token,
-            base_url=self.client.base_url,
-            retry_handlers=list(self.client.retry_handlers),
-        )
+        # One client per token: a reinstall brings a new token, and so a new client.
+        client = self._team_clients.get(bot.bot_token)
+        if client is None:
+            client = self._team_clients[bot.bot_token] = AsyncWebClient(
+                token=bot.bot_token,
+                base_url=self.client.base_url,
+                retry_handlers=list(self.client.retry_handlers),
+            )
+        return client
 
     # -- incoming --------------------------------------------------------------------
 
