@@ -21,7 +21,7 @@ from bot.topics import Match, PaperText, Query, QueryError, parse_query
 from bot.topics.index import TopicIndex
 from bot.worker import DeliveryReport, DeliveryWorker, posted_state
 from storage import Store
-from storage.models import Channel, Topic
+from storage.models import Channel
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +78,8 @@ class Poller:
         self.update_posts = update_posts
         self.worker = worker or DeliveryWorker(store=store, adapters=self.adapters, clock=self.clock)
         self._queries: dict[str, Query | None] = {}
-        self._index: TopicIndex[tuple[int, int]] | None = None
-        self._index_signature = 0
+        self._topic_index: TopicIndex[tuple[int, int]] | None = None
+        self._index_signature: tuple[int, int, int] | None = None
 
     async def poll_once(self, *, dry_run: bool = False, deliver: bool = True) -> PollReport:
         """Fetch, match, queue and (unless *deliver* is False) deliver once.
@@ -123,37 +123,36 @@ class Poller:
                 self._queries[text] = None
         return self._queries[text]
 
-    def _index_for(self, channels: list[tuple[Channel, list[Topic]]]) -> TopicIndex[tuple[int, int]]:
+    async def _index(self) -> TopicIndex[tuple[int, int]]:
         """Return the index of every active topic, rebuilt only when the topics changed."""
-        active = [(c.id, t.id, t.query) for c, topics in channels if not c.paused_reason
-                  for t in topics if t.baseline_taken]
-        signature = hash(tuple(active))
-        if self._index is None or signature != self._index_signature:
+        signature = await self.store.active_topics_signature()
+        if self._topic_index is None or signature != self._index_signature:
             index: TopicIndex[tuple[int, int]] = TopicIndex()
-            for channel_id, topic_id, text in active:
+            for channel_id, topic_id, text in await self.store.active_topics():
                 if (query := self._query(text)) is not None:
                     index.add((channel_id, topic_id), query)
-            self._index, self._index_signature = index, signature
+            self._topic_index, self._index_signature = index, signature
+            self._queries.clear()  # the index holds what it needs
             # The index lives until the topics change: keep the cyclic collector from
             # walking its hundreds of thousands of objects on every collection.
             gc.collect()
             gc.freeze()
-        return self._index
+        return self._topic_index
 
     async def _match(self, lists: CurrentLists, report: PollReport, *, dry_run: bool, now: datetime) -> None:
         """Find each channel's new matches through the topic index and hand them over."""
-        channels = await self.store.channels_with_topics()
-        by_id = {channel.id: channel for channel, _ in channels}
-        index = self._index_for(channels)
+        index = await self._index()
         papers = lists.papers()
-        candidates: list[tuple[int, Paper, int, Match]] = []
+        first_match: list[tuple[int, Paper, int, Match]] = []
         for paper in papers:
             first: dict[int, tuple[int, Match]] = {}  # channel -> its oldest matching topic
             for (channel_id, topic_id), match in index.matches(PaperText.of(paper)):
                 if channel_id not in first or topic_id < first[channel_id][0]:
                     first[channel_id] = (topic_id, match)
-            candidates += [(cid, paper, tid, match) for cid, (tid, match) in first.items()
-                           if (paper.upvotes or 0) >= by_id[cid].min_upvotes]
+            first_match += [(cid, paper, tid, match) for cid, (tid, match) in first.items()]
+        channels = await self.store.get_channels(sorted({cid for cid, _, _, _ in first_match}))
+        candidates = [(cid, paper, tid, match) for cid, paper, tid, match in first_match
+                      if (paper.upvotes or 0) >= channels[cid].min_upvotes]
         # Ask the ledger only about the pairs that matched, not about every channel's history.
         seen = await self.store.known_pairs([(cid, paper.id) for cid, paper, _, _ in candidates])
         found: dict[int, list[tuple[Paper, str, int]]] = {}
@@ -161,15 +160,13 @@ class Poller:
             if (channel_id, paper.id) not in seen:
                 found.setdefault(channel_id, []).append((paper, match.explain(), topic_id))
         for channel_id, matches in found.items():
-            await self._hand_over(by_id[channel_id], matches, report, dry_run=dry_run, now=now)
+            await self._hand_over(channels[channel_id], matches, report, dry_run=dry_run, now=now)
         if lists.complete and not dry_run:
             # New topics take their baseline after matching, so it never hides a match of an older topic.
-            for channel, topics in channels:
-                unbased = [t.id for t in topics if not t.baseline_taken]
-                if unbased and not channel.paused_reason:
-                    report.baselined += await self.store.record_baseline(
-                        channel.id, [p.id for p in papers], at=now)
-                    await self.store.mark_baseline_taken(unbased)
+            for channel_id, topic_ids in (await self.store.topics_awaiting_baseline()).items():
+                report.baselined += await self.store.record_baseline(
+                    channel_id, [p.id for p in papers], at=now)
+                await self.store.mark_baseline_taken(topic_ids)
 
     async def _hand_over(self, channel: Channel, matches: list[tuple[Paper, str, int]], report: PollReport,
                          *, dry_run: bool, now: datetime) -> None:

@@ -167,19 +167,39 @@ class ChannelQueries(Queries):
                 (json.dumps(list(topic_ids)),),
             )
 
-    async def channels_with_topics(self) -> list[tuple[Channel, list[Topic]]]:
-        """Return each channel that has at least one topic, with its topics oldest first."""
-        async with self._lock:
-            channel_rows = await self._conn.execute_fetchall(
-                f"""
-                SELECT {_CHANNEL_COLUMNS} FROM channels
-                WHERE EXISTS (SELECT 1 FROM topics WHERE topics.channel_id = channels.id) ORDER BY id
-                """
-            )
-            topic_rows = await self._conn.execute_fetchall(
-                f"SELECT {_TOPIC_COLUMNS} FROM topics ORDER BY added_at, id"
-            )
-        topics: dict[int, list[Topic]] = {}
-        for row in topic_rows:
-            topics.setdefault(row["channel_id"], []).append(_topic(row))
-        return [(_channel(row), topics.get(row["id"], [])) for row in channel_rows]
+    async def active_topics_signature(self) -> tuple[int, int, int]:
+        """Return a cheap fingerprint of the active topics, which changes whenever they do."""
+        row = await self._fetchone(
+            """SELECT count(*) AS n, coalesce(sum(t.id), 0) AS s, coalesce(max(t.id), 0) AS m
+               FROM topics t JOIN channels c ON c.id = t.channel_id
+               WHERE t.baseline_taken AND c.paused_reason IS NULL"""
+        )
+        return (row["n"], row["s"], row["m"]) if row else (0, 0, 0)
+
+    async def active_topics(self) -> list[tuple[int, int, str]]:
+        """Return (channel id, topic id, query) of every topic past its baseline, in unpaused channels."""
+        rows = await self._fetchall(
+            """SELECT t.channel_id, t.id, t.query FROM topics t JOIN channels c ON c.id = t.channel_id
+               WHERE t.baseline_taken AND c.paused_reason IS NULL ORDER BY t.id"""
+        )
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    async def topics_awaiting_baseline(self) -> dict[int, list[int]]:
+        """Return, per unpaused channel id, the ids of its topics whose baseline is still to take."""
+        rows = await self._fetchall(
+            """SELECT t.channel_id, t.id FROM topics t JOIN channels c ON c.id = t.channel_id
+               WHERE NOT t.baseline_taken AND c.paused_reason IS NULL ORDER BY t.id"""
+        )
+        waiting: dict[int, list[int]] = {}
+        for channel_id, topic_id in rows:
+            waiting.setdefault(channel_id, []).append(topic_id)
+        return waiting
+
+    async def get_channels(self, channel_ids: Sequence[int]) -> dict[int, Channel]:
+        """Return the channels with *channel_ids*, by id."""
+        rows = await self._fetchall(
+            f"SELECT {_CHANNEL_COLUMNS} FROM channels WHERE id IN (SELECT value FROM json_each(?))",
+            (json.dumps(list(channel_ids)),),
+        )
+        return {row["id"]: _channel(row) for row in rows}
+

@@ -340,17 +340,25 @@ async def test_mark_baseline_taken(store):
     assert [t.baseline_taken for t in await store.list_topics(channel.id)] == [True, True]
 
 
-async def test_channels_with_topics_only_lists_subscribed_channels(store):
+async def test_active_topics_and_their_signature_follow_baselines_pauses_and_removals(store):
     quiet = await store.ensure_channel(OTHER)
     channel = await store.ensure_channel(REF)
-    assert await store.channels_with_topics() == []
+    empty = await store.active_topics_signature()
     t1 = await store.add_topic(channel.id, "a", "u", at=T0)
     t2 = await store.add_topic(channel.id, "b", "u", at=T0 + timedelta(seconds=1))
-    assert await store.channels_with_topics() == [(channel, [t1, t2])]
+    assert await store.active_topics() == [] and await store.active_topics_signature() == empty
+    assert await store.topics_awaiting_baseline() == {channel.id: [t1.id, t2.id]}
+    await store.mark_baseline_taken([t1.id, t2.id])
+    assert await store.active_topics() == [(channel.id, t1.id, "a"), (channel.id, t2.id, "b")]
+    assert await store.topics_awaiting_baseline() == {}
+    both = await store.active_topics_signature()
+    await store.update_channel(channel.id, paused_reason="gone")
+    assert await store.active_topics() == [] and await store.active_topics_signature() == empty
+    await store.update_channel(channel.id, paused_reason=None)
     await store.remove_topic(t1.id)
-    await store.remove_topic(t2.id)
-    assert await store.channels_with_topics() == []
-    assert quiet in await store.list_channels()
+    assert await store.active_topics() == [(channel.id, t2.id, "b")]
+    assert await store.active_topics_signature() not in (empty, both)
+    assert await store.get_channels([channel.id, quiet.id, 999]) == {channel.id: channel, quiet.id: quiet}
 
 
 # --- delivery ledger -------------------------------------------------------------------------------
