@@ -98,7 +98,8 @@ class DeliveryWorker:
         await self.reconcile()
         while True:
             progress = (self.totals.sent, self.totals.failed)
-            for channel_id in await self.store.channels_with_due_outbox(now=self.clock()):
+            due = await self.store.channels_with_due_outbox(now=self.clock(), platforms=list(self.adapters))
+            for channel_id in due:
                 if channel_id not in self._active:
                     task = asyncio.create_task(self._deliver_channel(channel_id))
                     self._active[channel_id] = task

@@ -129,13 +129,14 @@ class OutboxQueries(Queries):
         )
         return [_entry(r) for r in rows]
 
-    async def channels_with_due_outbox(self, *, now: datetime) -> list[int]:
-        """Return the ids of unpaused channels with at least one pending entry that is due."""
+    async def channels_with_due_outbox(self, *, now: datetime, platforms: Sequence[str]) -> list[int]:
+        """Return the ids of unpaused channels on *platforms* with at least one pending entry that is due."""
         rows = await self._fetchall(
             """SELECT DISTINCT o.channel_id FROM outbox o JOIN channels c ON c.id = o.channel_id
                WHERE o.state = 'pending' AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= ?)
-                 AND c.paused_reason IS NULL ORDER BY o.channel_id""",
-            (to_db(now),),
+                 AND c.paused_reason IS NULL AND c.platform IN (SELECT value FROM json_each(?))
+               ORDER BY o.channel_id""",
+            (to_db(now), json.dumps(list(platforms))),
         )
         return [r["channel_id"] for r in rows]
 
