@@ -67,46 +67,52 @@ def guard_of(query: Query) -> Guard | None:
 
 @dataclass(frozen=True, slots=True)
 class _Compiled:
-    """A query's `Group` over term numbers, evaluated against the set of terms a paper holds."""
+    """A query's `Group` over term numbers, evaluated against the set of terms a paper holds.
+
+    Kept instead of the parsed query: it is all that matching, explaining and removal need.
+    """
 
     chains: tuple[tuple[int | _Compiled, ...], ...]
     excluded: tuple[int | _Compiled, ...]
-    flat: tuple[frozenset[int], ...] | None
-    """Each chain's term numbers, when no chain nests a group: then a chain holds iff it is a subset."""
-    flat_excluded: frozenset[int] | None
 
     def holds(self, held: set[int]) -> bool:
         """Say whether the group is satisfied when exactly the terms *held* are in the paper."""
-        if self.flat is not None:
-            for chain in self.flat:
-                if held.issuperset(chain):
+        # Plain loops: this runs for every candidate query with nested groups.
+        for chain in self.chains:
+            for node in chain:
+                if not (node in held if type(node) is int else node.holds(held)):  # type: ignore[union-attr]
                     break
             else:
-                return False
-        elif not any(all(_holds(node, held) for node in chain) for chain in self.chains):
+                break
+        else:
             return False
-        if self.flat_excluded is not None:
-            return held.isdisjoint(self.flat_excluded)
-        return not any(_holds(node, held) for node in self.excluded)
+        for node in self.excluded:
+            if node in held if type(node) is int else node.holds(held):  # type: ignore[union-attr]
+                return False
+        return True
 
     def hits(self, held: set[int], hit_of: Mapping[int, Hit]) -> Iterator[Hit]:
         """Yield hits exactly as `Group.hits` does, taking each term's hit from *hit_of*."""
-        if self.flat is not None:
-            for chain, members in zip(self.chains, self.flat):
-                if held.issuperset(members):
-                    yield from map(hit_of.__getitem__, chain)  # type: ignore[arg-type]
-            return
         for chain in self.chains:
             if all(_holds(node, held) for node in chain):
                 for node in chain:
-                    if isinstance(node, int):
-                        yield hit_of[node]
+                    if type(node) is int:
+                        yield hit_of[node]  # type: ignore[index]
                     else:
-                        yield from node.hits(held, hit_of)
+                        yield from node.hits(held, hit_of)  # type: ignore[union-attr]
+
+    def is_plain(self) -> bool:
+        """Say whether every alternative and exclusion is a plain term (no nested group)."""
+        return all(type(node) is int for node in concat(*self.chains, self.excluded))
 
 
 def _holds(node: int | _Compiled, held: set[int]) -> bool:
     return node in held if isinstance(node, int) else node.holds(held)
+
+
+Plan = tuple[int, ...] | _Compiled
+"""What a slot keeps of its query: the term numbers of its only chain when that is all there
+is (most queries), else the whole compiled group."""
 
 
 class _Hits(dict[int, Hit]):
@@ -134,31 +140,17 @@ class _Hits(dict[int, Hit]):
 @dataclass(slots=True)
 class _TermInfo:
     term: Term
-    entry: Entry
-    exact: bool
-    """True when holding the entry is the same as matching the term, so no test is needed."""
     cost: float
-    """How often papers look likely to hold the entry, to choose which term of a chain guards it."""
+    """How often papers look likely to hold the term's entry, to choose which term of a chain guards it."""
     uses: int = 0
     """How many distinct queries use the term; it is forgotten at zero."""
 
 
-@dataclass(slots=True)
-class _Slot(Generic[K]):
-    """One distinct query, compiled, where it is filed, and the keys that follow it."""
+_Slot = tuple[Plan, list[K], str]
+"""One distinct query: its plan, its keys in the order added, and its canonical text.
 
-    query: Query
-    compiled: _Compiled
-    terms: tuple[int, ...]
-    sides: tuple[int, ...] | None
-    """For plain-term queries, the term each side of OR is filed under; None files the query under `guard`."""
-    guard: frozenset[int]
-    keys: dict[K, None]
-    """An ordered set: the keys in the order they were added."""
-
-
-_Found = tuple[tuple[int, ...] | None, _Compiled, tuple[K, ...]]
-"""What `matches` needs of a matching query: its only plain chain (or None), its group, its keys."""
+A tuple rather than an object: there is one per distinct query (tens of thousands), and
+`matches` unpacks it in its hot loop. The key list is changed in place."""
 
 
 class TopicIndex(Generic[K]):
@@ -167,19 +159,22 @@ class TopicIndex(Generic[K]):
     Keys are whatever the caller uses to name a topic, e.g. ``(channel_id, topic_id)``. Keys whose
     queries have the same canonical text share one slot, and queries share their terms, so a term
     is tested once per paper however many topics use it. `matches` gives exactly what testing
-    every query would give.
+    every query would give. The index keeps no `Query`: only each distinct term once, and each
+    query compiled to term numbers, so the caller may drop its parsed queries once added.
     """
 
     def __init__(self) -> None:
-        self._next_number = 0
+        self._next_term = 0
+        self._next_slot = 0
         self._slot_of_key: dict[K, int] = {}
         self._slot_of_text: dict[str, int] = {}
         self._slots: dict[int, _Slot[K]] = {}
         self._number_of_term: dict[Term, int] = {}
         self._terms: dict[int, _TermInfo] = {}
         # kind -> field -> token -> term numbers; split by kind and field so a paper's tokens can be
-        # intersected with each table's keys in one set operation.
-        self._tables: dict[str, dict[str, dict[object, set[int]]]] = {WORD: {}, PAIR: {}, PREFIX: {}}
+        # intersected with each table's keys in one set operation. Tuples, not sets: nearly every
+        # token names one term, and a one-item tuple is a quarter of an empty set's size.
+        self._tables: dict[str, dict[str, dict[object, tuple[int, ...]]]] = {WORD: {}, PAIR: {}, PREFIX: {}}
         self._prefix_lengths: dict[str, Counter[int]] = {}
         self._inexact: dict[int, Callable[[PaperText], bool]] = {}
         """The tests of the terms that holding their entry does not settle (longer phrases)."""
@@ -195,8 +190,6 @@ class TopicIndex(Generic[K]):
         self._longer: dict[int, dict[tuple[int, int], frozenset[int]]] = {}
         self._vetoes: dict[int, set[int]] = {}
         self._nested: dict[int, set[int]] = {}
-        self._found: dict[int, _Found[K]] = {}
-        """Slot -> what `matches` needs of it, kept apart from `_slots` for fewer look-ups in the hot loop."""
 
     def __len__(self) -> int:
         return len(self._slot_of_key)
@@ -210,20 +203,17 @@ class TopicIndex(Generic[K]):
         slot = self._slot_of_text.get(query.text)
         if slot is None:
             slot = self._new_slot(query)
-        self._slots[slot].keys[key] = None
+        self._slots[slot][1].append(key)
         self._slot_of_key[key] = slot
-        self._refresh(slot)
 
     def remove(self, key: K) -> None:
         """Forget the query under *key*; do nothing if there is none."""
         slot = self._slot_of_key.pop(key, None)
         if slot is None:
             return
-        held = self._slots[slot]
-        del held.keys[key]
-        if held.keys:
-            self._refresh(slot)
-        else:
+        keys = self._slots[slot][1]
+        keys.remove(key)
+        if not keys:
             self._drop_slot(slot)
 
     def candidates(self, paper: Paper | PaperText) -> list[K]:
@@ -238,7 +228,7 @@ class TopicIndex(Generic[K]):
         for number in self._longer.keys() & held:
             found.update(slot for slot, _ in self._longer[number])
         slots = self._slots
-        return [key for slot in sorted(found) for key in slots[slot].keys]
+        return [key for slot in sorted(found) for key in slots[slot][1]]
 
     def matches(self, paper: Paper | PaperText) -> list[tuple[K, Match]]:
         """Return every key whose query matches *paper*, with that query's `Match`.
@@ -263,15 +253,14 @@ class TopicIndex(Generic[K]):
         matched.difference_update(*map(vetoes.__getitem__, vetoes.keys() & held))
         slots = self._slots
         for number in nested.keys() & held:
-            matched.update(slot for slot in nested[number] if slots[slot].compiled.holds(held))
-        found_of = self._found
+            matched.update(slot for slot in nested[number] if slots[slot][0].holds(held))  # type: ignore[union-attr]
         hits = _Hits(self._terms, text, held)
         of_chain, of_group, deferred = hits.of_chain, hits.of_group, Match.deferred
         found: list[tuple[K, Match]] = []
         add = found.append
         for slot in sorted(matched):
-            chain, compiled, keys = found_of[slot]
-            match = deferred(of_chain, chain) if chain is not None else deferred(of_group, compiled)
+            plan, keys, _ = slots[slot]
+            match = deferred(of_chain, plan) if type(plan) is tuple else deferred(of_group, plan)
             if len(keys) == 1:
                 add((keys[0], match))
             else:
@@ -282,19 +271,16 @@ class TopicIndex(Generic[K]):
         """Return the numbers of the indexed terms that *text* contains."""
         looked_up: set[int] = set()
         for field, table in self._tables[WORD].items():
-            for token in getattr(text, field).positions.keys() & table.keys():
-                looked_up |= table[token]
+            looked_up.update(*map(table.__getitem__, getattr(text, field).positions.keys() & table.keys()))
         # A keys view & an iterable checks each item against the dict, building no set of the paper's tokens.
         for field, table in self._tables[PAIR].items():
             keys = getattr(text, field).keys
-            for pair in table.keys() & zip(keys, keys[1:]):
-                looked_up |= table[pair]
+            looked_up.update(*map(table.__getitem__, table.keys() & zip(keys, keys[1:])))
         for field, table in self._tables[PREFIX].items():
             words = getattr(text, field).sorted_words
             # A word shorter than a cut comes out whole, and is then rightly a prefix of itself.
             cuts = concat.from_iterable(map(_cut(length), words) for length in self._prefix_lengths[field])
-            for prefix in table.keys() & cuts:
-                looked_up |= table[prefix]
+            looked_up.update(*map(table.__getitem__, table.keys() & cuts))
         inexact = self._inexact
         for number in inexact.keys() & looked_up:
             if not inexact[number](text):
@@ -302,100 +288,122 @@ class TopicIndex(Generic[K]):
         return looked_up
 
     def _new_slot(self, query: Query) -> int:
-        slot = self._next_number
-        self._next_number += 1
+        slot = self._next_slot
+        self._next_slot += 1
         compiled = self._compile(query.root)
-        guard = guard_of(query)
-        assert guard is not None, "the parser never accepts a query with nothing to look for"
-        guard_numbers = frozenset(self._number_of_term[term] for term in guard.terms)
-        terms = tuple(dict.fromkeys(_all_terms(compiled)))
-        for number in terms:
+        for number in dict.fromkeys(_all_terms(compiled)):
             self._terms[number].uses += 1
-        sides = None
-        if compiled.flat is None or compiled.flat_excluded is None:
-            for number in guard_numbers:
-                self._nested.setdefault(number, set()).add(slot)
-        else:
-            # Each side goes under its rarest-looking term, the one guard_of picks for it.
-            cost = {number: self._terms[number].cost for number in terms}
-            sides = tuple(min(chain, key=cost.__getitem__) for chain in compiled.flat)
-            for side, (number, members) in enumerate(zip(sides, compiled.flat)):
-                self._file(slot, side, number, members)
-            for number in compiled.flat_excluded:
-                self._vetoes.setdefault(number, set()).add(slot)
-        self._slots[slot] = _Slot(query, compiled, terms, sides, guard_numbers, {})
+        plain = compiled.is_plain()
+        plan: Plan = compiled.chains[0] if plain and len(compiled.chains) == 1 and not compiled.excluded else compiled  # type: ignore[assignment]
+        # The canonical text is kept (it names the slot); the parsed query is not.
+        self._slots[slot] = (plan, [], query.text)
         self._slot_of_text[query.text] = slot
+        self._filing(slot, compiled, plain, file=True)
         return slot
 
-    def _refresh(self, slot: int) -> None:
-        """Bring the slot's `found` up to date after its keys changed."""
-        held = self._slots[slot]
-        self._found[slot] = (_only_chain(held.compiled), held.compiled, tuple(held.keys))
+    def _drop_slot(self, slot: int) -> None:
+        plan, _, text = self._slots.pop(slot)
+        del self._slot_of_text[text]
+        compiled = plan if isinstance(plan, _Compiled) else _Compiled((plan,), ())
+        self._filing(slot, compiled, compiled.is_plain(), file=False)
+        for number in dict.fromkeys(_all_terms(compiled)):
+            info = self._terms[number]
+            info.uses -= 1
+            if not info.uses:
+                self._forget_term(number)
 
-    def _file(self, slot: int, side: int, number: int, members: frozenset[int]) -> None:
+    def _filing(self, slot: int, compiled: _Compiled, plain: bool, *, file: bool) -> None:
+        """File the query of *slot* where `matches` finds it, or (*file* False) undo that.
+
+        Where is worked out from the compiled query and the terms' costs alone, so removal
+        finds the same places as adding did without anything kept for it.
+        """
+        if not plain:
+            guard = self._guard(compiled)
+            assert guard is not None, "the parser never accepts a query with nothing to look for"
+            for number in guard[0]:
+                if file:
+                    self._nested.setdefault(number, set()).add(slot)
+                else:
+                    _unfile(self._nested, number, slot)
+            return
+        for side, chain in enumerate(compiled.chains):
+            members: tuple[int, ...] = tuple(dict.fromkeys(chain))  # type: ignore[arg-type]
+            # Each side goes under its rarest-looking term, the one guard_of picks for it.
+            number = min(members, key=self._cost)
+            if file:
+                self._file(slot, side, number, members)
+            else:
+                self._unfile_side(slot, side, number, members)
+        for number in compiled.excluded:
+            if file:
+                self._vetoes.setdefault(number, set()).add(slot)  # type: ignore[arg-type]
+            else:
+                _unfile(self._vetoes, number, slot)  # type: ignore[arg-type]
+
+    def _cost(self, number: int) -> float:
+        return self._terms[number].cost
+
+    def _guard(self, group: _Compiled) -> tuple[set[int], float] | None:
+        """Return the term numbers one of which every paper matching *group* holds, and their cost.
+
+        The same choice `guard_of` makes on the parsed query, made on the compiled one.
+        """
+        numbers: set[int] = set()
+        cost = 0.0
+        for chain in group.chains:
+            best: tuple[set[int], float] | None = None
+            for node in chain:
+                guard = ({node}, self._cost(node)) if isinstance(node, int) else self._guard(node)
+                if guard is not None and (best is None or guard[1] < best[1]):
+                    best = guard
+            if best is None:
+                return None
+            numbers |= best[0]
+            cost += best[1]
+        return numbers, cost
+
+    def _file(self, slot: int, side: int, number: int, members: tuple[int, ...]) -> None:
         """File one side of OR of a plain-term query under its guarding term *number*."""
         if len(members) == 1:
             self._alone.setdefault(number, set()).add(slot)
         elif len(members) == 2:
-            (other,) = members - {number}
+            other = members[0] if members[1] == number else members[1]
             self._pairs.setdefault(number, {}).setdefault(other, set()).add(slot)
         else:
-            self._longer.setdefault(number, {})[slot, side] = members
+            self._longer.setdefault(number, {})[slot, side] = frozenset(members)
 
-    def _unfile_side(self, slot: int, side: int, number: int, members: frozenset[int]) -> None:
+    def _unfile_side(self, slot: int, side: int, number: int, members: tuple[int, ...]) -> None:
         """Undo `_file`."""
         if len(members) == 1:
             _unfile(self._alone, number, slot)
         elif len(members) == 2:
-            (other,) = members - {number}
+            other = members[0] if members[1] == number else members[1]
             _unfile(self._pairs[number], other, slot)
             if not self._pairs[number]:
                 del self._pairs[number]
         else:
             _unfile(self._longer, number, (slot, side))
 
-    def _drop_slot(self, slot: int) -> None:
-        held = self._slots.pop(slot)
-        del self._found[slot]
-        del self._slot_of_text[held.query.text]
-        if held.sides is None:
-            for number in held.guard:
-                _unfile(self._nested, number, slot)
-        else:
-            assert held.compiled.flat is not None and held.compiled.flat_excluded is not None
-            for side, (number, members) in enumerate(zip(held.sides, held.compiled.flat)):
-                self._unfile_side(slot, side, number, members)
-            for number in held.compiled.flat_excluded:
-                _unfile(self._vetoes, number, slot)
-        for number in held.terms:
-            info = self._terms[number]
-            info.uses -= 1
-            if not info.uses:
-                self._forget_term(number)
-
     def _compile(self, group: Group) -> _Compiled:
         chains = tuple(tuple(self._compile_node(node) for node in chain) for chain in group.any_of)
-        excluded = tuple(self._compile_node(node) for node in group.none_of)
-        flat = None
-        if all(isinstance(node, int) for chain in chains for node in chain):
-            flat = tuple(frozenset(chain) for chain in chains)  # type: ignore[arg-type]
-        flat_excluded = frozenset(excluded) if all(isinstance(node, int) for node in excluded) else None
-        return _Compiled(chains, excluded, flat, flat_excluded)  # type: ignore[arg-type]
+        return _Compiled(chains, tuple(self._compile_node(node) for node in group.none_of))
 
     def _compile_node(self, node: Node) -> int | _Compiled:
         if not isinstance(node, Term):
             return self._compile(node)
         number = self._number_of_term.get(node)
         if number is None:
-            number = self._next_number
-            self._next_number += 1
+            number = self._next_term
+            self._next_term += 1
             entry, cost, exact = _term_entry(node)
             self._number_of_term[node] = number
-            self._terms[number] = _TermInfo(node, entry, exact, cost)
+            self._terms[number] = _TermInfo(node, cost)
             if not exact:
                 self._inexact[number] = node.test
             kind, field, token = entry
-            self._tables[kind].setdefault(field, {}).setdefault(token, set()).add(number)
+            table = self._tables[kind].setdefault(field, {})
+            table[token] = (*table.get(token, ()), number)
             if kind == PREFIX:
                 self._prefix_lengths.setdefault(field, Counter())[len(token)] += 1  # type: ignore[arg-type]
         return number
@@ -404,11 +412,12 @@ class TopicIndex(Generic[K]):
         info = self._terms.pop(number)
         self._inexact.pop(number, None)
         del self._number_of_term[info.term]
-        kind, field, token = info.entry
+        (kind, field, token), _, _ = _term_entry(info.term)  # the entry is worked out again, not kept
         by_field = self._tables[kind]
-        numbers = by_field[field][token]
-        numbers.discard(number)
-        if not numbers:
+        rest = tuple(other for other in by_field[field][token] if other != number)
+        if rest:
+            by_field[field][token] = rest
+        else:
             del by_field[field][token]
             if not by_field[field]:
                 del by_field[field]
@@ -436,15 +445,8 @@ def _cut(length: int) -> Callable[[str], str]:
     return itemgetter(slice(None, length))
 
 
-def _only_chain(compiled: _Compiled) -> tuple[int, ...] | None:
-    """Return the query's one chain when it and its exclusions are plain terms, else None."""
-    if len(compiled.chains) == 1 and compiled.flat is not None and compiled.flat_excluded is not None:
-        return compiled.chains[0]  # type: ignore[return-value]
-    return None
-
-
 def _all_terms(compiled: _Compiled) -> Iterator[int]:
-    for node in (*(node for chain in compiled.chains for node in chain), *compiled.excluded):
+    for node in concat(*compiled.chains, compiled.excluded):
         if isinstance(node, int):
             yield node
         else:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from dataclasses import dataclass, field as dataclass_field
-from functools import lru_cache
+from functools import cache, lru_cache
 from operator import attrgetter
 from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar, Union
 
@@ -35,11 +35,13 @@ class FieldText:
     def __init__(self, field_words: Sequence[str]) -> None:
         self.words = tuple(field_words)
         self.keys = tuple(singular(w) for w in self.words)
-        positions: dict[str, list[int]] = {}
+        positions: dict[str, int] = {}
         for index, key in enumerate(self.keys):
-            if key:
-                positions.setdefault(key, []).append(index)
+            if key and key not in positions:
+                positions[key] = index
         self.positions = positions
+        """Each word's (singular) first position; later ones are found by `tuple.index` on `keys`,
+        which costs less than keeping a list of positions for every word of every cached paper."""
         self.sorted_words = sorted({w for w in self.words if w})
 
     @classmethod
@@ -69,7 +71,7 @@ class FieldText:
         if first_is_prefix:
             starts: Iterable[int] = (i for i, w in enumerate(self.words) if w.startswith(first))
         else:
-            starts = self.positions.get(first, ())
+            starts = _occurrences(self.keys, first, self.positions.get(first))
         last_start = len(self.words) - len(parts)
         for start in starts:
             if start > last_start:
@@ -79,6 +81,17 @@ class FieldText:
                 for offset, (key, is_prefix) in enumerate(parts[1:], 1)
             ):
                 yield start
+
+
+def _occurrences(keys: tuple[str, ...], key: str, first: int | None) -> Iterator[int]:
+    """Yield where *key* stands in *keys*, from its known *first* position on."""
+    at = first
+    while at is not None:
+        yield at
+        try:
+            at = keys.index(key, at + 1)
+        except ValueError:
+            return
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,8 +113,9 @@ class PaperText:
         return _paper_text(paper.title, paper.abstract, paper.ai_keywords, paper.authors)
 
 
-# About 65 KB a paper; 512 covers a poll's worth of papers many times over.
-@lru_cache(maxsize=512)
+# Some 50 KB a paper: 128 covers a poll's hundred or so papers, and a deferred `Match`
+# keeps its own paper's text however long it is used, so a miss only costs re-tokenising.
+@lru_cache(maxsize=128)
 def _paper_text(
     title: str, abstract: str, keywords: tuple[str, ...], authors: tuple[str, ...]
 ) -> PaperText:
@@ -197,11 +211,20 @@ class Term:
     shown: tuple[str, ...]
     """The folded words as typed (plural kept, ``*`` kept), for display."""
     field: str | None = None
-    test: Callable[[PaperText], bool] = dataclass_field(init=False, repr=False, compare=False)
-    """Say whether a paper's text contains this term (specialised once, as topics are tested by the 100k)."""
+    _test: Callable[[PaperText], bool] | None = dataclass_field(default=None, init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "test", _term_test(self.parts, self.field or "default"))
+    @property
+    def test(self) -> Callable[[PaperText], bool]:
+        """Return what says whether a paper's text contains this term.
+
+        Specialised once, as topics are tested by the 100k, but only when first asked: the
+        topic index tests few terms this way, and 30,000 unused closures would cost megabytes.
+        """
+        test = self._test
+        if test is None:
+            test = _term_test(self.parts, self.field or "default")
+            object.__setattr__(self, "_test", test)
+        return test
 
     @property
     def label(self) -> str:
@@ -229,14 +252,20 @@ class Term:
 
 def _term_test(parts: tuple[Part, ...], field_name: str) -> Callable[[PaperText], bool]:
     if len(parts) > 1:
-        get_field = attrgetter(field_name)
+        get_field = _getter(field_name)
         return lambda text: get_field(text).contains(parts)
     key, is_prefix = parts[0]
     if is_prefix:
-        get_field = attrgetter(field_name)
+        get_field = _getter(field_name)
         return lambda text: get_field(text).has_prefix(key)
-    get_positions = attrgetter(f"{field_name}.positions")
+    get_positions = _getter(f"{field_name}.positions")
     return lambda text: key in get_positions(text)
+
+
+@cache
+def _getter(name: str) -> Callable[[Any], Any]:
+    """Return one shared ``attrgetter`` per field, rather than one per term."""
+    return attrgetter(name)
 
 
 Node = Union[Term, "Group"]
@@ -252,11 +281,16 @@ class Group:
 
     any_of: tuple[tuple[Node, ...], ...]
     none_of: tuple[Node, ...] = ()
-    test: Callable[[PaperText], bool] = dataclass_field(init=False, repr=False, compare=False)
-    """Say whether a paper's text satisfies this group."""
+    _test: Callable[[PaperText], bool] | None = dataclass_field(default=None, init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "test", _group_test(self.any_of, self.none_of))
+    @property
+    def test(self) -> Callable[[PaperText], bool]:
+        """Return what says whether a paper's text satisfies this group (built when first asked, as for `Term`)."""
+        test = self._test
+        if test is None:
+            test = _group_test(self.any_of, self.none_of)
+            object.__setattr__(self, "_test", test)
+        return test
 
     def hits(self, text: PaperText) -> Iterator[Hit]:
         """Yield the hits of every alternative the paper satisfies."""

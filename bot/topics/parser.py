@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from sys import intern
 
 from bot.paper import Paper
 from bot.topics.matcher import Group, Match, Node, PaperText, Term, explain_match
@@ -175,9 +176,11 @@ def _term(raw: str, *, at: int, quoted: bool = False, field: str | None = None) 
                 f"the prefix '{part[1]}*' at character {at} is too short; "
                 f"use at least {MIN_PREFIX} letters before the *"
             )
+    # Interned: tens of thousands of stored topics repeat a few thousand words, and a kept query
+    # then holds references to one copy of each rather than copies of its own.
     return Term(
-        parts=tuple((part[1], True) if part[2] else (singular(part[1]), False) for part in found),
-        shown=tuple(part[0] for part in found),
+        parts=tuple((intern(part[1]), True) if part[2] else (intern(singular(part[1])), False) for part in found),
+        shown=tuple(intern(part[0]) for part in found),
         field=field,
     )
 
