@@ -143,22 +143,21 @@ class Poller:
         """Find each channel's new matches through the topic index and hand them over."""
         index = await self._index()
         papers = lists.papers()
-        first_match: list[tuple[int, Paper, int, Match]] = []
-        for paper in papers:
+        found: dict[int, list[tuple[Paper, str, int]]] = {}
+        channels: dict[int, Channel] = {}
+        for paper in papers:  # one paper at a time: a poll's matches can run to hundreds of thousands
             first: dict[int, tuple[int, Match]] = {}  # channel -> its oldest matching topic
             for (channel_id, topic_id), match in index.matches(PaperText.of(paper)):
                 if channel_id not in first or topic_id < first[channel_id][0]:
                     first[channel_id] = (topic_id, match)
-            first_match += [(cid, paper, tid, match) for cid, (tid, match) in first.items()]
-        channels = await self.store.get_channels(sorted({cid for cid, _, _, _ in first_match}))
-        candidates = [(cid, paper, tid, match) for cid, paper, tid, match in first_match
-                      if (paper.upvotes or 0) >= channels[cid].min_upvotes]
-        # Ask the ledger only about the pairs that matched, not about every channel's history.
-        seen = await self.store.known_pairs([(cid, paper.id) for cid, paper, _, _ in candidates])
-        found: dict[int, list[tuple[Paper, str, int]]] = {}
-        for channel_id, paper, topic_id, match in candidates:
-            if (channel_id, paper.id) not in seen:
-                found.setdefault(channel_id, []).append((paper, match.explain(), topic_id))
+            # Ask the ledger only about the channels that matched, not about every channel's history.
+            fresh = set(first) - await self.store.channels_having(paper.id, list(first))
+            missing = [cid for cid in fresh if cid not in channels]
+            channels.update(await self.store.get_channels(missing) if missing else {})
+            for channel_id in sorted(fresh):
+                topic_id, match = first[channel_id]
+                if (paper.upvotes or 0) >= channels[channel_id].min_upvotes:
+                    found.setdefault(channel_id, []).append((paper, match.explain(), topic_id))
         for channel_id, matches in found.items():
             await self._hand_over(channels[channel_id], matches, report, dry_run=dry_run, now=now)
         if lists.complete and not dry_run:

@@ -56,17 +56,16 @@ class DeliveryQueries(Queries):
         rows = await self._fetchall("SELECT paper_id FROM deliveries WHERE channel_id = ?", (channel_id,))
         return {r["paper_id"] for r in rows}
 
-    async def known_pairs(self, pairs: Sequence[tuple[int, str]]) -> set[tuple[int, str]]:
-        """Return which of the (channel id, paper id) *pairs* already have a ledger row."""
-        if not pairs:
+    async def channels_having(self, paper_id: str, channel_ids: Sequence[int]) -> set[int]:
+        """Return which of *channel_ids* already have a ledger row for *paper_id*."""
+        if not channel_ids:
             return set()
         rows = await self._fetchall(
-            """SELECT d.channel_id, d.paper_id FROM json_each(?) AS p
-               JOIN deliveries d ON d.channel_id = json_extract(p.value, '$[0]')
-                                AND d.paper_id = json_extract(p.value, '$[1]')""",
-            (json.dumps(list(pairs)),),
+            """SELECT d.channel_id FROM json_each(?) AS c
+               JOIN deliveries d ON d.channel_id = c.value AND d.paper_id = ?""",
+            (json.dumps(list(channel_ids)), paper_id),
         )
-        return {(r["channel_id"], r["paper_id"]) for r in rows}
+        return {r[0] for r in rows}
 
     async def enqueue(
         self,

@@ -492,11 +492,12 @@ async def test_state_set_get_overwrite_delete(store):
     assert await store.get_state("last_poll") == "2024-03-14T10:00:00+00:00"
 
 
-async def test_known_pairs_answers_only_for_the_pairs_asked(store):
+async def test_channels_having_answers_only_for_the_channels_asked(store):
     channel = await store.ensure_channel(REF)
     other = await store.ensure_channel(OTHER)
     await store.record_baseline(channel.id, ["p1", "p2"], at=T0)
     await store.enqueue(other.id, "p3", state="queued", why=None, topic_id=None, at=T0)
-    asked = [(channel.id, "p1"), (channel.id, "p3"), (other.id, "p3"), (other.id, "p1")]
-    assert await store.known_pairs(asked) == {(channel.id, "p1"), (other.id, "p3")}
-    assert await store.known_pairs([]) == set()
+    assert await store.channels_having("p1", [channel.id, other.id]) == {channel.id}
+    assert await store.channels_having("p3", [channel.id, other.id]) == {other.id}
+    assert await store.channels_having("p3", [channel.id]) == set()
+    assert await store.channels_having("p1", []) == set()
