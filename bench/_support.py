@@ -12,9 +12,8 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 
 from bot.paper import Paper
-from bot.sources.hf_shapes import paper_from_daily_item
 from bot.topics import QueryError, parse_query
-from tests.fakes.seed import seed_items, seed_titles_and_abstracts
+from tests.fakes.seed import seed_papers, seed_titles_and_abstracts
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z-]{4,}")
 _STOP = frozenset(
@@ -48,11 +47,6 @@ def _status_kb(field: str) -> int:
             if line.startswith(field + ":"):
                 return int(line.split()[1])
     raise RuntimeError(f"/proc/self/status has no {field} (not Linux?)")
-
-
-def seed_papers(*, today: date | None = None) -> list[Paper]:
-    """Return the 92 seed papers parsed exactly as the Hugging Face client parses daily items."""
-    return [paper_from_daily_item(item) for item in seed_items(today=today)]
 
 
 def seed_vocabulary() -> list[str]:

@@ -207,7 +207,7 @@ async def serve_bot(config: dict[str, Any]) -> None:
 
 async def fill_store(store: Any, spec: RunSpec, queued: Sequence[Queued]) -> None:
     """Cache the seed papers, create the channels and queue *queued* as the poller would."""
-    from bench._support import seed_papers
+    from tests.fakes.seed import seed_papers
     from bot.channels import ChannelRef
 
     now = datetime.now(timezone.utc)

@@ -34,7 +34,7 @@ from bot.paper import Paper  # noqa: E402
 from bot.topics import Match, PaperText, Query, QueryError, parse_query  # noqa: E402
 from bot.topics.index import TopicIndex  # noqa: E402
 from bot.topics.text import words  # noqa: E402
-from tests.fakes.seed import seed_items, seed_titles_and_abstracts  # noqa: E402
+from tests.fakes.seed import seed_papers, seed_titles_and_abstracts  # noqa: E402
 
 R = TypeVar("R")
 
@@ -50,24 +50,6 @@ MAX_WORD_SHARE = 0.25
 POPULAR_TOPICS, POPULAR_SHARE = 500, 0.2
 _STOP = frozenset("the and for with that this from are our their which these have has been into can its than".split())
 _EXTRA_AUTHORS = ("Ada Lovelace", "Grace Hopper", "Alan Turing", "Kurt Gödel")
-
-
-def seed_papers() -> list[Paper]:
-    """Return the 92 seed papers as `Paper` objects, as the Hugging Face source would give them."""
-    papers = []
-    for item in seed_items():
-        raw = item["paper"]
-        papers.append(
-            Paper(
-                id=raw["id"],
-                title=raw["title"],
-                abstract=raw["summary"],
-                authors=tuple(author["name"] for author in raw["authors"]),
-                ai_summary=raw.get("ai_summary"),
-                ai_keywords=tuple(raw.get("ai_keywords", ())),
-            )
-        )
-    return papers
 
 
 def synthetic_papers(count: int, rng: random.Random) -> list[Paper]:

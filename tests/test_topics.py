@@ -9,26 +9,13 @@ import pytest
 from bot.paper import Paper
 from bot.topics import MAX_QUERY_LENGTH, Hit, Match, PaperText, Query, QueryError, parse_query
 from bot.topics.text import fold, singular, words
-from tests.fakes.seed import seed_items
+from tests.fakes.seed import seed_papers as parsed_seed_papers
 
 
 @lru_cache(maxsize=1)
 def seed_papers() -> tuple[Paper, ...]:
-    """The 92 seed papers as `Paper` objects built straight from the daily items."""
-    papers = []
-    for item in seed_items():
-        raw = item["paper"]
-        papers.append(
-            Paper(
-                id=raw["id"],
-                title=raw["title"],
-                abstract=raw["summary"],
-                authors=tuple(author["name"] for author in raw["authors"]),
-                ai_summary=raw.get("ai_summary"),
-                ai_keywords=tuple(raw.get("ai_keywords", ())),
-            )
-        )
-    return tuple(papers)
+    """The 92 seed papers, parsed once for the whole module."""
+    return tuple(parsed_seed_papers())
 
 
 def titles_matching(query: str) -> list[str]:

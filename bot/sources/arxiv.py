@@ -13,7 +13,7 @@ import httpx
 from bot.ids import InvalidPaperId, normalize_paper_id
 from bot.paper import Paper
 from bot.sources.errors import MalformedResponse, PaperNotFound, SourceError, SourceUnavailable
-from bot.sources.http import Clock, Sleep, send_with_retries
+from bot.sources.http import HttpSource, Clock, Sleep, send_with_retries
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +21,7 @@ USER_AGENT = "paperboy/0.1"
 _ATOM = "{http://www.w3.org/2005/Atom}"
 
 
-class ArxivClient:
+class ArxivClient(HttpSource):
     """Look papers up in the arXiv query API, one request at a time, *min_interval* apart.
 
     arXiv's terms ask for at most one request every three seconds over one connection;
@@ -31,29 +31,13 @@ class ArxivClient:
     def __init__(self, *, base_url: str, timeout: float = 10.0, http: httpx.AsyncClient | None = None,
                  min_interval: float = 3.0, max_retries: int = 1, clock: Clock = time.monotonic,
                  sleep: Sleep = asyncio.sleep) -> None:
-        self.base_url = base_url.rstrip("/")
+        super().__init__(base_url=base_url, http=http)
         self._timeout = timeout
-        self._owns_http = http is None
-        self._http = http or httpx.AsyncClient()
         self._min_interval = min_interval
         self._max_retries = max_retries
         self._clock, self._sleep = clock, sleep
         self._lock = asyncio.Lock()
         self._last_request: float | None = None
-
-    def __repr__(self) -> str:
-        return f"ArxivClient(base_url={self.base_url!r})"
-
-    async def __aenter__(self) -> ArxivClient:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the HTTP client if this client created it."""
-        if self._owns_http:
-            await self._http.aclose()
 
     async def paper(self, paper_id: str) -> Paper:
         """Return the arXiv record for *paper_id*; raise `PaperNotFound` when arXiv has none."""

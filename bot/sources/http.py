@@ -6,7 +6,7 @@ import asyncio
 import collections
 import re
 import time
-from typing import Awaitable, Callable
+from typing import Awaitable, Callable, Self
 
 import httpx
 
@@ -16,6 +16,32 @@ Sleep = Callable[[float], Awaitable[object]]
 Clock = Callable[[], float]
 
 _RATELIMIT_FIELD = re.compile(r";\s*([rt])\s*=\s*(\d+)")
+
+
+class HttpSource:
+    """What every paper source shares: a base URL, an httpx client it may own, `async with`.
+
+    An ``http`` client passed in is used but not closed; the repr never shows credentials.
+    """
+
+    def __init__(self, *, base_url: str, http: httpx.AsyncClient | None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._owns_http = http is None
+        self._http = http or httpx.AsyncClient()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.base_url!r})"
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the HTTP client if this source created it."""
+        if self._owns_http:
+            await self._http.aclose()
 
 
 class BudgetExhausted(SourceUnavailable):

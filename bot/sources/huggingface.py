@@ -13,7 +13,7 @@ from bot.ids import normalize_paper_id
 from bot.paper import Paper
 from bot.sources import hf_shapes
 from bot.sources.errors import PaperNotFound, SourceError, SourceUnavailable
-from bot.sources.http import BudgetExhausted, RequestBudget, Sleep, send_with_retries
+from bot.sources.http import HttpSource, BudgetExhausted, RequestBudget, Sleep, send_with_retries
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +22,7 @@ MAX_LIMIT = 100
 """The API answers 400 to ``limit`` above 100."""
 
 
-class HuggingFaceClient:
+class HuggingFaceClient(HttpSource):
     """Fetch papers from the Hugging Face Papers API, politely and with retries.
 
     Every call of one client shares one `RequestBudget` (by default the anonymous
@@ -32,31 +32,14 @@ class HuggingFaceClient:
     def __init__(self, *, base_url: str, token: str | None = None, timeout: float = 10.0,
                  http: httpx.AsyncClient | None = None, max_retries: int = 3,
                  budget: RequestBudget | None = None, sleep: Sleep = asyncio.sleep) -> None:
-        self.base_url = base_url.rstrip("/")
+        super().__init__(base_url=base_url, http=http)
         self._timeout = timeout
-        self._owns_http = http is None
-        self._http = http or httpx.AsyncClient()
         self._max_retries = max_retries
         self._sleep = sleep
         self.budget = budget or RequestBudget(sleep=sleep)
         self._headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
         if token:
             self._headers["Authorization"] = f"Bearer {token}"
-
-    def __repr__(self) -> str:
-        # Never show the token, even in a traceback's locals.
-        return f"HuggingFaceClient(base_url={self.base_url!r})"
-
-    async def __aenter__(self) -> HuggingFaceClient:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the HTTP client if this client created it."""
-        if self._owns_http:
-            await self._http.aclose()
 
     async def trending(self, *, limit: int = 50) -> list[Paper]:
         """Return the papers trending now, in the site's trending order."""

@@ -108,3 +108,10 @@ def seed_items(*, today: date | None = None, days: int = 5) -> list[dict]:
 def flat_paper(item: dict) -> dict:
     """The flat `/api/papers/{id}` shape of a daily item (numComments is not on it)."""
     return copy.deepcopy(item["paper"])
+
+
+def seed_papers(*, today: date | None = None) -> list:
+    """The 92 seed papers parsed exactly as the Hugging Face client parses daily items."""
+    from bot.sources.hf_shapes import paper_from_daily_item
+
+    return [paper_from_daily_item(item) for item in seed_items(today=today)]
