@@ -1,0 +1,207 @@
+"""The commands that manage a channel: its topics, schedule, threshold, and health."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Awaitable, Callable
+
+from bot.answers import MAX_LIST, UsageError, int_arg, more_note, query_arg
+from bot.channels import Command
+from bot.lists import CurrentLists, cached_lists
+from bot.replies import PaperCard, PaperList, Reply, Text
+from bot.schedule import next_digest_at, parse_clock_time
+from bot.timezones import get_zone
+from bot.topics import QueryError, parse_query
+from storage import Store
+from storage.models import Channel
+
+MAX_TOPICS_PER_CHANNEL = 25  # Discord autocomplete shows at most 25 choices
+
+
+class ChannelCommands:
+    """Subscribe, unsubscribe, topics, digest, realtime, threshold, resume, settings, status."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        clock: Callable[[], datetime],
+        current_lists: Callable[[], Awaitable[tuple[CurrentLists | None, str | None]]],
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.current_lists = current_lists
+
+    async def subscribe(self, command: Command) -> Reply:
+        query = query_arg(command.args)
+        channel = await self.store.ensure_channel(command.channel)
+        topics = await self.store.list_topics(channel.id)
+        if any(t.query == query.text for t in topics):
+            raise UsageError(f"This channel already follows {query.text}.")
+        if len(topics) >= MAX_TOPICS_PER_CHANNEL:
+            raise UsageError(f"A channel can follow at most {MAX_TOPICS_PER_CHANNEL} topics; "
+                             "unsubscribe from one first, or combine them with OR.")
+        topic = await self.store.add_topic(channel.id, query.text, command.caller.name, at=self.clock(),
+                                           added_by_id=command.caller.id)
+        lists, note = await self.current_lists()
+        if lists is not None and lists.complete:
+            # Papers already in the lists are the channel's baseline: shown here, never posted later.
+            await self.store.record_baseline(channel.id, [p.id for p in lists.papers()], at=self.clock())
+            await self.store.mark_baseline_taken([topic.id])
+        pool = lists.papers() if lists else await cached_lists(self.store)
+        matches = [(p, m) for p in pool if (m := query.match(p))]
+        cards = tuple(PaperCard(p, m.explain()) for p, m in matches[:MAX_LIST])
+        number = len(topics) + 1
+        how = "in the daily digest" if channel.digest_time else "here as they appear"
+        title = f"Subscribed to {query.text} (topic {number})"
+        if matches:
+            title += f": {len(matches)} papers in the current lists match already"
+        later = f"New matching papers will be posted {how}."
+        return Reply(PaperList(title, cards, note=more_note(f"{later} {note}." if note else later, len(matches)),
+                               empty="Nothing in the current lists matches yet."))
+
+    async def unsubscribe(self, command: Command) -> Reply:
+        channel = await self.store.get_channel(command.channel)
+        topics = await self.store.list_topics(channel.id) if channel else []
+        if not topics:
+            raise UsageError("This channel has no topics.")
+        wanted = command.args.strip()
+        if not wanted:
+            raise UsageError("Say which topic: its number from 'topics', or its text.")
+        number, _, rest = wanted.partition(". ")  # autocomplete labels look like "2. query"
+        topic = None
+        if number.isdigit() and (rest or wanted == number):
+            index = int(number) - 1
+            if not 0 <= index < len(topics):
+                raise UsageError(f"There is no topic {number}; this channel has {len(topics)}.")
+            topic = topics[index]
+        else:
+            canonical = _canonical(wanted)
+            topic = next((t for t in topics if t.query in (wanted, canonical)), None)
+            if topic is None:
+                raise UsageError(f"This channel does not follow '{wanted[:100]}'. Its topics:\n"
+                                 + "\n".join(f"{n}. {t.query}" for n, t in enumerate(topics, 1)))
+        await self.store.remove_topic(topic.id)
+        return Reply(Text(f"Unsubscribed from {topic.query}."))
+
+    async def topics(self, command: Command) -> Reply:
+        channel = await self.store.get_channel(command.channel)
+        topics = await self.store.list_topics(channel.id) if channel else []
+        if not topics:
+            return Reply(Text("This channel follows no topics yet. Add one with 'subscribe <query>'."))
+        lines = [f"{n}. {t.query}  (added by {t.added_by}, {t.added_at:%Y-%m-%d})"
+                 for n, t in enumerate(topics, 1)]
+        return Reply(Text("\n".join(lines), title="Topics followed in this channel"))
+
+    async def digest(self, command: Command) -> Reply:
+        channel = await self.store.ensure_channel(command.channel)
+        words = command.args.split()
+        if not words:
+            raise UsageError("Give a time, like 'digest 09:00 Europe/Paris 5', or 'digest off'.")
+        if words[0].lower() == "off":
+            await self.store.update_channel(channel.id, digest_time=None, realtime=True)
+            return Reply(Text("Daily digest off: new matching papers will be posted as they appear."))
+        hour_minute = parse_clock_time(words[0])
+        zone_name, top_n = channel.timezone, channel.top_n
+        for word in words[1:]:
+            if word.isdigit():
+                top_n = int_arg(word, default=top_n, low=1, high=25, what="the digest size")
+            else:
+                zone_name = get_zone(word).key
+        updated = await self.store.update_channel(
+            channel.id, digest_time=hour_minute, timezone=zone_name, top_n=top_n,
+            realtime=False, last_digest_at=self.clock(),
+        )
+        upcoming = next_digest_at(updated, self.clock()).astimezone(get_zone(zone_name))
+        return Reply(Text(f"Daily digest at {hour_minute} {zone_name} with the top {top_n} new papers. "
+                          f"Next one: {upcoming:%a %d %b %H:%M %Z}."))
+
+    async def realtime(self, command: Command) -> Reply:
+        choice = command.args.strip().lower()
+        if choice not in ("on", "off"):
+            raise UsageError("Say 'realtime on' or 'realtime off'.")
+        channel = await self.store.ensure_channel(command.channel)
+        if choice == "on":
+            await self.store.update_channel(channel.id, realtime=True, digest_time=None)
+            return Reply(Text("Realtime on: each new matching paper is posted as it appears (digest off)."))
+        await self.store.update_channel(channel.id, realtime=False)
+        if channel.digest_time:
+            return Reply(Text(f"Realtime off: new papers wait for the {channel.digest_time} digest."))
+        return Reply(Text("Realtime off. Nothing is posted until you set a digest, e.g. 'digest 09:00 UTC'; "
+                          "matching papers wait for it."))
+
+    async def threshold(self, command: Command) -> Reply:
+        if not command.args.strip():
+            raise UsageError("Give the minimum number of upvotes, e.g. 'threshold 10' (0 posts everything).")
+        minimum = int_arg(command.args, default=0, low=0, high=100_000, what="the minimum upvotes")
+        channel = await self.store.ensure_channel(command.channel)
+        await self.store.update_channel(channel.id, min_upvotes=minimum)
+        return Reply(Text(f"Only papers with at least {minimum} upvotes will be posted here."
+                          if minimum else "All matching papers will be posted here, whatever their upvotes."))
+
+    async def resume(self, command: Command) -> Reply:
+        channel = await self.store.get_channel(command.channel)
+        if channel is None or not channel.paused_reason:
+            return Reply(Text("This channel is not paused; nothing to resume."))
+        await self.store.update_channel(channel.id, paused_reason=None)
+        return Reply(Text(f"Resumed. Paperboy had paused this channel because: {channel.paused_reason}. "
+                          "Posts that were waiting will go out now."))
+
+    async def settings(self, command: Command) -> Reply:
+        channel = await self.store.ensure_channel(command.channel)
+        topics = await self.store.list_topics(channel.id)
+        counts = await self.store.delivery_counts(channel.id)
+        lines = [
+            f"Delivery: {_mode(channel)}",
+            f"Minimum upvotes: {channel.min_upvotes}",
+            f"Topics: {len(topics)}" + (" (see 'topics')" if topics else " (add one with 'subscribe <query>')"),
+            f"Posted so far: {counts.get('sent', 0)}; waiting: "
+            f"{counts.get('pending', 0) + counts.get('queued', 0)}",
+        ]
+        if channel.paused_reason:
+            lines.append(f"PAUSED: {channel.paused_reason}")
+        return Reply(Text("\n".join(lines), title="Settings for this channel"))
+
+    async def status(self, command: Command) -> Reply:
+        now = self.clock()
+        state = {key: await self.store.get_state(f"poll.{key}")
+                 for key in ("last_ok_at", "last_error", "last_error_at", "next_at")}
+        lines = [
+            f"Last successful poll: {_ago(state['last_ok_at'], now) or 'never'}",
+            f"Last error: {state['last_error']} ({_ago(state['last_error_at'], now)})"
+            if state["last_error"] else "Last error: none",
+            f"Next poll: {_ago(state['next_at'], now) or 'not scheduled (the poller is not running)'}",
+        ]
+        paused = [c for c in await self.store.paused_channels()
+                  if (c.ref.platform, c.ref.workspace) == (command.channel.platform, command.channel.workspace)]
+        outbox = await self.store.outbox_counts()
+        lines.append(f"Outbox: {outbox.get('pending', 0) + outbox.get('sending', 0)} waiting, "
+                     f"{outbox.get('sent', 0)} sent, {outbox.get('dead', 0)} given up")
+        lines.append("Paused channels: " + ("none" if not paused else ""))
+        lines += [f"  {c.ref.channel}: {c.paused_reason}" for c in paused]
+        return Reply(Text("\n".join(lines), title="Paperboy status"))
+
+
+def _canonical(text: str) -> str:
+    try:
+        return parse_query(text).text
+    except QueryError:
+        return text
+
+
+def _mode(channel: Channel) -> str:
+    if channel.digest_time:
+        return f"daily digest at {channel.digest_time} {channel.timezone}, top {channel.top_n}"
+    return "each paper as it appears" if channel.realtime else "off (no digest set)"
+
+
+def _ago(iso: str | None, now: datetime) -> str | None:
+    if not iso:
+        return None
+    when = datetime.fromisoformat(iso)
+    seconds = int((now - when).total_seconds())
+    span = abs(seconds)
+    amount = (f"{span} s" if span < 120 else f"{span // 60} min" if span < 7200
+              else f"{span // 3600} h" if span < 172800 else f"{span // 86400} days")
+    relative = f"{amount} ago" if seconds >= 0 else f"in {amount}"
+    return f"{when:%Y-%m-%d %H:%M} UTC, {relative}"
