@@ -77,7 +77,6 @@ class Poller:
         self.max_posts_per_hour = max_posts_per_hour
         self.update_posts = update_posts
         self.worker = worker or DeliveryWorker(store=store, adapters=self.adapters, clock=self.clock)
-        self._queries: dict[str, Query | None] = {}
         self._topic_index: TopicIndex[tuple[int, int]] | None = None
         self._index_signature: tuple[int, int, int] | None = None
 
@@ -114,25 +113,18 @@ class Poller:
         if report.fetched:
             await self.store.set_state("poll.last_ok_at", now.isoformat())
 
-    def _query(self, text: str) -> Query | None:
-        if text not in self._queries:
-            try:
-                self._queries[text] = parse_query(text)
-            except QueryError:
-                log.warning("stored topic %r no longer parses; skipping it", text)
-                self._queries[text] = None
-        return self._queries[text]
-
     async def _index(self) -> TopicIndex[tuple[int, int]]:
         """Return the index of every active topic, rebuilt only when the topics changed."""
         signature = await self.store.active_topics_signature()
         if self._topic_index is None or signature != self._index_signature:
             index: TopicIndex[tuple[int, int]] = TopicIndex()
+            parsed: dict[str, Query | None] = {}  # many channels follow the same query: parse it once
             for channel_id, topic_id, text in await self.store.active_topics():
-                if (query := self._query(text)) is not None:
+                if text not in parsed:
+                    parsed[text] = _parse_stored(text)
+                if (query := parsed[text]) is not None:
                     index.add((channel_id, topic_id), query)
             self._topic_index, self._index_signature = index, signature
-            self._queries.clear()  # the index holds what it needs
             # The index lives until the topics change: keep the cyclic collector from
             # walking its hundreds of thousands of objects on every collection.
             gc.collect()
@@ -211,3 +203,12 @@ class Poller:
                 if await self.store.enqueue_update(card.channel_id, card.paper_id, target_ref=card.message_ref,
                                                    tag=tag, at=now):
                     report.updates += 1
+
+
+def _parse_stored(text: str) -> Query | None:
+    """Parse a stored topic; one that no longer parses (the language changed) is skipped, loudly."""
+    try:
+        return parse_query(text)
+    except QueryError:
+        log.warning("stored topic %r no longer parses; skipping it", text)
+        return None
