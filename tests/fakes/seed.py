@@ -1,8 +1,8 @@
-"""The 92 real trending papers from the shared seed, dressed as Hugging Face daily items.
+"""The 92 real trending papers of tests/data, dressed as Hugging Face daily items.
 
 The seed page gives only titles and abstracts; ids, authors, upvotes and the rest are
 made up here, deterministically, in the exact shapes the Hugging Face API returns
-(see ../shared/notes/hf-papers-api.md and ../shared/fixtures/).
+(the captured paper object in tests/data/ shows them).
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
 
-SHARED = Path(__file__).resolve().parents[3] / "shared"
-SEED_FILE = SHARED / "seeds" / "000_54651e3ae1d45646.txt"
-FIXTURE_FILE = SHARED / "fixtures" / "hf-paper-2509.04664.json"
+# Everything a test reads lives inside the repository, so a bare clone passes.
+DATA = Path(__file__).resolve().parents[1] / "data"
+SEED_FILE = DATA / "trending-seed.txt"
+FIXTURE_FILE = DATA / "hf-paper-2509.04664.json"
 
 _AUTHOR_POOL = (
     "Graham Neubig", "Yoshua Bengio", "Percy Liang", "Chelsea Finn", "Sara Hooker",
