@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import logging
 import re
 import sys
 import textwrap
 import threading
-from typing import Callable, TextIO
+from pathlib import Path
+from typing import Any, Callable, TextIO
 
 from bot.channels import Caller, ChannelRef, parse_command
 from bot.delivery import CommandEngine, DeliveryResult, DeliveryStatus
+from bot.paper import FULL_CARD_AUTHORS, Paper
 from bot.replies import Content, Error, PaperCard, Post, Reply, Text
 
 CONSOLE_CHANNEL = ChannelRef(platform="console", workspace="local", channel="console")
@@ -19,6 +22,11 @@ CONSOLE_CHANNEL = ChannelRef(platform="console", workspace="local", channel="con
 # Paper text could carry terminal escape sequences; a title must not repaint the screen.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _WIDTH = 100
+PROMPT = "papers> "
+HISTORY_FILE = "~/.paperboy_history"
+HISTORY_LENGTH = 1000
+
+log = logging.getLogger(__name__)
 
 
 class ConsoleAdapter:
@@ -35,15 +43,25 @@ class ConsoleAdapter:
         stdout: TextIO | None = None,
         user: str | None = None,
         prompt: bool | None = None,
+        greeting: str | None = None,
     ) -> None:
         self.engine = engine
         self.stdin = stdin or sys.stdin
         self.stdout = stdout or sys.stdout
         self.caller = Caller(id="console", name=user or _user(), can_manage=True)
         self.prompt = self.stdin.isatty() if prompt is None else prompt
+        self.greeting = greeting
+        # input() edits lines with readline only on the process's own terminal.
+        self.interactive = (self.prompt and self.stdin is sys.stdin and self.stdout is sys.stdout
+                            and self.stdin.isatty())
+        self._next_prompt = threading.Event()
+        self._at_prompt = False
+        self._terminal_mode: list[Any] | None = None
 
     async def start(self) -> None:
-        """Nothing to connect: the terminal is always there."""
+        """Print the greeting, if any. Nothing to connect: the terminal is always there."""
+        if self.greeting:
+            self._print(self.greeting)
 
     async def stop(self) -> None:
         """Nothing to release."""
@@ -74,33 +92,31 @@ class ConsoleAdapter:
         return render_reply(await self.engine.handle(command))
 
     async def run(self, *, on_eof: Callable[[], None] | None = None) -> None:
-        """Read commands until end of input."""
-        lines = self._read_lines()
-        while True:
-            if self.prompt:
-                self.stdout.write("papers> ")
-                self.stdout.flush()
-            line = await lines.get()
-            if line is None:
-                break
-            if line.strip().lower() in ("quit", "exit"):
-                break
-            answer = await self.handle_line(line)
-            if answer:
-                self._print(answer)
+        """Read commands until end of input or `quit`; each answer is printed before the next prompt.
+
+        Cancelled (Paperboy was asked to stop), it ends the prompt's line and gives the terminal back.
+        """
+        lines = self._read_terminal() if self.interactive else self._read_lines()
+        try:
+            while True:
+                if self.prompt and not self.interactive:
+                    self.stdout.write(PROMPT)
+                    self.stdout.flush()
+                line = await lines.get()
+                if line is None or line.strip().lower() in ("quit", "exit"):
+                    break
+                answer = await self.handle_line(line)
+                if answer:
+                    self._print(answer)
+                self._next_prompt.set()
+        finally:
+            self._leave_terminal()
         if on_eof:
             on_eof()
 
     def _read_lines(self) -> asyncio.Queue[str | None]:
         """Read standard input on a daemon thread, so a pending read never blocks exit."""
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[str | None] = asyncio.Queue()
-
-        def put(item: str | None) -> None:
-            try:
-                loop.call_soon_threadsafe(queue.put_nowait, item)
-            except RuntimeError:  # the loop has closed: nobody is listening any more
-                pass
+        queue, put = _thread_queue()
 
         def read() -> None:
             for line in iter(self.stdin.readline, ""):
@@ -110,9 +126,116 @@ class ConsoleAdapter:
         threading.Thread(target=read, name="console-stdin", daemon=True).start()
         return queue
 
+    def _read_terminal(self) -> asyncio.Queue[str | None]:
+        """Read the terminal with line editing and history, prompting again only once an answer is printed."""
+        queue, put = _thread_queue()
+        _load_history()
+        self._terminal_mode = _terminal_mode(self.stdin)
+        self._next_prompt.set()
+
+        def read() -> None:
+            while True:
+                self._next_prompt.wait()
+                self._next_prompt.clear()
+                self._at_prompt = True
+                try:
+                    line = input(PROMPT)  # readline: arrow keys, history (blocks this thread only)
+                except EOFError:  # Ctrl-D: end the prompt's line, as a shell does
+                    self._at_prompt = False
+                    self.stdout.write("\n")
+                    self.stdout.flush()
+                    break
+                except Exception:
+                    self._at_prompt = False
+                    log.warning("cannot read the terminal any more", exc_info=True)
+                    break
+                self._at_prompt = False
+                put(line)
+            put(None)
+
+        threading.Thread(target=read, name="console-terminal", daemon=True).start()
+        return queue
+
+    def _leave_terminal(self) -> None:
+        if not self.interactive:
+            return
+        if self._at_prompt:  # stopped (Ctrl-C, SIGTERM) while the prompt waits: end its line
+            self.stdout.write("\n")
+            self.stdout.flush()
+        _restore_terminal(self.stdin, self._terminal_mode)
+        _save_history()
+
     def _print(self, text: str) -> None:
-        self.stdout.write(text.rstrip() + "\n\n")
+        if self._at_prompt:
+            # A post arrived while the prompt waits: print it above, then redraw the prompt and the typing.
+            self.stdout.write(f"\r\x1b[K{text.rstrip()}\n\n{PROMPT}{_typed_so_far()}")
+        else:
+            self.stdout.write(text.rstrip() + "\n\n")
         self.stdout.flush()
+
+
+def _thread_queue() -> tuple[asyncio.Queue[str | None], Callable[[str | None], None]]:
+    """Return a queue of the running loop, and a function that puts into it from another thread."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[str | None] = asyncio.Queue()
+
+    def put(item: str | None) -> None:
+        try:
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+        except RuntimeError:  # the loop has closed: nobody is listening any more
+            pass
+
+    return queue, put
+
+
+# Line editing and history are comforts: without readline or a history file the console still works.
+
+def _load_history() -> None:
+    try:
+        import readline  # importing it is what gives input() line editing
+    except ImportError:
+        return
+    readline.set_history_length(HISTORY_LENGTH)
+    try:
+        readline.read_history_file(Path(HISTORY_FILE).expanduser())
+    except OSError:  # none yet, or unreadable
+        pass
+
+
+def _save_history() -> None:
+    readline = sys.modules.get("readline")
+    if readline is None:
+        return
+    try:
+        readline.write_history_file(Path(HISTORY_FILE).expanduser())
+    except OSError as error:
+        log.debug("cannot save the console history: %s", error)
+
+
+def _typed_so_far() -> str:
+    readline = sys.modules.get("readline")
+    return readline.get_line_buffer() if readline else ""
+
+
+def _terminal_mode(stream: TextIO) -> list[Any] | None:
+    """Return the terminal's settings, to put back however Paperboy stops (readline changes them)."""
+    try:
+        import termios
+
+        return termios.tcgetattr(stream.fileno())
+    except Exception:  # no termios (Windows), or not a terminal after all
+        return None
+
+
+def _restore_terminal(stream: TextIO, mode: list[Any] | None) -> None:
+    if mode is None:
+        return
+    try:
+        import termios
+
+        termios.tcsetattr(stream.fileno(), termios.TCSADRAIN, mode)
+    except Exception:
+        log.debug("cannot restore the terminal's settings", exc_info=True)
 
 
 def render_reply(reply: Reply) -> str:
@@ -142,26 +265,58 @@ def render(content: Content) -> str:
 
 def _card(card: PaperCard, *, number: int | None = None, full: bool = True) -> str:
     paper = card.paper
+    detail = card.detail and full
     head = f"{number}. " if number else ""
     lines = [f"{head}{_clean(paper.title)}  [{paper.id}]"]
     if paper.authors:
         shown = ", ".join(paper.authors[:3]) + (" et al." if len(paper.authors) > 3 else "")
-        lines.append(f"   {_clean(shown)}")
+        lines.append(_paragraph(paper.byline(FULL_CARD_AUTHORS)) if detail else f"   {_clean(shown)}")
     figures = [_count(paper.upvotes, "upvote"), _count(paper.comments, "comment"),
                _count(paper.github_stars, "star")]
     if any(figures):
         lines.append("   " + " · ".join(f for f in figures if f))
+    if detail and (dates := _dates(paper)):
+        lines.append("   " + dates)
     if card.why:
         lines.append(f"   matched: {_clean(card.why)}")
     if card.note:
         lines.append(f"   ({_clean(card.note)})")
-    summary = _clean(paper.summary)
-    if summary:
+    if detail:
+        lines += _full_text(paper)
+    elif paper.summary:
         limit = 1200 if full else 240
-        short = summary if len(summary) <= limit else summary[: limit - 1].rsplit(" ", 1)[0] + "…"
-        lines.append(textwrap.fill(short, _WIDTH, initial_indent="   ", subsequent_indent="   "))
+        summary = _clean(paper.summary)
+        lines.append(_paragraph(summary if len(summary) <= limit else summary[: limit - 1].rsplit(" ", 1)[0] + "…"))
     lines.append("   " + " | ".join(url for _, url in (paper.links() if full else paper.links()[:1])))
     return "\n".join(lines)
+
+
+def _full_text(paper: Paper) -> list[str]:
+    """What only a full card shows: the whole abstract, the AI summary apart, and the linked Hub repos."""
+    lines: list[str] = []
+    for label, text in (("Abstract", paper.abstract), ("AI summary", paper.ai_summary)):
+        if text:
+            lines += [f"   {label}:", _paragraph(text)]
+    for group in paper.linked_repos():
+        lines.append(f"   {group.label}:")
+        # The URL is the link in a terminal; it names the repo, so the id need not be repeated.
+        lines += [f"     {_clean(url)}" for _, url in group.links]
+        if more := group.more_text():
+            lines.append(f"     {more}")
+    return lines
+
+
+def _dates(paper: Paper) -> str:
+    dates = []
+    if paper.published_at:
+        dates.append(f"published {paper.published_at.date().isoformat()}")
+    if paper.daily_date:
+        dates.append(f"on Daily Papers {paper.daily_date.isoformat()}")
+    return " · ".join(dates)
+
+
+def _paragraph(text: str) -> str:
+    return textwrap.fill(_clean(text), _WIDTH, initial_indent="   ", subsequent_indent="   ")
 
 
 def _count(number: int | None, noun: str) -> str | None:

@@ -6,10 +6,10 @@ from datetime import date, datetime
 
 from bot.paper import Paper
 from bot.replies import Error, PaperCard, Reply
-from bot.topics import Query, parse_query
+from bot.topics import Match, Query, parse_query
 
-MAX_LIST = 10
-"""Papers shown in one list; the rest are counted in the list's note."""
+# How much a term found in each field says about a paper: a title hit beats an abstract hit.
+_FIELD_WEIGHT = {"title": 4, "keywords": 2, "author": 3, "abstract": 1}
 
 
 class UsageError(ValueError):
@@ -28,10 +28,21 @@ def query_arg(text: str) -> Query:
     return parse_query(text)
 
 
-def why(query: Query, paper: Paper) -> str | None:
-    """Return why *paper* matches *query*, or None when it does not."""
-    match = query.match(paper)
-    return match.explain() if match else None
+def ranked_matches(query: Query, papers: list[Paper]) -> list[tuple[Paper, Match | None]]:
+    """Order *papers* by how strongly they match *query*, then upvotes, then date, then id.
+
+    A total order, so the same papers always come back in the same order whatever was fetched first.
+    """
+    matched = [(paper, query.match(paper)) for paper in papers]
+    return sorted(matched, key=lambda pm: (-_strength(pm[1]), -(pm[0].upvotes or 0),
+                                           -(pm[0].published_at.timestamp() if pm[0].published_at else 0),
+                                           pm[0].id))
+
+
+def _strength(match: Match | None) -> int:
+    if match is None:
+        return 0
+    return sum(_FIELD_WEIGHT.get(field, 1) for hit in match.hits for field in hit.fields or ("",))
 
 
 def cards(papers: list[Paper]) -> tuple[PaperCard, ...]:
@@ -65,16 +76,11 @@ def parse_day(text: str) -> date:
         raise UsageError(f"'{text[:40]}' is not a date; write it as YYYY-MM-DD, e.g. 2026-11-27.") from None
 
 
-def more_note(note: str | None, total: int) -> str | None:
-    """Add "N more not shown" to *note* when *total* papers exceed one list."""
-    if total <= MAX_LIST:
-        return note
-    extra = f"{total - MAX_LIST} more not shown"
-    return f"{note}. {extra}" if note else extra
-
-
-def cache_note(note: str | None, saved_at: datetime | None) -> str | None:
-    """Say when the cached list shown with *note* was saved."""
-    if note and saved_at:
-        return f"{note} from {saved_at:%Y-%m-%d %H:%M} UTC"
-    return note
+def fallback_note(problem: str | None, *, cached: bool, saved_at: datetime | None = None) -> str | None:
+    """Say in one line what went wrong with the source and what is shown instead."""
+    if not problem:
+        return None
+    if not cached:
+        return f"{problem}; nothing is cached yet, so try again in a minute"
+    when = f" from {saved_at:%Y-%m-%d %H:%M} UTC" if saved_at else ""
+    return f"{problem}; showing cached results{when}"

@@ -5,15 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Awaitable, Callable
 
-from bot.answers import MAX_LIST, UsageError, int_arg, more_note, query_arg
+from bot.answers import UsageError, int_arg, query_arg
 from bot.channels import Command
 from bot.lists import CurrentLists, cached_lists
+from bot.paging import Pages
 from bot.replies import PaperCard, PaperList, Reply, Text
 from bot.schedule import next_digest_at, parse_clock_time
 from bot.timezones import get_zone
 from bot.topics import QueryError, parse_query
 from storage import Store
-from storage.models import Channel
+from storage.models import Channel, Topic
 
 MAX_TOPICS_PER_CHANNEL = 25  # Discord autocomplete shows at most 25 choices
 
@@ -27,10 +28,12 @@ class ChannelCommands:
         store: Store,
         clock: Callable[[], datetime],
         current_lists: Callable[[], Awaitable[tuple[CurrentLists | None, str | None]]],
+        pages: Pages,
     ) -> None:
         self.store = store
         self.clock = clock
         self.current_lists = current_lists
+        self.pages = pages
 
     async def subscribe(self, command: Command) -> Reply:
         query = query_arg(command.args)
@@ -50,15 +53,17 @@ class ChannelCommands:
             await self.store.mark_baseline_taken([topic.id])
         pool = lists.papers() if lists else await cached_lists(self.store)
         matches = [(p, m) for p in pool if (m := query.match(p))]
-        cards = tuple(PaperCard(p, m.explain()) for p, m in matches[:MAX_LIST])
-        number = len(topics) + 1
+        cards = tuple(PaperCard(p, m.explain()) for p, m in matches)
         how = "in the daily digest" if channel.digest_time else "here as they appear"
-        title = f"Subscribed to {query.text} (topic {number})"
+        what = "every new paper" if query.everything else "new matching papers"
+        if query.everything and channel.min_upvotes:
+            what = f"every new paper with at least {channel.min_upvotes} upvotes"
+        title = f"Subscribed to {query.text} (topic {topic.number})"
         if matches:
             title += f": {len(matches)} papers in the current lists match already"
-        later = f"New matching papers will be posted {how}."
-        return Reply(PaperList(title, cards, note=more_note(f"{later} {note}." if note else later, len(matches)),
-                               empty="Nothing in the current lists matches yet."))
+        later = f"From now on {what} will be posted {how}."
+        return Reply(self.pages.first(command, title, cards, note=f"{later} {note}." if note else later,
+                                      empty="Nothing in the current lists matches yet."))
 
     async def unsubscribe(self, command: Command) -> Reply:
         channel = await self.store.get_channel(command.channel)
@@ -69,28 +74,29 @@ class ChannelCommands:
         if not wanted:
             raise UsageError("Say which topic: its number from 'topics', or its text.")
         number, _, rest = wanted.partition(". ")  # autocomplete labels look like "2. query"
-        topic = None
         if number.isdigit() and (rest or wanted == number):
-            index = int(number) - 1
-            if not 0 <= index < len(topics):
-                raise UsageError(f"There is no topic {number}; this channel has {len(topics)}.")
-            topic = topics[index]
+            topic = next((t for t in topics if str(t.number) == number.lstrip("0")), None)
+            if topic is None:
+                raise UsageError(f"There is no topic {number[:10]} here. This channel's topics:\n"
+                                 + _topic_lines(topics))
         else:
             canonical = _canonical(wanted)
             topic = next((t for t in topics if t.query in (wanted, canonical)), None)
             if topic is None:
                 raise UsageError(f"This channel does not follow '{wanted[:100]}'. Its topics:\n"
-                                 + "\n".join(f"{n}. {t.query}" for n, t in enumerate(topics, 1)))
+                                 + _topic_lines(topics))
         await self.store.remove_topic(topic.id)
-        return Reply(Text(f"Unsubscribed from {topic.query}."))
+        left = len(topics) - 1
+        after = (f"This channel still follows {left} topic{'s' if left != 1 else ''}; "
+                 "their numbers stay as shown." if left else "This channel follows no topics now.")
+        return Reply(Text(f"Unsubscribed from topic {topic.number}: {topic.query}. {after}"))
 
     async def topics(self, command: Command) -> Reply:
         channel = await self.store.get_channel(command.channel)
         topics = await self.store.list_topics(channel.id) if channel else []
         if not topics:
             return Reply(Text("This channel follows no topics yet. Add one with 'subscribe <query>'."))
-        lines = [f"{n}. {t.query}  (added by {t.added_by}, {t.added_at:%Y-%m-%d})"
-                 for n, t in enumerate(topics, 1)]
+        lines = [f"{t.number}. {t.query}  (added by {t.added_by}, {t.added_at:%Y-%m-%d})" for t in topics]
         return Reply(Text("\n".join(lines), title="Topics followed in this channel"))
 
     async def digest(self, command: Command) -> Reply:
@@ -168,8 +174,7 @@ class ChannelCommands:
                  for key in ("last_ok_at", "last_error", "last_error_at", "next_at")}
         lines = [
             f"Last successful poll: {_ago(state['last_ok_at'], now) or 'never'}",
-            f"Last error: {state['last_error']} ({_ago(state['last_error_at'], now)})"
-            if state["last_error"] else "Last error: none",
+            _error_line(state, now),
             f"Next poll: {_ago(state['next_at'], now) or 'not scheduled (the poller is not running)'}",
         ]
         paused = [c for c in await self.store.paused_channels()
@@ -180,6 +185,21 @@ class ChannelCommands:
         lines.append("Paused channels: " + ("none" if not paused else ""))
         lines += [f"  {c.ref.channel}: {c.paused_reason}" for c in paused]
         return Reply(Text("\n".join(lines), title="Paperboy status"))
+
+
+def _topic_lines(topics: list[Topic]) -> str:
+    return "\n".join(f"{t.number}. {t.query}" for t in topics)
+
+
+def _error_line(state: dict[str, str | None], now: datetime) -> str:
+    """Tell a current problem (no successful poll since) from one a later poll got past."""
+    error, error_at, ok_at = state["last_error"], state["last_error_at"], state["last_ok_at"]
+    if not error:
+        return "Last error: none"
+    when = _ago(error_at, now) or "time unknown"
+    if ok_at and error_at and datetime.fromisoformat(ok_at) > datetime.fromisoformat(error_at):
+        return f"Last error (past; a later poll succeeded): {error} ({when})"
+    return f"Current error (no successful poll since): {error} ({when})"
 
 
 def _canonical(text: str) -> str:

@@ -113,19 +113,30 @@ async def run_poll(args: argparse.Namespace, settings: Settings) -> int:
         if not (args.once or args.dry_run):
             await _serve(core, [printer], console=None)
             return 0
+        if args.dry_run:
+            return await _print_dry_run(core)
         core.poller.adapters[printer.platform] = printer
-        report = await core.poller.poll_once(dry_run=args.dry_run)
+        report = await core.poller.poll_once()
         for error in report.errors:
             print(f"paperboy: {error}", file=sys.stderr)
-        if args.dry_run:
-            for channel, paper, why in report.enqueued:
-                how = "post" if channel.realtime and not channel.digest_time else "queue for the digest"
-                print(f"would {how} to {channel.ref}: {paper.title} [{paper.id}] (matched: {why})")
-            if not report.enqueued:
-                print("nothing new would be posted")
         print(f"paperboy: fetched {report.fetched} papers, {len(report.enqueued)} new matches, "
               f"{report.sent} posted, {report.failed} failed", file=sys.stderr)
         return 1 if report.errors and not report.fetched else 0
+
+
+async def _print_dry_run(core: Core) -> int:
+    from bot.dry_run import dry_run
+
+    report, would_send = await dry_run(core)
+    for error in report.errors:
+        print(f"paperboy: {error}", file=sys.stderr)
+    for message in would_send:
+        print(message.describe())
+    if not would_send:
+        print("[dry run] nothing would be sent now")
+    print(f"paperboy: dry run: fetched {report.fetched} papers, {len(report.enqueued)} new matches, "
+          f"{len(would_send)} messages would be sent; nothing was recorded or sent", file=sys.stderr)
+    return 1 if report.errors and not report.fetched else 0
 
 
 async def run_bot(args: argparse.Namespace, settings: Settings) -> int:

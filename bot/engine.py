@@ -11,16 +11,18 @@ import logging
 from datetime import datetime, timedelta, timezone
 from typing import Awaitable, Callable, TypeVar
 
-from bot.answers import (MAX_LIST, UsageError, cache_note, cards, error_reply, int_arg, more_note, parse_day,
-                         query_arg, unique, why)
+from bot.answers import (UsageError, cards, error_reply, fallback_note, int_arg, parse_day, query_arg,
+                         ranked_matches, unique)
 from bot.channel_commands import ChannelCommands
 from bot.channels import ChannelRef, Command
 from bot.commands import COMMANDS
 from bot.ids import normalize_paper_id
 from bot.lists import CurrentLists, cached_lists, fetch_lists, remember_lists
+from bot.paging import PAGE, Pages
 from bot.paper import Paper
 from bot.replies import Error, PaperCard, PaperList, Reply, Text
 from bot.sources import ArxivClient, HuggingFaceClient, PaperNotFound, SourceError
+from bot.topics import Query
 from storage import Store
 
 log = logging.getLogger(__name__)
@@ -29,6 +31,8 @@ T = TypeVar("T")
 Clock = Callable[[], datetime]
 
 PREVIEW_DAYS = 7
+SEARCH_LIMIT = 20
+"""Results asked of Hugging Face per OR branch of a search."""
 LIST_FRESH_FOR = timedelta(minutes=5)
 """A cached trending list younger than this answers `trending` without asking the source."""
 
@@ -57,7 +61,9 @@ class Engine:
         self.answer_timeout = answer_timeout
         self.cache_patience = cache_patience
         self._inflight: dict[str, asyncio.Future] = {}
-        self.channels = ChannelCommands(store=store, clock=self.clock, current_lists=self._current_lists)
+        self.pages = Pages(clock=self.clock)
+        self.channels = ChannelCommands(store=store, clock=self.clock, current_lists=self._current_lists,
+                                        pages=self.pages)
 
     async def handle(self, command: Command) -> Reply:
         """Run *command*; bad input and source failures become an `Error` reply, never an exception."""
@@ -83,11 +89,11 @@ class Engine:
         return reply
 
     async def topic_labels(self, channel: ChannelRef) -> list[str]:
-        """Return the channel's topics as ``"1. query"`` labels, oldest first."""
+        """Return the channel's topics as ``"1. query"`` labels, by their stable numbers."""
         row = await self.store.get_channel(channel)
         if row is None:
             return []
-        return [f"{n}. {t.query}" for n, t in enumerate(await self.store.list_topics(row.id), 1)]
+        return [f"{t.number}. {t.query}" for t in await self.store.list_topics(row.id)]
 
     # -- talking to sources -------------------------------------------------------------
 
@@ -95,7 +101,7 @@ class Engine:
         self, key: str, fetch: Callable[[], Awaitable[T]], *, have_cache: bool = False,
         list_name: str | None = None,
     ) -> tuple[T | None, str | None]:
-        """Fetch and cache within the deadline; on failure return None and a note for the user.
+        """Fetch and cache within the deadline; on failure return None and what went wrong, in one line.
 
         Concurrent commands asking for the same *key* share one request (and one cache
         write), so a crowd typing the same look-up costs the source one call. With
@@ -113,10 +119,11 @@ class Engine:
         except PaperNotFound:
             raise
         except asyncio.TimeoutError:
-            return None, (f"cannot reach Hugging Face at {self.hf.base_url} (no answer within "
-                          f"{patience:g} s); showing cached results")
+            # Retries may still be going on; the attempts so far say why better than the clock does.
+            reason = self.hf.recent_failure() or f"no answer within {patience:g} s"
+            return None, f"cannot reach Hugging Face at {self.hf.base_url}: {reason}"
         except SourceError as error:
-            return None, f"{error}; showing cached results"
+            return None, str(error)
 
     async def _fetch_and_remember(self, fetch: Callable[[], Awaitable[T]], list_name: str | None) -> T:
         result = await fetch()
@@ -141,6 +148,8 @@ class Engine:
         lists, note = await self._fresh("lists", lambda: fetch_lists(self.hf), have_cache=bool(cached))
         if lists is not None and lists.errors:
             note = f"{lists.errors[0]}; showing what could be fetched"
+        elif lists is None:
+            note = fallback_note(note, cached=bool(cached))
         return lists, note
 
     # -- look-ups -----------------------------------------------------------------------
@@ -156,18 +165,20 @@ class Engine:
         return Reply(Text("\n".join(lines), title="Paperboy commands"), private=True)
 
     async def _trending(self, command: Command) -> Reply:
-        count = int_arg(command.args, default=MAX_LIST, low=1, high=25, what="the number of papers")
+        count = int_arg(command.args, default=PAGE, low=1, high=25, what="the number of papers")
         cached, saved_at = await self.store.get_list("trending")
+        title = "Trending on Hugging Face Papers"
         if cached and saved_at and self.clock() - saved_at < LIST_FRESH_FOR:
             # The poller or another command fetched it moments ago: no need to ask again.
-            return Reply(PaperList("Trending on Hugging Face Papers", cards(cached[:count])))
+            return Reply(self.pages.first(command, title, cards(cached), size=count))
         papers, note = await self._fresh("trending", lambda: self.hf.trending(limit=50),
                                          have_cache=bool(cached), list_name="trending")
         if papers is None:
-            papers, note = cached, cache_note(note, saved_at)
-        title = "Trending on Hugging Face Papers"
-        return Reply(PaperList(title, cards(papers[:count]), note=note,
-                               empty="The trending list is empty and nothing is cached yet."))
+            if not cached:
+                return error_reply(fallback_note(note, cached=False))
+            papers, note = cached, fallback_note(note, cached=True, saved_at=saved_at)
+        return Reply(self.pages.first(command, title, cards(papers), note=note, size=count,
+                                      empty="The trending list is empty."))
 
     async def _today(self, command: Command) -> Reply:
         arg = command.args.strip()
@@ -180,27 +191,45 @@ class Engine:
             papers, note = await self._fresh("daily:latest", lambda: self.hf.daily(None))
             title = f"Latest Daily Papers (none yet for {day.isoformat()})"
         if papers is None:
-            papers = cached
+            if not cached:
+                return error_reply(fallback_note(note, cached=False))
+            papers, note = cached, fallback_note(note, cached=True)
         papers = sorted(papers, key=lambda p: -(p.upvotes or 0))
-        return Reply(PaperList(title, cards(papers[:MAX_LIST]), note=more_note(note, len(papers)),
-                               empty=f"No Daily Papers for {day.isoformat()}."))
+        return Reply(self.pages.first(command, title, cards(papers), note=note,
+                                      empty=f"No Daily Papers for {day.isoformat()}."))
 
     async def _search(self, command: Command) -> Reply:
         query = query_arg(command.args)
-        words = " ".join(t.strip('"').rstrip("*") for t in query.search_terms())
+        if query.everything:
+            raise UsageError("Search needs words to look for; '*' (every paper) is for subscribe.")
         local = [p for p in await self.store.search_papers(query.search_terms()) if query.match(p)]
-        found, note = await self._fresh(f"search:{words}", lambda: self.hf.search(words, limit=20),
-                                        have_cache=bool(local))
-        remote: list[Paper] = []
-        if found is not None:
-            # Flat search results carry only a title: keep them unless the full record says otherwise.
-            known = await self.store.get_papers([p.id for p in found])
-            remote = [known.get(p.id, p) for p in found]
-            remote = [p for p in remote if not p.abstract or query.match(p)]
-        papers = unique([*remote, *local])
-        cards = tuple(PaperCard(p, why(query, p)) for p in papers[:MAX_LIST])
-        return Reply(PaperList(f"Search: {query.text}", cards, note=more_note(note, len(papers)),
-                               empty=f"No papers match {query.text}."))
+        found, note = await self._search_upstream(query, have_cache=bool(local))
+        # Flat search results carry only a title: keep them unless the full record says otherwise.
+        known = await self.store.get_papers([p.id for p in found])
+        remote = [p for p in (known.get(p.id, p) for p in found) if not p.abstract or query.match(p)]
+        if note and not found and not local:
+            return error_reply(fallback_note(note, cached=False))
+        if note:
+            note = fallback_note(note, cached=bool(local))
+        ranked = ranked_matches(query, unique([*remote, *local]))
+        results = tuple(PaperCard(p, m.explain() if m else None) for p, m in ranked)
+        return Reply(self.pages.first(command, f"Search: {query.text}", results, note=note,
+                                      empty=f"No papers match {query.text}."))
+
+    async def _search_upstream(self, query: Query, *, have_cache: bool) -> tuple[list[Paper], str | None]:
+        """Search Hugging Face once per OR branch of *query*, concurrently; merge what comes back.
+
+        The search engine takes words, not our language: the whole query as one string would
+        look for every word at once and find only papers that have them all.
+        """
+        branches = [" ".join(t.strip('"').rstrip("*") for t in branch) for branch in query.search_branches()]
+        answers = await asyncio.gather(*(
+            self._fresh(f"search:{words}", lambda words=words: self.hf.search(words, limit=SEARCH_LIMIT),
+                        have_cache=have_cache)
+            for words in dict.fromkeys(branches)
+        ))
+        notes = [note for _, note in answers if note]
+        return [p for papers, _ in answers for p in papers or ()], notes[0] if notes else None
 
     async def _show(self, command: Command) -> Reply:
         if not command.args.strip():
@@ -210,16 +239,18 @@ class Engine:
         try:
             paper, note = await self._fresh(f"paper:{paper_id}", lambda: self.hf.paper(paper_id),
                                             have_cache=cached is not None)
+            if paper is not None:
+                # The paper endpoint lacks what only daily lists carry (comments); the cache merged both.
+                paper = await self.store.get_paper(paper_id) or paper
         except PaperNotFound:
             paper, note = (await self._from_arxiv(paper_id) if self.arxiv
                            else (None, f"No paper {paper_id} on Hugging Face Papers."))
             if paper is not None:
                 await self.store.save_papers([paper])
-        if paper is not None:
-            return Reply(PaperCard(paper, note=note))
-        if cached is not None:
-            return Reply(PaperCard(cached, note=note))
-        return error_reply(note.replace("; showing cached results", "") if note else f"No paper {paper_id}.")
+        shown = paper or cached
+        if shown is None:
+            return error_reply(note.replace("; showing cached results", "") if note else f"No paper {paper_id}.")
+        return Reply(PaperCard(shown, note=note, detail=True))
 
     async def _from_arxiv(self, paper_id: str) -> tuple[Paper | None, str | None]:
         assert self.arxiv is not None
@@ -236,8 +267,15 @@ class Engine:
         recent = await self.store.papers_since(self.clock().date() - timedelta(days=PREVIEW_DAYS))
         pool = unique([*(lists.papers() if lists else await cached_lists(self.store)), *recent])
         matches = [(p, m) for p in pool if (m := query.match(p))]
-        cards = tuple(PaperCard(p, m.explain()) for p, m in matches[:MAX_LIST])
+        found = tuple(PaperCard(p, m.explain()) for p, m in matches)
         title = (f"Preview of {query.text}: {len(matches)} of {len(pool)} papers in the trending list "
                  f"and the last {PREVIEW_DAYS} days of Daily Papers match")
-        return Reply(PaperList(title, cards, note=more_note(note, len(matches)),
-                               empty="Nothing recent matches; try a broader query."))
+        return Reply(self.pages.first(command, title, found, note=note,
+                                      empty="Nothing recent matches; try a broader query."))
+
+    async def _more(self, command: Command) -> Reply:
+        page = self.pages.more(command)
+        if page is None:
+            return Reply(Text("Nothing more to show: 'more' continues the last list you asked for "
+                              "(trending, today, search, preview or subscribe)."), private=True)
+        return Reply(page)

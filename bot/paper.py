@@ -3,8 +3,32 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict
+
+HUB_URL = "https://huggingface.co"
+FULL_CARD_AUTHORS = 20
+"""How many authors a full card (the `show` answer) names before "and N more"."""
+FULL_CARD_REPOS = 5
+"""How many linked models, datasets and Spaces of each kind a full card links to."""
+
+
+class LinkedRepos(NamedTuple):
+    """Some Hugging Face Hub repositories of one kind that cite a paper."""
+
+    label: str
+    """``Models``, ``Datasets`` or ``Spaces``."""
+    links: tuple[tuple[str, str], ...]
+    """(repo id, Hub URL) pairs, as many as a card shows."""
+    more: int
+    """How many more the paper has beyond `links`."""
+
+    def more_text(self) -> str | None:
+        """Say how many are not linked, or None when all are."""
+        if not self.more:
+            return None
+        return f"and {self.more} more" if self.links else f"{self.more} on Hugging Face"
 
 
 class Paper(BaseModel):
@@ -33,6 +57,14 @@ class Paper(BaseModel):
     daily_date: date | None = None
     """The day the paper was put on Hugging Face Daily Papers."""
     thumbnail: str | None = None
+    linked_models: tuple[str, ...] = ()
+    """Ids (``org/name``) of the Hub models that cite the paper; only the paper endpoint gives them."""
+    linked_datasets: tuple[str, ...] = ()
+    linked_spaces: tuple[str, ...] = ()
+    linked_models_total: int | None = None
+    """How many models cite the paper in all (the id lists may be shorter); None when unknown."""
+    linked_datasets_total: int | None = None
+    linked_spaces_total: int | None = None
     source: str = "huggingface"
     """Where this record came from: ``huggingface`` or ``arxiv``."""
 
@@ -64,6 +96,32 @@ class Paper(BaseModel):
         if self.project_page:
             links.append(("Project page", self.project_page))
         return links
+
+    def byline(self, names: int, chars: int | None = None) -> str:
+        """Return the first *names* authors and how many more there are, dropping names to fit *chars*."""
+        shown = list(self.authors[:names])
+        while True:
+            rest = len(self.authors) - len(shown)
+            line = ", ".join(shown) + (f" and {rest} more" if rest and shown else "")
+            if chars is None or len(line) <= chars or len(shown) <= 1:
+                return line
+            shown.pop()
+
+    def linked_repos(self, shown: int = FULL_CARD_REPOS) -> list[LinkedRepos]:
+        """Return the linked models, datasets and Spaces, up to *shown* of each, with their Hub URLs."""
+        kinds = (
+            ("Models", "", self.linked_models, self.linked_models_total),
+            ("Datasets", "datasets/", self.linked_datasets, self.linked_datasets_total),
+            ("Spaces", "spaces/", self.linked_spaces, self.linked_spaces_total),
+        )
+        groups = []
+        for label, path, ids, total in kinds:
+            links = tuple((repo, f"{HUB_URL}/{path}{repo}") for repo in ids[:shown])
+            # The total may lag the list (or be missing): never claim fewer than were listed.
+            more = max(total or 0, len(ids)) - len(links)
+            if links or more:
+                groups.append(LinkedRepos(label, links, more))
+        return groups
 
     @property
     def summary(self) -> str:

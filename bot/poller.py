@@ -17,13 +17,14 @@ from bot.lists import CurrentLists, fetch_lists, remember_lists
 from bot.paper import Paper
 from bot.schedule import digest_due
 from bot.sources import HuggingFaceClient
-from bot.topics import Match, PaperText, Query, QueryError, parse_query
+from bot.topics import EveryPaper, Match, PaperText, Query, QueryError, parse_query
 from bot.topics.index import TopicIndex
 from bot.worker import DeliveryReport, DeliveryWorker, posted_state
 from storage import Store
 from storage.models import Channel
 
 log = logging.getLogger(__name__)
+EVERY = EveryPaper()
 
 
 def utcnow() -> datetime:
@@ -78,24 +79,23 @@ class Poller:
         self.update_posts = update_posts
         self.worker = worker or DeliveryWorker(store=store, adapters=self.adapters, clock=self.clock)
         self._topic_index: TopicIndex[tuple[int, int]] | None = None
+        self._every_paper: list[tuple[int, int]] = []
+        """(channel id, topic id) of the ``*`` topics, which match every paper without the index."""
         self._index_signature: tuple[int, int, int] | None = None
 
-    async def poll_once(self, *, dry_run: bool = False, deliver: bool = True) -> PollReport:
+    async def poll_once(self, *, deliver: bool = True) -> PollReport:
         """Fetch, match, queue and (unless *deliver* is False) deliver once.
 
-        With *dry_run*, only report what would be queued: nothing is recorded or sent.
+        `bot.dry_run` runs this on a copy of the database to show what it would send.
         """
         report = PollReport()
         lists = await fetch_lists(self.hf)
         now = self.clock()
         report.errors = lists.errors
         report.fetched = len(lists.papers())
-        if not dry_run:
-            await remember_lists(self.store, lists, at=now)
+        await remember_lists(self.store, lists, at=now)
         if lists.papers():
-            await self._match(lists, report, dry_run=dry_run, now=now)
-        if dry_run:
-            return report
+            await self._match(lists, report, now=now)
         await self._queue_digests(report, now)
         if self.update_posts and lists.papers():
             await self._queue_updates(lists.papers(), report, now)
@@ -118,20 +118,26 @@ class Poller:
         signature = await self.store.active_topics_signature()
         if self._topic_index is None or signature != self._index_signature:
             index: TopicIndex[tuple[int, int]] = TopicIndex()
+            every_paper: list[tuple[int, int]] = []
             parsed: dict[str, Query | None] = {}  # many channels follow the same query: parse it once
             for channel_id, topic_id, text in await self.store.active_topics():
                 if text not in parsed:
                     parsed[text] = _parse_stored(text)
-                if (query := parsed[text]) is not None:
+                if (query := parsed[text]) is None:
+                    continue
+                if query.everything:
+                    every_paper.append((channel_id, topic_id))
+                else:
                     index.add((channel_id, topic_id), query)
             self._topic_index, self._index_signature = index, signature
+            self._every_paper = every_paper
             # The index lives until the topics change: keep the cyclic collector from
             # walking its hundreds of thousands of objects on every collection.
             gc.collect()
             gc.freeze()
         return self._topic_index
 
-    async def _match(self, lists: CurrentLists, report: PollReport, *, dry_run: bool, now: datetime) -> None:
+    async def _match(self, lists: CurrentLists, report: PollReport, *, now: datetime) -> None:
         """Find each channel's new matches through the topic index and hand them over."""
         index = await self._index()
         papers = lists.papers()
@@ -139,7 +145,8 @@ class Poller:
         channels: dict[int, Channel] = {}
         for paper in papers:  # one paper at a time: a poll's matches can run to hundreds of thousands
             first: dict[int, tuple[int, Match]] = {}  # channel -> its oldest matching topic
-            for (channel_id, topic_id), match in index.matches(PaperText.of(paper)):
+            every = [(key, EVERY.match(paper)) for key in self._every_paper]
+            for (channel_id, topic_id), match in (*every, *index.matches(PaperText.of(paper))):
                 if channel_id not in first or topic_id < first[channel_id][0]:
                     first[channel_id] = (topic_id, match)
             # Ask the ledger only about the channels that matched, not about every channel's history.
@@ -151,8 +158,8 @@ class Poller:
                 if (paper.upvotes or 0) >= channels[channel_id].min_upvotes:
                     found.setdefault(channel_id, []).append((paper, match.explain(), topic_id))
         for channel_id, matches in found.items():
-            await self._hand_over(channels[channel_id], matches, report, dry_run=dry_run, now=now)
-        if lists.complete and not dry_run:
+            await self._hand_over(channels[channel_id], matches, report, now=now)
+        if lists.complete:
             # New topics take their baseline after matching, so it never hides a match of an older topic.
             for channel_id, topic_ids in (await self.store.topics_awaiting_baseline()).items():
                 report.baselined += await self.store.record_baseline(
@@ -160,10 +167,8 @@ class Poller:
                 await self.store.mark_baseline_taken(topic_ids)
 
     async def _hand_over(self, channel: Channel, matches: list[tuple[Paper, str, int]], report: PollReport,
-                         *, dry_run: bool, now: datetime) -> None:
-        if dry_run:
-            new = [p.id for p, _, _ in matches]
-        elif channel.realtime and not channel.digest_time:
+                         *, now: datetime) -> None:
+        if channel.realtime and not channel.digest_time:
             new = await self.store.enqueue_posts(channel.id, [(p.id, why, tid) for p, why, tid in matches],
                                                  at=now, max_per_hour=self.max_posts_per_hour)
         else:

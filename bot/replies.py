@@ -17,11 +17,16 @@ class PaperCard:
 
     ``note`` is a one-line remark about the answer itself (for example, that it
     comes from the cache or from arXiv), never about the paper.
+
+    ``detail`` asks for the paper in full, as `show` answers: all authors (within
+    reason), the whole abstract, the AI summary apart, both dates, every count and
+    the linked Hub repositories. Without it (lists, realtime posts) a card is short.
     """
 
     paper: Paper
     why: str | None = None
     note: str | None = None
+    detail: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +42,8 @@ class PaperList:
     cards: tuple[PaperCard, ...] = ()
     note: str | None = None
     empty: str = "No papers."
+    start: int = 1
+    """The number of the first card, when this list is a later page of a longer one."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 from typing import Literal
 
@@ -33,6 +35,8 @@ class Settings(BaseSettings):
     answer_timeout: float = Field(2.5, gt=0, validation_alias=_env("PAPERBOY_ANSWER_TIMEOUT"))
     max_posts_per_hour: int = Field(10, ge=1, validation_alias=_env("PAPERBOY_MAX_POSTS_PER_HOUR"))
     update_posts: bool = Field(False, validation_alias=_env("PAPERBOY_UPDATE_POSTS"))
+    log_file: str = Field("paperboy.log", validation_alias=_env("PAPERBOY_LOG_FILE"))
+    """Where the log goes while the console is in use ("-": standard error)."""
 
     discord_token: SecretStr | None = Field(None, validation_alias=_env("DISCORD_TOKEN"))
     discord_api_url: str = Field(
@@ -67,9 +71,21 @@ class Settings(BaseSettings):
         # `.env.example` copied as is leaves `DISCORD_TOKEN=`: that means "not configured".
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator("log_file", mode="before")
+    @classmethod
+    def _blank_is_default(cls, value: object) -> object:
+        return "paperboy.log" if isinstance(value, str) and not value.strip() else value
+
 
 class SettingsError(Exception):
-    """A setting has a bad value; ``str(error)`` is one line naming it."""
+    """A setting has a bad value; ``str(error)`` is one line naming it (exit status 2)."""
+
+
+class StartupError(RuntimeError):
+    """The settings are valid but Paperboy cannot start with them here: a token refused, a port taken.
+
+    ``str(error)`` is one line naming the setting and the fix (exit status 1).
+    """
 
 
 _ENV_NAMES = {
@@ -81,9 +97,57 @@ _ENV_NAMES = {
 def load_settings(**overrides: object) -> Settings:
     """Read the settings; raise `SettingsError` naming the first bad one."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        settings = Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as error:
         first = error.errors()[0]
         where = str(first["loc"][0]) if first["loc"] else "settings"
         env_name = _ENV_NAMES.get(where, where.upper())
         raise SettingsError(f"bad setting {env_name}: {first['msg']}") from None
+    _check_slack(settings)
+    return settings
+
+
+def _check_slack(settings: Settings) -> None:
+    """Refuse Slack settings that cannot work together.
+
+    Checked here rather than in the model, so tests can still build partial settings.
+    """
+    if settings.slack_client_id and not settings.slack_client_secret:
+        raise SettingsError("bad setting SLACK_CLIENT_SECRET: SLACK_CLIENT_ID is set without it; copy it "
+                            "from Basic Information at https://api.slack.com/apps, or unset SLACK_CLIENT_ID")
+    many_workspaces = bool(settings.slack_client_id)
+    socket_mode = settings.slack_app_token is not None and not many_workspaces
+    uses_slack = settings.slack_bot_token is not None or many_workspaces
+    if uses_slack and not socket_mode and settings.slack_signing_secret is None:
+        # "Add to Slack" installs over HTTP, so Socket Mode is no way out there.
+        other_way = "" if many_workspaces else ", or set SLACK_APP_TOKEN (xapp-…) to use Socket Mode instead"
+        raise SettingsError("bad setting SLACK_SIGNING_SECRET: Slack's HTTP mode needs it to check requests; "
+                            f"copy it from Basic Information at https://api.slack.com/apps{other_way}")
+
+
+def check_database(path: Path) -> None:
+    """Raise `SettingsError` unless SQLite can write *path* and its journal files beside it."""
+    folder = path.parent
+    if path.is_dir():
+        problem = f"{path} is a folder; name a file in it, such as {path / 'paperboy.db'}"
+    elif not folder.exists():
+        problem = f"the folder {folder} does not exist; create it, or name a file in an existing folder"
+    elif not folder.is_dir():
+        problem = f"{folder} is a file, not a folder; name a file inside a folder"
+    elif (reason := _cannot_write(path)) is not None:
+        problem = f"Paperboy cannot write {path} ({reason}); make it writable, or name a file in a writable folder"
+    else:
+        return
+    raise SettingsError(f"bad setting PAPERBOY_DATABASE: {problem}")
+
+
+def _cannot_write(path: Path) -> str | None:
+    """Return why *path* cannot be written, or None. Tries for real: root ignores permission bits."""
+    if path.exists() and not os.access(path, os.W_OK):
+        return "the file is read-only"
+    try:  # WAL mode creates -wal and -shm files next to the database
+        with tempfile.TemporaryFile(dir=path.parent):
+            pass
+    except OSError as error:
+        return f"cannot create files in {path.parent}: {error.strerror or error}"
+    return None

@@ -3,7 +3,8 @@
 Each entry is claimed (pending -> sending) just before it is handed to the adapter and
 settled right after. An entry found in ``sending`` when no send is in flight is
 ambiguous (the process died mid-send): the adapter looks for its own post, and the
-entry is resent only when the post is not there.
+entry is resent only when the post is not there. Asked to stop, the worker claims
+nothing more and lets the sends in flight settle, so a clean stop leaves nothing ambiguous.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Callable, Mapping
 
 from bot.delivery import Adapter, DeliveryResult, DeliveryStatus
-from bot.pacing import Pacer
+from bot.pacing import Pacer, Slot
 from bot.paper import Paper
 from bot.replies import PaperCard, PaperList, Post
 from storage import Store
@@ -28,10 +29,22 @@ MAX_ATTEMPTS = 8
 RETRY_BASE = timedelta(seconds=30)
 RETRY_CAP = timedelta(hours=1)
 UPVOTE_MILESTONES = (10, 25, 50, 100, 250, 500, 1000)
+STOP_GRACE = 10.0
+"""Seconds the sends in flight get to finish once Paperboy is asked to stop."""
 
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+async def finish_within(task: asyncio.Task, seconds: float) -> bool:
+    """Give *task* up to *seconds* to end by itself, then cancel it; return whether it ended by itself."""
+    done, _ = await asyncio.wait({task}, timeout=seconds)
+    if done:
+        return True
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    return False
 
 
 def posted_state(paper: Paper) -> str:
@@ -66,6 +79,7 @@ class DeliveryWorker:
         self._active: dict[int, asyncio.Task[None]] = {}
         self._in_flight: set[int] = set()
         self._wake = asyncio.Event()
+        self._stop = asyncio.Event()  # set only by the stop event given to `run`
         self.totals = DeliveryReport()
         """Everything this worker has done since it was made."""
 
@@ -73,13 +87,36 @@ class DeliveryWorker:
         """Look at the outbox now rather than at the next retry time."""
         self._wake.set()
 
-    async def run(self, stop: asyncio.Event, *, idle: float = 30.0) -> None:
-        """Deliver until *stop* is set, sleeping until the next entry is due or `wake` is called."""
+    async def run(self, stop: asyncio.Event, *, idle: float = 30.0, grace: float = STOP_GRACE) -> None:
+        """Deliver until *stop* is set, sleeping until the next entry is due or `wake` is called.
+
+        Once *stop* is set nothing new is claimed, and the sends in flight get *grace*
+        seconds to settle. One still running then is abandoned in ``sending``: whether it
+        reached the platform is unknown, so the next start looks for the post.
+        """
+        self._stop = stop
+        rounds = asyncio.create_task(self._rounds(idle))
+        stopping = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait({rounds, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+            if not await finish_within(rounds, grace):
+                log.warning("gave up on the sends still in flight after %.0f s; the next start checks "
+                            "whether they arrived", grace)
+            self._stop = asyncio.Event()
+        if not rounds.cancelled():
+            rounds.result()
+
+    async def _rounds(self, idle: float) -> None:
+        stop = self._stop
         while not stop.is_set():
             try:
                 await self.drain()
             except Exception:
                 log.exception("delivery round failed")
+            if stop.is_set():
+                return
             # What is due now was just sent (or waits for its platform): sleep until the next retry.
             due = await self.store.next_outbox_retry(now=self.clock())
             pause = idle if due is None else min(idle, max(0.05, (due - self.clock()).total_seconds()))
@@ -95,10 +132,12 @@ class DeliveryWorker:
         Returns what this call saw happen (sends by rounds already running count too).
         """
         start = (self.totals.sent, self.totals.failed, self.totals.reconciled, len(self.totals.paused))
-        await self.reconcile()
+        if not self._stop.is_set():
+            await self.reconcile()
         while True:
             progress = (self.totals.sent, self.totals.failed)
-            due = await self.store.channels_with_due_outbox(now=self.clock(), platforms=list(self.adapters))
+            due = [] if self._stop.is_set() else await self.store.channels_with_due_outbox(
+                now=self.clock(), platforms=list(self.adapters))
             for channel_id in due:
                 if channel_id not in self._active:
                     task = asyncio.create_task(self._deliver_channel(channel_id))
@@ -108,7 +147,7 @@ class DeliveryWorker:
             if running:
                 await asyncio.gather(*running, return_exceptions=True)
             # Stop once a round changes nothing: what is left waits for a retry time or a platform.
-            if not running or (self.totals.sent, self.totals.failed) == progress:
+            if not running or (self.totals.sent, self.totals.failed) == progress or self._stop.is_set():
                 return DeliveryReport(
                     sent=self.totals.sent - start[0], failed=self.totals.failed - start[1],
                     reconciled=self.totals.reconciled - start[2], paused=self.totals.paused[start[3]:])
@@ -150,7 +189,7 @@ class DeliveryWorker:
         adapter = self.adapters.get(channel.ref.platform) if channel else None
         if channel is None or adapter is None:
             return  # that platform is not running in this process; its entries wait for it
-        while True:
+        while not self._stop.is_set():
             entries = await self.store.due_outbox(now=self.clock(), channel_id=channel_id, limit=20)
             if not entries:
                 return
@@ -164,8 +203,12 @@ class DeliveryWorker:
         if post is None:
             await self.store.mark_outbox_dead(entry.id, error="its papers are no longer in the cache")
             return True
-        slot = await self.pacer.wait(adapter.platform, channel.ref, getattr(adapter, "limits", ()))
+        slot = await self._wait_for_slot(adapter, channel)
+        if slot is None:
+            return False  # asked to stop: the entry stays pending for the next start
         try:
+            if self._stop.is_set():
+                return False
             if not await self.store.claim_outbox(entry.id):
                 return True
             self._in_flight.add(entry.id)
@@ -174,6 +217,18 @@ class DeliveryWorker:
             self.pacer.done(slot)
             self._in_flight.discard(entry.id)
         return await self._settle(entry, channel, adapter, result, papers)
+
+    async def _wait_for_slot(self, adapter: Adapter, channel: Channel) -> Slot | None:
+        """Wait for the pacer's go-ahead; return None when asked to stop first."""
+        pacing = asyncio.ensure_future(self.pacer.wait(adapter.platform, channel.ref, getattr(adapter, "limits", ())))
+        stopping = asyncio.ensure_future(self._stop.wait())
+        try:
+            await asyncio.wait({pacing, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+            if not pacing.done():
+                pacing.cancel()  # safe: Pacer.wait takes its slot only once it has nothing left to await
+        return None if pacing.cancelled() else pacing.result()
 
     async def _attempt(self, adapter: Adapter, channel: Channel, entry: OutboxEntry, post: Post) -> DeliveryResult:
         try:

@@ -16,7 +16,7 @@ _CHANNEL_COLUMNS = (
     "id, platform, workspace, channel, realtime, digest_time, timezone, top_n, min_upvotes, "
     "paused_reason, last_digest_at, created_at"
 )
-_TOPIC_COLUMNS = "id, channel_id, query, added_by, added_at, baseline_taken, added_by_id"
+_TOPIC_COLUMNS = "id, channel_id, query, added_by, added_at, baseline_taken, added_by_id, number"
 _UPDATABLE = frozenset(
     {"realtime", "digest_time", "timezone", "top_n", "min_upvotes", "paused_reason", "last_digest_at"}
 )
@@ -46,6 +46,7 @@ def _topic(row: sqlite3.Row) -> Topic:
         added_at=from_db(row["added_at"]),
         baseline_taken=bool(row["baseline_taken"]),
         added_by_id=row["added_by_id"],
+        number=row["number"],
     )
 
 
@@ -136,10 +137,11 @@ class ChannelQueries(Queries):
         async with self._transaction() as conn:
             await conn.execute(
                 """
-                INSERT INTO topics (channel_id, query, added_by, added_at, added_by_id) VALUES (?, ?, ?, ?, ?)
+                INSERT INTO topics (channel_id, query, added_by, added_at, added_by_id, number)
+                SELECT ?, ?, ?, ?, ?, coalesce(max(number), 0) + 1 FROM topics WHERE channel_id = ?
                 ON CONFLICT DO NOTHING
                 """,
-                (channel_id, query, added_by, to_db(at), added_by_id),
+                (channel_id, query, added_by, to_db(at), added_by_id, channel_id),
             )
             rows = await conn.execute_fetchall(
                 f"SELECT {_TOPIC_COLUMNS} FROM topics WHERE channel_id = ? AND query = ? COLLATE NOCASE",
@@ -148,9 +150,9 @@ class ChannelQueries(Queries):
         return _topic(rows[0])
 
     async def list_topics(self, channel_id: int) -> list[Topic]:
-        """Return channel *channel_id*'s topics, oldest first."""
+        """Return channel *channel_id*'s topics by their number (oldest first)."""
         rows = await self._fetchall(
-            f"SELECT {_TOPIC_COLUMNS} FROM topics WHERE channel_id = ? ORDER BY added_at, id", (channel_id,)
+            f"SELECT {_TOPIC_COLUMNS} FROM topics WHERE channel_id = ? ORDER BY number, id", (channel_id,)
         )
         return [_topic(r) for r in rows]
 

@@ -41,6 +41,8 @@ class Topic:
     """False until the papers in the lists at subscription time are recorded as already seen."""
     added_by_id: str | None = None
     """The platform's id of the person who subscribed, to reach them if the channel breaks."""
+    number: int = 0
+    """The number the channel's topic list shows; it never changes while the topic lives."""
 
 
 @dataclass(frozen=True, slots=True)

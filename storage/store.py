@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+
+import aiosqlite
 from types import TracebackType
 
 from storage import db
@@ -36,6 +38,15 @@ class Store(PaperQueries, ChannelQueries, DeliveryQueries, OutboxQueries):
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.close()
+
+    async def copy_to(self, path: str | os.PathLike[str]) -> None:
+        """Write a consistent copy of the whole database to *path* (SQLite's online backup)."""
+        async with self._lock:
+            target = await aiosqlite.connect(os.fspath(path))
+            try:
+                await self._conn.backup(target)
+            finally:
+                await target.close()
 
     async def schema_version(self) -> int:
         """Return the database's schema version (its last applied migration)."""

@@ -61,7 +61,7 @@ async def test_subscribe_poll_new_papers_poll_poll(env, fake_hf, clock):
 
     code, dry, err = await paperboy("poll", "--dry-run", env=env)
     assert code == 0, err
-    assert "would post" in dry and "2411.00900" in dry and "2411.00902" not in dry
+    assert "[dry run, not sent]" in dry and "2411.00900" in dry and "2411.00902" not in dry
 
     code, out, err = await paperboy("poll", "--once", env=env)
     assert code == 0, err

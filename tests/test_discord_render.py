@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timezone
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
@@ -152,3 +152,90 @@ def test_a_card_note_goes_in_the_message_text_escaped():
     assert message.content and "\\*cache\\*" in message.content
     assert len(message.embeds) == 1
     assert render.content(PaperCard(paper)).content is None
+
+
+# -- the full card `show` answers with ------------------------------------------------------
+
+def detailed(index: int = 0, **changes) -> Paper:
+    fields = dict(
+        authors=tuple(f"Author {n}" for n in range(25)), ai_summary="The AI summary in one sentence.",
+        published_at=datetime(2026, 11, 25, 17, 0, tzinfo=timezone.utc), github_stars=321,
+        github_repo="https://github.com/org/repo",
+        linked_models=tuple(f"org/model-{n}" for n in range(7)), linked_models_total=30,
+        linked_datasets=("org/data_set",), linked_spaces=("org/demo",), linked_spaces_total=1,
+    )
+    return seed_paper(index, **(fields | changes))
+
+
+def test_a_detail_card_shows_the_whole_abstract_the_ai_summary_dates_counts_and_linked_repos():
+    paper = detailed()
+    message = render.content(PaperCard(paper, detail=True))
+    body = payload(message)
+    assert discord_limit_errors(body) == []
+    embed = body["embeds"][0]
+    assert embed["description"] == render.escape(paper.abstract)  # all of it, not a 700-character preview
+    fields = field_map(embed)
+    assert fields["AI summary"] == "The AI summary in one sentence."
+    assert fields["Authors"] == ", ".join(f"Author {n}" for n in range(20)) + " and 5 more"
+    assert fields["Published"] == "2026-11-25" and fields["Daily Papers"] == "2026-11-27"
+    assert fields["Upvotes"] == "12" and fields["Comments"] == "3" and fields["GitHub stars"] == "321"
+    assert "(https://github.com/org/repo)" in fields["Links"]
+    models = fields["Models"]
+    assert models.count("](https://huggingface.co/org/model-") == 5 and models.endswith(" and 25 more")
+    assert models.startswith("[org/model-0](https://huggingface.co/org/model-0) · [org/model-1](")
+    assert fields["Datasets"] == "[org/data\\_set](https://huggingface.co/datasets/org/data_set)"
+    assert fields["Spaces"] == "[org/demo](https://huggingface.co/spaces/org/demo)"
+
+
+def test_a_card_without_detail_stays_short():
+    embed = payload(render.content(PaperCard(detailed())))["embeds"][0]
+    fields = field_map(embed)
+    assert "AI summary" not in fields and "Models" not in fields and "Published" not in fields
+    assert embed["description"] == "The AI summary in one sentence."
+    assert embed["author"]["name"] == "Author 0, Author 1, Author 2 et al."
+
+
+def test_a_very_long_abstract_gives_way_to_discords_limits():
+    words = " ".join(f"word{n}" for n in range(3000))  # about 23,000 characters
+    paper = detailed(abstract=words, ai_summary=words, title="T" * 400,
+                     authors=tuple("Author With A Long Name " + str(n) for n in range(300)),
+                     linked_models=tuple(f"org/{'m' * 90}-{n}" for n in range(20)), organization="O" * 500)
+    message = render.content(PaperCard(paper, detail=True, why="w " * 500, note="n " * 500))
+    body = payload(message)
+    assert discord_limit_errors(body) == []
+    embed = message.embeds[0]
+    assert len(embed) <= render.TOTAL_EMBED_CHARS and len(embed.description) <= render.DESCRIPTION_LIMIT
+    assert embed.description.endswith("…") and embed.description.count("word") > 100
+    fields = field_map(body["embeds"][0])
+    assert len(fields["AI summary"]) <= render.FIELD_VALUE_LIMIT
+    assert {"Authors", "AI summary", "Models", "Links"} <= set(fields)  # the abstract gave way, not the fields
+    assert fields["Authors"].endswith("more")
+
+
+def test_a_hostile_title_in_a_detail_card_stays_harmless():
+    paper = detailed(title="@everyone **look** [x](https://evil.example) <@123>",
+                     abstract="@here _the_ abstract", ai_summary="@everyone `summary`")
+    message = render.content(PaperCard(paper, detail=True, note="from the cache @everyone"))
+    embed = payload(message)["embeds"][0]
+    assert "\\*\\*look\\*\\*" in embed["title"] and "\\[x\\]" in embed["title"]
+    assert "\\_the\\_" in embed["description"] and "\\`summary\\`" in field_map(embed)["AI summary"]
+    # Only the note is message text, where mentions could ping: it carries no paper text, and the adapter
+    # sends every message with allowed_mentions=none.
+    assert message.content == "*from the cache @everyone*"
+
+
+@st.composite
+def detailed_papers(draw) -> Paper:
+    repo_ids = st.lists(texts.map(lambda t: t[:120]), max_size=12).map(tuple)
+    return draw(papers()).model_copy(update=dict(
+        linked_models=draw(repo_ids), linked_datasets=draw(repo_ids), linked_spaces=draw(repo_ids),
+        linked_models_total=draw(st.none() | st.integers(0, 10**6)),
+        published_at=datetime(2026, 11, 25, tzinfo=timezone.utc),
+    ))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(paper=detailed_papers(), why=st.none() | texts, note=st.none() | texts)
+def test_any_detail_card_fits_discords_limits(paper, why, note):
+    message = render.content(PaperCard(paper, why=why, note=note, detail=True))
+    assert discord_limit_errors(payload(message)) == []

@@ -9,7 +9,7 @@ import pytest
 
 from bot.commands import COMMANDS
 from bot.replies import Error, PaperCard, PaperList, Text
-from tests.fakes.memory_adapter import MemoryAdapter
+from adapters.memory import MemoryAdapter
 from tests.fakes.seed import make_item, seed_id, seed_items, seed_titles_and_abstracts
 
 MERGING = "What Matters for Model Merging at Scale?"
@@ -167,7 +167,7 @@ async def test_unsubscribe_by_number_text_and_label(chat):
     await chat.push("subscribe diffusion -image")
     assert "Unsubscribed" in (await chat.push("unsubscribe 2")).content.body
     assert "Unsubscribed" in (await chat.push('unsubscribe "model merging"')).content.body
-    assert "Unsubscribed" in (await chat.push("unsubscribe 1. diffusion -image")).content.body
+    assert "Unsubscribed" in (await chat.push("unsubscribe 3. diffusion -image")).content.body
     assert "no topics" in (await chat.push("topics")).content.body.lower()
 
 

@@ -10,7 +10,7 @@ from datetime import date, datetime, timezone
 import pytest
 
 from bot.sources.errors import MalformedResponse
-from bot.sources.hf_shapes import parse_daily_items, parse_paper, parse_search_results
+from bot.sources.hf_shapes import LINKED_KEPT, parse_daily_items, parse_paper, parse_search_results
 from tests.fakes.seed import fixture_paper, flat_paper, make_item, seed_items
 
 
@@ -187,3 +187,85 @@ def test_a_malformed_paper_body_raises_a_clear_error(body: bytes, message: str) 
     with pytest.raises(MalformedResponse) as caught:
         parse_paper(body)
     assert message in str(caught.value)
+
+
+# -- linked models, datasets and Spaces (only `/api/papers/{id}` sends them) -----------------
+
+def _with_linked(**fields: object) -> dict:
+    return fixture_paper() | fields
+
+
+def test_the_fixture_with_linked_repos_parses_them_and_their_totals() -> None:
+    paper = parse_paper(json.dumps(_with_linked(
+        linkedModels=[{"_id": "m1", "id": "openai/gpt-oss-20b", "author": "openai", "downloads": 10,
+                       "likes": 3, "pipeline_tag": "text-generation", "private": False},
+                      {"id": "gpt2"}],
+        linkedDatasets=[{"id": "hallu/eval-set", "author": "hallu"}],
+        linkedSpaces=[{"id": "hallu/demo", "title": "Demo", "emoji": "🚀", "sdk": "gradio"}],
+        numTotalModels=12, numTotalDatasets=1, numTotalSpaces=0,
+    )))
+    assert paper.linked_models == ("openai/gpt-oss-20b", "gpt2")
+    assert paper.linked_datasets == ("hallu/eval-set",)
+    assert paper.linked_spaces == ("hallu/demo",)
+    assert (paper.linked_models_total, paper.linked_datasets_total, paper.linked_spaces_total) == (12, 1, 0)
+    # The rest of the paper is untouched by the extras.
+    assert paper.title == "Why Language Models Hallucinate" and paper.upvotes == 26
+
+
+def test_without_linked_fields_the_repos_are_empty_and_the_totals_unknown() -> None:
+    paper = parse_paper(json.dumps(fixture_paper()))
+    assert paper.linked_models == paper.linked_datasets == paper.linked_spaces == ()
+    assert paper.linked_models_total is paper.linked_datasets_total is paper.linked_spaces_total is None
+    assert paper.linked_repos() == []
+
+
+def test_odd_linked_items_are_skipped_one_by_one() -> None:
+    paper = parse_paper(json.dumps(_with_linked(linkedModels=[
+        {"id": "org/good-model_v1.5"}, {"id": "org/good-model_v1.5"},  # a repeat counts once
+        "org/bare-string", 7, None, {"name": "no id"}, {"id": 42},
+        {"id": "<@everyone>"}, {"id": "org/with space"}, {"id": "../../etc/passwd"},
+        {"id": "javascript:alert(1)"}, {"id": "a/b/c"}, {"id": "x" * 200},
+        {"id": "solo"},
+    ])))
+    assert paper.linked_models == ("org/good-model_v1.5", "solo")
+
+
+@pytest.mark.parametrize("odd", [None, "org/model", {"id": "org/model"}, 3, True])
+def test_a_linked_field_of_the_wrong_type_costs_only_itself(odd: object) -> None:
+    paper = parse_paper(json.dumps(_with_linked(linkedModels=odd, linkedSpaces=[{"id": "org/space"}])))
+    assert paper.linked_models == () and paper.linked_models_total is None
+    assert paper.linked_spaces == ("org/space",)
+    assert paper.id == "2509.04664"
+
+
+@pytest.mark.parametrize("odd", ["12", -1, 2.5, True, None, [], {}])
+def test_a_total_that_is_not_a_count_is_unknown(odd: object) -> None:
+    paper = parse_paper(json.dumps(_with_linked(linkedDatasets=[{"id": "org/d"}], numTotalDatasets=odd)))
+    assert paper.linked_datasets == ("org/d",) and paper.linked_datasets_total is None
+
+
+def test_a_long_linked_list_is_cut_but_still_counted() -> None:
+    models = [{"id": f"org/model-{n}"} for n in range(LINKED_KEPT + 30)]
+    paper = parse_paper(json.dumps(_with_linked(linkedModels=models)))
+    assert paper.linked_models == tuple(f"org/model-{n}" for n in range(LINKED_KEPT))
+    assert paper.linked_models_total == LINKED_KEPT + 30
+    bigger = parse_paper(json.dumps(_with_linked(linkedModels=models, numTotalModels=5000)))
+    assert bigger.linked_models_total == 5000
+
+
+def test_daily_items_carry_no_linked_repos() -> None:
+    papers = parse_daily_items(json.dumps(seed_items(today=date(2026, 3, 14))))
+    assert all(p.linked_models == () and p.linked_models_total is None for p in papers)
+
+
+def test_linked_repos_link_to_the_hub_with_and_n_more_from_the_totals() -> None:
+    paper = parse_paper(json.dumps(_with_linked(
+        linkedModels=[{"id": f"org/m{n}"} for n in range(7)], numTotalModels=40,
+        linkedDatasets=[{"id": "org/d"}], linkedSpaces=[], numTotalSpaces=3,
+    )))
+    models, datasets, spaces = paper.linked_repos()
+    assert models.label == "Models" and models.links[0] == ("org/m0", "https://huggingface.co/org/m0")
+    assert len(models.links) == 5 and models.more == 35 and models.more_text() == "and 35 more"
+    assert datasets.links == (("org/d", "https://huggingface.co/datasets/org/d"),) and datasets.more_text() is None
+    # Only a total: nothing to link, but the number is still worth saying.
+    assert spaces.links == () and spaces.more_text() == "3 on Hugging Face"

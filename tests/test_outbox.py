@@ -10,7 +10,7 @@ import pytest
 from bot.delivery import DeliveryResult, DeliveryStatus, RateLimit
 from bot.pacing import Pacer
 from bot.worker import MAX_ATTEMPTS
-from tests.fakes.memory_adapter import MemoryAdapter
+from adapters.memory import MemoryAdapter
 from tests.fakes.seed import make_item
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from bot.delivery import DeliveryResult, DeliveryStatus
 from bot.replies import PaperCard, PaperList
-from tests.fakes.memory_adapter import MemoryAdapter
+from adapters.memory import MemoryAdapter
 from tests.fakes.seed import make_item
 
 
@@ -106,11 +106,14 @@ async def test_threshold_holds_back_papers_until_they_have_enough_upvotes(chat, 
 
 
 async def test_dry_run_records_and_sends_nothing(chat, core, fake_hf, clock):
+    from bot.dry_run import dry_run
+
     await chat.push("subscribe unlearn*")
     await core.poller.poll_once()
     paper_id = new_paper(fake_hf, clock, 1, "Unlearning, dry")
-    report = await core.poller.poll_once(dry_run=True)
+    report, would_send = await dry_run(core)
     assert [p.id for _, p, _ in report.enqueued] == [paper_id]
+    assert [w.post.paper_ids for w in would_send] == [(paper_id,)]
     assert posted_ids(chat) == []
     await core.poller.poll_once()
     assert posted_ids(chat) == [paper_id], "a dry run leaves the paper to the real run"

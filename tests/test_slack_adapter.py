@@ -384,6 +384,22 @@ async def test_start_refuses_a_token_slack_rejects(tmp_path: Path, slack: FakeSl
         await bot.stop()
 
 
+async def test_start_behind_a_failing_proxy_says_so_in_one_line(
+    tmp_path: Path, slack: FakeSlack, hf: FakeHuggingFace,
+) -> None:
+    slack.answer_raw("auth.test", "502 Bad Gateway", status=502, content_type="text/plain")
+    settings = make_settings(tmp_path, slack, hf)
+    async with open_core(settings) as core:
+        bot = SlackAdapter(settings, core.engine, host="127.0.0.1", port=0)
+        with pytest.raises(SlackSetupError) as failed:
+            await bot.start()
+        await bot.stop()
+
+    assert str(failed.value) == (
+        "cannot check SLACK_BOT_TOKEN: Slack answered HTTP 502 with a non-JSON body (text/plain)"
+    )
+
+
 def test_http_mode_needs_a_signing_secret(tmp_path: Path) -> None:
     settings = Settings(_env_file=None, database=tmp_path / "x.db", slack_bot_token="xoxb-test")  # type: ignore[call-arg]
     with pytest.raises(SlackSetupError, match="SLACK_SIGNING_SECRET"):

@@ -301,3 +301,92 @@ async def test_a_workspace_limit_429_is_waited_out_by_the_retry_handler(tmp_path
     assert all(r.status is DeliveryStatus.SENT for r in results)
     assert slack.count_429 == 1
     assert [slack.posted_paper_ids(f"C{i}") for i in range(3)] == [[f"2403.1000{i}"] for i in range(3)]
+
+
+# -- answers that are not JSON (a proxy in front of Slack) --------------------------------
+
+PROXY_502 = ("<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+             "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n")
+NOT_JSON = [
+    pytest.param(502, "text/html", PROXY_502, id="html-502"),
+    pytest.param(405, "text/plain", "405 Method Not Allowed", id="plain-405"),
+    pytest.param(200, "text/plain", "OK", id="plain-200"),
+    pytest.param(200, "text/html", "<html><body>Sign in to the Wi-Fi</body></html>", id="html-200"),
+    pytest.param(503, "application/json", "<html>Service Unavailable</html>", id="json-that-is-not-503"),
+]
+
+
+def assert_readable(reason: str | None, status: int) -> None:
+    """One line that names the HTTP status, not a Python error or the proxy's page."""
+    assert reason is not None and f"HTTP {status}" in reason and "non-JSON" in reason, reason
+    assert "\n" not in reason and "<" not in reason and "object has no attribute" not in reason, reason
+
+
+@pytest.mark.parametrize(("status", "content_type", "body"), NOT_JSON)
+async def test_a_send_answered_by_a_proxy_is_transient_with_a_readable_reason(
+    adapter: SlackAdapter, slack: FakeSlack, status: int, content_type: str, body: str,
+) -> None:
+    slack.answer_raw("chat.postMessage", body, status=status, content_type=content_type)
+    failed = await adapter.send(C1, card_post("2403.10001"))
+    recovered = await adapter.send(C1, card_post("2403.10001"))
+
+    assert failed.status is DeliveryStatus.TRANSIENT
+    assert_readable(failed.reason, status)
+    assert content_type in (failed.reason or "")
+    assert recovered.status is DeliveryStatus.SENT
+    assert slack.posted_paper_ids("C1") == ["2403.10001"]
+
+
+async def test_an_edit_and_a_notice_answered_by_a_proxy_are_transient(adapter: SlackAdapter, slack: FakeSlack) -> None:
+    sent = await adapter.send(C1, card_post("2403.10001"))
+    assert sent.message_ref is not None
+    slack.answer_raw("chat.update", PROXY_502)
+    edited = await adapter.edit(C1, sent.message_ref, card_post("2403.10001", title="Renamed"))
+    slack.answer_raw("chat.postMessage", "405 Method Not Allowed", status=405, content_type="text/plain")
+    notified = await adapter.notify(C1, "U7", "Paperboy paused this channel")
+
+    assert edited.status is notified.status is DeliveryStatus.TRANSIENT
+    assert_readable(edited.reason, 502)
+    assert_readable(notified.reason, 405)
+    assert slack.messages_in(slack.dm_channel("U7")) == [], "a passing failure is no reason to DM anyone"
+
+
+@pytest.mark.parametrize(("status", "content_type", "body"), NOT_JSON)
+async def test_find_post_answered_by_a_proxy_raises_a_readable_error(
+    adapter: SlackAdapter, slack: FakeSlack, status: int, content_type: str, body: str,
+) -> None:
+    sent = await adapter.send(C1, card_post("2403.10001"))
+    slack.answer_raw("conversations.history", body, status=status, content_type=content_type)
+    with pytest.raises(SlackHistoryError) as unreadable:
+        await adapter.find_post(C1, card_post("2403.10001"))
+
+    assert unreadable.value.result.status is DeliveryStatus.TRANSIENT
+    assert_readable(str(unreadable.value), status)
+    # Never read as "absent": once the proxy recovers, the post is there.
+    assert await adapter.find_post(C1, card_post("2403.10001")) == sent.message_ref
+
+
+async def test_a_post_that_met_a_proxy_502_is_retried_and_delivered_once(
+    adapter: SlackAdapter, slack: FakeSlack, core: Core, clock,
+) -> None:
+    from bot.worker import DeliveryWorker
+
+    store = core.store
+    channel = await store.ensure_channel(C1)
+    await store.save_papers([Paper(id="2403.10001", title="A paper")])
+    await store.enqueue_posts(channel.id, [("2403.10001", None, None)], at=clock(), max_per_hour=10)
+    worker = DeliveryWorker(store=store, adapters={"slack": adapter}, clock=clock)
+    slack.answer_raw("chat.postMessage", PROXY_502, status=502)
+
+    first = await worker.drain()
+    (waiting,) = await store.outbox_in_state("pending", channel_id=channel.id)
+    clock.advance(hours=1)
+    second = await worker.drain()
+    third = await worker.drain()
+
+    assert (first.sent, first.failed, first.paused) == (0, 1, [])
+    assert_readable(waiting.last_error, 502)
+    assert (second.sent, third.sent) == (1, 0)
+    assert await store.outbox_counts(channel.id) == {"sent": 1}
+    assert slack.posted_paper_ids("C1") == ["2403.10001"]
+    assert len(slack.calls_to("chat.postMessage")) == 2

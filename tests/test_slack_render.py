@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date
+from datetime import date, datetime, timezone
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -195,8 +195,12 @@ papers = st.builds(
     github_repo=st.none() | hostile_text.map(lambda t: "https://github.com/" + t),
     github_stars=st.none() | st.integers(0, 10**6),
     thumbnail=st.none() | hostile_text.map(lambda t: "https://cdn.example/" + t),
+    linked_models=st.lists(hostile_text, max_size=8).map(tuple),
+    linked_spaces=st.lists(hostile_text, max_size=3).map(tuple),
+    linked_models_total=st.none() | st.integers(0, 10**6),
+    published_at=st.none() | st.just(datetime(2026, 11, 25, tzinfo=timezone.utc)),
 )
-cards = st.builds(PaperCard, papers, why=st.none() | long_text)
+cards = st.builds(PaperCard, papers, why=st.none() | long_text, note=st.none() | long_text, detail=st.booleans())
 
 
 @settings(max_examples=60, deadline=None)
@@ -228,3 +232,87 @@ def test_a_card_note_is_shown_escaped_after_the_card():
     last = message.block_dicts()[-1]
     assert last["type"] == "context"
     assert "&lt;!channel&gt; &amp; co" in last["elements"][0]["text"]
+
+
+# -- the full card `show` answers with ------------------------------------------------------
+
+def detailed(**changes: object) -> Paper:
+    values: dict[str, object] = dict(
+        authors=tuple(f"Author {n}" for n in range(25)),
+        abstract="We merge models at scale. " * 20 + "The end.",
+        published_at=datetime(2026, 11, 25, 17, 0, tzinfo=timezone.utc),
+        linked_models=tuple(f"org/model-{n}" for n in range(7)), linked_models_total=30,
+        linked_datasets=("org/data_set",), linked_spaces=("org/demo",),
+    )
+    return full_paper(**(values | changes))
+
+
+def sections(blocks: list[dict]) -> list[str]:
+    return [b["text"]["text"] for b in blocks if b["type"] == "section"]
+
+
+def test_a_detail_card_shows_the_whole_abstract_the_ai_summary_dates_counts_and_linked_repos() -> None:
+    paper = detailed()
+    message = render(PaperCard(paper, detail=True))
+    blocks = message.block_dicts()
+    assert [b["type"] for b in blocks] == ["section", "section", "section", "section", "context", "actions"]
+    head, abstract, summary, repos = sections(blocks)
+    assert head.startswith("*<https://huggingface.co/papers/2403.12345|Model merging at scale>*")
+    assert ", ".join(f"Author {n}" for n in range(20)) + " and 5 more" in head
+    assert blocks[0]["accessory"]["type"] == "image"
+    assert abstract == "*Abstract*\n" + paper.abstract
+    assert summary == "*AI summary*\nMerging works."
+    models, datasets, spaces = repos.split("\n")
+    assert models.startswith("*Models:* <https://huggingface.co/org/model-0|org/model-0> · ")
+    assert models.count("<https://huggingface.co/org/model-") == 5 and models.endswith(" and 25 more")
+    assert datasets == "*Datasets:* <https://huggingface.co/datasets/org/data_set|org/data_set>"
+    assert spaces == "*Spaces:* <https://huggingface.co/spaces/org/demo|org/demo>"
+    stats = blocks[4]["elements"][0]["text"]
+    for part in ("120 upvotes", "3 comments", "42 GitHub stars", "Published 2026-11-25", "Daily Papers 2026-11-27"):
+        assert part in stats
+    assert "https://github.com/example/merge" in [e["url"] for e in blocks[5]["elements"]]
+
+
+def test_a_card_without_detail_stays_short() -> None:
+    blocks = render(PaperCard(detailed())).block_dicts()
+    assert [b["type"] for b in blocks] == ["section", "context", "actions"]
+    assert "Merging works." in blocks[0]["text"]["text"] and "Author 8" not in blocks[0]["text"]["text"]
+    assert "Published" not in blocks[1]["elements"][0]["text"]
+
+
+def abstract_sections(abstract: str) -> list[str]:
+    blocks = render(PaperCard(detailed(abstract=abstract), detail=True)).block_dicts()
+    assert len(blocks) <= 50
+    parts = [t for t in sections(blocks)[1:] if "word" in t]
+    assert all(len(t) <= 3000 for t in parts)
+    return parts
+
+
+def test_a_very_long_abstract_is_split_at_words_over_several_sections() -> None:
+    abstract = " ".join(f"word{n} & <more>" for n in range(900))  # about 21,000 characters escaped
+    parts = abstract_sections(abstract)
+    assert len(parts) > 2 and parts[0].startswith("*Abstract*\n")
+    assert " ".join(parts).removeprefix("*Abstract*\n") == escape(abstract)  # every word, none cut in two
+
+
+def test_an_absurdly_long_abstract_stops_after_ten_sections_and_says_so() -> None:
+    abstract = " ".join(f"word{n} & <more>" for n in range(5000))
+    parts = abstract_sections(abstract)
+    assert len(parts) == 10 and parts[-1].endswith(" …")
+    assert escape(abstract).startswith(" ".join(parts).removeprefix("*Abstract*\n")[:-2])
+
+
+def test_a_real_length_abstract_fits_one_section_and_is_not_cut() -> None:
+    abstract = "A sentence of an abstract that goes on. " * 70  # 2,800 characters
+    parts = sections(render(PaperCard(detailed(abstract=abstract.strip()), detail=True)).block_dicts())
+    assert parts[1] == "*Abstract*\n" + abstract.strip()
+
+
+def test_hostile_text_in_a_detail_card_never_pings_or_links() -> None:
+    paper = detailed(title="@everyone " + HOSTILE, abstract=HOSTILE, ai_summary=HOSTILE, authors=(HOSTILE,),
+                     linked_models=("<!channel>", "org/x|<@U1>"), linked_datasets=(HOSTILE,))
+    message = render(PaperCard(paper, detail=True, why=HOSTILE, note=HOSTILE))
+    for text in texts(message.block_dicts()) + [message.text]:
+        assert_pings_no_one(text)
+    dumped = json.dumps(message.block_dicts())
+    assert "@everyone &lt;!channel&gt;" in dumped and "&amp;lt;" in dumped

@@ -15,7 +15,7 @@ from bot.sources import HuggingFaceClient, RequestBudget
 from bot.topics import parse_query
 from storage import Store
 from tests.fakes.hf_server import FakeHuggingFace
-from tests.fakes.memory_adapter import MemoryAdapter
+from adapters.memory import MemoryAdapter
 from tests.fakes.seed import make_item, seed_items, seed_titles_and_abstracts
 
 CYCLES = 200

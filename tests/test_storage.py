@@ -323,9 +323,14 @@ async def test_topics_add_dedupe_list_remove(store):
     other = await store.ensure_channel(OTHER)
     elsewhere = await store.add_topic(other.id, "LLM", "u9", at=T0)
     assert elsewhere.id != early.id
-    assert await store.list_topics(channel.id) == [early, late]
-    await store.remove_topic(early.id)
-    assert await store.list_topics(channel.id) == [late]
+    # Listed by number, which follows the order of subscribing, whatever the timestamps say.
+    assert await store.list_topics(channel.id) == [late, early]
+    assert [t.number for t in (late, early, elsewhere)] == [1, 2, 1]
+    await store.remove_topic(late.id)
+    assert await store.list_topics(channel.id) == [early]
+    assert (await store.list_topics(channel.id))[0].number == 2, "a topic keeps its number"
+    newest = await store.add_topic(channel.id, "agents", "u4", at=T0)
+    assert newest.number == 3
     assert await store.list_topics(other.id) == [elsewhere]
 
 

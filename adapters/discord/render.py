@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import discord
 from discord.utils import escape_markdown
 
-from bot.paper import Paper
+from bot.paper import FULL_CARD_AUTHORS, LinkedRepos, Paper
 from bot.replies import Content, Error, PaperCard, PaperList, Post, Text
 
 CONTENT_LIMIT = 2000
@@ -179,6 +179,63 @@ def card_embed(card: PaperCard, budget: CardBudget = CardBudget()) -> discord.Em
     return embed
 
 
+def detail_embed(card: PaperCard) -> discord.Embed:
+    """Build the full embed `show` answers with: whole abstract, AI summary, dates, counts, linked repos.
+
+    The abstract takes the description (4096); everything else is a field (1024 each), and the
+    abstract gives way, never the fields, should the whole pass Discord's 6000 characters.
+    """
+    paper = card.paper
+    embed = discord.Embed(title=fit(paper.title, TITLE_LIMIT), url=safe_url(paper.url), colour=HF_YELLOW)
+    embed.description = _detail_description(card, DESCRIPTION_LIMIT)
+    if paper.authors:
+        # Half a field at most: a long author list must not crowd out the abstract.
+        byline = paper.byline(FULL_CARD_AUTHORS, chars=FIELD_VALUE_LIMIT // 2)
+        embed.add_field(name="Authors", value=fit(byline, FIELD_VALUE_LIMIT), inline=False)
+    if paper.ai_summary:
+        embed.add_field(name="AI summary", value=fit(paper.ai_summary, FIELD_VALUE_LIMIT, sentences=True),
+                        inline=False)
+    for name, value in _stats(paper) + _dates(paper):
+        embed.add_field(name=name, value=value, inline=True)
+    for group in paper.linked_repos():
+        value = _repo_links(group)
+        if value:
+            embed.add_field(name=group.label, value=value, inline=False)
+    links = _links(paper, all_links=True)
+    if links:
+        embed.add_field(name="Links", value=links, inline=False)
+    thumbnail = safe_url(paper.thumbnail)
+    if thumbnail:
+        embed.set_thumbnail(url=thumbnail)
+    if paper.organization:  # the dates have their own fields
+        embed.set_footer(text=shorten(paper.organization, 100))
+    overshoot = len(embed) - TOTAL_EMBED_CHARS
+    if overshoot > 0 and embed.description:
+        embed.description = _detail_description(card, len(embed.description) - overshoot)
+    return trim_embed(embed, TOTAL_EMBED_CHARS)
+
+
+def _detail_description(card: PaperCard, limit: int) -> str | None:
+    why = f"🔎 {fit(card.why, 300)}\n\n" if card.why else ""
+    room = limit - len(why)
+    abstract = fit(card.paper.abstract, room) if card.paper.abstract and room > 1 else ""
+    return (why + abstract).strip() or None
+
+
+def _dates(paper: Paper) -> list[tuple[str, str]]:
+    dates = [("Published", paper.published_at.date() if paper.published_at else None),
+             ("Daily Papers", paper.daily_date)]
+    return [(name, day.isoformat()) for name, day in dates if day is not None]
+
+
+def _repo_links(group: LinkedRepos) -> str:
+    """Link the repos of one kind by id, and say how many more there are."""
+    more = group.more_text()
+    tail = f" {more}" if more else ""
+    links = [f"[{escape(repo)}]({url})" for repo, url in group.links if safe_url(url)]
+    return (fit_joined(links, " · ", FIELD_VALUE_LIMIT - len(tail)) + tail).strip()
+
+
 def _stats(paper: Paper) -> list[tuple[str, str]]:
     # Unknown is not zero: a count the source did not give is left out.
     stats = [("Upvotes", paper.upvotes), ("Comments", paper.comments), ("GitHub stars", paper.github_stars)]
@@ -331,7 +388,7 @@ def content(item: Content) -> Message:
     if isinstance(item, PaperCard):
         # A note says where the answer came from (the cache, arXiv); it is not part of the card.
         note = f"*{fit(item.note, 300)}*" if item.note else None
-        return Message(content=note, embeds=[card_embed(item)])
+        return Message(content=note, embeds=[detail_embed(item) if item.detail else card_embed(item)])
     if isinstance(item, PaperList):
         return paper_list(item)
     if isinstance(item, Text):

@@ -10,7 +10,7 @@ import asyncio
 import dataclasses
 import logging
 import re
-from typing import Any
+from typing import Any, Mapping
 
 import aiohttp
 from aiohttp import web
@@ -19,6 +19,7 @@ from slack_bolt.app.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from adapters.slack import oauth
 from adapters.slack.render import LINK_ACTION_PREFIX, clip_escaped, render
@@ -64,6 +65,10 @@ EDIT_ERRORS: dict[str, str] = {
     "edit_window_closed": "Slack refused to edit the post (edit_window_closed): it is too old to edit",
 }
 """``chat.update`` errors about the message itself: retrying cannot fix them either."""
+_EDIT_PERMANENT = {**PERMANENT_ERRORS, **EDIT_ERRORS}
+
+NETWORK_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
+"""What a Web API call raises when Slack cannot be reached at all."""
 
 _LEADING_MENTION = re.compile(r"^\s*(?:<@[A-Z0-9]+(?:\|[^>]*)?>\s*)+")
 _SLACK_LINK = re.compile(r"<((?:https?|mailto):[^|>]+)(?:\|[^>]*)?>")
@@ -141,8 +146,10 @@ class SlackAdapter:
             try:
                 await self.client.auth_test()
             except SlackApiError as error:
+                code = _Answer.of(error).code
                 raise SlackSetupError(
-                    f"Slack rejected SLACK_BOT_TOKEN ({error.response.get('error')})"
+                    f"Slack rejected SLACK_BOT_TOKEN ({code})" if code
+                    else f"cannot check SLACK_BOT_TOKEN: {delivery_error(error).reason}"
                 ) from None
         if self.socket_mode:
             assert self._app_token is not None
@@ -183,17 +190,12 @@ class SlackAdapter:
 
         Raises `SlackHistoryError` when the history cannot be read.
         """
-        try:
-            client = await self._client_for(channel.workspace)
-            if client is None:
-                raise SlackHistoryError(_NOT_INSTALLED)
-            response = await client.conversations_history(
-                channel=channel.channel, limit=HISTORY_LIMIT, include_all_metadata=True
-            )
-        except SlackApiError as error:
-            raise SlackHistoryError(delivery_error(error)) from error
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
-            raise SlackHistoryError(_unreachable(error)) from error
+        response = await self._call(
+            channel.workspace, "conversations_history",
+            channel=channel.channel, limit=HISTORY_LIMIT, include_all_metadata=True,
+        )
+        if isinstance(response, DeliveryResult):
+            raise SlackHistoryError(response)
         for message in response.get("messages") or []:
             metadata = message.get("metadata") or {}
             payload = metadata.get("event_payload") or {}
@@ -207,21 +209,13 @@ class SlackAdapter:
         if not ref_channel or not ts:
             return DeliveryResult(DeliveryStatus.PERMANENT, reason=f"not a Slack message ref: {message_ref!r}")
         message = render(post.content)
-        try:
-            client = await self._client_for(channel.workspace)
-            if client is None:
-                return _NOT_INSTALLED
-            response = await client.chat_update(
-                channel=ref_channel, ts=ts, text=message.text, blocks=message.block_dicts(),
-                metadata=_post_metadata(post),
-            )
-        except SlackApiError as error:
-            code = error.response.get("error")
-            if code in EDIT_ERRORS:
-                return DeliveryResult(DeliveryStatus.PERMANENT, reason=EDIT_ERRORS[code])
-            return delivery_error(error)
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
-            return _unreachable(error)
+        response = await self._call(
+            channel.workspace, "chat_update", permanent=_EDIT_PERMANENT,
+            channel=ref_channel, ts=ts, text=message.text, blocks=message.block_dicts(),
+            metadata=_post_metadata(post),
+        )
+        if isinstance(response, DeliveryResult):
+            return response
         return DeliveryResult(DeliveryStatus.SENT, message_ref=f"{response['channel']}/{response['ts']}")
 
     async def notify(self, channel: ChannelRef, user_id: str | None, text: str) -> DeliveryResult:
@@ -243,16 +237,39 @@ class SlackAdapter:
 
     async def _post_message(self, workspace: str, **fields: Any) -> DeliveryResult:
         """Call ``chat.postMessage`` in *workspace* without link previews; map the outcome."""
-        try:
-            client = await self._client_for(workspace)
-            if client is None:
-                return _NOT_INSTALLED
-            response = await client.chat_postMessage(unfurl_links=False, unfurl_media=False, **fields)
-        except SlackApiError as error:
-            return delivery_error(error)
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
-            return _unreachable(error)
+        response = await self._call(workspace, "chat_postMessage", unfurl_links=False, unfurl_media=False, **fields)
+        if isinstance(response, DeliveryResult):
+            return response
         return DeliveryResult(DeliveryStatus.SENT, message_ref=f"{response['channel']}/{response['ts']}")
+
+    async def _call(
+        self, workspace: str, method: str, *, permanent: Mapping[str, str] = PERMANENT_ERRORS, **params: Any,
+    ) -> AsyncSlackResponse | DeliveryResult:
+        """Call the client method *method* (``chat_postMessage``) with *workspace*'s token.
+
+        Returns Slack's answer, or the `DeliveryResult` saying why there is none. Every
+        delivery path goes through here, so every failure is mapped in one place;
+        *permanent* names the error codes that retrying cannot fix.
+        """
+        client = await self._client_for(workspace)
+        if client is None:
+            return _NOT_INSTALLED
+        call = getattr(client, method)  # outside the try: a wrong name is a bug, not a Slack failure
+        try:
+            response = await call(**params)
+        except SlackApiError as error:
+            return delivery_error(error, permanent=permanent)
+        except AttributeError as error:
+            # slack_sdk keeps a text/plain body as a str, and for a 200 its own validate() then
+            # calls .get on it: this is how a proxy's "200 OK" page surfaces. Anything else is a bug.
+            if not _raised_in(error, AsyncSlackResponse.validate):
+                raise
+            return _not_json(200, "text/plain")
+        except NETWORK_ERRORS as error:
+            return _unreachable(error)
+        if not isinstance(response.data, dict):  # a 200 application/gzip body passes validate() as bytes
+            return _not_json(response.status_code, _content_type(response.headers))
+        return response
 
     async def _client_for(self, workspace: str) -> AsyncWebClient | None:
         """Return a Web API client holding *workspace*'s bot token (None: not installed there)."""
@@ -368,20 +385,69 @@ class _Tracked:
             self._tasks.discard(self._task)
 
 
-def delivery_error(error: SlackApiError) -> DeliveryResult:
-    """Map a Slack Web API error from ``chat.postMessage`` onto a `DeliveryResult`."""
-    code = str(error.response.get("error") or "unknown_error")
-    status = error.response.status_code
-    if status == 429 or code == "ratelimited":
-        retry_after = error.response.headers.get("Retry-After") or error.response.headers.get("retry-after")
-        try:
-            seconds = float(retry_after) if retry_after is not None else DEFAULT_RETRY_AFTER
-        except ValueError:
-            seconds = DEFAULT_RETRY_AFTER
-        return DeliveryResult(DeliveryStatus.RATE_LIMITED, reason="Slack rate limit (429)", retry_after=seconds)
-    if code in PERMANENT_ERRORS:
-        return DeliveryResult(DeliveryStatus.PERMANENT, reason=PERMANENT_ERRORS[code])
-    return DeliveryResult(DeliveryStatus.TRANSIENT, reason=f"Slack refused the message ({code}, HTTP {status})")
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Answer:
+    """What answered a failed Web API call, read safely from whatever slack_sdk kept of it."""
+
+    status: int | None
+    content_type: str
+    headers: Mapping[str, str]
+    code: str | None
+    """Slack's error code; None when the body was not Slack's JSON (something in between answered)."""
+
+    @classmethod
+    def of(cls, error: SlackApiError) -> _Answer:
+        # Usually an AsyncSlackResponse whose data is Slack's dict, a str (text/plain) or {} (any
+        # other non-JSON type); the raw aiohttp response when a body claimed to be JSON but was not.
+        response = error.response
+        status = getattr(response, "status_code", None) or getattr(response, "status", None)
+        headers = getattr(response, "headers", None) or {}
+        data = getattr(response, "data", None)
+        code = str(data.get("error") or "unknown_error") if isinstance(data, dict) and "ok" in data else None
+        return cls(status=status, content_type=_content_type(headers), headers=headers, code=code)
+
+
+def delivery_error(error: SlackApiError, *, permanent: Mapping[str, str] = PERMANENT_ERRORS) -> DeliveryResult:
+    """Map a failed Web API call onto a `DeliveryResult`; *permanent* maps codes that retrying cannot fix."""
+    answer = _Answer.of(error)
+    if answer.status == 429 or answer.code == "ratelimited":
+        return DeliveryResult(DeliveryStatus.RATE_LIMITED, reason="Slack rate limit (429)",
+                              retry_after=_retry_after(answer.headers))
+    if answer.code is None:
+        return _not_json(answer.status, answer.content_type)
+    if answer.code in permanent:
+        return DeliveryResult(DeliveryStatus.PERMANENT, reason=permanent[answer.code])
+    return DeliveryResult(DeliveryStatus.TRANSIENT,
+                          reason=f"Slack refused the message ({answer.code}, HTTP {answer.status})")
+
+
+def _not_json(status: int | None, content_type: str) -> DeliveryResult:
+    # Slack itself always answers JSON: anything else came from a proxy or load balancer in
+    # between, says nothing about the channel, and is worth another try later.
+    answered = f"HTTP {status}" if status else "a request"
+    kind = content_type or "no content type"
+    return DeliveryResult(DeliveryStatus.TRANSIENT, reason=f"Slack answered {answered} with a non-JSON body ({kind})")
+
+
+def _raised_in(error: BaseException, function: Any) -> bool:
+    """Say whether *error* was raised by *function* itself (its traceback's innermost frame)."""
+    frame = error.__traceback__
+    while frame is not None and frame.tb_next is not None:
+        frame = frame.tb_next
+    return frame is not None and frame.tb_frame.f_code is function.__code__
+
+
+def _content_type(headers: Mapping[str, str]) -> str:
+    value = headers.get("Content-Type") or headers.get("content-type") or ""
+    return value.split(";", 1)[0].strip()
+
+
+def _retry_after(headers: Mapping[str, str]) -> float:
+    value = headers.get("Retry-After") or headers.get("retry-after")
+    try:
+        return float(value) if value is not None else DEFAULT_RETRY_AFTER
+    except ValueError:
+        return DEFAULT_RETRY_AFTER
 
 
 _NOT_INSTALLED = DeliveryResult(

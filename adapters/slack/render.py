@@ -23,7 +23,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.paper import Paper
+from bot.paper import FULL_CARD_AUTHORS, LinkedRepos, Paper
 from bot.replies import Content, Error, PaperCard, PaperList, Text
 
 MAX_BLOCKS = 50
@@ -37,6 +37,8 @@ CARD_SUMMARY_CHARS = 1200
 LIST_SUMMARY_CHARS = 280
 LIST_AUTHORS = 3
 CARD_AUTHORS = 8
+ABSTRACT_SECTIONS = 10
+"""A full card splits the abstract over at most this many sections (30,000 characters: any real abstract)."""
 LINK_ACTION_PREFIX = "paperboy_link"
 """Buttons that open a URL still send an action to the app; the adapter acknowledges these."""
 
@@ -90,19 +92,25 @@ def render(content: Content) -> SlackMessage:
 
 
 def render_card(card: PaperCard) -> SlackMessage:
-    """Render one paper in full: why it matched, linked title, authors, summary, numbers, link buttons."""
+    """Render one paper: why it matched, linked title, authors, summary, numbers, link buttons.
+
+    A `detail` card (the `show` answer) has all authors, the whole abstract, the AI summary
+    apart, the published date and the linked Hub repos instead of the one summary.
+    """
     paper = card.paper
     blocks: list[Block] = []
     if card.why:
         blocks.append(_context(f":dart: {clip_escaped(card.why, 500)}"))
     head = f"*{_title_link(paper)}*"
-    authors = _authors(paper, CARD_AUTHORS)
+    authors = _authors(paper, FULL_CARD_AUTHORS if card.detail else CARD_AUTHORS)
     if authors:
         head += f"\n_{authors}_"
-    summary = clip_escaped(paper.summary, CARD_SUMMARY_CHARS)
+    summary = "" if card.detail else clip_escaped(paper.summary, CARD_SUMMARY_CHARS)
     text = f"{head}\n{summary}" if summary else head
     blocks.append(SectionBlock(text=_mrkdwn(clip(text, MAX_SECTION_CHARS)), accessory=_thumbnail(paper)))
-    stats = _stats(paper)
+    if card.detail:
+        blocks += _full_text(paper)
+    stats = _stats(paper, published=card.detail)
     if stats:
         blocks.append(_context(stats))
     buttons = _buttons(paper)
@@ -139,9 +147,7 @@ def render_text(text: Text) -> SlackMessage:
     if text.title:
         blocks.append(HeaderBlock(text=_plain(clip_escaped(text.title, MAX_HEADER_CHARS))))
     room = MAX_BLOCKS - len(blocks)
-    chunks = _chunks(escape(text.body), MAX_SECTION_CHARS) or [""]
-    if len(chunks) > room:
-        chunks = chunks[: room - 1] + [clip(chunks[room - 1], MAX_SECTION_CHARS - 2) + " …"]
+    chunks = _at_most(_chunks(escape(text.body), MAX_SECTION_CHARS) or [""], room, MAX_SECTION_CHARS)
     blocks += [SectionBlock(text=_mrkdwn(chunk)) for chunk in chunks]
     return SlackMessage(text=_fallback(text.title or text.body), blocks=tuple(blocks))
 
@@ -170,6 +176,47 @@ def _list_item(number: int, card: PaperCard) -> str:
     return clip("\n".join(lines), MAX_SECTION_CHARS)
 
 
+def _full_text(paper: Paper) -> list[Block]:
+    """What only a full card shows: the whole abstract, the AI summary apart, the linked Hub repos."""
+    blocks: list[Block] = []
+    for label, text, most in (("Abstract", paper.abstract, ABSTRACT_SECTIONS), ("AI summary", paper.ai_summary, 1)):
+        if text:
+            blocks += _labelled_sections(label, text, most)
+    repos = _join_whole([line for group in paper.linked_repos() if (line := _repo_line(group))],
+                        "\n", MAX_SECTION_CHARS)
+    if repos:
+        blocks.append(SectionBlock(text=_mrkdwn(repos)))
+    return blocks
+
+
+def _labelled_sections(label: str, text: str, most: int) -> list[SectionBlock]:
+    """Split *text* (escaped) over at most *most* sections, the first one headed by *label* in bold."""
+    head = f"*{label}*\n"
+    limit = MAX_SECTION_CHARS - len(head)
+    chunks = _at_most(_chunks(escape(text), limit), most, limit)
+    return [SectionBlock(text=_mrkdwn((head if n == 0 else "") + chunk)) for n, chunk in enumerate(chunks)]
+
+
+def _repo_line(group: LinkedRepos) -> str:
+    """One kind of linked repo as ``*Models:* <url|id> · <url|id> and N more``."""
+    head = f"*{group.label}:* "
+    more = group.more_text()
+    tail = f" {more}" if more else ""
+    links = [link(url, repo) for repo, url in group.links if _is_web_url(url) and len(url) <= 500]
+    body = _join_whole(links, " · ", MAX_SECTION_CHARS - len(head) - len(tail)) + tail
+    return head + body.strip() if body.strip() else ""
+
+
+def _join_whole(items: list[str], separator: str, limit: int) -> str:
+    """Join whole *items* with *separator*, leaving out the ones that would pass *limit* (never half a link)."""
+    result = ""
+    for item in items:
+        candidate = f"{result}{separator}{item}" if result else item
+        if len(candidate) <= limit:
+            result = candidate
+    return result
+
+
 def _title_link(paper: Paper) -> str:
     # We wrap titles in *bold*: a stray asterisk inside one would end the bold early.
     return link(paper.url, clip(" ".join(paper.title.split()), 300).replace("*", "∗"))
@@ -178,13 +225,10 @@ def _title_link(paper: Paper) -> str:
 def _authors(paper: Paper, limit: int) -> str:
     if not paper.authors:
         return ""
-    names = ", ".join(paper.authors[:limit])
-    if len(paper.authors) > limit:
-        names += f" and {len(paper.authors) - limit} more"
-    return clip_escaped(names, 500)
+    return clip_escaped(paper.byline(limit, chars=500), 500)
 
 
-def _stats(paper: Paper) -> str:
+def _stats(paper: Paper, *, published: bool = False) -> str:
     parts = []
     if paper.upvotes is not None:
         parts.append(f"▲ {paper.upvotes} upvote{'s' if paper.upvotes != 1 else ''}")
@@ -192,6 +236,8 @@ def _stats(paper: Paper) -> str:
         parts.append(f"💬 {paper.comments} comment{'s' if paper.comments != 1 else ''}")
     if paper.github_stars is not None:
         parts.append(f"★ {paper.github_stars} GitHub star{'s' if paper.github_stars != 1 else ''}")
+    if published and paper.published_at is not None:
+        parts.append(f"Published {paper.published_at.date().isoformat()}")
     if paper.daily_date is not None:
         parts.append(f"Daily Papers {paper.daily_date.isoformat()}")
     return " · ".join(parts)
@@ -238,8 +284,16 @@ def _fallback(text: str) -> str:
     return clip_escaped(" ".join(text.split()), MAX_FALLBACK_CHARS)
 
 
+def _at_most(chunks: list[str], most: int, limit: int) -> list[str]:
+    """Keep at most *most* of *chunks* (each within *limit*), marking the cut at the end of the last."""
+    if len(chunks) <= most:
+        return chunks
+    last = chunks[most - 1]
+    return chunks[: most - 1] + [last[: _entity_safe_cut(last, limit - 2)].rstrip() + " …"]
+
+
 def _chunks(text: str, limit: int) -> list[str]:
-    """Split *text* into pieces of at most *limit* characters, preferring line breaks."""
+    """Split *text* into pieces of at most *limit* characters, preferring line breaks, then spaces."""
     chunks: list[str] = []
     current = ""
     for line in text.splitlines():
@@ -247,9 +301,9 @@ def _chunks(text: str, limit: int) -> list[str]:
             if current:
                 chunks.append(current)
                 current = ""
-            cut = _entity_safe_cut(line, limit)
+            cut = _word_cut(line, limit)
             chunks.append(line[:cut])
-            line = line[cut:]
+            line = line[cut:].lstrip(" ")
         candidate = f"{current}\n{line}" if current else line
         if len(candidate) > limit:
             chunks.append(current)
@@ -258,6 +312,12 @@ def _chunks(text: str, limit: int) -> list[str]:
     if current.strip():
         chunks.append(current)
     return [chunk for chunk in chunks if chunk.strip()]
+
+
+def _word_cut(escaped: str, limit: int) -> int:
+    """Return where to cut *escaped* at or before *limit*: at a space if one is near, never inside an entity."""
+    space = escaped.rfind(" ", limit // 2, limit + 1)
+    return space if space > 0 else _entity_safe_cut(escaped, limit)
 
 
 def _entity_safe_cut(escaped: str, limit: int) -> int:

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from datetime import datetime
 from typing import Any, Callable
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bot.ids import InvalidPaperId, normalize_paper_id
 from bot.paper import Paper
@@ -26,6 +27,12 @@ from bot.sources.errors import MalformedResponse
 log = logging.getLogger(__name__)
 
 THUMBNAIL_URL = "https://cdn-thumbnails.huggingface.co/social-thumbnails/papers/{id}.png"
+
+LINKED_KEPT = 20
+"""A famous paper can have thousands of linked models: the cache keeps this many ids of each kind."""
+# A Hub repo id: ``name`` or ``namespace/name``, letters, digits, ``-``, ``_`` and ``.`` (the Hub
+# caps names at 96). Anything else is not a repo we can link to, and must not reach a URL.
+_REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]{0,95}(?:/[A-Za-z0-9][\w.-]{0,95})?", re.ASCII)
 
 
 class _Raw(BaseModel):
@@ -60,6 +67,25 @@ class RawPaper(_Raw):
     organization: RawOrganization | None = None
     thumbnail_url: str | None = Field(None, alias="thumbnailUrl")
     """Only on the old flat search hits."""
+    # The linked* lists (repo objects, kept as their ids) and totals come only from /api/papers/{id}.
+    linked_models: tuple[str, ...] = Field((), alias="linkedModels")
+    linked_datasets: tuple[str, ...] = Field((), alias="linkedDatasets")
+    linked_spaces: tuple[str, ...] = Field((), alias="linkedSpaces")
+    num_total_models: int | None = Field(None, alias="numTotalModels")
+    num_total_datasets: int | None = Field(None, alias="numTotalDatasets")
+    num_total_spaces: int | None = Field(None, alias="numTotalSpaces")
+
+    # Linked repos are extras: an odd list or count must cost only itself, never the paper.
+    @field_validator("linked_models", "linked_datasets", "linked_spaces", mode="before")
+    @classmethod
+    def _repo_ids(cls, value: Any) -> tuple[str, ...]:
+        return _repo_ids(value)
+
+    @field_validator("num_total_models", "num_total_datasets", "num_total_spaces", mode="before")
+    @classmethod
+    def _count(cls, value: Any) -> int | None:
+        is_count = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+        return value if is_count else None
 
 
 class RawDailyItem(_Raw):
@@ -71,6 +97,26 @@ class RawDailyItem(_Raw):
     thumbnail: str | None = None
     num_comments: int | None = Field(None, alias="numComments")
     organization: RawOrganization | None = None
+
+
+def _repo_ids(value: Any) -> tuple[str, ...]:
+    """Return the valid, distinct ``id`` of each repo object in *value*, skipping anything else."""
+    if not isinstance(value, list):
+        return ()
+    ids = (item.get("id") if isinstance(item, dict) else None for item in value)
+    return tuple(dict.fromkeys(i for i in ids if isinstance(i, str) and _REPO_ID.fullmatch(i)))
+
+
+def _linked(raw: RawPaper) -> dict[str, Any]:
+    """Return the `Paper` fields for the linked repos, keeping only the first `LINKED_KEPT` ids of each kind."""
+    fields: dict[str, Any] = {}
+    for kind, ids, total in (("models", raw.linked_models, raw.num_total_models),
+                             ("datasets", raw.linked_datasets, raw.num_total_datasets),
+                             ("spaces", raw.linked_spaces, raw.num_total_spaces)):
+        fields[f"linked_{kind}"] = ids[:LINKED_KEPT]
+        # A list we cut must still count everything it had.
+        fields[f"linked_{kind}_total"] = max(total or 0, len(ids)) if len(ids) > LINKED_KEPT else total
+    return fields
 
 
 def _collapse(text: str | None) -> str:
@@ -109,6 +155,7 @@ def _to_paper(raw: RawPaper, *, item: RawDailyItem | None = None) -> Paper:
         published_at=raw.published_at,
         daily_date=daily.date() if daily else None,
         thumbnail=(item.thumbnail if item else None) or raw.thumbnail_url or THUMBNAIL_URL.format(id=paper_id),
+        **_linked(raw),
     )
 
 

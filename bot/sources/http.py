@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import collections
 import re
+import socket
+import ssl
 import time
 from typing import Awaitable, Callable, Self
 
@@ -28,6 +30,20 @@ class HttpSource:
         self.base_url = base_url.rstrip("/")
         self._owns_http = http is None
         self._http = http or httpx.AsyncClient()
+        self._last_failure: tuple[str, float] | None = None
+
+    def recent_failure(self, *, within: float = 60.0) -> str | None:
+        """Return why the last request got no answer, if it failed within *within* seconds and nothing answered since."""
+        if self._last_failure is None:
+            return None
+        reason, at = self._last_failure
+        return reason if time.monotonic() - at <= within else None
+
+    def _failed(self, reason: str) -> None:
+        self._last_failure = (reason, time.monotonic())
+
+    def _answered(self) -> None:
+        self._last_failure = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r})"
@@ -121,12 +137,14 @@ def server_delay(headers: httpx.Headers) -> float | None:
 
 async def send_with_retries(send: Callable[[], Awaitable[httpx.Response]], *, max_retries: int,
                             sleep: Sleep = asyncio.sleep, budget: RequestBudget | None = None,
-                            backoff: float = 0.5, max_delay: float = 60.0) -> httpx.Response:
+                            backoff: float = 0.5, max_delay: float = 60.0,
+                            on_failure: Callable[[str], object] | None = None) -> httpx.Response:
     """Send a request, retrying 429, 5xx, timeouts and connection errors with exponential backoff.
 
     Return the first response that is neither 429 nor 5xx; raise `RetriesExhausted`
     (a `SourceUnavailable`) when every attempt failed or the server asks for a wait
-    longer than *max_delay*.
+    longer than *max_delay*. *on_failure* hears each attempt that got no answer, with the reason,
+    so a caller that stops waiting early can still say what is wrong.
     """
     reason = "no attempt made"
     for attempt in range(max_retries + 1):
@@ -135,10 +153,10 @@ async def send_with_retries(send: Callable[[], Awaitable[httpx.Response]], *, ma
         delay: float | None = None
         try:
             response = await send()
-        except httpx.TimeoutException:
-            reason = "timed out"
         except httpx.TransportError as error:
-            reason = f"connection failed ({type(error).__name__})"
+            reason = transport_reason(error)
+            if on_failure is not None:
+                on_failure(reason)
         else:
             if budget is not None:
                 budget.observe(response.headers)
@@ -153,3 +171,25 @@ async def send_with_retries(send: Callable[[], Awaitable[httpx.Response]], *, ma
             raise RetriesExhausted(f"{reason}, asked to wait {delay:.0f} s")
         await sleep(delay)
     raise RetriesExhausted(f"{reason} (after {max_retries + 1} attempts)")
+
+
+def transport_reason(error: httpx.TransportError) -> str:
+    """Say in a few words why a request got no answer: timed out, refused, unresolvable host…"""
+    if isinstance(error, httpx.TimeoutException):
+        return "timed out"
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, socket.gaierror):
+            return "cannot resolve the host name"
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(cause, ssl.SSLError):
+            return "the TLS handshake failed"
+        cause = cause.__cause__ or cause.__context__
+    # httpcore re-raises OS errors as its own, keeping only their text.
+    text = str(error).lower()
+    if "name or service not known" in text or "name resolution" in text or "nodename nor servname" in text:
+        return "cannot resolve the host name"
+    if "connection refused" in text:
+        return "connection refused"
+    return f"connection failed ({type(error).__name__})"

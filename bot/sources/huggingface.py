@@ -81,11 +81,12 @@ class HuggingFaceClient(HttpSource):
 
         try:
             response = await send_with_retries(send, max_retries=self._max_retries, sleep=self._sleep,
-                                               budget=self.budget)
+                                               budget=self.budget, on_failure=self._failed)
         except SourceUnavailable as error:
             log.warning("Hugging Face GET %s failed: %s", path, error)
             kind = BudgetExhausted if isinstance(error, BudgetExhausted) else SourceUnavailable
             raise kind(f"cannot reach Hugging Face at {self.base_url}: {error}") from error
+        self._answered()
         if response.status_code == 404 and not_found:
             raise PaperNotFound(not_found)
         if response.status_code >= 400:

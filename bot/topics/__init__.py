@@ -5,10 +5,12 @@
 """
 
 from bot.topics.matcher import DEFAULT_FIELDS, Hit, Match, PaperText
-from bot.topics.parser import FIELDS, MAX_QUERY_LENGTH, Query, QueryError, parse_query
+from bot.topics.parser import EVERY_PAPER, FIELDS, MAX_QUERY_LENGTH, EveryPaper, Query, QueryError, parse_query
 
 __all__ = [
     "DEFAULT_FIELDS",
+    "EVERY_PAPER",
+    "EveryPaper",
     "FIELDS",
     "MAX_QUERY_LENGTH",
     "Hit",

@@ -147,7 +147,7 @@ class Hit:
         if self.authors:
             label = "author" if len(self.authors) == 1 else "authors"
             return f"{label} {', '.join(self.authors)}"
-        return f"{self.term} in {', '.join(self.fields)}"
+        return f"{self.term} in {', '.join(self.fields)}" if self.fields else self.term
 
 
 class Match:

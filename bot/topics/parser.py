@@ -17,13 +17,16 @@ from dataclasses import dataclass
 from sys import intern
 
 from bot.paper import Paper
-from bot.topics.matcher import Group, Match, Node, PaperText, Term, explain_match
+from bot.topics.matcher import Group, Hit, Match, Node, PaperText, Term, explain_match
 from bot.topics.text import fold, singular
 
 MAX_QUERY_LENGTH = 300
 MAX_NESTING = 10
 FIELDS = ("title", "abstract", "author")
 MIN_PREFIX = 2
+MAX_BRANCHES = 6
+"""At most this many OR branches of one query are searched upstream."""
+EVERY_PAPER = "*"
 
 _QUOTES = "\"“”„"
 _TOKEN = re.compile(rf"(?P<space>\s+)|(?P<paren>[()])|(?P<quote>[{_QUOTES}])|(?P<bare>[^\s(){_QUOTES}]+)")
@@ -76,6 +79,19 @@ class Query:
         """Return the positive terms, without fields, for candidate retrieval: ``word``, ``pre*``, ``"a phrase"``."""
         return list(dict.fromkeys(term.label for term in self._root.positive_terms()))
 
+    def search_branches(self, *, limit: int = MAX_BRANCHES) -> list[tuple[str, ...]]:
+        """Return the query's alternatives as the positive terms each needs, at most *limit* of them.
+
+        ``"model merging" OR unlearning -diffusion`` gives ``[('"model merging"',), ('unlearning',)]``:
+        a search engine given the whole query as one string would look for all the words at once.
+        """
+        return _alternatives(self._root, limit)
+
+    @property
+    def everything(self) -> bool:
+        """Say whether this is ``*``, the topic that follows every paper."""
+        return False
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Query) and other.text == self.text
 
@@ -89,10 +105,54 @@ class Query:
         return f"Query({self.text!r})"
 
 
+class EveryPaper(Query):
+    """``*``: the topic that follows every paper (with a channel's threshold, every paper with N upvotes)."""
+
+    __slots__ = ()
+
+    def __init__(self) -> None:
+        self._root = Group(any_of=())
+        self.text = EVERY_PAPER
+
+    def match(self, paper: Paper | PaperText) -> Match | None:
+        return _EVERY_MATCH
+
+    def matches(self, paper: Paper | PaperText) -> bool:
+        return True
+
+    def search_terms(self) -> list[str]:
+        return []
+
+    def search_branches(self, *, limit: int = MAX_BRANCHES) -> list[tuple[str, ...]]:
+        return []
+
+    @property
+    def everything(self) -> bool:
+        return True
+
+
+_EVERY_MATCH = Match([Hit("every paper", ())])
+
+
+def _alternatives(node: Node, limit: int) -> list[tuple[str, ...]]:
+    """Expand *node* into the sets of positive terms that satisfy it (its OR branches), bounded."""
+    if isinstance(node, Term):
+        return [(node.label,)]
+    found: list[tuple[str, ...]] = []
+    for chain in node.any_of:
+        combos: list[tuple[str, ...]] = [()]
+        for child in chain:
+            combos = [done + more for done in combos for more in _alternatives(child, limit)][:limit]
+        found += combos
+    return list(dict.fromkeys(found))[:limit]
+
+
 def parse_query(text: str) -> Query:
     """Parse *text* into a `Query`, or raise `QueryError` saying what is wrong."""
     if len(text) > MAX_QUERY_LENGTH:
         raise QueryError(f"the query is {len(text):,} characters long; the limit is {MAX_QUERY_LENGTH}")
+    if text.strip() == EVERY_PAPER:
+        return EveryPaper()
     tokens = _tokenise(text)
     if not tokens:
         raise QueryError("the query is empty; give at least one word to look for")

@@ -5,6 +5,8 @@ token, 400 (code 50035) for any message over Discord's limits, 404 (code 10062
 "Unknown interaction") for a first response later than three seconds, 400 (code
 40060) for a second one, 403/404 for channels the test marks as forbidden or gone,
 and 429 (with the ``Via`` header real Discord sends) as often as the test asks.
+`answer_raw` makes a route answer a body that is not Discord's JSON (a proxy's HTML
+502, a text/plain 405) for a number of requests, as a proxy in front of Discord would.
 
 Rate limits are enforced as sliding windows (a request is refused while ``count``
 requests were accepted in the last ``per`` seconds): ``channel_limit`` for message
@@ -151,6 +153,20 @@ def _too_many(retry_after: float, *, is_global: bool) -> web.Response:
 
 
 @dataclass
+class RawAnswer:
+    """A body answered as is, instead of Discord's JSON: what a proxy in front of Discord says."""
+
+    body: str
+    status: int
+    content_type: str
+    times: int
+
+    def response(self) -> web.Response:
+        # The Content-Type is set exactly: "application/json" with a body that is not JSON is a case too.
+        return web.Response(body=self.body.encode(), status=self.status, headers={"Content-Type": self.content_type})
+
+
+@dataclass
 class Request:
     """One request the bot made: method, path (without the API prefix), query, JSON body, time."""
 
@@ -231,6 +247,7 @@ class FakeDiscord:
         self.missing_channels: set[str] = set()
         self.rate_limit_next = 0
         """How many of the next channel message sends get a 429."""
+        self._raw_answers: dict[tuple[str, str], list[RawAnswer]] = {}
         self.retry_after = 0.2
         self.channel_limit = channel_limit
         self.global_limit = global_limit
@@ -304,6 +321,29 @@ class FakeDiscord:
     def requests_to(self, method: str, path_contains: str) -> list[Request]:
         """Return the recorded requests with *method* whose path contains *path_contains*."""
         return [r for r in self.requests if r.method == method and path_contains in r.path]
+
+    def answer_raw(self, method: str, route: str, body: str, *, status: int = 502,
+                   content_type: str = "text/html", times: int = 1) -> None:
+        """Make the next *times* requests to *route* answer *body* as is, as a proxy in front of Discord would.
+
+        *route* is written as the fake declares it, e.g. ``/channels/{channel}/messages``
+        (any channel); the proxy answers before Discord sees anything, so these requests
+        are recorded but fill no rate-limit window. Then the route answers normally again.
+        """
+        answer = RawAnswer(body=body, status=status, content_type=content_type, times=times)
+        self._raw_answers.setdefault((method.upper(), route), []).append(answer)
+
+    def _next_raw_answer(self, request: web.Request) -> RawAnswer | None:
+        resource = request.match_info.route.resource
+        route = resource.canonical.removeprefix("/api/v10") if resource is not None else request.path
+        queue = self._raw_answers.get((request.method, route))
+        if not queue:
+            return None
+        answer = queue[0]
+        answer.times -= 1
+        if answer.times <= 0:
+            queue.pop(0)
+        return answer
 
     def posted_paper_ids(self, channel_id: str) -> list[str]:
         """Return the paper ids of every message accepted in *channel_id*, in order (repeats kept)."""
@@ -444,6 +484,10 @@ class FakeDiscord:
             self.requests.append(record)
         if path.startswith("/gateway/ws"):
             return await handler(request)
+        raw = self._next_raw_answer(request)
+        if raw is not None:
+            record.status = raw.status
+            return raw.response()
         auth = request.headers.get("Authorization")
         needs_auth = path.startswith(("/users", "/oauth2", "/applications", "/channels"))
         if (auth is not None or needs_auth) and auth != f"Bot {self.token}":

@@ -59,6 +59,8 @@ class FakeHuggingFace:
         """``t=`` of the ``RateLimit`` header sent with a "429" fault."""
         self.requests: list[RecordedRequest] = []
         self.not_found: set[str] = set()
+        self.linked: dict[str, dict] = {}
+        """Per paper id, the linked* fields `/api/papers/{id}` adds, replacing the made-up ones."""
         self.base_url = ""
         self._faults: list[str] = []
         self._rng = random.Random(seed)
@@ -80,6 +82,11 @@ class FakeHuggingFace:
         if unknown:
             raise ValueError(f"unknown faults {sorted(unknown)}; known: {FAULTS}")
         self._faults.extend(faults)
+
+    def paper_object(self, pid: str) -> dict:
+        """The flat object `/api/papers/{pid}` serves: the item's paper plus its linked Hub repos."""
+        item = self.items[pid]
+        return {**item["paper"], **self.linked.get(pid, linked_repos(item))}
 
     def paths(self) -> list[str]:
         """Return the path of every request received, in order."""
@@ -186,7 +193,7 @@ class FakeHuggingFace:
         pid = request.match_info["paper_id"]
         if pid in self.not_found or pid not in self.items:
             return await self._answer(request, 404, {"error": "Paper not found"})
-        return await self._answer(request, 200, self.items[pid]["paper"])
+        return await self._answer(request, 200, self.paper_object(pid))
 
     async def _search(self, request: web.Request) -> web.StreamResponse:
         words = request.query.get("q", "").lower().split()
@@ -203,6 +210,28 @@ class FakeHuggingFace:
 
         found = sorted((i for i in self.items.values() if matches(i)), key=_upvotes, reverse=True)
         return await self._answer(request, 200, found[:limit])
+
+
+def linked_repos(item: dict) -> dict:
+    """Make up the linked models, datasets and Spaces of a paper with code (none for the others).
+
+    Only `/api/papers/{id}` sends these, never the daily lists. The counts come from the id, so
+    they are the same every run; ``numTotalModels`` sometimes says more than the list holds.
+    """
+    paper = item["paper"]
+    if "githubRepo" not in paper:
+        return {}
+    n = sum(map(ord, paper["id"]))
+    slug = paper["id"].replace(".", "-").replace("/", "-")
+    models = [{"id": f"example-lab/model-{slug}-{k}", "author": "example-lab", "downloads": 100 * k,
+               "likes": k, "pipeline_tag": "text-generation", "private": False} for k in range(1 + n % 8)]
+    datasets = [{"id": f"example-lab/data-{slug}-{k}", "author": "example-lab", "downloads": 10 * k,
+                 "likes": k, "private": False} for k in range(n % 3)]
+    spaces = [{"id": f"example-lab/demo-{slug}-{k}", "author": "example-lab", "title": f"Demo {k}",
+               "emoji": "🚀", "sdk": "gradio", "likes": k} for k in range(n % 4)]
+    return {"linkedModels": models, "numTotalModels": len(models) + 5 * (n % 3),
+            "linkedDatasets": datasets, "numTotalDatasets": len(datasets),
+            "linkedSpaces": spaces, "numTotalSpaces": len(spaces)}
 
 
 def _strip_ids_and_titles(payload: Any) -> Any:

@@ -3,6 +3,7 @@
     async with FakeSlack() as slack:
         settings = Settings(slack_api_url=slack.api_url, ...)
         slack.fail("chat.postMessage", "not_in_channel")
+        slack.answer_raw("conversations.history", "<html>502 Bad Gateway</html>", status=502)
         ...
         call = slack.calls_to("chat.postMessage")[0]
 
@@ -54,6 +55,9 @@ class Failure:
     status: int = 200
     retry_after: int | None = None
     times: int = 1
+    body: str | None = None
+    """Answered as is instead of Slack's JSON (a proxy's page), with ``content_type``."""
+    content_type: str = "application/json"
 
 
 @dataclass
@@ -133,6 +137,17 @@ class FakeSlack:
     def fail(self, method: str, error: str, *, status: int = 200, times: int = 1) -> None:
         """Make the next *times* calls to *method* answer ``{"ok": false, "error": error}``."""
         self._failures.setdefault(method, []).append(Failure(error=error, status=status, times=times))
+
+    def answer_raw(self, method: str, body: str, *, status: int = 502, content_type: str = "text/html",
+                   times: int = 1) -> None:
+        """Make the next *times* calls to *method* answer *body* as is: what a proxy in front of Slack says.
+
+        The Content-Type is exactly *content_type* (``application/json`` with a body that is
+        not JSON is allowed too); then the method answers normally again.
+        """
+        self._failures.setdefault(method, []).append(
+            Failure(status=status, times=times, body=body, content_type=content_type)
+        )
 
     def rate_limit(self, method: str, *, retry_after: int = 1, times: int = 1) -> None:
         """Make the next *times* calls to *method* answer HTTP 429 with ``Retry-After``."""
@@ -225,6 +240,9 @@ class FakeSlack:
             if failure.status == 429:
                 self.count_429 += 1
             headers = {"Retry-After": str(failure.retry_after)} if failure.retry_after is not None else {}
+            if failure.body is not None:
+                return web.Response(body=failure.body.encode(), status=failure.status,
+                                    headers={**headers, "Content-Type": failure.content_type})
             return web.json_response({"ok": False, "error": failure.error}, status=failure.status, headers=headers)
         handler = getattr(self, "_api_" + method.replace(".", "_"), None)
         if handler is None:

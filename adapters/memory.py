@@ -1,4 +1,8 @@
-"""An in-memory adapter (errbot's test backend, in small): push commands, pop what was said."""
+"""An in-memory adapter (errbot's test backend, in small): push commands, pop what was said.
+
+Tests drive the whole bot through it, and `paperboy poll --dry-run` records into it what a
+real poll would send.
+"""
 
 from __future__ import annotations
 

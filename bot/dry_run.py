@@ -1,0 +1,55 @@
+"""`paperboy poll --dry-run`: run the real poll on a throwaway copy of the database.
+
+Simulating a poll would drift from the real one (roll-ups, digests, thresholds, edits). Instead
+the whole cycle runs for real against a copy, with every platform replaced by an in-memory
+recorder, so what it prints is exactly what a real poll would send, and the database is untouched.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.app import Core, open_core
+from bot.channels import ChannelRef
+from bot.poller import PollReport
+from bot.replies import PaperCard, Post
+
+
+@dataclass(frozen=True, slots=True)
+class WouldSend:
+    """One message a real poll would send now: a new post, or an edit of an earlier one."""
+
+    channel: ChannelRef
+    post: Post
+    edit: bool = False
+
+    def describe(self) -> str:
+        """One line for the message, then one indented line per paper in it."""
+        what = "edit" if self.edit else self.post.tag.split(":", 1)[0]
+        content = self.post.content
+        head = (f"[dry run, not sent] {self.channel} {what} {self.post.tag}: "
+                + (content.paper.title if isinstance(content, PaperCard) else content.title))
+        cards = (content,) if isinstance(content, PaperCard) else content.cards
+        lines = [head] + [f"    {c.paper.id} {c.paper.title}" + (f" (matched: {c.why})" if c.why else "")
+                          for c in cards]
+        return "\n".join(lines)
+
+
+async def dry_run(core: Core) -> tuple[PollReport, list[WouldSend]]:
+    """Run one full poll cycle on a copy of *core*'s database and return what it sent."""
+    from adapters.memory import MemoryAdapter  # the recorder is an adapter; the core stays platform-free
+
+    with tempfile.TemporaryDirectory(prefix="paperboy-dry-run-") as folder:
+        copy = Path(folder) / "copy.db"
+        await core.store.copy_to(copy)
+        settings = core.settings.model_copy(update={"database": copy})
+        async with open_core(settings, clock=core.engine.clock) as trial:
+            platforms = {channel.ref.platform for channel in await trial.store.list_channels()}
+            recorders = [MemoryAdapter(platform=platform) for platform in sorted(platforms)]
+            trial.poller.adapters.update({r.platform: r for r in recorders})
+            report = await trial.poller.poll_once()
+    sent = [WouldSend(channel, post) for r in recorders for channel, post in r.history]
+    sent += [WouldSend(channel, post, edit=True) for r in recorders for channel, _, post in r.edits]
+    return report, sorted(sent, key=lambda would: str(would.channel))  # stable: each channel's order stays

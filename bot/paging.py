@@ -1,0 +1,73 @@
+"""`more`: the rest of a long list, a page at a time, for the person who asked, where they asked."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Callable
+
+from bot.channels import ChannelRef, Command
+from bot.replies import PaperCard, PaperList
+
+PAGE = 10
+"""Papers in one reply; the rest wait for `more`."""
+KEEP_FOR = timedelta(hours=6)
+MAX_WAITING = 5000
+"""Callers whose lists are remembered at once; the longest-idle one is forgotten first."""
+
+
+@dataclass(slots=True)
+class _Waiting:
+    title: str
+    cards: tuple[PaperCard, ...]
+    shown: int
+    at: datetime
+
+
+class Pages:
+    """Remember, per (channel, caller), the list last shown to them and how far they got."""
+
+    def __init__(self, *, clock: Callable[[], datetime]) -> None:
+        self.clock = clock
+        self._waiting: OrderedDict[tuple[ChannelRef, str], _Waiting] = OrderedDict()
+
+    def first(self, command: Command, title: str, cards: tuple[PaperCard, ...], *, note: str | None = None,
+              empty: str = "No papers.", size: int = PAGE) -> PaperList:
+        """Return the first page of *cards*, remembering the rest for this caller's `more`."""
+        key = (command.channel, command.caller.id)
+        self._waiting.pop(key, None)
+        if len(cards) > size:
+            self._waiting[key] = _Waiting(title, cards, size, self.clock())
+            while len(self._waiting) > MAX_WAITING:
+                self._waiting.popitem(last=False)
+        return _page(title, cards, 0, size, note=note, empty=empty)
+
+    def more(self, command: Command) -> PaperList | None:
+        """Return this caller's next page, or None when nothing is waiting."""
+        key = (command.channel, command.caller.id)
+        waiting = self._waiting.get(key)
+        if waiting is None or self.clock() - waiting.at > KEEP_FOR:
+            self._waiting.pop(key, None)
+            return None
+        start = waiting.shown
+        waiting.shown += PAGE
+        waiting.at = self.clock()
+        self._waiting.move_to_end(key)
+        if waiting.shown >= len(waiting.cards):
+            del self._waiting[key]
+        return _page(waiting.title, waiting.cards, start, PAGE)
+
+
+def _page(title: str, cards: tuple[PaperCard, ...], start: int, size: int, *, note: str | None = None,
+          empty: str = "No papers.") -> PaperList:
+    total = len(cards)
+    shown = cards[start:start + size]
+    if total <= size and start == 0:
+        return PaperList(title, shown, note=note, empty=empty)
+    end = start + len(shown)
+    left = total - end
+    where = f"{start + 1}–{end} of {total}"
+    hint = f"type 'more' for the next {min(PAGE, left)}" if left else "that is all"
+    return PaperList(f"{title} ({where})", shown, note=f"{note}; {hint}" if note else hint.capitalize(),
+                     empty=empty, start=start + 1)
