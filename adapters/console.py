@@ -258,7 +258,7 @@ def render(content: Content) -> str:
         lines.append(f"({_clean(content.note)})")
     if not content.cards:
         lines.append(_clean(content.empty))
-    for number, card in enumerate(content.cards, 1):
+    for number, card in enumerate(content.cards, content.start):
         lines.append(textwrap.indent(_card(card, number=number, full=False), "  ").lstrip())
     return "\n".join(lines)
 

@@ -9,17 +9,30 @@ import logging
 import os
 import signal
 import sys
-from typing import Sequence
+from contextlib import contextmanager
+from importlib import metadata
+from typing import Iterator, Sequence
 
-from bot.app import Core, open_core, run_poller
-from bot.delivery import Adapter
-from bot.settings import Settings, SettingsError, load_settings
+from bot.app import CommandGate, Core, open_core, run_poller
+from bot.delivery import Adapter, CommandEngine
+from bot.settings import Settings, SettingsError, StartupError, load_settings
 
 log = logging.getLogger("paperboy")
 
+_DETAILS = "run with PAPERBOY_LOG_LEVEL=DEBUG for details"
+_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+_IDLE_WARNINGS = (
+    "voice will NOT be supported",  # discord.py, at every start: Paperboy never uses voice
+    "`token` will be unused",  # slack_bolt, when SLACK_BOT_TOKEN is in the environment: Paperboy passes a client
+)
+"""Library warnings about features Paperboy does not use: they would only alarm people."""
 
-class StartupError(Exception):
-    """Paperboy cannot start; ``str(error)`` is one line for the user."""
+
+def _version() -> str:
+    try:
+        return metadata.version("paperboy")
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "(not installed)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
         "With no command, runs the bot: on the console when no platform token is set.",
         epilog="Settings come from the environment and .env; see .env.example.",
     )
+    parser.add_argument("--version", action="version", version=f"paperboy {_version()}")
     parser.set_defaults(func=run_bot)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
 
@@ -67,41 +81,98 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit status."""
+    """Run the command line; return the exit status (2: a bad setting, 1: cannot start or failed).
+
+    Whatever goes wrong, the user gets one line on standard error, never a traceback.
+    """
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings()
-    except SettingsError as error:
-        print(f"paperboy: {error}", file=sys.stderr)
-        return 2
-    _configure_logging(settings.log_level)
-    try:
+        _configure_logging(settings, console=_console_in_use(args, settings))
         result = args.func(args, settings)
         return asyncio.run(result) if asyncio.iscoroutine(result) else result
+    except SettingsError as error:
+        return _fail(error, status=2)
     except StartupError as error:
-        print(f"paperboy: {error}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
+        return _fail(error, status=1)
+    except KeyboardInterrupt:  # a second Ctrl-C while stopping: quit at once
         return 130
     except BrokenPipeError:  # `paperboy slack manifest | head`: the reader left, nothing to report
         sys.stdout = open(os.devnull, "w")
         return 0
+    except Exception as error:
+        log.debug("unexpected error", exc_info=True)
+        return _fail(f"could not start: {_describe(error)}; {_DETAILS}", status=1)
 
 
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        stream=sys.stderr)
-    if level != "DEBUG":
+def _fail(message: object, *, status: int) -> int:
+    print("paperboy: " + " ".join(str(message).splitlines()), file=sys.stderr, flush=True)
+    return status
+
+
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+
+
+def _platforms_configured(settings: Settings) -> bool:
+    return bool(settings.discord_token or settings.slack_bot_token or settings.slack_client_id)
+
+
+def _console_in_use(args: argparse.Namespace, settings: Settings) -> bool:
+    """Whether the console is the conversation: `run` with it, or `console` at a terminal.
+
+    `paperboy console` fed by a script keeps its log on standard error, apart from the answers.
+    """
+    if args.func is run_bot:
+        return sys.stdin.isatty() or not _platforms_configured(settings)
+    return args.func is run_console and sys.stdin.isatty()
+
+
+def _configure_logging(settings: Settings, *, console: bool) -> None:
+    """Log to standard error; while the console is in use, to PAPERBOY_LOG_FILE instead.
+
+    Log lines would land in the middle of the conversation, so there standard error gets
+    them only at DEBUG, or when PAPERBOY_LOG_FILE is "-".
+    """
+    handlers: list[logging.Handler] = []
+    if console and settings.log_file != "-":
+        handlers.append(_log_file(settings.log_file))
+    if not handlers or settings.log_level == "DEBUG":
+        handlers.append(logging.StreamHandler(sys.stderr))
+    for handler in handlers:
+        handler.addFilter(_not_idle_warning)
+    logging.basicConfig(level=settings.log_level, format=_LOG_FORMAT, handlers=handlers)
+    logging.captureWarnings(True)  # library warnings too go to the log, not the terminal
+    if settings.log_level != "DEBUG":
         # Request lines are noise on a console; failures are reported by Paperboy itself.
         for noisy in ("httpx", "httpcore", "discord", "slack_bolt", "slack_sdk", "aiohttp.access"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _not_idle_warning(record: logging.LogRecord) -> bool:
+    return not any(text in record.getMessage() for text in _IDLE_WARNINGS)
+
+
+def _log_file(path: str) -> logging.Handler:
+    try:
+        return logging.FileHandler(path, encoding="utf-8")
+    except OSError as error:
+        raise SettingsError(f"bad setting PAPERBOY_LOG_FILE: cannot write {path} ({error.strerror or error}); "
+                            "name a file in a writable folder, or set it to - to log to standard error") from None
+
+
+def _log_place(settings: Settings) -> str:
+    if settings.log_file == "-":
+        return "standard error"
+    return os.path.abspath(settings.log_file) + (" and standard error" if settings.log_level == "DEBUG" else "")
 
 
 async def run_console(args: argparse.Namespace, settings: Settings) -> int:
     from adapters.console import ConsoleAdapter
 
     async with open_core(settings) as core:
-        await ConsoleAdapter(core.engine, prompt=False).run()
+        console = ConsoleAdapter(core.engine)  # line editing at a terminal; answers only when piped
+        await _serve(core, [console], console=console, poll=False)
     return 0
 
 
@@ -143,58 +214,142 @@ async def run_bot(args: argparse.Namespace, settings: Settings) -> int:
     from adapters.console import ConsoleAdapter
 
     async with open_core(settings) as core:
-        adapters = _platform_adapters(core)
+        gate = CommandGate(core.engine)
+        adapters = _platform_adapters(core, gate)
         console = None
         if not adapters or sys.stdin.isatty():
-            console = ConsoleAdapter(core.engine)
+            greeting = ("Paperboy on the console: type `help`, `trending` or `subscribe <topic>`; Ctrl-D quits.\n"
+                        f"The log goes to {_log_place(settings)}.")
+            console = ConsoleAdapter(gate, greeting=greeting)
             adapters.append(console)
-            print("Paperboy on the console: type `help`, `trending` or `subscribe <topic>`; "
-                  "Ctrl-D quits.\n", flush=True)
-        await _serve(core, adapters, console=console)
+        await _serve(core, adapters, console=console, gate=gate)
     return 0
 
 
-def _platform_adapters(core: Core) -> list[Adapter]:
+def _platform_adapters(core: Core, engine: CommandEngine) -> list[Adapter]:
     adapters: list[Adapter] = []
     if core.settings.discord_token:
         from adapters.discord import DiscordAdapter
 
-        adapters.append(DiscordAdapter(core.settings, core.engine))
+        with _startup_errors("discord"):
+            adapters.append(DiscordAdapter(core.settings, engine))
     if core.settings.slack_bot_token or core.settings.slack_client_id:
         from adapters.slack import SlackAdapter
 
-        adapters.append(SlackAdapter(core.settings, core.engine))
+        with _startup_errors("slack"):
+            adapters.append(SlackAdapter(core.settings, engine))
     return adapters
 
 
-async def _serve(core: Core, adapters: list[Adapter], *, console) -> None:
-    """Start the adapters and the poller; run until end of console input or a signal."""
+async def _serve(core: Core, adapters: list[Adapter], *, console, gate: CommandGate | None = None,
+                 poll: bool = True) -> None:
+    """Start the adapters (and the poller); run until end of console input or a signal; then stop in order."""
     stop = asyncio.Event()
+    started: list[Adapter] = []
+    with _stop_on_signals(stop):
+        try:
+            for adapter in adapters:
+                started.append(adapter)  # stop() also cleans up after a start that failed halfway
+                if not await _start(adapter, stop):
+                    return  # a signal during start-up: nothing runs yet, so stop right away
+                core.poller.adapters[adapter.platform] = adapter
+            await _run_until_stopped(core, stop, console=console, gate=gate, poll=poll)
+        finally:
+            for adapter in reversed(started):
+                await _stop_adapter(adapter)
+
+
+async def _start(adapter: Adapter, stop: asyncio.Event) -> bool:
+    """Start *adapter*; return False, having given up, if a signal comes first (a hanging connect)."""
+    starting = asyncio.ensure_future(adapter.start())
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        with _startup_errors(adapter.platform):
+            await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if not starting.done():
+                starting.cancel()
+                await asyncio.gather(starting, return_exceptions=True)
+                return False
+            starting.result()
+        return True
+    finally:
+        stopping.cancel()
+
+
+async def _run_until_stopped(core: Core, stop: asyncio.Event, *, console, gate: CommandGate | None,
+                             poll: bool) -> None:
+    """Run until *stop* (a signal, end of input) or a dead poller; then take no new work, and let sends settle."""
+    poller = asyncio.create_task(run_poller(core, stop=stop)) if poll else None
+    reader = asyncio.create_task(console.run(on_eof=stop.set)) if console is not None else None
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait([t for t in (stopping, poller, reader) if t is not None],
+                       return_when=asyncio.FIRST_COMPLETED)
+    stop.set()
+    stopping.cancel()
+    if gate is not None:
+        gate.close()
+    if reader is not None:
+        reader.cancel()
+        [ended] = await asyncio.gather(reader, return_exceptions=True)
+        if isinstance(ended, Exception):
+            log.error("the console failed", exc_info=ended)
+    if poller is not None:
+        await poller  # the sends in flight settle here, within the worker's grace period
+
+
+@contextmanager
+def _stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
+    """SIGINT and SIGTERM ask for a graceful stop; a second one quits at once."""
     loop = asyncio.get_running_loop()
+    installed: list[signal.Signals] = []
+
+    def uninstall() -> None:
+        for sig in installed:
+            loop.remove_signal_handler(sig)  # back to the defaults: KeyboardInterrupt, or death
+        installed.clear()
+
+    def first(sig: signal.Signals) -> None:
+        log.info("%s: stopping once the sends in flight are done; send it again to quit at once", sig.name)
+        stop.set()
+        uninstall()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:
-            loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, first, sig)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError):  # not on this platform, or not the main thread
             pass
-    started: list[Adapter] = []
     try:
-        for adapter in adapters:
-            try:
-                await adapter.start()
-            except Exception as error:
-                raise StartupError(f"{adapter.platform}: {error}") from None
-            started.append(adapter)
-            core.poller.adapters[adapter.platform] = adapter
-        poller = asyncio.create_task(run_poller(core, stop=stop))
-        if console is not None:
-            reader = asyncio.create_task(console.run(on_eof=stop.set))
-        await stop.wait()
-        if console is not None:
-            reader.cancel()
-        await poller
+        yield
     finally:
-        for adapter in reversed(started):
-            await adapter.stop()
+        uninstall()
+
+
+@contextmanager
+def _startup_errors(platform: str) -> Iterator[None]:
+    """Turn whatever stops *platform* from starting into one line for the user; the traceback goes to the log."""
+    try:
+        yield
+    except (SettingsError, StartupError):
+        raise
+    except Exception as error:
+        if _is_setup_error(error):
+            raise StartupError(str(error)) from None
+        log.debug("%s could not start", platform, exc_info=True)
+        raise StartupError(f"could not start {platform}: {_describe(error)}; {_DETAILS}") from None
+
+
+def _is_setup_error(error: Exception) -> bool:
+    # The Slack adapter's own error for settings it cannot work with; its message is meant for users.
+    slack = sys.modules.get("adapters.slack.adapter")
+    return slack is not None and isinstance(error, slack.SlackSetupError)
+
+
+async def _stop_adapter(adapter: Adapter) -> None:
+    try:
+        await adapter.stop()
+    except Exception:  # stopping anyway: a failure here is only worth a log line
+        log.warning("stopping %s failed", adapter.platform, exc_info=True)
 
 
 def discord_invite(args: argparse.Namespace, settings: Settings) -> int:

@@ -79,7 +79,7 @@ class Engine:
         handler = getattr(self, f"_{spec.name}", None) or getattr(self.channels, spec.name)
         try:
             reply: Reply = await handler(command)
-        except ValueError as error:  # UsageError, QueryError, InvalidPaperId, bad times and zones
+        except UsageError as error:  # also QueryError, InvalidPaperId, bad times and zones
             return error_reply(f"{error}\nUsage: {spec.usage}")
         except Exception:
             log.exception("command %r failed", command.name)
@@ -247,10 +247,11 @@ class Engine:
                            else (None, f"No paper {paper_id} on Hugging Face Papers."))
             if paper is not None:
                 await self.store.save_papers([paper])
-        shown = paper or cached
-        if shown is None:
-            return error_reply(note.replace("; showing cached results", "") if note else f"No paper {paper_id}.")
-        return Reply(PaperCard(shown, note=note, detail=True))
+        if paper is None and cached is not None:
+            return Reply(PaperCard(cached, note=fallback_note(note, cached=True), detail=True))
+        if paper is None:
+            return error_reply(note or f"No paper {paper_id}.")
+        return Reply(PaperCard(paper, note=note, detail=True))
 
     async def _from_arxiv(self, paper_id: str) -> tuple[Paper | None, str | None]:
         assert self.arxiv is not None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from bot.usage import UsageError
+
 _NEW_STYLE = re.compile(r"(?P<id>\d{4}\.\d{4,5})(?:v\d+)?")
 _OLD_STYLE = re.compile(r"(?P<id>[a-z][a-z\-]+(?:\.[A-Z]{2})?/\d{7})(?:v\d+)?")
 _PREFIXES = re.compile(
@@ -19,7 +21,7 @@ def _new_style_exists(paper_id: str) -> bool:
     return 1 <= int(yymm[2:]) <= 12 and len(number) == (5 if yymm >= "1501" else 4)
 
 
-class InvalidPaperId(ValueError):
+class InvalidPaperId(UsageError):
     """The text does not name an arXiv paper."""
 
 

@@ -99,9 +99,10 @@ class Paper(BaseModel):
 
     def byline(self, names: int, chars: int | None = None) -> str:
         """Return the first *names* authors and how many more there are, dropping names to fit *chars*."""
-        shown = list(self.authors[:names])
+        named = [name for name in self.authors if name.strip()]
+        shown = named[:names]
         while True:
-            rest = len(self.authors) - len(shown)
+            rest = len(named) - len(shown)
             line = ", ".join(shown) + (f" and {rest} more" if rest and shown else "")
             if chars is None or len(line) <= chars or len(shown) <= 1:
                 return line

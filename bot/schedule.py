@@ -6,16 +6,17 @@ import re
 from datetime import datetime, timedelta
 
 from bot.timezones import get_zone
+from bot.usage import UsageError
 from storage.models import Channel
 
 _CLOCK = re.compile(r"([01]?\d|2[0-3])[:h.]?([0-5]\d)")
 
 
 def parse_clock_time(text: str) -> str:
-    """Return *text* (``9:00``, ``09:00``, ``0900``, ``21h30``) as ``HH:MM``; raise ValueError."""
+    """Return *text* (``9:00``, ``09:00``, ``0900``, ``21h30``) as ``HH:MM``; raise UsageError."""
     match = _CLOCK.fullmatch(text.strip().lower())
     if not match:
-        raise ValueError(f"'{text[:20]}' is not a time of day; write it as HH:MM, e.g. 09:00 or 17:30.")
+        raise UsageError(f"'{text[:20]}' is not a time of day; write it as HH:MM, e.g. 09:00 or 17:30.")
     return f"{int(match[1]):02d}:{match[2]}"
 
 

@@ -129,25 +129,31 @@ def check_database(path: Path) -> None:
     """Raise `SettingsError` unless SQLite can write *path* and its journal files beside it."""
     folder = path.parent
     if path.is_dir():
-        problem = f"{path} is a folder; name a file in it, such as {path / 'paperboy.db'}"
+        problem = f"{path} is a folder; set PAPERBOY_DATABASE to a file in it, such as {path / 'paperboy.db'}"
     elif not folder.exists():
-        problem = f"the folder {folder} does not exist; create it, or name a file in an existing folder"
+        problem = (f"the folder {folder} does not exist; create it, "
+                   "or set PAPERBOY_DATABASE to a file in an existing folder")
     elif not folder.is_dir():
-        problem = f"{folder} is a file, not a folder; name a file inside a folder"
-    elif (reason := _cannot_write(path)) is not None:
-        problem = f"Paperboy cannot write {path} ({reason}); make it writable, or name a file in a writable folder"
+        problem = f"{folder} is a file, not a folder; set PAPERBOY_DATABASE to a file inside a folder"
+    elif path.exists() and not os.access(path, os.W_OK):
+        problem = f"{path} is read-only; make it writable, or set PAPERBOY_DATABASE to another file"
+    elif (reason := _cannot_create_files(folder)) is not None:
+        problem = (f"Paperboy cannot create files in {folder} ({reason}); make the folder writable, "
+                   "or set PAPERBOY_DATABASE to a file in a writable folder")
     else:
         return
     raise SettingsError(f"bad setting PAPERBOY_DATABASE: {problem}")
 
 
-def _cannot_write(path: Path) -> str | None:
-    """Return why *path* cannot be written, or None. Tries for real: root ignores permission bits."""
-    if path.exists() and not os.access(path, os.W_OK):
-        return "the file is read-only"
-    try:  # WAL mode creates -wal and -shm files next to the database
-        with tempfile.TemporaryFile(dir=path.parent):
+def _cannot_create_files(folder: Path) -> str | None:
+    """Return why no file can be created in *folder*, or None.
+
+    Tried for real, as root ignores permission bits; SQLite's WAL mode needs to
+    create its -wal and -shm files there even when the database exists.
+    """
+    try:
+        with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as error:
-        return f"cannot create files in {path.parent}: {error.strerror or error}"
+        return error.strerror or str(error)
     return None

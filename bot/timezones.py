@@ -5,6 +5,8 @@ from __future__ import annotations
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from bot.usage import UsageError
+
 
 @lru_cache(maxsize=1)
 def _all_zones() -> tuple[str, ...]:
@@ -13,14 +15,14 @@ def _all_zones() -> tuple[str, ...]:
 
 
 def get_zone(name: str) -> ZoneInfo:
-    """Return the zone called *name*, matching case-insensitively; raise ValueError if unknown."""
+    """Return the zone called *name*, matching case-insensitively; raise UsageError if unknown."""
     cleaned = name.strip()
     for zone in (cleaned, *(z for z in _all_zones() if z.lower() == cleaned.lower())):
         try:
             return ZoneInfo(zone)
         except (ZoneInfoNotFoundError, ValueError):
             continue
-    raise ValueError(f"unknown time zone '{cleaned[:60]}' (try UTC, Europe/Paris or America/New_York)")
+    raise UsageError(f"unknown time zone '{cleaned[:60]}' (try UTC, Europe/Paris or America/New_York)")
 
 
 def suggest_timezones(prefix: str, *, limit: int = 25) -> list[str]:

@@ -219,3 +219,15 @@ async def test_status_tells_a_current_error_from_a_past_one(chat, core, fake_hf,
     await core.poller.poll_once()
     status = (await chat.push("status")).content.body
     assert "Last error (past; a later poll succeeded): " in status
+
+
+async def test_internal_errors_never_reach_the_user_as_usage_errors(chat, core, monkeypatch):
+    async def broken(*args, **kwargs):
+        raise ValueError("Exceeds the limit (4300 digits) for integer string conversion")
+
+    monkeypatch.setattr(core.store, "search_papers", broken)
+    reply = await chat.push("search merging")
+    assert reply.private and "Exceeds" not in reply.content.message and "Usage" not in reply.content.message
+    assert "Something went wrong on Paperboy's side" in reply.content.message
+    bad = await chat.push("digest 25:99")  # a deliberate usage error still says how to fix it
+    assert "not a time of day" in bad.content.message and "Usage: digest" in bad.content.message

@@ -20,6 +20,7 @@ def env(tmp_path, fake_hf, fake_arxiv) -> dict[str, str]:
              if not k.startswith(("PAPERBOY_", "DISCORD_", "SLACK_", "HF_"))}
     return clean | {
         "PYTHONPATH": str(ROOT),
+        "HOME": str(tmp_path),  # the console's history file goes here, not into the real home
         "PAPERBOY_DATABASE": str(tmp_path / "cli.db"),
         "PAPERBOY_HF_API_URL": fake_hf.base_url,
         "PAPERBOY_ARXIV_API_URL": fake_arxiv.base_url,
@@ -104,3 +105,10 @@ async def test_console_never_prints_terminal_escapes_from_titles(env, fake_hf, c
     fake_hf.add(make_item(903, "Evil \x1b[2J title @everyone", "x", daily=clock().date(), paper_id="2411.00903"))
     code, out, _ = await paperboy("console", env=env, stdin="show 2411.00903\n")
     assert code == 0 and "Evil [2J title @everyone" in out and "\x1b" not in out
+
+
+async def test_version(env):
+    from importlib.metadata import version
+
+    code, out, err = await paperboy("--version", env=env)
+    assert code == 0 and out == f"paperboy {version('paperboy')}\n" and err == ""

@@ -265,11 +265,17 @@ DISCORD_PY_TRIES = 5
 PROXY_502 = ("<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
              "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>cloudflare</center>\r\n</body>\r\n</html>\r\n")
 NOT_JSON = [  # status, content type, body, how many answers, what the reason must say
-    pytest.param(502, "text/html", PROXY_502, DISCORD_PY_TRIES, "HTTP 502", id="html-502"),
-    pytest.param(405, "text/plain", "405: Method Not Allowed", 1, "HTTP 405", id="plain-405"),
-    pytest.param(403, "text/html", "<html>Access denied | Cloudflare</html>", 1, "HTTP 403", id="html-403"),
-    pytest.param(200, "text/html", "<html>Sign in to the Wi-Fi</html>", 1, "HTTP 2xx", id="html-200"),
-    pytest.param(200, "application/json", "<html>OK</html>", 1, "application/json", id="json-that-is-not-200"),
+    pytest.param(502, "text/html", PROXY_502, DISCORD_PY_TRIES, "HTTP 502 with a non-JSON body (text/html)",
+                 id="html-502"),
+    pytest.param(405, "text/plain", "405: Method Not Allowed", 1, "HTTP 405 with a non-JSON body (text/plain)",
+                 id="plain-405"),
+    pytest.param(403, "text/html", "<html>Access denied | Cloudflare</html>", 1,
+                 "HTTP 403 with a non-JSON body (text/html)", id="html-403"),
+    # discord.py hands back a 2xx body without its status; the reason names the request instead.
+    pytest.param(200, "text/html", "<html>Sign in to the Wi-Fi</html>", 1, "HTTP 2xx with a non-JSON body (to ",
+                 id="html-200"),
+    pytest.param(200, "application/json", "<html>OK</html>", 1, "non-JSON body labelled application/json (to ",
+                 id="json-that-is-not-200"),
 ]
 
 
@@ -309,7 +315,6 @@ async def test_a_send_answered_by_a_proxy_is_transient_with_a_readable_reason(
 
     assert failed.status is DeliveryStatus.TRANSIENT, "a proxy's answer says nothing about the channel"
     assert_readable(failed.reason, says)
-    assert content_type in failed.reason
     assert recovered.status is DeliveryStatus.SENT
     assert fake.posted_paper_ids(fake.channel_id) == [seed_id(50)]
 

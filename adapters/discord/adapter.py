@@ -18,7 +18,7 @@ from adapters.discord.commands import NO_MENTIONS, build_group
 from bot.channels import ChannelRef
 from bot.delivery import CommandEngine, DeliveryResult, DeliveryStatus, RateLimit
 from bot.replies import Post
-from bot.settings import Settings
+from bot.settings import Settings, StartupError
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +116,7 @@ class DiscordAdapter:
 
     async def _start(self) -> None:
         client = discord.Client(intents=discord.Intents(guilds=True), max_ratelimit_timeout=RATE_LIMIT_PATIENCE)
+        delivery.insist_on_json(client.http)
         tree = app_commands.CommandTree(client)
         guild = discord.Object(self._settings.discord_guild) if self._settings.discord_guild else None
         tree.add_command(build_group(self._engine), guild=guild)
@@ -124,9 +125,12 @@ class DiscordAdapter:
         try:
             await client.login(token)
         except discord.LoginFailure:
-            raise RuntimeError("Discord rejected DISCORD_TOKEN (401 Unauthorized): check the bot token") from None
+            raise StartupError("DISCORD_TOKEN was refused by Discord: 401 Unauthorized; copy the token again from "
+                               "the Bot page of your application at https://discord.com/developers/applications"
+                               ) from None
         except (discord.HTTPException, aiohttp.ClientError, OSError) as error:
-            raise RuntimeError(f"cannot reach Discord at {self._settings.discord_api_url}: {error}") from None
+            raise StartupError(f"cannot reach Discord at {self._settings.discord_api_url} ({error}); check the "
+                               "network, or PAPERBOY_DISCORD_API_URL") from None
         self.synced = await self._sync_commands(tree, guild)
         self._task = asyncio.create_task(client.connect(reconnect=True), name="discord-gateway")
         ready = asyncio.create_task(client.wait_until_ready())
@@ -135,7 +139,8 @@ class DiscordAdapter:
         if ready not in done:
             ready.cancel()
             failure = self._task.exception() if self._task in done else None
-            raise RuntimeError(f"Discord gateway did not become ready: {failure or 'timed out'}")
+            raise StartupError(f"the Discord gateway did not become ready ({failure or 'timed out'}); check the "
+                               "network, or PAPERBOY_DISCORD_GATEWAY_URL")
 
     async def stop(self) -> None:
         """Disconnect from Discord and put the library's global URLs back."""
@@ -209,7 +214,9 @@ class DiscordAdapter:
                 if delivery.is_own_post(message, bot_id) and shape.matches(message):
                     return str(message.id)
         except delivery.DELIVERY_ERRORS as error:
-            raise delivery.HistoryUnavailable(f"cannot read the history of {channel}: {error}") from error
+            raise delivery.HistoryUnavailable(
+                f"cannot read the history of {channel}: {delivery.describe(error)}"
+            ) from error
         return None
 
     async def edit(self, channel: ChannelRef, message_ref: str, post: Post) -> DeliveryResult:
@@ -237,12 +244,12 @@ class DiscordAdapter:
         message = render.notice(text)
         try:
             sent = await target.send(content=message.content, allowed_mentions=NO_MENTIONS)
-        except (discord.Forbidden, discord.NotFound) as error:
-            if not user_id:
-                return delivery.result_for_error(error)
-            return await self._notify_directly(user_id, message.content or "")
         except delivery.DELIVERY_ERRORS as error:
-            return delivery.result_for_error(error)
+            failed = delivery.result_for_error(error)
+            # Only a channel Paperboy may no longer post in is worth a DM; a passing failure is not.
+            if failed.status is not DeliveryStatus.PERMANENT or not user_id:
+                return failed
+            return await self._notify_directly(user_id, message.content or "")
         return DeliveryResult(DeliveryStatus.SENT, message_ref=str(sent.id))
 
     async def _notify_directly(self, user_id: str, content: str) -> DeliveryResult:

@@ -158,6 +158,10 @@ def build_group(engine: CommandEngine) -> app_commands.Group:
     async def topics(interaction: discord.Interaction) -> None:
         await answer(interaction, engine, "topics")
 
+    @papers.command(name="more", description=summary("more"))
+    async def more(interaction: discord.Interaction) -> None:
+        await answer(interaction, engine, "more")
+
     @papers.command(name="preview", description=summary("preview"))
     @app_commands.describe(query="the topic you are thinking of following")
     async def preview(interaction: discord.Interaction, query: app_commands.Range[str, 1, 300]) -> None:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import re
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 import aiohttp
 import discord
@@ -33,6 +34,33 @@ class HistoryUnavailable(RuntimeError):
     """The channel's history could not be read, so whether a post went out is unknown."""
 
 
+class NotJson(discord.DiscordException):
+    """Something in front of Discord answered with a body that is not JSON, and no error status to raise on."""
+
+
+def insist_on_json(http: discord.http.HTTPClient) -> None:
+    """Make *http* raise `NotJson` where discord.py would choke on a body that is not JSON later.
+
+    discord.py raises `discord.HTTPException` for an error status whatever the body, but
+    hands a 2xx body that is not JSON back as a str (its models then fail with a
+    TypeError far from the cause) and lets a body labelled JSON that is not escape as
+    a JSONDecodeError.
+    """
+    request = http.request
+
+    async def request_json(route: discord.http.Route, **kwargs: Any) -> Any:
+        to = f"to {route.method} {route.path}"
+        try:
+            data = await request(route, **kwargs)
+        except json.JSONDecodeError:
+            raise NotJson(f"Discord answered with a non-JSON body labelled application/json ({to})") from None
+        if isinstance(data, str) and data.strip():  # an empty str is a 204 No Content
+            raise NotJson(f"Discord answered HTTP 2xx with a non-JSON body ({to})")
+        return data
+
+    http.request = request_json  # type: ignore[method-assign]
+
+
 def nonce_for(channel: ChannelRef, post: Post) -> str:
     """Return the send nonce for *post* in *channel*: the same on every attempt, at most 25 characters.
 
@@ -50,6 +78,10 @@ def result_for_error(error: Exception, *, deleted_means: str | None = None) -> D
     ``deleted_means`` is the reason given when Discord says the *message* is unknown
     (an edit of a deleted message); otherwise a 404 means the channel is gone.
     """
+    if isinstance(error, NotJson) or (isinstance(error, discord.HTTPException) and not _is_json(error)):
+        # Discord itself always answers JSON: a proxy or load balancer in between said this, so
+        # even a 403 or 404 says nothing about the channel. Worth another try later.
+        return DeliveryResult(DeliveryStatus.TRANSIENT, reason=describe(error))
     if isinstance(error, discord.NotFound) and error.code == UNKNOWN_MESSAGE and deleted_means:
         return DeliveryResult(DeliveryStatus.PERMANENT, reason=deleted_means)
     if isinstance(error, discord.Forbidden):
@@ -62,13 +94,36 @@ def result_for_error(error: Exception, *, deleted_means: str | None = None) -> D
         return DeliveryResult(DeliveryStatus.RATE_LIMITED, retry_after=error.retry_after, reason="Discord rate limit")
     if isinstance(error, discord.HTTPException):
         status = DeliveryStatus.RATE_LIMITED if error.status == 429 else DeliveryStatus.TRANSIENT
-        return DeliveryResult(status, reason=f"Discord answered {error.status}: {error.text}"[:300])
+        return DeliveryResult(status, reason=describe(error))
     if isinstance(error, (aiohttp.ClientError, asyncio.TimeoutError, OSError)):
-        return DeliveryResult(DeliveryStatus.TRANSIENT, reason=f"cannot reach Discord: {error}"[:300])
+        return DeliveryResult(DeliveryStatus.TRANSIENT, reason=describe(error))
     raise error
 
 
-DELIVERY_ERRORS = (discord.HTTPException, discord.RateLimited, aiohttp.ClientError, asyncio.TimeoutError, OSError)
+def describe(error: Exception) -> str:
+    """Return one readable line saying what went wrong, for any of `DELIVERY_ERRORS`."""
+    if isinstance(error, discord.HTTPException) and not _is_json(error):
+        kind = error.response.headers.get("Content-Type", "").split(";", 1)[0].strip() or "no content type"
+        return f"Discord answered HTTP {error.status} with a non-JSON body ({kind})"
+    if isinstance(error, discord.HTTPException):
+        return _one_line(f"Discord answered HTTP {error.status}: {error.text or error.response.reason}")
+    if isinstance(error, (NotJson, discord.RateLimited)):
+        return _one_line(str(error))
+    return _one_line(f"cannot reach Discord: {str(error) or type(error).__name__}")
+
+
+def _is_json(error: discord.HTTPException) -> bool:
+    # discord.py's own rule (http.json_or_text): only this exact Content-Type is parsed as JSON.
+    return error.response.headers.get("Content-Type") == "application/json"
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    # Error texts from Discord can span lines (a form error lists each field); a reason is one line.
+    return " ".join(text.split())[:limit]
+
+
+DELIVERY_ERRORS = (discord.HTTPException, discord.RateLimited, NotJson, aiohttp.ClientError, asyncio.TimeoutError,
+                   OSError)
 """What a send, edit or history read may raise that `result_for_error` understands."""
 
 

@@ -188,9 +188,8 @@ def detail_embed(card: PaperCard) -> discord.Embed:
     paper = card.paper
     embed = discord.Embed(title=fit(paper.title, TITLE_LIMIT), url=safe_url(paper.url), colour=HF_YELLOW)
     embed.description = _detail_description(card, DESCRIPTION_LIMIT)
-    if paper.authors:
-        # Half a field at most: a long author list must not crowd out the abstract.
-        byline = paper.byline(FULL_CARD_AUTHORS, chars=FIELD_VALUE_LIMIT // 2)
+    # Half a field at most: a long author list must not crowd out the abstract.
+    if byline := paper.byline(FULL_CARD_AUTHORS, chars=FIELD_VALUE_LIMIT // 2):
         embed.add_field(name="Authors", value=fit(byline, FIELD_VALUE_LIMIT), inline=False)
     if paper.ai_summary:
         embed.add_field(name="AI summary", value=fit(paper.ai_summary, FIELD_VALUE_LIMIT, sentences=True),
@@ -278,7 +277,7 @@ def paper_list(plist: PaperList) -> Message:
         header.append(fit(plist.empty, 500))
         return Message(content=fit_lines(header, CONTENT_LIMIT))
     if len(plist.cards) > EMBEDS_PER_MESSAGE:
-        embeds, left_out = _compact_list(plist.cards)
+        embeds, left_out = _compact_list(plist.cards, start=plist.start)
         if left_out:
             header.append(f"Showing {len(plist.cards) - left_out} of {len(plist.cards)} papers.")
         return Message(content=fit_lines(header, CONTENT_LIMIT), embeds=embeds)
@@ -292,10 +291,10 @@ def paper_list(plist: PaperList) -> Message:
     return Message(content=fit_lines(header, CONTENT_LIMIT), embeds=embeds)
 
 
-def _compact_list(cards: tuple[PaperCard, ...]) -> tuple[list[discord.Embed], int]:
+def _compact_list(cards: tuple[PaperCard, ...], *, start: int = 1) -> tuple[list[discord.Embed], int]:
     """Render many papers as numbered link lines; return the embeds and how many were left out."""
     lines = []
-    for number, card in enumerate(cards, start=1):
+    for number, card in enumerate(cards, start=start):
         paper = card.paper
         title = fit(paper.title, 120)
         url = safe_url(paper.url)

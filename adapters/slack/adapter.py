@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import errno
 import logging
 import re
 from typing import Any, Mapping
@@ -141,26 +142,60 @@ class SlackAdapter:
     # -- lifecycle -------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Check the token, then listen (Socket Mode or HTTP); return once Slack can reach Paperboy."""
+        """Check the token, then listen (Socket Mode or HTTP); return once Slack can reach Paperboy.
+
+        Raises `SlackSetupError`, one line naming the setting to fix, when that cannot work.
+        """
         if self._bot_token and self.installation_store is None:
             try:
                 await self.client.auth_test()
             except SlackApiError as error:
                 code = _Answer.of(error).code
                 raise SlackSetupError(
-                    f"Slack rejected SLACK_BOT_TOKEN ({code})" if code
+                    f"SLACK_BOT_TOKEN was refused by Slack ({code}); copy the Bot User OAuth Token (xoxb-…) "
+                    "again from OAuth & Permissions at https://api.slack.com/apps" if code
                     else f"cannot check SLACK_BOT_TOKEN: {delivery_error(error).reason}"
                 ) from None
+            except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as error:
+                raise SlackSetupError(f"cannot reach Slack at {self.settings.slack_api_url} ({error or 'timed out'}); "
+                                      "check the network, or PAPERBOY_SLACK_API_URL") from None
         if self.socket_mode:
-            assert self._app_token is not None
-            self._socket = AsyncSocketModeHandler(self.app, self._app_token, logger=log)
-            await self._socket.connect_async()
-            log.info("Slack: connected in Socket Mode")
-            return
+            await self._connect_socket()
+        else:
+            await self._listen()
+
+    async def _connect_socket(self) -> None:
+        assert self._app_token is not None
+        # slack_sdk retries a refused app token forever, logging a traceback each time: ask once first.
+        try:
+            await self.client.apps_connections_open(app_token=self._app_token)
+        except SlackApiError as error:
+            raise SlackSetupError(
+                f"SLACK_APP_TOKEN was refused by Slack ({_Answer.of(error).code or delivery_error(error).reason}); "
+                "create an app-level token (xapp-…) with connections:write under Basic Information at "
+                "https://api.slack.com/apps"
+            ) from None
+        except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as error:
+            raise SlackSetupError(f"cannot reach Slack at {self.settings.slack_api_url} ({error or 'timed out'}); "
+                                  "check the network, or PAPERBOY_SLACK_API_URL") from None
+        self._socket = AsyncSocketModeHandler(self.app, self._app_token, logger=log)
+        await self._socket.connect_async()
+        log.info("Slack: connected in Socket Mode")
+
+    async def _listen(self) -> None:
         self._runner = web.AppRunner(self.app.web_app(path=oauth.EVENTS_PATH, port=self.port))
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as error:
+            await self._runner.cleanup()
+            self._runner = None
+            if error.errno == errno.EADDRINUSE:
+                raise SlackSetupError(f"PAPERBOY_SLACK_PORT {self.port} is already in use by another program; "
+                                      "stop that program, or set PAPERBOY_SLACK_PORT to a free port") from None
+            raise SlackSetupError(f"cannot listen on {self.host}:{self.port} ({error.strerror or error}); "
+                                  "set PAPERBOY_SLACK_PORT to another port") from None
         self.port = self._runner.addresses[0][1]
         log.info("Slack: listening on %s:%s%s", self.host, self.port, oauth.EVENTS_PATH)
 

@@ -129,8 +129,8 @@ def render_list(listing: PaperList) -> SlackMessage:
     if not listing.cards:
         blocks.append(SectionBlock(text=_mrkdwn(clip_escaped(listing.empty, MAX_SECTION_CHARS))))
     shown = listing.cards[:MAX_LIST_CARDS]
-    for number, card in enumerate(shown, start=1):
-        if number > 1:
+    for number, card in enumerate(shown, start=listing.start):
+        if number > listing.start:
             blocks.append(DividerBlock())
         blocks.append(SectionBlock(text=_mrkdwn(_list_item(number, card))))
     hidden = len(listing.cards) - len(shown)

@@ -19,6 +19,7 @@ from sys import intern
 from bot.paper import Paper
 from bot.topics.matcher import Group, Hit, Match, Node, PaperText, Term, explain_match
 from bot.topics.text import fold, singular
+from bot.usage import UsageError
 
 MAX_QUERY_LENGTH = 300
 MAX_NESTING = 10
@@ -37,7 +38,7 @@ _OPERATORS = ("OR", "AND", "NOT")
 _FIELD_LIST = "title:, abstract: and author:"
 
 
-class QueryError(ValueError):
+class QueryError(UsageError):
     """The text is not a valid topic query; ``str(error)`` says what is wrong, in one sentence."""
 
 

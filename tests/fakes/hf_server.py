@@ -9,6 +9,7 @@ import argparse
 import asyncio
 import json
 import random
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import date
@@ -17,6 +18,20 @@ from typing import Any
 from aiohttp import web
 
 FAULTS = ("500", "429", "timeout", "truncated", "garbage", "missing_fields")
+HOSTILE_FAULTS = ("drip", "huge", "huge_declared")
+"""Faults only a test asks for (`fail_next`), never drawn at random by ``failure_rate``:
+"drip" sends the answer one byte every ``drip_interval`` seconds; "huge" streams ``huge_bytes``
+of JSON without a Content-Length, "huge_declared" the same with one."""
+_DIGITS_MARK = "\x00digits:"
+_DIGITS = re.compile(r'"\\u0000digits:(\d+)"')
+
+
+def many_digits(count: int) -> str:
+    """A placeholder the fake writes out as a bare JSON integer of *count* digits.
+
+    ``json.dumps`` cannot write one: Python refuses to turn an int of more than 4,300 digits into text.
+    """
+    return f"{_DIGITS_MARK}{count}"
 
 
 @dataclass(frozen=True)
@@ -34,7 +49,8 @@ class RecordedRequest:
 
 
 def _upvotes(item: dict) -> int:
-    return item["paper"].get("upvotes") or 0
+    upvotes = item["paper"].get("upvotes")
+    return upvotes if isinstance(upvotes, int) else 0  # a hostile item's may be anything
 
 
 def _daily_at(item: dict) -> str:
@@ -57,6 +73,14 @@ class FakeHuggingFace:
         """``Retry-After`` sent with a "429" fault."""
         self.reset_seconds = 1
         """``t=`` of the ``RateLimit`` header sent with a "429" fault."""
+        self.drip_interval = 0.2
+        """Seconds between the bytes of a "drip" answer."""
+        self.huge_bytes = 50 * 2**20
+        """Size of a "huge" answer's body."""
+        self.ignore_limit = False
+        """When True, `/api/daily_papers` sends every matching item whatever ``limit`` asked for."""
+        self.always_headers: dict[str, str] = {}
+        """Headers added to every answer, as Hugging Face adds ``RateLimit`` to each."""
         self.requests: list[RecordedRequest] = []
         self.not_found: set[str] = set()
         self.linked: dict[str, dict] = {}
@@ -78,9 +102,9 @@ class FakeHuggingFace:
 
     def fail_next(self, *faults: str) -> None:
         """Queue *faults* for the next requests, one fault per request."""
-        unknown = set(faults) - set(FAULTS)
+        unknown = set(faults) - set(FAULTS) - set(HOSTILE_FAULTS)
         if unknown:
-            raise ValueError(f"unknown faults {sorted(unknown)}; known: {FAULTS}")
+            raise ValueError(f"unknown faults {sorted(unknown)}; known: {FAULTS + HOSTILE_FAULTS}")
         self._faults.extend(faults)
 
     def paper_object(self, pid: str) -> dict:
@@ -151,12 +175,56 @@ class FakeHuggingFace:
         if fault == "garbage":
             return web.Response(text="<!DOCTYPE html><html><body>Hugging Face is down</body></html>",
                                 content_type="text/html")
+        if fault in ("huge", "huge_declared"):
+            return await self._huge(request, declared=fault == "huge_declared")
         if fault == "missing_fields" and status == 200:
             payload = _strip_ids_and_titles(payload)
         text = json.dumps(payload)
+        if "\\u0000digits:" in text:  # a `many_digits` placeholder, as json.dumps escaped it
+            text = _DIGITS.sub(lambda m: "9" * int(m[1]), text)
         if fault == "truncated":
             text = text[: len(text) // 2]
-        return web.Response(text=text, status=status, content_type="application/json")
+        if fault == "drip":
+            return await self._drip(request, status, text.encode())
+        return web.Response(text=text, status=status, content_type="application/json",
+                            headers=self.always_headers)
+
+    async def _drip(self, request: web.Request, status: int, body: bytes) -> web.StreamResponse:
+        """Send *body* one byte every `drip_interval` seconds: each read succeeds, the answer never ends."""
+        response = web.StreamResponse(status=status, headers=self.always_headers)
+        response.content_type = "application/json"
+        response.content_length = len(body)
+        await response.prepare(request)
+        try:
+            for index in range(len(body)):
+                await response.write(body[index:index + 1])
+                await self._wait(self.drip_interval)
+                if self._closing.is_set():
+                    break
+        except ConnectionError:  # the client gave up: that is the point
+            pass
+        return response
+
+    async def _huge(self, request: web.Request, *, declared: bool) -> web.StreamResponse:
+        """Stream `huge_bytes` of a JSON list in 64 KB chunks, never holding the whole body."""
+        item = json.dumps({"paper": {"id": "2403.10001", "title": "Again"}}).encode() + b","
+        chunk = item * (65536 // len(item))
+        response = web.StreamResponse(headers=self.always_headers)
+        response.content_type = "application/json"
+        if declared:
+            response.content_length = self.huge_bytes
+        await response.prepare(request)
+        sent = 0
+        try:
+            await response.write(b"[")
+            sent = 1
+            while sent < self.huge_bytes and not self._closing.is_set():
+                part = chunk[: self.huge_bytes - sent]
+                await response.write(part)
+                sent += len(part)
+        except ConnectionError:  # the client stopped reading, as it should
+            pass
+        return response
 
     async def _wait(self, seconds: float) -> None:
         # Wake on stop(), so a hanging answer never holds up the test's teardown.
@@ -187,6 +255,8 @@ class FakeHuggingFace:
             chosen.sort(key=_upvotes, reverse=True)
         else:
             chosen = sorted(self.items.values(), key=_daily_at, reverse=True)
+        if self.ignore_limit:
+            return await self._answer(request, 200, chosen)
         return await self._answer(request, 200, chosen[page * limit:(page + 1) * limit])
 
     async def _paper(self, request: web.Request) -> web.StreamResponse:

@@ -82,6 +82,8 @@ class FakeSlack:
     """``chat.postMessage``: at most this many accepted messages per channel per seconds (None: no limit)."""
     workspace_limit: tuple[int, float] | None = (300, 60.0)
     """``chat.postMessage``: at most this many accepted messages per workspace per seconds (None: no limit)."""
+    latency: dict[str, float] = field(default_factory=dict)
+    """Method → seconds the fake takes before answering it, so that a test can catch calls in flight."""
 
     def __post_init__(self) -> None:
         self.count_429 = 0
@@ -235,6 +237,8 @@ class FakeSlack:
         async with self._new_call:
             self.calls.append(ApiCall(method, token, params))
             self._new_call.notify_all()
+        if self.latency.get(method):
+            await asyncio.sleep(self.latency[method])
         failure = self._next_failure(method)
         if failure is not None:
             if failure.status == 429:
