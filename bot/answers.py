@@ -7,9 +7,8 @@ from datetime import date, datetime
 from bot.paper import Paper
 from bot.replies import Error, PaperCard, Reply
 from bot.topics import Match, Query, parse_query
-from bot.usage import UsageError
+from bot.usage import UsageError  # handlers import it from here too
 
-__all__ = ["UsageError"]  # re-exported: command handlers raise it from here
 
 # How much a term found in each field says about a paper: a title hit beats an abstract hit.
 _FIELD_WEIGHT = {"title": 4, "keywords": 2, "author": 3, "abstract": 1}
