@@ -61,10 +61,11 @@ class MemoryAdapter:
         self.notices.append((channel, user_id, text))
         return DeliveryResult(DeliveryStatus.SENT)
 
-    async def push(self, text: str, *, channel: str = "general", can_manage: bool = True) -> Reply:
-        """Run *text* as a command in *channel* and return the engine's reply."""
+    async def push(self, text: str, *, channel: str = "general", can_manage: bool = True,
+                   user: str = "U1") -> Reply:
+        """Run *text* as a command in *channel*, from *user*, and return the engine's reply."""
         assert self.engine is not None
-        caller = Caller(id="U1", name="ada", can_manage=can_manage)
+        caller = Caller(id=user, name="ada" if user == "U1" else user, can_manage=can_manage)
         return await self.engine.handle(parse_command(text, caller=caller, channel=self.channel(channel)))
 
     def pop_posts(self) -> list[tuple[ChannelRef, Post]]:

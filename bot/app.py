@@ -8,7 +8,7 @@ import sqlite3
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import AsyncIterator, Callable
+from typing import AsyncIterator, Awaitable, Callable
 
 from bot.channels import Command
 from bot.delivery import CommandEngine
@@ -17,6 +17,7 @@ from bot.poller import Poller
 from bot.replies import Error, Reply
 from bot.settings import Settings, StartupError, check_database
 from bot.sources import ArxivClient, HuggingFaceClient
+from bot.store_errors import StorageLost, StorageUnavailable
 from bot.worker import STOP_GRACE, finish_within
 from storage import SchemaTooNewError, Store
 
@@ -55,13 +56,31 @@ async def open_core(settings: Settings, *, clock: Callable[[], datetime] | None 
 
 
 async def _open_store(settings: Settings) -> Store:
+    """Open the database, or raise `StartupError` in one line naming PAPERBOY_DATABASE and the fix."""
+    from storage import CorruptDatabase, ReadOnlyDatabase
+    from storage.db import storage_reason
+
     check_database(settings.database)
+    where = f"PAPERBOY_DATABASE={settings.database}"
     try:
         return await Store.open(settings.database)
     except SchemaTooNewError as error:
-        raise StartupError(f"PAPERBOY_DATABASE={settings.database}: {error}") from None
-    except (sqlite3.Error, OSError) as error:
-        raise StartupError(f"cannot open the database PAPERBOY_DATABASE={settings.database} ({error}); "
+        raise StartupError(f"{where}: {error}") from None
+    except CorruptDatabase as error:
+        raise StartupError(f"the database {where} cannot be used: {error}; restore a backup, or point "
+                           "PAPERBOY_DATABASE at a new file (Paperboy creates it)") from None
+    except ReadOnlyDatabase as error:
+        raise StartupError(f"the database {where} is read-only ({error}); make the file and its folder "
+                           "writable, or point PAPERBOY_DATABASE at another file") from None
+    except sqlite3.Error as error:
+        reason = storage_reason(error)
+        if reason is not None and reason != "the database file is damaged":
+            raise StartupError(f"cannot use the database {where} now: {reason} ({error}); "
+                               "fix that and start Paperboy again") from None
+        raise StartupError(f"cannot open the database {where} ({error}); "
+                           "restore a backup, or point PAPERBOY_DATABASE at a new file") from None
+    except OSError as error:
+        raise StartupError(f"cannot open the database {where} ({error}); "
                            "restore a backup, or point PAPERBOY_DATABASE at a new file") from None
 
 
@@ -90,7 +109,7 @@ class CommandGate:
 async def run_poller(core: Core, *, stop: asyncio.Event, grace: float = STOP_GRACE) -> None:
     """Poll every interval, and deliver continuously, until *stop* is set.
 
-    A failed cycle is logged, never fatal. Delivery runs beside polling, so retries
+    A failed cycle is logged, never fatal; a lost database (`StorageLost`) stops both. Delivery runs beside polling, so retries
     and paced sends go on between polls. Once *stop* is set, nothing new is claimed;
     a poll cycle and the sends in flight get *grace* seconds to finish, side by side.
     """
@@ -102,25 +121,80 @@ async def run_poller(core: Core, *, stop: asyncio.Event, grace: float = STOP_GRA
         stop.set()
         if not await finish_within(polling, grace):
             log.warning("stopped a poll cycle that was still running after %.0f s", grace)
-        await delivering
+        await asyncio.gather(delivering, return_exceptions=True)
+    for task in (polling, delivering):
+        if not task.cancelled() and isinstance(task.exception(), StorageLost):
+            log.critical("stopping: %s", task.exception())
     if not polling.cancelled():
         polling.result()  # a poller that died is an error worth reporting, not a quiet stop
+    delivering.result()
+
+
+STORAGE_BACKOFF = (5.0, 300.0)
+"""Seconds between tries while the database refuses writes: the first wait, and the most."""
+ALIVE_CHECK = 5.0
+"""How often, between polls, the database file is checked for being deleted or replaced."""
 
 
 async def _poll_forever(core: Core, *, stop: asyncio.Event) -> None:
-    interval = core.settings.poll_interval
+    """Poll every interval. A failed cycle is logged, and a database refusing writes is retried with
+    backoff; only a lost database (`StorageLost`) ends the loop, since writing on would lose everything."""
+    interval, backoff = core.settings.poll_interval, STORAGE_BACKOFF[0]
     while not stop.is_set():
+        await core.store.check_alive()
         try:
-            report = await core.poller.poll_once(deliver=False)
-            for error in report.errors:
-                log.warning("poll: %s", error)
-        except Exception:
-            log.exception("poll cycle failed")
-            await core.store.set_state("poll.last_error", "the poll cycle failed; see the log")
-            await core.store.set_state("poll.last_error_at", utcnow().isoformat())
-        await core.store.set_state("poll.next_at", (utcnow() + timedelta(seconds=interval)).isoformat())
+            await _poll_cycle(core)
+            await core.store.set_state("poll.next_at", (utcnow() + timedelta(seconds=interval)).isoformat())
+            wait, backoff = interval, STORAGE_BACKOFF[0]
+        except StorageUnavailable as error:
+            log.warning("poll: the database refuses writes (%s); trying again in %g s", error, backoff)
+            wait, backoff = min(backoff, interval), min(backoff * 2, STORAGE_BACKOFF[1])
+        await _wait_watching(core, stop, wait)
+    await _quietly(core.store.set_state("poll.next_at", None))
+
+
+async def _poll_cycle(core: Core) -> None:
+    """One poll under the watchdog; its failure is recorded for `status`, a storage fault goes up."""
+    timeout = core.settings.poll_timeout
+    await core.store.set_state("poll.started_at", utcnow().isoformat())
+    try:
+        report = await asyncio.wait_for(core.poller.poll_once(deliver=False), timeout)
+        for error in report.errors:
+            log.warning("poll: %s", error)
+    except (StorageUnavailable, StorageLost):
+        raise
+    except asyncio.TimeoutError:
+        log.error("poll: the cycle was still running after %.0f s and was stopped (PAPERBOY_POLL_TIMEOUT)", timeout)
+        await _record_poll_error(f"the poll was still running after {timeout:.0f} s and was stopped; "
+                                 "a paper source may be answering very slowly", core)
+    except Exception:
+        log.exception("poll cycle failed")
+        await _record_poll_error("the poll cycle failed; see the log", core)
+    finally:
+        await _quietly(core.store.set_state("poll.started_at", None))
+
+
+async def _record_poll_error(text: str, core: Core) -> None:
+    await core.store.set_state("poll.last_error", text)
+    await core.store.set_state("poll.last_error_at", utcnow().isoformat())
+
+
+async def _quietly(write: Awaitable[None]) -> None:
+    """Run a bookkeeping write that may fail while the database refuses writes; the fault is reported elsewhere."""
+    try:
+        await write
+    except StorageUnavailable:
+        pass
+
+
+async def _wait_watching(core: Core, stop: asyncio.Event, seconds: float) -> None:
+    """Wait *seconds* or until *stop*, checking now and then that the database file is still ours."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not stop.is_set():
+        left = deadline - asyncio.get_running_loop().time()
+        if left <= 0:
+            return
         try:
-            await asyncio.wait_for(stop.wait(), timeout=interval)
+            await asyncio.wait_for(stop.wait(), timeout=min(left, ALIVE_CHECK))
         except asyncio.TimeoutError:
-            pass
-    await core.store.set_state("poll.next_at", None)
+            await core.store.check_alive()

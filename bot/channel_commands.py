@@ -29,8 +29,11 @@ class ChannelCommands:
         clock: Callable[[], datetime],
         current_lists: Callable[[], Awaitable[tuple[CurrentLists | None, str | None]]],
         pages: Pages,
+        source_notes: Callable[[], list[str]] = list,
     ) -> None:
         self.store = store
+        self.source_notes = source_notes
+        """Waits the paper sources impose now (a rate limit), one line each, for `status`."""
         self.clock = clock
         self.current_lists = current_lists
         self.pages = pages
@@ -171,12 +174,15 @@ class ChannelCommands:
     async def status(self, command: Command) -> Reply:
         now = self.clock()
         state = {key: await self.store.get_state(f"poll.{key}")
-                 for key in ("last_ok_at", "last_error", "last_error_at", "next_at")}
+                 for key in ("last_ok_at", "last_error", "last_error_at", "next_at", "started_at")}
         lines = [
             f"Last successful poll: {_ago(state['last_ok_at'], now) or 'never'}",
             _error_line(state, now),
-            f"Next poll: {_ago(state['next_at'], now) or 'not scheduled (the poller is not running)'}",
+            _next_poll_line(state, now),
         ]
+        lines += [f"Waiting: {note}" for note in self.source_notes()]
+        if self.store.trouble:
+            lines.append(f"Database: {self.store.trouble}")
         paused = [c for c in await self.store.paused_channels()
                   if (c.ref.platform, c.ref.workspace) == (command.channel.platform, command.channel.workspace)]
         outbox = await self.store.outbox_counts()
@@ -200,6 +206,20 @@ def _error_line(state: dict[str, str | None], now: datetime) -> str:
     if ok_at and error_at and datetime.fromisoformat(ok_at) > datetime.fromisoformat(error_at):
         return f"Last error (past; a later poll succeeded): {error} ({when})"
     return f"Current error (no successful poll since): {error} ({when})"
+
+
+def _next_poll_line(state: dict[str, str | None], now: datetime) -> str:
+    """Say when the next poll is due, and whether one is running (and for how long) or overdue."""
+    started, next_at = state["started_at"], state["next_at"]
+    if started:
+        running = int((now - datetime.fromisoformat(started)).total_seconds())
+        return f"Poll in progress: running for {running} s (started {_ago(started, now)})"
+    if not next_at:
+        return "Next poll: not scheduled (the poller is not running)"
+    late = int((now - datetime.fromisoformat(next_at)).total_seconds())
+    if late > 60:
+        return f"Next poll: overdue by {late} s (due {_ago(next_at, now)}); is the poller stuck?"
+    return f"Next poll: {_ago(next_at, now)}"
 
 
 def _canonical(text: str) -> str:

@@ -15,7 +15,9 @@ from typing import Iterator, Sequence
 
 from bot.app import CommandGate, Core, open_core, run_poller
 from bot.delivery import Adapter, CommandEngine
+from bot.redaction import RedactingFilter
 from bot.settings import Settings, SettingsError, StartupError, load_settings
+from bot.store_errors import StorageLost
 
 log = logging.getLogger("paperboy")
 
@@ -95,6 +97,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(error, status=2)
     except StartupError as error:
         return _fail(error, status=1)
+    except StorageLost as error:  # raised while running: stopping beats writing into a file nobody reads
+        return _fail(f"stopped: {error}; restore it from a backup, or start again to begin a new one", status=1)
     except KeyboardInterrupt:  # a second Ctrl-C while stopping: quit at once
         return 130
     except BrokenPipeError:  # `paperboy slack manifest | head`: the reader left, nothing to report
@@ -132,14 +136,17 @@ def _configure_logging(settings: Settings, *, console: bool) -> None:
     """Log to standard error; while the console is in use, to PAPERBOY_LOG_FILE instead.
 
     Log lines would land in the middle of the conversation, so there standard error gets
-    them only at DEBUG, or when PAPERBOY_LOG_FILE is "-".
+    them only at DEBUG, or when PAPERBOY_LOG_FILE is "-". Every handler hides tokens and
+    secrets (a handler filter: records from child loggers skip the loggers' own filters).
     """
     handlers: list[logging.Handler] = []
     if console and settings.log_file != "-":
         handlers.append(_log_file(settings.log_file))
     if not handlers or settings.log_level == "DEBUG":
         handlers.append(logging.StreamHandler(sys.stderr))
+    redaction = RedactingFilter.for_settings(settings)
     for handler in handlers:
+        handler.addFilter(redaction)
         handler.addFilter(_not_idle_warning)
     logging.basicConfig(level=settings.log_level, format=_LOG_FORMAT, handlers=handlers)
     logging.captureWarnings(True)  # library warnings too go to the log, not the terminal

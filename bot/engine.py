@@ -22,6 +22,7 @@ from bot.paging import PAGE, Pages
 from bot.paper import Paper
 from bot.replies import Error, PaperCard, PaperList, Reply, Text
 from bot.sources import ArxivClient, HuggingFaceClient, PaperNotFound, SourceError
+from bot.store_errors import StorageLost, StorageUnavailable
 from bot.topics import Query
 from storage import Store
 
@@ -31,6 +32,8 @@ T = TypeVar("T")
 Clock = Callable[[], datetime]
 
 PREVIEW_DAYS = 7
+MAX_COMMANDS_PER_CALLER = 2
+"""Commands one person may have running at once; a third is turned away until one is answered."""
 SEARCH_LIMIT = 20
 """Results asked of Hugging Face per OR branch of a search."""
 LIST_FRESH_FOR = timedelta(minutes=5)
@@ -61,9 +64,11 @@ class Engine:
         self.answer_timeout = answer_timeout
         self.cache_patience = cache_patience
         self._inflight: dict[str, asyncio.Future] = {}
+        self._busy: dict[tuple[str, str, str], int] = {}
+        """Commands running per (platform, workspace, caller): one person cannot fill the store's queue."""
         self.pages = Pages(clock=self.clock)
         self.channels = ChannelCommands(store=store, clock=self.clock, current_lists=self._current_lists,
-                                        pages=self.pages)
+                                        pages=self.pages, source_notes=self._source_notes)
 
     async def handle(self, command: Command) -> Reply:
         """Run *command*; bad input and source failures become an `Error` reply, never an exception."""
@@ -77,16 +82,37 @@ class Engine:
                 "Anyone can use trending, today, search, show, topics and preview."
             )
         handler = getattr(self, f"_{spec.name}", None) or getattr(self.channels, spec.name)
+        caller = (command.channel.platform, command.channel.workspace, command.caller.id)
+        if self._busy.get(caller, 0) >= MAX_COMMANDS_PER_CALLER:
+            return error_reply(f"Paperboy is still working on your last {MAX_COMMANDS_PER_CALLER} requests; "
+                               "try again when they have been answered.")
+        self._busy[caller] = self._busy.get(caller, 0) + 1
         try:
             reply: Reply = await handler(command)
         except UsageError as error:  # also QueryError, InvalidPaperId, bad times and zones
             return error_reply(f"{error}\nUsage: {spec.usage}")
+        except StorageUnavailable as error:
+            log.warning("command %r: the database refuses writes (%s)", command.name, error)
+            return error_reply(f"Paperboy cannot save anything right now ({error}), so nothing was changed; "
+                               "try again in a few minutes.")
+        except StorageLost as error:
+            log.critical("command %r: %s", command.name, error)
+            return error_reply("Paperboy has lost its database and is stopping; nothing was saved. "
+                               "Tell whoever runs it.")
         except Exception:
             log.exception("command %r failed", command.name)
             return error_reply("Something went wrong on Paperboy's side; the error has been logged.")
+        finally:
+            self._busy[caller] -= 1
+            if not self._busy[caller]:
+                del self._busy[caller]
         if isinstance(reply.content, Error) or spec.private:
             return Reply(reply.content, private=True)
         return reply
+
+    def _source_notes(self) -> list[str]:
+        sources = (self.hf, self.arxiv) if self.arxiv else (self.hf,)
+        return [note for source in sources if (note := source.waiting())]
 
     async def topic_labels(self, channel: ChannelRef) -> list[str]:
         """Return the channel's topics as ``"1. query"`` labels, by their stable numbers."""

@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     arxiv_api_url: str = Field("https://export.arxiv.org", validation_alias=_env("PAPERBOY_ARXIV_API_URL"))
     hf_token: SecretStr | None = Field(None, validation_alias=_env("HF_TOKEN"))
     poll_interval: float = Field(900.0, ge=1, validation_alias=_env("PAPERBOY_POLL_INTERVAL"))
+    poll_timeout: float = Field(300.0, gt=0, validation_alias=_env("PAPERBOY_POLL_TIMEOUT"))
+    """The watchdog: a poll cycle still running after this many seconds is stopped and reported."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", validation_alias=_env("PAPERBOY_LOG_LEVEL")
     )
@@ -135,8 +137,10 @@ def check_database(path: Path) -> None:
                    "or set PAPERBOY_DATABASE to a file in an existing folder")
     elif not folder.is_dir():
         problem = f"{folder} is a file, not a folder; set PAPERBOY_DATABASE to a file inside a folder"
-    elif path.exists() and not os.access(path, os.W_OK):
-        problem = f"{path} is read-only; make it writable, or set PAPERBOY_DATABASE to another file"
+    elif stuck := [f for f in (path, path.with_name(f"{path.name}-wal"), path.with_name(f"{path.name}-shm"))
+                   if f.exists() and not os.access(f, os.W_OK)]:
+        # os.access asks the kernel: an immutable file or a read-only mount counts even for root.
+        problem = f"{stuck[0]} is read-only; make it writable, or set PAPERBOY_DATABASE to another file"
     elif (reason := _cannot_create_files(folder)) is not None:
         problem = (f"Paperboy cannot create files in {folder} ({reason}); make the folder writable, "
                    "or set PAPERBOY_DATABASE to a file in a writable folder")

@@ -20,6 +20,7 @@ from bot.delivery import Adapter, DeliveryResult, DeliveryStatus
 from bot.pacing import Pacer, Slot
 from bot.paper import Paper
 from bot.replies import PaperCard, PaperList, Post
+from bot.store_errors import StorageLost, StorageUnavailable
 from storage import Store
 from storage.models import Channel, OutboxEntry
 
@@ -30,6 +31,8 @@ RETRY_BASE = timedelta(seconds=30)
 RETRY_CAP = timedelta(hours=1)
 UPVOTE_MILESTONES = (10, 25, 50, 100, 250, 500, 1000)
 STOP_GRACE = 10.0
+STORAGE_BACKOFF = (1.0, 60.0)
+"""Seconds between delivery rounds while the database refuses writes: the first wait, and the most."""
 """Seconds the sends in flight get to finish once Paperboy is asked to stop."""
 
 
@@ -110,16 +113,25 @@ class DeliveryWorker:
 
     async def _rounds(self, idle: float) -> None:
         stop = self._stop
+        backoff = STORAGE_BACKOFF[0]
         while not stop.is_set():
             try:
                 await self.drain()
+                # What is due now was just sent (or waits for its platform): sleep until the next retry.
+                due = await self.store.next_outbox_retry(now=self.clock())
+                pause = idle if due is None else min(idle, max(0.05, (due - self.clock()).total_seconds()))
+                backoff = STORAGE_BACKOFF[0]
+            except StorageLost:
+                raise  # writing on would lose what was sent; Paperboy stops
+            except StorageUnavailable as error:
+                # The outbox keeps every entry; they go out once the database takes writes again.
+                log.warning("delivery: the database refuses writes (%s); trying again in %g s", error, backoff)
+                pause, backoff = backoff, min(backoff * 2, STORAGE_BACKOFF[1])
             except Exception:
                 log.exception("delivery round failed")
+                pause = idle
             if stop.is_set():
                 return
-            # What is due now was just sent (or waits for its platform): sleep until the next retry.
-            due = await self.store.next_outbox_retry(now=self.clock())
-            pause = idle if due is None else min(idle, max(0.05, (due - self.clock()).total_seconds()))
             self._wake.clear()
             waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
             await asyncio.wait(waiters, timeout=pause, return_when=asyncio.FIRST_COMPLETED)

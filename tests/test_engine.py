@@ -238,8 +238,8 @@ async def test_status_reports_polls_and_paused_channels(chat, core):
 
 
 async def test_engine_survives_concurrent_commands(chat):
-    replies = await asyncio.gather(*(chat.push(t) for t in ["trending 3", "search unlearn*", "show 2403.10001",
-                                                            "today", "topics", "status"] * 5))
+    texts = ["trending 3", "search unlearn*", "show 2403.10001", "today", "topics", "status"] * 5
+    replies = await asyncio.gather(*(chat.push(t, user=f"U{n // 2}") for n, t in enumerate(texts)))
     assert not any(isinstance(r.content, Error) for r in replies)
 
 
@@ -274,6 +274,6 @@ async def test_a_fresh_trending_list_answers_without_asking_the_source(chat, fak
 
 async def test_a_crowd_asking_at_once_costs_the_source_one_request(chat, fake_hf):
     fake_hf.delay = 0.5
-    replies = await asyncio.gather(*(chat.push("show 2403.10007") for _ in range(30)))
+    replies = await asyncio.gather(*(chat.push("show 2403.10007", user=f"U{n}") for n in range(30)))
     assert all(isinstance(r.content, PaperCard) for r in replies)
     assert fake_hf.paths().count("/api/papers/2403.10007") == 1

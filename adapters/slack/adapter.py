@@ -1,7 +1,8 @@
 """The Slack adapter: a Bolt `AsyncApp` that answers `/papers` and mentions, and posts papers.
 
-HTTP mode serves Slack's requests on aiohttp (signature checked by Bolt); Socket Mode is
-used when an app-level token is set. Slow answers run after the 3-second acknowledgement.
+HTTP mode serves Slack's requests on aiohttp (signature checked by Bolt, repeats and
+malformed bodies turned away by `adapters.slack.inbound`); Socket Mode is used when an
+app-level token is set. Slow answers run after the 3-second acknowledgement.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
-from adapters.slack import oauth
+from adapters.slack import inbound, oauth
 from adapters.slack.render import LINK_ACTION_PREFIX, clip_escaped, render
 from bot.channels import Caller, ChannelRef, Command, parse_command
 from bot.commands import COMMANDS
@@ -117,7 +118,7 @@ class SlackAdapter:
         self._app_token = _secret(settings.slack_app_token)
         oauth_settings = oauth.oauth_settings(settings)
         self.socket_mode = self._app_token is not None and oauth_settings is None
-        signing_secret = _secret(settings.slack_signing_secret)
+        signing_secret = self._signing_secret = _secret(settings.slack_signing_secret)
         _check_setup(bot_token=self._bot_token, oauth_enabled=oauth_settings is not None,
                      socket_mode=self.socket_mode, signing_secret=signing_secret)
 
@@ -126,10 +127,12 @@ class SlackAdapter:
         )
         self.client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES))
         self.installation_store = oauth_settings.installation_store if oauth_settings else None
+        self.repeats = inbound.Repeats()
         self.app = AsyncApp(
             client=self.client,
             signing_secret=signing_secret or "",
             oauth_settings=oauth_settings,
+            before_authorize=self.repeats,  # right after Bolt's signature check
             logger=log,
             name="paperboy",
         )
@@ -183,7 +186,9 @@ class SlackAdapter:
         log.info("Slack: connected in Socket Mode")
 
     async def _listen(self) -> None:
-        self._runner = web.AppRunner(self.app.web_app(path=oauth.EVENTS_PATH, port=self.port))
+        self._runner = web.AppRunner(inbound.web_app(
+            self.app, path=oauth.EVENTS_PATH, signing_secret=self._signing_secret or "", repeats=self.repeats,
+        ))
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         try:

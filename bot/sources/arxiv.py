@@ -13,7 +13,7 @@ import httpx
 from bot.ids import InvalidPaperId, normalize_paper_id
 from bot.paper import Paper
 from bot.sources.errors import MalformedResponse, PaperNotFound, SourceError, SourceUnavailable
-from bot.sources.http import HttpSource, Clock, Sleep, send_with_retries
+from bot.sources.http import Answer, Clock, HttpSource, Sleep, default_deadline, fetch, send_with_retries
 
 log = logging.getLogger(__name__)
 
@@ -26,13 +26,18 @@ class ArxivClient(HttpSource):
 
     arXiv's terms ask for at most one request every three seconds over one connection;
     an `asyncio.Lock` plus the last request's time enforce both, retries included.
+    *timeout* bounds each read, *deadline* (by default 3 x *timeout*) each whole request;
+    an answer over `MAX_BODY` is refused.
     """
 
-    def __init__(self, *, base_url: str, timeout: float = 10.0, http: httpx.AsyncClient | None = None,
-                 min_interval: float = 3.0, max_retries: int = 1, clock: Clock = time.monotonic,
-                 sleep: Sleep = asyncio.sleep) -> None:
+    name = "arXiv"
+
+    def __init__(self, *, base_url: str, timeout: float = 10.0, deadline: float | None = None,
+                 http: httpx.AsyncClient | None = None, min_interval: float = 3.0, max_retries: int = 1,
+                 clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep) -> None:
         super().__init__(base_url=base_url, http=http)
         self._timeout = timeout
+        self._deadline = default_deadline(timeout, deadline)
         self._min_interval = min_interval
         self._max_retries = max_retries
         self._clock, self._sleep = clock, sleep
@@ -45,23 +50,29 @@ class ArxivClient(HttpSource):
         async with self._lock:
             try:
                 response = await send_with_retries(lambda: self._spaced_get(pid), max_retries=self._max_retries,
-                                                   sleep=self._sleep, backoff=self._min_interval)
+                                                   sleep=self._sleep, backoff=self._min_interval,
+                                                   on_failure=self._failed)
+            except MalformedResponse as error:  # too large
+                log.warning("arXiv lookup of %s refused: %s", pid, error)
+                raise
             except SourceUnavailable as error:
                 log.warning("arXiv lookup of %s failed: %s", pid, error)
                 raise SourceUnavailable(f"cannot reach arXiv at {self.base_url}: {error}") from error
+        self._answered()
         if response.status_code >= 400:
             raise SourceError(f"arXiv refused the lookup of {pid} with HTTP {response.status_code}")
         return parse_atom_entry(response.content, requested=pid)
 
-    async def _spaced_get(self, pid: str) -> httpx.Response:
+    async def _spaced_get(self, pid: str) -> Answer:
         if self._last_request is not None:
             wait = self._last_request + self._min_interval - self._clock()
             if wait > 0:
                 await self._sleep(wait)
-        # Count from the send, so a slow answer does not shorten the next gap.
+        # Count from the send, so a slow answer does not shorten the next gap; the deadline starts there too.
         self._last_request = self._clock()
-        return await self._http.get(f"{self.base_url}/api/query", params={"id_list": pid, "max_results": 1},
-                                    headers={"User-Agent": USER_AGENT}, timeout=self._timeout)
+        return await fetch(self._http, f"{self.base_url}/api/query", params={"id_list": pid, "max_results": 1},
+                           headers={"User-Agent": USER_AGENT}, timeout=self._timeout, deadline=self._deadline,
+                           where=f"arXiv (the lookup of {pid})")
 
 
 def _text(element: ET.Element, tag: str) -> str:

@@ -8,6 +8,13 @@ List policy: a single bad item in a list is skipped and logged at WARNING, so on
 paper never hides the others; a body that is not JSON, not a list, or a non-empty list
 in which *every* item is bad raises `MalformedResponse`, because that means the API
 changed shape and an empty answer would be a lie.
+
+Bounds: nothing a hostile answer sends can stop the cache from storing a paper. A count (upvotes,
+stars, comments) outside 0..`COUNT_MAX`, or a number too long to read, sets its item aside; a
+total of linked repos that is not such a count only becomes unknown. Text keeps valid UTF-8
+(a lone surrogate becomes U+FFFD, control characters go) and is cut to a bounded length; a link
+that is not http(s) is dropped. Each such fix is logged at WARNING with the paper's id. A list
+longer than was asked for is cut to the length asked for.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Callable
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -34,6 +41,66 @@ LINKED_KEPT = 20
 # caps names at 96). Anything else is not a repo we can link to, and must not reach a URL.
 _REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]{0,95}(?:/[A-Za-z0-9][\w.-]{0,95})?", re.ASCII)
 
+COUNT_MAX = 10**9
+"""Upvotes, stars and comments above this are not real: the item is set aside (a linked-repo total only becomes unknown)."""
+DIGITS_READ = 30
+"""A JSON integer with more digits is not turned into an int (Python refuses past 4,300 digits, for the whole body)."""
+TITLE_MAX = 1_000
+ABSTRACT_MAX = 10_000
+AI_SUMMARY_MAX = 3_000
+NAME_MAX = 200
+"""An author's or an organisation's name."""
+AUTHORS_KEPT = 200
+KEYWORD_MAX = 100
+KEYWORDS_KEPT = 50
+URL_MAX = 2_000
+YEARS = (1900, 2200)
+"""A date outside these years is taken as unknown."""
+_URL = re.compile(r"https?://[^\s<>|\"'`\\]+", re.IGNORECASE)
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# C0 and C1 controls that are not whitespace (whitespace is collapsed anyway): invisible, or worse, in a chat.
+_CONTROL = re.compile("[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")
+_UNSAFE = re.compile("[\ud800-\udfff\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")
+
+
+class LongNumber:
+    """What `decode_json` puts where the body has an integer of more than `DIGITS_READ` digits."""
+
+    __slots__ = ("digits",)
+
+    def __init__(self, digits: int) -> None:
+        self.digits = digits
+
+    def __repr__(self) -> str:
+        return f"<{self.digits}-digit number>"
+
+
+def _parse_int(text: str) -> int | LongNumber:
+    digits = len(text) - text.startswith("-")
+    return int(text) if digits <= DIGITS_READ else LongNumber(digits)
+
+
+def _count_or_error(value: Any) -> int | None:
+    """Return *value* as a count in 0..COUNT_MAX (None stays None); raise `ValueError` saying what is wrong."""
+    if value is None:
+        return None
+    if isinstance(value, LongNumber):
+        raise ValueError(f"{value.digits}-digit number")
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= DIGITS_READ:
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{_short(value)} is not a count")
+    if not 0 <= value <= COUNT_MAX:
+        raise ValueError(f"{value} is out of range (0 to {COUNT_MAX:,})")
+    return value
+
+
+def _short(value: Any) -> str:
+    text = repr(value[:60] if isinstance(value, str) else value)  # repr escapes lone surrogates for the log
+    return text if len(text) <= 40 else text[:39] + "…"
+
 
 class _Raw(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
@@ -43,10 +110,34 @@ class RawAuthor(_Raw):
     name: str = ""
     hidden: bool = False
 
+    @field_validator("hidden", mode="before")
+    @classmethod
+    def _hidden(cls, value: Any) -> bool:
+        return value is True
+
 
 class RawOrganization(_Raw):
     name: str | None = None
     fullname: str | None = None
+
+    @field_validator("name", "fullname", mode="before")
+    @classmethod
+    def _text(cls, value: Any) -> str | None:
+        return value if isinstance(value, str) else None
+
+
+def _dicts_with_name(value: Any) -> list[dict]:
+    if not isinstance(value, list):
+        return []
+    return [a for a in value if isinstance(a, dict) and isinstance(a.get("name"), str)]
+
+
+def _strings(value: Any) -> list[str]:
+    return [k for k in value if isinstance(k, str)] if isinstance(value, list) else []
+
+
+def _org(value: Any) -> Any:
+    return value if isinstance(value, dict) else None
 
 
 class RawPaper(_Raw):
@@ -75,6 +166,37 @@ class RawPaper(_Raw):
     num_total_datasets: int | None = Field(None, alias="numTotalDatasets")
     num_total_spaces: int | None = Field(None, alias="numTotalSpaces")
 
+    # Dates are compared with each other and turned into local times: each must be aware, and
+    # in years where that works. One outside them is unknown, not a reason to lose the paper.
+    @field_validator("published_at", "submitted_on_daily_at")
+    @classmethod
+    def _sane_date(cls, value: datetime | None) -> datetime | None:
+        if value is None or not YEARS[0] <= value.year <= YEARS[1]:
+            return None
+        return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+
+    # A bad count sets the paper aside: an absurd number says the record cannot be trusted.
+    @field_validator("upvotes", "github_stars", mode="before")
+    @classmethod
+    def _bounded(cls, value: Any) -> int | None:
+        return _count_or_error(value)
+
+    # Odd authors, keywords or an odd organisation cost only themselves.
+    @field_validator("authors", mode="before")
+    @classmethod
+    def _authors(cls, value: Any) -> list[dict]:
+        return _dicts_with_name(value)
+
+    @field_validator("ai_keywords", mode="before")
+    @classmethod
+    def _keywords(cls, value: Any) -> list[str]:
+        return _strings(value)
+
+    @field_validator("organization", mode="before")
+    @classmethod
+    def _organization(cls, value: Any) -> Any:
+        return _org(value)
+
     # Linked repos are extras: an odd list or count must cost only itself, never the paper.
     @field_validator("linked_models", "linked_datasets", "linked_spaces", mode="before")
     @classmethod
@@ -84,7 +206,7 @@ class RawPaper(_Raw):
     @field_validator("num_total_models", "num_total_datasets", "num_total_spaces", mode="before")
     @classmethod
     def _count(cls, value: Any) -> int | None:
-        is_count = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+        is_count = isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= COUNT_MAX
         return value if is_count else None
 
 
@@ -97,6 +219,16 @@ class RawDailyItem(_Raw):
     thumbnail: str | None = None
     num_comments: int | None = Field(None, alias="numComments")
     organization: RawOrganization | None = None
+
+    @field_validator("num_comments", mode="before")
+    @classmethod
+    def _bounded(cls, value: Any) -> int | None:
+        return _count_or_error(value)
+
+    @field_validator("organization", mode="before")
+    @classmethod
+    def _organization(cls, value: Any) -> Any:
+        return _org(value)
 
 
 def _repo_ids(value: Any) -> tuple[str, ...]:
@@ -119,119 +251,205 @@ def _linked(raw: RawPaper) -> dict[str, Any]:
     return fields
 
 
-def _collapse(text: str | None) -> str:
-    # Abstracts arrive hard-wrapped with newlines; cards want one flowing paragraph.
-    return " ".join((text or "").split())
+class _Fixes:
+    """The text fixes made to one paper, to log in one line."""
+
+    def __init__(self) -> None:
+        self.notes: dict[str, str] = {}
+
+    def text(self, value: str | None, field: str, limit: int) -> str:
+        """Return *value* collapsed to one line of valid UTF-8, at most *limit* characters."""
+        text = value or ""
+        if _UNSAFE.search(text):
+            text, surrogates = _SURROGATE.subn("\ufffd", text)
+            text, controls = _CONTROL.subn("", text)
+            done = [f"{surrogates} lone surrogate{'s' * (surrogates != 1)} replaced with U+FFFD"] if surrogates else []
+            done += [f"{controls} control character{'s' * (controls != 1)} removed"] if controls else []
+            self.note(field, ", ".join(done))
+        # Abstracts arrive hard-wrapped with newlines; cards want one flowing paragraph.
+        text = " ".join(text.split())
+        if len(text) > limit:
+            self.note(field, f"cut to {limit:,} characters from {len(text):,}")
+            text = text[: limit - 1].rstrip() + "…"
+        return text
+
+    def many(self, values: list[str], field: str, *, each: int, kept: int) -> tuple[str, ...]:
+        """Clean each of *values* (blank ones dropped) and keep the first *kept*."""
+        cleaned = [v for v in (self.text(value, field, each) for value in values) if v]
+        if len(cleaned) > kept:
+            self.note(field, f"kept the first {kept:,} of {len(cleaned):,}")
+        return tuple(cleaned[:kept])
+
+    def url(self, value: str | None, field: str) -> str | None:
+        """Return *value* when it is an http(s) URL of at most `URL_MAX` characters, else None."""
+        if not value or not value.strip():
+            return None
+        url = value.strip()
+        if len(url) <= URL_MAX and _URL.fullmatch(url) and not _UNSAFE.search(url):
+            return url
+        self.note(field, f"dropped {_short(value)}, not an http(s) link")
+        return None
+
+    def note(self, field: str, what: str) -> None:
+        if what:
+            self.notes[field] = f"{self.notes[field]}, {what}" if field in self.notes else what
 
 
-def _org_name(org: RawOrganization | None) -> str | None:
+def _org_name(org: RawOrganization | None, fixes: _Fixes) -> str | None:
     if org is None:
         return None
-    return org.fullname or org.name or None
+    return fixes.text(org.fullname, "organization", NAME_MAX) or fixes.text(org.name, "organization", NAME_MAX) or None
 
 
-def _to_paper(raw: RawPaper, *, item: RawDailyItem | None = None) -> Paper:
+def _to_paper(raw: RawPaper, *, item: RawDailyItem | None = None, where: str = "Hugging Face") -> Paper:
     try:
-        paper_id = normalize_paper_id(raw.id)
+        paper_id = normalize_paper_id(_SURROGATE.sub("\ufffd", raw.id))
     except InvalidPaperId:
-        raise ValueError(f"paper id {raw.id[:40]!r} is not an arXiv id") from None
-    title = _collapse(raw.title) or _collapse(item.title if item else None)
+        raise ValueError(f"paper id {_short(raw.id)} is not an arXiv id") from None
+    fixes = _Fixes()
+    title = fixes.text(raw.title, "title", TITLE_MAX) or fixes.text(item.title if item else None, "title", TITLE_MAX)
     if not title:
         raise ValueError(f"paper {paper_id} has no title")
+    abstract = (fixes.text(raw.summary, "abstract", ABSTRACT_MAX)
+                or fixes.text(item.summary if item else None, "abstract", ABSTRACT_MAX))
     daily = raw.submitted_on_daily_at
-    return Paper(
+    paper = Paper(
         id=paper_id,
         title=title,
-        authors=tuple(a.name.strip() for a in raw.authors if not a.hidden and a.name.strip()),
-        abstract=_collapse(raw.summary) or _collapse(item.summary if item else None),
-        ai_summary=_collapse(raw.ai_summary) or None,
-        ai_keywords=tuple(k.strip() for k in raw.ai_keywords if k.strip()),
+        authors=fixes.many([a.name for a in raw.authors if not a.hidden], "authors", each=NAME_MAX,
+                           kept=AUTHORS_KEPT),
+        abstract=abstract,
+        ai_summary=fixes.text(raw.ai_summary, "ai_summary", AI_SUMMARY_MAX) or None,
+        ai_keywords=fixes.many(raw.ai_keywords, "ai_keywords", each=KEYWORD_MAX, kept=KEYWORDS_KEPT),
         upvotes=raw.upvotes,
         comments=item.num_comments if item else None,
-        github_repo=raw.github_repo or None,
+        github_repo=fixes.url(raw.github_repo, "githubRepo"),
         github_stars=raw.github_stars,
-        project_page=raw.project_page or None,
-        organization=_org_name(raw.organization) or _org_name(item.organization if item else None),
+        project_page=fixes.url(raw.project_page, "projectPage"),
+        organization=_org_name(raw.organization, fixes) or _org_name(item.organization if item else None, fixes),
         published_at=raw.published_at,
         daily_date=daily.date() if daily else None,
-        thumbnail=(item.thumbnail if item else None) or raw.thumbnail_url or THUMBNAIL_URL.format(id=paper_id),
+        thumbnail=(fixes.url(item.thumbnail if item else None, "thumbnail")
+                   or fixes.url(raw.thumbnail_url, "thumbnailUrl") or THUMBNAIL_URL.format(id=paper_id)),
         **_linked(raw),
     )
+    if fixes.notes:
+        log.warning("paper %s from %s kept with fixes: %s", paper_id, where,
+                    "; ".join(f"{field} {what}" for field, what in fixes.notes.items()))
+    return paper
 
 
-def paper_from_daily_item(data: Any) -> Paper:
+def paper_from_daily_item(data: Any, *, where: str = "Hugging Face") -> Paper:
     """Map one decoded daily item to a `Paper`; raise `ValueError` when it lacks an id or title."""
     item = RawDailyItem.model_validate(data)
-    return _to_paper(item.paper, item=item)
+    return _to_paper(item.paper, item=item, where=where)
 
 
-def paper_from_flat(data: Any) -> Paper:
+def paper_from_flat(data: Any, *, where: str = "Hugging Face") -> Paper:
     """Map one decoded flat paper object (or old search hit) to a `Paper`."""
-    return _to_paper(RawPaper.model_validate(data))
+    return _to_paper(RawPaper.model_validate(data), where=where)
 
 
-def paper_from_search_hit(data: Any) -> Paper:
+def paper_from_search_hit(data: Any, *, where: str = "Hugging Face") -> Paper:
     """Map one search hit of either shape to a `Paper`."""
     if isinstance(data, dict) and "paper" in data:
-        return paper_from_daily_item(data)
-    return paper_from_flat(data)
+        return paper_from_daily_item(data, where=where)
+    return paper_from_flat(data, where=where)
 
 
 def _why(error: ValueError) -> str:
     if isinstance(error, ValidationError):
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "item"
+        if isinstance(first.get("input"), LongNumber):
+            return f"{where}: {first['input'].digits}-digit number"
+        if first["type"] == "value_error":  # ours, already worded
+            return f"{where}: {first['msg'].removeprefix('Value error, ')}"
         return f"{where}: {first['msg'].lower()}"
     return str(error)
 
 
-def _snippet(body: str | bytes) -> str:
-    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-    text = " ".join(text.split())
+def _item_id(entry: Any) -> str | None:
+    """Return the paper id an item claims, normalised when it can be, for a warning; None when it has none."""
+    paper = entry.get("paper", entry) if isinstance(entry, dict) else None
+    pid = paper.get("id") if isinstance(paper, dict) else None
+    if not isinstance(pid, str):
+        return None
+    try:
+        return normalize_paper_id(_SURROGATE.sub("\ufffd", pid))
+    except InvalidPaperId:
+        return _short(pid)
+
+
+def _snippet(text: str) -> str:
+    text = " ".join(text[:200].split())
     return repr(text[:40] + ("…" if len(text) > 40 else ""))
 
 
-def decode_json(body: str | bytes, *, where: str = "Hugging Face") -> Any:
-    """Decode a JSON body or raise `MalformedResponse` quoting its start."""
+def decode_json(body: str | bytes | bytearray, *, where: str = "Hugging Face") -> Any:
+    """Decode a JSON body or raise `MalformedResponse` quoting its start.
+
+    Bytes that are not UTF-8 become U+FFFD (logged), and an integer too long to read becomes a
+    `LongNumber`, so one odd paper costs only itself, never the whole body.
+    """
+    if isinstance(body, (bytes, bytearray)):
+        try:
+            text = body.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            text = body.decode("utf-8-sig", "replace")
+            log.warning("%s answered with bytes that are not UTF-8; each became U+FFFD", where)
+    else:
+        text = body
     try:
-        return json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise MalformedResponse(f"{where} answered with something that is not JSON: {_snippet(body)}") from None
+        return json.loads(text, parse_int=_parse_int)
+    except json.JSONDecodeError:
+        raise MalformedResponse(f"{where} answered with something that is not JSON: {_snippet(text)}") from None
+    except RecursionError:
+        raise MalformedResponse(f"{where} answered with JSON nested too deeply to read") from None
 
 
-def _parse_list(body: str | bytes, parse_one: Callable[[Any], Paper], *, where: str) -> list[Paper]:
+def _parse_list(body: str | bytes | bytearray, parse_one: Callable[..., Paper], *, where: str,
+                limit: int | None) -> list[Paper]:
     data = decode_json(body, where=where)
     if not isinstance(data, list):
         raise MalformedResponse(f"{where} answered with a JSON {type(data).__name__} where a list was expected")
+    if limit is not None and len(data) > limit:
+        log.warning("%s answered with %d items where at most %d were asked for; keeping the first %d",
+                    where, len(data), limit, limit)
+        del data[limit:]
     papers: list[Paper] = []
     first_error = ""
     for index, entry in enumerate(data):
         try:
-            papers.append(parse_one(entry))
+            papers.append(parse_one(entry, where=where))
         except ValueError as error:  # ValidationError is a ValueError
             first_error = first_error or _why(error)
-            log.warning("skipping item %d from %s: %s", index, where, _why(error))
+            pid = _item_id(entry)
+            what = f"paper {pid} (item {index})" if pid else f"item {index}"
+            log.warning("skipping %s from %s: %s", what, where, _why(error))
     if data and not papers:
         raise MalformedResponse(f"{where} answered with {len(data)} items and none is a paper ({first_error})")
     return papers
 
 
-def parse_daily_items(body: str | bytes, *, where: str = "Hugging Face") -> list[Paper]:
-    """Parse a ``/api/daily_papers`` body, skipping (and logging) single bad items."""
-    return _parse_list(body, paper_from_daily_item, where=where)
+def parse_daily_items(body: str | bytes | bytearray, *, where: str = "Hugging Face",
+                      limit: int | None = None) -> list[Paper]:
+    """Parse a ``/api/daily_papers`` body, skipping (and logging) single bad items; keep at most *limit*."""
+    return _parse_list(body, paper_from_daily_item, where=where, limit=limit)
 
 
-def parse_search_results(body: str | bytes, *, where: str = "Hugging Face") -> list[Paper]:
-    """Parse a ``/api/papers/search`` body in either of its shapes."""
-    return _parse_list(body, paper_from_search_hit, where=where)
+def parse_search_results(body: str | bytes | bytearray, *, where: str = "Hugging Face",
+                         limit: int | None = None) -> list[Paper]:
+    """Parse a ``/api/papers/search`` body in either of its shapes; keep at most *limit*."""
+    return _parse_list(body, paper_from_search_hit, where=where, limit=limit)
 
 
-def parse_paper(body: str | bytes, *, where: str = "Hugging Face") -> Paper:
+def parse_paper(body: str | bytes | bytearray, *, where: str = "Hugging Face") -> Paper:
     """Parse a ``/api/papers/{id}`` body (one flat paper object)."""
     data = decode_json(body, where=where)
     if not isinstance(data, dict):
         raise MalformedResponse(f"{where} answered with a JSON {type(data).__name__} where a paper was expected")
     try:
-        return paper_from_flat(data)
+        return paper_from_flat(data, where=where)
     except ValueError as error:
         raise MalformedResponse(f"{where} answered with a paper that cannot be read ({_why(error)})") from None

@@ -1,23 +1,39 @@
-"""Keep a paper source's HTTP calls polite: a request budget and a small retry loop."""
+"""Keep a paper source's HTTP calls polite and bounded: a request budget, a small retry loop,
+a total deadline per request and a cap on what one answer may weigh."""
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import logging
+import math
 import re
 import socket
 import ssl
 import time
-from typing import Awaitable, Callable, Self
+import zlib
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, Self
 
 import httpx
 
-from bot.sources.errors import SourceUnavailable
+from bot.sources.errors import MalformedResponse, SourceUnavailable
+
+log = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[object]]
 Clock = Callable[[], float]
 
 _RATELIMIT_FIELD = re.compile(r";\s*([rt])\s*=\s*(\d+)")
+
+MAX_BODY = 10 * 2**20
+"""The most one answer may weigh (after decompression). A day's 100 papers are well under 1 MB;
+a famous paper's page with thousands of linked models a few MB."""
+MAX_SERVER_WAIT = 300.0
+"""The longest we honour a server's ``Retry-After`` or ``RateLimit`` ``t=``: Hugging Face's
+rate-limit window is 5 minutes, so a longer wait is a mistake (or hostile), and we try again after this."""
+DEADLINE_PER_TIMEOUT = 3
+"""A request's total deadline, by default, in multiples of its (per read) timeout."""
 
 
 class HttpSource:
@@ -26,11 +42,35 @@ class HttpSource:
     An ``http`` client passed in is used but not closed; the repr never shows credentials.
     """
 
-    def __init__(self, *, base_url: str, http: httpx.AsyncClient | None) -> None:
+    name = "the source"
+    """How a user knows the source: "Hugging Face", "arXiv"."""
+
+    def __init__(self, *, base_url: str, http: httpx.AsyncClient | None,
+                 budget: RequestBudget | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self._owns_http = http is None
         self._http = http or httpx.AsyncClient()
         self._last_failure: tuple[str, float] | None = None
+        self._budget = budget
+
+    def waiting(self) -> str | None:
+        """Say in one line why requests are held back now, or None when they are not.
+
+        "Hugging Face asked us to wait 999999 s; trying again in 300 s" while a server's wait
+        (capped at `MAX_SERVER_WAIT`) is in force; "request budget used up (500 requests in 300 s);
+        trying again in 12 s" while our own budget is spent.
+        """
+        if self._budget is None:
+            return None
+        server = self._budget.server_wait()
+        if server is not None:
+            asked, remaining = server
+            return f"{self.name} asked us to wait {_seconds(asked)} s; trying again in {_seconds(remaining)} s"
+        remaining = self._budget.full_for()
+        if remaining:
+            return (f"request budget used up ({self._budget.limit} requests in {_seconds(self._budget.window)} s); "
+                    f"trying again in {_seconds(remaining)} s")
+        return None
 
     def recent_failure(self, *, within: float = 60.0) -> str | None:
         """Return why the last request got no answer, if it failed within *within* seconds and nothing answered since."""
@@ -60,6 +100,110 @@ class HttpSource:
             await self._http.aclose()
 
 
+def _seconds(value: float) -> str:
+    """Whole seconds for a person, rounded up so that a wait still in force never reads "0 s"."""
+    return f"{max(0, math.ceil(value - 1e-9)):d}"
+
+
+class BodyTooLarge(MalformedResponse):
+    """The answer weighs more than `MAX_BODY`; not retried (the same request would get the same)."""
+
+
+class DeadlineExceeded(httpx.TimeoutException):
+    """The whole request, body included, took longer than its deadline: a timeout like any other."""
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A complete HTTP answer of bounded size, read within a deadline."""
+
+    status_code: int
+    headers: httpx.Headers
+    content: bytes | bytearray
+    """Empty for a 4xx or 5xx: nothing reads an error's body."""
+
+
+def default_deadline(timeout: float, deadline: float | None) -> float:
+    """Return *deadline*, or `DEADLINE_PER_TIMEOUT` times the per-read *timeout* when it is None."""
+    if deadline is None:
+        return DEADLINE_PER_TIMEOUT * timeout
+    if deadline <= 0:
+        raise ValueError(f"a deadline must be positive, not {deadline}")
+    return deadline
+
+
+async def fetch(http: httpx.AsyncClient, url: str, *, params: dict[str, Any] | None = None,
+                headers: dict[str, str] | None = None, timeout: float, deadline: float,
+                max_body: int = MAX_BODY, where: str) -> Answer:
+    """GET *url*, reading at most *max_body* bytes of body, all within *deadline* seconds.
+
+    httpx's *timeout* bounds each read; the deadline bounds the whole request, so a body that
+    trickles in a byte at a time ends too. Past the deadline raise `DeadlineExceeded`
+    (an ``httpx.TimeoutException``, retried like one); past *max_body*, or when the declared
+    ``Content-Length`` is over it, stop reading and raise `BodyTooLarge` saying "*where* answered
+    with more than N MB". A gzip body counts as it inflates, never more than *max_body* at once.
+    """
+    headers = {**(headers or {}), "Accept-Encoding": "gzip"}  # the one encoding we inflate ourselves
+    try:
+        async with asyncio.timeout(deadline):
+            async with http.stream("GET", url, params=params, headers=headers, timeout=timeout) as response:
+                if response.status_code >= 400:
+                    return Answer(response.status_code, response.headers, b"")
+                declared = response.headers.get("content-length", "").strip()
+                if declared.isdigit() and int(declared) > max_body:
+                    raise BodyTooLarge(f"{where} answered with more than {_size(max_body)}")
+                body = await _bounded_body(response, max_body=max_body, where=where)
+                return Answer(response.status_code, response.headers, body)
+    except TimeoutError:
+        raise DeadlineExceeded(f"no complete answer within {deadline:g} s") from None
+
+
+async def _bounded_body(response: httpx.Response, *, max_body: int, where: str) -> bytearray:
+    """Read and inflate *response*'s body, stopping as soon as it would pass *max_body* bytes."""
+    encoding = response.headers.get("content-encoding", "").strip().lower()
+    if encoding in ("", "identity"):
+        inflater = None
+    elif encoding in ("gzip", "x-gzip"):
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    else:  # httpx would inflate it in one go, however large: we asked for gzip only
+        raise MalformedResponse(f"{where} answered in an encoding it was not asked for ({_short_text(encoding)})")
+    body = bytearray()
+    try:
+        async for raw in response.aiter_raw():
+            if inflater is None:
+                body += raw
+            while inflater is not None and raw:
+                # At most 1 MB at a time, and never more than one byte past the room left: getting
+                # that byte means too large.
+                out = inflater.decompress(raw, min(max_body - len(body) + 1, _INFLATE_STEP))
+                if not out and inflater.unconsumed_tail == raw:
+                    raise zlib.error("no progress")
+                body += out
+                raw = inflater.unconsumed_tail
+                if len(body) > max_body:
+                    break
+            if len(body) > max_body:
+                raise BodyTooLarge(f"{where} answered with more than {_size(max_body)}")
+        if inflater is not None:
+            body += inflater.flush()
+    except zlib.error:
+        raise MalformedResponse(f"{where} answered with a gzip body that does not inflate") from None
+    if len(body) > max_body:
+        raise BodyTooLarge(f"{where} answered with more than {_size(max_body)}")
+    return body
+
+
+_INFLATE_STEP = 2**20
+
+
+def _short_text(text: str) -> str:
+    return repr(text[:40])
+
+
+def _size(nbytes: int) -> str:
+    return f"{nbytes / 2**20:g} MB" if nbytes >= 2**20 else f"{nbytes:,} bytes"
+
+
 class BudgetExhausted(SourceUnavailable):
     """The request budget would make us wait longer than allowed."""
 
@@ -77,14 +221,31 @@ class RequestBudget:
     """
 
     def __init__(self, *, limit: int = 500, window: float = 300.0, max_wait: float = 60.0,
-                 clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep) -> None:
+                 max_server_wait: float = MAX_SERVER_WAIT, clock: Clock = time.monotonic,
+                 sleep: Sleep = asyncio.sleep, name: str = "the server") -> None:
         if limit < 1 or window <= 0:
             raise ValueError("a request budget needs limit >= 1 and window > 0")
         self.limit, self.window, self.max_wait = limit, window, max_wait
+        self.max_server_wait = max_server_wait
+        self.name = name
+        """Who asks for the waits, for the log: the client sets it."""
         self._clock, self._sleep = clock, sleep
         self._sent: collections.deque[float] = collections.deque()
         self._blocked_until = 0.0
+        self._asked = 0.0
+        """The wait the server asked for, uncapped, while `_blocked_until` is in force."""
         self._lock = asyncio.Lock()
+
+    def server_wait(self) -> tuple[float, float] | None:
+        """Return (the wait the server asked for, seconds still held back) while a server's wait holds, else None."""
+        remaining = self._blocked_until - self._clock()
+        return (self._asked, remaining) if remaining > 0 else None
+
+    def full_for(self) -> float:
+        """Return how many seconds until our own budget has room again (0 when it has room now)."""
+        now = self._clock()
+        self._forget_before(now - self.window)
+        return max(0.0, self._sent[0] + self.window - now) if len(self._sent) >= self.limit else 0.0
 
     def in_flight(self) -> int:
         """Return how many requests count against the current window."""
@@ -100,12 +261,19 @@ class RequestBudget:
         async with self._lock:
             now = self._clock()
             self._forget_before(now - self.window)
-            wait = self._blocked_until - now
-            if len(self._sent) >= self.limit:
-                wait = max(wait, self._sent[0] + self.window - now)
+            server_wait = self._blocked_until - now
+            own_wait = self._sent[0] + self.window - now if len(self._sent) >= self.limit else 0.0
+            wait = max(server_wait, own_wait)
+            held_by_server = server_wait > 0 and server_wait >= own_wait
             if wait > self.max_wait:
+                if held_by_server:
+                    raise BudgetExhausted(f"asked to wait {_seconds(self._asked)} s; "
+                                          f"next request allowed in {_seconds(wait)} s")
                 raise BudgetExhausted(f"request budget used up, next request allowed in {wait:.0f} s")
             if wait > 0:
+                if held_by_server and wait >= 1:
+                    log.info("%s asked us to wait %s s; trying again in %s s",
+                             self.name, _seconds(self._asked), _seconds(wait))
                 await self._sleep(wait)
                 # Trust the sleep even when the clock is a frozen test clock.
                 now = max(self._clock(), now + wait)
@@ -115,36 +283,52 @@ class RequestBudget:
             self._blocked_until = 0.0
             self._sent.append(now)
 
-    def observe(self, headers: httpx.Headers) -> None:
-        """Stop sending until the reset when the server says ``RateLimit: …;r=0;t=<s>``."""
-        fields = dict(_RATELIMIT_FIELD.findall(headers.get("ratelimit", "")))
-        if fields.get("r") == "0" and "t" in fields:
-            self._blocked_until = max(self._blocked_until, self._clock() + int(fields["t"]))
+    def observe(self, headers: httpx.Headers, status_code: int = 200) -> None:
+        """Stop sending for as long as the server asks, up to `max_server_wait`.
+
+        It asks with ``RateLimit: …;r=0;t=<s>`` on any answer, and with ``Retry-After`` on a 429 or 5xx.
+        """
+        asked = server_delay(headers, retry_after=status_code == 429 or status_code >= 500)
+        if not asked or asked <= 0:
+            return
+        now = self._clock()
+        wait = min(asked, self.max_server_wait)
+        if wait < asked:
+            log.warning("%s asked us to wait %s s, longer than its %s s rate-limit window; trying again in %s s",
+                        self.name, _seconds(asked), _seconds(self.max_server_wait), _seconds(wait))
+        if now + wait > self._blocked_until:
+            self._blocked_until, self._asked = now + wait, asked
 
 
-def server_delay(headers: httpx.Headers) -> float | None:
+def server_delay(headers: httpx.Headers, *, retry_after: bool = True) -> float | None:
     """Return how long the server asked us to wait (``Retry-After`` or ``RateLimit`` ``t=``), if it did."""
     delays: list[float] = []
-    retry_after = headers.get("retry-after", "").strip()
-    if retry_after.isdigit():  # Hugging Face sends seconds; an HTTP date falls back to backoff
-        delays.append(float(retry_after))
+    retry_after_text = headers.get("retry-after", "").strip() if retry_after else ""
+    # Hugging Face sends seconds; an HTTP date falls back to backoff. Absurd lengths are not numbers.
+    if retry_after_text.isdigit() and len(retry_after_text) <= 12:
+        delays.append(float(retry_after_text))
     fields = dict(_RATELIMIT_FIELD.findall(headers.get("ratelimit", "")))
     # Hugging Face sends RateLimit on every answer; t= is a wait only once nothing remains.
-    if "t" in fields and fields.get("r", "0") == "0":
+    if "t" in fields and fields.get("r", "0") == "0" and len(fields["t"]) <= 12:
         delays.append(float(fields["t"]))
     return max(delays) if delays else None
 
 
-async def send_with_retries(send: Callable[[], Awaitable[httpx.Response]], *, max_retries: int,
+AnyResponse = Answer | httpx.Response
+
+
+async def send_with_retries(send: Callable[[], Awaitable[AnyResponse]], *, max_retries: int,
                             sleep: Sleep = asyncio.sleep, budget: RequestBudget | None = None,
                             backoff: float = 0.5, max_delay: float = 60.0,
-                            on_failure: Callable[[str], object] | None = None) -> httpx.Response:
+                            on_failure: Callable[[str], object] | None = None) -> AnyResponse:
     """Send a request, retrying 429, 5xx, timeouts and connection errors with exponential backoff.
 
     Return the first response that is neither 429 nor 5xx; raise `RetriesExhausted`
     (a `SourceUnavailable`) when every attempt failed or the server asks for a wait
-    longer than *max_delay*. *on_failure* hears each attempt that got no answer, with the reason,
-    so a caller that stops waiting early can still say what is wrong.
+    longer than *max_delay* (the *budget*, when given, still holds back later requests for
+    that wait, up to its ``max_server_wait``). *on_failure* hears each attempt that got no
+    answer, with the reason, so a caller that stops waiting early can still say what is wrong.
+    Any other error of *send* (a `BodyTooLarge`, say) is not retried.
     """
     reason = "no attempt made"
     for attempt in range(max_retries + 1):
@@ -159,7 +343,7 @@ async def send_with_retries(send: Callable[[], Awaitable[httpx.Response]], *, ma
                 on_failure(reason)
         else:
             if budget is not None:
-                budget.observe(response.headers)
+                budget.observe(response.headers, response.status_code)
             if response.status_code != 429 and response.status_code < 500:
                 return response
             reason = f"HTTP {response.status_code}"

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gzip
 import json
 import random
 import re
 import time
+import zlib
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -18,10 +20,11 @@ from typing import Any
 from aiohttp import web
 
 FAULTS = ("500", "429", "timeout", "truncated", "garbage", "missing_fields")
-HOSTILE_FAULTS = ("drip", "huge", "huge_declared")
+HOSTILE_FAULTS = ("drip", "huge", "huge_declared", "gzip_bomb")
 """Faults only a test asks for (`fail_next`), never drawn at random by ``failure_rate``:
 "drip" sends the answer one byte every ``drip_interval`` seconds; "huge" streams ``huge_bytes``
-of JSON without a Content-Length, "huge_declared" the same with one."""
+of JSON without a Content-Length, "huge_declared" the same with one; "gzip_bomb" sends a small
+gzip body (a few tens of KB, its Content-Length true) that inflates to ``huge_bytes`` of JSON."""
 _DIGITS_MARK = "\x00digits:"
 _DIGITS = re.compile(r'"\\u0000digits:(\d+)"')
 
@@ -79,6 +82,8 @@ class FakeHuggingFace:
         """Size of a "huge" answer's body."""
         self.ignore_limit = False
         """When True, `/api/daily_papers` sends every matching item whatever ``limit`` asked for."""
+        self.gzip_answers = False
+        """When True, ordinary answers are sent gzipped (``Content-Encoding: gzip``), as Hugging Face sends them."""
         self.always_headers: dict[str, str] = {}
         """Headers added to every answer, as Hugging Face adds ``RateLimit`` to each."""
         self.requests: list[RecordedRequest] = []
@@ -177,6 +182,9 @@ class FakeHuggingFace:
                                 content_type="text/html")
         if fault in ("huge", "huge_declared"):
             return await self._huge(request, declared=fault == "huge_declared")
+        if fault == "gzip_bomb":
+            return web.Response(body=_gzip_bomb(self.huge_bytes), content_type="application/json",
+                                headers={**self.always_headers, "Content-Encoding": "gzip"})
         if fault == "missing_fields" and status == 200:
             payload = _strip_ids_and_titles(payload)
         text = json.dumps(payload)
@@ -186,6 +194,9 @@ class FakeHuggingFace:
             text = text[: len(text) // 2]
         if fault == "drip":
             return await self._drip(request, status, text.encode())
+        if self.gzip_answers:
+            return web.Response(body=gzip.compress(text.encode()), status=status, content_type="application/json",
+                                headers={**self.always_headers, "Content-Encoding": "gzip"})
         return web.Response(text=text, status=status, content_type="application/json",
                             headers=self.always_headers)
 
@@ -280,6 +291,16 @@ class FakeHuggingFace:
 
         found = sorted((i for i in self.items.values() if matches(i)), key=_upvotes, reverse=True)
         return await self._answer(request, 200, found[:limit])
+
+
+def _gzip_bomb(size: int) -> bytes:
+    """Gzip a JSON empty list padded with spaces to *size* bytes, 64 KB at a time."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)  # 16+: a gzip header
+    block = b" " * 65536
+    parts = [compressor.compress(b"[")]
+    parts += [compressor.compress(block) for _ in range(max(0, size - 2) // len(block))]
+    parts += [compressor.compress(b"]"), compressor.flush()]
+    return b"".join(parts)
 
 
 def linked_repos(item: dict) -> dict:
