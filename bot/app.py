@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
+import os
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,9 +17,12 @@ from bot.poller import Poller
 from bot.replies import Error, Reply
 from bot.settings import Settings, StartupError, check_database
 from bot.sources import ArxivClient, HuggingFaceClient
-from bot.store_errors import StorageLost, StorageUnavailable
+from bot.store import Store, describe_database, open_store
+from bot.store_errors import (
+    CorruptDatabase, DatabaseInUse, DatabaseUnreachable, ReadOnlyDatabase, SchemaTooNewError, StorageLost,
+    StorageUnavailable, UnusableDatabase,
+)
 from bot.worker import STOP_GRACE, finish_within
-from storage import SchemaTooNewError, Store
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +43,7 @@ class Core:
 async def open_core(settings: Settings, *, clock: Callable[[], datetime] | None = None) -> AsyncIterator[Core]:
     """Open the database and the source clients; close them all on exit."""
     clock = clock or utcnow
-    store = await _open_store(settings)
+    store = await open_database(settings)
     token = settings.hf_token.get_secret_value() if settings.hf_token else None
     hf = HuggingFaceClient(base_url=settings.hf_api_url, token=token, timeout=settings.http_timeout)
     arxiv = ArxivClient(base_url=settings.arxiv_api_url, timeout=settings.http_timeout)
@@ -55,16 +58,14 @@ async def open_core(settings: Settings, *, clock: Callable[[], datetime] | None 
         await store.close()
 
 
-async def _open_store(settings: Settings) -> Store:
+async def open_database(settings: Settings) -> Store:
     """Open the database, or raise `StartupError` in one line naming PAPERBOY_DATABASE and the fix."""
-    from storage import CorruptDatabase, ReadOnlyDatabase
-    from storage.db import storage_reason
-
-    check_database(settings.database)
-    where = f"PAPERBOY_DATABASE={settings.database}"
+    database = os.fspath(settings.database)  # model_copy(update=…) may have put a Path there
+    check_database(database)
+    where = f"PAPERBOY_DATABASE={describe_database(database)}"
     try:
-        return await Store.open(settings.database)
-    except SchemaTooNewError as error:
+        return await open_store(database, exclusive=True)
+    except (SchemaTooNewError, DatabaseInUse) as error:
         raise StartupError(f"{where}: {error}") from None
     except CorruptDatabase as error:
         raise StartupError(f"the database {where} cannot be used: {error}; restore a backup, or point "
@@ -72,13 +73,12 @@ async def _open_store(settings: Settings) -> Store:
     except ReadOnlyDatabase as error:
         raise StartupError(f"the database {where} is read-only ({error}); make the file and its folder "
                            "writable, or point PAPERBOY_DATABASE at another file") from None
-    except sqlite3.Error as error:
-        reason = storage_reason(error)
-        if reason is not None and reason != "the database file is damaged":
-            raise StartupError(f"cannot use the database {where} now: {reason} ({error}); "
-                               "fix that and start Paperboy again") from None
-        raise StartupError(f"cannot open the database {where} ({error}); "
-                           "restore a backup, or point PAPERBOY_DATABASE at a new file") from None
+    except DatabaseUnreachable as error:
+        raise StartupError(f"cannot use the database {where}: {error}; start Postgres or correct the URL "
+                           "(postgresql://user:password@host:5432/dbname, or ?host=/socket/dir)") from None
+    except UnusableDatabase as error:
+        raise StartupError(f"cannot use the database {where} now: {error}; fix that and start Paperboy "
+                           "again") from None
     except OSError as error:
         raise StartupError(f"cannot open the database {where} ({error}); "
                            "restore a backup, or point PAPERBOY_DATABASE at a new file") from None
@@ -140,9 +140,19 @@ async def _poll_forever(core: Core, *, stop: asyncio.Event) -> None:
     """Poll every interval. A failed cycle is logged, and a database refusing writes is retried with
     backoff; only a lost database (`StorageLost`) ends the loop, since writing on would lose everything."""
     interval, backoff = core.settings.poll_interval, STORAGE_BACKOFF[0]
+    led = False
     while not stop.is_set():
         await core.store.check_alive()
         try:
+            # With several processes on one database, one polls; the others deliver and answer, and
+            # try again each interval, so a dead poller is replaced within one interval.
+            if not await core.store.try_lead("poll"):
+                if led:
+                    log.warning("poll: another Paperboy process polls now")
+                led = False
+                await _wait_watching(core, stop, interval)
+                continue
+            led = True
             await _poll_cycle(core)
             await core.store.set_state("poll.next_at", (utcnow() + timedelta(seconds=interval)).isoformat())
             wait, backoff = interval, STORAGE_BACKOFF[0]
@@ -150,7 +160,8 @@ async def _poll_forever(core: Core, *, stop: asyncio.Event) -> None:
             log.warning("poll: the database refuses writes (%s); trying again in %g s", error, backoff)
             wait, backoff = min(backoff, interval), min(backoff * 2, STORAGE_BACKOFF[1])
         await _wait_watching(core, stop, wait)
-    await _quietly(core.store.set_state("poll.next_at", None))
+    if led:
+        await _quietly(core.store.set_state("poll.next_at", None))
 
 
 async def _poll_cycle(core: Core) -> None:

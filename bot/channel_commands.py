@@ -13,8 +13,8 @@ from bot.replies import PaperCard, PaperList, Reply, Text
 from bot.schedule import next_digest_at, parse_clock_time
 from bot.timezones import get_zone
 from bot.topics import QueryError, parse_query
-from storage import Store
-from storage.models import Channel, Topic
+from bot.store import Store
+from bot.rows import Channel, Topic
 
 MAX_TOPICS_PER_CHANNEL = 25  # Discord autocomplete shows at most 25 choices
 

@@ -13,10 +13,12 @@ from contextlib import contextmanager
 from importlib import metadata
 from typing import Iterator, Sequence
 
-from bot.app import CommandGate, Core, open_core, run_poller
+from bot.app import CommandGate, Core, open_database, open_core, run_poller
+from bot.db_copy import CopyRefused, copy_database
 from bot.delivery import Adapter, CommandEngine
 from bot.redaction import RedactingFilter
-from bot.settings import Settings, SettingsError, StartupError, load_settings
+from bot.settings import Settings, SettingsError, StartupError, check_database, load_settings
+from bot.store import describe_database
 from bot.store_errors import StorageLost
 
 log = logging.getLogger("paperboy")
@@ -74,12 +76,43 @@ def build_parser() -> argparse.ArgumentParser:
     invite.add_argument("--application-id", help="the Discord application id")
     invite.set_defaults(func=discord_invite)
 
+    db = sub.add_parser("db", help="database helpers", description="Database helpers.")
+    db_sub = db.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    copy = db_sub.add_parser("copy", help="copy this database into another (SQLite to Postgres)",
+                             description="Copy everything in PAPERBOY_DATABASE (channels, topics, ledger, outbox, "
+                             "paper cache, installations) into an empty database, keeping ids, and check the "
+                             "counts. Stop Paperboy first.")
+    copy.add_argument("--to", required=True, metavar="DATABASE",
+                      help="the target: a postgresql:// URL (or another SQLite file)")
+    copy.set_defaults(func=db_copy)
+
     slack = sub.add_parser("slack", help="Slack helpers", description="Slack helpers.")
     slack_sub = slack.add_subparsers(title="commands", metavar="COMMAND", required=True)
     manifest = slack_sub.add_parser("manifest", help="print the Slack app manifest (JSON)",
                                     description="Print the app manifest to paste at api.slack.com/apps.")
     manifest.set_defaults(func=slack_manifest)
     return parser
+
+
+async def db_copy(args: argparse.Namespace, settings: Settings) -> int:
+    """Copy PAPERBOY_DATABASE into ``--to``; print one line per table and exit 0 when every count matches."""
+    target_settings = settings.model_copy(update={"database": args.to})
+    check_database(args.to)
+    source = await open_database(settings)
+    try:
+        target = await open_database(target_settings)
+        try:
+            copied = await copy_database(source, target)
+        except CopyRefused as error:
+            return _fail(f"db copy to {describe_database(args.to)}: {error}", status=1)
+        finally:
+            await target.close()
+    finally:
+        await source.close()
+    for table in copied:
+        print(f"{table.table}: {table.source_rows} rows copied, {table.target_rows} in the target")
+    print(f"copied into {describe_database(args.to)}; set PAPERBOY_DATABASE to it and start Paperboy")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -244,7 +277,7 @@ def _platform_adapters(core: Core, engine: CommandEngine) -> list[Adapter]:
         from adapters.slack import SlackAdapter
 
         with _startup_errors("slack"):
-            adapters.append(SlackAdapter(core.settings, engine))
+            adapters.append(SlackAdapter(core.settings, engine, store=core.store))
     return adapters
 
 

@@ -1,4 +1,4 @@
-"""`paperboy poll --dry-run`: run the real poll on a throwaway copy of the database.
+"""`paperboy poll --dry-run`: run the real poll on a throwaway copy of the database (an SQLite file, whatever the backend).
 
 Simulating a poll would drift from the real one (roll-ups, digests, thresholds, edits). Instead
 the whole cycle runs for real against a copy, with every platform replaced by an in-memory
@@ -13,8 +13,10 @@ from pathlib import Path
 
 from bot.app import Core, open_core
 from bot.channels import ChannelRef
+from bot.db_copy import copy_database
 from bot.poller import PollReport
 from bot.replies import PaperCard, Post
+from bot.store import open_store
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,8 +44,12 @@ async def dry_run(core: Core) -> tuple[PollReport, list[WouldSend]]:
     from adapters.memory import MemoryAdapter  # the recorder is an adapter; the core stays platform-free
 
     with tempfile.TemporaryDirectory(prefix="paperboy-dry-run-") as folder:
-        copy = Path(folder) / "copy.db"
-        await core.store.copy_to(copy)
+        copy = str(Path(folder) / "copy.db")
+        target = await open_store(copy)
+        try:
+            await copy_database(core.store, target)
+        finally:
+            await target.close()
         settings = core.settings.model_copy(update={"database": copy})
         async with open_core(settings, clock=core.engine.clock) as trial:
             platforms = {channel.ref.platform for channel in await trial.store.list_channels()}

@@ -24,7 +24,7 @@ from bot.replies import Error, PaperCard, PaperList, Reply, Text
 from bot.sources import ArxivClient, HuggingFaceClient, PaperNotFound, SourceError
 from bot.store_errors import StorageLost, StorageUnavailable
 from bot.topics import Query
-from storage import Store
+from bot.store import Store
 
 log = logging.getLogger(__name__)
 

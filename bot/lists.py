@@ -8,7 +8,7 @@ from datetime import datetime
 
 from bot.paper import Paper
 from bot.sources import HuggingFaceClient, SourceError
-from storage import Store
+from bot.store import Store
 
 TRENDING_LIMIT = 50
 DAILY_LIMIT = 100

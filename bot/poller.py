@@ -20,8 +20,8 @@ from bot.sources import HuggingFaceClient
 from bot.topics import EveryPaper, Match, PaperText, Query, QueryError, parse_query
 from bot.topics.index import TopicIndex
 from bot.worker import DeliveryReport, DeliveryWorker, posted_state
-from storage import Store
-from storage.models import Channel
+from bot.store import Store
+from bot.rows import Channel
 
 log = logging.getLogger(__name__)
 EVERY = EveryPaper()

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from bot.timezones import get_zone
 from bot.usage import UsageError
-from storage.models import Channel
+from bot.rows import Channel
 
 _CLOCK = re.compile(r"([01]?\d|2[0-3])[:h.]?([0-5]\d)")
 

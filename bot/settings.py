@@ -23,7 +23,8 @@ class Settings(BaseSettings):
         env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
     )
 
-    database: Path = Field(Path("paperboy.db"), validation_alias=_env("PAPERBOY_DATABASE"))
+    database: str = Field("paperboy.db", validation_alias=_env("PAPERBOY_DATABASE"))
+    """A file path (SQLite, one process) or a ``postgresql://`` URL (Postgres, any number of processes)."""
     hf_api_url: str = Field("https://huggingface.co", validation_alias=_env("PAPERBOY_HF_API_URL"))
     arxiv_api_url: str = Field("https://export.arxiv.org", validation_alias=_env("PAPERBOY_ARXIV_API_URL"))
     hf_token: SecretStr | None = Field(None, validation_alias=_env("HF_TOKEN"))
@@ -48,6 +49,8 @@ class Settings(BaseSettings):
         "wss://gateway.discord.gg", validation_alias=_env("PAPERBOY_DISCORD_GATEWAY_URL")
     )
     discord_guild: int | None = Field(None, validation_alias=_env("PAPERBOY_DISCORD_GUILD"))
+    discord_shards: tuple[tuple[int, ...], int] | None = Field(None, validation_alias=_env("PAPERBOY_DISCORD_SHARDS"))
+    """The gateway shards this process connects, written ``0-1/4`` (or ``2,3/4``, ``0/1``): ids, then the count."""
 
     slack_bot_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_BOT_TOKEN"))
     slack_app_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_APP_TOKEN"))
@@ -72,6 +75,22 @@ class Settings(BaseSettings):
     def _blank_is_unset(cls, value: object) -> object:
         # `.env.example` copied as is leaves `DISCORD_TOKEN=`: that means "not configured".
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("discord_shards", mode="before")
+    @classmethod
+    def _shard_spec(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        if not value.strip():
+            return None
+        return parse_shards(value)
+
+    @field_validator("database", mode="before")
+    @classmethod
+    def _path_is_text(cls, value: object) -> object:
+        if isinstance(value, os.PathLike):
+            return os.fspath(value)
+        return "paperboy.db" if isinstance(value, str) and not value.strip() else value
 
     @field_validator("log_file", mode="before")
     @classmethod
@@ -127,8 +146,35 @@ def _check_slack(settings: Settings) -> None:
                             f"copy it from Basic Information at https://api.slack.com/apps{other_way}")
 
 
-def check_database(path: Path) -> None:
-    """Raise `SettingsError` unless SQLite can write *path* and its journal files beside it."""
+def parse_shards(text: str) -> tuple[tuple[int, ...], int]:
+    """Parse ``0-1/4`` (a range), ``0,2/4`` (a list) or ``3/4`` into (shard ids, shard count)."""
+    ids_text, slash, count_text = text.strip().partition("/")
+    try:
+        count = int(count_text)
+        ids: list[int] = []
+        for part in ids_text.split(","):
+            low, dash, high = part.strip().partition("-")
+            ids.extend(range(int(low), int(high) + 1) if dash else [int(low)])
+    except ValueError:
+        raise ValueError(f"write the shards as ids/count, such as 0-1/4 or 0,2/4, not {text!r}") from None
+    if not slash or count < 1 or not ids or any(not 0 <= i < count for i in ids) or len(set(ids)) != len(ids):
+        raise ValueError(f"{text!r} needs distinct shard ids from 0 to count-1 and a count of at least 1, "
+                         "such as 0-1/4")
+    return tuple(sorted(ids)), count
+
+
+def check_database(database: str) -> None:
+    """Raise `SettingsError` unless SQLite can write the file *database* and its journal files beside it.
+
+    A ``postgresql://`` URL is checked by connecting to it, at start-up.
+    """
+    database = os.fspath(database)
+    if "://" in database:
+        if not database.lower().startswith(("postgresql://", "postgres://")):
+            raise SettingsError("bad setting PAPERBOY_DATABASE: only a file path (SQLite) or a postgresql:// URL "
+                                f"works, not {database.split('://', 1)[0]}://")
+        return
+    path = Path(database)
     folder = path.parent
     if path.is_dir():
         problem = f"{path} is a folder; set PAPERBOY_DATABASE to a file in it, such as {path / 'paperboy.db'}"

@@ -21,8 +21,8 @@ from bot.pacing import Pacer, Slot
 from bot.paper import Paper
 from bot.replies import PaperCard, PaperList, Post
 from bot.store_errors import StorageLost, StorageUnavailable
-from storage import Store
-from storage.models import Channel, OutboxEntry
+from bot.store import Store
+from bot.rows import Channel, OutboxEntry
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +167,7 @@ class DeliveryWorker:
     async def reconcile(self) -> int:
         """Resolve entries left in ``sending`` by a crash: sent if the platform has the post, else pending."""
         settled = 0
-        for entry in await self.store.outbox_in_state("sending"):
+        for entry in await self.store.abandoned_outbox():
             if entry.id in self._in_flight:
                 continue
             channel = await self.store.get_channel_by_id(entry.channel_id)

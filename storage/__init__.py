@@ -1,11 +1,39 @@
-"""Paperboy's SQLite storage: `Store` and the rows it returns."""
+"""Paperboy's storage backends: SQLite (this package, the default) and Postgres (`storage.postgres`).
 
-from storage.db import CorruptDatabase, ReadOnlyDatabase, SchemaTooNewError, UnusableDatabase, latest_version, migrate
-from storage.models import Channel, Delivery, Topic
+Each implements the core's `bot.store.Store` Protocol; `bot.store.open_store` picks one by the
+scheme of ``PAPERBOY_DATABASE`` through the ``paperboy.storage`` entry points.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from bot.rows import Channel, Delivery, Topic
+from bot.store_errors import (
+    CorruptDatabase, DatabaseInUse, ReadOnlyDatabase, SchemaTooNewError, UnusableDatabase,
+)
+from storage.db import latest_version, migrate, storage_reason
 from storage.papers import MAX_SEARCH_TERMS, SearchTooBroad
 from storage.store import Store
 
 __all__ = [
-    "MAX_SEARCH_TERMS", "Channel", "CorruptDatabase", "Delivery", "ReadOnlyDatabase", "SchemaTooNewError",
-    "SearchTooBroad", "Store", "Topic", "UnusableDatabase", "latest_version", "migrate",
+    "MAX_SEARCH_TERMS", "Channel", "CorruptDatabase", "DatabaseInUse", "Delivery", "ReadOnlyDatabase",
+    "SchemaTooNewError", "SearchTooBroad", "Store", "Topic", "UnusableDatabase", "latest_version", "migrate",
+    "open_store",
 ]
+
+
+async def open_store(database: str, **options: Any) -> Store:
+    """Open the SQLite file *database* for the core (options as `Store.open`'s).
+
+    An SQLite error at opening becomes `UnusableDatabase` with a short reason, so the core
+    needs to know nothing of SQLite.
+    """
+    try:
+        return await Store.open(database, **options)
+    except sqlite3.Error as error:
+        reason = storage_reason(error)
+        if reason is not None and reason != "the database file is damaged":
+            raise UnusableDatabase(f"{reason} ({error})") from None
+        raise CorruptDatabase(f"SQLite cannot open it ({error})") from None

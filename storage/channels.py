@@ -10,7 +10,7 @@ from typing import Any
 
 from bot.channels import ChannelRef
 from storage.db import Queries, from_db, to_db
-from storage.models import Channel, Topic
+from bot.rows import Channel, Topic
 
 _CHANNEL_COLUMNS = (
     "id, platform, workspace, channel, realtime, digest_time, timezone, top_n, min_upvotes, "

@@ -18,38 +18,42 @@ from typing import Any
 
 import aiosqlite
 
-from bot.store_errors import StorageLost, StorageUnavailable
+from bot.store_errors import (  # noqa: F401  (re-exported: storage.db names them too)
+    CorruptDatabase, DatabaseInUse, ReadOnlyDatabase, SchemaTooNewError, StorageLost, StorageUnavailable,
+    UnusableDatabase,
+)
 
 log = logging.getLogger(__name__)
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
-class SchemaTooNewError(RuntimeError):
-    """The database was written by a newer Paperboy than this one."""
-
-
 @dataclass(frozen=True, slots=True)
 class Migration:
-    """One numbered ``.sql`` file from ``storage/migrations``."""
+    """One numbered ``.sql`` file from a backend's ``migrations`` folder."""
 
     version: int
     name: str
     sql: str
 
 
-@lru_cache(maxsize=1)
-def migrations() -> tuple[Migration, ...]:
-    """Return the shipped migrations in order, checking they are numbered 1, 2, 3… without gaps."""
+def read_migrations(package: str) -> tuple[Migration, ...]:
+    """Return the migrations shipped in *package*'s ``migrations`` folder in order, checking they are numbered 1..n."""
     found = []
-    for entry in files(__package__).joinpath("migrations").iterdir():
+    for entry in files(package).joinpath("migrations").iterdir():
         match = _MIGRATION_NAME.match(entry.name)
         if match:
             found.append(Migration(int(match.group(1)), entry.name, entry.read_text(encoding="utf-8")))
     found.sort(key=lambda m: m.version)
     if [m.version for m in found] != list(range(1, len(found) + 1)):
-        raise RuntimeError(f"storage migrations are not numbered 1..n: {[m.name for m in found]}")
+        raise RuntimeError(f"{package} migrations are not numbered 1..n: {[m.name for m in found]}")
     return tuple(found)
+
+
+@lru_cache(maxsize=1)
+def migrations() -> tuple[Migration, ...]:
+    """Return SQLite's migrations (``storage/migrations``) in order."""
+    return read_migrations(__package__)
 
 
 def latest_version() -> int:
@@ -99,16 +103,7 @@ DEFAULT_BUSY_TIMEOUT = 5.0
 """Seconds a write waits for another program's write lock before giving up (`StorageUnavailable`)."""
 
 
-class UnusableDatabase(RuntimeError):
-    """At start-up, the database cannot be used as it is; ``str(error)`` says why, in a few words."""
 
-
-class CorruptDatabase(UnusableDatabase):
-    """The file is not an SQLite database, or ``PRAGMA quick_check`` found it damaged."""
-
-
-class ReadOnlyDatabase(UnusableDatabase):
-    """SQLite could open the database only for reading (file, folder or file system read-only)."""
 
 
 async def connect(

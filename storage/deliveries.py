@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from storage.db import Queries, from_db, to_db
-from storage.models import Delivery
+from bot.rows import Delivery
 
 _COLUMN_NAMES = (
     "id", "channel_id", "paper_id", "state", "why", "topic_id", "attempts", "next_attempt_at",

@@ -5,10 +5,15 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+import os
+import socket
+from datetime import datetime, timedelta, timezone
 
 from storage.db import Queries, from_db, to_db
-from storage.models import OutboxEntry, PostedCard
+from bot.rows import OutboxEntry, PostedCard
+
+OWNER = f"{socket.gethostname()}:{os.getpid()}"
+"""Who claimed an entry, kept for the people reading the database after a crash."""
 
 _COLUMNS = ("id, channel_id, kind, tag, paper_ids, state, title, target_ref, attempts, next_attempt_at, "
             "last_error, message_ref, created_at, sent_at")
@@ -162,9 +167,17 @@ class OutboxQueries(Queries):
         Returns False when it is no longer pending (another sender got to it first).
         """
         async with self._transaction() as conn:
-            cursor = await conn.execute("UPDATE outbox SET state = 'sending' WHERE id = ? AND state = 'pending'",
-                                        (entry_id,))
+            cursor = await conn.execute(
+                "UPDATE outbox SET state = 'sending', claimed_by = ?, claimed_at = ? WHERE id = ? AND state = 'pending'",
+                (OWNER, to_db(datetime.now(timezone.utc)), entry_id))
             return cursor.rowcount == 1
+
+    async def abandoned_outbox(self) -> list[OutboxEntry]:
+        """Return every entry in ``sending``: with one process per file, no other process can be sending.
+
+        The worker skips the ones this process has in flight; the rest were left by a crash.
+        """
+        return await self.outbox_in_state("sending")
 
     async def mark_outbox_sent(
         self, entry_id: int, *, message_ref: str | None, at: datetime,

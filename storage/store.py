@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import Any
 
 import aiosqlite
-from types import TracebackType
 
-from storage import db
+from storage import db, portable
 from storage.channels import ChannelQueries
 from storage.deliveries import DeliveryQueries
+from storage.installations import InstallationQueries
 from storage.outbox import OutboxQueries
 from storage.papers import SEARCH_BUDGET, PaperQueries
+from storage.process_lock import ProcessLock
 
 
-class Store(PaperQueries, ChannelQueries, DeliveryQueries, OutboxQueries):
+class Store(PaperQueries, ChannelQueries, DeliveryQueries, OutboxQueries, InstallationQueries):
     """Paperboy's SQLite database: papers, channels and topics, the delivery ledger, small state.
 
     Open it with ``await Store.open(path)`` (or ``async with await Store.open(path) as store``);
@@ -32,6 +36,7 @@ class Store(PaperQueries, ChannelQueries, DeliveryQueries, OutboxQueries):
         readers: int = 1,
         slow_readers: int = 2,
         search_budget: float = SEARCH_BUDGET,
+        exclusive: bool = False,
     ) -> Store:
         """Open or create the database at *path*, in WAL mode with foreign keys on, migrated to the latest schema.
 
@@ -41,12 +46,22 @@ class Store(PaperQueries, ChannelQueries, DeliveryQueries, OutboxQueries):
         read-only connections serve quick reads and *slow_readers* more serve full-text search
         and whole lists (0 and 0: everything on the one connection, as before); a search gets
         *search_budget* seconds of SQLite's time.
+
+        With *exclusive*, this process must be the only Paperboy on the file (`DatabaseInUse`
+        otherwise): two processes would both poll and both deliver, and each would take the
+        other's sends in flight for crash leftovers. Several processes need Postgres.
         """
         location = os.fspath(path)
-        conn = await db.connect(location, busy_timeout=busy_timeout)
+        on_disk = location not in ("", ":memory:")
+        lock = ProcessLock.take(location) if exclusive and on_disk else None
+        try:
+            conn = await db.connect(location, busy_timeout=busy_timeout)
+        except BaseException:
+            if lock is not None:
+                lock.release()
+            raise
         opened: list[db.Reader] = []
         try:
-            on_disk = location not in ("", ":memory:")
             if on_disk:  # another connection to ":memory:" would be another, empty, database
                 for _ in range(readers + slow_readers):
                     opened.append(await db.Reader.open(location, busy_timeout=busy_timeout))
@@ -56,13 +71,38 @@ class Store(PaperQueries, ChannelQueries, DeliveryQueries, OutboxQueries):
             for reader in opened:
                 await db.close_connection(reader.conn)
             await db.close_connection(conn)
+            if lock is not None:
+                lock.release()
             raise
         store._search_budget = search_budget
+        store._process_lock = lock
         return store
+
+    _process_lock: ProcessLock | None = None
 
     async def close(self) -> None:
         """Close the connections, after any method still running has finished."""
         await self._close_connections()
+        if self._process_lock is not None:
+            self._process_lock.release()
+            self._process_lock = None
+
+    async def try_lead(self, role: str) -> bool:
+        """Always True: on SQLite one process owns the file (see *exclusive* in `open`)."""
+        return True
+
+    async def dump_table(self, table: str) -> list[dict[str, Any]]:
+        """Return every row of *table* (one of `bot.store.PORTABLE_TABLES`) in the portable form."""
+        rows = await self._fetchall(portable.select_sql(table), slow=True)
+        return [portable.from_sqlite(table, dict(row)) for row in rows]
+
+    async def load_table(self, table: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert *rows* (portable form, ids kept) into *table*, in one transaction."""
+        if not rows:
+            return
+        sql = portable.insert_sql(table)
+        async with self._transaction() as conn:
+            await conn.executemany(sql, [portable.to_sqlite(table, row) for row in rows])
 
     async def __aenter__(self) -> Store:
         return self

@@ -70,3 +70,38 @@ async def core(settings, clock):
 
     async with open_core(settings, clock=clock) as core:
         yield core
+
+
+from tests.postgres import postgres_server, postgres_url  # noqa: E402,F401  (fixtures)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def any_store(request, tmp_path, postgres_server):
+    """A store on each backend in turn (a new file, or a new database): the contract tests run on both."""
+    from bot.store import open_store
+    from tests.postgres import fresh_database
+
+    if request.param == "sqlite":
+        store = await open_store(str(tmp_path / "paperboy.db"))
+        yield store
+        await store.close()
+        return
+    async with fresh_database(postgres_server) as url:
+        store = await open_store(url)
+        yield store
+        await store.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def any_core(request, settings, clock, postgres_server):
+    """A real core on each backend in turn: command and delivery paths run on SQLite and on Postgres."""
+    from bot.app import open_core
+    from tests.postgres import fresh_database
+
+    if request.param == "sqlite":
+        async with open_core(settings, clock=clock) as core:
+            yield core
+        return
+    async with fresh_database(postgres_server) as url:
+        async with open_core(settings.model_copy(update={"database": url}), clock=clock) as core:
+            yield core

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -60,7 +61,7 @@ def _paper(raw: dict):
 
 async def test_the_same_query_gives_the_same_answer_whatever_was_searched_before(settings, chat, clock):
     fresh = await all_pages(chat, f"search {README_QUERY}")
-    other = settings.model_copy(update={"database": settings.database.with_name("other.db")})
+    other = settings.model_copy(update={"database": str(Path(settings.database).with_name("other.db"))})
     async with open_core(other, clock=clock) as core:
         elsewhere = MemoryAdapter(core.engine)
         await elsewhere.push('search "model merging"')

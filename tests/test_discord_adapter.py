@@ -17,6 +17,7 @@ from bot.channels import ChannelRef
 from bot.commands import COMMANDS
 from bot.delivery import DeliveryStatus
 from bot.replies import Error, PaperCard, Post, Reply
+from bot.settings import parse_shards
 from tests.fakes.discord_server import (
     ADMIN_PERMISSIONS, DEADLINE, MEMBER_PERMISSIONS, FakeDiscord, Interaction, discord_limit_errors,
 )
@@ -108,6 +109,25 @@ async def test_start_logs_in_syncs_once_and_mirrors_the_engine_commands(core, se
     assert not again.synced, "unchanged definitions are not registered again"
     assert len(fake_discord.requests_to("PUT", "/commands")) == 1
     await stopped(again)
+
+
+async def test_shards_setting_connects_only_those_shards_and_commands_still_answer(core, settings, fake_discord):
+    home = (int(fake_discord.guild_id) >> 22) % 4  # the shard Discord sends this guild's events on
+    mine = sorted({home, (home + 1) % 4})
+    sharded = discord_settings(settings, fake_discord, discord_shards=(tuple(mine), 4))
+    adapter = await started(DiscordAdapter(sharded, core.engine), fake_discord)
+    await fake_discord.wait_for(lambda: len(fake_discord.identified_shards) == 2, timeout=10)
+    assert sorted(fake_discord.identified_shards) == [[s, 4] for s in mine]
+    interaction = await run(fake_discord, "trending")  # answered once, by the guild's shard
+    assert interaction.messages() and len(interaction.callbacks) == 1
+    await stopped(adapter)
+
+
+def test_shard_specs_parse_and_bad_ones_say_how_to_write_them():
+    assert parse_shards("0-1/4") == ((0, 1), 4) and parse_shards(" 3,0/4 ") == ((0, 3), 4)
+    for bad in ("0-1", "4/4", "1-0/4", "a/2", "0,0/2", "0/0"):
+        with pytest.raises(ValueError, match="0-1/4"):
+            parse_shards(bad)
 
 
 async def test_development_guild_gets_the_commands_and_they_answer(core, settings, fake_discord):

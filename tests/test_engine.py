@@ -16,6 +16,12 @@ MERGING = "What Matters for Model Merging at Scale?"
 
 
 @pytest.fixture
+def core(any_core):
+    """This file's tests run on SQLite and on Postgres."""
+    return any_core
+
+
+@pytest.fixture
 def chat(core):
     return MemoryAdapter(core.engine)
 

@@ -13,6 +13,12 @@ from tests.fakes.seed import make_item
 
 
 @pytest.fixture
+def core(any_core):
+    """This file's tests run on SQLite and on Postgres."""
+    return any_core
+
+
+@pytest.fixture
 def chat(core):
     adapter = MemoryAdapter(core.engine)
     core.poller.adapters[adapter.platform] = adapter

@@ -140,7 +140,7 @@ def cli_logging(settings: Settings) -> Iterator[None]:
 async def install_and_mention(settings: Settings, slack: FakeSlack, team_token: str) -> None:
     """Install Paperboy in team TA through the real OAuth flow, get a mention answered, log a failure."""
     async with open_core(settings) as core:
-        bot = SlackAdapter(settings, core.engine, host="127.0.0.1", port=0)
+        bot = SlackAdapter(settings, core.engine, host="127.0.0.1", port=0, store=core.store)
         await bot.start()
         try:
             async with aiohttp.ClientSession() as browser:

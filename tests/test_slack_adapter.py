@@ -443,7 +443,7 @@ async def test_oauth_installs_two_workspaces_and_answers_each_with_its_own_token
     settings = make_settings(tmp_path, slack, hf, slack_bot_token=None, slack_client_id="111.222",
                              slack_client_secret="client-secret")
     async with open_core(settings) as core:
-        bot = SlackAdapter(settings, core.engine, host="127.0.0.1", port=0)
+        bot = SlackAdapter(settings, core.engine, host="127.0.0.1", port=0, store=core.store)
         await bot.start()
         try:
             base = f"http://127.0.0.1:{bot.port}"

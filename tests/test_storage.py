@@ -1,4 +1,5 @@
-"""Store against real SQLite files: papers and search, channels and topics, the delivery ledger, state."""
+"""The storage contract, run against both backends (a real SQLite file, a real Postgres database):
+papers and search, channels and topics, the delivery ledger, state. SQLite's own details are at the top."""
 
 from __future__ import annotations
 
@@ -24,10 +25,16 @@ OTHER = ChannelRef(platform="slack", workspace="T1", channel="C1")
 
 
 @pytest.fixture
-async def store(tmp_path):
+async def sqlite_store(tmp_path):
     store = await Store.open(tmp_path / "paperboy.db")
     yield store
     await store.close()
+
+
+@pytest.fixture
+def store(any_store):
+    """Every test below that takes `store` runs once on SQLite and once on Postgres."""
+    return any_store
 
 
 def seed_papers() -> list[Paper]:
@@ -66,11 +73,11 @@ def ids(papers) -> list[str]:
 # --- opening ---------------------------------------------------------------------------------------
 
 
-async def test_open_turns_on_wal_and_foreign_keys(tmp_path, store):
+async def test_open_turns_on_wal_and_foreign_keys(tmp_path, sqlite_store):
     with sqlite3.connect(tmp_path / "paperboy.db") as raw:
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     with pytest.raises(sqlite3.IntegrityError):
-        await store.add_topic(999, "llm", "u1", at=T0)  # no channel 999: the foreign key must refuse
+        await sqlite_store.add_topic(999, "llm", "u1", at=T0)  # no channel 999: the foreign key must refuse
 
 
 async def test_data_survives_close_and_reopen(tmp_path):

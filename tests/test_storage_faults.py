@@ -302,7 +302,7 @@ async def test_open_core_turns_a_read_only_database_into_one_startup_line(tmp_pa
     async with await Store.open(settings.database) as store:
         await store.set_state("k", "v")
     monkeypatch.setattr(bot.app, "check_database", lambda path: None)
-    with read_only(settings.database):
+    with read_only(Path(settings.database)):
         with pytest.raises(StartupError) as caught:
             async with bot.app.open_core(settings):
                 pass
@@ -315,7 +315,7 @@ async def test_open_core_turns_a_damaged_database_into_one_startup_line(settings
     from bot.app import open_core
     from bot.settings import StartupError
 
-    write_garbage(settings.database)
+    write_garbage(Path(settings.database))
     with pytest.raises(StartupError) as caught:
         async with open_core(settings):
             pass

@@ -115,7 +115,7 @@ class DiscordAdapter:
             raise
 
     async def _start(self) -> None:
-        client = discord.Client(intents=discord.Intents(guilds=True), max_ratelimit_timeout=RATE_LIMIT_PATIENCE)
+        client = self._new_client()
         delivery.insist_on_json(client.http)
         tree = app_commands.CommandTree(client)
         guild = discord.Object(self._settings.discord_guild) if self._settings.discord_guild else None
@@ -154,6 +154,14 @@ class DiscordAdapter:
         if self._saved_urls is not None:
             discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = self._saved_urls
             self._saved_urls = None
+
+    def _new_client(self) -> discord.Client:
+        options = dict(intents=discord.Intents(guilds=True), max_ratelimit_timeout=RATE_LIMIT_PATIENCE)
+        if self._settings.discord_shards is None:
+            return discord.Client(**options)
+        # Several processes split the gateway between them; REST sends work from any of them.
+        shard_ids, shard_count = self._settings.discord_shards
+        return discord.AutoShardedClient(shard_ids=list(shard_ids), shard_count=shard_count, **options)
 
     def _point_client(self) -> None:
         # discord.py keeps both URLs as class attributes; there is no per-client setting.

@@ -30,6 +30,7 @@ from bot.commands import COMMANDS
 from bot.delivery import CommandEngine, DeliveryResult, DeliveryStatus, RateLimit
 from bot.replies import Error, Post, Reply
 from bot.settings import Settings
+from bot.store import InstallationStore
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,8 @@ class SlackAdapter:
     """Paperboy on Slack. Implements `bot.delivery.Adapter`.
 
     *host* and *port* are where HTTP mode listens (``port=0`` picks a free port, read
-    back from `port` after `start`).
+    back from `port` after `start`). *store* keeps the workspaces' installations and the OAuth
+    states of "Add to Slack"; it is needed only then (SLACK_CLIENT_ID and SLACK_CLIENT_SECRET set).
     """
 
     platform = PLATFORM
@@ -109,6 +111,7 @@ class SlackAdapter:
         *,
         host: str = "0.0.0.0",
         port: int | None = None,
+        store: InstallationStore | None = None,
     ) -> None:
         self.settings = settings
         self.engine = engine
@@ -116,7 +119,9 @@ class SlackAdapter:
         self.port: int = settings.slack_port if port is None else port
         self._bot_token = _secret(settings.slack_bot_token)
         self._app_token = _secret(settings.slack_app_token)
-        oauth_settings = oauth.oauth_settings(settings)
+        if store is None and oauth.is_multi_workspace(settings):
+            raise TypeError("SlackAdapter needs store= to keep the installations of \"Add to Slack\"")
+        oauth_settings = oauth.oauth_settings(settings, store) if store is not None else None
         self.socket_mode = self._app_token is not None and oauth_settings is None
         signing_secret = self._signing_secret = _secret(settings.slack_signing_secret)
         _check_setup(bot_token=self._bot_token, oauth_enabled=oauth_settings is not None,

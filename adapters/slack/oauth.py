@@ -1,7 +1,7 @@
 """Multi-workspace installation ("Add to Slack") and the app manifest it installs.
 
-Installations and OAuth states live in Paperboy's own database file, in the tables
-slack_sdk's SQLite3 stores create for themselves; Paperboy never writes that SQL.
+Installations and OAuth states live in Paperboy's own store (`bot.store.InstallationStore`),
+through the async stores of `adapters.slack.installations`, so nothing blocks the event loop.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from functools import lru_cache
 from importlib import resources
 
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
-from slack_sdk.oauth.installation_store.sqlite3 import SQLite3InstallationStore
-from slack_sdk.oauth.state_store.sqlite3 import SQLite3OAuthStateStore
 
+from adapters.slack.installations import PaperboyInstallationStore, PaperboyOAuthStateStore
 from bot.settings import Settings
+from bot.store import InstallationStore
 
 INSTALL_PATH = "/slack/install"
 REDIRECT_PATH = "/slack/oauth_redirect"
@@ -53,22 +53,20 @@ def is_multi_workspace(settings: Settings) -> bool:
     return bool(settings.slack_client_id and settings.slack_client_secret)
 
 
-def oauth_settings(settings: Settings) -> AsyncOAuthSettings | None:
-    """Build Bolt's OAuth settings with installations kept in ``settings.database``; None if not distributed."""
+def oauth_settings(settings: Settings, store: InstallationStore) -> AsyncOAuthSettings | None:
+    """Build Bolt's OAuth settings with installations and states kept in *store*; None if not distributed."""
     if not is_multi_workspace(settings):
         return None
     assert settings.slack_client_id and settings.slack_client_secret
-    client_id = settings.slack_client_id
-    database = str(settings.database)
     return AsyncOAuthSettings(
-        client_id=client_id,
+        client_id=settings.slack_client_id,
         client_secret=settings.slack_client_secret.get_secret_value(),
         scopes=bot_scopes(),
         user_scopes=[],  # otherwise Bolt reads SLACK_USER_SCOPES from the environment
         install_path=INSTALL_PATH,
         redirect_uri_path=REDIRECT_PATH,
-        installation_store=SQLite3InstallationStore(database=database, client_id=client_id),
+        installation_store=PaperboyInstallationStore(store),
         installation_store_bot_only=True,
-        state_store=SQLite3OAuthStateStore(database=database, expiration_seconds=STATE_EXPIRATION_SECONDS),
+        state_store=PaperboyOAuthStateStore(store, expiration_seconds=STATE_EXPIRATION_SECONDS),
         state_expiration_seconds=STATE_EXPIRATION_SECONDS,
     )

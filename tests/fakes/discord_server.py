@@ -261,11 +261,13 @@ class FakeDiscord:
         """The DM channel id opened for each user id."""
         self.nonce_duplicates = 0
         self.identify_count = 0
+        self.identified_shards: list = []
         self.identified = asyncio.Event()
         self._global_window = SlidingWindow(*global_limit)
         self._channel_windows: dict[str, SlidingWindow] = {}
         self._nonces: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
         self._sockets: set[web.WebSocketResponse] = set()
+        self._shard_of: dict[web.WebSocketResponse, tuple[int, int]] = {}
         self._sequence = itertools.count(1)
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -360,10 +362,13 @@ class FakeDiscord:
         held[:] = [m for m in held if m["id"] != str(message_id)]
 
     async def dispatch(self, event: str, data: dict[str, Any]) -> None:
-        """Send a gateway event to every connected client."""
+        """Send a gateway event to every connected client, on the shard its guild belongs to, as Discord does."""
         frame = json.dumps({"op": 0, "t": event, "s": next(self._sequence), "d": data})
+        guild = int(data.get("guild_id") or 0)
         for socket in list(self._sockets):
-            await socket.send_str(frame)
+            shard = self._shard_of.get(socket)
+            if shard is None or (guild >> 22) % shard[1] == shard[0]:
+                await socket.send_str(frame)
 
     async def run_command(
         self,
@@ -705,18 +710,24 @@ class FakeDiscord:
                         await socket.close(code=4004, message=b"Authentication failed.")
                         break
                     self.identify_count += 1
-                    await self._ready(socket)
+                    self.identified_shards.append(message["d"].get("shard"))
+                    if message["d"].get("shard"):
+                        self._shard_of[socket] = tuple(message["d"]["shard"])
+                    await self._ready(socket, shard=message["d"].get("shard"))
         finally:
             self._sockets.discard(socket)
+            self._shard_of.pop(socket, None)
         return socket
 
-    async def _ready(self, socket: web.WebSocketResponse) -> None:
+    async def _ready(self, socket: web.WebSocketResponse, shard: list | None = None) -> None:
         ready = {
             "v": 10, "user": self._bot_user(), "guilds": [{"id": self.guild_id, "unavailable": True}],
             "session_id": "fake-session", "resume_gateway_url": self.gateway_url,
             "application": {"id": self.application_id, "flags": 0}, "private_channels": [],
             "relationships": [], "presences": [], "_trace": ["fake"],
         }
+        if shard is not None:
+            ready["shard"] = shard
         await socket.send_json({"op": 0, "t": "READY", "s": next(self._sequence), "d": ready})
         await socket.send_json({"op": 0, "t": "GUILD_CREATE", "s": next(self._sequence), "d": self._guild()})
         self.identified.set()

@@ -1,4 +1,4 @@
-"""Rows the core reads from storage, as frozen dataclasses."""
+"""Rows the core and its storage pass to each other, as frozen dataclasses (every backend returns these)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,110 @@
+"""`PostgresStore`: the core's `bot.store.Store` on a Postgres database shared by any number of processes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import Any
+
+import asyncpg
+
+from bot.paper import Paper
+from storage.papers import SEARCH_BUDGET
+from storage.postgres import migrate, portable
+from storage.postgres.channels import ChannelQueries
+from storage.postgres.connection import create_pool, storage_reason, unreachable
+from storage.postgres.coordination import Coordination
+from storage.postgres.installations import InstallationQueries
+from storage.postgres.ledger import LedgerQueries
+from storage.postgres.outbox import OutboxQueries
+from storage.postgres.papers import PaperQueries
+
+
+class PostgresStore(PaperQueries, ChannelQueries, LedgerQueries, OutboxQueries, InstallationQueries, Coordination):
+    """Paperboy's Postgres database. Open it with ``await PostgresStore.open(url)``.
+
+    Methods borrow connections from a pool; one more connection, kept for the store's life,
+    holds its presence lock and the roles it leads (see `storage.postgres.coordination`).
+    """
+
+    def __init__(self, pool: asyncpg.Pool, database: str) -> None:
+        super().__init__(pool)
+        self._database = database
+        self._session_lock = asyncio.Lock()
+        self._roles = set()
+
+    @classmethod
+    async def open(cls, database: str, *, search_budget: float = SEARCH_BUDGET, pool_size: int = 10) -> PostgresStore:
+        """Connect to *database*, migrate it to the latest schema, and take this store's presence lock.
+
+        Raises `DatabaseUnreachable` when the server cannot be reached or refuses the login, and
+        `SchemaTooNewError` when a newer Paperboy wrote the database.
+        """
+        pool = await create_pool(database, max_size=pool_size)
+        store = cls(pool, database)
+        store._search_budget = search_budget
+        try:
+            async with pool.acquire() as conn:
+                await migrate.migrate(conn)
+            await store._open_session()
+        except (OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            await store.close()
+            if storage_reason(error) is None and isinstance(error, asyncpg.PostgresError):
+                raise  # bad SQL in a migration is a bug, not an unreachable server
+            raise unreachable(database, error) from None
+        except BaseException:
+            await store.close()
+            raise
+        return store
+
+    async def close(self) -> None:
+        """Close the session connection (letting go of presence and roles), then the pool."""
+        await self._close_session()
+        try:
+            await asyncio.wait_for(self._pool.close(), timeout=10)
+        except (asyncio.TimeoutError, OSError, asyncpg.InterfaceError):
+            self._pool.terminate()
+
+    async def __aenter__(self) -> PostgresStore:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.close()
+
+    async def schema_version(self) -> int:
+        async with self._translated(), self._pool.acquire() as conn:
+            return await migrate.schema_version(conn)
+
+    async def get_state(self, key: str) -> str | None:
+        return await self._fetchval("SELECT value FROM state WHERE key = $1", key)
+
+    async def set_state(self, key: str, value: str | None) -> None:
+        """Store *value* under *key*; None deletes the key."""
+        if value is None:
+            await self._execute("DELETE FROM state WHERE key = $1", key)
+        else:
+            await self._execute(
+                "INSERT INTO state (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                key, value)
+
+    async def dump_table(self, table: str) -> list[dict[str, Any]]:
+        """Return every row of *table* (one of `bot.store.PORTABLE_TABLES`) in the portable form."""
+        rows = await self._fetch(portable.select_sql(table))
+        return [portable.from_postgres(table, row) for row in rows]
+
+    async def load_table(self, table: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert *rows* (portable form, ids kept) into *table* in one transaction, then move its id sequence past them."""
+        if not rows:
+            return
+        if table == "papers":  # through the upsert, which also writes the search index
+            await self.save_papers([Paper.model_validate_json(row["data"]) for row in rows])
+            return
+        sql = portable.insert_sql(table)
+        async with self._transaction() as conn:
+            await conn.executemany(sql, [portable.to_postgres(table, row) for row in rows])
+            if table in portable.IDENTITY_TABLES:
+                # The next id the database hands out must not be one just loaded.
+                await conn.execute(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), max(id)) FROM {table} HAVING max(id) > 0")
