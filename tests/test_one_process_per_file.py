@@ -7,6 +7,8 @@ flight for crash leftovers (20 duplicates in 900 posts, measured before this che
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 
 import pytest
 
@@ -25,7 +27,7 @@ async def test_a_second_opening_of_the_file_is_refused_until_the_first_closes(se
             await open_database(settings)
         line = str(refused.value)
         assert "\n" not in line and "another Paperboy process" in line and "postgresql://" in line
-        assert f"pid {__import__('os').getpid()}" in line
+        assert f"pid {os.getpid()}" in line
     finally:
         await first.close()
     again = await open_database(settings)  # the lock went with the first store
@@ -36,7 +38,7 @@ async def test_three_processes_started_together_on_an_empty_file_one_runs_the_ot
     env = env | {"PAPERBOY_LOG_FILE": "-"}
     # `console` with an open stdin keeps the winner running while the other two try.
     winner = await asyncio.create_subprocess_exec(
-        *(await _command()), "console", env=env, cwd=env["HOME"], stdin=asyncio.subprocess.PIPE,
+        sys.executable, "-m", "bot", "console", env=env, cwd=env["HOME"], stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     try:
         winner.stdin.write(b"topics\n")
@@ -49,11 +51,6 @@ async def test_three_processes_started_together_on_an_empty_file_one_runs_the_ot
         assert code == 1 and out == ""
         assert err.count("\n") == 1 and "Traceback" not in err and "already exists" not in err
         assert "another Paperboy process" in err and "postgresql://" in err
-
-
-async def _command() -> list[str]:
-    import sys
-    return [sys.executable, "-m", "bot"]
 
 
 async def test_db_copy_moves_everything_and_refuses_a_target_that_is_not_empty(core, tmp_path, clock):
