@@ -186,7 +186,7 @@ async def serve_bot(config: dict[str, Any]) -> None:
     async with await Store.open(config["database"]) as store:
         queued = plan(spec, bench_paper_ids(), guild_id=config.get("guild_id", ""))
         await fill_store(store, spec, queued)
-        adapter = await start_adapter(spec, config)
+        adapter = await start_adapter(spec, config, store)
         try:
             adapter.limits = platform_limits(spec)  # the instance's limits: the class keeps the real ones
             # Let the start-up requests (login, command sync) leave the bot-wide window before the clock starts.
@@ -195,14 +195,30 @@ async def serve_bot(config: dict[str, Any]) -> None:
             worker = DeliveryWorker(store=store, adapters={spec.platform: adapter})
             _say({"event": "ready"})
             await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
-            cpu, started = time.process_time(), time.monotonic()
+            profile = _profiler(config.get("profile"))
+            cpu, loop_cpu, started = time.process_time(), time.thread_time(), time.monotonic()
             rounds = await drain_until_done(worker, store)
             makespan, cpu = time.monotonic() - started, time.process_time() - cpu
-            _say({"event": "done", "makespan": makespan, "cpu": cpu, "rounds": rounds,
+            loop_cpu = time.thread_time() - loop_cpu
+            if profile is not None:
+                profile.disable()
+                profile.dump_stats(config["profile"])
+            _say({"event": "done", "makespan": makespan, "cpu": cpu, "loop_cpu": loop_cpu, "rounds": rounds,
                   "sent": worker.totals.sent, "failed": worker.totals.failed,
                   "outbox": await store.outbox_counts()})
         finally:
             await adapter.stop()
+
+
+def _profiler(path: str | None) -> Any:
+    """Start cProfile for the timed part when ``--profile`` names a file for its stats."""
+    if not path:
+        return None
+    import cProfile
+
+    profile = cProfile.Profile()
+    profile.enable()
+    return profile
 
 
 async def fill_store(store: Any, spec: RunSpec, queued: Sequence[Queued]) -> None:
@@ -230,7 +246,7 @@ async def fill_store(store: Any, spec: RunSpec, queued: Sequence[Queued]) -> Non
         await store.enqueue_posts(channel_ids[channel], matches, at=now, max_per_hour=len(matches) + 1000)
 
 
-async def start_adapter(spec: RunSpec, config: dict[str, Any]) -> Any:
+async def start_adapter(spec: RunSpec, config: dict[str, Any], store: Any) -> Any:
     """Start the real adapter against the fake: the discord.py client, or Bolt with per-team installs."""
     from pydantic import SecretStr
 
@@ -252,19 +268,19 @@ async def start_adapter(spec: RunSpec, config: dict[str, Any]) -> Any:
             "slack_api_url": config["api_url"], "slack_signing_secret": SecretStr(SLACK_SIGNING_SECRET),
             "slack_client_id": "bench-client-id", "slack_client_secret": SecretStr("bench-client-secret"),
         })
-        adapter = SlackAdapter(settings, NoEngine(), host="127.0.0.1", port=0)
-        save_installations(adapter, spec)
+        adapter = SlackAdapter(settings, NoEngine(), host="127.0.0.1", port=0, store=store)
+        await save_installations(adapter, spec)
     await adapter.start()
     return adapter
 
 
-def save_installations(adapter: Any, spec: RunSpec) -> None:
+async def save_installations(adapter: Any, spec: RunSpec) -> None:
     """Record one "Add to Slack" installation per team, as the OAuth flow would have stored it."""
     from slack_sdk.oauth.installation_store import Installation
 
     for n in range(spec.teams):
         team = team_id(n)
-        adapter.installation_store.save(Installation(
+        await adapter.installation_store.async_save(Installation(
             app_id="A0PAPERBOY", team_id=team, team_name=f"Team {team}", bot_token=team_token(team),
             bot_id="B0PAPERBOY", bot_user_id="U0PAPERBOY", bot_scopes=["chat:write"], user_id="UINSTALLER",
         ))
@@ -302,6 +318,8 @@ class RunResult:
     count_429: int
     requests: int
     cpu: float
+    loop_cpu: float
+    """Of `cpu`, the event loop's thread (the rest: the database's threads)."""
     rounds: int
     problems: list[str]
     notes: list[str]
@@ -315,7 +333,7 @@ class RunResult:
         return self.count_429 / self.requests if self.requests else 0.0
 
 
-async def run_one(spec: RunSpec, workdir: Path) -> RunResult:
+async def run_one(spec: RunSpec, workdir: Path, profile: str | None = None) -> RunResult:
     """Serve a fresh fake for *spec*, run the bot process against it, and judge the fake's log."""
     limits = {limit.scope: (limit.count, limit.per) for limit in platform_limits(spec)}
     database = workdir / f"{spec.platform}-{spec.run}.db"
@@ -329,7 +347,8 @@ async def run_one(spec: RunSpec, workdir: Path) -> RunResult:
         tokens = {team_token(team_id(n)): team_id(n) for n in range(spec.teams)}
         fake = FakeSlack(tokens=tokens, channel_limit=limits["channel"], workspace_limit=limits["workspace"])
     async with fake:
-        config: dict[str, Any] = {"spec": asdict(spec), "database": str(database), "api_url": fake.api_url}
+        config: dict[str, Any] = {"spec": asdict(spec), "database": str(database), "api_url": fake.api_url,
+                                  "profile": profile and f"{profile}.{spec.platform}-{spec.run}"}
         if spec.platform == "discord":
             config.update(token=fake.token, gateway_url=fake.gateway_url, guild_id=fake.guild_id)
         queued = plan(spec, bench_paper_ids(), guild_id=config.get("guild_id", ""))
@@ -342,7 +361,7 @@ async def run_one(spec: RunSpec, workdir: Path) -> RunResult:
             problems.append(f"bot log: {log_path}")
     bound, why = lower_bound(queued, platform_limits(spec))
     return RunResult(spec.platform, spec.run, len(queued), done["makespan"], bound, why, count_429, requests,
-                     done["cpu"], done["rounds"], problems, notes)
+                     done["cpu"], done["loop_cpu"], done["rounds"], problems, notes)
 
 
 async def _drive_bot(config: dict[str, Any], fake: Any, log: Any) -> dict[str, Any]:
@@ -417,16 +436,18 @@ def print_results(results: Sequence[RunResult], *, scale: float, channels: int) 
     print(f"delivery: {channels} channels per run; time scale {scale:g} (every window divided by {scale:g}); "
           f"os.cpu_count() = {os.cpu_count()}")
     header = (f"{'platform':<8} {'run':<6} {'messages':>8} {'makespan':>9} {'bound':>8} {'ratio':>6} "
-              f"{'429s':>5} {'requests':>8} {'429 %':>6} {'bot CPU':>8}  check")
+              f"{'429s':>5} {'requests':>8} {'429 %':>6} {'bot CPU':>8} {'CPU/msg':>8}  check")
     print(header)
     for r in results:
         ratio = f"{r.ratio:6.2f}" if r.bound > 0 else f"{'n/a':>6}"
         print(f"{r.platform:<8} {r.run:<6} {r.messages:>8} {r.makespan:>8.2f}s {r.bound:>7.2f}s {ratio} "
-              f"{r.count_429:>5} {r.requests:>8} {100 * r.share_429:>5.2f}% {r.cpu:>7.1f}s  "
+              f"{r.count_429:>5} {r.requests:>8} {100 * r.share_429:>5.2f}% {r.cpu:>7.1f}s "
+              f"{1000 * r.cpu / max(r.messages, 1):>6.2f}ms  "
               f"{'ok' if not r.problems else 'FAILED'}")
     for r in results:
         print(f"  {r.platform} {r.run}: bound set by {r.bound_why}; {r.messages / r.makespan:.0f} messages/s; "
-              f"{r.rounds} drain() call(s)")
+              f"{r.rounds} drain() call(s); bot CPU {r.loop_cpu:.1f}s on the event loop, "
+              f"{r.cpu - r.loop_cpu:.1f}s on the database's threads")
         for problem in r.problems:
             print(f"    PROBLEM: {problem}")
         for note in r.notes:
@@ -443,7 +464,7 @@ async def bench(args: argparse.Namespace) -> list[RunResult]:
         burst = args.discord_burst if platform == "discord" else args.slack_burst
         for run, per_channel in (("digest", args.digest_size), ("burst", burst)):
             spec = RunSpec(platform, run, args.channels, per_channel, args.slack_teams, args.time_scale)
-            results.append(await run_one(spec, workdir))
+            results.append(await run_one(spec, workdir, args.profile))
             print(f"  ... {platform} {run} done in {results[-1].makespan:.1f}s", file=sys.stderr, flush=True)
     if not any(r.problems for r in results):  # otherwise keep the bot logs the problems point to
         shutil.rmtree(workdir, ignore_errors=True)
@@ -460,6 +481,8 @@ def main() -> None:
     parser.add_argument("--slack-teams", type=int, default=10, help="Slack workspaces the channels are spread over")
     parser.add_argument("--time-scale", type=float, default=1.0,
                         help="divide every rate-limit window (fake and adapter) by this factor")
+    parser.add_argument("--profile", metavar="PATH",
+                        help="write the bot process's cProfile stats of each run to PATH.<platform>-<run>")
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -66,6 +67,16 @@ class Delivery:
     message_ref: str | None = None
     created_at: datetime | None = None
     sent_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """An outbox entry the platform has: its message ref, when, and what a single post showed per paper."""
+
+    entry_id: int
+    message_ref: str | None
+    at: datetime
+    posted_states: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)

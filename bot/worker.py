@@ -16,13 +16,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Mapping
 
+from bot.batching import Batcher
 from bot.delivery import Adapter, DeliveryResult, DeliveryStatus
 from bot.pacing import Pacer, Slot
 from bot.paper import Paper
 from bot.replies import PaperCard, PaperList, Post
 from bot.store_errors import StorageLost, StorageUnavailable
 from bot.store import Store
-from bot.rows import Channel, OutboxEntry
+from bot.rows import Channel, OutboxEntry, Settlement
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +32,11 @@ RETRY_BASE = timedelta(seconds=30)
 RETRY_CAP = timedelta(hours=1)
 UPVOTE_MILESTONES = (10, 25, 50, 100, 250, 500, 1000)
 STOP_GRACE = 10.0
+"""Seconds the sends in flight get to finish once Paperboy is asked to stop."""
 STORAGE_BACKOFF = (1.0, 60.0)
 """Seconds between delivery rounds while the database refuses writes: the first wait, and the most."""
-"""Seconds the sends in flight get to finish once Paperboy is asked to stop."""
+PER_CHANNEL = 20
+"""Entries of one channel a round reads at once (a channel's next ones are read as these go out)."""
 
 
 def utcnow() -> datetime:
@@ -81,6 +84,9 @@ class DeliveryWorker:
         self.clock = clock or utcnow
         self._active: dict[int, asyncio.Task[None]] = {}
         self._in_flight: set[int] = set()
+        self._channels: dict[int, Channel] = {}
+        self._claims: Batcher[int, bool] = Batcher(self._claim_batch)
+        self._settlements: Batcher[Settlement, None] = Batcher(self._settle_batch)
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()  # set only by the stop event given to `run`
         self.totals = DeliveryReport()
@@ -148,13 +154,7 @@ class DeliveryWorker:
             await self.reconcile()
         while True:
             progress = (self.totals.sent, self.totals.failed)
-            due = [] if self._stop.is_set() else await self.store.channels_with_due_outbox(
-                now=self.clock(), platforms=list(self.adapters))
-            for channel_id in due:
-                if channel_id not in self._active:
-                    task = asyncio.create_task(self._deliver_channel(channel_id))
-                    self._active[channel_id] = task
-                    task.add_done_callback(lambda _, cid=channel_id: self._active.pop(cid, None))
+            await self._start_due_channels()
             running = list(self._active.values())
             if running:
                 await asyncio.gather(*running, return_exceptions=True)
@@ -164,13 +164,36 @@ class DeliveryWorker:
                     sent=self.totals.sent - start[0], failed=self.totals.failed - start[1],
                     reconciled=self.totals.reconciled - start[2], paused=self.totals.paused[start[3]:])
 
+    async def _start_due_channels(self) -> None:
+        """Read what is due on this process's platforms (one read for all channels) and start each channel.
+
+        The papers and the reasons they matched are read for the whole round at once too, so
+        a send costs its own claim and settlement only, and those go in batches.
+        """
+        if self._stop.is_set():
+            return
+        due = await self.store.due_outbox(now=self.clock(), platforms=list(self.adapters), per_channel=PER_CHANNEL)
+        by_channel: dict[int, list[OutboxEntry]] = {}
+        for entry in due:
+            if entry.channel_id not in self._active:
+                by_channel.setdefault(entry.channel_id, []).append(entry)
+        if not by_channel:
+            return
+        wanted = [e for entries in by_channel.values() for e in entries]
+        round_ = _Round(await self.store.get_papers(list({p for e in wanted for p in e.paper_ids})),
+                        await self.store.ledger_whys_many(list({(e.channel_id, p) for e in wanted for p in e.paper_ids})))
+        for channel_id, entries in by_channel.items():
+            task = asyncio.create_task(self._deliver_channel(channel_id, entries, round_))
+            self._active[channel_id] = task
+            task.add_done_callback(lambda _, cid=channel_id: self._active.pop(cid, None))
+
     async def reconcile(self) -> int:
         """Resolve entries left in ``sending`` by a crash: sent if the platform has the post, else pending."""
         settled = 0
         for entry in await self.store.abandoned_outbox():
             if entry.id in self._in_flight:
                 continue
-            channel = await self.store.get_channel_by_id(entry.channel_id)
+            channel = await self._channel(entry.channel_id)
             adapter = self.adapters.get(channel.ref.platform) if channel else None
             if channel is None or adapter is None:
                 continue
@@ -195,35 +218,51 @@ class DeliveryWorker:
         self.totals.reconciled += settled
         return settled
 
-    async def _deliver_channel(self, channel_id: int) -> None:
+    async def _read_round(self, entries: list[OutboxEntry]) -> _Round:
+        ids = list({p for e in entries for p in e.paper_ids})
+        return _Round(await self.store.get_papers(ids),
+                      await self.store.ledger_whys_many([(e.channel_id, p) for e in entries for p in e.paper_ids]))
+
+    async def _channel(self, channel_id: int) -> Channel | None:
+        """The channel's row, read once: a channel's ref never changes, and pauses are read with the outbox."""
+        channel = self._channels.get(channel_id)
+        if channel is None:
+            channel = await self.store.get_channel_by_id(channel_id)
+            if channel is not None:
+                self._channels[channel_id] = channel
+        return channel
+
+    async def _deliver_channel(self, channel_id: int, entries: list[OutboxEntry], round_: _Round) -> None:
         """Send a channel's due entries in order, until none is due or one fails."""
-        channel = await self.store.get_channel_by_id(channel_id)
+        channel = await self._channel(channel_id)
         adapter = self.adapters.get(channel.ref.platform) if channel else None
         if channel is None or adapter is None:
             return  # that platform is not running in this process; its entries wait for it
         while not self._stop.is_set():
-            entries = await self.store.due_outbox(now=self.clock(), channel_id=channel_id, limit=20)
-            if not entries:
-                return
             for entry in entries:
-                if not await self._deliver(entry, channel, adapter):
+                if not await self._deliver(entry, channel, adapter, round_):
                     return
+            if len(entries) < PER_CHANNEL:
+                return  # all that was due; what comes later is the next round's
+            entries = await self.store.due_outbox(now=self.clock(), channel_id=channel_id, limit=PER_CHANNEL)
+            round_ = await self._read_round(entries)
 
-    async def _deliver(self, entry: OutboxEntry, channel: Channel, adapter: Adapter) -> bool:
+    async def _deliver(self, entry: OutboxEntry, channel: Channel, adapter: Adapter, round_: _Round) -> bool:
         """Send one entry; return whether to go on with this channel's next entry."""
-        post, papers = await self._post(entry, channel)
+        post, papers = self._build_post(entry, channel, round_)
         if post is None:
             await self.store.mark_outbox_dead(entry.id, error="its papers are no longer in the cache")
             return True
         slot = await self._wait_for_slot(adapter, channel)
         if slot is None:
             return False  # asked to stop: the entry stays pending for the next start
+        # In flight from before the claim: a reconcile meanwhile must not take our claim for a crash's.
+        self._in_flight.add(entry.id)
         try:
             if self._stop.is_set():
                 return False
-            if not await self.store.claim_outbox(entry.id):
-                return True
-            self._in_flight.add(entry.id)
+            if not await self._claims.submit(entry.id):
+                return False  # another process is sending this channel's entries, in order
             result = await self._attempt(adapter, channel, entry, post)
         finally:
             self.pacer.done(slot)
@@ -232,7 +271,11 @@ class DeliveryWorker:
 
     async def _wait_for_slot(self, adapter: Adapter, channel: Channel) -> Slot | None:
         """Wait for the pacer's go-ahead; return None when asked to stop first."""
-        pacing = asyncio.ensure_future(self.pacer.wait(adapter.platform, channel.ref, getattr(adapter, "limits", ())))
+        limits = getattr(adapter, "limits", ())
+        slot = None if self._stop.is_set() else self.pacer.admit_now(adapter.platform, channel.ref, limits)
+        if slot is not None:
+            return slot
+        pacing = asyncio.ensure_future(self.pacer.wait(adapter.platform, channel.ref, limits))
         stopping = asyncio.ensure_future(self._stop.wait())
         try:
             await asyncio.wait({pacing, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -256,8 +299,7 @@ class DeliveryWorker:
         now = self.clock()
         report = self.totals
         if result.status is DeliveryStatus.SENT:
-            await self.store.mark_outbox_sent(entry.id, message_ref=result.message_ref, at=now,
-                                              posted_states=_states(entry, papers))
+            await self._settlements.submit(Settlement(entry.id, result.message_ref, now, _states(entry, papers)))
             report.sent += 1
             return True
         report.failed += 1
@@ -295,14 +337,33 @@ class DeliveryWorker:
             log.warning("could not tell anyone that %s is paused", channel.ref, exc_info=True)
 
     async def _post(self, entry: OutboxEntry, channel: Channel) -> tuple[Post | None, dict[str, Paper]]:
-        papers = await self.store.get_papers(list(entry.paper_ids))
-        if any(pid not in papers for pid in entry.paper_ids):
+        """Build *entry*'s post from the cache (None when one of its papers is missing), with its papers."""
+        return self._build_post(entry, channel, await self._read_round([entry]))
+
+    def _build_post(self, entry: OutboxEntry, channel: Channel, round_: _Round) -> tuple[Post | None, dict[str, Paper]]:
+        papers = {pid: round_.papers[pid] for pid in entry.paper_ids if pid in round_.papers}
+        if len(papers) < len(set(entry.paper_ids)):
             return None, papers
-        whys = await self.store.ledger_whys(channel.id, entry.paper_ids)
-        cards = tuple(PaperCard(papers[pid], whys.get(pid)) for pid in entry.paper_ids)
+        cards = tuple(PaperCard(papers[pid], round_.whys.get((channel.id, pid))) for pid in entry.paper_ids)
         if entry.kind in ("paper", "update"):
             return Post(cards[0], tag=entry.tag, paper_ids=entry.paper_ids), papers
         return Post(PaperList(entry.title or "New papers", cards), tag=entry.tag, paper_ids=entry.paper_ids), papers
+
+    async def _claim_batch(self, entry_ids: list[int]) -> list[bool]:
+        claimed = await self.store.claim_outbox_many(entry_ids)
+        return [entry_id in claimed for entry_id in entry_ids]
+
+    async def _settle_batch(self, settlements: list[Settlement]) -> list[None]:
+        await self.store.mark_outbox_sent_many(settlements)
+        return [None] * len(settlements)
+
+
+@dataclass(frozen=True, slots=True)
+class _Round:
+    """What one delivery round read for all its entries: the papers, and why each matched its channel."""
+
+    papers: Mapping[str, Paper]
+    whys: Mapping[tuple[int, str], str | None]
 
 
 def _states(entry: OutboxEntry, papers: dict[str, Paper]) -> dict[str, str] | None:

@@ -10,7 +10,7 @@ import socket
 from datetime import datetime, timedelta, timezone
 
 from storage.db import Queries, from_db, to_db
-from bot.rows import OutboxEntry, PostedCard
+from bot.rows import OutboxEntry, PostedCard, Settlement
 
 OWNER = f"{socket.gethostname()}:{os.getpid()}"
 """Who claimed an entry, kept for the people reading the database after a crash."""
@@ -18,6 +18,13 @@ OWNER = f"{socket.gethostname()}:{os.getpid()}"
 _COLUMNS = ("id, channel_id, kind, tag, paper_ids, state, title, target_ref, attempts, next_attempt_at, "
             "last_error, message_ref, created_at, sent_at")
 _COLUMNS_OF_O = ", ".join(f"o.{c.strip()}" for c in _COLUMNS.split(","))
+_CLAIM = """
+    UPDATE outbox SET state = 'sending', claimed_by = ?, claimed_at = ?
+    WHERE id IN (SELECT value FROM json_each(?)) AND state = 'pending'
+      AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.channel_id = outbox.channel_id AND e.id < outbox.id
+                        AND e.state IN ('pending', 'sending'))
+    RETURNING id
+"""
 _INSERT = """
     INSERT OR IGNORE INTO outbox (channel_id, kind, tag, paper_ids, title, target_ref, state, created_at)
     VALUES (?, ?, ?, ?, ?, ?, 'pending', ?)
@@ -114,23 +121,34 @@ class OutboxQueries(Queries):
                                                   target_ref, to_db(at)))
             return cursor.rowcount == 1
 
-    async def due_outbox(self, *, now: datetime, channel_id: int | None = None,
-                         limit: int = 5000) -> list[OutboxEntry]:
+    async def due_outbox(self, *, now: datetime, channel_id: int | None = None, limit: int = 5000,
+                         platforms: Sequence[str] | None = None,
+                         per_channel: int | None = None) -> list[OutboxEntry]:
         """Return pending entries that are due, for channels that are not paused; oldest first.
 
         An entry waits while an older one of its channel waits (for its retry time, or
         to be settled after a crash), so a channel's posts never overtake each other.
+        *platforms* keeps to channels on those platforms; *per_channel* returns at most that
+        many entries of each channel (its oldest), so one long queue cannot fill *limit*.
         """
-        where, params = ("AND o.channel_id = ?", (channel_id,)) if channel_id is not None else ("", ())
+        where, params = [], []
+        if channel_id is not None:
+            where.append("AND o.channel_id = ?")
+            params.append(channel_id)
+        if platforms is not None:
+            where.append("AND c.platform IN (SELECT value FROM json_each(?))")
+            params.append(json.dumps(list(platforms)))
         rows = await self._fetchall(
-            f"""SELECT {_COLUMNS_OF_O} FROM outbox o JOIN channels c ON c.id = o.channel_id
-                WHERE o.state = 'pending' AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= ?)
-                  AND c.paused_reason IS NULL {where}
-                  AND NOT EXISTS (
-                      SELECT 1 FROM outbox e WHERE e.channel_id = o.channel_id AND e.id < o.id
-                        AND (e.state = 'sending' OR (e.state = 'pending' AND e.next_attempt_at > ?)))
-                ORDER BY o.id LIMIT ?""",
-            (to_db(now), *params, to_db(now), limit),
+            f"""SELECT * FROM (
+                    SELECT {_COLUMNS_OF_O}, row_number() OVER (PARTITION BY o.channel_id ORDER BY o.id) AS nth
+                    FROM outbox o JOIN channels c ON c.id = o.channel_id
+                    WHERE o.state = 'pending' AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= ?)
+                      AND c.paused_reason IS NULL {' '.join(where)}
+                      AND NOT EXISTS (
+                          SELECT 1 FROM outbox e WHERE e.channel_id = o.channel_id AND e.id < o.id
+                            AND (e.state = 'sending' OR (e.state = 'pending' AND e.next_attempt_at > ?))))
+                WHERE ? IS NULL OR nth <= ? ORDER BY id LIMIT ?""",
+            (to_db(now), *params, to_db(now), per_channel, per_channel, limit),
         )
         return [_entry(r) for r in rows]
 
@@ -164,13 +182,24 @@ class OutboxQueries(Queries):
     async def claim_outbox(self, entry_id: int) -> bool:
         """Move *entry_id* from pending to sending, just before handing it to the platform.
 
-        Returns False when it is no longer pending (another sender got to it first).
+        Returns False when it is no longer pending (another sender got to it first), or when
+        an older entry of its channel is still unsettled.
         """
+        return entry_id in await self.claim_outbox_many([entry_id])
+
+    async def claim_outbox_many(self, entry_ids: Sequence[int]) -> set[int]:
+        """Claim each of *entry_ids* that is pending and its channel's oldest unsettled entry; return those.
+
+        One transaction for the lot. The oldest-unsettled rule keeps a channel's posts in
+        order whoever sends them: a newer entry cannot be claimed while an older one waits
+        or is in flight.
+        """
+        if not entry_ids:
+            return set()
         async with self._transaction() as conn:
-            cursor = await conn.execute(
-                "UPDATE outbox SET state = 'sending', claimed_by = ?, claimed_at = ? WHERE id = ? AND state = 'pending'",
-                (OWNER, to_db(datetime.now(timezone.utc)), entry_id))
-            return cursor.rowcount == 1
+            rows = await conn.execute_fetchall(_CLAIM, (OWNER, to_db(datetime.now(timezone.utc)),
+                                                        json.dumps(list(entry_ids))))
+        return {row[0] for row in rows}
 
     async def abandoned_outbox(self) -> list[OutboxEntry]:
         """Return every entry in ``sending``: with one process per file, no other process can be sending.
@@ -188,26 +217,36 @@ class OutboxQueries(Queries):
         *posted_states* (paper id -> what the post showed) is kept for single-paper posts,
         so a later change to the paper can be edited into that post.
         """
+        await self.mark_outbox_sent_many([Settlement(entry_id, message_ref, at, posted_states)])
+
+    async def mark_outbox_sent_many(self, settlements: Sequence[Settlement]) -> None:
+        """Record every one of *settlements* as sent, with its ledger rows, in one transaction."""
+        if not settlements:
+            return
         async with self._transaction() as conn:
-            rows = await conn.execute_fetchall("SELECT channel_id, kind, paper_ids FROM outbox WHERE id = ?",
-                                               (entry_id,))
-            if not rows:
-                return
-            channel_id, kind, paper_ids = rows[0]
-            await conn.execute(
+            rows = await conn.execute_fetchall(
+                "SELECT id, channel_id, kind, paper_ids FROM outbox WHERE id IN (SELECT value FROM json_each(?))",
+                (json.dumps([s.entry_id for s in settlements]),))
+            known = {row[0]: row for row in rows}
+            done = [s for s in settlements if s.entry_id in known]
+            await conn.executemany(
                 """UPDATE outbox SET state = 'sent', message_ref = ?, sent_at = ?, next_attempt_at = NULL,
                    last_error = NULL WHERE id = ?""",
-                (message_ref, to_db(at), entry_id),
-            )
+                [(s.message_ref, to_db(s.at), s.entry_id) for s in done])
+            sent, refs, states = [], [], []
+            for s in done:
+                _, channel_id, kind, paper_ids = known[s.entry_id]
+                for paper_id in json.loads(paper_ids):
+                    where = (channel_id, paper_id)
+                    sent.append((to_db(s.at), *where))
+                    if kind == "paper":  # an edit keeps pointing at the original message
+                        refs.append((s.message_ref, *where))
+                    if s.posted_states and paper_id in s.posted_states:
+                        states.append((s.posted_states[paper_id], *where))
             ledger = "UPDATE deliveries SET {} WHERE channel_id = ? AND paper_id = ?"
-            for paper_id in json.loads(paper_ids):
-                where = (channel_id, paper_id)
-                await conn.execute(ledger.format("state = 'sent', sent_at = coalesce(sent_at, ?)"),
-                                   (to_db(at), *where))
-                if kind == "paper":  # an edit keeps pointing at the original message
-                    await conn.execute(ledger.format("message_ref = ?"), (message_ref, *where))
-                if posted_states and paper_id in posted_states:
-                    await conn.execute(ledger.format("posted_state = ?"), (posted_states[paper_id], *where))
+            await conn.executemany(ledger.format("state = 'sent', sent_at = coalesce(sent_at, ?)"), sent)
+            await conn.executemany(ledger.format("message_ref = ?"), refs)
+            await conn.executemany(ledger.format("posted_state = ?"), states)
 
     async def mark_outbox_retry(self, entry_id: int, *, error: str, retry_at: datetime,
                                 count_attempt: bool = True) -> None:
@@ -240,6 +279,16 @@ class OutboxQueries(Queries):
             (channel_id, json.dumps(list(paper_ids))),
         )
         return {r["paper_id"]: r["why"] for r in rows}
+
+    async def ledger_whys_many(self, pairs: Sequence[tuple[int, str]]) -> dict[tuple[int, str], str | None]:
+        """Return why each (channel id, paper id) of *pairs* matched, in one read."""
+        rows = await self._fetchall(
+            """SELECT d.channel_id, d.paper_id, d.why FROM deliveries d
+               JOIN (SELECT json_extract(value, '$[0]') AS channel_id, json_extract(value, '$[1]') AS paper_id
+                     FROM json_each(?)) AS p ON d.channel_id = p.channel_id AND d.paper_id = p.paper_id""",
+            (json.dumps([list(pair) for pair in pairs]),),
+        )
+        return {(r["channel_id"], r["paper_id"]): r["why"] for r in rows}
 
     async def posted_cards(self, paper_ids: Sequence[str]) -> list[PostedCard]:
         """Return the single-paper posts already sent for any of *paper_ids*."""

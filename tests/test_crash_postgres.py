@@ -105,6 +105,7 @@ async def test_three_processes_on_one_postgres_survive_sigkill(tmp_path, postgre
     async with FakeHuggingFace(seeds) as hf, FakeSlack(users={"U1": {"is_admin": False}},
                                                        workspace_limit=None) as slack:
         await prepare_database(postgres_url, seed_ids=[i["paper"]["id"] for i in seeds])
+        slack.latency["chat.postMessage"] = 0.3  # sends take a while: kills land while some are in flight
         for item in new:
             hf.add(item)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PAPERBOY_", "DISCORD_", "SLACK_", "HF_"))}
@@ -134,6 +135,7 @@ async def test_three_processes_on_one_postgres_survive_sigkill(tmp_path, postgre
         exits: list[int | None] = []
         started = time.monotonic()
         observer = await open_store(postgres_url)  # reads only: what the kills left behind
+        observer.claim_lease = 0  # count a killed process's claims at once (the bots wait out the lease)
         try:
             for n in range(PROCESSES):
                 bots[n] = await launch(n)
@@ -173,8 +175,13 @@ async def test_three_processes_on_one_postgres_survive_sigkill(tmp_path, postgre
             assert not missing, f"missing ({kills} kills): {missing}\n{tails(logs)}"
             assert all(set(cnt) == expected for cnt in counts.values())
             assert kills >= MIN_KILLS, f"only {kills} kills happened before everything was delivered"
+            assert stranded > 0, "no kill left a send in flight: the test did not exercise recovery"
             outbox = await observer.outbox_counts()
             assert outbox == {"sent": wanted}, f"outbox left {outbox}\n{tails(logs)}"
+            for conversation in SLACK_CHANNELS:  # whichever process sent them, in the order they were queued
+                channel = await observer.get_channel(ChannelRef("slack", "T1", conversation))
+                queued = [e.paper_ids[0] for e in await observer.outbox_in_state("sent", channel_id=channel.id)]
+                assert slack.posted_paper_ids(conversation) == queued, f"{conversation} out of order"
             print(f"{kills} kills stranding {stranded} sends; all {wanted} posts delivered after "
                   f"{delivered_at:.1f} s; {slack.count_429} answers 429")
 

@@ -206,3 +206,56 @@ async def test_pacer_keeps_every_window_within_its_limit():
             assert sum(1 for _, c in window if c == name) <= 2
     # 12 sends at 3 per 0.3 s need at least 3 more windows after the first.
     assert time.monotonic() - started >= 0.9
+
+
+async def test_a_burst_claims_and_settles_in_a_few_transactions_in_order(chat, core, fake_hf, clock):
+    """Many channels sending at once share their claims and settlements; each channel stays in order."""
+    batches: dict[str, list[int]] = {"claims": [], "settlements": []}
+    store = core.store
+    claim_many, settle_many = store.claim_outbox_many, store.mark_outbox_sent_many
+
+    async def claims(ids):
+        batches["claims"].append(len(ids))
+        return await claim_many(ids)
+
+    async def settlements(items):
+        batches["settlements"].append(len(items))
+        return await settle_many(items)
+
+    core.poller.max_posts_per_hour = 100
+    for n in range(30):
+        await chat.push("subscribe unlearn*", channel=f"c{n}")
+    await core.poller.poll_once()
+    ids = add_papers(fake_hf, clock, 3)
+    store.claim_outbox_many, store.mark_outbox_sent_many = claims, settlements
+    try:
+        report = await core.poller.poll_once()
+    finally:
+        store.claim_outbox_many, store.mark_outbox_sent_many = claim_many, settle_many
+    assert report.sent == 90
+    assert sum(batches["claims"]) == 90 and sum(batches["settlements"]) == 90
+    assert len(batches["claims"]) <= 30 and len(batches["settlements"]) <= 30, batches  # vs 90 one by one
+    by_channel: dict[str, list[str]] = {}
+    for channel, post in chat.pop_posts():
+        by_channel.setdefault(channel.channel, []).extend(post.paper_ids)
+    assert len(by_channel) == 30
+    queued = [e.paper_ids[0] for e in await store.outbox_in_state("sent", channel_id=(
+        await store.get_channel(chat.channel("c0"))).id)]
+    assert sorted(queued) == sorted(ids) and by_channel["c0"] == queued
+
+
+def test_the_pacer_admits_at_once_only_when_nothing_would_wait():
+    from bot.channels import ChannelRef
+
+    now = [0.0]
+    pacer = Pacer(clock=lambda: now[0])
+    limits = (RateLimit("channel", 1, 1.0), RateLimit("workspace", 2, 1.0))
+    a, b, c = (ChannelRef("x", "w", name) for name in "abc")
+    first = pacer.admit_now("x", a, limits)
+    assert first is not None
+    assert pacer.admit_now("x", a, limits) is None, "a's own window is full"
+    pacer.done(first)
+    assert pacer.admit_now("x", b, limits) is not None
+    assert pacer.admit_now("x", c, limits) is None, "the workspace window is full"
+    now[0] = 1.1
+    assert pacer.admit_now("x", c, limits) is not None, "the windows slid on"

@@ -342,8 +342,9 @@ async def test_sent_entries_mark_the_ledger_and_edits_keep_the_original(store):
 
 
 async def test_abandoned_outbox_sees_gone_claimers_not_live_ones(store, database):
-    channel = await store.ensure_channel(REF)
-    await store.enqueue_posts(channel.id, [(f"p{i}", None, None) for i in range(4)], at=T0, max_per_hour=10)
+    for i in range(4):  # a channel each: only a channel's oldest unsettled entry can be claimed
+        channel = await store.ensure_channel(ChannelRef("discord", "guild-1", f"chan-{i}"))
+        await store.enqueue_posts(channel.id, [(f"p{i}", None, None)], at=T0, max_per_hour=10)
     mine, live, gone, unknown = await store.due_outbox(now=T0)
     other = await open_store(database)
     closed = await open_store(database)
@@ -358,12 +359,49 @@ async def test_abandoned_outbox_sees_gone_claimers_not_live_ones(store, database
             await conn.execute("UPDATE outbox SET state = 'sending', claimed_by = NULL WHERE id = $1", unknown.id)
         finally:
             await conn.close()
+        assert ids(await store.abandoned_outbox()) == [mine.id, unknown.id], "gone, but its lease runs on"
+        conn = await asyncpg.connect(database)
+        try:  # the gone claimer's lease runs out
+            await conn.execute("UPDATE outbox SET claimed_at = now() - interval '31 seconds' WHERE id = $1", gone.id)
+        finally:
+            await conn.close()
         assert ids(await store.abandoned_outbox()) == [mine.id, gone.id, unknown.id]
         assert ids(await other.abandoned_outbox()) == [live.id, gone.id, unknown.id]
         assert {e.id for e in await store.outbox_in_state("sending")} == {mine.id, live.id, gone.id, unknown.id}
     finally:
         await other.close()
+    assert ids(await store.abandoned_outbox()) == [mine.id, gone.id, unknown.id], "live just closed: its lease runs"
+    store.claim_lease = 0
     assert ids(await store.abandoned_outbox()) == [mine.id, live.id, gone.id, unknown.id]
+
+
+async def test_one_store_at_a_time_delivers_a_channel(store, database):
+    """Another process leaves a channel to the one delivering it, until that one's lease runs out or it stops."""
+    channel = await store.ensure_channel(REF)
+    elsewhere = await store.ensure_channel(ChannelRef("discord", "guild-1", "chan-2"))
+    await store.enqueue_posts(channel.id, [(f"p{i}", None, None) for i in range(4)], at=T0, max_per_hour=10)
+    await store.enqueue_posts(elsewhere.id, [("q", None, None)], at=T0, max_per_hour=10)
+    first, second, third, fourth, other_channel = await store.due_outbox(now=T0)
+    other = await open_store(database)
+    try:
+        assert await store.claim_outbox_many([first.id]) == {first.id}
+        await store.mark_outbox_sent(first.id, message_ref="m1", at=T0)
+        assert await other.claim_outbox_many([second.id, other_channel.id]) == {other_channel.id}, \
+            "the channel is the first store's while it delivers there"
+        assert await store.claim_outbox_many([second.id]) == {second.id}, "its lease is renewed by its claims"
+        await store.mark_outbox_sent(second.id, message_ref="m2", at=T0)
+        conn = await asyncpg.connect(database)
+        try:  # the first store's lease runs out (it went quiet, or died)
+            await conn.execute("UPDATE channel_senders SET until = now() - interval '1 second'")
+        finally:
+            await conn.close()
+        assert await other.claim_outbox_many([third.id]) == {third.id}
+        await other.mark_outbox_sent(third.id, message_ref="m3", at=T0)
+        assert await store.claim_outbox_many([fourth.id]) == set(), "now the other store's"
+        await other.close()  # a clean stop lets go of its channels at once
+        assert await store.claim_outbox_many([fourth.id]) == {fourth.id}
+    finally:
+        await other.close()
 
 
 async def test_try_lead_one_holder_until_it_closes(store, database):

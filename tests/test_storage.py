@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from bot.channels import ChannelRef
 from bot.paper import Paper
+from bot.rows import Settlement
 from storage import Channel, Store
 from storage.db import migrations
 from storage.papers import fts_query
@@ -456,6 +457,47 @@ async def test_sent_outbox_entries_mark_the_ledger(store):
     assert (card.paper_id, card.message_ref, card.posted_state) == ("p1", "msg-1", "code=0")
     await store.mark_outbox_dead(second.id, error="HTTP 500")
     assert await store.outbox_counts(channel.id) == {"sent": 1, "dead": 1}
+
+
+async def test_only_a_channels_oldest_unsettled_entry_can_be_claimed(store):
+    """Whoever sends (this process or another), a channel's posts go out in the order they were queued."""
+    channel = await store.ensure_channel(REF)
+    other = await store.ensure_channel(OTHER)
+    await store.enqueue_posts(channel.id, [("p1", "llm", None), ("p2", None, None)], at=T0, max_per_hour=10)
+    await store.enqueue_posts(other.id, [("p1", "rl", None)], at=T0, max_per_hour=10)
+    first, second, elsewhere = await store.due_outbox(now=T0)
+    assert await store.claim_outbox_many([second.id, elsewhere.id]) == {elsewhere.id}, "p2 waits for p1"
+    assert await store.claim_outbox_many([first.id, second.id]) == {first.id}
+    assert await store.claim_outbox_many([first.id, 999999]) == set(), "taken, or unknown"
+    assert not await store.claim_outbox(second.id), "p1 is in flight"
+
+    await store.mark_outbox_sent_many([
+        Settlement(first.id, "msg-1", T0, {"p1": "code=0"}),
+        Settlement(elsewhere.id, "msg-9", T0 + timedelta(minutes=1), {"p1": "code=1"}),
+        Settlement(999999, "nowhere", T0),  # unknown: ignored
+    ])
+    cards = {(c.channel_id, c.paper_id): (c.message_ref, c.posted_state) for c in await store.posted_cards(["p1"])}
+    assert cards == {(channel.id, "p1"): ("msg-1", "code=0"), (other.id, "p1"): ("msg-9", "code=1")}
+    assert await store.outbox_counts() == {"sent": 2, "pending": 1}
+    assert await store.claim_outbox_many([second.id]) == {second.id}, "p1 is settled: p2 may go"
+    await store.mark_outbox_retry(second.id, error="HTTP 503", retry_at=T0)
+    assert await store.claim_outbox_many([]) == set()
+    await store.mark_outbox_sent_many([])
+
+
+async def test_due_outbox_for_some_platforms_and_a_few_per_channel(store):
+    channel = await store.ensure_channel(REF)
+    other = await store.ensure_channel(OTHER)
+    await store.enqueue_posts(channel.id, [(f"d{i}", f"why d{i}", None) for i in range(5)], at=T0, max_per_hour=10)
+    await store.enqueue_posts(other.id, [("s0", None, None), ("s1", None, None)], at=T0, max_per_hour=10)
+    tags = lambda entries: [e.tag for e in entries]  # noqa: E731
+    assert tags(await store.due_outbox(now=T0, per_channel=2)) == ["paper:d0", "paper:d1", "paper:s0", "paper:s1"]
+    assert tags(await store.due_outbox(now=T0, platforms=["slack"])) == ["paper:s0", "paper:s1"]
+    assert tags(await store.due_outbox(now=T0, platforms=["discord"], per_channel=1)) == ["paper:d0"]
+    assert await store.due_outbox(now=T0, platforms=[]) == []
+    whys = await store.ledger_whys_many([(channel.id, "d1"), (channel.id, "d4"), (other.id, "s0"),
+                                         (other.id, "d1"), (channel.id, "nope")])
+    assert whys == {(channel.id, "d1"): "why d1", (channel.id, "d4"): "why d4", (other.id, "s0"): None}
 
 
 async def test_digest_takes_the_top_and_skips_the_rest(store):

@@ -12,6 +12,7 @@ import dataclasses
 import errno
 import logging
 import re
+import time
 from typing import Any, Mapping
 
 import aiohttp
@@ -24,7 +25,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from adapters.slack import inbound, oauth
-from adapters.slack.render import LINK_ACTION_PREFIX, clip_escaped, render
+from adapters.slack.render import LINK_ACTION_PREFIX, clip_escaped, render, render_cached
 from bot.channels import Caller, ChannelRef, Command, parse_command
 from bot.commands import COMMANDS
 from bot.delivery import CommandEngine, DeliveryResult, DeliveryStatus, RateLimit
@@ -42,6 +43,10 @@ POST_EVENT_TYPE = "paperboy_post"
 HISTORY_LIMIT = 100
 """How many of a channel's newest messages `find_post` looks through."""
 MAX_NOTICE_CHARS = 3000
+TOKEN_TTL_SECONDS = 30.0
+"""How long a workspace's bot token, once read from the installation store, is used without reading it again."""
+MAX_CONNECTIONS = 0
+"""Open connections to Slack at once for the shared HTTP session (0: no limit, as when each call had its own)."""
 
 SLACK_LIMITS = (RateLimit("channel", 1, 1.0), RateLimit("workspace", 300, 60.0))
 """Slack's documented ``chat.postMessage`` guidance: about one message per second per channel
@@ -69,6 +74,9 @@ EDIT_ERRORS: dict[str, str] = {
 }
 """``chat.update`` errors about the message itself: retrying cannot fix them either."""
 _EDIT_PERMANENT = {**PERMANENT_ERRORS, **EDIT_ERRORS}
+
+AUTH_ERRORS = frozenset({"invalid_auth", "not_authed", "token_revoked", "account_inactive", "token_expired"})
+"""Errors that say the token was refused: a remembered token is then read from the store again."""
 
 NETWORK_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
 """What a Web API call raises when Slack cannot be reached at all."""
@@ -127,14 +135,15 @@ class SlackAdapter:
         _check_setup(bot_token=self._bot_token, oauth_enabled=oauth_settings is not None,
                      socket_mode=self.socket_mode, signing_secret=signing_secret)
 
-        self.client = AsyncWebClient(
-            token=None if oauth_settings else self._bot_token, base_url=settings.slack_api_url
-        )
-        self.client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES))
+        token = None if oauth_settings else self._bot_token
+        self.client = _web_client(token, settings.slack_api_url)
+        """Paperboy's own calls (deliveries, start-up checks); from `start` to `stop` on the shared session."""
         self.installation_store = oauth_settings.installation_store if oauth_settings else None
         self.repeats = inbound.Repeats()
         self.app = AsyncApp(
-            client=self.client,
+            # Bolt's own client, never on the shared session: Bolt deep-copies each request's
+            # client (made with this one's session) for lazy listeners, and a session cannot be copied.
+            client=_web_client(token, settings.slack_api_url),
             signing_secret=signing_secret or "",
             oauth_settings=oauth_settings,
             before_authorize=self.repeats,  # right after Bolt's signature check
@@ -146,6 +155,13 @@ class SlackAdapter:
         self._socket: AsyncSocketModeHandler | None = None
         self._inflight: set[asyncio.Task[Any]] = set()
         self._team_clients: dict[str, AsyncWebClient] = {}
+        """Bot token → its Web API client (all of them on `_session` once started)."""
+        self._tokens: dict[str, tuple[str, float]] = {}
+        """Workspace → (bot token, until when on `clock`): read from the installation store at most every 30 s."""
+        self.clock = time.monotonic
+        """The clock `_tokens` is measured on (tests move it)."""
+        self._session: aiohttp.ClientSession | None = None
+        """The one HTTP session (and connection pool) of every Web API client, from `start` to `stop`."""
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -154,6 +170,14 @@ class SlackAdapter:
 
         Raises `SlackSetupError`, one line naming the setting to fix, when that cannot work.
         """
+        self._open_session()
+        try:
+            await self._start()
+        except BaseException:
+            await self._close_session()
+            raise
+
+    async def _start(self) -> None:
         if self._bot_token and self.installation_store is None:
             try:
                 await self.client.auth_test()
@@ -219,15 +243,43 @@ class SlackAdapter:
             self._runner = None
         if self._inflight:
             await asyncio.wait(set(self._inflight), timeout=STOP_GRACE_SECONDS)
+        await self._close_session()
+
+    def _open_session(self) -> None:
+        """Give every Web API client one shared HTTP session, so calls reuse their connections to Slack.
+
+        Called in the running loop (by `start`). Like the session slack_sdk opens per call
+        without one (before `start`, after `stop`), it times out a whole call after
+        ``client.timeout`` and keeps no cookies (nothing carries from one workspace to another).
+        """
+        if self._session is not None and not self._session.closed:
+            return
+        asyncio.get_running_loop()  # an aiohttp session belongs to the loop it was made in
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=MAX_CONNECTIONS),
+            timeout=aiohttp.ClientTimeout(total=self.client.timeout),
+            cookie_jar=aiohttp.DummyCookieJar(),
+        )
+        self._use_session(self._session)
+
+    async def _close_session(self) -> None:
+        session, self._session = self._session, None
+        self._use_session(None)
+        if session is not None:
+            await session.close()
+
+    def _use_session(self, session: aiohttp.ClientSession | None) -> None:
+        self.client.session = session
+        for client in self._team_clients.values():
+            client.session = session
 
     # -- delivery --------------------------------------------------------------------
 
     async def send(self, channel: ChannelRef, post: Post) -> DeliveryResult:
         """Post *post* with ``chat.postMessage``, tagged in message metadata; map Slack errors to results."""
-        message = render(post.content)
+        text, blocks = render_cached(post.content)
         return await self._post_message(
-            channel.workspace, channel=channel.channel, text=message.text, blocks=message.block_dicts(),
-            metadata=_post_metadata(post),
+            channel.workspace, channel=channel.channel, text=text, blocks=blocks, metadata=_post_metadata(post),
         )
 
     async def find_post(self, channel: ChannelRef, post: Post) -> str | None:
@@ -253,11 +305,10 @@ class SlackAdapter:
         ref_channel, _, ts = message_ref.partition("/")
         if not ref_channel or not ts:
             return DeliveryResult(DeliveryStatus.PERMANENT, reason=f"not a Slack message ref: {message_ref!r}")
-        message = render(post.content)
+        text, blocks = render_cached(post.content)
         response = await self._call(
             channel.workspace, "chat_update", permanent=_EDIT_PERMANENT,
-            channel=ref_channel, ts=ts, text=message.text, blocks=message.block_dicts(),
-            metadata=_post_metadata(post),
+            channel=ref_channel, ts=ts, text=text, blocks=blocks, metadata=_post_metadata(post),
         )
         if isinstance(response, DeliveryResult):
             return response
@@ -296,42 +347,71 @@ class SlackAdapter:
         delivery path goes through here, so every failure is mapped in one place;
         *permanent* names the error codes that retrying cannot fix.
         """
-        client = await self._client_for(workspace)
+        client, remembered = await self._workspace_client(workspace)
         if client is None:
             return _NOT_INSTALLED
-        call = getattr(client, method)  # outside the try: a wrong name is a bug, not a Slack failure
-        try:
-            response = await call(**params)
-        except SlackApiError as error:
-            return delivery_error(error, permanent=permanent)
-        except AttributeError as error:
-            # slack_sdk keeps a text/plain body as a str, and for a 200 its own validate() then
-            # calls .get on it: this is how a proxy's "200 OK" page surfaces. Anything else is a bug.
-            if not _raised_in(error, AsyncSlackResponse.validate):
-                raise
-            return _not_json(200, "text/plain")
-        except NETWORK_ERRORS as error:
-            return _unreachable(error)
-        if not isinstance(response.data, dict):  # a 200 application/gzip body passes validate() as bytes
-            return _not_json(response.status_code, _content_type(response.headers))
-        return response
+        outcome = await _attempt(getattr(client, method), params)  # a wrong name is a bug: AttributeError
+        if remembered and isinstance(outcome, SlackApiError) and _Answer.of(outcome).code in AUTH_ERRORS:
+            # The token was remembered: another process may have stored a new one since (a reinstall).
+            refused = client.token
+            self._forget_token(workspace, refused)
+            client, _ = await self._workspace_client(workspace)
+            if client is None:
+                return _NOT_INSTALLED
+            if client.token != refused:
+                outcome = await _attempt(getattr(client, method), params)
+        if isinstance(outcome, SlackApiError):
+            return delivery_error(outcome, permanent=permanent)
+        return outcome
 
     async def _client_for(self, workspace: str) -> AsyncWebClient | None:
         """Return a Web API client holding *workspace*'s bot token (None: not installed there)."""
+        client, _ = await self._workspace_client(workspace)
+        return client
+
+    async def _workspace_client(self, workspace: str) -> tuple[AsyncWebClient | None, bool]:
+        """Return *workspace*'s client (None: not installed there), and whether its token was remembered.
+
+        A token read from the installation store is remembered for `TOKEN_TTL_SECONDS`;
+        `_call` reads it again sooner when Slack refuses it.
+        """
         if self.installation_store is None:
-            return self.client
+            return self.client, False
+        remembered = self._tokens.get(workspace)
+        if remembered is not None and remembered[1] > self.clock():
+            return self._token_client(remembered[0]), True
         bot = await self.installation_store.async_find_bot(enterprise_id=None, team_id=workspace)
         if bot is None or not bot.bot_token:
-            return None
+            self._forget_token(workspace)
+            return None, False
+        if remembered is not None and remembered[0] != bot.bot_token:
+            self._team_clients.pop(remembered[0], None)  # reinstalled: the old token is of no more use
+        self._tokens[workspace] = (bot.bot_token, self.clock() + TOKEN_TTL_SECONDS)
+        return self._token_client(bot.bot_token), False
+
+    def _token_client(self, token: str) -> AsyncWebClient:
         # One client per token: a reinstall brings a new token, and so a new client.
-        client = self._team_clients.get(bot.bot_token)
+        client = self._team_clients.get(token)
         if client is None:
-            client = self._team_clients[bot.bot_token] = AsyncWebClient(
-                token=bot.bot_token,
+            client = self._team_clients[token] = AsyncWebClient(
+                token=token,
                 base_url=self.client.base_url,
+                timeout=self.client.timeout,
+                session=self._session,
                 retry_handlers=list(self.client.retry_handlers),
             )
         return client
+
+    def _forget_token(self, workspace: str | None, token: str | None = None) -> None:
+        """Read *workspace*'s token from the store on its next call, and drop the client of the old one.
+
+        With *token*, only if that is the token remembered (another call may have read a newer one).
+        """
+        remembered = self._tokens.get(workspace or "")
+        if remembered is None or (token is not None and remembered[0] != token):
+            return
+        del self._tokens[workspace or ""]
+        self._team_clients.pop(remembered[0], None)
 
     # -- incoming --------------------------------------------------------------------
 
@@ -341,11 +421,25 @@ class SlackAdapter:
         # Link buttons open their URL in the browser, but Slack still sends us the click.
         self.app.action(re.compile(f"^{LINK_ACTION_PREFIX}"))(_ack)
         if self.installation_store is not None:
-            self.app.enable_token_revocation_listeners()
+            # Bolt's own listeners delete the installation; then the remembered token goes too.
+            self.app.event("tokens_revoked")(self._on_tokens_revoked)
+            self.app.event("app_uninstalled")(self._on_app_uninstalled)
         else:
             # The manifest subscribes to these; unanswered events make Slack retry and complain.
             self.app.event("app_uninstalled")(_log_uninstall)
             self.app.event("tokens_revoked")(_log_uninstall)
+
+    async def _on_tokens_revoked(self, event: dict, context: Any) -> None:
+        try:
+            await self.app.default_tokens_revoked_event_listener()(event=event, context=context)
+        finally:
+            self._forget_token(context.team_id)
+
+    async def _on_app_uninstalled(self, context: Any) -> None:
+        try:
+            await self.app.default_app_uninstalled_event_listener()(context=context)
+        finally:
+            self._forget_token(context.team_id)
 
     async def _answer_command(self, command: dict, respond: Any, client: AsyncWebClient) -> None:
         """Run one ``/papers`` command after the ack and answer through its ``response_url``."""
@@ -464,6 +558,32 @@ def delivery_error(error: SlackApiError, *, permanent: Mapping[str, str] = PERMA
         return DeliveryResult(DeliveryStatus.PERMANENT, reason=permanent[answer.code])
     return DeliveryResult(DeliveryStatus.TRANSIENT,
                           reason=f"Slack refused the message ({answer.code}, HTTP {answer.status})")
+
+
+async def _attempt(call: Any, params: Mapping[str, Any]) -> AsyncSlackResponse | DeliveryResult | SlackApiError:
+    """Make one Web API call: Slack's answer, the `DeliveryResult` of an answer that is not one, or Slack's refusal."""
+    try:
+        response = await call(**params)
+    except SlackApiError as error:
+        return error
+    except AttributeError as error:
+        # slack_sdk keeps a text/plain body as a str, and for a 200 its own validate() then
+        # calls .get on it: this is how a proxy's "200 OK" page surfaces. Anything else is a bug.
+        if not _raised_in(error, AsyncSlackResponse.validate):
+            raise
+        return _not_json(200, "text/plain")
+    except NETWORK_ERRORS as error:
+        return _unreachable(error)
+    if not isinstance(response.data, dict):  # a 200 application/gzip body passes validate() as bytes
+        return _not_json(response.status_code, _content_type(response.headers))
+    return response
+
+
+def _web_client(token: str | None, base_url: str) -> AsyncWebClient:
+    """A Web API client that waits out Slack's rate limits up to `RATE_LIMIT_RETRIES` times."""
+    client = AsyncWebClient(token=token, base_url=base_url)
+    client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES))
+    return client
 
 
 def _not_json(status: int | None, content_type: str) -> DeliveryResult:

@@ -8,6 +8,7 @@ Blocks are slack_sdk block objects, so slack_sdk validates their limits on ``to_
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import quote, urlsplit
 
 from slack_sdk.models.blocks import (
@@ -41,6 +42,8 @@ ABSTRACT_SECTIONS = 10
 """A full card splits the abstract over at most this many sections (30,000 characters: any real abstract)."""
 LINK_ACTION_PREFIX = "paperboy_link"
 """Buttons that open a URL still send an action to the app; the adapter acknowledges these."""
+RENDER_CACHE_SIZE = 512
+"""How many posts' renderings `render_cached` keeps: a burst sends one card to every channel."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +92,23 @@ def render(content: Content) -> SlackMessage:
     if isinstance(content, Error):
         return render_error(content)
     raise TypeError(f"Slack cannot render {type(content).__name__}")
+
+
+def render_cached(content: Content) -> tuple[str, list[dict]]:
+    """Return ``(text, block dicts)`` of *content*, rendered and validated once per distinct content.
+
+    Contents are frozen and compared by value, so a post sent to a thousand channels is
+    rendered once. The list is new on every call, but the dicts in it are shared with the
+    cache: JSON-encode them (as slack_sdk does), never change them.
+    """
+    text, blocks = _render_cached(content)
+    return text, list(blocks)
+
+
+@lru_cache(maxsize=RENDER_CACHE_SIZE)
+def _render_cached(content: Content) -> tuple[str, tuple[dict, ...]]:
+    message = render(content)
+    return message.text, tuple(message.block_dicts())
 
 
 def render_card(card: PaperCard) -> SlackMessage:

@@ -23,6 +23,10 @@ log = logging.getLogger(__name__)
 
 PRESENCE_CLASS = 0x70627072  # "pbpr": first key of every store's presence lock
 LEAD_CLASS = 0x70626c64  # "pbld": first key of every role's lock; the second is hashtext(role)
+CLAIM_LEASE = 30.0
+"""Seconds a claim is left to its claimer even once its presence lock is gone: a process whose session
+connection dropped may still have that send in flight, and one attempt ends well within this (its
+HTTP deadline). After a crash, its sends are therefore looked for this much later."""
 
 
 class Coordination(Queries):
@@ -34,6 +38,7 @@ class Coordination(Queries):
     _roles: set[str]
     owner: str = ""
     _key: int | None = None
+    claim_lease: float = CLAIM_LEASE
 
     async def _open_session(self) -> None:
         """Open the dedicated connection and take a presence key nobody else holds."""
@@ -78,19 +83,22 @@ class Coordination(Queries):
     async def abandoned_outbox(self) -> list[OutboxEntry]:
         """Return the entries in ``sending`` whose claimer is this store, unknown, or gone; oldest first.
 
-        A claimer is gone when nobody holds its presence lock in this database. The worker skips
-        this store's own sends in flight; the rest were left by a crash.
+        A claimer is gone when nobody holds its presence lock in this database, and its claim is
+        older than `claim_lease` (a lost session connection drops the lock of a process that may
+        still be sending). The worker skips this store's own sends in flight; the rest were left
+        by a crash.
         """
         rows = await self._fetch(
             f"""SELECT {_COLUMNS} FROM outbox o
                 WHERE o.state = 'sending' AND (
-                    o.claimed_by IS NULL OR o.claimed_by = $1 OR NOT EXISTS (
+                    o.claimed_by IS NULL OR o.claimed_by = $1 OR (
+                    o.claimed_at < now() - make_interval(secs => $3) AND NOT EXISTS (
                         SELECT 1 FROM pg_locks l
                         WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
                           AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
                           AND l.classid::bigint = $2
-                          AND l.objid::bigint = substring(o.claimed_by FROM ':([0-9]{{1,10}})$')::bigint))
-                ORDER BY o.id""", self.owner, PRESENCE_CLASS)
+                          AND l.objid::bigint = substring(o.claimed_by FROM ':([0-9]{{1,10}})$')::bigint)))
+                ORDER BY o.id""", self.owner, PRESENCE_CLASS, self.claim_lease)
         return [_entry(r) for r in rows]
 
     async def _close_session(self) -> None:

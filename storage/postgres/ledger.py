@@ -74,3 +74,12 @@ class LedgerQueries(Queries):
             "SELECT paper_id, why FROM deliveries WHERE channel_id = $1 AND paper_id = ANY($2::text[])",
             channel_id, list(paper_ids))
         return {r["paper_id"]: r["why"] for r in rows}
+
+    async def ledger_whys_many(self, pairs: Sequence[tuple[int, str]]) -> dict[tuple[int, str], str | None]:
+        """Return why each (channel id, paper id) of *pairs* matched, in one read."""
+        rows = await self._fetch(
+            """SELECT d.channel_id, d.paper_id, d.why FROM deliveries d
+               JOIN unnest($1::bigint[], $2::text[]) AS p (channel_id, paper_id)
+                 ON d.channel_id = p.channel_id AND d.paper_id = p.paper_id""",
+            [c for c, _ in pairs], [p for _, p in pairs])
+        return {(r["channel_id"], r["paper_id"]): r["why"] for r in rows}

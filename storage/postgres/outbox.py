@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
-from bot.rows import OutboxEntry, PostedCard
+from bot.rows import OutboxEntry, PostedCard, Settlement
 from storage.postgres.connection import Queries, affected
 
 _COLUMNS = ("id, channel_id, kind, tag, paper_ids, state, title, target_ref, attempts, next_attempt_at, "
@@ -17,6 +17,9 @@ _INSERT = """
     INSERT INTO outbox (channel_id, kind, tag, paper_ids, title, target_ref, state, created_at)
     VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7) ON CONFLICT (channel_id, tag) DO NOTHING
 """
+CHANNEL_LEASE = 10.0
+"""Seconds a store keeps a channel after its last claim there: longer than any wait between two
+sends to one channel (Slack's second, Discord's five-in-five), so its next post stays its own."""
 _DUE = "o.state = 'pending' AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= $1) AND c.paused_reason IS NULL"
 
 
@@ -29,6 +32,7 @@ def _entry(row: asyncpg.Record) -> OutboxEntry:
 class OutboxQueries(Queries):
     """Queue posts atomically with the ledger, hand them to one sender, and record each attempt's outcome."""
 
+    channel_lease: float = CHANNEL_LEASE
     owner: str = ""
     """Who claims entries: ``host:pid:key``, *key* naming this store's presence lock (see the store)."""
 
@@ -91,20 +95,26 @@ class OutboxQueries(Queries):
             status = await conn.execute(_INSERT, channel_id, "update", tag, [paper_id], None, target_ref, at)
         return affected(status) == 1
 
-    async def due_outbox(self, *, now: datetime, channel_id: int | None = None,
-                         limit: int = 5000) -> list[OutboxEntry]:
+    async def due_outbox(self, *, now: datetime, channel_id: int | None = None, limit: int = 5000,
+                         platforms: Sequence[str] | None = None,
+                         per_channel: int | None = None) -> list[OutboxEntry]:
         """Return pending entries that are due, for channels that are not paused; oldest first.
 
         An entry waits while an older one of its channel waits (for its retry time, or to be
-        settled after a crash), so a channel's posts never overtake each other.
+        settled after a crash), so a channel's posts never overtake each other. *platforms*
+        keeps to those platforms' channels; *per_channel* returns at most that many of each channel.
         """
         rows = await self._fetch(
-            f"""SELECT {_COLUMNS_OF_O} FROM outbox o JOIN channels c ON c.id = o.channel_id
-                WHERE {_DUE} AND ($2::bigint IS NULL OR o.channel_id = $2)
-                  AND NOT EXISTS (
-                      SELECT 1 FROM outbox e WHERE e.channel_id = o.channel_id AND e.id < o.id
-                        AND (e.state = 'sending' OR (e.state = 'pending' AND e.next_attempt_at > $1)))
-                ORDER BY o.id LIMIT $3""", now, channel_id, limit)
+            f"""SELECT {_COLUMNS} FROM (
+                    SELECT {_COLUMNS_OF_O}, row_number() OVER (PARTITION BY o.channel_id ORDER BY o.id) AS nth
+                    FROM outbox o JOIN channels c ON c.id = o.channel_id
+                    WHERE {_DUE} AND ($2::bigint IS NULL OR o.channel_id = $2)
+                      AND ($4::text[] IS NULL OR c.platform = ANY($4::text[]))
+                      AND NOT EXISTS (
+                          SELECT 1 FROM outbox e WHERE e.channel_id = o.channel_id AND e.id < o.id
+                            AND (e.state = 'sending' OR (e.state = 'pending' AND e.next_attempt_at > $1)))) AS due
+                WHERE $5::int IS NULL OR nth <= $5 ORDER BY id LIMIT $3""",
+            now, channel_id, limit, None if platforms is None else list(platforms), per_channel)
         return [_entry(r) for r in rows]
 
     async def channels_with_due_outbox(self, *, now: datetime, platforms: Sequence[str]) -> list[int]:
@@ -125,37 +135,82 @@ class OutboxQueries(Queries):
                WHERE o.state = 'pending' AND o.next_attempt_at > $1 AND c.paused_reason IS NULL""", now)
 
     async def claim_outbox(self, entry_id: int) -> bool:
-        """Move *entry_id* from pending to sending for this store; False when another sender has it.
+        """Move *entry_id* from pending to sending for this store; False when another sender has it."""
+        return entry_id in await self.claim_outbox_many([entry_id])
 
-        SKIP LOCKED: a claim racing another process's claim (or its retry write) loses at once
-        rather than waiting to find the entry no longer pending.
+    async def claim_outbox_many(self, entry_ids: Sequence[int]) -> set[int]:
+        """Claim each of *entry_ids* that is pending and its channel's oldest unsettled entry; return those.
+
+        A channel is delivered by one store at a time: each claim takes or renews the channel's
+        lease (`channel_lease` seconds), and a channel another store holds is left to it. SKIP
+        LOCKED: a claim racing another process's claim (or its retry write) loses at once
+        rather than waiting. The oldest-unsettled rule is checked against committed rows: an
+        older entry can only leave pending or sending for good (sent, dead), so a newer one is
+        never claimed while an older one may still go out.
         """
+        if not entry_ids:
+            return set()
         async with self._transaction() as conn:
-            status = await conn.execute(
-                """UPDATE outbox SET state = 'sending', claimed_by = $2, claimed_at = now()
-                   WHERE id = (SELECT id FROM outbox WHERE id = $1 AND state = 'pending' FOR UPDATE SKIP LOCKED)""",
-                entry_id, self.owner)
-        return affected(status) == 1
+            rows = await conn.fetch(
+                """WITH wanted AS (
+                       SELECT id, channel_id FROM outbox WHERE id = ANY($1::bigint[]) AND state = 'pending'
+                       FOR UPDATE SKIP LOCKED),
+                   ours AS (  -- the channels this store may send to: their lease is free, run out, or ours
+                       INSERT INTO channel_senders (channel_id, owner, until)
+                       SELECT DISTINCT channel_id, $2, now() + make_interval(secs => $3) FROM wanted
+                       ON CONFLICT (channel_id) DO UPDATE SET owner = EXCLUDED.owner, until = EXCLUDED.until
+                           WHERE channel_senders.owner = EXCLUDED.owner OR channel_senders.until < now()
+                       RETURNING channel_id)
+                   UPDATE outbox o SET state = 'sending', claimed_by = $2, claimed_at = now()
+                   FROM wanted w
+                   WHERE o.id = w.id AND w.channel_id IN (SELECT channel_id FROM ours)
+                     AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.channel_id = o.channel_id AND e.id < o.id
+                                       AND e.state IN ('pending', 'sending'))
+                   RETURNING o.id""", list(entry_ids), self.owner, self.channel_lease)
+        return {r[0] for r in rows}
+
+    async def release_channels(self) -> None:
+        """Let go of the channels this store was delivering (on a clean stop), so others need not wait."""
+        await self._execute("DELETE FROM channel_senders WHERE owner = $1", self.owner)
 
     async def mark_outbox_sent(self, entry_id: int, *, message_ref: str | None, at: datetime,
                                posted_states: Mapping[str, str] | None = None) -> None:
         """Record *entry_id* as sent, and its papers' ledger rows with it (with what a single post showed)."""
+        await self.mark_outbox_sent_many([Settlement(entry_id, message_ref, at, posted_states)])
+
+    async def mark_outbox_sent_many(self, settlements: Sequence[Settlement]) -> None:
+        """Record every one of *settlements* as sent, with its ledger rows, in one transaction."""
+        if not settlements:
+            return
         async with self._transaction() as conn:
-            row = await conn.fetchrow(
-                """UPDATE outbox SET state = 'sent', message_ref = $2, sent_at = $3, next_attempt_at = NULL,
-                   last_error = NULL WHERE id = $1 RETURNING channel_id, kind, paper_ids""", entry_id, message_ref, at)
-            if row is None:
-                return
-            states = dict(posted_states or {})
-            ids = list(row["paper_ids"])
+            rows = await conn.fetch(
+                """UPDATE outbox o SET state = 'sent', message_ref = s.ref, sent_at = s.at, next_attempt_at = NULL,
+                       last_error = NULL
+                   FROM unnest($1::bigint[], $2::text[], $3::timestamptz[]) AS s (id, ref, at)
+                   WHERE o.id = s.id RETURNING o.id, o.channel_id, o.kind, o.paper_ids""",
+                [s.entry_id for s in settlements], [s.message_ref for s in settlements],
+                [s.at for s in settlements])
+            by_id = {s.entry_id: s for s in settlements}
+            channels, papers, ats, kinds, refs, posted = [], [], [], [], [], []
+            for row in rows:
+                settled = by_id[row["id"]]
+                states = dict(settled.posted_states or {})
+                for paper_id in row["paper_ids"]:
+                    channels.append(row["channel_id"])
+                    papers.append(paper_id)
+                    ats.append(settled.at)
+                    kinds.append(row["kind"] == "paper")
+                    refs.append(settled.message_ref)
+                    posted.append(states.get(paper_id))
             await conn.execute(
-                """UPDATE deliveries d SET state = 'sent', sent_at = coalesce(d.sent_at, $3),
-                       message_ref = CASE WHEN $4 THEN $5 ELSE d.message_ref END,
+                """UPDATE deliveries d SET state = 'sent', sent_at = coalesce(d.sent_at, s.at),
+                       message_ref = CASE WHEN s.single THEN s.ref ELSE d.message_ref END,
                        posted_state = coalesce(s.posted, d.posted_state)
-                   FROM unnest($2::text[], $6::text[]) AS s (paper_id, posted)
-                   WHERE d.channel_id = $1 AND d.paper_id = s.paper_id""",
+                   FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::bool[], $5::text[], $6::text[])
+                        AS s (channel_id, paper_id, at, single, ref, posted)
+                   WHERE d.channel_id = s.channel_id AND d.paper_id = s.paper_id""",
                 # an edit keeps the ledger pointing at the original message
-                row["channel_id"], ids, at, row["kind"] == "paper", message_ref, [states.get(p) for p in ids])
+                channels, papers, ats, kinds, refs, posted)
 
     async def mark_outbox_retry(self, entry_id: int, *, error: str, retry_at: datetime,
                                 count_attempt: bool = True) -> None:

@@ -59,7 +59,12 @@ class PostgresStore(PaperQueries, ChannelQueries, LedgerQueries, OutboxQueries, 
         return store
 
     async def close(self) -> None:
-        """Close the session connection (letting go of presence and roles), then the pool."""
+        """Let go of the channels being delivered, close the session connection (presence, roles), then the pool."""
+        if self.owner:
+            try:
+                await asyncio.wait_for(self.release_channels(), timeout=5)
+            except Exception:  # closing anyway: the leases run out by themselves
+                pass
         await self._close_session()
         try:
             await asyncio.wait_for(self._pool.close(), timeout=10)
