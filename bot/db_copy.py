@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.store import PORTABLE_TABLES, Store
+from bot.store import LEGACY_SLACK_IMPORTED_KEY, PORTABLE_TABLES, Store
 
 
 class CopyRefused(Exception):
@@ -24,6 +24,10 @@ async def copy_database(source: Store, target: Store) -> list[TableCopied]:
     Raises `CopyRefused` when *target* already holds channels, topics, papers or a ledger
     (copying into it would mix two bots' histories), or when a table's count differs afterwards.
     """
+    if await source.legacy_slack_installations() and await source.get_state(LEGACY_SLACK_IMPORTED_KEY) is None:
+        # Only the Slack adapter can read slack_sdk's old rows: copying now would leave them behind.
+        raise CopyRefused("the source still holds Slack installs made before Paperboy kept its own; start "
+                          "Paperboy on it once with SLACK_CLIENT_ID set (it imports them), then copy")
     for table in PORTABLE_TABLES:
         if table != "state" and await target.dump_table(table):
             raise CopyRefused(f"the target already has rows in {table}; copy into an empty database")

@@ -13,12 +13,13 @@ from storage import db, portable
 from storage.channels import ChannelQueries
 from storage.deliveries import DeliveryQueries
 from storage.installations import InstallationQueries
+from storage.legacy_slack import LegacySlackQueries
 from storage.outbox import OutboxQueries
 from storage.papers import SEARCH_BUDGET, PaperQueries
 from storage.process_lock import ProcessLock
 
 
-class Store(PaperQueries, ChannelQueries, DeliveryQueries, OutboxQueries, InstallationQueries):
+class Store(PaperQueries, ChannelQueries, DeliveryQueries, OutboxQueries, InstallationQueries, LegacySlackQueries):
     """Paperboy's SQLite database: papers, channels and topics, the delivery ledger, small state.
 
     Open it with ``await Store.open(path)`` (or ``async with await Store.open(path) as store``);

@@ -476,3 +476,11 @@ async def _check_loaded_copy(url, store, dumped, channel, topic) -> None:
         assert (await copy.add_topic(newer.id, "q", "b", at=T0)).id == topic.id + 1
     finally:
         await copy.close()
+
+
+def test_a_client_confused_by_a_terminated_connection_is_storage_trouble_not_a_crash():
+    from storage.postgres.connection import storage_reason
+
+    assert storage_reason(asyncpg.InternalClientError("cannot switch to state 15")) == \
+        "the connection to the database server was lost"
+    assert storage_reason(ValueError("a bug")) is None

@@ -191,6 +191,7 @@ class SlackAdapter:
             except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as error:
                 raise SlackSetupError(f"cannot reach Slack at {self.settings.slack_api_url} ({error or 'timed out'}); "
                                       "check the network, or PAPERBOY_SLACK_API_URL") from None
+        await oauth.import_legacy(self.settings, self.installation_store)
         if self.socket_mode:
             await self._connect_socket()
         else:

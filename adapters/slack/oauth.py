@@ -8,14 +8,20 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 from functools import lru_cache
 from importlib import resources
 
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 
-from adapters.slack.installations import PaperboyInstallationStore, PaperboyOAuthStateStore
+from adapters.slack.installations import (
+    LegacySlackStore, PaperboyInstallationStore, PaperboyOAuthStateStore, import_legacy_installations,
+)
 from bot.settings import Settings
 from bot.store import InstallationStore
+from bot.store_errors import StorageUnavailable
+
+log = logging.getLogger(__name__)
 
 INSTALL_PATH = "/slack/install"
 REDIRECT_PATH = "/slack/oauth_redirect"
@@ -70,3 +76,21 @@ def oauth_settings(settings: Settings, store: InstallationStore) -> AsyncOAuthSe
         state_store=PaperboyOAuthStateStore(store, expiration_seconds=STATE_EXPIRATION_SECONDS),
         state_expiration_seconds=STATE_EXPIRATION_SECONDS,
     )
+
+
+async def import_legacy(settings: Settings, installation_store: object) -> int:
+    """At start-up of "Add to Slack": bring over, once, the workspaces slack_sdk's old sqlite3 store kept.
+
+    *installation_store* is Bolt's (the adapter's `installation_store`); nothing happens without
+    distribution or when it is not Paperboy's. A database in passing trouble is no reason not to
+    start: the import is tried again at the next start.
+    """
+    if not is_multi_workspace(settings) or not isinstance(installation_store, PaperboyInstallationStore):
+        return 0
+    store: LegacySlackStore = installation_store.store  # type: ignore[assignment]  # the core's whole Store
+    try:
+        return await import_legacy_installations(store, client_id=settings.slack_client_id or "")
+    except StorageUnavailable as error:
+        log.warning("Slack: cannot bring over the installations of slack_sdk's old tables yet (%s); "
+                    "trying again at the next start", error)
+        return 0

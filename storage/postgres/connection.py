@@ -47,8 +47,10 @@ def storage_reason(error: BaseException) -> str | None:
     state = getattr(error, "sqlstate", None)
     if isinstance(error, asyncpg.PostgresError) and state:
         return _STATE_REASONS.get(state) or _CLASS_REASONS.get(state[:2])
-    if isinstance(error, (asyncpg.InterfaceError, asyncpg.exceptions.ConnectionDoesNotExistError)):
-        # InterfaceError also means misuse (a closed pool), but then there is nothing to do either.
+    if isinstance(error, (asyncpg.InterfaceError, asyncpg.exceptions.ConnectionDoesNotExistError,
+                          asyncpg.InternalClientError)):
+        # InterfaceError also means misuse (a closed pool), but then there is nothing to do either;
+        # InternalClientError is what a query on a connection the server just terminated can raise.
         return "the connection to the database server was lost"
     if isinstance(error, (OSError, asyncio.TimeoutError)):
         return "cannot reach the database server"

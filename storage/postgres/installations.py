@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from storage.installations import _check_kind
 from storage.postgres.connection import Queries
@@ -52,3 +53,7 @@ class InstallationQueries(Queries):
             expires_at = await conn.fetchval("DELETE FROM oauth_states WHERE state = $1 RETURNING expires_at", state)
             await conn.execute("DELETE FROM oauth_states WHERE expires_at <= $1", now)
         return expires_at is not None and expires_at > now
+
+    async def legacy_slack_installations(self) -> list[tuple[str, dict[str, Any]]]:
+        """Always []: slack_sdk's old sqlite3 store never wrote to Postgres (`db copy` brings ``installations``)."""
+        return []
