@@ -15,7 +15,7 @@ from typing import Any, Callable, TextIO
 from bot.channels import Caller, ChannelRef, parse_command
 from bot.delivery import CommandEngine, DeliveryResult, DeliveryStatus
 from bot.paper import FULL_CARD_AUTHORS, Paper
-from bot.replies import Content, Error, PaperCard, Post, Reply, Text
+from bot.replies import Content, Error, File, PaperCard, Post, Reply, Text
 
 CONSOLE_CHANNEL = ChannelRef(platform="console", workspace="local", channel="console")
 
@@ -253,6 +253,9 @@ def render(content: Content) -> str:
         return f"{_clean(content.title)}\n{body}" if content.title else body
     if isinstance(content, PaperCard):
         return _card(content)
+    if isinstance(content, File):
+        # The file's text as it is, to copy or redirect (escape sequences still dropped).
+        return f"{_clean(content.note)} ({_clean(content.name)}):\n\n{_clean(content.content).rstrip()}"
     lines = [_clean(content.title)]
     if content.note:
         lines.append(f"({_clean(content.note)})")

@@ -20,6 +20,7 @@ from bot.ids import normalize_paper_id
 from bot.lists import CurrentLists, cached_lists, fetch_lists, remember_lists
 from bot.paging import PAGE, Pages
 from bot.paper import Paper
+from bot.reading_list import ReadingList
 from bot.replies import Error, PaperCard, PaperList, Reply, Text
 from bot.sources import ArxivClient, HuggingFaceClient, PaperNotFound, SourceError
 from bot.store_errors import StorageLost, StorageUnavailable
@@ -69,6 +70,7 @@ class Engine:
         self.pages = Pages(clock=self.clock)
         self.channels = ChannelCommands(store=store, clock=self.clock, current_lists=self._current_lists,
                                         pages=self.pages, source_notes=self._source_notes)
+        self.reading = ReadingList(store=store, clock=self.clock, pages=self.pages, look_up=self.look_up)
 
     async def handle(self, command: Command) -> Reply:
         """Run *command*; bad input and source failures become an `Error` reply, never an exception."""
@@ -81,7 +83,8 @@ class Engine:
                 f"Only people who can manage this channel can use '{spec.name}'. "
                 "Anyone can use trending, today, search, show, topics and preview."
             )
-        handler = getattr(self, f"_{spec.name}", None) or getattr(self.channels, spec.name)
+        handler = (getattr(self, f"_{spec.name}", None) or getattr(self.reading, spec.name, None)
+                   or getattr(self.channels, spec.name))
         caller = (command.channel.platform, command.channel.workspace, command.caller.id)
         if self._busy.get(caller, 0) >= MAX_COMMANDS_PER_CALLER:
             return error_reply(f"Paperboy is still working on your last {MAX_COMMANDS_PER_CALLER} requests; "
@@ -261,6 +264,18 @@ class Engine:
         if not command.args.strip():
             raise UsageError("Give an arXiv id or a paper URL.")
         paper_id = normalize_paper_id(command.args)
+        paper, note, cached = await self.look_up(paper_id)
+        if paper is None and cached is not None:
+            return Reply(PaperCard(cached, note=fallback_note(note, cached=True), detail=True))
+        if paper is None:
+            return error_reply(note or f"No paper {paper_id}.")
+        return Reply(PaperCard(paper, note=note, detail=True))
+
+    async def look_up(self, paper_id: str) -> tuple[Paper | None, str | None, Paper | None]:
+        """Fetch *paper_id* as `show` does (Hugging Face, then arXiv) and cache it.
+
+        Return (the fresh paper or None, a one-line note, the paper as cached before the call).
+        """
         cached = await self.store.get_paper(paper_id)
         try:
             paper, note = await self._fresh(f"paper:{paper_id}", lambda: self.hf.paper(paper_id),
@@ -273,11 +288,7 @@ class Engine:
                            else (None, f"No paper {paper_id} on Hugging Face Papers."))
             if paper is not None:
                 await self.store.save_papers([paper])
-        if paper is None and cached is not None:
-            return Reply(PaperCard(cached, note=fallback_note(note, cached=True), detail=True))
-        if paper is None:
-            return error_reply(note or f"No paper {paper_id}.")
-        return Reply(PaperCard(paper, note=note, detail=True))
+        return paper, note, cached
 
     async def _from_arxiv(self, paper_id: str) -> tuple[Paper | None, str | None]:
         assert self.arxiv is not None
@@ -301,8 +312,9 @@ class Engine:
                                       empty="Nothing recent matches; try a broader query."))
 
     async def _more(self, command: Command) -> Reply:
+        private = self.pages.is_private(command)
         page = self.pages.more(command)
         if page is None:
             return Reply(Text("Nothing more to show: 'more' continues the last list you asked for "
-                              "(trending, today, search, preview or subscribe)."), private=True)
-        return Reply(page)
+                              "(trending, today, search, preview, subscribe or saved)."), private=True)
+        return Reply(page, private=private)

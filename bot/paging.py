@@ -23,6 +23,7 @@ class _Waiting:
     cards: tuple[PaperCard, ...]
     shown: int
     at: datetime
+    private: bool = False
 
 
 class Pages:
@@ -33,15 +34,23 @@ class Pages:
         self._waiting: OrderedDict[tuple[ChannelRef, str], _Waiting] = OrderedDict()
 
     def first(self, command: Command, title: str, cards: tuple[PaperCard, ...], *, note: str | None = None,
-              empty: str = "No papers.", size: int = PAGE) -> PaperList:
-        """Return the first page of *cards*, remembering the rest for this caller's `more`."""
+              empty: str = "No papers.", size: int = PAGE, private: bool = False) -> PaperList:
+        """Return the first page of *cards*, remembering the rest for this caller's `more`.
+
+        *private*: the list is only the caller's (a reading list), so its later pages are too.
+        """
         key = (command.channel, command.caller.id)
         self._waiting.pop(key, None)
         if len(cards) > size:
-            self._waiting[key] = _Waiting(title, cards, size, self.clock())
+            self._waiting[key] = _Waiting(title, cards, size, self.clock(), private)
             while len(self._waiting) > MAX_WAITING:
                 self._waiting.popitem(last=False)
         return _page(title, cards, 0, size, note=note, empty=empty)
+
+    def is_private(self, command: Command) -> bool:
+        """Say whether the list waiting for this caller's `more` is theirs alone."""
+        waiting = self._waiting.get((command.channel, command.caller.id))
+        return waiting is not None and waiting.private
 
     def more(self, command: Command) -> PaperList | None:
         """Return this caller's next page, or None when nothing is waiting."""

@@ -61,7 +61,20 @@ class Error:
     message: str
 
 
-Content = PaperCard | PaperList | Text | Error
+@dataclass(frozen=True, slots=True)
+class File:
+    """A text file for the caller to keep (a reading list as BibTeX), with a one-line note about it.
+
+    ``content`` is the file's text, verbatim: adapters show or attach it as is (it is not markup),
+    and escape only the ``note`` and whatever they wrap around the text.
+    """
+
+    name: str
+    content: str
+    note: str
+
+
+Content = PaperCard | PaperList | Text | Error | File
 
 
 @dataclass(frozen=True, slots=True)

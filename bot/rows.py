@@ -111,3 +111,30 @@ class PostedCard:
     paper_id: str
     message_ref: str
     posted_state: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Reader:
+    """Whose reading list: one person in one workspace or server (a list spans its channels)."""
+
+    platform: str
+    workspace: str
+    user_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SavedPaper:
+    """One paper on a reading list: when it was saved, and from which channel (None: a direct message or console)."""
+
+    paper_id: str
+    saved_at: datetime
+    channel_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RankedPaper:
+    """One paper of a channel's leaderboard: its 👍 in that channel and the saves made from it."""
+
+    paper_id: str
+    votes: int
+    saves: int

@@ -17,11 +17,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 from bot.channels import ChannelRef
 from bot.paper import Paper
-from bot.rows import Channel, Delivery, OutboxEntry, PostedCard, Settlement, Topic
+from bot.rows import Channel, Delivery, OutboxEntry, PostedCard, RankedPaper, Reader, SavedPaper, Settlement, Topic
 
 PORTABLE_TABLES = (
     "channels", "topics", "papers", "paper_lists", "deliveries", "outbox", "state", "installations",
-    "oauth_states",
+    "oauth_states", "saves", "votes",
 )
 """The tables `paperboy db copy` moves between backends, parents before children.
 
@@ -132,6 +132,37 @@ LEGACY_SLACK_IMPORTED_KEY = "slack.legacy_imported"
 """The state key set once the Slack adapter has imported `legacy_slack_installations` into Paperboy's own."""
 
 
+class CommunityStore(Protocol):
+    """What a community does with the papers: each person's reading list, and 👍 per channel.
+
+    A reading list belongs to a `Reader` (one person in one workspace or server) and spans that
+    workspace's channels. A vote belongs to (channel, paper, user): one per person per paper there.
+    """
+
+    async def save_paper(self, reader: Reader, paper_id: str, *, channel_id: int | None, at: datetime) -> bool:
+        """Put *paper_id* on *reader*'s list; False when it was there already (its first save is kept)."""
+        ...
+    async def unsave_paper(self, reader: Reader, paper_id: str) -> bool:
+        """Take *paper_id* off *reader*'s list; False when it was not on it."""
+        ...
+    async def saved_papers(self, reader: Reader, *, limit: int, offset: int = 0) -> list[SavedPaper]:
+        """Return *reader*'s list, newest first (ties: paper id), *limit* from *offset*."""
+        ...
+    async def saved_count(self, reader: Reader) -> int: ...
+    async def toggle_vote(self, channel_id: int, paper_id: str, user_id: str, *, at: datetime) -> tuple[bool, int]:
+        """Add *user_id*'s 👍 to *paper_id* in the channel, or take it back if there; return (voted now, count)."""
+        ...
+    async def vote_counts(self, channel_id: int, paper_ids: Sequence[str]) -> dict[str, int]:
+        """Return the 👍 count of each of *paper_ids* in the channel (papers without votes are left out)."""
+        ...
+    async def leaderboard(self, channel_id: int, *, since: datetime, limit: int) -> list[RankedPaper]:
+        """The channel's papers posted (ledger ``sent``) since *since*, by 👍, then saves from that channel, then id.
+
+        Papers with neither votes nor saves are left out.
+        """
+        ...
+
+
 class StateStore(Protocol):
     """Small named values: the poll's last run, its last error."""
 
@@ -140,7 +171,7 @@ class StateStore(Protocol):
 
 
 @runtime_checkable
-class Store(ChannelStore, PaperStore, LedgerStore, InstallationStore, StateStore, Protocol):
+class Store(ChannelStore, PaperStore, LedgerStore, InstallationStore, CommunityStore, StateStore, Protocol):
     """Everything the core keeps, and the database's own health and coordination."""
 
     @property

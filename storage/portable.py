@@ -42,7 +42,19 @@ COLUMNS: dict[str, dict[str, str]] = {
         "installed_at": "time",
     },
     "oauth_states": {"state": "text", "expires_at": "time"},
+    "saves": {
+        "platform": "text", "workspace": "text", "user_id": "text", "paper_id": "text", "channel_id": "int",
+        "saved_at": "time",
+    },
+    "votes": {"channel_id": "int", "paper_id": "text", "user_id": "text", "voted_at": "time"},
 }
+
+_ORDER: dict[str, str] = {
+    "installations": "kind, enterprise_id, team_id, user_id",
+    "saves": "platform, workspace, user_id, paper_id",
+    "votes": "channel_id, paper_id, user_id",
+}
+"""How tables without an ``id`` are dumped: by their whole primary key, so a dump's order is stable."""
 
 
 def columns(table: str) -> dict[str, str]:
@@ -53,9 +65,14 @@ def columns(table: str) -> dict[str, str]:
         raise KeyError(f"{table!r} is not a table paperboy db copy moves") from None
 
 
+def order_by(table: str) -> str:
+    """Return the ORDER BY list that dumps *table* in a stable order (its key)."""
+    return "id" if "id" in columns(table) else _ORDER.get(table, next(iter(columns(table))))
+
+
 def select_sql(table: str) -> str:
     names = ", ".join(columns(table))
-    order = "id" if "id" in columns(table) else next(iter(columns(table)))
+    order = order_by(table)
     return f"SELECT {names} FROM {table} ORDER BY {order}"  # names come from COLUMNS only
 
 

@@ -11,6 +11,7 @@ import aiosqlite
 
 from storage import db, portable
 from storage.channels import ChannelQueries
+from storage.community import CommunityQueries
 from storage.deliveries import DeliveryQueries
 from storage.installations import InstallationQueries
 from storage.legacy_slack import LegacySlackQueries
@@ -19,7 +20,8 @@ from storage.papers import SEARCH_BUDGET, PaperQueries
 from storage.process_lock import ProcessLock
 
 
-class Store(PaperQueries, ChannelQueries, DeliveryQueries, OutboxQueries, InstallationQueries, LegacySlackQueries):
+class Store(PaperQueries, ChannelQueries, DeliveryQueries, OutboxQueries, InstallationQueries, LegacySlackQueries,
+            CommunityQueries):
     """Paperboy's SQLite database: papers, channels and topics, the delivery ledger, small state.
 
     Open it with ``await Store.open(path)`` (or ``async with await Store.open(path) as store``);

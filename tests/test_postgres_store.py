@@ -14,6 +14,7 @@ import pytest
 
 from bot.channels import ChannelRef
 from bot.paper import Paper
+from bot.rows import Reader
 from bot.store import PORTABLE_TABLES, Store
 from bot.store_errors import DatabaseUnreachable, SchemaTooNewError, StorageUnavailable
 from storage.papers import SearchTooBroad
@@ -452,7 +453,10 @@ async def test_dump_and_load_round_trip_keeps_ids_and_moves_sequences(store, ser
     await store.set_state("last_poll", "yesterday")
     await store.save_installation("bot", enterprise_id="", team_id="T", user_id="", data="{}", at=T0)
     await store.save_oauth_state("st", expires_at=T0)
+    await store.save_paper(Reader("discord", "guild-1", "U1"), seed_id(0), channel_id=channel.id, at=T0)
+    await store.toggle_vote(channel.id, seed_id(0), "U1", at=T0)
     dumped = {table: await store.dump_table(table) for table in PORTABLE_TABLES}
+    assert len(dumped["saves"]) == len(dumped["votes"]) == 1
     assert dumped["outbox"][0]["paper_ids"] == [seed_id(0)] and dumped["topics"][0]["baseline_taken"] is False
     assert dumped["papers"][0]["daily_date"] is None or isinstance(dumped["papers"][0]["daily_date"], str)
     assert all(isinstance(row["data"], str) for row in dumped["papers"])

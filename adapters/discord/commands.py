@@ -140,6 +140,26 @@ def build_group(engine: CommandEngine) -> app_commands.Group:
     async def show(interaction: discord.Interaction, paper: app_commands.Range[str, 1, 200]) -> None:
         await answer(interaction, engine, "show", paper)
 
+    @papers.command(name="save", description=summary("save"))
+    @app_commands.describe(paper="arXiv id or URL (arXiv or Hugging Face)")
+    async def save(interaction: discord.Interaction, paper: app_commands.Range[str, 1, 200]) -> None:
+        await answer(interaction, engine, "save", paper)
+
+    @papers.command(name="unsave", description=summary("unsave"))
+    @app_commands.describe(paper="arXiv id or URL (arXiv or Hugging Face)")
+    async def unsave(interaction: discord.Interaction, paper: app_commands.Range[str, 1, 200]) -> None:
+        await answer(interaction, engine, "unsave", paper)
+
+    @papers.command(name="saved", description=summary("saved"))
+    @app_commands.describe(format="bibtex: the whole list as BibTeX")
+    async def saved(interaction: discord.Interaction, format: Literal["bibtex"] | None = None) -> None:
+        await answer(interaction, engine, "saved", _words(format))
+
+    @papers.command(name="vote", description=summary("vote"))
+    @app_commands.describe(paper="arXiv id or URL (arXiv or Hugging Face)")
+    async def vote(interaction: discord.Interaction, paper: app_commands.Range[str, 1, 200]) -> None:
+        await answer(interaction, engine, "vote", paper)
+
     @papers.command(name="subscribe", description=summary("subscribe"))
     @app_commands.describe(query='the topic: words, "exact phrases", -excluded, author:"Name"')
     async def subscribe(interaction: discord.Interaction, query: app_commands.Range[str, 1, 300]) -> None:

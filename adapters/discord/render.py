@@ -14,7 +14,7 @@ import discord
 from discord.utils import escape_markdown
 
 from bot.paper import FULL_CARD_AUTHORS, LinkedRepos, Paper
-from bot.replies import Content, Error, PaperCard, PaperList, Post, Text
+from bot.replies import Content, Error, File, PaperCard, PaperList, Post, Text
 
 CONTENT_LIMIT = 2000
 EMBEDS_PER_MESSAGE = 10
@@ -382,6 +382,23 @@ def notice(body: str) -> Message:
     return Message(content=fit_lines(lines, CONTENT_LIMIT))
 
 
+def file(item: File) -> Message:
+    """Render a file as its note and its text in a code block, cut to fit one message.
+
+    A fallback: attaching the file itself (discord.File) comes later.
+    """
+    note = f"{escape(item.note)} ({escape(item.name)})"
+    # Nothing ends a code block early but three backticks: break any run of them with a zero-width space.
+    body = item.content.replace("```", "``\u200b`").rstrip()
+    cut = "…cut here: the whole file does not fit in one message."
+    room = CONTENT_LIMIT - len(note) - len("\n```\n\n```")
+    if len(body) > room:
+        room -= len(cut) + 1
+        body = body[:room].rsplit("\n", 1)[0] if "\n" in body[:room] else body[:room]
+        return Message(content=f"{note}\n```\n{body}\n```{cut}")
+    return Message(content=f"{note}\n```\n{body}\n```")
+
+
 def content(item: Content) -> Message:
     """Render any reply content natively."""
     if isinstance(item, PaperCard):
@@ -394,6 +411,8 @@ def content(item: Content) -> Message:
         return text(item)
     if isinstance(item, Error):
         return error(item)
+    if isinstance(item, File):
+        return file(item)
     raise TypeError(f"Discord cannot render {type(item).__name__}")
 
 

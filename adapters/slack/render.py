@@ -25,7 +25,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.paper import FULL_CARD_AUTHORS, LinkedRepos, Paper
-from bot.replies import Content, Error, PaperCard, PaperList, Text
+from bot.replies import Content, Error, File, PaperCard, PaperList, Text
 
 MAX_BLOCKS = 50
 MAX_SECTION_CHARS = 3000
@@ -91,6 +91,8 @@ def render(content: Content) -> SlackMessage:
         return render_text(content)
     if isinstance(content, Error):
         return render_error(content)
+    if isinstance(content, File):
+        return render_file(content)
     raise TypeError(f"Slack cannot render {type(content).__name__}")
 
 
@@ -170,6 +172,25 @@ def render_text(text: Text) -> SlackMessage:
     chunks = _at_most(_chunks(escape(text.body), MAX_SECTION_CHARS) or [""], room, MAX_SECTION_CHARS)
     blocks += [SectionBlock(text=_mrkdwn(chunk)) for chunk in chunks]
     return SlackMessage(text=_fallback(text.title or text.body), blocks=tuple(blocks))
+
+
+def render_file(item: File) -> SlackMessage:
+    """Render a file as its note and its text in a code block, cut to fit one section.
+
+    A fallback: uploading the file itself (files_upload_v2) comes later.
+    """
+    note = clip_escaped(f"{item.note} ({item.name})", MAX_SECTION_CHARS)
+    body = escape(item.content.replace("```", "``\u200b`").rstrip())
+    room = MAX_SECTION_CHARS - len("```\n\n```")
+    blocks: list[Block] = [SectionBlock(text=_mrkdwn(note))]
+    if len(body) > room:
+        cut = _entity_safe_cut(body, room)
+        body = body[: body.rfind("\n", 0, cut) if "\n" in body[:cut] else cut]
+        blocks.append(SectionBlock(text=_mrkdwn(f"```\n{body}\n```")))
+        blocks.append(_context("…cut here: the whole file does not fit in one message."))
+    else:
+        blocks.append(SectionBlock(text=_mrkdwn(f"```\n{body}\n```")))
+    return SlackMessage(text=_fallback(item.note), blocks=tuple(blocks))
 
 
 def render_error(error: Error) -> SlackMessage:

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from storage.portable import columns
+from storage.portable import columns, order_by
 
 # Tables whose id is an identity column, whose sequence must follow ids loaded as they were.
 IDENTITY_TABLES = frozenset({"channels", "topics", "deliveries", "outbox"})
@@ -14,7 +14,7 @@ IDENTITY_TABLES = frozenset({"channels", "topics", "deliveries", "outbox"})
 
 def select_sql(table: str) -> str:
     names = ", ".join(_select_expr(table, name) for name in columns(table))
-    order = "id" if "id" in columns(table) else next(iter(columns(table)))
+    order = order_by(table)
     return f"SELECT {names} FROM {table} ORDER BY {order}"  # names come from storage.portable only
 
 

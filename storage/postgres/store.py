@@ -13,6 +13,7 @@ from bot.paper import Paper
 from storage.papers import SEARCH_BUDGET
 from storage.postgres import migrate, portable
 from storage.postgres.channels import ChannelQueries
+from storage.postgres.community import CommunityQueries
 from storage.postgres.connection import create_pool, storage_reason, unreachable
 from storage.postgres.coordination import Coordination
 from storage.postgres.installations import InstallationQueries
@@ -21,7 +22,8 @@ from storage.postgres.outbox import OutboxQueries
 from storage.postgres.papers import PaperQueries
 
 
-class PostgresStore(PaperQueries, ChannelQueries, LedgerQueries, OutboxQueries, InstallationQueries, Coordination):
+class PostgresStore(PaperQueries, ChannelQueries, LedgerQueries, OutboxQueries, InstallationQueries, CommunityQueries,
+                    Coordination):
     """Paperboy's Postgres database. Open it with ``await PostgresStore.open(url)``.
 
     Methods borrow connections from a pool; one more connection, kept for the store's life,

@@ -1,0 +1,107 @@
+"""Reading lists and 👍: `save`, `unsave`, `saved` (or as BibTeX) and `vote`.
+
+A reading list belongs to one person in one workspace or server (a `Reader`) and spans its
+channels; a 👍 belongs to one channel.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Awaitable, Callable
+
+from bot.answers import UsageError, error_reply
+from bot.bibtex import bibtex
+from bot.channels import Command
+from bot.ids import normalize_paper_id
+from bot.paging import PAGE, Pages
+from bot.paper import Paper
+from bot.replies import File, PaperCard, Reply, Text
+from bot.rows import Reader
+from bot.store import Store
+
+LookUp = Callable[[str], Awaitable[tuple[Paper | None, str | None, Paper | None]]]
+MAX_LISTED = 5000
+"""Papers of one reading list `saved` reads at once (its pages, its BibTeX)."""
+EXAMPLE_ID = "2411.00001"
+
+
+def reader(command: Command) -> Reader:
+    return Reader(command.channel.platform, command.channel.workspace, command.caller.id)
+
+
+def papers(count: int) -> str:
+    return f"{count} paper" if count == 1 else f"{count} papers"
+
+
+def _paper_arg(command: Command) -> str:
+    if not command.args.strip():
+        raise UsageError("Give an arXiv id or a paper URL.")
+    return normalize_paper_id(command.args)
+
+
+class ReadingList:
+    """The commands of reading lists and votes."""
+
+    def __init__(self, *, store: Store, clock: Callable[[], datetime], pages: Pages, look_up: LookUp) -> None:
+        self.store = store
+        self.clock = clock
+        self.pages = pages
+        self.look_up = look_up
+        """Fetch a paper as `show` does and cache it: (fresh paper, note, cached paper)."""
+
+    async def save(self, command: Command) -> Reply:
+        paper_id = _paper_arg(command)
+        paper, note, cached = await self.look_up(paper_id)
+        paper = paper or cached
+        if paper is None:
+            if note and note.startswith("No paper"):  # neither Hugging Face nor arXiv knows it
+                raise UsageError(note)
+            return error_reply(f"Cannot look up {paper_id} to save it: {note or 'no answer'}; try again later.")
+        who = reader(command)
+        channel = await self.store.get_channel(command.channel)
+        added = await self.store.save_paper(who, paper.id, channel_id=channel.id if channel else None,
+                                            at=self.clock())
+        count = await self.store.saved_count(who)
+        if not added:
+            return Reply(Text(f"{paper.id}: {paper.title} is already on your reading list ({papers(count)})."))
+        return Reply(Text(f"Saved {paper.id}: {paper.title} to your reading list ({papers(count)})."))
+
+    async def unsave(self, command: Command) -> Reply:
+        paper_id = _paper_arg(command)
+        who = reader(command)
+        removed = await self.store.unsave_paper(who, paper_id)
+        count = await self.store.saved_count(who)
+        known = await self.store.get_paper(paper_id)
+        name = f"{paper_id}: {known.title}" if known else paper_id
+        if not removed:
+            return Reply(Text(f"{name} is not on your reading list ({papers(count)})."))
+        return Reply(Text(f"Took {name} off your reading list ({papers(count)} left)."))
+
+    async def saved(self, command: Command) -> Reply:
+        form = command.args.strip().lower()
+        if form not in ("", "bibtex"):
+            raise UsageError(f"'{command.args.strip()[:40]}' is not a format; 'saved bibtex' gives the list as BibTeX.")
+        who = reader(command)
+        count = await self.store.saved_count(who)
+        if not count:
+            return Reply(Text(f"Nothing saved yet: try 'save {EXAMPLE_ID}' (or a paper URL) to start your reading list."))
+        rows = await self.store.saved_papers(who, limit=min(count, MAX_LISTED))
+        known = await self.store.get_papers([row.paper_id for row in rows])
+        # A save outlives nothing in the cache today; should a paper be missing, its id still lists it.
+        listed = [known.get(row.paper_id) or Paper(id=row.paper_id, title=row.paper_id, source="arxiv")
+                  for row in rows]
+        if form == "bibtex":
+            return Reply(File(name="reading-list.bib", content=bibtex(listed),
+                              note=f"Your reading list as BibTeX ({len(listed)} "
+                                   f"{'entry' if len(listed) == 1 else 'entries'})"))
+        title = "Your reading list" if count > PAGE else f"Your reading list ({papers(count)})"
+        return Reply(self.pages.first(command, title, tuple(PaperCard(p) for p in listed),
+                                      private=True))
+
+    async def vote(self, command: Command) -> Reply:
+        paper_id = _paper_arg(command)
+        channel = await self.store.ensure_channel(command.channel)
+        voted, count = await self.store.toggle_vote(channel.id, paper_id, command.caller.id, at=self.clock())
+        if voted:
+            return Reply(Text(f"👍 {paper_id} ({count} in this channel)"))
+        return Reply(Text(f"Took back your 👍 on {paper_id} ({count} in this channel)"))
