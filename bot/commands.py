@@ -36,6 +36,7 @@ COMMANDS: dict[str, CommandSpec] = {
         CommandSpec("saved", "saved | saved bibtex", "your reading list, or it as BibTeX", private=True),
         CommandSpec("vote", "vote <arXiv id or URL>", "👍 a paper in this channel (again: take it back)",
                     private=True),
+        CommandSpec("leaderboard", "leaderboard [week|month]", "this channel's most 👍 papers of the week or month"),
         CommandSpec("more", "more", "the next page of the last list you asked for"),
         CommandSpec("subscribe", "subscribe <query> | subscribe *", "post new papers matching a topic (or every paper) here",
                     manages=True, needs_network=True),

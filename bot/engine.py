@@ -17,6 +17,7 @@ from bot.channel_commands import ChannelCommands
 from bot.channels import ChannelRef, Command
 from bot.commands import COMMANDS
 from bot.ids import normalize_paper_id
+from bot.leaderboard import Leaderboard
 from bot.lists import CurrentLists, cached_lists, fetch_lists, remember_lists
 from bot.paging import PAGE, Pages
 from bot.paper import Paper
@@ -71,6 +72,7 @@ class Engine:
         self.channels = ChannelCommands(store=store, clock=self.clock, current_lists=self._current_lists,
                                         pages=self.pages, source_notes=self._source_notes)
         self.reading = ReadingList(store=store, clock=self.clock, pages=self.pages, look_up=self.look_up)
+        self.leaderboard = Leaderboard(store=store, clock=self.clock)
 
     async def handle(self, command: Command) -> Reply:
         """Run *command*; bad input and source failures become an `Error` reply, never an exception."""
@@ -84,7 +86,7 @@ class Engine:
                 "Anyone can use trending, today, search, show, topics and preview."
             )
         handler = (getattr(self, f"_{spec.name}", None) or getattr(self.reading, spec.name, None)
-                   or getattr(self.channels, spec.name))
+                   or getattr(self.leaderboard, spec.name, None) or getattr(self.channels, spec.name))
         caller = (command.channel.platform, command.channel.workspace, command.caller.id)
         if self._busy.get(caller, 0) >= MAX_COMMANDS_PER_CALLER:
             return error_reply(f"Paperboy is still working on your last {MAX_COMMANDS_PER_CALLER} requests; "

@@ -160,6 +160,11 @@ def build_group(engine: CommandEngine) -> app_commands.Group:
     async def vote(interaction: discord.Interaction, paper: app_commands.Range[str, 1, 200]) -> None:
         await answer(interaction, engine, "vote", paper)
 
+    @papers.command(name="leaderboard", description=summary("leaderboard"))
+    @app_commands.describe(period="week (the last 7 days, the default) or month (the last 30)")
+    async def leaderboard(interaction: discord.Interaction, period: Literal["week", "month"] | None = None) -> None:
+        await answer(interaction, engine, "leaderboard", _words(period))
+
     @papers.command(name="subscribe", description=summary("subscribe"))
     @app_commands.describe(query='the topic: words, "exact phrases", -excluded, author:"Name"')
     async def subscribe(interaction: discord.Interaction, query: app_commands.Range[str, 1, 300]) -> None:

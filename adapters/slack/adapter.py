@@ -19,17 +19,19 @@ import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.app.async_app import AsyncApp
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from adapters.slack import inbound, oauth
-from adapters.slack.render import LINK_ACTION_PREFIX, clip_escaped, render, render_cached
+from adapters.slack.render import (
+    LINK_ACTION_PREFIX, SlackMessage, clip_escaped, escape, render, render_cached, render_file,
+)
 from bot.channels import Caller, ChannelRef, Command, parse_command
 from bot.commands import COMMANDS
 from bot.delivery import CommandEngine, DeliveryResult, DeliveryStatus, RateLimit
-from bot.replies import Error, Post, Reply
+from bot.replies import Content, Error, File, Post, Reply, Text
 from bot.settings import Settings
 from bot.store import InstallationStore
 
@@ -74,6 +76,13 @@ EDIT_ERRORS: dict[str, str] = {
 }
 """``chat.update`` errors about the message itself: retrying cannot fix them either."""
 _EDIT_PERMANENT = {**PERMANENT_ERRORS, **EDIT_ERRORS}
+
+FILE_ERRORS: dict[str, str] = {
+    "missing_scope": "Paperboy may not upload files in this workspace (missing_scope): "
+                     "reinstall it from the manifest to grant files:write",
+}
+"""Upload errors (``conversations.open``, ``files_upload_v2``) that say more than their channel-access meaning."""
+_FILE_PERMANENT = {**PERMANENT_ERRORS, **FILE_ERRORS}
 
 AUTH_ERRORS = frozenset({"invalid_auth", "not_authed", "token_revoked", "account_inactive", "token_expired"})
 """Errors that say the token was refused: a remembered token is then read from the store again."""
@@ -451,11 +460,14 @@ class SlackAdapter:
                 parse_command(_plain_text(command.get("text", "")), caller=caller, channel=channel), client
             )
             reply = await self._run(parsed)
-            message = render(reply.content)
+            private = _is_private(parsed, reply)
+            message = await self._render_reply(reply.content, channel, caller.id, private=private)
+            if message is None:  # a file, shared in the channel itself: nothing more to say
+                return
             await respond(
                 text=message.text,
                 blocks=message.block_dicts(),
-                response_type="ephemeral" if _is_private(parsed, reply) else "in_channel",
+                response_type="ephemeral" if private else "in_channel",
                 replace_original=False,
                 unfurl_links=False,
                 unfurl_media=False,
@@ -471,8 +483,11 @@ class SlackAdapter:
                 parse_command(text, caller=Caller(id=user, name=user), channel=channel), client
             )
             reply = await self._run(parsed)
-            message = render(reply.content)
-            if _is_private(parsed, reply):
+            private = _is_private(parsed, reply)
+            message = await self._render_reply(reply.content, channel, user, private=private)
+            if message is None:
+                return
+            if private:
                 await client.chat_postEphemeral(
                     channel=channel.channel, user=user, text=message.text, blocks=message.block_dicts(),
                     thread_ts=event.get("thread_ts"),
@@ -482,6 +497,51 @@ class SlackAdapter:
                     channel=channel.channel, text=message.text, blocks=message.block_dicts(),
                     thread_ts=event.get("thread_ts"), unfurl_links=False, unfurl_media=False,
                 )
+
+    async def _render_reply(self, content: Content, channel: ChannelRef, user_id: str, *,
+                            private: bool) -> SlackMessage | None:
+        """Render a reply; a `File` is uploaded first, and the answer says where it went (None: nowhere to say)."""
+        if not isinstance(content, File):
+            return render(content)
+        return await self._send_file(content, channel, user_id, private=private)
+
+    async def _send_file(self, item: File, channel: ChannelRef, user_id: str, *,
+                         private: bool) -> SlackMessage | None:
+        """Upload *item* with ``files_upload_v2``: to the caller's DM with Paperboy when *private*, else the channel.
+
+        Slack shows a file to everyone in the channel it is shared in, so a private file goes
+        to the direct message, and the answer points there. When the upload fails (no
+        files:write scope, or anything else), the answer is the file as text with one line why.
+        """
+        target: str | None = channel.channel
+        if private:
+            opened = await self._call(channel.workspace, "conversations_open", permanent=_FILE_PERMANENT,
+                                      users=user_id)
+            if isinstance(opened, DeliveryResult):
+                return self._file_fallback(item, opened.reason)
+            target = (opened.get("channel") or {}).get("id")
+            if not target:
+                return self._file_fallback(item, "Slack opened no direct message")
+        try:
+            uploaded = await self._call(
+                channel.workspace, "files_upload_v2", permanent=_FILE_PERMANENT,
+                channel=target, filename=item.name, content=item.content, title=item.name,
+                initial_comment=escape(item.note),
+            )
+        except SlackClientError as error:  # the upload URL refused the bytes (files_upload_v2's step 2)
+            log.warning("Slack: uploading %s failed: %s", item.name, str(error)[:300])
+            return self._file_fallback(item, "Slack refused the file's bytes")
+        if isinstance(uploaded, DeliveryResult):
+            return self._file_fallback(item, uploaded.reason)
+        if not private:
+            return None
+        return render(Text(f"Your reading list is in your direct messages with Paperboy ({item.name})"))
+
+    @staticmethod
+    def _file_fallback(item: File, reason: str | None) -> SlackMessage:
+        why = reason or "unknown error"
+        log.warning("Slack: could not upload %s, answering with its text: %s", item.name, why)
+        return render_file(item, reason=f"Paperboy could not send {item.name} as a file: {why}. Here it is as text.")
 
     async def _with_permission(self, command: Command, client: AsyncWebClient) -> Command:
         """Set ``caller.can_manage``: everyone, or only admins and owners when SLACK_ADMINS_ONLY is on."""

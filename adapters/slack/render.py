@@ -174,15 +174,19 @@ def render_text(text: Text) -> SlackMessage:
     return SlackMessage(text=_fallback(text.title or text.body), blocks=tuple(blocks))
 
 
-def render_file(item: File) -> SlackMessage:
+def render_file(item: File, *, reason: str | None = None) -> SlackMessage:
     """Render a file as its note and its text in a code block, cut to fit one section.
 
-    A fallback: uploading the file itself (files_upload_v2) comes later.
+    The fallback for when the file itself cannot be uploaded (the adapter uploads it with
+    ``files_upload_v2``); *reason*, one line saying why, then comes first as a warning.
     """
     note = clip_escaped(f"{item.note} ({item.name})", MAX_SECTION_CHARS)
     body = escape(item.content.replace("```", "``\u200b`").rstrip())
     room = MAX_SECTION_CHARS - len("```\n\n```")
-    blocks: list[Block] = [SectionBlock(text=_mrkdwn(note))]
+    blocks: list[Block] = []
+    if reason is not None:
+        blocks.append(_context(f":warning: {clip_escaped(' '.join(reason.split()), 500)}"))
+    blocks.append(SectionBlock(text=_mrkdwn(note)))
     if len(body) > room:
         cut = _entity_safe_cut(body, room)
         body = body[: body.rfind("\n", 0, cut) if "\n" in body[:cut] else cut]

@@ -6,6 +6,7 @@
         slack.answer_raw("conversations.history", "<html>502 Bad Gateway</html>", status=502)
         ...
         call = slack.calls_to("chat.postMessage")[0]
+        [upload] = slack.files_in(slack.dm_channel("U1"))  # files_upload_v2's three steps, done
 
 Tests queue failures into it and inspect what the real slack_sdk sent (opsdroid's
 external_api pattern). Everything it records is plain data: method, token, params.
@@ -17,6 +18,11 @@ like Slack: at most ``channel_limit`` accepted messages per channel and ``worksp
 per workspace, each a *sliding* window ``(count, seconds)`` measured on arrival; past
 either, it answers HTTP 429 ``ratelimited`` with an integer ``Retry-After`` (the seconds
 until the window has room, rounded up) and counts it in `count_429`.
+
+Files arrive as ``files_upload_v2`` sends them: ``files.getUploadURLExternal`` hands out
+an upload URL on the fake itself, the bytes are POSTed there, and
+``files.completeUploadExternal`` shares them in a channel (`files_in` reads them back).
+``conversations.open`` with ``users=U1`` opens the direct message `dm_channel` ``("U1")``.
 """
 
 from __future__ import annotations
@@ -61,6 +67,23 @@ class Failure:
 
 
 @dataclass
+class UploadedFile:
+    """One file shared through ``files.completeUploadExternal``, as the fake keeps it."""
+
+    id: str
+    filename: str
+    content: bytes
+    channel_id: str | None
+    title: str | None
+    initial_comment: str | None
+    team: str
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8")
+
+
+@dataclass
 class SocketEnvelope:
     """What the app answered on the Socket Mode connection for one envelope."""
 
@@ -101,6 +124,10 @@ class FakeSlack:
         self._sockets: list[web.WebSocketResponse] = []
         self._socket_connected = asyncio.Event()
         self._ts = itertools.count(1)
+        self._pending_files: dict[str, dict[str, Any]] = {}
+        """File id → what ``files.getUploadURLExternal`` was told (and ``content`` once uploaded)."""
+        self.files: list[UploadedFile] = []
+        """Every file shared by ``files.completeUploadExternal``, oldest first."""
         self._runner: web.AppRunner | None = None
         self.base_url = ""
 
@@ -110,6 +137,7 @@ class FakeSlack:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._api)  # slack_sdk GETs some methods
         app.router.add_post("/response/{name}", self._response_url)
+        app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_get("/socket", self._socket)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
@@ -176,6 +204,10 @@ class FakeSlack:
             for message in self._messages.get(channel_id, [])
             for paper_id in ((message.get("metadata") or {}).get("event_payload") or {}).get("paper_ids", [])
         ]
+
+    def files_in(self, channel_id: str) -> list[UploadedFile]:
+        """Return copies of the files shared in *channel_id*, oldest first."""
+        return [copy.deepcopy(f) for f in self.files if f.channel_id == channel_id]
 
     @staticmethod
     def dm_channel(user_id: str) -> str:
@@ -251,7 +283,7 @@ class FakeSlack:
         handler = getattr(self, "_api_" + method.replace(".", "_"), None)
         if handler is None:
             return web.json_response({"ok": False, "error": "unknown_method"})
-        if method.startswith(("chat.", "conversations.")) and token not in self.tokens:
+        if method.startswith(("chat.", "conversations.", "files.")) and token not in self.tokens:
             return web.json_response({"ok": False, "error": "invalid_auth"})
         answer = handler(token, params)
         if isinstance(answer, web.Response):
@@ -352,6 +384,52 @@ class FakeSlack:
 
     def _new_ts(self) -> str:
         return f"{int(time.time())}.{next(self._ts):06d}"
+
+    def _api_conversations_open(self, token: str | None, params: dict) -> dict:
+        users = [u for u in str(params.get("users") or "").split(",") if u]
+        if len(users) != 1:  # group DMs are not needed by Paperboy
+            return {"ok": False, "error": "users_list_not_supplied" if not users else "not_supported"}
+        channel = self.dm_channel(users[0])
+        return {"ok": True, "channel": {"id": channel, "is_im": True, "user": users[0]}}
+
+    def _api_files_getUploadURLExternal(self, token: str | None, params: dict) -> dict:
+        filename, length = params.get("filename"), str(params.get("length") or "")
+        if not filename or not length.isdigit():
+            return {"ok": False, "error": "invalid_arguments"}
+        file_id = f"F{next(self._ts):08d}"
+        self._pending_files[file_id] = {"filename": filename, "length": int(length),
+                                        "team": self.tokens[token or ""]}
+        return {"ok": True, "upload_url": f"{self.base_url}/upload/{file_id}", "file_id": file_id}
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        # Like Slack's upload URLs: no token, the URL itself is the permission (once).
+        pending = self._pending_files.get(request.match_info["file_id"])
+        if pending is None or "content" in pending:
+            return web.Response(status=404, text="upload URL not found")
+        pending["content"] = await request.read()
+        return web.Response(text=f"OK - {len(pending['content'])}")
+
+    def _api_files_completeUploadExternal(self, token: str | None, params: dict) -> dict:
+        files = params.get("files")
+        if isinstance(files, str):
+            files = json.loads(files)
+        if not files:
+            return {"ok": False, "error": "invalid_arguments"}
+        team = self.tokens[token or ""]
+        done: list[UploadedFile] = []
+        for item in files:
+            pending = self._pending_files.get(str(item.get("id")))
+            if pending is None or "content" not in pending or pending["team"] != team:
+                return {"ok": False, "error": "file_not_found"}
+            done.append(UploadedFile(
+                id=str(item["id"]), filename=pending["filename"], content=pending["content"],
+                channel_id=params.get("channel_id") or None, title=item.get("title") or pending["filename"],
+                initial_comment=params.get("initial_comment") or None, team=team,
+            ))
+        for uploaded in done:
+            del self._pending_files[uploaded.id]
+        self.files += done
+        return {"ok": True, "files": [{"id": f.id, "name": f.filename, "title": f.title} for f in done]}
 
     def _api_chat_postEphemeral(self, token: str | None, params: dict) -> dict:
         return {"ok": True, "message_ts": f"{int(time.time())}.{next(self._ts):06d}"}
