@@ -179,9 +179,7 @@ class DeliveryWorker:
                 by_channel.setdefault(entry.channel_id, []).append(entry)
         if not by_channel:
             return
-        wanted = [e for entries in by_channel.values() for e in entries]
-        round_ = _Round(await self.store.get_papers(list({p for e in wanted for p in e.paper_ids})),
-                        await self.store.ledger_whys_many(list({(e.channel_id, p) for e in wanted for p in e.paper_ids})))
+        round_ = await self._read_round([e for entries in by_channel.values() for e in entries])
         for channel_id, entries in by_channel.items():
             task = asyncio.create_task(self._deliver_channel(channel_id, entries, round_))
             self._active[channel_id] = task
@@ -219,9 +217,9 @@ class DeliveryWorker:
         return settled
 
     async def _read_round(self, entries: list[OutboxEntry]) -> _Round:
-        ids = list({p for e in entries for p in e.paper_ids})
-        return _Round(await self.store.get_papers(ids),
-                      await self.store.ledger_whys_many([(e.channel_id, p) for e in entries for p in e.paper_ids]))
+        """Read the papers of *entries*, and why each matched its channel, in one read each."""
+        return _Round(await self.store.get_papers(list({p for e in entries for p in e.paper_ids})),
+                      await self.store.ledger_whys_many(list({(e.channel_id, p) for e in entries for p in e.paper_ids})))
 
     async def _channel(self, channel_id: int) -> Channel | None:
         """The channel's row, read once: a channel's ref never changes, and pauses are read with the outbox."""

@@ -152,17 +152,6 @@ class OutboxQueries(Queries):
         )
         return [_entry(r) for r in rows]
 
-    async def channels_with_due_outbox(self, *, now: datetime, platforms: Sequence[str]) -> list[int]:
-        """Return the ids of unpaused channels on *platforms* with at least one pending entry that is due."""
-        rows = await self._fetchall(
-            """SELECT DISTINCT o.channel_id FROM outbox o JOIN channels c ON c.id = o.channel_id
-               WHERE o.state = 'pending' AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= ?)
-                 AND c.paused_reason IS NULL AND c.platform IN (SELECT value FROM json_each(?))
-               ORDER BY o.channel_id""",
-            (to_db(now), json.dumps(list(platforms))),
-        )
-        return [r["channel_id"] for r in rows]
-
     async def outbox_in_state(self, state: str, *, channel_id: int | None = None) -> list[OutboxEntry]:
         """Return every entry in *state* (optionally of one channel), oldest first."""
         sql = f"SELECT {_COLUMNS} FROM outbox WHERE state = ?"
@@ -271,14 +260,6 @@ class OutboxQueries(Queries):
     async def _set_state(self, entry_id: int, sql: str, params: tuple) -> None:
         async with self._transaction() as conn:
             await conn.execute(sql, (*params, entry_id))
-
-    async def ledger_whys(self, channel_id: int, paper_ids: Sequence[str]) -> dict[str, str | None]:
-        """Return why each of *paper_ids* matched channel *channel_id*."""
-        rows = await self._fetchall(
-            "SELECT paper_id, why FROM deliveries WHERE channel_id = ? AND paper_id IN (SELECT value FROM json_each(?))",
-            (channel_id, json.dumps(list(paper_ids))),
-        )
-        return {r["paper_id"]: r["why"] for r in rows}
 
     async def ledger_whys_many(self, pairs: Sequence[tuple[int, str]]) -> dict[tuple[int, str], str | None]:
         """Return why each (channel id, paper id) of *pairs* matched, in one read."""

@@ -291,7 +291,7 @@ async def test_ledger_baseline_enqueue_and_whys(store):
     assert await store.channels_having("a", [channel.id, other.id, 999]) == {channel.id, other.id}
     assert await store.channels_having("a", []) == set()
     assert await store.delivery_counts(channel.id) == {"baseline": 3}
-    assert await store.ledger_whys(other.id, ["a", "q"]) == {"a": "llm"}
+    assert await store.ledger_whys_many([(other.id, "a"), (other.id, "q")]) == {(other.id, "a"): "llm"}
 
 
 async def test_enqueue_posts_flood_limit_rolls_up_the_rest(store):
@@ -303,7 +303,7 @@ async def test_enqueue_posts_flood_limit_rolls_up_the_rest(store):
     assert [(e.kind, e.paper_ids) for e in due] == [
         ("paper", ("p0",)), ("paper", ("p1",)), ("paper", ("p2",)), ("rollup", ("p3", "p4"))]
     assert due[3].title.startswith("…and 2 more") and due[3].tag == "rollup:p3"
-    assert await store.ledger_whys(channel.id, ["p0"]) == {"p0": "llm"}
+    assert await store.ledger_whys_many([(channel.id, "p0")]) == {(channel.id, "p0"): "llm"}
     assert await store.enqueue_posts(channel.id, matches, at=T0, max_per_hour=3) == []
     later = T0 + timedelta(minutes=30)
     assert await store.enqueue_posts(channel.id, [("p9", None, None)], at=later, max_per_hour=3) == ["p9"]

@@ -21,7 +21,7 @@ from tests.test_slack_adapter import (  # the same fakes, core and adapter
     SHOW_ID, adapter, all_text, core, hf, run_command, slack,
 )
 
-POINTER = "Your reading list is in your direct messages with Paperboy (reading-list.bib)"
+POINTER = "Your reading list as BibTeX (1 entry): sent to your direct messages with Paperboy as reading-list.bib"
 
 
 async def save_show_paper(core: Core, user_id: str = "U1") -> None:

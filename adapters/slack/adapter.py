@@ -535,7 +535,7 @@ class SlackAdapter:
             return self._file_fallback(item, uploaded.reason)
         if not private:
             return None
-        return render(Text(f"Your reading list is in your direct messages with Paperboy ({item.name})"))
+        return render(Text(f"{item.note}: sent to your direct messages with Paperboy as {item.name}"))
 
     @staticmethod
     def _file_fallback(item: File, reason: str | None) -> SlackMessage:

@@ -69,12 +69,6 @@ class LedgerQueries(Queries):
             "SELECT state, count(*) AS n FROM deliveries WHERE channel_id = $1 GROUP BY state", channel_id)
         return {r["state"]: r["n"] for r in rows}
 
-    async def ledger_whys(self, channel_id: int, paper_ids: Sequence[str]) -> dict[str, str | None]:
-        rows = await self._fetch(
-            "SELECT paper_id, why FROM deliveries WHERE channel_id = $1 AND paper_id = ANY($2::text[])",
-            channel_id, list(paper_ids))
-        return {r["paper_id"]: r["why"] for r in rows}
-
     async def ledger_whys_many(self, pairs: Sequence[tuple[int, str]]) -> dict[tuple[int, str], str | None]:
         """Return why each (channel id, paper id) of *pairs* matched, in one read."""
         rows = await self._fetch(

@@ -117,12 +117,6 @@ class OutboxQueries(Queries):
             now, channel_id, limit, None if platforms is None else list(platforms), per_channel)
         return [_entry(r) for r in rows]
 
-    async def channels_with_due_outbox(self, *, now: datetime, platforms: Sequence[str]) -> list[int]:
-        rows = await self._fetch(
-            f"""SELECT DISTINCT o.channel_id FROM outbox o JOIN channels c ON c.id = o.channel_id
-                WHERE {_DUE} AND c.platform = ANY($2::text[]) ORDER BY o.channel_id""", now, list(platforms))
-        return [r[0] for r in rows]
-
     async def outbox_in_state(self, state: str, *, channel_id: int | None = None) -> list[OutboxEntry]:
         rows = await self._fetch(
             f"SELECT {_COLUMNS} FROM outbox WHERE state = $1 AND ($2::bigint IS NULL OR channel_id = $2) ORDER BY id",
