@@ -34,6 +34,7 @@ class ConsoleAdapter:
 
     platform = "console"
     limits = ()  # a terminal takes whatever we print
+    capabilities: frozenset[str] = frozenset()  # no buttons (type save/vote), no threads, files printed
 
     def __init__(
         self,
@@ -83,6 +84,13 @@ class ConsoleAdapter:
     async def notify(self, channel: ChannelRef, user_id: str | None, text: str) -> DeliveryResult:
         self._print(f"Notice: {_clean(text)}")
         return DeliveryResult(DeliveryStatus.SENT)
+
+    async def open_thread(self, channel: ChannelRef, message_ref: str, post: Post) -> DeliveryResult:
+        """A terminal has no threads (the core never asks: `capabilities` has none)."""
+        return DeliveryResult(DeliveryStatus.PERMANENT, reason="the console has no threads")
+
+    async def find_thread(self, channel: ChannelRef, message_ref: str, post: Post) -> str | None:
+        return None
 
     async def handle_line(self, line: str) -> str | None:
         """Run one typed line and return the printed answer (None for a blank line)."""

@@ -6,10 +6,12 @@ real poll would send.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import deque
 
-from bot.channels import Caller, ChannelRef, parse_command
-from bot.delivery import CommandEngine, DeliveryResult, DeliveryStatus, RateLimit
+from bot.channels import Caller, ChannelRef, Group, parse_command
+from bot.actions import Action
+from bot.delivery import BUTTONS, FILES, THREADS, CommandEngine, DeliveryResult, DeliveryStatus, RateLimit
 from bot.replies import Post, Reply
 
 
@@ -17,9 +19,13 @@ class MemoryAdapter:
     """A platform that lives in lists: every post is kept, results can be scripted."""
 
     def __init__(self, engine: CommandEngine | None = None, *, platform: str = "memory",
-                 limits: tuple[RateLimit, ...] = ()) -> None:
+                 limits: tuple[RateLimit, ...] = (),
+                 capabilities: frozenset[str] = frozenset({BUTTONS, THREADS, FILES})) -> None:
         self.platform = platform
         self.limits = limits
+        self.capabilities = capabilities
+        self.threads: list[tuple[ChannelRef, str, Post]] = []
+        """Every thread opened: (channel, the post it is on, the thread's first word)."""
         self.edits: list[tuple[ChannelRef, str, Post]] = []
         self.notices: list[tuple[ChannelRef, str | None, str]] = []
         self.engine = engine
@@ -61,12 +67,34 @@ class MemoryAdapter:
         self.notices.append((channel, user_id, text))
         return DeliveryResult(DeliveryStatus.SENT)
 
+    async def open_thread(self, channel: ChannelRef, message_ref: str, post: Post) -> DeliveryResult:
+        self.attempts += 1
+        result = self.results.popleft() if self.results else DeliveryResult(DeliveryStatus.SENT)
+        if result.status is DeliveryStatus.SENT:
+            self.threads.append((channel, message_ref, post))
+            result = DeliveryResult(DeliveryStatus.SENT, message_ref=f"t{len(self.threads)}")
+        return result
+
+    async def find_thread(self, channel: ChannelRef, message_ref: str, post: Post) -> str | None:
+        for number, (ref, parent, opened) in enumerate(self.threads, 1):
+            if (ref, parent, opened.tag) == (channel, message_ref, post.tag):
+                return f"t{number}"
+        return None
+
+    async def click(self, kind: str, paper_id: str, *, message_ref: str | None, channel: str = "general",
+                    user: str = "U1") -> Reply:
+        """Click *kind* (save, vote) on *paper_id* under the post *message_ref*, as *user*."""
+        assert self.engine is not None
+        action = Action(kind, paper_id, Caller(id=user, name=user), self.channel(channel), message_ref)
+        return await self.engine.act(action)
+
     async def push(self, text: str, *, channel: str = "general", can_manage: bool = True,
-                   user: str = "U1") -> Reply:
-        """Run *text* as a command in *channel*, from *user*, and return the engine's reply."""
+                   user: str = "U1", groups: tuple[Group, ...] = ()) -> Reply:
+        """Run *text* as a command in *channel*, from *user* (who picked *groups*), and return the reply."""
         assert self.engine is not None
         caller = Caller(id=user, name="ada" if user == "U1" else user, can_manage=can_manage)
-        return await self.engine.handle(parse_command(text, caller=caller, channel=self.channel(channel)))
+        command = parse_command(text, caller=caller, channel=self.channel(channel))
+        return await self.engine.handle(dataclasses.replace(command, groups=groups))
 
     def pop_posts(self) -> list[tuple[ChannelRef, Post]]:
         posts, self.posts = self.posts, []

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import AsyncIterator, Awaitable, Callable
 
+from bot.actions import Action
 from bot.channels import Command
 from bot.delivery import CommandEngine
 from bot.engine import Engine, utcnow
@@ -47,9 +48,11 @@ async def open_core(settings: Settings, *, clock: Callable[[], datetime] | None 
     token = settings.hf_token.get_secret_value() if settings.hf_token else None
     hf = HuggingFaceClient(base_url=settings.hf_api_url, token=token, timeout=settings.http_timeout)
     arxiv = ArxivClient(base_url=settings.arxiv_api_url, timeout=settings.http_timeout)
-    engine = Engine(store=store, hf=hf, arxiv=arxiv, clock=clock, answer_timeout=settings.answer_timeout)
     poller = Poller(store=store, hf=hf, clock=clock, max_posts_per_hour=settings.max_posts_per_hour,
                     update_posts=settings.update_posts)
+    # The engine sees the running adapters only for what they can show, and wakes delivery for 👍 edits.
+    engine = Engine(store=store, hf=hf, arxiv=arxiv, clock=clock, answer_timeout=settings.answer_timeout,
+                    platforms=poller.adapters, on_queued=poller.worker.wake)
     try:
         yield Core(settings, store, hf, arxiv, engine, poller)
     finally:
@@ -101,6 +104,11 @@ class CommandGate:
         if self.closed:
             return Reply(Error("Paperboy is shutting down; try again in a minute."), private=True)
         return await self._engine.handle(command)
+
+    async def act(self, action: Action) -> Reply:
+        if self.closed:
+            return Reply(Error("Paperboy is shutting down; try again in a minute."), private=True)
+        return await self._engine.act(action)
 
     def __getattr__(self, name: str) -> object:
         return getattr(self._engine, name)  # everything else (autocomplete) goes straight through

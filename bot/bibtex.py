@@ -110,7 +110,9 @@ def entry(paper: Paper, key: str) -> str:
     if (when := year(paper)) is not None:
         fields.append(("year", str(when)))
     fields += [("eprint", paper.id), ("archivePrefix", "arXiv")]
-    # primaryClass belongs here too, but the Paper model does not carry arXiv categories yet.
+    if paper.categories and paper.categories[0].strip():
+        # Escaped like any field: categories come from a source, and one stray brace would break the file.
+        fields.append(("primaryClass", latex(paper.categories[0])))
     fields.append(("url", paper.arxiv_url))
     body = ",\n".join(f"  {name} = {{{value}}}" for name, value in fields)
     return f"@misc{{{key},\n{body}\n}}\n"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Awaitable, Callable
 
 from bot.answers import UsageError, int_arg, query_arg
-from bot.channels import Command
+from bot.channels import Command, Group
+from bot.delivery import THREADS
 from bot.lists import CurrentLists, cached_lists
 from bot.paging import Pages
 from bot.replies import PaperCard, PaperList, Reply, Text
@@ -17,6 +19,8 @@ from bot.store import Store
 from bot.rows import Channel, Topic
 
 MAX_TOPICS_PER_CHANNEL = 25  # Discord autocomplete shows at most 25 choices
+_NOTIFY = re.compile(r"\s+notify\s+@(\S.*)$", re.IGNORECASE)
+"""The end of ``subscribe <query> notify @group`` (the adapter wrote the group as ``@name``)."""
 
 
 class ChannelCommands:
@@ -30,8 +34,11 @@ class ChannelCommands:
         current_lists: Callable[[], Awaitable[tuple[CurrentLists | None, str | None]]],
         pages: Pages,
         source_notes: Callable[[], list[str]] = list,
+        capabilities: Callable[[str], frozenset[str]] = lambda platform: frozenset(),
     ) -> None:
         self.store = store
+        self.capabilities = capabilities
+        """What a platform's adapter has (threads, buttons, files)."""
         self.source_notes = source_notes
         """Waits the paper sources impose now (a rate limit), one line each, for `status`."""
         self.clock = clock
@@ -39,7 +46,8 @@ class ChannelCommands:
         self.pages = pages
 
     async def subscribe(self, command: Command) -> Reply:
-        query = query_arg(command.args)
+        text, group = _notify_clause(command)
+        query = query_arg(text)
         channel = await self.store.ensure_channel(command.channel)
         topics = await self.store.list_topics(channel.id)
         if any(t.query == query.text for t in topics):
@@ -48,11 +56,14 @@ class ChannelCommands:
             raise UsageError(f"A channel can follow at most {MAX_TOPICS_PER_CHANNEL} topics; "
                              "unsubscribe from one first, or combine them with OR.")
         topic = await self.store.add_topic(channel.id, query.text, command.caller.name, at=self.clock(),
-                                           added_by_id=command.caller.id)
+                                           added_by_id=command.caller.id, notify=group.id if group else None,
+                                           notify_name=group.name if group else None)
         lists, note = await self.current_lists()
         if lists is not None and lists.complete:
-            # Papers already in the lists are the channel's baseline: shown here, never posted later.
-            await self.store.record_baseline(channel.id, [p.id for p in lists.papers()], at=self.clock())
+            # Papers in the lists that match now are the baseline: shown here, never posted later. One that
+            # misses a filter (upvotes:>=20) is looked at again each poll and posted once it passes.
+            await self.store.record_baseline(channel.id, [p.id for p in lists.papers() if query.match(p)],
+                                             at=self.clock())
             await self.store.mark_baseline_taken([topic.id])
         pool = lists.papers() if lists else await cached_lists(self.store)
         matches = [(p, m) for p in pool if (m := query.match(p))]
@@ -65,6 +76,8 @@ class ChannelCommands:
         if matches:
             title += f": {len(matches)} papers in the current lists match already"
         later = f"From now on {what} will be posted {how}."
+        if group:
+            later += f" Each post of this topic mentions @{group.name}."
         return Reply(self.pages.first(command, title, cards, note=f"{later} {note}." if note else later,
                                       empty="Nothing in the current lists matches yet."))
 
@@ -99,7 +112,8 @@ class ChannelCommands:
         topics = await self.store.list_topics(channel.id) if channel else []
         if not topics:
             return Reply(Text("This channel follows no topics yet. Add one with 'subscribe <query>'."))
-        lines = [f"{t.number}. {t.query}  (added by {t.added_by}, {t.added_at:%Y-%m-%d})" for t in topics]
+        lines = [f"{t.number}. {t.query}  (added by {t.added_by}, {t.added_at:%Y-%m-%d}"
+                 + (f"; notifies @{t.notify_name}" if t.notify else "") + ")" for t in topics]
         return Reply(Text("\n".join(lines), title="Topics followed in this channel"))
 
     async def digest(self, command: Command) -> Reply:
@@ -139,6 +153,19 @@ class ChannelCommands:
         return Reply(Text("Realtime off. Nothing is posted until you set a digest, e.g. 'digest 09:00 UTC'; "
                           "matching papers wait for it."))
 
+    async def threads(self, command: Command) -> Reply:
+        choice = command.args.strip().lower()
+        if choice not in ("on", "off"):
+            raise UsageError("Say 'threads on' or 'threads off'.")
+        if choice == "on" and THREADS not in self.capabilities(command.channel.platform):
+            raise UsageError("This platform has no threads, so Paperboy cannot open one per paper here.")
+        channel = await self.store.ensure_channel(command.channel)
+        await self.store.update_channel(channel.id, threads=choice == "on")
+        if choice == "on":
+            return Reply(Text("Threads on: each paper posted here opens a thread with its abstract, for discussion. "
+                              "Digests and roll-ups stay one message."))
+        return Reply(Text("Threads off: papers are posted without a thread."))
+
     async def threshold(self, command: Command) -> Reply:
         if not command.args.strip():
             raise UsageError("Give the minimum number of upvotes, e.g. 'threshold 10' (0 posts everything).")
@@ -163,6 +190,8 @@ class ChannelCommands:
         lines = [
             f"Delivery: {_mode(channel)}",
             f"Minimum upvotes: {channel.min_upvotes}",
+            f"Threads: {'on (one per paper posted)' if channel.threads else 'off'}",
+            f"Weekly leaderboard: {channel.leaderboard_schedule or 'off'}",
             f"Topics: {len(topics)}" + (" (see 'topics')" if topics else " (add one with 'subscribe <query>')"),
             f"Posted so far: {counts.get('sent', 0)}; waiting: "
             f"{counts.get('pending', 0) + counts.get('queued', 0)}",
@@ -191,6 +220,19 @@ class ChannelCommands:
         lines.append("Paused channels: " + ("none" if not paused else ""))
         lines += [f"  {c.ref.channel}: {c.paused_reason}" for c in paused]
         return Reply(Text("\n".join(lines), title="Paperboy status"))
+
+
+def _notify_clause(command: Command) -> tuple[str, Group | None]:
+    """Split ``<query> notify @group`` into the query and the group the adapter resolved, or raise UsageError."""
+    match = _NOTIFY.search(command.args)
+    if match is None:
+        return command.args, None
+    name = match[1].strip().lstrip("@")
+    group = next((g for g in command.groups if g.name.lstrip("@").lower() == name.lower()), None)
+    if group is None:
+        raise UsageError(f"Paperboy cannot tell which group @{name[:60]} is. Pick it from your platform's "
+                         "mention list as you type (Slack: @ and the user group; Discord: the notify option).")
+    return command.args[:match.start()], Group(group.id, group.name.lstrip("@"))
 
 
 def _topic_lines(topics: list[Topic]) -> str:

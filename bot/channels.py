@@ -31,6 +31,18 @@ class Caller:
 
 
 @dataclass(frozen=True, slots=True)
+class Group:
+    """A group of people a post may notify (a Slack user group, a Discord role): its platform id and name.
+
+    An adapter that finds a group mention in a command's text replaces it with ``@name`` in
+    ``args`` and lists the group in `Command.groups`, so the core never parses platform markup.
+    """
+
+    id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
 class Command:
     """One command: its name (``search``), the rest of the text, the caller and channel."""
 
@@ -38,6 +50,8 @@ class Command:
     args: str
     caller: Caller
     channel: ChannelRef
+    groups: tuple[Group, ...] = ()
+    """The group mentions the adapter found in the text (each written ``@name`` in ``args``)."""
 
 
 def parse_command(text: str, *, caller: Caller, channel: ChannelRef) -> Command:

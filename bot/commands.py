@@ -1,12 +1,49 @@
-"""The commands Paperboy understands: names, usage and who may run them.
+"""The commands Paperboy understands: names, usage, typed arguments and who may run them.
 
-Adapters read `COMMANDS` to register their platform's command list and options; the
-engine reads it for help and permission checks. One table, so they never disagree.
+Adapters read `COMMANDS` to register their platform's command list and options (Discord
+builds its whole `/papers` tree from the typed `Arg`s); the engine reads it for help and
+permission checks. One table, so they never disagree.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+
+TEXT = "text"
+INT = "int"
+CHOICE = "choice"
+ROLE = "role"
+"""A group of people to notify (a Discord role): written ``<name> @group`` in the text (``notify @Researchers``)."""
+TIMEZONE = "timezone"
+"""An IANA time zone, offered as the user types."""
+TOPIC = "topic"
+"""One of the channel's topics (its number or text), offered as the user types."""
+ARG_KINDS = (TEXT, INT, CHOICE, ROLE, TIMEZONE, TOPIC)
+
+
+@dataclass(frozen=True, slots=True)
+class Arg:
+    """One typed argument of a command, in the order the console grammar writes them.
+
+    ``low``/``high`` bound an ``int``'s value or a text's length; ``choices`` are a
+    ``choice``'s words. A platform with typed options (Discord) offers exactly these, and
+    joins the values given, in order, into the command's text.
+    """
+
+    name: str
+    kind: str
+    description: str
+    required: bool = False
+    choices: tuple[str, ...] = ()
+    low: int | None = None
+    high: int | None = None
+
+
+_PAPER = Arg("paper", TEXT, "arXiv id or URL (arXiv or Hugging Face)", required=True, low=1, high=200)
+_QUERY = 'words, "exact phrases", -excluded, author:"Name"'
+_TIME = dict(kind=TEXT, low=1, high=5)
+_ZONE = dict(kind=TIMEZONE, low=1, high=64)
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,35 +57,70 @@ class CommandSpec:
     """May call a paper source, so platforms with a deadline should defer first."""
     private: bool = False
     """Answered privately to the caller (help, settings, errors are always private)."""
+    args: tuple[Arg, ...] = ()
+    """The typed arguments, in the order the text writes them."""
 
 
 COMMANDS: dict[str, CommandSpec] = {
     spec.name: spec
     for spec in (
         CommandSpec("help", "help", "what Paperboy can do", private=True),
-        CommandSpec("trending", "trending [n]", "the papers trending on Hugging Face now", needs_network=True),
-        CommandSpec("today", "today [YYYY-MM-DD]", "the day's Daily Papers", needs_network=True),
-        CommandSpec("search", "search <query>", "search papers (same syntax as topics)", needs_network=True),
-        CommandSpec("show", "show <arXiv id or URL>", "one paper in full", needs_network=True),
+        CommandSpec("trending", "trending [n]", "the papers trending on Hugging Face now", needs_network=True,
+                    args=(Arg("count", INT, "how many papers (1-25)", low=1, high=25),)),
+        CommandSpec("today", "today [YYYY-MM-DD]", "the day's Daily Papers", needs_network=True,
+                    args=(Arg("date", TEXT, "a day as YYYY-MM-DD (default: today)", low=10, high=10),)),
+        CommandSpec("week", "week [YYYY-Www]", "Hugging Face's top papers of an ISO week, by upvotes",
+                    needs_network=True,
+                    args=(Arg("week", TEXT, "an ISO week as YYYY-Www (default: this week)", low=8, high=8),)),
+        CommandSpec("month", "month [YYYY-MM]", "Hugging Face's top papers of a month, by upvotes",
+                    needs_network=True,
+                    args=(Arg("month", TEXT, "a month as YYYY-MM (default: this month)", low=7, high=7),)),
+        CommandSpec("search", "search <query>", "search papers (same syntax as topics)", needs_network=True,
+                    args=(Arg("query", TEXT, _QUERY, required=True, low=1, high=300),)),
+        CommandSpec("show", "show <arXiv id or URL>", "one paper in full", needs_network=True, args=(_PAPER,)),
         CommandSpec("save", "save <arXiv id or URL>", "save a paper to your reading list",
-                    needs_network=True, private=True),
-        CommandSpec("unsave", "unsave <arXiv id or URL>", "take a paper off your reading list", private=True),
-        CommandSpec("saved", "saved | saved bibtex", "your reading list, or it as BibTeX", private=True),
+                    needs_network=True, private=True, args=(_PAPER,)),
+        CommandSpec("unsave", "unsave <arXiv id or URL>", "take a paper off your reading list", private=True,
+                    args=(_PAPER,)),
+        CommandSpec("saved", "saved | saved bibtex", "your reading list, or it as BibTeX", private=True,
+                    args=(Arg("format", CHOICE, "bibtex: the whole list as BibTeX", choices=("bibtex",)),)),
         CommandSpec("vote", "vote <arXiv id or URL>", "👍 a paper in this channel (again: take it back)",
-                    private=True),
-        CommandSpec("leaderboard", "leaderboard [week|month]", "this channel's most 👍 papers of the week or month"),
+                    private=True, args=(_PAPER,)),
+        CommandSpec("leaderboard", "leaderboard [week|month] | leaderboard weekly <day> <HH:MM> [time zone] | leaderboard off",
+                    "this channel's most 👍 papers of the week or month; or post them every week",
+                    args=(Arg("period", CHOICE, "week or month: the board now; weekly: post it every week; off: stop",
+                              choices=("week", "month", "weekly", "off")),
+                          Arg("day", CHOICE, "weekly: the day of the week",
+                              choices=("mon", "tue", "wed", "thu", "fri", "sat", "sun")),
+                          Arg("time", description="weekly: local time as HH:MM", **_TIME),
+                          Arg("timezone", description="weekly: IANA time zone (default: the channel's)", **_ZONE))),
         CommandSpec("more", "more", "the next page of the last list you asked for"),
-        CommandSpec("subscribe", "subscribe <query> | subscribe *", "post new papers matching a topic (or every paper) here",
-                    manages=True, needs_network=True),
-        CommandSpec("unsubscribe", "unsubscribe <topic number or text>", "stop following a topic", manages=True),
+        CommandSpec("subscribe", "subscribe <query> [notify @group] | subscribe *",
+                    "post new papers matching a topic (or every paper) here; notify: mention that group in its posts",
+                    manages=True, needs_network=True,
+                    args=(Arg("query", TEXT, "the topic: " + _QUERY, required=True, low=1, high=300),
+                          Arg("notify", ROLE, "a group to mention in this topic's posts"))),
+        CommandSpec("unsubscribe", "unsubscribe <topic number or text>", "stop following a topic", manages=True,
+                    args=(Arg("topic", TOPIC, "the topic's number or text", required=True, low=1, high=300),)),
         CommandSpec("topics", "topics", "this channel's topics"),
         CommandSpec("preview", "preview <query>", "what a topic would have matched recently, and why",
-                    needs_network=True, private=True),
+                    needs_network=True, private=True,
+                    args=(Arg("query", TEXT, "the topic you are thinking of following", required=True, low=1,
+                              high=300),)),
         CommandSpec("digest", "digest <HH:MM> [time zone] [top N] | digest off",
-                    "one daily digest at a local time instead of instant posts", manages=True),
-        CommandSpec("realtime", "realtime on|off", "post each new match as it appears", manages=True),
+                    "one daily digest at a local time instead of instant posts", manages=True,
+                    args=(Arg("time", description="local time as HH:MM, or off", required=True, **_TIME),
+                          Arg("timezone", description="IANA time zone (default UTC)", **_ZONE),
+                          Arg("count", INT, "how many papers in the digest (1-10)", low=1, high=10))),
+        CommandSpec("realtime", "realtime on|off", "post each new match as it appears", manages=True,
+                    args=(Arg("state", CHOICE, "on: post each match as it appears", required=True,
+                              choices=("on", "off")),)),
+        CommandSpec("threads", "threads on|off", "open a discussion thread on each paper posted here", manages=True,
+                    args=(Arg("state", CHOICE, "on: open a thread on each paper posted here", required=True,
+                              choices=("on", "off")),)),
         CommandSpec("threshold", "threshold <min upvotes>", "only post papers with at least this many upvotes",
-                    manages=True),
+                    manages=True, args=(Arg("upvotes", INT, "minimum Hugging Face upvotes", required=True, low=0,
+                                            high=100_000),)),
         CommandSpec("resume", "resume", "turn a paused channel back on", manages=True),
         CommandSpec("settings", "settings", "this channel's delivery settings", private=True),
         CommandSpec("status", "status", "poller health: last poll, errors, paused channels", private=True),

@@ -6,8 +6,16 @@ import enum
 from dataclasses import dataclass
 from typing import Awaitable, Callable, Protocol
 
+from bot.actions import Action
 from bot.channels import ChannelRef, Command
 from bot.replies import Post, Reply
+
+BUTTONS = "buttons"
+"""The platform shows a card's `bot.replies.CardAction`s as buttons and reports clicks as `Action`s."""
+THREADS = "threads"
+"""The platform can open a discussion thread on a post (`Adapter.open_thread`)."""
+FILES = "files"
+"""The platform can hand the caller a `bot.replies.File` as a file (not only as text)."""
 
 
 class DeliveryStatus(enum.Enum):
@@ -55,6 +63,9 @@ class Adapter(Protocol):
     platform: str
     limits: tuple[RateLimit, ...]
     """The platform's posting limits; the core paces its sends to stay inside them."""
+    capabilities: frozenset[str]
+    """What the platform has of `BUTTONS`, `THREADS` and `FILES`: the core renders actions and
+    opens threads only where it is there."""
 
     async def start(self) -> None:
         """Connect and begin listening; return once ready to send."""
@@ -78,12 +89,29 @@ class Adapter(Protocol):
     async def notify(self, channel: ChannelRef, user_id: str | None, text: str) -> DeliveryResult:
         """Tell the channel, or else the user *user_id* directly, something important (plain text)."""
 
+    async def open_thread(self, channel: ChannelRef, message_ref: str, post: Post) -> DeliveryResult:
+        """Open the discussion thread of the post *message_ref*, for *post*'s one paper (`THREADS` only).
+
+        Slack: a first thread reply with the abstract and links; Discord: a public thread on the
+        message named after the paper. ``message_ref`` of the result names the thread (or reply).
+        """
+
+    async def find_thread(self, channel: ChannelRef, message_ref: str, post: Post) -> str | None:
+        """Return the ref of the thread `open_thread` made on *message_ref* for *post*, or None.
+
+        Used after a crash, like `find_post`: raises when it cannot tell. An exception whose
+        ``result`` is a PERMANENT `DeliveryResult` says the post is gone, and the thread is given up.
+        """
+
 
 class CommandEngine(Protocol):
     """What an adapter is given to answer commands (implemented by `bot.engine.Engine`)."""
 
     async def handle(self, command: Command) -> Reply:
         """Run *command* and return the reply; never raises for bad input."""
+
+    async def act(self, action: Action) -> Reply:
+        """Do what a click asks (save, 👍) and return the private acknowledgement; never raises."""
 
     async def topic_labels(self, channel: ChannelRef) -> list[str]:
         """Return the channel's topics as ``"1. query"`` labels, for autocomplete."""

@@ -9,20 +9,23 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime, timedelta, timezone
-from typing import Awaitable, Callable, TypeVar
+from typing import Awaitable, Callable, Mapping, TypeVar
 
+from bot.actions import Action, with_actions
 from bot.answers import (UsageError, cards, error_reply, fallback_note, int_arg, parse_day, query_arg,
                          ranked_matches, unique)
 from bot.channel_commands import ChannelCommands
 from bot.channels import ChannelRef, Command
-from bot.commands import COMMANDS
+from bot.commands import COMMANDS, CommandSpec
+from bot.delivery import BUTTONS
 from bot.ids import normalize_paper_id
 from bot.leaderboard import Leaderboard
 from bot.lists import CurrentLists, cached_lists, fetch_lists, remember_lists
 from bot.paging import PAGE, Pages
 from bot.paper import Paper
+from bot.periods import Periods
 from bot.reading_list import ReadingList
-from bot.replies import Error, PaperCard, PaperList, Reply, Text
+from bot.replies import ACTION_KINDS, Error, PaperCard, PaperList, Reply, Text
 from bot.sources import ArxivClient, HuggingFaceClient, PaperNotFound, SourceError
 from bot.store_errors import StorageLost, StorageUnavailable
 from bot.topics import Query
@@ -58,6 +61,8 @@ class Engine:
         clock: Clock | None = None,
         answer_timeout: float = 2.5,
         cache_patience: float = 1.0,
+        platforms: Mapping[str, object] | None = None,
+        on_queued: Callable[[], None] = lambda: None,
     ) -> None:
         self.store = store
         self.hf = hf
@@ -65,14 +70,21 @@ class Engine:
         self.clock = clock or utcnow
         self.answer_timeout = answer_timeout
         self.cache_patience = cache_patience
+        self.platforms = platforms if platforms is not None else {}
+        """The running adapters by platform (the poller's), read only for their ``capabilities``."""
+        self.on_queued = on_queued
+        """Called when a command queued a message (an edit of a post's 👍): the delivery worker's ``wake``."""
         self._inflight: dict[str, asyncio.Future] = {}
         self._busy: dict[tuple[str, str, str], int] = {}
         """Commands running per (platform, workspace, caller): one person cannot fill the store's queue."""
         self.pages = Pages(clock=self.clock)
         self.channels = ChannelCommands(store=store, clock=self.clock, current_lists=self._current_lists,
-                                        pages=self.pages, source_notes=self._source_notes)
-        self.reading = ReadingList(store=store, clock=self.clock, pages=self.pages, look_up=self.look_up)
+                                        pages=self.pages, source_notes=self._source_notes,
+                                        capabilities=self.capabilities)
+        self.reading = ReadingList(store=store, clock=self.clock, pages=self.pages, look_up=self.look_up,
+                                   on_queued=lambda: self.on_queued())
         self.leaderboard = Leaderboard(store=store, clock=self.clock)
+        self.periods = Periods(store=store, clock=self.clock, pages=self.pages, hf=hf, fresh=self._fresh)
 
     async def handle(self, command: Command) -> Reply:
         """Run *command*; bad input and source failures become an `Error` reply, never an exception."""
@@ -86,14 +98,46 @@ class Engine:
                 "Anyone can use trending, today, search, show, topics and preview."
             )
         handler = (getattr(self, f"_{spec.name}", None) or getattr(self.reading, spec.name, None)
-                   or getattr(self.leaderboard, spec.name, None) or getattr(self.channels, spec.name))
+                   or getattr(self.leaderboard, spec.name, None) or getattr(self.periods, spec.name, None)
+                   or getattr(self.channels, spec.name))
+        reply = await self._guarded(command, spec, lambda: handler(command))
+        if isinstance(reply.content, Error) or spec.private:
+            return Reply(reply.content, private=True)
+        return await self._with_buttons(command, reply)
+
+    async def act(self, action: Action) -> Reply:
+        """Do what a click on a post asks (save it, 👍 it); always answer the clicker privately."""
+        if action.kind not in ACTION_KINDS:
+            return error_reply("Paperboy does not know that button; it may be from a newer version.")
+        command = Command(action.kind, action.paper_id[:100], action.caller, action.channel)
+        spec = COMMANDS[action.kind]
+        run = ((lambda: self.reading.vote(command, message_ref=action.message_ref)) if spec.name == "vote"
+               else (lambda: self.reading.save(command)))
+        return Reply((await self._guarded(command, spec, run)).content, private=True)
+
+    def capabilities(self, platform: str) -> frozenset[str]:
+        """What the platform's adapter has of buttons, threads and files (nothing when it is not running)."""
+        return getattr(self.platforms.get(platform), "capabilities", frozenset())
+
+    async def _with_buttons(self, command: Command, reply: Reply) -> Reply:
+        """Give a public answer's papers the save and 👍 buttons, with this channel's counts, where there are buttons."""
+        content = reply.content
+        if BUTTONS not in self.capabilities(command.channel.platform) or not isinstance(content, (PaperCard, PaperList)):
+            return reply
+        ids = [content.paper.id] if isinstance(content, PaperCard) else [c.paper.id for c in content.cards]
+        channel = await self.store.get_channel(command.channel) if ids else None
+        votes = await self.store.vote_counts(channel.id, ids) if channel else {}
+        return Reply(with_actions(content, votes), private=reply.private)
+
+    async def _guarded(self, command: Command, spec: CommandSpec, run: Callable[[], Awaitable[Reply]]) -> Reply:
+        """Run one command or click for *command*'s caller: at most a few at once, errors as one line."""
         caller = (command.channel.platform, command.channel.workspace, command.caller.id)
         if self._busy.get(caller, 0) >= MAX_COMMANDS_PER_CALLER:
             return error_reply(f"Paperboy is still working on your last {MAX_COMMANDS_PER_CALLER} requests; "
                                "try again when they have been answered.")
         self._busy[caller] = self._busy.get(caller, 0) + 1
         try:
-            reply: Reply = await handler(command)
+            return await run()
         except UsageError as error:  # also QueryError, InvalidPaperId, bad times and zones
             return error_reply(f"{error}\nUsage: {spec.usage}")
         except StorageUnavailable as error:
@@ -111,9 +155,6 @@ class Engine:
             self._busy[caller] -= 1
             if not self._busy[caller]:
                 del self._busy[caller]
-        if isinstance(reply.content, Error) or spec.private:
-            return Reply(reply.content, private=True)
-        return reply
 
     def _source_notes(self) -> list[str]:
         sources = (self.hf, self.arxiv) if self.arxiv else (self.hf,)
@@ -233,6 +274,9 @@ class Engine:
         query = query_arg(command.args)
         if query.everything:
             raise UsageError("Search needs words to look for; '*' (every paper) is for subscribe.")
+        if not query.search_terms():
+            raise UsageError("Search needs words to look for; filters such as upvotes:>=50 or cat:cs.CL only "
+                             "narrow what the words find (a topic can follow them alone: subscribe).")
         local = [p for p in await self.store.search_papers(query.search_terms()) if query.match(p)]
         found, note = await self._search_upstream(query, have_cache=bool(local))
         # Flat search results carry only a title: keep them unless the full record says otherwise.

@@ -67,6 +67,9 @@ class Paper(BaseModel):
     linked_spaces_total: int | None = None
     source: str = "huggingface"
     """Where this record came from: ``huggingface`` or ``arxiv``."""
+    categories: tuple[str, ...] = ()
+    """arXiv categories as arXiv writes them, primary first: ``("cs.CL", "cs.LG")``; empty when the
+    source did not say (Hugging Face does not). Topics filter on them with ``cat:``."""
 
     @property
     def hf_url(self) -> str:

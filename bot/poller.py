@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from typing import Callable, Mapping
 
 from bot.delivery import Adapter
+from bot.leaderboard import Leaderboard
 from bot.lists import CurrentLists, fetch_lists, remember_lists
 from bot.paper import Paper
 from bot.schedule import digest_due
@@ -41,6 +42,7 @@ class PollReport:
     enqueued: list[tuple[Channel, Paper, str]] = field(default_factory=list)
     """(channel, paper, why) newly matched this cycle."""
     digests: int = 0
+    leaderboards: int = 0
     updates: int = 0
     delivery: DeliveryReport = field(default_factory=DeliveryReport)
 
@@ -96,7 +98,9 @@ class Poller:
         await remember_lists(self.store, lists, at=now)
         if lists.papers():
             await self._match(lists, report, now=now)
-        await self._queue_digests(report, now)
+        channels = await self.store.list_channels()
+        await self._queue_digests(channels, report, now)
+        report.leaderboards = await Leaderboard(store=self.store, clock=self.clock).queue_weekly(channels, now=now)
         if self.update_posts and lists.papers():
             await self._queue_updates(lists.papers(), report, now)
         await self._record_health(report, now)
@@ -159,12 +163,20 @@ class Poller:
                     found.setdefault(channel_id, []).append((paper, match.explain(), topic_id))
         for channel_id, matches in found.items():
             await self._hand_over(channels[channel_id], matches, report, now=now)
+        # New topics take their baseline after matching, so it never hides a match of an older topic. It is
+        # what they match now: a paper that misses a filter (upvotes:>=20) is posted once it passes.
         if lists.complete:
-            # New topics take their baseline after matching, so it never hides a match of an older topic.
             for channel_id, topic_ids in (await self.store.topics_awaiting_baseline()).items():
                 report.baselined += await self.store.record_baseline(
-                    channel_id, [p.id for p in papers], at=now)
+                    channel_id, await self._matching(channel_id, topic_ids, papers), at=now)
                 await self.store.mark_baseline_taken(topic_ids)
+
+    async def _matching(self, channel_id: int, topic_ids: list[int], papers: list[Paper]) -> list[str]:
+        """The ids of *papers* that any of the channel's topics *topic_ids* (new ones, a few) matches."""
+        wanted = set(topic_ids)
+        queries = [q for t in await self.store.list_topics(channel_id)
+                   if t.id in wanted and (q := _parse_stored(t.query)) is not None]
+        return [p.id for p in papers if any(q.match(p) for q in queries)]
 
     async def _hand_over(self, channel: Channel, matches: list[tuple[Paper, str, int]], report: PollReport,
                          *, now: datetime) -> None:
@@ -177,9 +189,9 @@ class Poller:
         fresh = set(new)
         report.enqueued += [(channel, p, why) for p, why, _ in matches if p.id in fresh]
 
-    async def _queue_digests(self, report: PollReport, now: datetime) -> None:
+    async def _queue_digests(self, channels: list[Channel], report: PollReport, now: datetime) -> None:
         """Queue the digest of every channel whose digest time has come."""
-        for channel in await self.store.list_channels():
+        for channel in channels:
             scheduled = digest_due(channel, now)
             if scheduled is None:
                 continue

@@ -42,8 +42,11 @@ def _paper_arg(command: Command) -> str:
 class ReadingList:
     """The commands of reading lists and votes."""
 
-    def __init__(self, *, store: Store, clock: Callable[[], datetime], pages: Pages, look_up: LookUp) -> None:
+    def __init__(self, *, store: Store, clock: Callable[[], datetime], pages: Pages, look_up: LookUp,
+                 on_queued: Callable[[], None] = lambda: None) -> None:
         self.store = store
+        self.on_queued = on_queued
+        """Wakes the delivery worker once a 👍 queued an edit of a post."""
         self.clock = clock
         self.pages = pages
         self.look_up = look_up
@@ -98,10 +101,20 @@ class ReadingList:
         return Reply(self.pages.first(command, title, tuple(PaperCard(p) for p in listed),
                                       private=True))
 
-    async def vote(self, command: Command) -> Reply:
+    async def vote(self, command: Command, *, message_ref: str | None = None) -> Reply:
+        """Toggle the caller's 👍; the post clicked (*message_ref*), or else the paper's post here, shows the count."""
         paper_id = _paper_arg(command)
         channel = await self.store.ensure_channel(command.channel)
         voted, count = await self.store.toggle_vote(channel.id, paper_id, command.caller.id, at=self.clock())
+        await self._refresh(channel.id, paper_id, message_ref)
         if voted:
             return Reply(Text(f"👍 {paper_id} ({count} in this channel)"))
         return Reply(Text(f"Took back your 👍 on {paper_id} ({count} in this channel)"))
+
+    async def _refresh(self, channel_id: int, paper_id: str, message_ref: str | None) -> None:
+        """Queue the edit that shows the new count, paced like every send (none for a post Paperboy did not send)."""
+        targets = [message_ref] if message_ref else [
+            card.message_ref for card in await self.store.posted_cards([paper_id]) if card.channel_id == channel_id]
+        queued = [await self.store.enqueue_refresh(channel_id, target_ref=ref, at=self.clock()) for ref in targets]
+        if any(queued):
+            self.on_queued()

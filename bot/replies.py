@@ -11,6 +11,25 @@ from dataclasses import dataclass, field
 from bot.paper import Paper
 
 
+SAVE = "save"
+VOTE = "vote"
+ACTION_KINDS = (SAVE, VOTE)
+"""What a person can do to a posted paper with one click (a button where the platform has them)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CardAction:
+    """One click on a card: ``kind`` (`SAVE` or `VOTE`) on ``paper_id``, shown as ``label`` (``👍 3``).
+
+    Adapters render it as a button and turn a click on it back into a `bot.actions.Action`
+    of the same kind and paper; they never compute the label.
+    """
+
+    kind: str
+    paper_id: str
+    label: str
+
+
 @dataclass(frozen=True, slots=True)
 class PaperCard:
     """One paper, optionally with the reason it matched a channel's topic.
@@ -27,6 +46,8 @@ class PaperCard:
     why: str | None = None
     note: str | None = None
     detail: bool = False
+    actions: tuple[CardAction, ...] = ()
+    """The buttons under the card (save, 👍 with its count); empty where the platform has no buttons."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,3 +117,6 @@ class Post:
     content: PaperCard | PaperList
     tag: str
     paper_ids: tuple[str, ...] = field(default=())
+    mention: str | None = None
+    """The one mention Paperboy ever sends: the platform id of the group (a Slack user group, a
+    Discord role) a channel manager asked a topic to notify. Adapters ping that group and nobody else."""

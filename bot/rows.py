@@ -27,6 +27,10 @@ class Channel:
     paused_reason: str | None = None
     last_digest_at: datetime | None = None
     created_at: datetime | None = None
+    threads: bool = False
+    """Each single-paper post opens a discussion thread (where the platform has threads)."""
+    leaderboard_schedule: str | None = None
+    """When the weekly leaderboard is posted: ``<day> <HH:MM> <time zone>`` (``mon 09:00 Europe/Paris``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +48,10 @@ class Topic:
     """The platform's id of the person who subscribed, to reach them if the channel breaks."""
     number: int = 0
     """The number the channel's topic list shows; it never changes while the topic lives."""
+    notify: str | None = None
+    """The platform id of the group (Slack user group, Discord role) this topic's posts mention."""
+    notify_name: str | None = None
+    """That group's name as the manager picked it, for showing (never rendered as a mention)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +109,8 @@ class OutboxEntry:
     message_ref: str | None = None
     created_at: datetime | None = None
     sent_at: datetime | None = None
+    mention: str | None = None
+    """The group a ``paper`` post mentions (its topic's `Topic.notify` when it was queued)."""
 
 
 @dataclass(frozen=True, slots=True)

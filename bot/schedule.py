@@ -52,3 +52,44 @@ def digest_due(channel: Channel, now: datetime) -> datetime | None:
     if channel.last_digest_at is not None and channel.last_digest_at >= scheduled:
         return None
     return scheduled
+
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def parse_weekday(text: str) -> str:
+    """Return the day *text* names (``mon``, ``Monday``, ``tues``) as its three letters; raise UsageError."""
+    word = text.strip().lower().rstrip(".")
+    for short, full in zip(WEEKDAYS, _DAY_NAMES):
+        if len(word) >= 3 and full.startswith(word):
+            return short
+    raise UsageError(f"'{text[:20]}' is not a day of the week; write it as mon, tue, … or monday, tuesday, ….")
+
+
+def weekly_schedule(day: str, clock_time: str, zone: str) -> str:
+    """The stored form of a weekly time: ``mon 09:00 Europe/Paris``."""
+    return f"{day} {clock_time} {zone}"
+
+
+def last_weekly_at(schedule: str, now: datetime) -> datetime:
+    """Return the most recent time of a `weekly_schedule` at or before *now*, in its zone."""
+    day, clock_time, zone_name = schedule.split(" ", 2)
+    zone = get_zone(zone_name)
+    hour, minute = map(int, clock_time.split(":"))
+    local = now.astimezone(zone)
+    back = (local.weekday() - WEEKDAYS.index(day)) % 7
+    for days in (back, back + 7):
+        date = (local - timedelta(days=days)).date()
+        # Wall-clock time in the zone, so a DST change keeps the hour people chose.
+        scheduled = datetime(date.year, date.month, date.day, hour, minute, tzinfo=zone)
+        if scheduled <= local:
+            return scheduled
+    raise AssertionError("unreachable: a week back is always in the past")
+
+
+def next_weekly_at(schedule: str, now: datetime) -> datetime:
+    """Return the next time of a `weekly_schedule` after *now*."""
+    last = last_weekly_at(schedule, now)
+    date = (last + timedelta(days=7)).date()
+    return datetime(date.year, date.month, date.day, last.hour, last.minute, tzinfo=last.tzinfo)

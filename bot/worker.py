@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Mapping
 
+from bot.actions import card_actions
 from bot.batching import Batcher
-from bot.delivery import Adapter, DeliveryResult, DeliveryStatus
+from bot.delivery import BUTTONS, THREADS, Adapter, DeliveryResult, DeliveryStatus
 from bot.pacing import Pacer, Slot
 from bot.paper import Paper
 from bot.replies import PaperCard, PaperList, Post
@@ -198,13 +199,17 @@ class DeliveryWorker:
             if entry.kind == "update":  # an edit is safe to repeat
                 await self.store.release_outbox(entry.id)
                 continue
-            post, papers = await self._post(entry, channel)
-            if post is None:
+            post, papers = await self._post(entry, channel, adapter)
+            if post is None or (entry.kind == "thread" and not entry.target_ref):
                 await self.store.release_outbox(entry.id)
                 continue
             try:
-                ref = await adapter.find_post(channel.ref, post)
+                ref = (await adapter.find_thread(channel.ref, entry.target_ref, post) if entry.kind == "thread"
+                       else await adapter.find_post(channel.ref, post))
             except Exception as error:  # cannot tell: ask again next round, never guess
+                if entry.kind == "thread" and _gone(error):
+                    await self.store.mark_outbox_dead(entry.id, error=str(error))  # its post is gone
+                    continue
                 log.warning("cannot check %s for %s yet: %s", channel.ref, entry.tag, error)
                 continue
             if ref is not None:
@@ -217,9 +222,12 @@ class DeliveryWorker:
         return settled
 
     async def _read_round(self, entries: list[OutboxEntry]) -> _Round:
-        """Read the papers of *entries*, and why each matched its channel, in one read each."""
+        """Read the papers of *entries*, why each matched its channel and its 👍 there, in one read each."""
+        pairs = list({(e.channel_id, p) for e in entries for p in e.paper_ids})
+        buttons = any(BUTTONS in getattr(a, "capabilities", ()) for a in self.adapters.values())
         return _Round(await self.store.get_papers(list({p for e in entries for p in e.paper_ids})),
-                      await self.store.ledger_whys_many(list({(e.channel_id, p) for e in entries for p in e.paper_ids})))
+                      await self.store.ledger_whys_many(pairs),
+                      await self.store.vote_counts_many(pairs) if buttons else {})
 
     async def _channel(self, channel_id: int) -> Channel | None:
         """The channel's row, read once: a channel's ref never changes, and pauses are read with the outbox."""
@@ -247,10 +255,16 @@ class DeliveryWorker:
 
     async def _deliver(self, entry: OutboxEntry, channel: Channel, adapter: Adapter, round_: _Round) -> bool:
         """Send one entry; return whether to go on with this channel's next entry."""
-        post, papers = self._build_post(entry, channel, round_)
+        post, papers = self._build_post(entry, channel, round_, adapter)
         if post is None:
             await self.store.mark_outbox_dead(entry.id, error="its papers are no longer in the cache")
             return True
+        if entry.kind == "thread":
+            entry = await self._with_target(entry)
+            if not entry.target_ref or THREADS not in getattr(adapter, "capabilities", ()):
+                # Its post never went out (or the platform lost threads): there is nothing to open it on.
+                await self.store.mark_outbox_dead(entry.id, error="no post to open the thread on")
+                return True
         slot = await self._wait_for_slot(adapter, channel)
         if slot is None:
             return False  # asked to stop: the entry stays pending for the next start
@@ -266,6 +280,13 @@ class DeliveryWorker:
             self.pacer.done(slot)
             self._in_flight.discard(entry.id)
         return await self._settle(entry, channel, adapter, result, papers)
+
+    async def _with_target(self, entry: OutboxEntry) -> OutboxEntry:
+        """*entry* (a thread) with the post it opens on: read again when it was read before that post was settled."""
+        if entry.target_ref:
+            return entry
+        fresh = [e for e in await self.store.outbox_in_state("pending", channel_id=entry.channel_id) if e.id == entry.id]
+        return fresh[0] if fresh else entry
 
     async def _wait_for_slot(self, adapter: Adapter, channel: Channel) -> Slot | None:
         """Wait for the pacer's go-ahead; return None when asked to stop first."""
@@ -287,6 +308,8 @@ class DeliveryWorker:
         try:
             if entry.kind == "update" and entry.target_ref:
                 return await adapter.edit(channel.ref, entry.target_ref, post)
+            if entry.kind == "thread" and entry.target_ref:
+                return await adapter.open_thread(channel.ref, entry.target_ref, post)
             return await adapter.send(channel.ref, post)
         except Exception as error:  # an adapter bug must not stop the other channels
             log.exception("sending %s to %s failed", entry.tag, channel.ref)
@@ -302,7 +325,7 @@ class DeliveryWorker:
             return True
         report.failed += 1
         reason = result.reason or result.status.value
-        if entry.kind == "update" and result.status is DeliveryStatus.PERMANENT:
+        if entry.kind in ("update", "thread") and result.status is DeliveryStatus.PERMANENT:
             await self.store.mark_outbox_dead(entry.id, error=reason)  # the old post is gone; nothing to fix
             return True
         if result.status is DeliveryStatus.PERMANENT:
@@ -334,18 +357,31 @@ class DeliveryWorker:
         except Exception:
             log.warning("could not tell anyone that %s is paused", channel.ref, exc_info=True)
 
-    async def _post(self, entry: OutboxEntry, channel: Channel) -> tuple[Post | None, dict[str, Paper]]:
+    async def _post(self, entry: OutboxEntry, channel: Channel,
+                    adapter: Adapter | None = None) -> tuple[Post | None, dict[str, Paper]]:
         """Build *entry*'s post from the cache (None when one of its papers is missing), with its papers."""
-        return self._build_post(entry, channel, await self._read_round([entry]))
+        return self._build_post(entry, channel, await self._read_round([entry]), adapter)
 
-    def _build_post(self, entry: OutboxEntry, channel: Channel, round_: _Round) -> tuple[Post | None, dict[str, Paper]]:
+    def _build_post(self, entry: OutboxEntry, channel: Channel, round_: _Round,
+                    adapter: Adapter | None) -> tuple[Post | None, dict[str, Paper]]:
         papers = {pid: round_.papers[pid] for pid in entry.paper_ids if pid in round_.papers}
         if len(papers) < len(set(entry.paper_ids)):
             return None, papers
-        cards = tuple(PaperCard(papers[pid], round_.whys.get((channel.id, pid))) for pid in entry.paper_ids)
-        if entry.kind in ("paper", "update"):
-            return Post(cards[0], tag=entry.tag, paper_ids=entry.paper_ids), papers
+        if entry.kind == "thread":  # the thread's first word: the whole abstract and the links
+            return Post(PaperCard(papers[entry.paper_ids[0]], detail=True), tag=entry.tag,
+                        paper_ids=entry.paper_ids), papers
+        buttons = BUTTONS in getattr(adapter, "capabilities", ())
+        cards = tuple(self._card(papers[pid], channel, round_, leaderboard=entry.kind == "leaderboard",
+                                 buttons=buttons) for pid in entry.paper_ids)
+        if entry.kind == "paper" or (entry.kind == "update" and not entry.title):
+            return Post(cards[0], tag=entry.tag, paper_ids=entry.paper_ids, mention=entry.mention), papers
         return Post(PaperList(entry.title or "New papers", cards), tag=entry.tag, paper_ids=entry.paper_ids), papers
+
+    @staticmethod
+    def _card(paper: Paper, channel: Channel, round_: _Round, *, leaderboard: bool, buttons: bool) -> PaperCard:
+        votes = round_.votes.get((channel.id, paper.id), 0)
+        why = f"👍 {votes}" if leaderboard else round_.whys.get((channel.id, paper.id))
+        return PaperCard(paper, why, actions=card_actions(paper.id, votes) if buttons else ())
 
     async def _claim_batch(self, entry_ids: list[int]) -> list[bool]:
         claimed = await self.store.claim_outbox_many(entry_ids)
@@ -362,9 +398,16 @@ class _Round:
 
     papers: Mapping[str, Paper]
     whys: Mapping[tuple[int, str], str | None]
+    votes: Mapping[tuple[int, str], int]
+
+
+def _gone(error: Exception) -> bool:
+    """Whether a failed look for a post says it is gone for good (the error's ``result`` is PERMANENT)."""
+    result = getattr(error, "result", None)
+    return isinstance(result, DeliveryResult) and result.status is DeliveryStatus.PERMANENT
 
 
 def _states(entry: OutboxEntry, papers: dict[str, Paper]) -> dict[str, str] | None:
-    if entry.kind not in ("paper", "update"):
+    if entry.kind not in ("paper", "update") or entry.title:
         return None
     return {pid: posted_state(papers[pid]) for pid in entry.paper_ids if pid in papers}

@@ -14,11 +14,12 @@ from bot.rows import Channel, Topic
 
 _CHANNEL_COLUMNS = (
     "id, platform, workspace, channel, realtime, digest_time, timezone, top_n, min_upvotes, "
-    "paused_reason, last_digest_at, created_at"
+    "paused_reason, last_digest_at, created_at, threads, leaderboard_schedule"
 )
-_TOPIC_COLUMNS = "id, channel_id, query, added_by, added_at, baseline_taken, added_by_id, number"
+_TOPIC_COLUMNS = "id, channel_id, query, added_by, added_at, baseline_taken, added_by_id, number, notify, notify_name"
 _UPDATABLE = frozenset(
-    {"realtime", "digest_time", "timezone", "top_n", "min_upvotes", "paused_reason", "last_digest_at"}
+    {"realtime", "digest_time", "timezone", "top_n", "min_upvotes", "paused_reason", "last_digest_at", "threads",
+     "leaderboard_schedule"}
 )
 
 
@@ -34,6 +35,8 @@ def _channel(row: sqlite3.Row) -> Channel:
         paused_reason=row["paused_reason"],
         last_digest_at=from_db(row["last_digest_at"]),
         created_at=from_db(row["created_at"]),
+        threads=bool(row["threads"]),
+        leaderboard_schedule=row["leaderboard_schedule"],
     )
 
 
@@ -47,6 +50,8 @@ def _topic(row: sqlite3.Row) -> Topic:
         baseline_taken=bool(row["baseline_taken"]),
         added_by_id=row["added_by_id"],
         number=row["number"],
+        notify=row["notify"],
+        notify_name=row["notify_name"],
     )
 
 
@@ -68,14 +73,16 @@ class ChannelQueries(Queries):
             await conn.execute(
                 """
                 INSERT INTO channels (platform, workspace, channel, realtime, digest_time, timezone,
-                                      top_n, min_upvotes, paused_reason, last_digest_at, created_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                      top_n, min_upvotes, paused_reason, last_digest_at, created_at, threads,
+                                      leaderboard_schedule)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (platform, workspace, channel) DO NOTHING
                 """,
                 (
                     ref.platform, ref.workspace, ref.channel, int(defaults.realtime), defaults.digest_time,
                     defaults.timezone, defaults.top_n, defaults.min_upvotes, defaults.paused_reason,
-                    to_db(defaults.last_digest_at), to_db(datetime.now(timezone.utc)),
+                    to_db(defaults.last_digest_at), to_db(datetime.now(timezone.utc)), int(defaults.threads),
+                    defaults.leaderboard_schedule,
                 ),
             )
             rows = await conn.execute_fetchall(
@@ -131,17 +138,22 @@ class ChannelQueries(Queries):
         return [_channel(r) for r in rows]
 
     async def add_topic(
-        self, channel_id: int, query: str, added_by: str, *, at: datetime, added_by_id: str | None = None
+        self, channel_id: int, query: str, added_by: str, *, at: datetime, added_by_id: str | None = None,
+        notify: str | None = None, notify_name: str | None = None,
     ) -> Topic:
-        """Subscribe channel *channel_id* to *query*; the same query again (any letter case) returns the existing topic."""
+        """Subscribe channel *channel_id* to *query*; the same query again (any letter case) returns the existing topic.
+
+        *notify* (a group's platform id) and *notify_name* are kept for the new topic only: an
+        existing topic keeps its own.
+        """
         async with self._transaction() as conn:
             await conn.execute(
                 """
-                INSERT INTO topics (channel_id, query, added_by, added_at, added_by_id, number)
-                SELECT ?, ?, ?, ?, ?, coalesce(max(number), 0) + 1 FROM topics WHERE channel_id = ?
+                INSERT INTO topics (channel_id, query, added_by, added_at, added_by_id, number, notify, notify_name)
+                SELECT ?, ?, ?, ?, ?, coalesce(max(number), 0) + 1, ?, ? FROM topics WHERE channel_id = ?
                 ON CONFLICT DO NOTHING
                 """,
-                (channel_id, query, added_by, to_db(at), added_by_id, channel_id),
+                (channel_id, query, added_by, to_db(at), added_by_id, notify, notify_name, channel_id),
             )
             rows = await conn.execute_fetchall(
                 f"SELECT {_TOPIC_COLUMNS} FROM topics WHERE channel_id = ? AND query = ? COLLATE NOCASE",

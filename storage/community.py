@@ -92,6 +92,19 @@ class CommunityQueries(Queries):
         )
         return {r["paper_id"]: r["n"] for r in rows}
 
+    async def vote_counts_many(self, pairs: Sequence[tuple[int, str]]) -> dict[tuple[int, str], int]:
+        """`vote_counts` for many (channel id, paper id) pairs at once, in one read (pairs without votes left out)."""
+        if not pairs:
+            return {}
+        rows = await self._fetchall(
+            """SELECT v.channel_id, v.paper_id, count(*) AS n FROM votes v
+               JOIN (SELECT DISTINCT json_extract(value, '$[0]') AS channel_id, json_extract(value, '$[1]') AS paper_id
+                     FROM json_each(?)) AS p ON v.channel_id = p.channel_id AND v.paper_id = p.paper_id
+               GROUP BY v.channel_id, v.paper_id""",
+            (json.dumps([list(pair) for pair in pairs]),),
+        )
+        return {(r["channel_id"], r["paper_id"]): r["n"] for r in rows}
+
     async def leaderboard(self, channel_id: int, *, since: datetime, limit: int) -> list[RankedPaper]:
         """The channel's papers posted (ledger ``sent``) since *since*, by 👍, then saves from that channel, then id."""
         rows = await self._fetchall(_LEADERBOARD, (channel_id, to_db(since), limit))

@@ -9,6 +9,8 @@ import os
 import socket
 from datetime import datetime, timedelta, timezone
 
+import aiosqlite
+
 from storage.db import Queries, from_db, to_db
 from bot.rows import OutboxEntry, PostedCard, Settlement
 
@@ -16,7 +18,7 @@ OWNER = f"{socket.gethostname()}:{os.getpid()}"
 """Who claimed an entry, kept for the people reading the database after a crash."""
 
 _COLUMNS = ("id, channel_id, kind, tag, paper_ids, state, title, target_ref, attempts, next_attempt_at, "
-            "last_error, message_ref, created_at, sent_at")
+            "last_error, message_ref, created_at, sent_at, mention")
 _COLUMNS_OF_O = ", ".join(f"o.{c.strip()}" for c in _COLUMNS.split(","))
 _CLAIM = """
     UPDATE outbox SET state = 'sending', claimed_by = ?, claimed_at = ?
@@ -26,9 +28,11 @@ _CLAIM = """
     RETURNING id
 """
 _INSERT = """
-    INSERT OR IGNORE INTO outbox (channel_id, kind, tag, paper_ids, title, target_ref, state, created_at)
-    VALUES (?, ?, ?, ?, ?, ?, 'pending', ?)
+    INSERT OR IGNORE INTO outbox (channel_id, kind, tag, paper_ids, title, target_ref, state, created_at, mention)
+    VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)
 """
+REFRESHED_KINDS = ("paper", "digest", "rollup", "leaderboard")
+"""The kinds of sent post `enqueue_refresh` may edit: the ones that show papers with their 👍."""
 
 
 def _entry(row: sqlite3.Row) -> OutboxEntry:
@@ -38,7 +42,18 @@ def _entry(row: sqlite3.Row) -> OutboxEntry:
         target_ref=row["target_ref"], attempts=row["attempts"],
         next_attempt_at=from_db(row["next_attempt_at"]), last_error=row["last_error"],
         message_ref=row["message_ref"], created_at=from_db(row["created_at"]), sent_at=from_db(row["sent_at"]),
+        mention=row["mention"],
     )
+
+
+def thread_tag(paper_id: str) -> str:
+    """Return the tag of the thread entry that follows the single post of *paper_id*."""
+    return f"thread:{paper_id}"
+
+
+def refresh_tag(target_ref: str, n: int) -> str:
+    """Return the tag of the *n*-th edit `enqueue_refresh` queued of the post *target_ref*."""
+    return f"refresh:{target_ref}:{n}"
 
 
 class OutboxQueries(Queries):
@@ -55,12 +70,14 @@ class OutboxQueries(Queries):
         """Hand new (paper id, why, topic id) matches to the outbox; return the paper ids that were new.
 
         Papers the channel already has a ledger row for are ignored. Up to the flood
-        limit (single posts created in the last hour) each paper gets its own post; the
-        rest go out together as one roll-up. All of it is one transaction.
+        limit (single posts created in the last hour) each paper gets its own post, which
+        mentions its topic's ``notify`` group; the rest go out together as one roll-up, which
+        mentions nobody. In a channel with ``threads`` on, each single post is followed at once
+        by a ``thread`` entry for it. All of it is one transaction.
         """
         created = to_db(at)
         async with self._transaction() as conn:
-            new: list[str] = []
+            new: dict[str, int | None] = {}  # paper id -> the topic its ledger row names
             for paper_id, why, topic_id in matches:
                 cursor = await conn.execute(
                     """INSERT OR IGNORE INTO deliveries (channel_id, paper_id, state, why, topic_id, created_at)
@@ -68,7 +85,7 @@ class OutboxQueries(Queries):
                     (channel_id, paper_id, why, topic_id, created),
                 )
                 if cursor.rowcount == 1:
-                    new.append(paper_id)
+                    new[paper_id] = topic_id
             if not new:
                 return []
             rows = await conn.execute_fetchall(
@@ -76,14 +93,58 @@ class OutboxQueries(Queries):
                 (channel_id, to_db(at - timedelta(hours=1))),
             )
             room = max(0, max_per_hour - rows[0][0])
-            singles, rest = new[:room], new[room:]
-            await conn.executemany(_INSERT, [
-                (channel_id, "paper", f"paper:{p}", json.dumps([p]), None, None, created) for p in singles])
+            papers = list(new)
+            singles, rest = papers[:room], papers[room:]
+            mentions = await _topic_mentions(conn, [new[p] for p in singles])
+            threads = await _threads_on(conn, channel_id)
+            entries = []
+            for p in singles:
+                entries.append((channel_id, "paper", f"paper:{p}", json.dumps([p]), None, None, created,
+                                mentions.get(new[p])))
+                if threads:  # the next id: nothing of this channel goes out between a post and its thread
+                    entries.append((channel_id, "thread", thread_tag(p), json.dumps([p]), None, None, created, None))
+            await conn.executemany(_INSERT, entries)
             if rest:
                 title = f"…and {len(rest)} more new papers matching this channel's topics"
                 await conn.execute(_INSERT, (channel_id, "rollup", f"rollup:{rest[0]}", json.dumps(rest),
-                                             title, None, created))
-            return new
+                                             title, None, created, None))
+            return papers
+
+    async def enqueue_post(self, channel_id: int, *, kind: str, tag: str, paper_ids: Sequence[str],
+                           title: str | None = None, at: datetime) -> bool:
+        """Queue one message of *kind* (``leaderboard``) showing *paper_ids*; False when *tag* is there already."""
+        async with self._transaction() as conn:
+            cursor = await conn.execute(_INSERT, (channel_id, kind, tag, json.dumps(list(paper_ids)), title, None,
+                                                  to_db(at), None))
+            return cursor.rowcount == 1
+
+    async def enqueue_refresh(self, channel_id: int, *, target_ref: str, at: datetime) -> bool:
+        """Queue an edit of the sent post *target_ref* showing its papers again, with its paper ids and title.
+
+        False when the channel has no such post (`REFRESHED_KINDS`), or an edit of it is pending
+        already: that one shows the counts as they are when it is sent. The tag counts the
+        edits queued of the post so far, so each has its own.
+        """
+        async with self._transaction() as conn:
+            rows = await conn.execute_fetchall(
+                f"""SELECT paper_ids, title, mention FROM outbox
+                    WHERE channel_id = ? AND message_ref = ? AND state = 'sent'
+                      AND kind IN ({', '.join('?' for _ in REFRESHED_KINDS)})
+                    ORDER BY id LIMIT 1""",
+                (channel_id, target_ref, *REFRESHED_KINDS))
+            if not rows:
+                return False
+            paper_ids, title, mention = rows[0]  # an edit keeps the post's one mention in its text
+            edits = await conn.execute_fetchall(
+                """SELECT count(*) AS queued, coalesce(sum(state = 'pending'), 0) AS pending FROM outbox
+                   WHERE channel_id = ? AND kind = 'update' AND target_ref = ?""",
+                (channel_id, target_ref))
+            queued, pending = edits[0]
+            if pending:
+                return False
+            cursor = await conn.execute(_INSERT, (channel_id, "update", refresh_tag(target_ref, queued + 1),
+                                                  paper_ids, title, target_ref, to_db(at), mention))
+            return cursor.rowcount == 1
 
     async def enqueue_digest(
         self,
@@ -101,7 +162,7 @@ class OutboxQueries(Queries):
         """
         async with self._transaction() as conn:
             cursor = await conn.execute(_INSERT, (channel_id, "digest", tag, json.dumps(list(top)), title, None,
-                                                  to_db(at)))
+                                                  to_db(at), None))
             if cursor.rowcount != 1:
                 return False
             for state, ids in (("pending", top), ("skipped", skipped)):
@@ -117,8 +178,12 @@ class OutboxQueries(Queries):
                              at: datetime) -> bool:
         """Queue an edit of the earlier post *target_ref* of *paper_id*; False if that edit is queued already."""
         async with self._transaction() as conn:
+            # The edit keeps the post's one mention in its text (it pings nobody again: edits never do).
+            rows = await conn.execute_fetchall(
+                "SELECT mention FROM outbox WHERE channel_id = ? AND message_ref = ? AND kind = 'paper' LIMIT 1",
+                (channel_id, target_ref))
             cursor = await conn.execute(_INSERT, (channel_id, "update", tag, json.dumps([paper_id]), None,
-                                                  target_ref, to_db(at)))
+                                                  target_ref, to_db(at), rows[0][0] if rows else None))
             return cursor.rowcount == 1
 
     async def due_outbox(self, *, now: datetime, channel_id: int | None = None, limit: int = 5000,
@@ -204,7 +269,8 @@ class OutboxQueries(Queries):
         """Record *entry_id* as sent, and its papers' ledger rows with it.
 
         *posted_states* (paper id -> what the post showed) is kept for single-paper posts,
-        so a later change to the paper can be edited into that post.
+        so a later change to the paper can be edited into that post. A single post's
+        ``thread`` entry gets *message_ref* as its target: the post its thread opens on.
         """
         await self.mark_outbox_sent_many([Settlement(entry_id, message_ref, at, posted_states)])
 
@@ -222,10 +288,13 @@ class OutboxQueries(Queries):
                 """UPDATE outbox SET state = 'sent', message_ref = ?, sent_at = ?, next_attempt_at = NULL,
                    last_error = NULL WHERE id = ?""",
                 [(s.message_ref, to_db(s.at), s.entry_id) for s in done])
-            sent, refs, states = [], [], []
+            sent, refs, states, targets = [], [], [], []
             for s in done:
                 _, channel_id, kind, paper_ids = known[s.entry_id]
-                for paper_id in json.loads(paper_ids):
+                papers = json.loads(paper_ids)
+                if kind == "paper" and s.message_ref is not None:
+                    targets.extend((s.message_ref, channel_id, thread_tag(p)) for p in papers)
+                for paper_id in papers:
                     where = (channel_id, paper_id)
                     sent.append((to_db(s.at), *where))
                     if kind == "paper":  # an edit keeps pointing at the original message
@@ -236,6 +305,9 @@ class OutboxQueries(Queries):
             await conn.executemany(ledger.format("state = 'sent', sent_at = coalesce(sent_at, ?)"), sent)
             await conn.executemany(ledger.format("message_ref = ?"), refs)
             await conn.executemany(ledger.format("posted_state = ?"), states)
+            await conn.executemany(
+                """UPDATE outbox SET target_ref = ?
+                   WHERE channel_id = ? AND tag = ? AND kind = 'thread' AND target_ref IS NULL""", targets)
 
     async def mark_outbox_retry(self, entry_id: int, *, error: str, retry_at: datetime,
                                 count_attempt: bool = True) -> None:
@@ -286,3 +358,19 @@ class OutboxQueries(Queries):
         where, params = ("WHERE channel_id = ?", (channel_id,)) if channel_id is not None else ("", ())
         rows = await self._fetchall(f"SELECT state, count(*) AS n FROM outbox {where} GROUP BY state", params)
         return {r["state"]: r["n"] for r in rows}
+
+
+async def _topic_mentions(conn: aiosqlite.Connection, topic_ids: Sequence[int | None]) -> dict[int, str]:
+    """Return the ``notify`` group of each of *topic_ids* that has one."""
+    wanted = [t for t in topic_ids if t is not None]
+    if not wanted:
+        return {}
+    rows = await conn.execute_fetchall(
+        "SELECT id, notify FROM topics WHERE notify IS NOT NULL AND id IN (SELECT value FROM json_each(?))",
+        (json.dumps(wanted),))
+    return {row[0]: row[1] for row in rows}
+
+
+async def _threads_on(conn: aiosqlite.Connection, channel_id: int) -> bool:
+    rows = await conn.execute_fetchall("SELECT threads FROM channels WHERE id = ?", (channel_id,))
+    return bool(rows and rows[0][0])

@@ -15,11 +15,12 @@ COLUMNS: dict[str, dict[str, str]] = {
     "channels": {
         "id": "int", "platform": "text", "workspace": "text", "channel": "text", "realtime": "bool",
         "digest_time": "text", "timezone": "text", "top_n": "int", "min_upvotes": "int",
-        "paused_reason": "text", "last_digest_at": "time", "created_at": "time",
+        "paused_reason": "text", "last_digest_at": "time", "created_at": "time", "threads": "bool",
+        "leaderboard_schedule": "text",
     },
     "topics": {
         "id": "int", "channel_id": "int", "query": "text", "added_by": "text", "added_at": "time",
-        "baseline_taken": "bool", "added_by_id": "text", "number": "int",
+        "baseline_taken": "bool", "added_by_id": "text", "number": "int", "notify": "text", "notify_name": "text",
     },
     "papers": {
         "id": "text", "title": "text", "source": "text", "upvotes": "int", "daily_date": "text",
@@ -34,7 +35,7 @@ COLUMNS: dict[str, dict[str, str]] = {
     "outbox": {
         "id": "int", "channel_id": "int", "kind": "text", "tag": "text", "paper_ids": "ids", "title": "text",
         "target_ref": "text", "state": "text", "attempts": "int", "next_attempt_at": "time",
-        "last_error": "text", "message_ref": "text", "created_at": "time", "sent_at": "time",
+        "last_error": "text", "message_ref": "text", "created_at": "time", "sent_at": "time", "mention": "text",
     },
     "state": {"key": "text", "value": "text"},
     "installations": {

@@ -168,11 +168,12 @@ async def test_every_subcommand_answers_in_time_with_the_right_visibility(bot, f
         ("search", {"query": "diffusion"}, False), ("show", {"paper": seed_id(0)}, False),
         ("subscribe", {"query": "diffusion"}, False), ("topics", None, False), ("more", None, False),
         ("preview", {"query": "agents"}, True), ("digest", {"time": "09:00", "timezone": "Europe/Paris", "count": 5}, False),
-        ("realtime", {"state": "on"}, False), ("threshold", {"upvotes": 10}, False),
+        ("realtime", {"state": "on"}, False), ("threads", {"state": "on"}, False), ("threshold", {"upvotes": 10}, False),
         ("unsubscribe", {"topic": "1"}, False), ("resume", None, False), ("settings", None, True), ("status", None, True),
         ("save", {"paper": seed_id(1)}, True), ("saved", None, True), ("saved", {"format": "bibtex"}, True),
         ("vote", {"paper": seed_id(1)}, True), ("unsave", {"paper": seed_id(1)}, True),
         ("leaderboard", None, True), ("leaderboard", {"period": "month"}, True),
+        ("week", None, False), ("month", None, False),
     ]
     assert {name for name, _, _ in cases} == set(COMMANDS)
     for name, options, private in cases:

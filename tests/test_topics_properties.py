@@ -12,7 +12,10 @@ from tests.test_topics import seed_papers
 PAPERS = seed_papers()
 VOCABULARY = sorted({w for p in PAPERS for w in words(p.title) if w.isalpha() and len(w) > 2})
 SYNTAX = st.sampled_from(['"', "“", "”", "(", ")", "-", "*", ":", " ", "OR", "AND", "NOT", "title:",
-                          "author:", "abstract:", "foo:", "é", "\u0301", "ß", "_", "\n", "-("])
+                          "author:", "abstract:", "foo:", "é", "\u0301", "ß", "_", "\n", "-(",
+                          # filters and the pieces of their values
+                          "cat:", "cs.CL", "cs", ".", ".*", "hep-th", "upvotes:", "stars:", "comments:",
+                          ">=", "<", "=", "20", "has:", "code"])
 
 queryish_text = st.lists(st.one_of(SYNTAX, st.sampled_from(VOCABULARY), st.text(max_size=3)), max_size=40).map(
     "".join
@@ -43,7 +46,8 @@ def _parses_or_says_why(text: str) -> None:
         return
     # What parses must print to text that parses back to the same query.
     assert parse_query(query.text).text == query.text
-    assert query.everything or len(query.search_terms()) >= 1
+    # Something to look for: words, or (a query of filters alone) at least one filter.
+    assert query.everything or len(query.search_terms()) >= 1 or any(query.root.positive_leaves())
 
 
 @given(st.text(max_size=400))

@@ -13,10 +13,12 @@ import discord
 import yarl
 from discord import app_commands
 
-from adapters.discord import delivery, render
-from adapters.discord.commands import NO_MENTIONS, build_group
+from adapters.discord import buttons, delivery, render
+from adapters.discord.commands import DM_WORKSPACE, click
+from adapters.discord.tree import build_group
+from adapters.discord.delivery import NO_MENTIONS
 from bot.channels import ChannelRef
-from bot.delivery import CommandEngine, DeliveryResult, DeliveryStatus, RateLimit
+from bot.delivery import BUTTONS, FILES, THREADS, CommandEngine, DeliveryResult, DeliveryStatus, RateLimit
 from bot.replies import Post
 from bot.settings import Settings, StartupError
 
@@ -33,6 +35,8 @@ INVITE_PERMISSIONS = discord.Permissions(
     send_messages=True,
     send_messages_in_threads=True,
     embed_links=True,
+    attach_files=True,  # saved bibtex as a .bib file
+    create_public_threads=True,  # a discussion thread on each paper, where a channel turns threads on
     read_message_history=True,  # to find its own earlier posts again
 )
 INVITE_SCOPES = ("bot", "applications.commands")
@@ -83,6 +87,7 @@ class DiscordAdapter:
     platform = "discord"
     limits = (RateLimit("channel", 5, 5.0), RateLimit("global", 50, 1.0))
     """Discord's message limit per channel and its global request limit per bot."""
+    capabilities = frozenset({BUTTONS, THREADS, FILES})
 
     def __init__(self, settings: Settings, engine: CommandEngine) -> None:
         if settings.discord_token is None:
@@ -120,6 +125,7 @@ class DiscordAdapter:
         tree = app_commands.CommandTree(client)
         guild = discord.Object(self._settings.discord_guild) if self._settings.discord_guild else None
         tree.add_command(build_group(self._engine), guild=guild)
+        self._listen_for_clicks(client)
         self._client = client
         token = self._settings.discord_token.get_secret_value()  # type: ignore[union-attr]
         try:
@@ -154,6 +160,16 @@ class DiscordAdapter:
         if self._saved_urls is not None:
             discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = self._saved_urls
             self._saved_urls = None
+
+    def _listen_for_clicks(self, client: discord.Client) -> None:
+        """Route clicks on Paperboy's buttons, from any message ever sent, to the engine."""
+        client.add_dynamic_items(buttons.ActionButton)
+        engine = self._engine
+
+        async def on_paperboy_click(interaction: discord.Interaction, custom_id: str) -> None:
+            await click(interaction, engine, custom_id)
+
+        client.event(on_paperboy_click)
 
     def _new_client(self) -> discord.Client:
         options = dict(intents=discord.Intents(guilds=True), max_ratelimit_timeout=RATE_LIMIT_PATIENCE)
@@ -190,7 +206,8 @@ class DiscordAdapter:
         if self._client is None or self._client.is_closed():
             return DeliveryResult(DeliveryStatus.TRANSIENT, reason="Paperboy is not connected to Discord")
         try:
-            return self._client.get_partial_messageable(int(channel.channel), guild_id=int(channel.workspace))
+            guild_id = None if channel.workspace == DM_WORKSPACE else int(channel.workspace)
+            return self._client.get_partial_messageable(int(channel.channel), guild_id=guild_id)
         except ValueError:
             return DeliveryResult(DeliveryStatus.PERMANENT, reason=f"'{channel}' is not a Discord channel")
 
@@ -201,8 +218,8 @@ class DiscordAdapter:
             return target
         message = render.post(post)
         try:
-            sent = await target.send(content=message.content, embeds=message.embeds, allowed_mentions=NO_MENTIONS,
-                                     nonce=delivery.nonce_for(channel, post))
+            sent = await target.send(content=message.content, embeds=message.embeds, view=message.view,
+                                     allowed_mentions=self._mentions(post), nonce=delivery.nonce_for(channel, post))
         except delivery.DELIVERY_ERRORS as error:
             return delivery.result_for_error(error)
         return DeliveryResult(DeliveryStatus.SENT, message_ref=str(sent.id))
@@ -238,7 +255,8 @@ class DiscordAdapter:
             return DeliveryResult(DeliveryStatus.PERMANENT, reason=f"'{message_ref}' is not a Discord message id")
         message = render.post(post)
         try:
-            edited = await original.edit(content=message.content, embeds=message.embeds,
+            # The buttons are rendered afresh too (a new 👍 count); an edit never pings anyone.
+            edited = await original.edit(content=message.content, embeds=message.embeds, view=message.view,
                                          allowed_mentions=NO_MENTIONS)
         except delivery.DELIVERY_ERRORS as error:
             return delivery.result_for_error(error, deleted_means="the message was deleted")
@@ -274,3 +292,55 @@ class DiscordAdapter:
                                   retry_after=failed.retry_after)
         return DeliveryResult(DeliveryStatus.SENT, message_ref=str(sent.id),
                               reason="sent to the user directly: the channel refused it")
+
+    async def open_thread(self, channel: ChannelRef, message_ref: str, post: Post) -> DeliveryResult:
+        """Open a public thread on the post *message_ref*, named after its paper; the thread's id is the result.
+
+        A retry after a crash finds Discord refusing a second thread on the message: that
+        thread is the one asked for, and it has the message's id.
+        """
+        if self._client is None or self._client.is_closed():
+            return DeliveryResult(DeliveryStatus.TRANSIENT, reason="Paperboy is not connected to Discord")
+        if channel.workspace == DM_WORKSPACE:
+            return DeliveryResult(DeliveryStatus.PERMANENT, reason="Discord has no threads in direct messages")
+        try:
+            channel_id, message_id = int(channel.channel), int(message_ref)
+        except ValueError:
+            return DeliveryResult(DeliveryStatus.PERMANENT, reason=f"'{channel}/{message_ref}' is not a Discord message")
+        try:
+            # Raw HTTP: the Thread model wants the guild cached, which a sending shard may not have.
+            thread = await self._client.http.start_thread_with_message(
+                channel_id, message_id, name=delivery.thread_name(post),
+                auto_archive_duration=delivery.THREAD_ARCHIVE_MINUTES, rate_limit_per_user=None)
+        except delivery.DELIVERY_ERRORS as error:
+            if delivery.thread_exists(error):
+                return DeliveryResult(DeliveryStatus.SENT, message_ref=message_ref)
+            return delivery.result_for_error(error, deleted_means="the post the thread was for was deleted")
+        return DeliveryResult(DeliveryStatus.SENT, message_ref=str(thread["id"]))
+
+    async def find_thread(self, channel: ChannelRef, message_ref: str, post: Post) -> str | None:
+        """Return the id of the thread started on *message_ref* (a thread from a message has its id), or None.
+
+        Raises `HistoryUnavailable` when Discord cannot say (no access, unreachable).
+        """
+        if self._client is None or self._client.is_closed():
+            raise delivery.HistoryUnavailable(f"cannot look for the thread in {channel}: not connected to Discord")
+        if not (message_ref.isascii() and message_ref.isdigit()):
+            return None  # not a Discord message: nothing can have been started on it
+        try:
+            found = await self._client.http.get_channel(int(message_ref))
+        except discord.NotFound:
+            return None
+        except delivery.DELIVERY_ERRORS as error:
+            raise delivery.HistoryUnavailable(
+                f"cannot look for the thread of {message_ref} in {channel}: {delivery.describe(error)}"
+            ) from error
+        is_thread = found.get("type") in delivery.THREAD_TYPES and str(found.get("parent_id")) == channel.channel
+        return str(found["id"]) if is_thread else None
+
+    def _mentions(self, post: Post) -> discord.AllowedMentions:
+        """Only the post's own role may be pinged, and only when it is a role id."""
+        role = render.mention_role(post)
+        if role is None and post.mention is not None:
+            log.warning("ignoring the mention %r of %s: not a Discord role id", post.mention[:40], post.tag)
+        return delivery.allowed_mentions(role)

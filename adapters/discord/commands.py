@@ -1,44 +1,54 @@
-"""The `/papers` app-command group: typed options in, the engine's console grammar out.
+"""Answering interactions: a `/papers` command or a click on a button, within Discord's three seconds.
 
-Each subcommand turns its options into the same text the console types
-(``digest 09:00 Europe/Paris 5``) and hands it to `answer`, which keeps inside
-Discord's three-second window: it waits briefly for the engine, and defers when
-the answer is not ready yet.
+`answer` runs a command (the text the console types, ``digest 09:00 Europe/Paris 5``,
+which `adapters.discord.tree` builds from the options) and `click` a button's action;
+both wait briefly for the engine and defer when the answer is not ready yet.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Literal
+import re
+from dataclasses import replace
+from typing import Any, Coroutine
 
 import discord
-from discord import app_commands
+from discord.utils import MISSING
 
 from adapters.discord import render
-from bot.channels import Caller, ChannelRef, Command
-from bot.commands import COMMANDS, CommandSpec
+from adapters.discord.delivery import NO_MENTIONS
+from bot.actions import Action, parse_action_id
+from bot.channels import Caller, ChannelRef, Command, Group
+from bot.commands import COMMANDS
 from bot.delivery import CommandEngine
-from bot.replies import Error, Reply
-from bot.timezones import suggest_timezones
+from bot.replies import Error, File, Reply
 
 log = logging.getLogger(__name__)
 
 DIRECT_ANSWER_WAIT = 1.5
 """Seconds to wait for the engine before deferring: well inside Discord's 3 s, leaving room for latency."""
 MAX_CHOICES = 25
-NO_MENTIONS = discord.AllowedMentions.none()
+DM_WORKSPACE = "dm"
+"""The workspace of a direct message with Paperboy, which belongs to no server."""
+_ROLE_MENTION = re.compile(r"<@&([0-9]{1,20})>")
+UNKNOWN_BUTTON = "That button is from an older Paperboy and does nothing now; use /papers instead."
 
 
 def channel_ref(interaction: discord.Interaction) -> ChannelRef:
-    """Return the opaque reference of the channel an interaction came from."""
-    return ChannelRef(platform="discord", workspace=str(interaction.guild_id), channel=str(interaction.channel_id))
+    """Return the opaque reference of the channel an interaction came from (workspace ``dm`` outside servers)."""
+    workspace = DM_WORKSPACE if interaction.guild_id is None else str(interaction.guild_id)
+    return ChannelRef(platform="discord", workspace=workspace, channel=str(interaction.channel_id))
 
 
 def caller(interaction: discord.Interaction) -> Caller:
-    """Return who ran the command; only Manage Channels in this channel lets them manage it."""
+    """Return who ran the command; only Manage Channels in this channel lets them manage it.
+
+    A direct message with Paperboy is the caller's own: they manage it.
+    """
     user = interaction.user
-    return Caller(id=str(user.id), name=user.display_name, can_manage=interaction.permissions.manage_channels)
+    can_manage = interaction.guild_id is None or interaction.permissions.manage_channels
+    return Caller(id=str(user.id), name=user.display_name, can_manage=can_manage)
 
 
 async def answer(
@@ -47,18 +57,41 @@ async def answer(
     name: str,
     args: str = "",
     *,
+    groups: tuple[Group, ...] = (),
     wait: float = DIRECT_ANSWER_WAIT,
 ) -> None:
     """Run the ``name args`` command through *engine* and answer *interaction* in time."""
-    spec = COMMANDS[name]
-    command = Command(name=name, args=args.strip(), caller=caller(interaction), channel=channel_ref(interaction))
-    task = asyncio.create_task(_handle(engine, command))
+    command = Command(name=name, args=args.strip(), caller=caller(interaction), channel=channel_ref(interaction),
+                      groups=groups)
+    await answer_in_time(interaction, _handle(engine, command), private=COMMANDS[name].private, wait=wait)
+
+
+async def click(interaction: discord.Interaction, engine: CommandEngine, custom_id: str, *,
+                wait: float = DIRECT_ANSWER_WAIT) -> None:
+    """Answer a click on one of Paperboy's buttons privately with what the engine did about it."""
+    parsed = parse_action_id(custom_id)
+    if parsed is None or interaction.message is None:
+        await interaction.response.send_message(UNKNOWN_BUTTON, ephemeral=True, allowed_mentions=NO_MENTIONS)
+        return
+    kind, paper_id = parsed
+    action = Action(kind, paper_id, caller(interaction), channel_ref(interaction),
+                    message_ref=str(interaction.message.id))
+    await answer_in_time(interaction, _act(engine, action), private=True, wait=wait)
+
+
+async def answer_in_time(interaction: discord.Interaction, work: Coroutine[Any, Any, Reply], *, private: bool,
+                         wait: float = DIRECT_ANSWER_WAIT) -> None:
+    """Answer with *work*'s reply directly when it is ready within *wait*, else defer and follow up.
+
+    ``private`` is how the deferral ("thinking…") shows, before the reply is known.
+    """
+    task = asyncio.create_task(work)
     done, _ = await asyncio.wait({task}, timeout=wait)
     if done:
         await _respond(interaction, task.result())
         return
-    await interaction.response.defer(ephemeral=spec.private, thinking=True)
-    await _follow_up(interaction, spec, await task)
+    await interaction.response.defer(ephemeral=private, thinking=True)
+    await _follow_up(interaction, private, await task)
 
 
 async def _handle(engine: CommandEngine, command: Command) -> Reply:
@@ -69,166 +102,88 @@ async def _handle(engine: CommandEngine, command: Command) -> Reply:
         return Reply(Error("Something went wrong on Paperboy's side; try again later."), private=True)
 
 
+async def _act(engine: CommandEngine, action: Action) -> Reply:
+    try:
+        reply = await engine.act(action)
+    except Exception:  # as in _handle: a click must get an answer, never a traceback
+        log.exception("engine failed on a %s click", action.kind)
+        reply = Reply(Error("Something went wrong on Paperboy's side; try again later."))
+    # A click's acknowledgement is for the one who clicked.
+    return replace(reply, private=True)
+
+
 def _private(reply: Reply) -> bool:
     # Errors are always for the caller's eyes only.
     return reply.private or isinstance(reply.content, Error)
 
 
+def _rendered(interaction: discord.Interaction, reply: Reply) -> render.Message:
+    content = reply.content
+    if isinstance(content, File):
+        # The file itself, unless it is past what this interaction may attach: then its start, as text.
+        fits = len(content.content.encode()) <= interaction.filesize_limit
+        return render.attachment(content) if fits else render.file(content)
+    return render.content(content)
+
+
+def _given(value: Any) -> Any:
+    # discord.py tells "leave as is" (MISSING) from "clear" (None/[]); for a fresh message, absent is absent.
+    return value if value else MISSING
+
+
 async def _respond(interaction: discord.Interaction, reply: Reply) -> None:
-    message = render.content(reply.content)
+    message = _rendered(interaction, reply)
     await interaction.response.send_message(
-        content=message.content, embeds=message.embeds, ephemeral=_private(reply), allowed_mentions=NO_MENTIONS,
+        content=message.content, embeds=message.embeds, files=_given(message.files), view=_given(message.view),
+        ephemeral=_private(reply), allowed_mentions=NO_MENTIONS,
     )
 
 
-async def _follow_up(interaction: discord.Interaction, spec: CommandSpec, reply: Reply) -> None:
-    message = render.content(reply.content)
-    if _private(reply) and not spec.private:
+async def _follow_up(interaction: discord.Interaction, deferred_privately: bool, reply: Reply) -> None:
+    message = _rendered(interaction, reply)
+    if _private(reply) and not deferred_privately:
         # The deferral was public: remove the public "thinking…" and say it privately instead.
         await interaction.delete_original_response()
         await interaction.followup.send(
-            content=message.content or discord.utils.MISSING, embeds=message.embeds, ephemeral=True,
-            allowed_mentions=NO_MENTIONS,
+            content=message.content or MISSING, embeds=message.embeds, files=_given(message.files),
+            view=_given(message.view), ephemeral=True, allowed_mentions=NO_MENTIONS,
         )
         return
     await interaction.edit_original_response(
-        content=message.content, embeds=message.embeds, allowed_mentions=NO_MENTIONS,
+        content=message.content, embeds=message.embeds, attachments=_given(message.files),
+        view=message.view, allowed_mentions=NO_MENTIONS,
     )
 
 
-def _choices(labels: list[str], current: str) -> list[app_commands.Choice[str]]:
-    wanted = current.strip().lower()
-    matching = [label for label in labels if wanted in label.lower()]
-    choices = []
-    for label in matching[:MAX_CHOICES]:
-        # Choice names and values are limited to 100 characters; the engine accepts "3" for "3. long query".
-        value = label if len(label) <= 100 else label.split(".", 1)[0]
-        choices.append(app_commands.Choice(name=render.shorten(label, 100), value=value))
-    return choices
+def role_groups(interaction: discord.Interaction, text: str) -> tuple[str, tuple[Group, ...]]:
+    """Write each role mention in *text* as ``@name`` and return the text and those roles as groups.
+
+    The name comes from the interaction's resolved roles, else the server's cached roles;
+    a role neither knows keeps its id as its name (still never markup the core would see).
+    """
+    groups: list[Group] = []
+
+    def named(match: re.Match[str]) -> str:
+        name = _role_name(interaction, match.group(1))
+        groups.append(Group(match.group(1), name))
+        return f"@{name}"
+
+    return _ROLE_MENTION.sub(named, text), tuple(groups)
 
 
-def build_group(engine: CommandEngine) -> app_commands.Group:
-    """Return the `/papers` group whose subcommands mirror `bot.commands.COMMANDS`."""
-    papers = app_commands.Group(name="papers", description="Hugging Face research papers in this channel",
-                                guild_only=True)
-
-    def summary(name: str) -> str:
-        return COMMANDS[name].summary[:100]
-
-    @papers.command(name="help", description=summary("help"))
-    async def help_(interaction: discord.Interaction) -> None:
-        await answer(interaction, engine, "help")
-
-    @papers.command(name="trending", description=summary("trending"))
-    @app_commands.describe(count="how many papers (1-25)")
-    async def trending(interaction: discord.Interaction, count: app_commands.Range[int, 1, 25] | None = None) -> None:
-        await answer(interaction, engine, "trending", _words(count))
-
-    @papers.command(name="today", description=summary("today"))
-    @app_commands.describe(date="a day as YYYY-MM-DD (default: today)")
-    async def today(interaction: discord.Interaction,
-                    date: app_commands.Range[str, 10, 10] | None = None) -> None:
-        await answer(interaction, engine, "today", _words(date))
-
-    @papers.command(name="search", description=summary("search"))
-    @app_commands.describe(query='words, "exact phrases", -excluded, author:"Name"')
-    async def search(interaction: discord.Interaction, query: app_commands.Range[str, 1, 300]) -> None:
-        await answer(interaction, engine, "search", query)
-
-    @papers.command(name="show", description=summary("show"))
-    @app_commands.describe(paper="arXiv id or URL (arXiv or Hugging Face)")
-    async def show(interaction: discord.Interaction, paper: app_commands.Range[str, 1, 200]) -> None:
-        await answer(interaction, engine, "show", paper)
-
-    @papers.command(name="save", description=summary("save"))
-    @app_commands.describe(paper="arXiv id or URL (arXiv or Hugging Face)")
-    async def save(interaction: discord.Interaction, paper: app_commands.Range[str, 1, 200]) -> None:
-        await answer(interaction, engine, "save", paper)
-
-    @papers.command(name="unsave", description=summary("unsave"))
-    @app_commands.describe(paper="arXiv id or URL (arXiv or Hugging Face)")
-    async def unsave(interaction: discord.Interaction, paper: app_commands.Range[str, 1, 200]) -> None:
-        await answer(interaction, engine, "unsave", paper)
-
-    @papers.command(name="saved", description=summary("saved"))
-    @app_commands.describe(format="bibtex: the whole list as BibTeX")
-    async def saved(interaction: discord.Interaction, format: Literal["bibtex"] | None = None) -> None:
-        await answer(interaction, engine, "saved", _words(format))
-
-    @papers.command(name="vote", description=summary("vote"))
-    @app_commands.describe(paper="arXiv id or URL (arXiv or Hugging Face)")
-    async def vote(interaction: discord.Interaction, paper: app_commands.Range[str, 1, 200]) -> None:
-        await answer(interaction, engine, "vote", paper)
-
-    @papers.command(name="leaderboard", description=summary("leaderboard"))
-    @app_commands.describe(period="week (the last 7 days, the default) or month (the last 30)")
-    async def leaderboard(interaction: discord.Interaction, period: Literal["week", "month"] | None = None) -> None:
-        await answer(interaction, engine, "leaderboard", _words(period))
-
-    @papers.command(name="subscribe", description=summary("subscribe"))
-    @app_commands.describe(query='the topic: words, "exact phrases", -excluded, author:"Name"')
-    async def subscribe(interaction: discord.Interaction, query: app_commands.Range[str, 1, 300]) -> None:
-        await answer(interaction, engine, "subscribe", query)
-
-    @papers.command(name="unsubscribe", description=summary("unsubscribe"))
-    @app_commands.describe(topic="the topic's number or text")
-    async def unsubscribe(interaction: discord.Interaction, topic: app_commands.Range[str, 1, 300]) -> None:
-        await answer(interaction, engine, "unsubscribe", topic)
-
-    @unsubscribe.autocomplete("topic")
-    async def unsubscribe_topics(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-        return _choices(await engine.topic_labels(channel_ref(interaction)), current)
-
-    @papers.command(name="topics", description=summary("topics"))
-    async def topics(interaction: discord.Interaction) -> None:
-        await answer(interaction, engine, "topics")
-
-    @papers.command(name="more", description=summary("more"))
-    async def more(interaction: discord.Interaction) -> None:
-        await answer(interaction, engine, "more")
-
-    @papers.command(name="preview", description=summary("preview"))
-    @app_commands.describe(query="the topic you are thinking of following")
-    async def preview(interaction: discord.Interaction, query: app_commands.Range[str, 1, 300]) -> None:
-        await answer(interaction, engine, "preview", query)
-
-    @papers.command(name="digest", description=summary("digest"))
-    @app_commands.describe(time="local time as HH:MM, or off", timezone="IANA time zone (default UTC)",
-                           count="how many papers in the digest (1-10)")
-    async def digest(interaction: discord.Interaction, time: app_commands.Range[str, 1, 5],
-                     timezone: app_commands.Range[str, 1, 64] | None = None,
-                     count: app_commands.Range[int, 1, 10] | None = None) -> None:
-        await answer(interaction, engine, "digest", _words(time, timezone, count))
-
-    @digest.autocomplete("timezone")
-    async def digest_timezones(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-        return [app_commands.Choice(name=zone, value=zone)
-                for zone in suggest_timezones(current, limit=MAX_CHOICES)[:MAX_CHOICES]]
-
-    @papers.command(name="realtime", description=summary("realtime"))
-    @app_commands.describe(state="on: post each match as it appears")
-    async def realtime(interaction: discord.Interaction, state: Literal["on", "off"]) -> None:
-        await answer(interaction, engine, "realtime", state)
-
-    @papers.command(name="threshold", description=summary("threshold"))
-    @app_commands.describe(upvotes="minimum Hugging Face upvotes")
-    async def threshold(interaction: discord.Interaction, upvotes: app_commands.Range[int, 0, 100_000]) -> None:
-        await answer(interaction, engine, "threshold", str(upvotes))
-
-    @papers.command(name="resume", description=summary("resume"))
-    async def resume(interaction: discord.Interaction) -> None:
-        await answer(interaction, engine, "resume")
-
-    @papers.command(name="settings", description=summary("settings"))
-    async def settings(interaction: discord.Interaction) -> None:
-        await answer(interaction, engine, "settings")
-
-    @papers.command(name="status", description=summary("status"))
-    async def status(interaction: discord.Interaction) -> None:
-        await answer(interaction, engine, "status")
-
-    return papers
+def _role_name(interaction: discord.Interaction, role_id: str) -> str:
+    resolved = ((interaction.data or {}).get("resolved") or {}).get("roles") or {}  # type: ignore[union-attr]
+    if role_id in resolved:
+        return str(resolved[role_id].get("name") or role_id)
+    role = interaction.guild.get_role(int(role_id)) if interaction.guild else None
+    return role.name if role else role_id
 
 
-def _words(*values: object) -> str:
-    return " ".join(str(v) for v in values if v is not None)
+def subscribe_text(interaction: discord.Interaction, query: str,
+                   notify: discord.Role | None) -> tuple[str, tuple[Group, ...]]:
+    """The ``subscribe`` args and groups for *query* and the optional role to notify."""
+    text, groups = role_groups(interaction, query)
+    if notify is not None:
+        text += f" notify @{notify.name}"
+        groups += (Group(str(notify.id), notify.name),)
+    return text, groups

@@ -23,6 +23,14 @@ from bot.replies import PaperCard, Post
 
 UNKNOWN_MESSAGE = 10008
 """Discord's error code for a message that no longer exists."""
+THREAD_EXISTS = 160004
+"""Discord's error code for a second thread on one message ("A thread has already been created")."""
+THREAD_TYPES = frozenset({10, 11, 12})
+"""Channel types that are threads (announcement, public, private)."""
+THREAD_ARCHIVE_MINUTES = 10080
+"""A week without messages before Discord hides a paper's thread: discussions of a paper are slow."""
+THREAD_NAME_LIMIT = 100
+NO_MENTIONS = discord.AllowedMentions.none()
 
 # A paper's own page, as render links it: the card's URL, or a line of a compact list.
 _PAPER_URL = re.compile(r"^https?://(?:huggingface\.co/papers|arxiv\.org/abs)/([^\s?#()]+?)/?$", re.IGNORECASE)
@@ -100,6 +108,27 @@ def result_for_error(error: Exception, *, deleted_means: str | None = None) -> D
     raise error
 
 
+def allowed_mentions(role: int | None) -> discord.AllowedMentions:
+    """Nobody may be pinged, except the one role a post was asked to notify."""
+    if role is None:
+        return NO_MENTIONS
+    return discord.AllowedMentions(everyone=False, users=False, roles=[discord.Object(role)], replied_user=False)
+
+
+def thread_name(post: Post) -> str:
+    """The thread's name: the paper's title cut at a word within Discord's 100 characters, never empty."""
+    content = post.content
+    card = content if isinstance(content, PaperCard) else (content.cards[0] if content.cards else None)
+    title = card.paper.title if card else ""
+    fallback = f"Paper {post.paper_ids[0]}" if post.paper_ids else "Discussion"
+    return render.shorten(title, THREAD_NAME_LIMIT) if title.strip() else fallback[:THREAD_NAME_LIMIT]
+
+
+def thread_exists(error: Exception) -> bool:
+    """Whether Discord refused a thread because the message has one already (a retried open)."""
+    return isinstance(error, discord.HTTPException) and error.code == THREAD_EXISTS
+
+
 def describe(error: Exception) -> str:
     """Return one readable line saying what went wrong, for any of `DELIVERY_ERRORS`."""
     if isinstance(error, discord.HTTPException) and not _is_json(error):
@@ -145,7 +174,8 @@ def paper_ids_shown(embeds: Sequence[discord.Embed]) -> list[str]:
 
 
 def _header(content: str | None) -> str:
-    return (content or "").split("\n", 1)[0].strip()
+    # A topic's role mention opens the text of its posts; the post is the same without it.
+    return render.without_mention(content).split("\n", 1)[0].strip()
 
 
 def is_own_post(message: discord.Message, bot_id: int) -> bool:
@@ -179,5 +209,6 @@ class PostShape:
             return False
         found = paper_ids_shown(message.embeds)
         if self.card:
-            return not message.content and len(message.embeds) == 1 and set(found) == self.paper_ids
+            return (not render.without_mention(message.content) and len(message.embeds) == 1
+                    and set(found) == self.paper_ids)
         return _header(message.content) == self.header and self.paper_ids <= set(found)

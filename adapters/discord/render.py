@@ -7,12 +7,14 @@ boundaries, never half a link) until it fits.
 
 from __future__ import annotations
 
+import io
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import discord
 from discord.utils import escape_markdown
 
+from adapters.discord import buttons
 from bot.paper import FULL_CARD_AUTHORS, LinkedRepos, Paper
 from bot.replies import Content, Error, File, PaperCard, PaperList, Post, Text
 
@@ -34,14 +36,22 @@ TEXT_GREY = 0x5865F2
 _SAFE_URL = re.compile(r"https?://[^\s()<>\[\]\"'`]+", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"[.!?](?=\s)")
 _SHOWN_AUTHORS = 3
+_ROLE_ID = re.compile(r"[0-9]{1,20}")
+_MENTION_LINE = re.compile(r"^<@&[0-9]{1,20}>$")
 
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """What one Discord message carries: optional content and up to ten embeds."""
+    """What one Discord message carries: optional content, up to ten embeds, buttons and files.
+
+    ``view`` and ``files`` are one-shot discord.py objects (a file is a stream): render anew
+    for every send.
+    """
 
     content: str | None = None
     embeds: list[discord.Embed] = field(default_factory=list)
+    view: discord.ui.View | None = None
+    files: list[discord.File] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -382,10 +392,17 @@ def notice(body: str) -> Message:
     return Message(content=fit_lines(lines, CONTENT_LIMIT))
 
 
+def attachment(item: File) -> Message:
+    """Render a file as a real attachment, with its note as the message text."""
+    return Message(content=fit(item.note, CONTENT_LIMIT),
+                   files=[discord.File(io.BytesIO(item.content.encode()), filename=item.name)])
+
+
 def file(item: File) -> Message:
     """Render a file as its note and its text in a code block, cut to fit one message.
 
-    A fallback: attaching the file itself (discord.File) comes later.
+    The fallback where an attachment cannot go (past the interaction's size limit); answers
+    attach the file itself (`attachment`).
     """
     note = f"{escape(item.note)} ({escape(item.name)})"
     # Nothing ends a code block early but three backticks: break any run of them with a zero-width space.
@@ -404,9 +421,10 @@ def content(item: Content) -> Message:
     if isinstance(item, PaperCard):
         # A note says where the answer came from (the cache, arXiv); it is not part of the card.
         note = f"*{fit(item.note, 300)}*" if item.note else None
-        return Message(content=note, embeds=[detail_embed(item) if item.detail else card_embed(item)])
+        return Message(content=note, embeds=[detail_embed(item) if item.detail else card_embed(item)],
+                       view=buttons.card_view(item))
     if isinstance(item, PaperList):
-        return paper_list(item)
+        return replace(paper_list(item), view=buttons.list_view(item))
     if isinstance(item, Text):
         return text(item)
     if isinstance(item, Error):
@@ -417,5 +435,26 @@ def content(item: Content) -> Message:
 
 
 def post(item: Post) -> Message:
-    """Render what the poller delivers to a channel."""
-    return content(item.content)
+    """Render what the poller delivers to a channel; a valid `Post.mention` opens its text.
+
+    The mention is a line of its own, so finding the post again can set it aside.
+    """
+    message = content(item.content)
+    role = mention_role(item)
+    if role is None:
+        return message
+    lines = [f"<@&{role}>"] + (message.content.split("\n") if message.content else [])
+    return replace(message, content=fit_lines(lines, CONTENT_LIMIT))
+
+
+def mention_role(item: Post) -> int | None:
+    """The Discord role *item* must mention, or None (none asked, or not a role id: digits only)."""
+    if item.mention is None or not _ROLE_ID.fullmatch(item.mention):
+        return None
+    return int(item.mention)
+
+
+def without_mention(text: str | None) -> str:
+    """*text* without the role-mention line `post` may have put first."""
+    first, _, rest = (text or "").partition("\n")
+    return rest if _MENTION_LINE.match(first.strip()) else (text or "")

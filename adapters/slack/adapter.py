@@ -1,4 +1,5 @@
-"""The Slack adapter: a Bolt `AsyncApp` that answers `/papers` and mentions, and posts papers.
+"""The Slack adapter: a Bolt `AsyncApp` that answers `/papers`, mentions and clicks on Save and 👍,
+posts papers and opens their discussion threads.
 
 HTTP mode serves Slack's requests on aiohttp (signature checked by Bolt, repeats and
 malformed bodies turned away by `adapters.slack.inbound`); Socket Mode is used when an
@@ -24,13 +25,16 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
-from adapters.slack import inbound, oauth
+from adapters.slack import clicks, inbound, markup, oauth
 from adapters.slack.render import (
-    LINK_ACTION_PREFIX, SlackMessage, clip_escaped, escape, render, render_cached, render_file,
+    LINK_ACTION_PREFIX, SlackMessage, clip_escaped, escape, render, render_file, render_post, render_thread,
 )
+from bot.actions import Action
 from bot.channels import Caller, ChannelRef, Command, parse_command
 from bot.commands import COMMANDS
-from bot.delivery import CommandEngine, DeliveryResult, DeliveryStatus, RateLimit
+from bot.delivery import (
+    BUTTONS, FILES, THREADS, CommandEngine, DeliveryResult, DeliveryStatus, RateLimit,
+)
 from bot.replies import Content, Error, File, Post, Reply, Text
 from bot.settings import Settings
 from bot.store import InstallationStore
@@ -42,6 +46,8 @@ RATE_LIMIT_RETRIES = 2
 STOP_GRACE_SECONDS = 5.0
 DEFAULT_RETRY_AFTER = 30.0
 POST_EVENT_TYPE = "paperboy_post"
+THREAD_EVENT_TYPE = "paperboy_thread"
+"""The metadata type of a post's first thread reply: never taken for a post by `find_post`."""
 HISTORY_LIMIT = 100
 """How many of a channel's newest messages `find_post` looks through."""
 MAX_NOTICE_CHARS = 3000
@@ -84,6 +90,13 @@ FILE_ERRORS: dict[str, str] = {
 """Upload errors (``conversations.open``, ``files_upload_v2``) that say more than their channel-access meaning."""
 _FILE_PERMANENT = {**PERMANENT_ERRORS, **FILE_ERRORS}
 
+THREAD_ERRORS: dict[str, str] = {
+    "thread_not_found": "the post to open a thread on is gone (thread_not_found): it was deleted from the channel",
+    "message_not_found": "the post to open a thread on is gone (message_not_found): it was deleted from the channel",
+}
+"""``chat.postMessage`` (with ``thread_ts``) and ``conversations.replies`` errors about the post itself."""
+_THREAD_PERMANENT = {**PERMANENT_ERRORS, **THREAD_ERRORS}
+
 AUTH_ERRORS = frozenset({"invalid_auth", "not_authed", "token_revoked", "account_inactive", "token_expired"})
 """Errors that say the token was refused: a remembered token is then read from the store again."""
 
@@ -91,7 +104,8 @@ NETWORK_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
 """What a Web API call raises when Slack cannot be reached at all."""
 
 _LEADING_MENTION = re.compile(r"^\s*(?:<@[A-Z0-9]+(?:\|[^>]*)?>\s*)+")
-_SLACK_LINK = re.compile(r"<((?:https?|mailto):[^|>]+)(?:\|[^>]*)?>")
+DIRECT_MESSAGE_NAME = "directmessage"
+"""The ``channel_name`` Slack gives a slash command typed in a direct message."""
 
 
 class SlackSetupError(RuntimeError):
@@ -120,6 +134,7 @@ class SlackAdapter:
 
     platform = PLATFORM
     limits = SLACK_LIMITS
+    capabilities = frozenset({BUTTONS, THREADS, FILES})
 
     def __init__(
         self,
@@ -287,7 +302,7 @@ class SlackAdapter:
 
     async def send(self, channel: ChannelRef, post: Post) -> DeliveryResult:
         """Post *post* with ``chat.postMessage``, tagged in message metadata; map Slack errors to results."""
-        text, blocks = render_cached(post.content)
+        text, blocks = render_post(post)
         return await self._post_message(
             channel.workspace, channel=channel.channel, text=text, blocks=blocks, metadata=_post_metadata(post),
         )
@@ -304,9 +319,7 @@ class SlackAdapter:
         if isinstance(response, DeliveryResult):
             raise SlackHistoryError(response)
         for message in response.get("messages") or []:
-            metadata = message.get("metadata") or {}
-            payload = metadata.get("event_payload") or {}
-            if metadata.get("event_type") == POST_EVENT_TYPE and payload.get("tag") == post.tag:
+            if _tagged(message, POST_EVENT_TYPE, post.tag):
                 return f"{channel.channel}/{message['ts']}"
         return None
 
@@ -315,7 +328,7 @@ class SlackAdapter:
         ref_channel, _, ts = message_ref.partition("/")
         if not ref_channel or not ts:
             return DeliveryResult(DeliveryStatus.PERMANENT, reason=f"not a Slack message ref: {message_ref!r}")
-        text, blocks = render_cached(post.content)
+        text, blocks = render_post(post)  # the mention stays shown; Slack notifies no one of an edit
         response = await self._call(
             channel.workspace, "chat_update", permanent=_EDIT_PERMANENT,
             channel=ref_channel, ts=ts, text=text, blocks=blocks, metadata=_post_metadata(post),
@@ -323,6 +336,38 @@ class SlackAdapter:
         if isinstance(response, DeliveryResult):
             return response
         return DeliveryResult(DeliveryStatus.SENT, message_ref=f"{response['channel']}/{response['ts']}")
+
+    async def open_thread(self, channel: ChannelRef, message_ref: str, post: Post) -> DeliveryResult:
+        """Reply in the thread of the post *message_ref* with its paper in full, tagged ``post.tag`` in metadata."""
+        ref_channel, _, ts = message_ref.partition("/")
+        if not ref_channel or not ts:
+            return DeliveryResult(DeliveryStatus.PERMANENT, reason=f"not a Slack message ref: {message_ref!r}")
+        text, blocks = render_thread(post)
+        return await self._post_message(
+            channel.workspace, permanent=_THREAD_PERMANENT, channel=ref_channel, thread_ts=ts,
+            text=text, blocks=blocks, metadata=_post_metadata(post, event_type=THREAD_EVENT_TYPE),
+        )
+
+    async def find_thread(self, channel: ChannelRef, message_ref: str, post: Post) -> str | None:
+        """Return the ref of Paperboy's reply tagged ``post.tag`` in the thread of *message_ref*, or None.
+
+        Raises `SlackHistoryError` when the thread cannot be read (``PERMANENT`` when the post is gone).
+        """
+        ref_channel, _, ts = message_ref.partition("/")
+        if not ref_channel or not ts:
+            raise SlackHistoryError(DeliveryResult(DeliveryStatus.PERMANENT,
+                                                   reason=f"not a Slack message ref: {message_ref!r}"))
+        # The first reply comes right after the post, and replies come oldest first: one page is enough.
+        response = await self._call(
+            channel.workspace, "conversations_replies", permanent=_THREAD_PERMANENT,
+            channel=ref_channel, ts=ts, limit=HISTORY_LIMIT, include_all_metadata=True,
+        )
+        if isinstance(response, DeliveryResult):
+            raise SlackHistoryError(response)
+        for message in response.get("messages") or []:
+            if message.get("ts") != ts and _tagged(message, THREAD_EVENT_TYPE, post.tag):
+                return f"{ref_channel}/{message['ts']}"
+        return None
 
     async def notify(self, channel: ChannelRef, user_id: str | None, text: str) -> DeliveryResult:
         """Post *text* in the channel; if Paperboy cannot post there, send it to *user_id* directly.
@@ -341,9 +386,11 @@ class SlackAdapter:
         )
         return direct if direct.status is DeliveryStatus.SENT else in_channel
 
-    async def _post_message(self, workspace: str, **fields: Any) -> DeliveryResult:
+    async def _post_message(self, workspace: str, *, permanent: Mapping[str, str] = PERMANENT_ERRORS,
+                            **fields: Any) -> DeliveryResult:
         """Call ``chat.postMessage`` in *workspace* without link previews; map the outcome."""
-        response = await self._call(workspace, "chat_postMessage", unfurl_links=False, unfurl_media=False, **fields)
+        response = await self._call(workspace, "chat_postMessage", permanent=permanent,
+                                    unfurl_links=False, unfurl_media=False, **fields)
         if isinstance(response, DeliveryResult):
             return response
         return DeliveryResult(DeliveryStatus.SENT, message_ref=f"{response['channel']}/{response['ts']}")
@@ -430,6 +477,8 @@ class SlackAdapter:
         self.app.event("app_mention")(self._answer_mention)
         # Link buttons open their URL in the browser, but Slack still sends us the click.
         self.app.action(re.compile(f"^{LINK_ACTION_PREFIX}"))(_ack)
+        # Save and 👍: acknowledged at once, answered privately once the engine has done it.
+        self.app.action(re.compile(clicks.ACTION_PATTERN))(ack=_ack, lazy=[self._answer_click])
         if self.installation_store is not None:
             # Bolt's own listeners delete the installation; then the remembered token goes too.
             self.app.event("tokens_revoked")(self._on_tokens_revoked)
@@ -456,9 +505,9 @@ class SlackAdapter:
         with self._tracked():
             channel = ChannelRef(PLATFORM, command.get("team_id", ""), command.get("channel_id", ""))
             caller = Caller(id=command.get("user_id", ""), name=command.get("user_name", ""))
-            parsed = await self._with_permission(
-                parse_command(_plain_text(command.get("text", "")), caller=caller, channel=channel), client
-            )
+            direct = _is_direct_message(channel.channel, command.get("channel_name"))
+            parsed = await self._with_permission(_parse(command.get("text", ""), caller, channel), client,
+                                                 direct=direct)
             reply = await self._run(parsed)
             private = _is_private(parsed, reply)
             message = await self._render_reply(reply.content, channel, caller.id, private=private)
@@ -476,12 +525,12 @@ class SlackAdapter:
     async def _answer_mention(self, event: dict, context: Any, client: AsyncWebClient) -> None:
         """Answer ``@Paperboy trending`` in the channel (thread kept), privately when the reply is private."""
         with self._tracked():
-            text = _LEADING_MENTION.sub("", _plain_text(event.get("text", "")))
+            text = _LEADING_MENTION.sub("", event.get("text", ""))  # before decoding: it is Paperboy's own name
             user = event.get("user", "")
             channel = ChannelRef(PLATFORM, context.team_id or event.get("team", ""), event.get("channel", ""))
-            parsed = await self._with_permission(
-                parse_command(text, caller=Caller(id=user, name=user), channel=channel), client
-            )
+            direct = _is_direct_message(channel.channel, None) or event.get("channel_type") == "im"
+            parsed = await self._with_permission(_parse(text, Caller(id=user, name=user), channel), client,
+                                                 direct=direct)
             reply = await self._run(parsed)
             private = _is_private(parsed, reply)
             message = await self._render_reply(reply.content, channel, user, private=private)
@@ -543,26 +592,81 @@ class SlackAdapter:
         log.warning("Slack: could not upload %s, answering with its text: %s", item.name, why)
         return render_file(item, reason=f"Paperboy could not send {item.name} as a file: {why}. Here it is as text.")
 
-    async def _with_permission(self, command: Command, client: AsyncWebClient) -> Command:
-        """Set ``caller.can_manage``: everyone, or only admins and owners when SLACK_ADMINS_ONLY is on."""
+    async def _with_permission(self, command: Command, client: AsyncWebClient, *, direct: bool = False) -> Command:
+        """Set ``caller.can_manage``: everyone, or only admins and owners when SLACK_ADMINS_ONLY is on.
+
+        A direct message with Paperboy (*direct*) is the caller's own place: they manage it.
+        """
         spec = COMMANDS.get(command.name)
+        if direct:
+            return dataclasses.replace(command, caller=dataclasses.replace(command.caller, can_manage=True))
         if not self.settings.slack_admins_only or spec is None or not spec.manages:
             return command
+        can_manage, name = await self._is_manager(command.caller.id, client)
+        return dataclasses.replace(command, caller=Caller(id=command.caller.id, name=name or command.caller.name,
+                                                          can_manage=can_manage))
+
+    async def _is_manager(self, user_id: str, client: AsyncWebClient) -> tuple[bool, str | None]:
+        """Ask ``users.info`` whether *user_id* is an admin or owner (and their name); no answer is a no."""
         try:
-            user = (await client.users_info(user=command.caller.id))["user"]
-        except (SlackApiError, aiohttp.ClientError, asyncio.TimeoutError, KeyError) as error:
-            log.warning("Slack: users.info failed for %s: %s", command.caller.id, error)
+            user = (await client.users_info(user=user_id))["user"]
+        except (SlackApiError, aiohttp.ClientError, asyncio.TimeoutError, KeyError, TypeError) as error:
+            log.warning("Slack: users.info failed for %s: %s", user_id, error)
             user = {}
         can_manage = bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"))
-        name = user.get("name") or command.caller.name
-        return dataclasses.replace(command, caller=Caller(id=command.caller.id, name=name, can_manage=can_manage))
+        return can_manage, user.get("name")
+
+    async def _answer_click(self, body: dict, respond: Any, client: AsyncWebClient, context: Any) -> None:
+        """Run one click on Save or 👍 after the ack, and answer the person who clicked, privately."""
+        with self._tracked():
+            click = clicks.read_click(body)
+            if isinstance(click, str):
+                log.warning("Slack: could not read a click: %s", click)
+                await self._answer_privately(body, respond, client, render(Error(click)))
+                return
+            channel = ChannelRef(PLATFORM, context.team_id or click.team_id, click.channel_id)
+            can_manage = True
+            if self.settings.slack_admins_only and not _is_direct_message(click.channel_id, None):
+                can_manage, _ = await self._is_manager(click.user_id, client)
+            caller = Caller(id=click.user_id, name=click.user_name, can_manage=can_manage)
+            message_ref = f"{click.channel_id}/{click.message_ts}" if click.message_ts else None
+            reply = await self._act(Action(click.kind, click.paper_id, caller, channel, message_ref))
+            message = await self._render_reply(reply.content, channel, caller.id, private=True)
+            if message is not None:
+                await self._answer_privately(body, respond, client, message)
+
+    async def _answer_privately(self, body: dict, respond: Any, client: AsyncWebClient,
+                                message: SlackMessage) -> None:
+        """Show *message* to the clicker alone: through the click's ``response_url``, else ``chat.postEphemeral``.
+
+        ``replace_original: false`` keeps the post (and its buttons) as it is for everyone else.
+        A failure is logged in one line: the click itself is done, there is nobody else to tell.
+        """
+        try:
+            if body.get("response_url"):
+                await respond(text=message.text, blocks=message.block_dicts(), response_type="ephemeral",
+                              replace_original=False)
+                return
+            user, channel = clicks.read_click_target(body)
+            if user and channel:
+                await client.chat_postEphemeral(channel=channel, user=user, text=message.text,
+                                                blocks=message.block_dicts())
+        except (SlackApiError, aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError) as error:
+            log.warning("Slack: could not answer a click: %s", str(error)[:300])
 
     async def _run(self, command: Command) -> Reply:
         try:
             return await self.engine.handle(command)
         except Exception:  # the engine should never raise; the user still deserves an answer
             log.exception("engine failed on %s", command.name)
-            return Reply(Error("Something went wrong on Paperboy's side. Please try again later."), private=True)
+            return Reply(Error(_SOMETHING_WENT_WRONG), private=True)
+
+    async def _act(self, action: Action) -> Reply:
+        try:
+            return await self.engine.act(action)
+        except Exception:  # as for commands: the person who clicked still gets one line, Bolt gets nothing
+            log.exception("engine failed on a %s click", action.kind)
+            return Reply(Error(_SOMETHING_WENT_WRONG), private=True)
 
     def _tracked(self) -> _Tracked:
         return _Tracked(self._inflight)
@@ -676,6 +780,8 @@ def _retry_after(headers: Mapping[str, str]) -> float:
         return DEFAULT_RETRY_AFTER
 
 
+_SOMETHING_WENT_WRONG = "Something went wrong on Paperboy's side. Please try again later."
+
 _NOT_INSTALLED = DeliveryResult(
     DeliveryStatus.PERMANENT,
     reason=f"{_LOST_ACCESS} (not installed): Paperboy is no longer installed in this workspace",
@@ -686,9 +792,16 @@ def _unreachable(error: BaseException) -> DeliveryResult:
     return DeliveryResult(DeliveryStatus.TRANSIENT, reason=f"could not reach Slack ({type(error).__name__})")
 
 
-def _post_metadata(post: Post) -> dict[str, Any]:
-    """Return the message metadata that lets `find_post` recognise *post* in the channel's history."""
-    return {"event_type": POST_EVENT_TYPE, "event_payload": {"tag": post.tag, "paper_ids": list(post.paper_ids)}}
+def _post_metadata(post: Post, *, event_type: str = POST_EVENT_TYPE) -> dict[str, Any]:
+    """Return the message metadata that lets `find_post` (or `find_thread`) recognise *post* again."""
+    return {"event_type": event_type, "event_payload": {"tag": post.tag, "paper_ids": list(post.paper_ids)}}
+
+
+def _tagged(message: Mapping[str, Any], event_type: str, tag: str) -> bool:
+    """Say whether *message* carries Paperboy's metadata of *event_type* with *tag*."""
+    metadata = message.get("metadata") or {}
+    payload = metadata.get("event_payload") or {}
+    return metadata.get("event_type") == event_type and payload.get("tag") == tag
 
 
 async def _ack(ack: Any) -> None:
@@ -705,10 +818,15 @@ def _is_private(command: Command, reply: Reply) -> bool:
     return reply.private or isinstance(reply.content, Error) or (spec is not None and spec.private)
 
 
-def _plain_text(text: str) -> str:
-    """Undo Slack's formatting of user text: ``<https://x|x>`` → the URL, ``&lt;`` → ``<``."""
-    text = _SLACK_LINK.sub(r"\1", text)
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+def _parse(text: str, caller: Caller, channel: ChannelRef) -> Command:
+    """Parse a command from Slack's markup: mentions become ``@name``, links URLs, group mentions `Group`s."""
+    plain, groups = markup.decode(text)
+    return dataclasses.replace(parse_command(plain, caller=caller, channel=channel), groups=groups)
+
+
+def _is_direct_message(channel_id: str, channel_name: str | None) -> bool:
+    """Say whether a command came from a direct message with Paperboy (``D…``), the caller's own place."""
+    return channel_id.startswith("D") or channel_name == DIRECT_MESSAGE_NAME
 
 
 def _secret(value: Any) -> str | None:

@@ -195,6 +195,9 @@ def _shape_problem(body: Any) -> str | None:
             isinstance(action, dict) and _text(action.get("action_id")) for action in actions
         ):
             return "a block_actions payload without its actions"
+        user = body.get("user")
+        if not isinstance(user, dict) or not _text(user.get("id")):
+            return "a block_actions payload without the user who clicked"
     return None
 
 

@@ -7,7 +7,9 @@ Blocks are slack_sdk block objects, so slack_sdk validates their limits on ``to_
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+import re
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from urllib.parse import quote, urlsplit
 
@@ -24,14 +26,27 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from bot.actions import action_id, parse_action_id
 from bot.paper import FULL_CARD_AUTHORS, LinkedRepos, Paper
-from bot.replies import Content, Error, File, PaperCard, PaperList, Text
+from bot.replies import CardAction, Content, Error, File, PaperCard, PaperList, Post, Text
+
+log = logging.getLogger(__name__)
 
 MAX_BLOCKS = 50
 MAX_SECTION_CHARS = 3000
 MAX_HEADER_CHARS = 150
 MAX_BUTTON_CHARS = 75
 MAX_FALLBACK_CHARS = 3000
+MAX_ACTION_ELEMENTS = 25
+"""Slack's limit of elements in one actions block."""
+MAX_ACTION_ID_CHARS = 255
+MENTION_ROOM = 32
+"""Characters every first section leaves free, so a group mention (`with_mention`) still fits in it."""
+_FIRST_SECTION_CHARS = MAX_SECTION_CHARS - MENTION_ROOM
+_PAPER_ID = re.compile(r"^[A-Za-z0-9._/-]{1,100}$")
+"""What a paper id a button carries may hold (``2403.12345``, ``hep-th/9901001``): nothing Slack reads as markup."""
+_GROUP_ID = re.compile(r"^S[A-Z0-9]{2,19}$")
+"""A Slack user group id (``S0123ABC``): short enough that its mention fits in `MENTION_ROOM`."""
 MAX_LIST_CARDS = 15
 """A list shows at most this many papers: 1 header + 1 note + 15 × (section + divider) + 1 "more" ≤ 50 blocks."""
 CARD_SUMMARY_CHARS = 1200
@@ -109,8 +124,50 @@ def render_cached(content: Content) -> tuple[str, list[dict]]:
 
 @lru_cache(maxsize=RENDER_CACHE_SIZE)
 def _render_cached(content: Content) -> tuple[str, tuple[dict, ...]]:
+    # Cards compare by value, their `actions` (the 👍 count in a label) included: a new count is a new key.
     message = render(content)
     return message.text, tuple(message.block_dicts())
+
+
+def render_post(post: Post) -> tuple[str, list[dict]]:
+    """Return ``(text, block dicts)`` of a post: its content (cached), led by its group mention, if any."""
+    text, blocks = render_cached(post.content)
+    return with_mention(text, blocks, post.mention)
+
+
+def render_thread(post: Post) -> tuple[str, list[dict]]:
+    """Return ``(text, block dicts)`` of the first reply in a post's thread: its paper in full.
+
+    The abstract and links in detail, without the buttons (a click in the thread would name
+    the reply, not the post whose 👍 count it changes) and without the mention (one ping is enough).
+    """
+    content = post.content
+    if isinstance(content, PaperList) and len(content.cards) == 1:
+        content = content.cards[0]
+    if isinstance(content, PaperCard):
+        content = replace(content, detail=True, actions=(), why=None, note=None)
+    return render_cached(content)
+
+
+def with_mention(text: str, blocks: list[dict], group_id: str | None) -> tuple[str, list[dict]]:
+    """Start *text* and the first section of *blocks* with ``<!subteam^ID>``: the one ping Paperboy sends.
+
+    Only a well-formed user group id is mentioned; anything else is left out with a warning,
+    so no value from the store can turn into ``<!channel>``. *blocks* may be shared with the
+    render cache: the first section is copied, never changed.
+    """
+    if group_id is None:
+        return text, blocks
+    if not _GROUP_ID.match(group_id):
+        log.warning("Slack: not mentioning %r: not a user group id", group_id[:40])
+        return text, blocks
+    ping = f"<!subteam^{group_id}> "
+    first = next((n for n, block in enumerate(blocks) if block.get("type") == "section" and "text" in block), None)
+    if first is not None:
+        section = dict(blocks[first])
+        section["text"] = {**section["text"], "text": ping + section["text"]["text"]}
+        blocks = [*blocks[:first], section, *blocks[first + 1:]]
+    return ping + text, blocks
 
 
 def render_card(card: PaperCard) -> SlackMessage:
@@ -129,13 +186,14 @@ def render_card(card: PaperCard) -> SlackMessage:
         head += f"\n_{authors}_"
     summary = "" if card.detail else clip_escaped(paper.summary, CARD_SUMMARY_CHARS)
     text = f"{head}\n{summary}" if summary else head
-    blocks.append(SectionBlock(text=_mrkdwn(clip(text, MAX_SECTION_CHARS)), accessory=_thumbnail(paper)))
+    blocks.append(SectionBlock(text=_mrkdwn(clip(text, _FIRST_SECTION_CHARS)), accessory=_thumbnail(paper)))
     if card.detail:
         blocks += _full_text(paper)
     stats = _stats(paper, published=card.detail)
     if stats:
         blocks.append(_context(stats))
-    buttons = _buttons(paper)
+    # The link buttons stay; Save and 👍 go beside them, and are the ones dropped past Slack's limit.
+    buttons = (_buttons(paper) + _action_buttons(card.actions))[:MAX_ACTION_ELEMENTS]
     if buttons:
         blocks.append(ActionsBlock(elements=buttons))
     if card.note:  # where the answer came from (the cache, arXiv): not part of the paper
@@ -149,13 +207,20 @@ def render_list(listing: PaperList) -> SlackMessage:
     if listing.note:
         blocks.append(_context(clip_escaped(listing.note, 1000)))
     if not listing.cards:
-        blocks.append(SectionBlock(text=_mrkdwn(clip_escaped(listing.empty, MAX_SECTION_CHARS))))
+        blocks.append(SectionBlock(text=_mrkdwn(clip_escaped(listing.empty, _FIRST_SECTION_CHARS))))
     shown = listing.cards[:MAX_LIST_CARDS]
+    hidden = len(listing.cards) - len(shown)
+    # What is left of Slack's 50 blocks once every section, divider and the "more" line are counted
+    # goes to the cards' own actions blocks, first come first served (today: always enough).
+    room = MAX_BLOCKS - len(blocks) - max(0, 2 * len(shown) - 1) - (1 if hidden > 0 else 0)
     for number, card in enumerate(shown, start=listing.start):
         if number > listing.start:
             blocks.append(DividerBlock())
         blocks.append(SectionBlock(text=_mrkdwn(_list_item(number, card))))
-    hidden = len(listing.cards) - len(shown)
+        buttons = _action_buttons(card.actions)[:MAX_ACTION_ELEMENTS]
+        if buttons and room > 0:
+            blocks.append(ActionsBlock(elements=buttons))
+            room -= 1
     if hidden > 0:
         blocks.append(_context(f"…and {hidden} more not shown."))
     count = len(listing.cards)
@@ -218,7 +283,7 @@ def _list_item(number: int, card: PaperCard) -> str:
     lines.append(" · ".join(
         link(url, label) for label, url in paper.links() if _is_web_url(url) and len(url) <= 500
     ))
-    return clip("\n".join(lines), MAX_SECTION_CHARS)
+    return clip("\n".join(lines), _FIRST_SECTION_CHARS)
 
 
 def _full_text(paper: Paper) -> list[Block]:
@@ -286,6 +351,27 @@ def _stats(paper: Paper, *, published: bool = False) -> str:
     if paper.daily_date is not None:
         parts.append(f"Daily Papers {paper.daily_date.isoformat()}")
     return " · ".join(parts)
+
+
+def _action_buttons(actions: tuple[CardAction, ...]) -> list[ButtonElement]:
+    """One button per `CardAction` whose id the adapter can read back (`parse_action_id`); others are left out."""
+    buttons: list[ButtonElement] = []
+    seen: set[str] = set()
+    for action in actions:
+        button_id = action_id(action)
+        # Slack refuses a whole message over one bad button: drop it instead (and a repeated id too).
+        if (parse_action_id(button_id) is None or len(button_id) > MAX_ACTION_ID_CHARS
+                or not _PAPER_ID.match(action.paper_id) or button_id in seen):
+            log.warning("Slack: left out a button with an unusable id %r", button_id[:120])
+            continue
+        seen.add(button_id)
+        buttons.append(ButtonElement(
+            # Escaped like headers: plain text shows the entities as the characters, and never a ping.
+            text=PlainTextObject(text=_non_blank(clip_escaped(action.label, MAX_BUTTON_CHARS)), emoji=False),
+            action_id=button_id,
+            value=action.paper_id,
+        ))
+    return buttons
 
 
 def _buttons(paper: Paper) -> list[ButtonElement]:

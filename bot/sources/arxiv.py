@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import xml.etree.ElementTree as ET
 from datetime import datetime
 
+import feedparser
 import httpx
 
 from bot.ids import InvalidPaperId, normalize_paper_id
@@ -18,7 +18,6 @@ from bot.sources.http import Answer, Clock, HttpSource, Sleep, default_deadline,
 log = logging.getLogger(__name__)
 
 USER_AGENT = "paperboy/0.1"
-_ATOM = "{http://www.w3.org/2005/Atom}"
 
 
 class ArxivClient(HttpSource):
@@ -49,7 +48,9 @@ class ArxivClient(HttpSource):
         pid = normalize_paper_id(paper_id)
         async with self._lock:
             try:
-                response = await send_with_retries(lambda: self._spaced_get(pid), max_retries=self._max_retries,
+                response = await send_with_retries(lambda: self._spaced_get({"id_list": pid, "max_results": 1},
+                                                                            f"the lookup of {pid}"),
+                                                   max_retries=self._max_retries,
                                                    sleep=self._sleep, backoff=self._min_interval,
                                                    on_failure=self._failed)
             except MalformedResponse as error:  # too large
@@ -63,36 +64,90 @@ class ArxivClient(HttpSource):
             raise SourceError(f"arXiv refused the lookup of {pid} with HTTP {response.status_code}")
         return parse_atom_entry(response.content, requested=pid)
 
-    async def _spaced_get(self, pid: str) -> Answer:
+    async def category(self, pattern: str, *, start: int = 0, max_results: int = 100) -> list[Paper]:
+        """Return one page of the newest submissions in *pattern* (``cs.CL``, or ``cs.*`` for an archive)."""
+        what = f"the listing of {pattern}"
+        params = {"search_query": f"cat:{pattern}", "sortBy": "submittedDate", "sortOrder": "descending",
+                  "start": start, "max_results": max_results}
+        async with self._lock:
+            try:
+                response = await send_with_retries(lambda: self._spaced_get(params, what),
+                                                   max_retries=self._max_retries, sleep=self._sleep,
+                                                   backoff=self._min_interval, on_failure=self._failed)
+            except MalformedResponse as error:
+                log.warning("arXiv %s refused: %s", what, error)
+                raise
+            except SourceUnavailable as error:
+                log.warning("arXiv %s failed: %s", what, error)
+                raise SourceUnavailable(f"cannot reach arXiv at {self.base_url}: {error}") from error
+        self._answered()
+        if response.status_code >= 400:
+            raise SourceError(f"arXiv refused {what} with HTTP {response.status_code}")
+        return parse_atom_page(response.content, category=pattern)
+
+    async def new_in_category(self, pattern: str, *, since: datetime | None, most: int = 500,
+                              page_size: int = 100) -> list[Paper]:
+        """Read *pattern*'s submissions newest first until one is older than *since*, a page is short,
+        or *most* are read; papers published before *since* are left out."""
+        found: list[Paper] = []
+        start = 0
+        while len(found) < most:
+            size = min(page_size, most - len(found))
+            page = await self.category(pattern, start=start, max_results=size)
+            start += size
+            older = False
+            for paper in page:
+                if since is not None and paper.published_at is not None and paper.published_at < since:
+                    older = True
+                    continue
+                found.append(paper)
+            if older or len(page) < size:
+                break
+        return found[:most]
+
+    async def _spaced_get(self, params: dict, what: str) -> Answer:
         if self._last_request is not None:
             wait = self._last_request + self._min_interval - self._clock()
             if wait > 0:
                 await self._sleep(wait)
         # Count from the send, so a slow answer does not shorten the next gap; the deadline starts there too.
         self._last_request = self._clock()
-        return await fetch(self._http, f"{self.base_url}/api/query", params={"id_list": pid, "max_results": 1},
+        return await fetch(self._http, f"{self.base_url}/api/query", params=params,
                            headers={"User-Agent": USER_AGENT}, timeout=self._timeout, deadline=self._deadline,
-                           where=f"arXiv (the lookup of {pid})")
+                           where=f"arXiv ({what})")
 
 
-def _text(element: ET.Element, tag: str) -> str:
-    found = element.find(_ATOM + tag)
-    return " ".join((found.text or "").split()) if found is not None else ""
+def _clean(value: object) -> str:
+    return " ".join(str(value or "").split())
 
 
-def parse_atom_entry(body: bytes | str, *, requested: str) -> Paper:
+def _categories(entry: dict) -> tuple[str, ...]:
+    """The entry's categories, primary first, each once."""
+    found: list[str] = []
+    primary = entry.get("arxiv_primary_category")
+    terms = [primary.get("term") if isinstance(primary, dict) else None]
+    terms += [tag.get("term") for tag in entry.get("tags") or [] if isinstance(tag, dict)]
+    for term in terms:
+        term = _clean(term)
+        if term and term not in found:
+            found.append(term)
+    return tuple(found)
+
+
+def parse_atom_entry(body: bytes | bytearray | str, *, requested: str) -> Paper:
     """Parse an arXiv Atom feed answering ``id_list=<requested>`` into a `Paper`."""
-    try:
-        feed = ET.fromstring(body)
-    except ET.ParseError:
-        raise MalformedResponse(f"arXiv answered the lookup of {requested} with something that is not XML") from None
-    entries = feed.findall(_ATOM + "entry")
+    feed = feedparser.parse(body.encode() if isinstance(body, str) else bytes(body))
+    if feed.get("bozo") and not feed.get("entries") and not feed.get("feed"):
+        raise MalformedResponse(f"arXiv answered the lookup of {requested} with something that is not XML")
+    entries = feed.get("entries") or []
     if not entries:
+        if feed.get("bozo") and not feed.get("feed", {}).get("title"):
+            raise MalformedResponse(f"arXiv answered the lookup of {requested} with something that is not XML")
         raise PaperNotFound(f"arXiv has no paper {requested}")
     entry = entries[0]
-    title = _text(entry, "title")
+    title = _clean(entry.get("title"))
     if title == "Error":
-        detail = _text(entry, "summary") or "no detail"
+        detail = _clean(entry.get("summary")) or "no detail"
         if "id" in detail.lower():
             raise PaperNotFound(f"arXiv has no paper {requested} ({detail})")
         raise MalformedResponse(f"arXiv answered the lookup of {requested} with an error ({detail})")
@@ -100,10 +155,10 @@ def parse_atom_entry(body: bytes | str, *, requested: str) -> Paper:
         # arXiv may answer an unknown but well-formed id with an empty entry.
         raise PaperNotFound(f"arXiv has no paper {requested}")
     try:
-        pid = normalize_paper_id(_text(entry, "id"))
+        pid = normalize_paper_id(_clean(entry.get("id")))
     except InvalidPaperId:
         raise MalformedResponse(f"arXiv answered the lookup of {requested} with an entry without an id") from None
-    published = _text(entry, "published")
+    published = _clean(entry.get("published"))
     try:
         published_at = datetime.fromisoformat(published) if published else None
     except ValueError:
@@ -111,8 +166,37 @@ def parse_atom_entry(body: bytes | str, *, requested: str) -> Paper:
     return Paper(
         id=pid,
         title=title,
-        abstract=_text(entry, "summary"),
-        authors=tuple(name for a in entry.findall(_ATOM + "author") if (name := _text(a, "name"))),
+        abstract=_clean(entry.get("summary")),
+        authors=tuple(name for a in entry.get("authors") or [] if (name := _clean(a.get("name")))),
         published_at=published_at,
         source="arxiv",
+        categories=_categories(entry),
     )
+
+
+def parse_atom_page(body: bytes | bytearray | str, *, category: str) -> list[Paper]:
+    """Parse a ``search_query=cat:<category>`` answer; entries without an arXiv id are skipped."""
+    feed = feedparser.parse(body.encode() if isinstance(body, str) else bytes(body))
+    entries = feed.get("entries") or []
+    if feed.get("bozo") and not entries and not feed.get("feed", {}).get("title"):
+        raise MalformedResponse(f"arXiv answered the listing of {category} with something that is not XML")
+    papers: list[Paper] = []
+    for entry in entries:
+        title = _clean(entry.get("title"))
+        if title == "Error":
+            detail = _clean(entry.get("summary")) or "no detail"
+            raise SourceError(f"arXiv answered the listing of {category} with an error ({detail})")
+        try:
+            pid = normalize_paper_id(_clean(entry.get("id")))
+        except InvalidPaperId:
+            log.warning("arXiv listing of %s: skipped an entry without an arXiv id", category)
+            continue
+        published = _clean(entry.get("published"))
+        try:
+            published_at = datetime.fromisoformat(published) if published else None
+        except ValueError:
+            published_at = None
+        papers.append(Paper(id=pid, title=title or pid, abstract=_clean(entry.get("summary")),
+                            authors=tuple(n for a in entry.get("authors") or [] if (n := _clean(a.get("name")))),
+                            published_at=published_at, source="arxiv", categories=_categories(entry)))
+    return papers

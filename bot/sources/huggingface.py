@@ -66,6 +66,21 @@ class HuggingFaceClient(HttpSource):
         body = await self._get("/api/daily_papers", params, where=where)
         return hf_shapes.parse_daily_items(body, where=where, limit=limit)
 
+    async def week(self, iso_week: str, *, limit: int = 100) -> list[Paper]:
+        """Return the top Daily Papers of an ISO week (``YYYY-Www``), most upvoted first."""
+        return await self._period("week", iso_week, limit)
+
+    async def month(self, year_month: str, *, limit: int = 100) -> list[Paper]:
+        """Return the top Daily Papers of a month (``YYYY-MM``), most upvoted first."""
+        return await self._period("month", year_month, limit)
+
+    async def _period(self, period: str, value: str, limit: int) -> list[Paper]:
+        # No ``sort``: ``sort=trending`` ignores date filters and ranks by its own score, not upvotes.
+        where = self._where(f"papers of the {period} {value}")
+        body = await self._get("/api/daily_papers", {period: value, "limit": _checked(limit)}, where=where)
+        papers = hf_shapes.parse_daily_items(body, where=where, limit=limit)
+        return sorted(papers, key=lambda p: -(p.upvotes or 0))
+
     async def paper(self, paper_id: str) -> Paper:
         """Return one paper; raise `PaperNotFound` when Hugging Face does not have it.
 

@@ -17,6 +17,13 @@ Why a guard is sound, for the node kinds of `bot.topics.matcher`:
   do; the index takes the child that looks rarest;
 - an OR group matches only if one of its chains does, so it needs the union;
 - exclusions only ever remove matches, so they never contribute.
+
+Filters (`bot.topics.filters`) are numbered and held like terms, and are held exactly
+when the paper satisfies them, so they guard like terms too: ``cat:`` by looking the
+paper's categories (or archives) up, counts and ``has:code`` by testing each distinct one
+once a paper (a few hundred cheap comparisons at most; they cost more than any word, so a
+chain with a word is filed under the word). A query of filters alone is therefore filed
+under them like any other, and no query is ever tested against every paper.
 """
 
 from __future__ import annotations
@@ -29,16 +36,21 @@ from operator import itemgetter
 from typing import Any, Callable, Generic, Hashable, Iterable, Iterator, Mapping, TypeVar
 
 from bot.paper import Paper
-from bot.topics.matcher import Group, Hit, Match, Node, PaperText, Term
+from bot.topics.filters import Category
+from bot.topics.matcher import Group, Hit, Leaf, Match, Node, PaperText, Term
 from bot.topics.parser import Query
 
 K = TypeVar("K", bound=Hashable)
 
 WORD, PAIR, PREFIX = "word", "pair", "prefix"
+CATEGORY, ARCHIVE, CHECK = "category", "archive", "check"
+"""Filter entries: a folded category (``cs.cl``) of `PaperText.categories`, an archive (``cs``)
+of `PaperText.archives`, or a filter itself, held when its test passes."""
 
 Entry = tuple[str, str, object]
 """One index entry: (kind, field, token), e.g. ``("word", "default", "merging")``,
-``("pair", "title", ("model", "merging"))`` or ``("prefix", "author", "neub")``."""
+``("pair", "title", ("model", "merging"))``, ``("prefix", "author", "neub")``,
+``("category", "categories", "cs.cl")`` or ``("check", "facts", Count("upvotes", ">=", 20))``."""
 
 # Short, frequent words: a guard on one of them would make nearly every paper a candidate.
 _COMMON = frozenset(
@@ -47,14 +59,18 @@ _COMMON = frozenset(
 )
 # How much narrower a field is than title + abstract + keywords (a rough guess; only ranks choices).
 _FIELD_SHARE = {"default": 1.0, "abstract": 0.9, "title": 0.3, "author": 0.2}
+# Guesses at the share of papers a filter holds for: a category is narrower than most words, an
+# archive about as wide as a common one; a check costs more than any word, as it is tested on
+# every paper and a count filter may hold for most of them.
+_CATEGORY_COST, _ARCHIVE_COST, _CHECK_COST = 0.2, 0.6, 1.5
 
 
 @dataclass(frozen=True, slots=True)
 class Guard:
     """Index entries a matching paper must contain one of, and a guess at how often papers do."""
 
-    terms: frozenset[Term]
-    """The query's terms whose entries these are: one of them holds in every matching paper."""
+    terms: frozenset[Leaf]
+    """The query's terms (and filters) whose entries these are: one of them holds in every matching paper."""
     entries: frozenset[Entry]
     cost: float
     """Roughly the share of papers that contain one of the entries; lower is better."""
@@ -139,7 +155,7 @@ class _Hits(dict[int, Hit]):
 
 @dataclass(slots=True)
 class _TermInfo:
-    term: Term
+    term: Leaf
     cost: float
     """How often papers look likely to hold the term's entry, to choose which term of a chain guards it."""
     uses: int = 0
@@ -169,15 +185,19 @@ class TopicIndex(Generic[K]):
         self._slot_of_key: dict[K, int] = {}
         self._slot_of_text: dict[str, int] = {}
         self._slots: dict[int, _Slot[K]] = {}
-        self._number_of_term: dict[Term, int] = {}
+        self._number_of_term: dict[Leaf, int] = {}
         self._terms: dict[int, _TermInfo] = {}
         # kind -> field -> token -> term numbers; split by kind and field so a paper's tokens can be
         # intersected with each table's keys in one set operation. Tuples, not sets: nearly every
         # token names one term, and a one-item tuple is a quarter of an empty set's size.
-        self._tables: dict[str, dict[str, dict[object, tuple[int, ...]]]] = {WORD: {}, PAIR: {}, PREFIX: {}}
+        self._tables: dict[str, dict[str, dict[object, tuple[int, ...]]]] = {
+            WORD: {}, PAIR: {}, PREFIX: {}, CATEGORY: {}, ARCHIVE: {}
+        }
         self._prefix_lengths: dict[str, Counter[int]] = {}
         self._inexact: dict[int, Callable[[PaperText], bool]] = {}
         """The tests of the terms that holding their entry does not settle (longer phrases)."""
+        self._checks: dict[int, Callable[[PaperText], bool]] = {}
+        """The tests of the filters no look-up finds (counts, has:code), run on every paper."""
         # Where queries are filed, by term number; only terms with something filed appear, so a
         # paper's other terms cost nothing. A query of plain terms (nearly every one) matches when
         # one side of its OR has all its terms and none of its exclusions is held. Each side is
@@ -281,6 +301,11 @@ class TopicIndex(Generic[K]):
             # A word shorter than a cut comes out whole, and is then rightly a prefix of itself.
             cuts = concat.from_iterable(map(_cut(length), words) for length in self._prefix_lengths[field])
             looked_up.update(*map(table.__getitem__, table.keys() & cuts))
+        for kind in (CATEGORY, ARCHIVE):
+            for field, table in self._tables[kind].items():
+                looked_up.update(*map(table.__getitem__, table.keys() & getattr(text, field)))
+        if self._checks:
+            looked_up.update(number for number, check in self._checks.items() if check(text))
         inexact = self._inexact
         for number in inexact.keys() & looked_up:
             if not inexact[number](text):
@@ -390,7 +415,7 @@ class TopicIndex(Generic[K]):
         return _Compiled(chains, tuple(self._compile_node(node) for node in group.none_of))
 
     def _compile_node(self, node: Node) -> int | _Compiled:
-        if not isinstance(node, Term):
+        if isinstance(node, Group):
             return self._compile(node)
         number = self._number_of_term.get(node)
         if number is None:
@@ -399,9 +424,12 @@ class TopicIndex(Generic[K]):
             entry, cost, exact = _term_entry(node)
             self._number_of_term[node] = number
             self._terms[number] = _TermInfo(node, cost)
+            kind, field, token = entry
+            if kind == CHECK:
+                self._checks[number] = node.test
+                return number
             if not exact:
                 self._inexact[number] = node.test
-            kind, field, token = entry
             table = self._tables[kind].setdefault(field, {})
             table[token] = (*table.get(token, ()), number)
             if kind == PREFIX:
@@ -413,6 +441,9 @@ class TopicIndex(Generic[K]):
         self._inexact.pop(number, None)
         del self._number_of_term[info.term]
         (kind, field, token), _, _ = _term_entry(info.term)  # the entry is worked out again, not kept
+        if kind == CHECK:
+            del self._checks[number]
+            return
         by_field = self._tables[kind]
         rest = tuple(other for other in by_field[field][token] if other != number)
         if rest:
@@ -454,7 +485,7 @@ def _all_terms(compiled: _Compiled) -> Iterator[int]:
 
 
 def _group_guard(group: Group) -> Guard | None:
-    terms: set[Term] = set()
+    terms: set[Leaf] = set()
     entries: set[Entry] = set()
     cost = 0.0
     for chain in group.any_of:
@@ -468,10 +499,10 @@ def _group_guard(group: Group) -> Guard | None:
 
 
 def _node_guard(node: Node) -> Guard | None:
-    if isinstance(node, Term):
-        entry, cost, _ = _term_entry(node)
-        return Guard(frozenset((node,)), frozenset((entry,)), cost)
-    return _group_guard(node)
+    if isinstance(node, Group):
+        return _group_guard(node)
+    entry, cost, _ = _term_entry(node)
+    return Guard(frozenset((node,)), frozenset((entry,)), cost)
 
 
 def _cheapest(guards: Iterable[Guard | None]) -> Guard | None:
@@ -479,11 +510,13 @@ def _cheapest(guards: Iterable[Guard | None]) -> Guard | None:
     return min(usable, key=lambda guard: guard.cost) if usable else None
 
 
-def _term_entry(term: Term) -> tuple[Entry, float, bool]:
+def _term_entry(term: Leaf) -> tuple[Entry, float, bool]:
     """Pick the rarest-looking entry of *term* (adjacent whole words, else a word, else a prefix).
 
     Return it with its cost and whether holding the entry is exactly matching the term.
     """
+    if not isinstance(term, Term):
+        return _filter_entry(term)
     field = term.field or "default"
     share = _FIELD_SHARE.get(field, 1.0)
     parts = term.parts
@@ -499,6 +532,15 @@ def _term_entry(term: Term) -> tuple[Entry, float, bool]:
     # One word, one prefix or two whole words are looked up exactly as FieldText.contains tests them.
     exact = len(parts) == 1 or (len(parts) == 2 and entry[0] == PAIR)
     return entry, cost * share, exact
+
+
+def _filter_entry(leaf: Leaf) -> tuple[Entry, float, bool]:
+    """Return a filter's entry: a category or archive to look up, else the filter as a check."""
+    if isinstance(leaf, Category):
+        if leaf.subject is None:
+            return (ARCHIVE, "archives", leaf.key), _ARCHIVE_COST, True
+        return (CATEGORY, "categories", leaf.key), _CATEGORY_COST, True
+    return (CHECK, "facts", leaf), _CHECK_COST, True
 
 
 def _word_cost(word: str) -> float:

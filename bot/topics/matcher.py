@@ -10,10 +10,13 @@ from bisect import bisect_left
 from dataclasses import dataclass, field as dataclass_field
 from functools import cache, lru_cache
 from operator import attrgetter
-from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, NamedTuple, Sequence, TypeVar, Union
 
 from bot.paper import Paper
 from bot.topics.text import singular, words
+
+if TYPE_CHECKING:
+    from bot.topics.filters import Filter
 
 DEFAULT_FIELDS = ("title", "abstract", "keywords")
 """Where a term without a field is looked for: title, abstract and the AI keywords."""
@@ -94,6 +97,22 @@ def _occurrences(keys: tuple[str, ...], key: str, first: int | None) -> Iterator
             return
 
 
+class PaperFacts(NamedTuple):
+    """What filters (``cat:``, ``upvotes:>=N``, ``has:code``) look at: facts about a paper, not its words."""
+
+    categories: tuple[str, ...] = ()
+    """arXiv categories as the paper gives them, primary first."""
+    upvotes: int | None = None
+    comments: int | None = None
+    stars: int | None = None
+    """GitHub stars of the paper's repository; None when unknown."""
+    has_code: bool = False
+
+    @classmethod
+    def of(cls, paper: Paper) -> PaperFacts:
+        return cls(paper.categories, paper.upvotes, paper.comments, paper.github_stars, bool(paper.github_repo))
+
+
 @dataclass(frozen=True, slots=True)
 class PaperText:
     """A paper's searchable text, tokenised once; reuse it to test many queries."""
@@ -106,20 +125,28 @@ class PaperText:
     author: FieldText
     authors: tuple[tuple[str, FieldText], ...]
     """Each author's name with its own words, to name who matched."""
+    facts: PaperFacts = PaperFacts()
+    categories: frozenset[str] = frozenset()
+    """The categories case-folded (``cs.cl``), for ``cat:cs.CL``."""
+    archives: frozenset[str] = frozenset()
+    """The categories' archives case-folded (``cs`` of ``cs.CL``, ``hep-th`` of ``hep-th``), for ``cat:cs.*``."""
 
     @classmethod
     def of(cls, paper: Paper) -> PaperText:
-        """Return the (cached) text of *paper*; the cache key is the text itself, so never stale."""
-        return _paper_text(paper.title, paper.abstract, paper.ai_keywords, paper.authors)
+        """Return the (cached) text of *paper*; the cache key is the content itself, so never stale."""
+        return _paper_text(paper.title, paper.abstract, paper.ai_keywords, paper.authors, PaperFacts.of(paper))
 
 
 # Some 50 KB a paper: 128 covers a poll's hundred or so papers, and a deferred `Match`
 # keeps its own paper's text however long it is used, so a miss only costs re-tokenising.
+# The facts are part of the key: a paper whose upvotes changed is tokenised again, which
+# happens about once a poll, while within a poll the same paper is tested against every topic.
 @lru_cache(maxsize=128)
 def _paper_text(
-    title: str, abstract: str, keywords: tuple[str, ...], authors: tuple[str, ...]
+    title: str, abstract: str, keywords: tuple[str, ...], authors: tuple[str, ...], facts: PaperFacts = PaperFacts()
 ) -> PaperText:
     title_words, abstract_words = words(title), words(abstract)
+    folded = frozenset(category.strip().casefold() for category in facts.categories)
     keywords_text = FieldText.of(keywords)
     return PaperText(
         title=FieldText(title_words),
@@ -128,6 +155,9 @@ def _paper_text(
         default=FieldText([*title_words, _GAP, *abstract_words, _GAP, *keywords_text.words]),
         author=FieldText.of(authors),
         authors=tuple((name, FieldText(words(name))) for name in authors),
+        facts=facts,
+        categories=folded,
+        archives=frozenset(category.split(".", 1)[0] for category in folded),
     )
 
 
@@ -136,9 +166,10 @@ class Hit:
     """One positive term of a query that a paper matched, and where."""
 
     term: str
-    """The term as the query shows it, without its field: ``unlearning``, ``"model merging"``, ``unlearn*``."""
+    """The term as the query shows it, without its field: ``unlearning``, ``"model merging"``, ``unlearn*``;
+    for a filter, what the paper showed: ``cat:cs.CL``, ``upvotes 23 ≥ 20``, ``has code``."""
     fields: tuple[str, ...]
-    """Where it was found: some of ``title``, ``abstract``, ``keywords``, ``author``."""
+    """Where it was found: some of ``title``, ``abstract``, ``keywords``, ``author``; none for a filter."""
     authors: tuple[str, ...] = ()
     """For ``author:`` terms, the matching authors' names as the paper gives them."""
 
@@ -246,9 +277,6 @@ class Term:
         found = tuple(name for name in DEFAULT_FIELDS if getattr(text, name).contains(self.parts))
         return Hit(self.label, found)
 
-    def positive_terms(self) -> Iterator[Term]:
-        yield self
-
 
 def _term_test(parts: tuple[Part, ...], field_name: str) -> Callable[[PaperText], bool]:
     if len(parts) > 1:
@@ -268,7 +296,9 @@ def _getter(name: str) -> Callable[[Any], Any]:
     return attrgetter(name)
 
 
-Node = Union[Term, "Group"]
+Leaf = Union[Term, "Filter"]
+"""What a query is made of: words to look for, and filters (`bot.topics.filters`) on facts."""
+Node = Union[Term, "Filter", "Group"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,16 +327,23 @@ class Group:
         for chain in self.any_of:
             if all(node.test(text) for node in chain):
                 for node in chain:
-                    if isinstance(node, Term):
-                        yield node.hit(text)
-                    else:
+                    if isinstance(node, Group):
                         yield from node.hits(text)
+                    else:
+                        yield node.hit(text)
 
     def positive_terms(self) -> Iterator[Term]:
-        """Yield the terms looked for, skipping everything excluded."""
+        """Yield the terms looked for, skipping everything excluded (and filters, which are not words)."""
+        return (leaf for leaf in self.positive_leaves() if isinstance(leaf, Term))
+
+    def positive_leaves(self) -> Iterator[Leaf]:
+        """Yield the terms and filters a match may rest on, skipping everything excluded."""
         for chain in self.any_of:
             for node in chain:
-                yield from node.positive_terms()
+                if isinstance(node, Group):
+                    yield from node.positive_leaves()
+                else:
+                    yield node
 
     def render(self, *, top: bool = False) -> str:
         """Return the group as the canonical query text writes it."""

@@ -1,13 +1,15 @@
-"""Parse topic queries such as ``"model merging" OR unlearn* -diffusion author:neubig``.
+"""Parse topic queries such as ``"model merging" OR unlearn* -diffusion author:neubig cat:cs.CL``.
 
 Grammar (NOT binds tightest, then side-by-side AND, then OR)::
 
     query  := chain ("OR" chain)*
     chain  := unary (["AND"] unary)*
     unary  := ("NOT" | "-") primary | primary
-    primary:= [field ":"] (word | word* | "phrase") | "(" query ")"
+    primary:= [field ":"] (word | word* | "phrase") | filter | "(" query ")"
+    filter := "cat:" category | ("upvotes" | "stars" | "comments") ":" [op] N | "has:code"
 
-Operators count only in upper case; "or" is an ordinary word.
+Operators count only in upper case; "or" is an ordinary word. Filters are described in
+`bot.topics.filters`; a query may consist of filters alone (``upvotes:>=50``).
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from dataclasses import dataclass
 from sys import intern
 
 from bot.paper import Paper
-from bot.topics.matcher import Group, Hit, Match, Node, PaperText, Term, explain_match
+from bot.topics.filters import FILTER_LIST, FILTERS, Category, FilterError, needs_value, parse_filter
+from bot.topics.matcher import Group, Hit, Leaf, Match, Node, PaperText, Term, explain_match
 from bot.topics.text import fold, singular
 from bot.usage import UsageError
 
@@ -35,7 +38,7 @@ _FIELD = re.compile(r"([A-Za-z]+):(.*)", re.DOTALL)
 # A word, with a "*" that makes it a prefix only when the star ends the word.
 _PART = re.compile(r"([^\W_]+)(\*(?![^\W_]))?")
 _OPERATORS = ("OR", "AND", "NOT")
-_FIELD_LIST = "title:, abstract: and author:"
+_FIELD_LIST = f"title:, abstract: and author:, and the filters are {FILTER_LIST}"
 
 
 class QueryError(UsageError):
@@ -49,7 +52,7 @@ class _Token:
     at: int
     """1-based character position, for messages."""
     label: str = ""
-    term: Term | None = None
+    term: Leaf | None = None
 
 
 class Query:
@@ -77,7 +80,10 @@ class Query:
         return self._root
 
     def search_terms(self) -> list[str]:
-        """Return the positive terms, without fields, for candidate retrieval: ``word``, ``pre*``, ``"a phrase"``."""
+        """Return the positive terms, without fields, for candidate retrieval: ``word``, ``pre*``, ``"a phrase"``.
+
+        Filters are not words and are left out, so a query of filters alone gives none.
+        """
         return list(dict.fromkeys(term.label for term in self._root.positive_terms()))
 
     def search_branches(self, *, limit: int = MAX_BRANCHES) -> list[tuple[str, ...]]:
@@ -85,8 +91,18 @@ class Query:
 
         ``"model merging" OR unlearning -diffusion`` gives ``[('"model merging"',), ('unlearning',)]``:
         a search engine given the whole query as one string would look for all the words at once.
+        Filters are left out too; an alternative of filters alone (``alpha OR upvotes:>=50``) has
+        no words a search could find its papers by, so it is dropped.
         """
-        return _alternatives(self._root, limit)
+        return [branch for branch in _alternatives(self._root, limit) if branch]
+
+    def categories(self) -> frozenset[str]:
+        """Return the arXiv categories the query follows, as arXiv writes them: ``{"cs.CL", "cs.*", "hep-th"}``.
+
+        Only categories a match can rest on count: ``-cat:cs.CV`` (at any depth) leaves papers
+        out and names nothing to read, so it is not included.
+        """
+        return frozenset(leaf.shown for leaf in self._root.positive_leaves() if isinstance(leaf, Category))
 
     @property
     def everything(self) -> bool:
@@ -127,6 +143,9 @@ class EveryPaper(Query):
     def search_branches(self, *, limit: int = MAX_BRANCHES) -> list[tuple[str, ...]]:
         return []
 
+    def categories(self) -> frozenset[str]:
+        return frozenset()
+
     @property
     def everything(self) -> bool:
         return True
@@ -139,6 +158,8 @@ def _alternatives(node: Node, limit: int) -> list[tuple[str, ...]]:
     """Expand *node* into the sets of positive terms that satisfy it (its OR branches), bounded."""
     if isinstance(node, Term):
         return [(node.label,)]
+    if not isinstance(node, Group):
+        return [()]  # a filter: nothing to search for, but it does not stop its neighbours being searched
     found: list[tuple[str, ...]] = []
     for chain in node.any_of:
         combos: list[tuple[str, ...]] = [()]
@@ -157,7 +178,12 @@ def parse_query(text: str) -> Query:
     tokens = _tokenise(text)
     if not tokens:
         raise QueryError("the query is empty; give at least one word to look for")
-    return Query(_Parser(tokens).parse())
+    query = Query(_Parser(tokens).parse())
+    # The written-out form is what is stored and parsed again, so it must fit the limit too.
+    if len(query.text) > MAX_QUERY_LENGTH:
+        raise QueryError(f"written out in full the query is {len(query.text):,} characters long; "
+                         f"the limit is {MAX_QUERY_LENGTH}")
+    return query
 
 
 def _tokenise(text: str) -> list[_Token]:
@@ -206,6 +232,9 @@ def _bare(text: str, pos: int, value: str, tokens: list[_Token]) -> int:
         tokens.append(_Token("TERM", pos + 1, term=_term(value, at=pos + 1)))
         return end
     field, rest = field_match[1].lower(), field_match[2]
+    if field in FILTERS:
+        tokens.append(_Token("TERM", pos + 1, term=_filter(field, rest, at=pos + 1)))
+        return end
     if field not in FIELDS:
         raise QueryError(f"unknown field '{field_match[1]}:' at character {pos + 1}; the fields are {_FIELD_LIST}")
     if rest:
@@ -218,6 +247,16 @@ def _bare(text: str, pos: int, value: str, tokens: list[_Token]) -> int:
         raise QueryError(f"'{field}:' at character {pos + 1} needs a word or \"phrase\" after it")
     tokens.append(_Token("TERM", pos + 1, term=term))
     return end
+
+
+def _filter(field: str, rest: str, *, at: int) -> Leaf:
+    """Parse ``field:rest`` for a filter field; its value must follow the colon directly, unquoted."""
+    if not rest:  # a bare run holds no spaces or quotes, so "cat: cs.CL" and 'cat:"cs.CL"' end up here
+        raise QueryError(needs_value(field, at))
+    try:
+        return parse_filter(field, rest, at=at + len(field) + 1)  # messages point at the value itself
+    except FilterError as error:
+        raise QueryError(str(error)) from None
 
 
 def _term(raw: str, *, at: int, quoted: bool = False, field: str | None = None) -> Term:

@@ -14,11 +14,12 @@ from storage.postgres.connection import Queries
 
 _CHANNEL_COLUMNS = (
     "id, platform, workspace, channel, realtime, digest_time, timezone, top_n, min_upvotes, "
-    "paused_reason, last_digest_at, created_at"
+    "paused_reason, last_digest_at, created_at, threads, leaderboard_schedule"
 )
-_TOPIC_COLUMNS = "id, channel_id, query, added_by, added_at, baseline_taken, added_by_id, number"
+_TOPIC_COLUMNS = "id, channel_id, query, added_by, added_at, baseline_taken, added_by_id, number, notify, notify_name"
 _UPDATABLE = frozenset(
-    {"realtime", "digest_time", "timezone", "top_n", "min_upvotes", "paused_reason", "last_digest_at"}
+    {"realtime", "digest_time", "timezone", "top_n", "min_upvotes", "paused_reason", "last_digest_at", "threads",
+     "leaderboard_schedule"}
 )
 _ACTIVE = "FROM topics t JOIN channels c ON c.id = t.channel_id WHERE c.paused_reason IS NULL"
 
@@ -29,7 +30,8 @@ def _channel(row: asyncpg.Record) -> Channel:
         ref=ChannelRef(platform=row["platform"], workspace=row["workspace"], channel=row["channel"]),
         realtime=row["realtime"], digest_time=row["digest_time"], timezone=row["timezone"],
         top_n=row["top_n"], min_upvotes=row["min_upvotes"], paused_reason=row["paused_reason"],
-        last_digest_at=row["last_digest_at"], created_at=row["created_at"],
+        last_digest_at=row["last_digest_at"], created_at=row["created_at"], threads=row["threads"],
+        leaderboard_schedule=row["leaderboard_schedule"],
     )
 
 
@@ -37,7 +39,7 @@ def _topic(row: asyncpg.Record) -> Topic:
     return Topic(
         id=row["id"], channel_id=row["channel_id"], query=row["query"], added_by=row["added_by"],
         added_at=row["added_at"], baseline_taken=row["baseline_taken"], added_by_id=row["added_by_id"],
-        number=row["number"],
+        number=row["number"], notify=row["notify"], notify_name=row["notify_name"],
     )
 
 
@@ -56,11 +58,13 @@ class ChannelQueries(Queries):
         async with self._transaction() as conn:
             await conn.execute(
                 """INSERT INTO channels (platform, workspace, channel, realtime, digest_time, timezone,
-                                         top_n, min_upvotes, paused_reason, last_digest_at, created_at)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                                         top_n, min_upvotes, paused_reason, last_digest_at, created_at, threads,
+                                         leaderboard_schedule)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
                    ON CONFLICT (platform, workspace, channel) DO NOTHING""",
                 ref.platform, ref.workspace, ref.channel, d.realtime, d.digest_time, d.timezone, d.top_n,
-                d.min_upvotes, d.paused_reason, d.last_digest_at, datetime.now(timezone.utc),
+                d.min_upvotes, d.paused_reason, d.last_digest_at, datetime.now(timezone.utc), d.threads,
+                d.leaderboard_schedule,
             )
             row = await conn.fetchrow(
                 f"SELECT {_CHANNEL_COLUMNS} FROM channels WHERE platform = $1 AND workspace = $2 AND channel = $3",
@@ -112,17 +116,22 @@ class ChannelQueries(Queries):
         return [_channel(r) for r in rows]
 
     async def add_topic(self, channel_id: int, query: str, added_by: str, *, at: datetime,
-                        added_by_id: str | None = None) -> Topic:
-        """Subscribe channel *channel_id* to *query*; the same query again (any letter case) returns the existing topic."""
+                        added_by_id: str | None = None, notify: str | None = None,
+                        notify_name: str | None = None) -> Topic:
+        """Subscribe channel *channel_id* to *query*; the same query again (any letter case) returns the existing topic.
+
+        *notify* (a group's platform id) and *notify_name* are kept for the new topic only: an
+        existing topic keeps its own.
+        """
         _aware(at)
         async with self._transaction() as conn:
             # The channel's row lock makes concurrent adds to one channel take numbers in turn.
             await conn.execute("SELECT 1 FROM channels WHERE id = $1 FOR UPDATE", channel_id)
             await conn.execute(
-                """INSERT INTO topics (channel_id, query, added_by, added_at, added_by_id, number)
-                   SELECT $1, $2, $3, $4, $5, coalesce(max(number), 0) + 1 FROM topics WHERE channel_id = $1
+                """INSERT INTO topics (channel_id, query, added_by, added_at, added_by_id, number, notify, notify_name)
+                   SELECT $1, $2, $3, $4, $5, coalesce(max(number), 0) + 1, $6, $7 FROM topics WHERE channel_id = $1
                    ON CONFLICT DO NOTHING""",
-                channel_id, query, added_by, at, added_by_id,
+                channel_id, query, added_by, at, added_by_id, notify, notify_name,
             )
             row = await conn.fetchrow(
                 f"SELECT {_TOPIC_COLUMNS} FROM topics WHERE channel_id = $1 AND lower(query) = lower($2)",

@@ -86,6 +86,18 @@ class CommunityQueries(Queries):
             channel_id, list(paper_ids))
         return {r["paper_id"]: r["n"] for r in rows}
 
+    async def vote_counts_many(self, pairs: Sequence[tuple[int, str]]) -> dict[tuple[int, str], int]:
+        """`vote_counts` for many (channel id, paper id) pairs at once, in one read (pairs without votes left out)."""
+        if not pairs:
+            return {}
+        rows = await self._fetch(
+            """SELECT v.channel_id, v.paper_id, count(*) AS n FROM votes v
+               JOIN (SELECT DISTINCT * FROM unnest($1::bigint[], $2::text[]) AS p (channel_id, paper_id)) AS p
+                 ON v.channel_id = p.channel_id AND v.paper_id = p.paper_id
+               GROUP BY v.channel_id, v.paper_id""",
+            [c for c, _ in pairs], [p for _, p in pairs])
+        return {(r["channel_id"], r["paper_id"]): r["n"] for r in rows}
+
     async def leaderboard(self, channel_id: int, *, since: datetime, limit: int) -> list[RankedPaper]:
         """The channel's papers posted (ledger ``sent``) since *since*, by 👍, then saves from that channel, then id."""
         rows = await self._fetch(_LEADERBOARD, channel_id, since, limit)

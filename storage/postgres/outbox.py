@@ -8,14 +8,15 @@ from datetime import datetime, timedelta
 import asyncpg
 
 from bot.rows import OutboxEntry, PostedCard, Settlement
+from storage.outbox import REFRESHED_KINDS, refresh_tag, thread_tag
 from storage.postgres.connection import Queries, affected
 
 _COLUMNS = ("id, channel_id, kind, tag, paper_ids, state, title, target_ref, attempts, next_attempt_at, "
-            "last_error, message_ref, created_at, sent_at")
+            "last_error, message_ref, created_at, sent_at, mention")
 _COLUMNS_OF_O = ", ".join(f"o.{c.strip()}" for c in _COLUMNS.split(","))
 _INSERT = """
-    INSERT INTO outbox (channel_id, kind, tag, paper_ids, title, target_ref, state, created_at)
-    VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7) ON CONFLICT (channel_id, tag) DO NOTHING
+    INSERT INTO outbox (channel_id, kind, tag, paper_ids, title, target_ref, state, created_at, mention)
+    VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8) ON CONFLICT (channel_id, tag) DO NOTHING
 """
 CHANNEL_LEASE = 10.0
 """Seconds a store keeps a channel after its last claim there: longer than any wait between two
@@ -41,7 +42,9 @@ class OutboxQueries(Queries):
         """Hand new (paper id, why, topic id) matches to the outbox; return the paper ids that were new.
 
         Up to the flood limit (single posts created in the last hour) each paper gets its own
-        post; the rest go out together as one roll-up. All of it is one transaction.
+        post, which mentions its topic's ``notify`` group; the rest go out together as one
+        roll-up, which mentions nobody. In a channel with ``threads`` on, each single post is
+        followed at once by a ``thread`` entry for it. All of it is one transaction.
         """
         first = {paper_id: (why, topic_id) for paper_id, why, topic_id in reversed(matches)}
         order = list(dict.fromkeys(m[0] for m in matches))
@@ -49,7 +52,7 @@ class OutboxQueries(Queries):
             return []
         async with self._transaction() as conn:
             # The channel's row lock: two processes enqueueing for one channel count the flood in turn.
-            await conn.execute("SELECT 1 FROM channels WHERE id = $1 FOR UPDATE", channel_id)
+            threads = await _lock_channel(conn, channel_id)
             inserted = await conn.fetch(
                 """INSERT INTO deliveries (channel_id, paper_id, state, why, topic_id, created_at)
                    SELECT $1, m.paper_id, 'pending', m.why, m.topic_id, $5
@@ -59,26 +62,71 @@ class OutboxQueries(Queries):
             fresh = {r[0] for r in inserted}
             new = [p for p in order if p in fresh]
             if new:
-                await self._queue_posts(conn, channel_id, new, at=at, max_per_hour=max_per_hour)
+                topics = {p: first[p][1] for p in new}
+                await self._queue_posts(conn, channel_id, topics, at=at, max_per_hour=max_per_hour, threads=threads)
         return new
 
-    async def _queue_posts(self, conn: asyncpg.Connection, channel_id: int, new: list[str], *, at: datetime,
-                           max_per_hour: int) -> None:
+    async def _queue_posts(self, conn: asyncpg.Connection, channel_id: int, new: dict[str, int | None], *,
+                           at: datetime, max_per_hour: int, threads: bool) -> None:
+        """Queue the posts of *new* (paper id -> topic id, in order): singles up to the flood limit, then a roll-up."""
         recent = await conn.fetchval(
             "SELECT count(*) FROM outbox WHERE channel_id = $1 AND kind = 'paper' AND created_at > $2",
             channel_id, at - timedelta(hours=1))
         room = max(0, max_per_hour - recent)
-        singles, rest = new[:room], new[room:]
-        await conn.executemany(_INSERT, [(channel_id, "paper", f"paper:{p}", [p], None, None, at) for p in singles])
+        papers = list(new)
+        singles, rest = papers[:room], papers[room:]
+        mentions = await _topic_mentions(conn, [new[p] for p in singles])
+        entries = []
+        for p in singles:
+            entries.append((channel_id, "paper", f"paper:{p}", [p], None, None, at, mentions.get(new[p])))
+            if threads:  # the next id: the channel's lock keeps every other insert out from between them
+                entries.append((channel_id, "thread", thread_tag(p), [p], None, None, at, None))
+        await conn.executemany(_INSERT, entries)
         if rest:
             title = f"…and {len(rest)} more new papers matching this channel's topics"
-            await conn.execute(_INSERT, channel_id, "rollup", f"rollup:{rest[0]}", rest, title, None, at)
+            await conn.execute(_INSERT, channel_id, "rollup", f"rollup:{rest[0]}", rest, title, None, at, None)
+
+    async def enqueue_post(self, channel_id: int, *, kind: str, tag: str, paper_ids: Sequence[str],
+                           title: str | None = None, at: datetime) -> bool:
+        """Queue one message of *kind* (``leaderboard``) showing *paper_ids*; False when *tag* is there already."""
+        async with self._transaction() as conn:
+            await _lock_channel(conn, channel_id)
+            status = await conn.execute(_INSERT, channel_id, kind, tag, list(paper_ids), title, None, at, None)
+        return affected(status) == 1
+
+    async def enqueue_refresh(self, channel_id: int, *, target_ref: str, at: datetime) -> bool:
+        """Queue an edit of the sent post *target_ref* showing its papers again, with its paper ids and title.
+
+        False when the channel has no such post (`REFRESHED_KINDS`), or an edit of it is pending
+        already. The channel's row lock makes two processes refreshing one post take turns, so
+        the second finds the first's edit pending and the tags (counting the post's edits so
+        far) never collide.
+        """
+        async with self._transaction() as conn:
+            await _lock_channel(conn, channel_id)
+            post = await conn.fetchrow(
+                """SELECT paper_ids, title, mention FROM outbox
+                   WHERE channel_id = $1 AND message_ref = $2 AND state = 'sent' AND kind = ANY($3::text[])
+                   ORDER BY id LIMIT 1""",
+                channel_id, target_ref, list(REFRESHED_KINDS))
+            if post is None:
+                return False
+            edits = await conn.fetchrow(
+                """SELECT count(*) AS queued, count(*) FILTER (WHERE state = 'pending') AS pending FROM outbox
+                   WHERE channel_id = $1 AND kind = 'update' AND target_ref = $2""",
+                channel_id, target_ref)
+            if edits["pending"]:
+                return False
+            status = await conn.execute(_INSERT, channel_id, "update", refresh_tag(target_ref, edits["queued"] + 1),
+                                        post["paper_ids"], post["title"], target_ref, at, post["mention"])
+        return affected(status) == 1
 
     async def enqueue_digest(self, channel_id: int, *, tag: str, title: str, top: Sequence[str],
                              skipped: Sequence[str], at: datetime) -> bool:
         """Queue a digest of *top*, mark *skipped* as left out, stamp the channel's last digest; False if *tag* was queued."""
         async with self._transaction() as conn:
-            status = await conn.execute(_INSERT, channel_id, "digest", tag, list(top), title, None, at)
+            await _lock_channel(conn, channel_id)
+            status = await conn.execute(_INSERT, channel_id, "digest", tag, list(top), title, None, at, None)
             if affected(status) != 1:
                 return False
             for state, ids in (("pending", top), ("skipped", skipped)):
@@ -92,7 +140,12 @@ class OutboxQueries(Queries):
     async def enqueue_update(self, channel_id: int, paper_id: str, *, target_ref: str, tag: str,
                              at: datetime) -> bool:
         async with self._transaction() as conn:
-            status = await conn.execute(_INSERT, channel_id, "update", tag, [paper_id], None, target_ref, at)
+            await _lock_channel(conn, channel_id)
+            # The edit keeps the post's one mention in its text (it pings nobody again: edits never do).
+            mention = await conn.fetchval(
+                "SELECT mention FROM outbox WHERE channel_id = $1 AND message_ref = $2 AND kind = 'paper' LIMIT 1",
+                channel_id, target_ref)
+            status = await conn.execute(_INSERT, channel_id, "update", tag, [paper_id], None, target_ref, at, mention)
         return affected(status) == 1
 
     async def due_outbox(self, *, now: datetime, channel_id: int | None = None, limit: int = 5000,
@@ -169,7 +222,10 @@ class OutboxQueries(Queries):
 
     async def mark_outbox_sent(self, entry_id: int, *, message_ref: str | None, at: datetime,
                                posted_states: Mapping[str, str] | None = None) -> None:
-        """Record *entry_id* as sent, and its papers' ledger rows with it (with what a single post showed)."""
+        """Record *entry_id* as sent, and its papers' ledger rows with it (with what a single post showed).
+
+        A single post's ``thread`` entry gets *message_ref* as its target: the post its thread opens on.
+        """
         await self.mark_outbox_sent_many([Settlement(entry_id, message_ref, at, posted_states)])
 
     async def mark_outbox_sent_many(self, settlements: Sequence[Settlement]) -> None:
@@ -205,6 +261,15 @@ class OutboxQueries(Queries):
                    WHERE d.channel_id = s.channel_id AND d.paper_id = s.paper_id""",
                 # an edit keeps the ledger pointing at the original message
                 channels, papers, ats, kinds, refs, posted)
+            threads = [(row["channel_id"], thread_tag(row["paper_ids"][0]), by_id[row["id"]].message_ref)
+                       for row in rows if row["kind"] == "paper" and by_id[row["id"]].message_ref is not None]
+            if threads:
+                await conn.execute(
+                    """UPDATE outbox o SET target_ref = t.ref
+                       FROM unnest($1::bigint[], $2::text[], $3::text[]) AS t (channel_id, tag, ref)
+                       WHERE o.channel_id = t.channel_id AND o.tag = t.tag AND o.kind = 'thread'
+                         AND o.target_ref IS NULL""",
+                    *(list(column) for column in zip(*threads)))
 
     async def mark_outbox_retry(self, entry_id: int, *, error: str, retry_at: datetime,
                                 count_attempt: bool = True) -> None:
@@ -231,3 +296,23 @@ class OutboxQueries(Queries):
             "SELECT state, count(*) AS n FROM outbox WHERE $1::bigint IS NULL OR channel_id = $1 GROUP BY state",
             channel_id)
         return {r["state"]: r["n"] for r in rows}
+
+
+async def _lock_channel(conn: asyncpg.Connection, channel_id: int) -> bool:
+    """Take the channel's row lock until the transaction ends; return its ``threads`` setting.
+
+    Every insert into a channel's outbox takes it first, so no other process's entry gets an
+    id between a post and its thread, and checks before an insert (flood limit, a pending
+    edit) see every earlier insert of the channel.
+    """
+    return bool(await conn.fetchval("SELECT threads FROM channels WHERE id = $1 FOR UPDATE", channel_id))
+
+
+async def _topic_mentions(conn: asyncpg.Connection, topic_ids: Sequence[int | None]) -> dict[int, str]:
+    """Return the ``notify`` group of each of *topic_ids* that has one."""
+    wanted = [t for t in topic_ids if t is not None]
+    if not wanted:
+        return {}
+    rows = await conn.fetch("SELECT id, notify FROM topics WHERE notify IS NOT NULL AND id = ANY($1::bigint[])",
+                            wanted)
+    return {row[0]: row[1] for row in rows}

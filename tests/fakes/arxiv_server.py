@@ -41,10 +41,16 @@ def _entry(pid: str, data: dict) -> str:
         f"{authors}"
         f'    <link href="http://arxiv.org/abs/{pid}v{version}" rel="alternate" type="text/html"/>\n'
         f'    <link title="pdf" href="http://arxiv.org/pdf/{pid}v{version}" rel="related" type="application/pdf"/>\n'
-        '    <arxiv:primary_category term="cs.CL" scheme="http://arxiv.org/schemas/atom"/>\n'
-        '    <category term="cs.CL" scheme="http://arxiv.org/schemas/atom"/>\n'
+        f"{_categories(data.get('categories') or ['cs.CL'])}"
         "  </entry>\n"
     )
+
+
+def _categories(categories: list[str]) -> str:
+    primary = (f'    <arxiv:primary_category term="{escape(categories[0])}" scheme="http://arxiv.org/schemas/atom"/>\n'
+               if categories else "")
+    return primary + "".join(f'    <category term="{escape(c)}" scheme="http://arxiv.org/schemas/atom"/>\n'
+                             for c in categories)
 
 
 def _error_entry(bad: str) -> str:
@@ -61,7 +67,8 @@ def _error_entry(bad: str) -> str:
 
 
 class FakeArxiv:
-    """Serve Atom entries for ids in *entries* (``{id: {title, summary, authors, published}}``)."""
+    """Serve Atom entries for ids in *entries* (``{id: {title, summary, authors, published, categories}}``;
+    *categories* is a list, primary first, ``["cs.CL"]`` when absent)."""
 
     def __init__(self, entries: dict[str, dict] | None = None) -> None:
         self.entries: dict[str, dict] = dict(entries or {})
@@ -121,6 +128,9 @@ class FakeArxiv:
             return web.Response(status=504)
         if fault == "garbage":
             return web.Response(text="<html><body>Service Unavailable", content_type="text/html")
+        search = request.query.get("search_query", "")
+        if search.startswith("cat:"):
+            return self._category(request, search[4:])
         ids = [i for i in request.query.get("id_list", "").split(",") if i]
         entries = []
         for pid in ids:
@@ -131,4 +141,22 @@ class FakeArxiv:
             if bare in self.entries:
                 entries.append(_entry(bare, self.entries[bare]))
         body = _FEED.format(query=escape(",".join(ids)), total=len(entries), entries="".join(entries))
+        return web.Response(text=body, content_type="application/atom+xml")
+
+    def add(self, pid: str, *, title: str, published: str, categories: list[str], **data: object) -> None:
+        """Add a paper in *categories* (primary first) published at *published* (ISO 8601)."""
+        self.entries[pid] = {"title": title, "published": published, "categories": categories, **data}
+
+    def _category(self, request: web.Request, pattern: str) -> web.Response:
+        def matches(cats: list[str]) -> bool:
+            if pattern.endswith(".*"):
+                return any(c.split(".")[0] == pattern[:-2] for c in cats)
+            return pattern in cats
+        hits = [(pid, d) for pid, d in self.entries.items() if matches(d.get("categories") or ["cs.CL"])]
+        hits.sort(key=lambda item: item[1].get("published", ""),
+                  reverse=request.query.get("sortOrder", "descending") == "descending")
+        start = int(request.query.get("start", 0))
+        size = int(request.query.get("max_results", 10))
+        entries = "".join(_entry(pid, d) for pid, d in hits[start:start + size])
+        body = _FEED.format(query=escape(pattern), total=len(hits), entries=entries)
         return web.Response(text=body, content_type="application/atom+xml")

@@ -15,6 +15,16 @@ callbacks and webhooks (exempt on real Discord too). Only accepted requests fill
 window; each refusal is a 429 whose ``retry_after`` is exactly when room frees up,
 counted in ``count_429``.
 
+Buttons: `click` sends a component interaction (type 3) for a button of a stored
+message, recorded like a command's. Files: multipart bodies (``payload_json`` and
+``files[n]``) are read like Discord reads them; the attachments' bytes are kept
+(`Request.files`, `Interaction.files`). Threads: a thread opened on a message has the
+message's id (``POST /channels/{c}/messages/{m}/threads``, once per message, else
+400 code 160004), and ``GET /channels/{id}`` answers for threads and the guild channel.
+`pings` says whom a message body would notify under its ``allowed_mentions``.
+`run_command` (and `click`) can act as another user, in a DM (``dm_user``), and pass
+a role option (`FakeRole`).
+
 Every accepted channel message is kept (``channel_messages``: the bodies as sent,
 ``posted_paper_ids``: the papers they show) for as long as the fake runs, so a bot
 that is killed and restarted is judged on everything it ever posted; each restart
@@ -53,6 +63,8 @@ MEMBER_PERMISSIONS = (1 << 10) | (1 << 11) | (1 << 14) | (1 << 16)  # view, send
 ADMIN_PERMISSIONS = MEMBER_PERMISSIONS | MANAGE_CHANNELS
 
 _BODY = web.RequestKey("body", object)
+_FILES = web.RequestKey("files", list)
+THREAD_EXISTS = 160004
 _PAPER_URL = re.compile(r"^https?://(?:huggingface\.co/papers|arxiv\.org/abs)/([^\s?#()]+?)/?$", re.IGNORECASE)
 _LINK_TARGET = re.compile(r"(?<!\\)\]\((https?://[^\s()]+)\)")
 # Real Discord exempts interaction responses and webhooks from the global limit.
@@ -96,9 +108,61 @@ def discord_limit_errors(payload: dict[str, Any]) -> list[str]:
                 errors.append(f"embeds.{number}.{name}: {len(value)} > {limit}")
     if total > 6000:
         errors.append(f"embeds: {total} characters > 6000")
+    errors += component_errors(payload.get("components") or [])
     if not content and not embeds and "content" in payload and "embeds" in payload:
         errors.append("cannot send an empty message")
     return errors
+
+
+def component_errors(rows: list[dict[str, Any]]) -> list[str]:
+    """Return how *rows* (a message's action rows) break Discord's component limits."""
+    errors = []
+    if len(rows) > 5:
+        errors.append(f"components: {len(rows)} rows > 5")
+    custom_ids: list[str] = []
+    for number, row in enumerate(rows):
+        children = row.get("components") or []
+        if row.get("type") != 1 or not 1 <= len(children) <= 5:
+            errors.append(f"components.{number}: an action row holds 1 to 5 components")
+        for index, button in enumerate(children):
+            where = f"components.{number}.{index}"
+            label = button.get("label") or ""
+            if len(label) > 80:
+                errors.append(f"{where}.label: {len(label)} > 80")
+            if button.get("style") == 5:
+                if not str(button.get("url") or "").startswith(("http://", "https://")) or "custom_id" in button:
+                    errors.append(f"{where}: a link button has an http(s) url and no custom_id")
+                continue
+            custom_id = button.get("custom_id") or ""
+            if not 1 <= len(custom_id) <= 100:
+                errors.append(f"{where}.custom_id: {len(custom_id)} characters, not 1 to 100")
+            custom_ids.append(custom_id)
+    if len(custom_ids) != len(set(custom_ids)):
+        errors.append("components: custom ids must be unique within a message")
+    return errors
+
+
+def pings(body: dict[str, Any]) -> set[str]:
+    """Return whom a message body would notify: ``everyone``, ``role:<id>``, ``user:<id>``.
+
+    As Discord does: only mentions in the content count (never embeds), filtered by
+    ``allowed_mentions`` (absent: everything in the content pings).
+    """
+    content = body.get("content") or ""
+    allowed = body.get("allowed_mentions")
+    parse = set(allowed.get("parse") or []) if allowed is not None else {"everyone", "roles", "users"}
+    roles = {str(r) for r in (allowed or {}).get("roles") or []}
+    users = {str(u) for u in (allowed or {}).get("users") or []}
+    found = set()
+    if "everyone" in parse and re.search(r"@(everyone|here)", content):
+        found.add("everyone")
+    for role in re.findall(r"<@&([0-9]+)>", content):
+        if "roles" in parse or role in roles:
+            found.add(f"role:{role}")
+    for user in re.findall(r"<@!?([0-9]+)>", content):
+        if "users" in parse or user in users:
+            found.add(f"user:{user}")
+    return found
 
 
 def paper_ids_in(message: dict[str, Any]) -> list[str]:
@@ -130,6 +194,15 @@ class SlidingWindow:
             return 0.0
         # Rounded up to the millisecond, like Discord, so a client that sleeps exactly this long fits.
         return math.ceil((self.accepted[0] + self.per - now) * 1000) / 1000
+
+
+async def _read_multipart(request: web.Request) -> tuple[Any, list[tuple[str, bytes]]]:
+    """Read a multipart body as Discord does: ``payload_json`` is the JSON body, ``files[n]`` the attachments."""
+    form = await request.post()
+    files = [(part.filename, part.file.read()) for key, part in form.items()
+             if key.startswith("files[") and isinstance(part, web.FileField)]
+    payload = form.get("payload_json")
+    return (json.loads(payload) if isinstance(payload, (str, bytes, bytearray)) else None), files
 
 
 def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -176,6 +249,8 @@ class Request:
     body: Any
     at: float
     status: int = 200
+    files: list[tuple[str, bytes]] = field(default_factory=list)
+    """The attachments of a multipart body: (file name, bytes)."""
 
 
 @dataclass
@@ -192,6 +267,8 @@ class Interaction:
     edits: list[dict[str, Any]] = field(default_factory=list)
     deleted_original: bool = False
     rejected: list[str] = field(default_factory=list)
+    files: list[tuple[str, bytes]] = field(default_factory=list)
+    """Every attachment the bot sent the user in answer: (file name, bytes)."""
 
     @property
     def first_response_delay(self) -> float | None:
@@ -211,6 +288,18 @@ class Interaction:
         """Return every message body the user was shown, in order."""
         shown = [c.get("data") or {} for c in self.callbacks if c["type"] == 4]
         return shown + self.edits + self.followups
+
+
+@dataclass(frozen=True)
+class FakeRole:
+    """A role of the fake guild; as a `run_command` option value it is sent as a role option."""
+
+    id: str
+    name: str
+
+    def payload(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "permissions": "0", "position": 1, "color": 0,
+                "hoist": False, "managed": False, "mentionable": True, "flags": 0}
 
 
 class FakeDiscord:
@@ -238,6 +327,10 @@ class FakeDiscord:
         )
         self.guild_id = guild_id or snowflake()
         self.channel_id = snowflake()
+        self.roles = [FakeRole(snowflake(), "Researchers")]
+        """The guild's roles besides @everyone (sent in GUILD_CREATE)."""
+        self.threads: dict[str, dict[str, Any]] = {}
+        """Each thread opened on a message, by its id (the message's id)."""
         self.requests: list[Request] = []
         self.interactions: dict[str, Interaction] = {}
         self.channel_messages: dict[str, list[dict[str, Any]]] = {}
@@ -246,7 +339,7 @@ class FakeDiscord:
         self.forbidden_channels: set[str] = set()
         self.missing_channels: set[str] = set()
         self.rate_limit_next = 0
-        """How many of the next channel message sends get a 429."""
+        """How many of the next channel message sends (and thread opens) get a 429."""
         self._raw_answers: dict[tuple[str, str], list[RawAnswer]] = {}
         self.retry_after = 0.2
         self.channel_limit = channel_limit
@@ -259,6 +352,8 @@ class FakeDiscord:
         """Each channel's messages as Discord now holds them (edits applied), oldest first."""
         self.dm_channels: dict[str, str] = {}
         """The DM channel id opened for each user id."""
+        self.edits: dict[str, list[dict[str, Any]]] = {}
+        """The edit bodies each channel message received, by message id."""
         self.nonce_duplicates = 0
         self.identify_count = 0
         self.identified_shards: list = []
@@ -292,6 +387,8 @@ class FakeDiscord:
             ("POST", "/channels/{channel}/messages", self._channel_message),
             ("GET", "/channels/{channel}/messages", self._history),
             ("PATCH", "/channels/{channel}/messages/{message}", self._edit_message),
+            ("POST", "/channels/{channel}/messages/{message}/threads", self._open_thread),
+            ("GET", "/channels/{channel}", self._get_channel),
             ("POST", "/users/@me/channels", self._open_dm),
         ]
         for method, path, handler in routes:
@@ -378,27 +475,59 @@ class FakeDiscord:
         permissions: int = ADMIN_PERMISSIONS,
         channel_id: str | None = None,
         focused: str | None = None,
+        user_id: str = "4242",
+        dm_user: str | None = None,
     ) -> Interaction:
-        """Send INTERACTION_CREATE for ``/papers <subcommand>``; ``focused`` makes it an autocomplete."""
+        """Send INTERACTION_CREATE for ``/papers <subcommand>``; ``focused`` makes it an autocomplete.
+
+        A `FakeRole` value is a role option (resolved, as Discord sends it); ``dm_user`` sends it
+        from that user's direct message with the bot instead of the guild channel.
+        """
         typed = []
+        resolved: dict[str, Any] = {}
         for name, value in (options or {}).items():
             kind = 4 if isinstance(value, int) and not isinstance(value, bool) else 3
+            if isinstance(value, FakeRole):
+                kind, value = 8, (resolved.setdefault("roles", {}).setdefault(value.id, value.payload()))["id"]
             option: dict[str, Any] = {"name": name, "type": kind, "value": value}
             if name == focused:
                 option["focused"] = True
             typed.append(option)
-        data = {
+        data: dict[str, Any] = {
             "id": self._command_id("papers"),
             "name": "papers",
             "type": 1,
             "options": [{"name": subcommand, "type": 1, "options": typed}],
         }
+        if resolved:
+            data["resolved"] = resolved
         if self.guild_commands.get(self.guild_id):
             data["guild_id"] = self.guild_id
         payload = self._interaction_payload(
             kind=4 if focused else 2, data=data, permissions=permissions,
-            channel_id=channel_id or self.channel_id,
+            channel_id=channel_id or self.channel_id, user_id=dm_user or user_id, dm=dm_user is not None,
         )
+        return await self._send_interaction(payload)
+
+    async def click(self, message_id: str, custom_id: str, *, channel_id: str | None = None,
+                    user_id: str = "4242", permissions: int = MEMBER_PERMISSIONS,
+                    dm_user: str | None = None) -> Interaction:
+        """Send a button click (a component interaction, type 3) on a stored message, as *user_id*."""
+        channel = channel_id or (self.dm_channels.get(dm_user) if dm_user else None) or self.channel_id
+        message = next((m for m in self.messages.get(channel, []) if m["id"] == str(message_id)), None)
+        if message is None:
+            raise AssertionError(f"no message {message_id} in channel {channel}")
+        payload = self._interaction_payload(kind=3, data={"custom_id": custom_id, "component_type": 2},
+                                            permissions=permissions, channel_id=channel,
+                                            user_id=dm_user or user_id, dm=dm_user is not None)
+        payload["message"] = message
+        return await self._send_interaction(payload)
+
+    def dm_channel(self, user_id: str) -> str:
+        """Return the id of the direct-message channel between the bot and *user_id* (opened if need be)."""
+        return self.dm_channels.setdefault(str(user_id), snowflake())
+
+    async def _send_interaction(self, payload: dict[str, Any]) -> Interaction:
         interaction = Interaction(id=payload["id"], token=payload["token"], created=time.monotonic(),
                                   payload=payload)
         self.interactions[interaction.token] = interaction
@@ -428,9 +557,12 @@ class FakeDiscord:
                 "mfa_enabled": False}
 
     def _interaction_payload(self, *, kind: int, data: dict[str, Any], permissions: int,
-                             channel_id: str) -> dict[str, Any]:
-        user = {"id": "4242", "username": "ada", "discriminator": "0", "global_name": "Ada",
+                             channel_id: str, user_id: str = "4242", dm: bool = False) -> dict[str, Any]:
+        name = "ada" if user_id == "4242" else f"user{user_id}"
+        user = {"id": user_id, "username": name, "discriminator": "0", "global_name": name.capitalize(),
                 "avatar": None, "public_flags": 0}
+        if dm:
+            return self._dm_interaction_payload(kind=kind, data=data, user=user)
         return {
             "id": snowflake(),
             "application_id": self.application_id,
@@ -457,6 +589,20 @@ class FakeDiscord:
             "attachment_size_limit": 10 * 1024 * 1024,
         }
 
+    def _dm_interaction_payload(self, *, kind: int, data: dict[str, Any], user: dict[str, Any]) -> dict[str, Any]:
+        # In a DM with the bot: no guild, no member (a bare user), a type 1 channel, context 1 (BOT_DM).
+        channel_id = self.dm_channel(user["id"])
+        return {
+            "id": snowflake(), "application_id": self.application_id, "type": kind,
+            "token": "itoken-" + snowflake(), "version": 1,
+            "channel_id": channel_id,
+            "channel": {"id": channel_id, "type": 1, "recipients": [user], "last_message_id": None, "flags": 0},
+            "user": user, "data": data,
+            "app_permissions": str(MEMBER_PERMISSIONS), "locale": "en-US", "entitlements": [],
+            "authorizing_integration_owners": {"0": self.guild_id}, "context": 1,
+            "attachment_size_limit": 10 * 1024 * 1024,
+        }
+
     def _guild(self) -> dict[str, Any]:
         everyone = {"id": self.guild_id, "name": "@everyone", "permissions": str(MEMBER_PERMISSIONS),
                     "position": 0, "color": 0, "hoist": False, "managed": False, "mentionable": False,
@@ -466,7 +612,7 @@ class FakeDiscord:
                    "topic": None, "rate_limit_per_user": 0, "flags": 0}
         return {
             "id": self.guild_id, "name": "Research", "icon": None, "owner_id": "4242",
-            "roles": [everyone], "channels": [channel], "threads": [], "members": [],
+            "roles": [everyone] + [role.payload() for role in self.roles], "channels": [channel], "threads": [], "members": [],
             "emojis": [], "stickers": [], "features": [], "member_count": 2, "large": False,
             "unavailable": False, "joined_at": "2026-01-01T00:00:00.000000+00:00",
             "verification_level": 0, "default_message_notifications": 0, "explicit_content_filter": 0,
@@ -480,11 +626,14 @@ class FakeDiscord:
     @web.middleware
     async def _record(self, request: web.Request, handler: Callable) -> web.StreamResponse:
         body: Any = None
-        if request.can_read_body:
+        files: list[tuple[str, bytes]] = []
+        if request.can_read_body and request.content_type == "multipart/form-data":
+            body, files = await _read_multipart(request)
+        elif request.can_read_body:
             raw = await request.read()
             body = json.loads(raw) if raw and request.content_type == "application/json" else raw
         path = request.path.removeprefix("/api/v10")
-        record = Request(request.method, path, dict(request.query), body, time.monotonic())
+        record = Request(request.method, path, dict(request.query), body, time.monotonic(), files=files)
         if path != "/gateway/ws":
             self.requests.append(record)
         if path.startswith("/gateway/ws"):
@@ -506,6 +655,7 @@ class FakeDiscord:
                 record.status = 429
                 return _too_many(wait, is_global=True)
         request[_BODY] = body
+        request[_FILES] = files
         response = await handler(request)
         record.status = response.status
         return response
@@ -566,6 +716,7 @@ class FakeDiscord:
             return _error(400, 50035, "Invalid Form Body: " + "; ".join(problems))
         interaction.callbacks.append(body)
         interaction.callback_times.append(now)
+        interaction.files.extend(request[_FILES])
         return _json({"interaction": {"id": interaction.id, "type": interaction.payload["type"]}})
 
     def _message(self, body: dict[str, Any], channel_id: str, *, flags: int = 0) -> dict[str, Any]:
@@ -574,7 +725,7 @@ class FakeDiscord:
             "embeds": body.get("embeds") or [], "author": self._bot_user(), "attachments": [],
             "mentions": [], "mention_roles": [], "mention_everyone": False, "pinned": False, "tts": False,
             "timestamp": "2026-11-27T09:00:00.000000+00:00", "edited_timestamp": None,
-            "flags": body.get("flags", flags), "components": [],
+            "flags": body.get("flags", flags), "components": body.get("components") or [],
         }
 
     async def _followup(self, request: web.Request) -> web.Response:
@@ -586,6 +737,7 @@ class FakeDiscord:
             interaction.rejected.extend(problems)
             return _error(400, 50035, "Invalid Form Body: " + "; ".join(problems))
         interaction.followups.append(request[_BODY])
+        interaction.files.extend(request[_FILES])
         return _json(self._message(request[_BODY], interaction.payload["channel_id"]))
 
     async def _edit_original(self, request: web.Request) -> web.Response:
@@ -597,6 +749,7 @@ class FakeDiscord:
             interaction.rejected.extend(problems)
             return _error(400, 50035, "Invalid Form Body: " + "; ".join(problems))
         interaction.edits.append(request[_BODY])
+        interaction.files.extend(request[_FILES])
         return _json(self._message(request[_BODY], interaction.payload["channel_id"]))
 
     async def _delete_original(self, request: web.Request) -> web.Response:
@@ -675,14 +828,53 @@ class FakeDiscord:
         if message is None:
             return _error(404, 10008, "Unknown Message")
         body = request[_BODY]
-        merged = {"content": message["content"], "embeds": message["embeds"]}
-        merged.update({k: body[k] for k in ("content", "embeds") if k in body})
+        merged = {"content": message["content"], "embeds": message["embeds"], "components": message["components"]}
+        merged.update({k: body[k] for k in ("content", "embeds", "components") if k in body})
         problems = discord_limit_errors(merged)
         if problems:
             return _error(400, 50035, "Invalid Form Body: " + "; ".join(problems))
         message.update(content=merged["content"] or "", embeds=merged["embeds"] or [],
-                       edited_timestamp="2026-11-27T09:05:00.000000+00:00")
+                       components=merged["components"] or [], edited_timestamp="2026-11-27T09:05:00.000000+00:00")
+        self.edits.setdefault(message["id"], []).append(body)
         return _json(message)
+
+    async def _open_thread(self, request: web.Request) -> web.Response:
+        channel, message_id = request.match_info["channel"], request.match_info["message"]
+        fault = self._channel_fault(channel)
+        if fault:
+            return fault
+        if self.rate_limit_next > 0:
+            self.rate_limit_next -= 1
+            self.count_429 += 1
+            return _too_many(self.retry_after, is_global=False)
+        if not any(m["id"] == message_id for m in self.messages.get(channel, [])):
+            return _error(404, 10008, "Unknown Message")
+        if message_id in self.threads:
+            return _error(400, THREAD_EXISTS, "A thread has already been created for this message")
+        name = request[_BODY].get("name") or ""
+        if not 1 <= len(name) <= 100:
+            return _error(400, 50035, f"Invalid Form Body: name: {len(name)} characters, not 1 to 100")
+        thread = {
+            "id": message_id, "type": 11, "guild_id": self.guild_id, "parent_id": channel, "name": name,
+            "owner_id": self.bot_id, "last_message_id": None, "rate_limit_per_user": 0, "message_count": 0,
+            "member_count": 1, "total_message_sent": 0, "flags": 0,
+            "thread_metadata": {"archived": False, "locked": False,
+                                "auto_archive_duration": request[_BODY].get("auto_archive_duration", 1440),
+                                "archive_timestamp": "2026-11-27T09:00:00.000000+00:00"},
+        }
+        self.threads[message_id] = thread
+        return _json(thread, status=201)
+
+    async def _get_channel(self, request: web.Request) -> web.Response:
+        channel = request.match_info["channel"]
+        fault = self._channel_fault(channel)
+        if fault:
+            return fault
+        if channel in self.threads:
+            return _json(self.threads[channel])
+        if channel == self.channel_id:
+            return _json(self._guild()["channels"][0])
+        return _error(404, 10003, "Unknown Channel")
 
     async def _open_dm(self, request: web.Request) -> web.Response:
         user_id = str(request[_BODY]["recipient_id"])

@@ -264,6 +264,13 @@ class FakeHuggingFace:
                 return await self._answer(request, 400, {"error": "Invalid date"})
             chosen = [i for i in self.items.values() if _daily_at(i)[:10] == day.isoformat()]
             chosen.sort(key=_upvotes, reverse=True)
+        elif "week" in query or "month" in query:
+            try:
+                days = _period_days(query)
+            except ValueError:
+                return await self._answer(request, 400, {"error": "Invalid week or month"})
+            chosen = [i for i in self.items.values() if _daily_at(i)[:10] in days]
+            chosen.sort(key=_upvotes, reverse=True)
         else:
             chosen = sorted(self.items.values(), key=_daily_at, reverse=True)
         if self.ignore_limit:
@@ -291,6 +298,21 @@ class FakeHuggingFace:
 
         found = sorted((i for i in self.items.values() if matches(i)), key=_upvotes, reverse=True)
         return await self._answer(request, 200, found[:limit])
+
+
+def _period_days(query: Any) -> set[str]:
+    """The days (ISO dates) of ``week=YYYY-Www`` or ``month=YYYY-MM``; ValueError when malformed."""
+    if "week" in query:
+        match = re.fullmatch(r"(\d{4})-W(\d{2})", query["week"])
+        if not match:
+            raise ValueError(query["week"])
+        year, week = int(match[1]), int(match[2])
+        return {date.fromisocalendar(year, week, day).isoformat() for day in range(1, 8)}
+    match = re.fullmatch(r"(\d{4})-(\d{2})", query["month"])
+    if not match or not 1 <= int(match[2]) <= 12:
+        raise ValueError(query["month"])
+    prefix = f"{match[1]}-{match[2]}-"
+    return {f"{prefix}{day:02d}" for day in range(1, 32)}
 
 
 def _gzip_bomb(size: int) -> bytes:

@@ -23,6 +23,11 @@ Files arrive as ``files_upload_v2`` sends them: ``files.getUploadURLExternal`` h
 an upload URL on the fake itself, the bytes are POSTed there, and
 ``files.completeUploadExternal`` shares them in a channel (`files_in` reads them back).
 ``conversations.open`` with ``users=U1`` opens the direct message `dm_channel` ``("U1")``.
+
+Threads work as in Slack: ``chat.postMessage`` with ``thread_ts`` replies to a top-level
+message of the channel (``thread_not_found`` if there is none), ``conversations.replies``
+reads a thread back (the parent first, then its replies, oldest first), and thread replies
+are in neither ``conversations.history`` nor `posted_paper_ids`: they are not posts.
 """
 
 from __future__ import annotations
@@ -194,16 +199,22 @@ class FakeSlack:
         return copy.deepcopy(self._messages.get(channel_id, []))
 
     def posted_paper_ids(self, channel_id: str) -> list[str]:
-        """Return every paper id of every accepted message in *channel_id*, in posting order.
+        """Return every paper id of every accepted top-level message in *channel_id*, in posting order.
 
         Ids come from each message's current metadata ``event_payload.paper_ids``, so a
-        paper posted twice appears twice.
+        paper posted twice appears twice. Thread replies are left out: they are not posts.
         """
         return [
             paper_id
             for message in self._messages.get(channel_id, [])
+            if not _is_reply(message)
             for paper_id in ((message.get("metadata") or {}).get("event_payload") or {}).get("paper_ids", [])
         ]
+
+    def replies_to(self, channel_id: str, ts: str) -> list[dict[str, Any]]:
+        """Return copies of the thread replies to the message *ts* in *channel_id*, oldest first."""
+        return [copy.deepcopy(m) for m in self._messages.get(channel_id, [])
+                if _is_reply(m) and m["thread_ts"] == ts]
 
     def files_in(self, channel_id: str) -> list[UploadedFile]:
         """Return copies of the files shared in *channel_id*, oldest first."""
@@ -331,7 +342,10 @@ class FakeSlack:
         if params.get("metadata"):
             message["metadata"] = params["metadata"]
         if params.get("thread_ts"):
-            message["thread_ts"] = params["thread_ts"]
+            thread_ts = str(params["thread_ts"])
+            if self._top_level(channel, thread_ts) is None:
+                return {"ok": False, "error": "thread_not_found"}
+            message["thread_ts"] = thread_ts
         self._messages.setdefault(channel, []).append(message)
         return {"ok": True, "channel": channel, "ts": message["ts"], "message": _without_metadata(message)}
 
@@ -368,10 +382,29 @@ class FakeSlack:
         return {"ok": True, "channel": channel, "ts": ts, "text": message.get("text"),
                 "message": _without_metadata(message)}
 
+    def _top_level(self, channel: str, ts: str) -> dict[str, Any] | None:
+        return next((m for m in self._messages.get(channel, []) if m["ts"] == ts and not _is_reply(m)), None)
+
+    def _api_conversations_replies(self, token: str | None, params: dict) -> dict:
+        # Like Slack: the thread of *ts* (a parent, or any reply in it), the parent first, oldest first.
+        channel, ts = str(params.get("channel", "")), str(params.get("ts", ""))
+        named = next((m for m in self._messages.get(channel, []) if m["ts"] == ts), None)
+        if named is None:
+            return {"ok": False, "error": "thread_not_found"}
+        parent_ts = named.get("thread_ts", named["ts"])
+        thread = [m for m in self._messages.get(channel, []) if m["ts"] == parent_ts or m.get("thread_ts") == parent_ts]
+        start = int(str(params.get("cursor") or "0"))
+        limit = int(str(params.get("limit") or 1000))
+        page = thread[start:start + limit]
+        if not _truthy(params.get("include_all_metadata")):
+            page = [_without_metadata(m) for m in page]
+        has_more = start + limit < len(thread)
+        return {"ok": True, "messages": copy.deepcopy(page), "has_more": has_more,
+                "response_metadata": {"next_cursor": str(start + limit) if has_more else ""}}
+
     def _api_conversations_history(self, token: str | None, params: dict) -> dict:
         # Thread replies are not part of a channel's history; newest first, like Slack.
-        top_level = [m for m in self._messages.get(str(params.get("channel", "")), [])
-                     if m.get("thread_ts", m["ts"]) == m["ts"]]
+        top_level = [m for m in self._messages.get(str(params.get("channel", "")), []) if not _is_reply(m)]
         newest_first = top_level[::-1]
         start = int(str(params.get("cursor") or "0"))
         limit = int(str(params.get("limit") or 100))
@@ -475,6 +508,11 @@ class FakeSlack:
         return ws
 
 
+def _is_reply(message: dict[str, Any]) -> bool:
+    """Say whether *message* is a reply in a thread (not the thread's parent, nor a plain post)."""
+    return message.get("thread_ts", message["ts"]) != message["ts"]
+
+
 def _without_metadata(message: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in message.items() if key != "metadata"}
 
@@ -506,11 +544,13 @@ def signed_headers(secret: str, body: str, *, timestamp: int | None = None,
 
 
 def slash_command_body(text: str, *, response_url: str, team_id: str = "T1", channel_id: str = "C1",
-                       user_id: str = "U1", user_name: str = "ada") -> str:
-    """Return the form body Slack posts for ``/papers <text>``."""
+                       user_id: str = "U1", user_name: str = "ada", channel_name: str | None = None) -> str:
+    """Return the form body Slack posts for ``/papers <text>`` (in a ``D…`` channel: from a direct message)."""
+    if channel_name is None:
+        channel_name = "directmessage" if channel_id.startswith("D") else "papers"
     return urlencode({
         "token": "legacy-verification", "team_id": team_id, "team_domain": team_id.lower(),
-        "channel_id": channel_id, "channel_name": "papers", "user_id": user_id, "user_name": user_name,
+        "channel_id": channel_id, "channel_name": channel_name, "user_id": user_id, "user_name": user_name,
         "command": "/papers", "text": text, "api_app_id": APP_ID, "is_enterprise_install": "false",
         "response_url": response_url, "trigger_id": "1.2.3",
     })
@@ -528,3 +568,28 @@ def mention_event_body(text: str, *, team_id: str = "T1", channel_id: str = "C1"
                   "ts": "1700000000.000100", "channel": channel_id, "event_ts": "1700000000.000100",
                   "team": team_id},
     })
+
+
+def block_actions_body(action_id: str, *, response_url: str | None, value: str = "", message_ts: str = "1.000001",
+                       team_id: str = "T1", channel_id: str = "C1", user_id: str = "U1",
+                       user_name: str = "ada") -> str:
+    """Return the form body (``payload=<json>``) Slack posts when someone clicks the button *action_id*.
+
+    The button sits on the message *message_ts* in *channel_id*; *response_url* None leaves it
+    out (as for a button Slack gives no response URL).
+    """
+    payload: dict[str, Any] = {
+        "type": "block_actions", "token": "legacy-verification", "api_app_id": APP_ID, "trigger_id": "1.2.3",
+        "user": {"id": user_id, "username": user_name, "name": user_name, "team_id": team_id},
+        "team": {"id": team_id, "domain": team_id.lower()},
+        "enterprise": None, "is_enterprise_install": False,
+        "container": {"type": "message", "message_ts": message_ts, "channel_id": channel_id, "is_ephemeral": False},
+        "channel": {"id": channel_id, "name": "papers"},
+        "message": {"type": "message", "ts": message_ts, "user": BOT_USER_ID, "bot_id": BOT_ID},
+        "state": {"values": {}},
+        "actions": [{"type": "button", "action_id": action_id, "block_id": "b1", "value": value,
+                     "text": {"type": "plain_text", "text": "button"}, "action_ts": str(time.time())}],
+    }
+    if response_url is not None:
+        payload["response_url"] = response_url
+    return urlencode({"payload": json.dumps(payload)})
