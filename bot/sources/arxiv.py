@@ -46,22 +46,7 @@ class ArxivClient(HttpSource):
     async def paper(self, paper_id: str) -> Paper:
         """Return the arXiv record for *paper_id*; raise `PaperNotFound` when arXiv has none."""
         pid = normalize_paper_id(paper_id)
-        async with self._lock:
-            try:
-                response = await send_with_retries(lambda: self._spaced_get({"id_list": pid, "max_results": 1},
-                                                                            f"the lookup of {pid}"),
-                                                   max_retries=self._max_retries,
-                                                   sleep=self._sleep, backoff=self._min_interval,
-                                                   on_failure=self._failed)
-            except MalformedResponse as error:  # too large
-                log.warning("arXiv lookup of %s refused: %s", pid, error)
-                raise
-            except SourceUnavailable as error:
-                log.warning("arXiv lookup of %s failed: %s", pid, error)
-                raise SourceUnavailable(f"cannot reach arXiv at {self.base_url}: {error}") from error
-        self._answered()
-        if response.status_code >= 400:
-            raise SourceError(f"arXiv refused the lookup of {pid} with HTTP {response.status_code}")
+        response = await self._query({"id_list": pid, "max_results": 1}, f"the lookup of {pid}")
         return parse_atom_entry(response.content, requested=pid)
 
     async def category(self, pattern: str, *, start: int = 0, max_results: int = 100) -> list[Paper]:
@@ -69,12 +54,16 @@ class ArxivClient(HttpSource):
         what = f"the listing of {pattern}"
         params = {"search_query": f"cat:{pattern}", "sortBy": "submittedDate", "sortOrder": "descending",
                   "start": start, "max_results": max_results}
+        return parse_atom_page((await self._query(params, what)).content, category=pattern)
+
+    async def _query(self, params: dict, what: str) -> Answer:
+        """One polite request to the query API (spaced, retried, under the lock); raise in one line naming *what*."""
         async with self._lock:
             try:
                 response = await send_with_retries(lambda: self._spaced_get(params, what),
                                                    max_retries=self._max_retries, sleep=self._sleep,
                                                    backoff=self._min_interval, on_failure=self._failed)
-            except MalformedResponse as error:
+            except MalformedResponse as error:  # too large
                 log.warning("arXiv %s refused: %s", what, error)
                 raise
             except SourceUnavailable as error:
@@ -83,7 +72,7 @@ class ArxivClient(HttpSource):
         self._answered()
         if response.status_code >= 400:
             raise SourceError(f"arXiv refused {what} with HTTP {response.status_code}")
-        return parse_atom_page(response.content, category=pattern)
+        return response
 
     async def new_in_category(self, pattern: str, *, since: datetime | None, most: int = 500,
                               page_size: int = 100) -> list[Paper]:
