@@ -6,14 +6,16 @@ import asyncio
 import logging
 import os
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import AsyncIterator, Awaitable, Callable
 
 from bot.actions import Action
+from bot.arxiv_feeds import CategoryFeeds
 from bot.channels import Command
 from bot.delivery import CommandEngine
 from bot.engine import Engine, utcnow
+from bot.metrics import Metrics
 from bot.poller import Poller
 from bot.replies import Error, Reply
 from bot.settings import Settings, StartupError, check_database
@@ -38,6 +40,7 @@ class Core:
     arxiv: ArxivClient
     engine: Engine
     poller: Poller
+    metrics: Metrics = field(default_factory=Metrics)
 
 
 @asynccontextmanager
@@ -48,26 +51,33 @@ async def open_core(settings: Settings, *, clock: Callable[[], datetime] | None 
     token = settings.hf_token.get_secret_value() if settings.hf_token else None
     hf = HuggingFaceClient(base_url=settings.hf_api_url, token=token, timeout=settings.http_timeout)
     arxiv = ArxivClient(base_url=settings.arxiv_api_url, timeout=settings.http_timeout)
+    # One arXiv client for look-ups and category reads, so arXiv's one-request-per-3-s holds across both.
+    feeds = CategoryFeeds(store=store, arxiv=arxiv, interval=settings.arxiv_interval)
+    metrics = Metrics()  # one set of counters for the poller, the worker and the engine: what /metrics serves
     poller = Poller(store=store, hf=hf, clock=clock, max_posts_per_hour=settings.max_posts_per_hour,
-                    update_posts=settings.update_posts)
+                    update_posts=settings.update_posts, feeds=feeds, metrics=metrics)
     # The engine sees the running adapters only for what they can show, and wakes delivery for 👍 edits.
     engine = Engine(store=store, hf=hf, arxiv=arxiv, clock=clock, answer_timeout=settings.answer_timeout,
-                    platforms=poller.adapters, on_queued=poller.worker.wake)
+                    platforms=poller.adapters, on_queued=poller.worker.wake, metrics=metrics)
     try:
-        yield Core(settings, store, hf, arxiv, engine, poller)
+        yield Core(settings, store, hf, arxiv, engine, poller, metrics)
     finally:
         await hf.aclose()
         await arxiv.aclose()
         await store.close()
 
 
-async def open_database(settings: Settings) -> Store:
-    """Open the database, or raise `StartupError` in one line naming PAPERBOY_DATABASE and the fix."""
+async def open_database(settings: Settings, *, exclusive: bool = True, apply_migrations: bool = True) -> Store:
+    """Open the database, or raise `StartupError` in one line naming PAPERBOY_DATABASE and the fix.
+
+    `paperboy doctor` opens it shared (a running Paperboy may own the file) and without migrating.
+    """
     database = os.fspath(settings.database)  # model_copy(update=…) may have put a Path there
     check_database(database)
     where = f"PAPERBOY_DATABASE={describe_database(database)}"
     try:
-        return await open_store(database, exclusive=True)
+        return await open_store(database, exclusive=exclusive, apply_migrations=apply_migrations,
+                                claim_lease=settings.claim_lease)
     except (SchemaTooNewError, DatabaseInUse) as error:
         raise StartupError(f"{where}: {error}") from None
     except CorruptDatabase as error:
@@ -183,10 +193,12 @@ async def _poll_cycle(core: Core) -> None:
     except (StorageUnavailable, StorageLost):
         raise
     except asyncio.TimeoutError:
+        core.metrics.poll_errors.inc()
         log.error("poll: the cycle was still running after %.0f s and was stopped (PAPERBOY_POLL_TIMEOUT)", timeout)
         await _record_poll_error(f"the poll was still running after {timeout:.0f} s and was stopped; "
                                  "a paper source may be answering very slowly", core)
     except Exception:
+        core.metrics.poll_errors.inc()
         log.exception("poll cycle failed")
         await _record_poll_error("the poll cycle failed; see the log", core)
     finally:

@@ -9,10 +9,10 @@ from typing import Awaitable, Callable
 from bot.answers import UsageError, int_arg, query_arg
 from bot.channels import Command, Group
 from bot.delivery import THREADS
-from bot.lists import CurrentLists, cached_lists
+from bot.lists import CurrentLists, as_known, cached_lists
 from bot.paging import Pages
 from bot.replies import PaperCard, PaperList, Reply, Text
-from bot.schedule import next_digest_at, parse_clock_time
+from bot.schedule import digest_name, is_weekly, next_digest_at, parse_clock_time, parse_digest_days
 from bot.timezones import get_zone
 from bot.topics import QueryError, parse_query
 from bot.store import Store
@@ -59,16 +59,16 @@ class ChannelCommands:
                                            added_by_id=command.caller.id, notify=group.id if group else None,
                                            notify_name=group.name if group else None)
         lists, note = await self.current_lists()
+        # As the cache knows them, so cat: sees the categories an arXiv read gave them, as the poller does.
+        pool = await as_known(self.store, lists.papers()) if lists else await cached_lists(self.store)
         if lists is not None and lists.complete:
             # Papers in the lists that match now are the baseline: shown here, never posted later. One that
             # misses a filter (upvotes:>=20) is looked at again each poll and posted once it passes.
-            await self.store.record_baseline(channel.id, [p.id for p in lists.papers() if query.match(p)],
-                                             at=self.clock())
+            await self.store.record_baseline(channel.id, [p.id for p in pool if query.match(p)], at=self.clock())
             await self.store.mark_baseline_taken([topic.id])
-        pool = lists.papers() if lists else await cached_lists(self.store)
         matches = [(p, m) for p in pool if (m := query.match(p))]
         cards = tuple(PaperCard(p, m.explain()) for p, m in matches)
-        how = "in the daily digest" if channel.digest_time else "here as they appear"
+        how = f"in the {digest_name(channel)}" if channel.digest_time else "here as they appear"
         what = "every new paper" if query.everything else "new matching papers"
         if query.everything and channel.min_upvotes:
             what = f"every new paper with at least {channel.min_upvotes} upvotes"
@@ -76,6 +76,8 @@ class ChannelCommands:
         if matches:
             title += f": {len(matches)} papers in the current lists match already"
         later = f"From now on {what} will be posted {how}."
+        if categories := query.categories():
+            later += f" It also follows arXiv's new submissions in {', '.join(sorted(categories))}."
         if group:
             later += f" Each post of this topic mentions @{group.name}."
         return Reply(self.pages.first(command, title, cards, note=f"{later} {note}." if note else later,
@@ -120,10 +122,14 @@ class ChannelCommands:
         channel = await self.store.ensure_channel(command.channel)
         words = command.args.split()
         if not words:
-            raise UsageError("Give a time, like 'digest 09:00 Europe/Paris 5', or 'digest off'.")
+            raise UsageError("Give a time, like 'digest 09:00 Europe/Paris 5', 'digest weekly mon 09:00' "
+                             "or 'digest weekdays 09:00', or 'digest off'.")
         if words[0].lower() == "off":
-            await self.store.update_channel(channel.id, digest_time=None, realtime=True)
-            return Reply(Text("Daily digest off: new matching papers will be posted as they appear."))
+            await self.store.update_channel(channel.id, digest_time=None, digest_days=None, realtime=True)
+            return Reply(Text("Digest off: new matching papers will be posted as they appear."))
+        days, words = parse_digest_days(words)
+        if not words:
+            raise UsageError("Give the time of day too, like 'digest weekdays 09:00 Europe/Paris 5'.")
         hour_minute = parse_clock_time(words[0])
         zone_name, top_n = channel.timezone, channel.top_n
         for word in words[1:]:
@@ -132,12 +138,13 @@ class ChannelCommands:
             else:
                 zone_name = get_zone(word).key
         updated = await self.store.update_channel(
-            channel.id, digest_time=hour_minute, timezone=zone_name, top_n=top_n,
+            channel.id, digest_time=hour_minute, digest_days=days, timezone=zone_name, top_n=top_n,
             realtime=False, last_digest_at=self.clock(),
         )
         upcoming = next_digest_at(updated, self.clock()).astimezone(get_zone(zone_name))
-        return Reply(Text(f"Daily digest at {hour_minute} {zone_name} with the top {top_n} new papers. "
-                          f"Next one: {upcoming:%a %d %b %H:%M %Z}."))
+        since = " of the week" if is_weekly(updated) else ""
+        return Reply(Text(f"{digest_name(updated).capitalize()} at {hour_minute} {zone_name} with the top {top_n} "
+                          f"new papers{since}. Next one: {upcoming:%a %d %b %H:%M %Z}."))
 
     async def realtime(self, command: Command) -> Reply:
         choice = command.args.strip().lower()
@@ -217,6 +224,10 @@ class ChannelCommands:
         outbox = await self.store.outbox_counts()
         lines.append(f"Outbox: {outbox.get('pending', 0) + outbox.get('sending', 0)} waiting, "
                      f"{outbox.get('sent', 0)} sent, {outbox.get('dead', 0)} given up")
+        unconfirmed, since = await self.store.outbox_unconfirmed()
+        if unconfirmed:  # maybe sent before a crash: the platform cannot say yet (Slack: history once a minute)
+            lines.append(f"Waiting for confirmation: {unconfirmed} post{'s' if unconfirmed != 1 else ''} "
+                         f"(since {_ago(since.isoformat() if since else None, now) or 'an unknown time'})")
         lines.append("Paused channels: " + ("none" if not paused else ""))
         lines += [f"  {c.ref.channel}: {c.paused_reason}" for c in paused]
         return Reply(Text("\n".join(lines), title="Paperboy status"))
@@ -273,7 +284,7 @@ def _canonical(text: str) -> str:
 
 def _mode(channel: Channel) -> str:
     if channel.digest_time:
-        return f"daily digest at {channel.digest_time} {channel.timezone}, top {channel.top_n}"
+        return f"{digest_name(channel)} at {channel.digest_time} {channel.timezone}, top {channel.top_n}"
     return "each paper as it appears" if channel.realtime else "off (no digest set)"
 
 

@@ -16,6 +16,8 @@ from typing import Iterator, Sequence
 from bot.app import CommandGate, Core, open_database, open_core, run_poller
 from bot.db_copy import CopyRefused, copy_database
 from bot.delivery import Adapter, CommandEngine
+from bot.health import Health, serve_health
+from bot.logformat import JsonFormatter
 from bot.redaction import RedactingFilter
 from bot.settings import Settings, SettingsError, StartupError, check_database, load_settings
 from bot.store import describe_database
@@ -91,6 +93,13 @@ def build_parser() -> argparse.ArgumentParser:
     manifest = slack_sub.add_parser("manifest", help="print the Slack app manifest (JSON)",
                                     description="Print the app manifest to paste at api.slack.com/apps.")
     manifest.set_defaults(func=slack_manifest)
+
+    doctor = sub.add_parser("doctor", help="check the settings, database, Hugging Face and the platform tokens",
+                            description="Check every configured piece (settings, the database and its migrations, "
+                            "Hugging Face, the Discord and Slack tokens, Slack's signing secret and scopes) and "
+                            "print one line each with ✓ or ✗ and the fix; exit 0 when all pass, 1 otherwise. "
+                            "It changes nothing.")
+    doctor.set_defaults(func=run_doctor)
     return parser
 
 
@@ -121,6 +130,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     Whatever goes wrong, the user gets one line on standard error, never a traceback.
     """
     args = build_parser().parse_args(argv)
+    if args.func is run_doctor:  # a bad setting is one of its findings: it loads the settings itself
+        return run_doctor(args)
     try:
         settings = load_settings()
         _configure_logging(settings, console=_console_in_use(args, settings))
@@ -181,12 +192,15 @@ def _configure_logging(settings: Settings, *, console: bool) -> None:
     for handler in handlers:
         handler.addFilter(redaction)
         handler.addFilter(_not_idle_warning)
+        if settings.log_format == "json":
+            handler.setFormatter(JsonFormatter())  # basicConfig leaves a handler's own formatter alone
     logging.basicConfig(level=settings.log_level, format=_LOG_FORMAT, handlers=handlers)
     logging.captureWarnings(True)  # library warnings too go to the log, not the terminal
-    if settings.log_level != "DEBUG":
-        # Request lines are noise on a console; failures are reported by Paperboy itself.
-        for noisy in ("httpx", "httpcore", "discord", "slack_bolt", "slack_sdk", "aiohttp.access"):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
+    # Request lines are noise on a console; failures are reported by Paperboy itself. At DEBUG they show
+    # (NOTSET: the root's level), whatever an earlier configuration in this process said.
+    quiet = logging.NOTSET if settings.log_level == "DEBUG" else logging.WARNING
+    for noisy in ("httpx", "httpcore", "discord", "slack_bolt", "slack_sdk", "aiohttp.access"):
+        logging.getLogger(noisy).setLevel(quiet)
 
 
 def _not_idle_warning(record: logging.LogRecord) -> bool:
@@ -277,7 +291,8 @@ def _platform_adapters(core: Core, engine: CommandEngine) -> list[Adapter]:
         from adapters.slack import SlackAdapter
 
         with _startup_errors("slack"):
-            adapters.append(SlackAdapter(core.settings, engine, store=core.store))
+            # In HTTP mode the Slack port serves /healthz and /metrics too (one port behind a load balancer).
+            adapters.append(SlackAdapter(core.settings, engine, store=core.store, routes=Health(core).routes()))
     return adapters
 
 
@@ -286,6 +301,7 @@ async def _serve(core: Core, adapters: list[Adapter], *, console, gate: CommandG
     """Start the adapters (and the poller); run until end of console input or a signal; then stop in order."""
     stop = asyncio.Event()
     started: list[Adapter] = []
+    health = await serve_health(core) if core.settings.health_port else None  # up first: start-up shows there
     with _stop_on_signals(stop):
         try:
             for adapter in adapters:
@@ -297,6 +313,8 @@ async def _serve(core: Core, adapters: list[Adapter], *, console, gate: CommandG
         finally:
             for adapter in reversed(started):
                 await _stop_adapter(adapter)
+            if health is not None:
+                await health.stop()
 
 
 async def _start(adapter: Adapter, stop: asyncio.Event) -> bool:
@@ -405,6 +423,26 @@ def discord_invite(args: argparse.Namespace, settings: Settings) -> int:
             raise StartupError(str(error)) from None
     print(invite_url(app_id))
     return 0
+
+
+def run_doctor(args: argparse.Namespace) -> int:
+    from bot.doctor import run_doctor as doctor
+
+    try:
+        return asyncio.run(doctor(_platform_check))
+    except KeyboardInterrupt:
+        return 130
+
+
+def _platform_check(platform: str):
+    """The adapter's own doctor check, imported only for a platform that is configured."""
+    if platform == "discord":
+        from adapters.discord import check_discord
+
+        return check_discord
+    from adapters.slack import check_slack
+
+    return check_slack
 
 
 def slack_manifest(args: argparse.Namespace, settings: Settings) -> int:

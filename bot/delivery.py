@@ -79,8 +79,10 @@ class Adapter(Protocol):
     async def find_post(self, channel: ChannelRef, post: Post) -> str | None:
         """Return the message ref of Paperboy's own recent post of *post* in *channel*, or None.
 
-        Used after a crash to learn whether an ambiguous send went out. Raises when
-        the channel's history cannot be read, so the caller never guesses.
+        Used after a crash to learn whether an ambiguous send went out; ``post.sent_after``
+        then says how far back to read. Raises when the channel's history cannot be read, so
+        the caller never guesses; an exception whose ``result`` is RATE_LIMITED says when to
+        ask again (``retry_after``), and the entry waits until then without holding up others.
         """
 
     async def edit(self, channel: ChannelRef, message_ref: str, post: Post) -> DeliveryResult:

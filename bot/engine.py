@@ -21,10 +21,12 @@ from bot.delivery import BUTTONS
 from bot.ids import normalize_paper_id
 from bot.leaderboard import Leaderboard
 from bot.lists import CurrentLists, cached_lists, fetch_lists, remember_lists
+from bot.metrics import Metrics
 from bot.paging import PAGE, Pages
 from bot.paper import Paper
 from bot.periods import Periods
 from bot.reading_list import ReadingList
+from bot.similar import SimilarPapers
 from bot.replies import ACTION_KINDS, Error, PaperCard, PaperList, Reply, Text
 from bot.sources import ArxivClient, HuggingFaceClient, PaperNotFound, SourceError
 from bot.store_errors import StorageLost, StorageUnavailable
@@ -63,8 +65,10 @@ class Engine:
         cache_patience: float = 1.0,
         platforms: Mapping[str, object] | None = None,
         on_queued: Callable[[], None] = lambda: None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.store = store
+        self.metrics = metrics or Metrics()
         self.hf = hf
         self.arxiv = arxiv
         self.clock = clock or utcnow
@@ -85,9 +89,15 @@ class Engine:
                                    on_queued=lambda: self.on_queued())
         self.leaderboard = Leaderboard(store=store, clock=self.clock)
         self.periods = Periods(store=store, clock=self.clock, pages=self.pages, hf=hf, fresh=self._fresh)
+        self.similar_papers = SimilarPapers(store=store, pages=self.pages, hf=hf, look_up=self.look_up,
+                                            fresh=self._fresh, answer_timeout=answer_timeout)
 
     async def handle(self, command: Command) -> Reply:
         """Run *command*; bad input and source failures become an `Error` reply, never an exception."""
+        with self.metrics.command_seconds.labels(command.channel.platform).time():
+            return await self._handle(command)
+
+    async def _handle(self, command: Command) -> Reply:
         spec = COMMANDS.get(command.name)
         if spec is None:
             name = command.name[:40]
@@ -95,10 +105,11 @@ class Engine:
         if spec.manages and not command.caller.can_manage:
             return error_reply(
                 f"Only people who can manage this channel can use '{spec.name}'. "
-                "Anyone can use trending, today, search, show, topics and preview."
+                "Anyone can look papers up (trending, today, search, show, similar), see topics and preview."
             )
         handler = (getattr(self, f"_{spec.name}", None) or getattr(self.reading, spec.name, None)
                    or getattr(self.leaderboard, spec.name, None) or getattr(self.periods, spec.name, None)
+                   or getattr(self.similar_papers, spec.name, None)
                    or getattr(self.channels, spec.name))
         reply = await self._guarded(command, spec, lambda: handler(command))
         if isinstance(reply.content, Error) or spec.private:

@@ -59,6 +59,12 @@ async def remember_lists(store: Store, lists: CurrentLists, *, at: datetime) -> 
         await store.save_list("daily", [p.id for p in lists.daily], at=at)
 
 
+async def as_known(store: Store, papers: list[Paper]) -> list[Paper]:
+    """*papers* as the cache knows them: merged with what other sources said (arXiv's categories)."""
+    known = await store.get_papers([p.id for p in papers])
+    return [known.get(p.id, p) for p in papers]
+
+
 async def cached_lists(store: Store) -> list[Paper]:
     """The papers of the last lists fetched, trending first, each once."""
     trending, _ = await store.get_list("trending")

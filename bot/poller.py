@@ -12,11 +12,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable, Mapping
 
+from bot.arxiv_feeds import CategoryFeeds
 from bot.delivery import Adapter
 from bot.leaderboard import Leaderboard
-from bot.lists import CurrentLists, fetch_lists, remember_lists
+from bot.metrics import Metrics
+from bot.lists import CurrentLists, as_known, fetch_lists, remember_lists
 from bot.paper import Paper
-from bot.schedule import digest_due
+from bot.schedule import digest_due, is_weekly
 from bot.sources import HuggingFaceClient
 from bot.topics import EveryPaper, Match, PaperText, Query, QueryError, parse_query
 from bot.topics.index import TopicIndex
@@ -41,6 +43,8 @@ class PollReport:
     baselined: int = 0
     enqueued: list[tuple[Channel, Paper, str]] = field(default_factory=list)
     """(channel, paper, why) newly matched this cycle."""
+    categories_read: list[str] = field(default_factory=list)
+    """The arXiv categories read this cycle (each at most once per PAPERBOY_ARXIV_INTERVAL)."""
     digests: int = 0
     leaderboards: int = 0
     updates: int = 0
@@ -72,6 +76,8 @@ class Poller:
         max_posts_per_hour: int = 10,
         update_posts: bool = False,
         worker: DeliveryWorker | None = None,
+        feeds: CategoryFeeds | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.store = store
         self.hf = hf
@@ -79,11 +85,17 @@ class Poller:
         self.clock = clock or utcnow
         self.max_posts_per_hour = max_posts_per_hour
         self.update_posts = update_posts
-        self.worker = worker or DeliveryWorker(store=store, adapters=self.adapters, clock=self.clock)
+        self.metrics = metrics or (worker.metrics if worker else Metrics())
+        self.worker = worker or DeliveryWorker(store=store, adapters=self.adapters, clock=self.clock,
+                                               metrics=self.metrics)
         self._topic_index: TopicIndex[tuple[int, int]] | None = None
         self._every_paper: list[tuple[int, int]] = []
         """(channel id, topic id) of the ``*`` topics, which match every paper without the index."""
         self._index_signature: tuple[int, int, int] | None = None
+        self.feeds = feeds
+        """arXiv's category listings, for the topics that name a category (``cat:cs.CL``); None: not read."""
+        self._category_topics: dict[tuple[int, int], frozenset[str]] = {}
+        """(channel id, topic id) -> the categories that topic names, for the topics that name any."""
 
     async def poll_once(self, *, deliver: bool = True) -> PollReport:
         """Fetch, match, queue and (unless *deliver* is False) deliver once.
@@ -91,6 +103,7 @@ class Poller:
         `bot.dry_run` runs this on a copy of the database to show what it would send.
         """
         report = PollReport()
+        self.metrics.polls.inc()
         lists = await fetch_lists(self.hf)
         now = self.clock()
         report.errors = lists.errors
@@ -98,6 +111,8 @@ class Poller:
         await remember_lists(self.store, lists, at=now)
         if lists.papers():
             await self._match(lists, report, now=now)
+        if self.feeds is not None:
+            await self._follow_categories(report, now=now)
         channels = await self.store.list_channels()
         await self._queue_digests(channels, report, now)
         report.leaderboards = await Leaderboard(store=self.store, clock=self.clock).queue_weekly(channels, now=now)
@@ -112,6 +127,7 @@ class Poller:
 
     async def _record_health(self, report: PollReport, now: datetime) -> None:
         if report.errors:
+            self.metrics.poll_errors.inc()
             await self.store.set_state("poll.last_error", "; ".join(report.errors))
             await self.store.set_state("poll.last_error_at", now.isoformat())
         if report.fetched:
@@ -123,6 +139,7 @@ class Poller:
         if self._topic_index is None or signature != self._index_signature:
             index: TopicIndex[tuple[int, int]] = TopicIndex()
             every_paper: list[tuple[int, int]] = []
+            category_topics: dict[tuple[int, int], frozenset[str]] = {}
             parsed: dict[str, Query | None] = {}  # many channels follow the same query: parse it once
             for channel_id, topic_id, text in await self.store.active_topics():
                 if text not in parsed:
@@ -133,8 +150,10 @@ class Poller:
                     every_paper.append((channel_id, topic_id))
                 else:
                     index.add((channel_id, topic_id), query)
+                    if categories := query.categories():
+                        category_topics[(channel_id, topic_id)] = categories
             self._topic_index, self._index_signature = index, signature
-            self._every_paper = every_paper
+            self._every_paper, self._category_topics = every_paper, category_topics
             # The index lives until the topics change: keep the cyclic collector from
             # walking its hundreds of thousands of objects on every collection.
             gc.collect()
@@ -142,15 +161,43 @@ class Poller:
         return self._topic_index
 
     async def _match(self, lists: CurrentLists, report: PollReport, *, now: datetime) -> None:
-        """Find each channel's new matches through the topic index and hand them over."""
+        """Match the lists' papers, as the cache knows them (with arXiv's categories), and take baselines."""
+        papers = await as_known(self.store, lists.papers())
+        await self._match_papers(papers, report, now=now)
+        # New topics take their baseline after matching, so it never hides a match of an older topic. It is
+        # what they match now: a paper that misses a filter (upvotes:>=20) is posted once it passes.
+        if lists.complete:
+            for channel_id, topic_ids in (await self.store.topics_awaiting_baseline()).items():
+                report.baselined += await self.store.record_baseline(
+                    channel_id, await self._matching(channel_id, topic_ids, papers), at=now)
+                await self.store.mark_baseline_taken(topic_ids)
+
+    async def _follow_categories(self, report: PollReport, *, now: datetime) -> None:
+        """Read the due arXiv categories the topics name, and match what is new only to those topics."""
+        assert self.feeds is not None
+        await self._index()
+        wanted = set().union(*self._category_topics.values()) if self._category_topics else set()
+        if not wanted:
+            return
+        read = await self.feeds.read(wanted, now=now)
+        report.categories_read, report.errors = read.read, report.errors + read.errors
+        if read.fresh:
+            # A topic without cat: follows Hugging Face's lists only, so arXiv's papers skip it.
+            await self._match_papers(read.fresh, report, now=now, only=set(self._category_topics))
+
+    async def _match_papers(self, papers: list[Paper], report: PollReport, *, now: datetime,
+                            only: set[tuple[int, int]] | None = None) -> None:
+        """Find each channel's new matches among *papers* (by the topics in *only*, if given); hand them over."""
         index = await self._index()
-        papers = lists.papers()
         found: dict[int, list[tuple[Paper, str, int]]] = {}
         channels: dict[int, Channel] = {}
         for paper in papers:  # one paper at a time: a poll's matches can run to hundreds of thousands
             first: dict[int, tuple[int, Match]] = {}  # channel -> its oldest matching topic
-            every = [(key, EVERY.match(paper)) for key in self._every_paper]
-            for (channel_id, topic_id), match in (*every, *index.matches(PaperText.of(paper))):
+            every = [(key, EVERY.match(paper)) for key in self._every_paper] if only is None else []
+            for key, match in (*every, *index.matches(PaperText.of(paper))):
+                channel_id, topic_id = key
+                if only is not None and key not in only:
+                    continue
                 if channel_id not in first or topic_id < first[channel_id][0]:
                     first[channel_id] = (topic_id, match)
             # Ask the ledger only about the channels that matched, not about every channel's history.
@@ -163,13 +210,6 @@ class Poller:
                     found.setdefault(channel_id, []).append((paper, match.explain(), topic_id))
         for channel_id, matches in found.items():
             await self._hand_over(channels[channel_id], matches, report, now=now)
-        # New topics take their baseline after matching, so it never hides a match of an older topic. It is
-        # what they match now: a paper that misses a filter (upvotes:>=20) is posted once it passes.
-        if lists.complete:
-            for channel_id, topic_ids in (await self.store.topics_awaiting_baseline()).items():
-                report.baselined += await self.store.record_baseline(
-                    channel_id, await self._matching(channel_id, topic_ids, papers), at=now)
-                await self.store.mark_baseline_taken(topic_ids)
 
     async def _matching(self, channel_id: int, topic_ids: list[int], papers: list[Paper]) -> list[str]:
         """The ids of *papers* that any of the channel's topics *topic_ids* (new ones, a few) matches."""
@@ -203,7 +243,9 @@ class Poller:
             if not top:
                 await self.store.update_channel(channel.id, last_digest_at=now)
                 continue
-            title = f"Paperboy digest for {scheduled:%a %d %b}: {len(top)} new papers"
+            # A weekly digest gathers what was queued since the last one: the same queue, fired less often.
+            title = (f"Paperboy weekly digest for the week to {scheduled:%a %d %b}: {len(top)} new papers"
+                     if is_weekly(channel) else f"Paperboy digest for {scheduled:%a %d %b}: {len(top)} new papers")
             if rest:
                 title += f" (the top {len(top)} of {len(ranked)})"
             if await self.store.enqueue_digest(channel.id, tag=f"digest:{scheduled:%Y-%m-%d}", title=title,

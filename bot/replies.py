@@ -7,6 +7,7 @@ their markup and must never let it mention anyone.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from bot.paper import Paper
 
@@ -120,3 +121,6 @@ class Post:
     mention: str | None = None
     """The one mention Paperboy ever sends: the platform id of the group (a Slack user group, a
     Discord role) a channel manager asked a topic to notify. Adapters ping that group and nobody else."""
+    sent_after: datetime | None = None
+    """Set only when a crash left it unsure whether the post went out: the post cannot be older
+    than this (its outbox claim time), so `Adapter.find_post` need not read further back."""

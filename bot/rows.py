@@ -31,6 +31,8 @@ class Channel:
     """Each single-paper post opens a discussion thread (where the platform has threads)."""
     leaderboard_schedule: str | None = None
     """When the weekly leaderboard is posted: ``<day> <HH:MM> <time zone>`` (``mon 09:00 Europe/Paris``)."""
+    digest_days: str | None = None
+    """The days the digest goes out: None every day, ``mon-fri`` the weekdays, one day (``mon``) weekly."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +113,8 @@ class OutboxEntry:
     sent_at: datetime | None = None
     mention: str | None = None
     """The group a ``paper`` post mentions (its topic's `Topic.notify` when it was queued)."""
+    claimed_at: datetime | None = None
+    """When it was last claimed (pending -> sending): an ambiguous post went out no earlier."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,9 +1,9 @@
-"""Digest times: parsing ``HH:MM`` and working out when a channel's digest is due."""
+"""Digest times: parsing ``HH:MM`` and days, and working out when a channel's digest is due (daily, weekdays, weekly)."""
 
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from bot.timezones import get_zone
 from bot.usage import UsageError
@@ -21,27 +21,36 @@ def parse_clock_time(text: str) -> str:
 
 
 def last_scheduled_at(channel: Channel, now: datetime) -> datetime | None:
-    """Return the most recent digest time at or before *now*, or None without a digest."""
+    """Return the most recent digest time at or before *now* (on one of its days), or None without a digest."""
     if not channel.digest_time:
         return None
-    zone = get_zone(channel.timezone)
-    hour, minute = map(int, channel.digest_time.split(":"))
-    local = now.astimezone(zone)
-    # Build the wall-clock time in the zone, so DST changes keep the digest at the chosen hour.
-    scheduled = datetime(local.year, local.month, local.day, hour, minute, tzinfo=zone)
-    if scheduled > local:
-        day = (local - timedelta(days=1)).date()
-        scheduled = datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone)
-    return scheduled
+    local = now.astimezone(get_zone(channel.timezone))
+    for back in range(8):  # a weekly digest's last slot is at most 7 days back
+        scheduled = _slot(channel, local.date() - timedelta(days=back))
+        if scheduled is not None and scheduled <= local:
+            return scheduled
+    raise AssertionError("unreachable: every digest has a day in the past week")
 
 
 def next_digest_at(channel: Channel, now: datetime) -> datetime:
     """Return the next digest time after *now* (the channel must have a digest time)."""
-    last = last_scheduled_at(channel, now)
-    if last is None:
+    if not channel.digest_time:
         raise ValueError("the channel has no digest time")
-    day = (last + timedelta(days=1)).date()
-    return datetime(day.year, day.month, day.day, last.hour, last.minute, tzinfo=last.tzinfo)
+    local = now.astimezone(get_zone(channel.timezone))
+    for ahead in range(8):
+        scheduled = _slot(channel, local.date() + timedelta(days=ahead))
+        if scheduled is not None and scheduled > local:
+            return scheduled
+    raise AssertionError("unreachable: every digest has a day in the next week")
+
+
+def _slot(channel: Channel, day: date) -> datetime | None:
+    """The channel's digest time on *day*, or None when its digest skips that day."""
+    if day.weekday() not in digest_weekdays(channel.digest_days):
+        return None
+    hour, minute = map(int, channel.digest_time.split(":"))
+    # The wall-clock time in the zone, so DST changes keep the digest at the chosen hour.
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=get_zone(channel.timezone))
 
 
 def digest_due(channel: Channel, now: datetime) -> datetime | None:
@@ -93,3 +102,62 @@ def next_weekly_at(schedule: str, now: datetime) -> datetime:
     last = last_weekly_at(schedule, now)
     date = (last + timedelta(days=7)).date()
     return datetime(date.year, date.month, date.day, last.hour, last.minute, tzinfo=last.tzinfo)
+
+
+WEEKDAYS_ONLY = "mon-fri"
+"""The stored `Channel.digest_days` of a weekday digest (None: every day; one day: weekly)."""
+
+
+def digest_weekdays(days: str | None) -> frozenset[int]:
+    """The weekday numbers (Monday 0) a stored `Channel.digest_days` names: ``mon-fri``, ``mon``, ``mon,thu``."""
+    if not days:
+        return frozenset(range(7))
+    chosen: set[int] = set()
+    for part in days.split(","):
+        first, _, last = part.partition("-")
+        start, end = WEEKDAYS.index(first), WEEKDAYS.index(last or first)
+        chosen.update(range(start, end + 1))
+    return frozenset(chosen)
+
+
+def parse_digest_days(words: list[str]) -> tuple[str | None, list[str]]:
+    """Split ``daily``, ``weekdays`` or ``weekly <day>`` off the front of *words*: (stored days, the rest).
+
+    Anything else is a daily digest (``digest 09:00``): the words are returned as they are.
+    """
+    first = words[0].lower() if words else ""
+    days: str | None = None
+    if first == "weekly":
+        if len(words) < 2:
+            raise UsageError("Say which day, like 'digest weekly mon 09:00 Europe/Paris 5'.")
+        return parse_weekday(words[1]), words[2:]
+    if first in ("daily", "weekdays"):
+        days, words = (None if first == "daily" else WEEKDAYS_ONLY), words[1:]
+    if words and _names_a_day(words[0]):
+        # `digest mon 09:00` (or Discord's day option without `weekly`): say what was meant.
+        raise UsageError(f"A day goes with weekly: 'digest weekly {words[0][:10].lower()} 09:00'.")
+    return days, words
+
+
+def _names_a_day(word: str) -> bool:
+    try:
+        parse_weekday(word)
+    except UsageError:
+        return False
+    return True
+
+
+def digest_name(channel: Channel) -> str:
+    """``daily digest``, ``weekday digest`` or ``weekly digest on mon``, for replies and settings."""
+    if not channel.digest_days:
+        return "daily digest"
+    if channel.digest_days == WEEKDAYS_ONLY:
+        return "weekday digest"
+    if is_weekly(channel):
+        return f"weekly digest on {channel.digest_days}"
+    return f"digest on {channel.digest_days}"
+
+
+def is_weekly(channel: Channel) -> bool:
+    """A digest on one day of the week, which gathers a week of papers."""
+    return len(digest_weekdays(channel.digest_days)) == 1

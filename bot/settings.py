@@ -28,16 +28,25 @@ class Settings(BaseSettings):
     hf_api_url: str = Field("https://huggingface.co", validation_alias=_env("PAPERBOY_HF_API_URL"))
     arxiv_api_url: str = Field("https://export.arxiv.org", validation_alias=_env("PAPERBOY_ARXIV_API_URL"))
     hf_token: SecretStr | None = Field(None, validation_alias=_env("HF_TOKEN"))
+    arxiv_interval: float = Field(3600.0, ge=1, validation_alias=_env("PAPERBOY_ARXIV_INTERVAL"))
+    """How often, in seconds, each arXiv category that an active topic names is read (new listings appear daily)."""
     poll_interval: float = Field(900.0, ge=1, validation_alias=_env("PAPERBOY_POLL_INTERVAL"))
     poll_timeout: float = Field(300.0, gt=0, validation_alias=_env("PAPERBOY_POLL_TIMEOUT"))
     """The watchdog: a poll cycle still running after this many seconds is stopped and reported."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", validation_alias=_env("PAPERBOY_LOG_LEVEL")
     )
+    claim_lease: float = Field(30.0, ge=1, validation_alias=_env("PAPERBOY_CLAIM_LEASE"))
+    """Postgres: seconds before a live process confirms the sends of one that died (longer than a send's
+    HTTP deadline, so a process that only lost its database connection is not second-guessed)."""
     http_timeout: float = Field(10.0, gt=0, validation_alias=_env("PAPERBOY_HTTP_TIMEOUT"))
     answer_timeout: float = Field(2.5, gt=0, validation_alias=_env("PAPERBOY_ANSWER_TIMEOUT"))
     max_posts_per_hour: int = Field(10, ge=1, validation_alias=_env("PAPERBOY_MAX_POSTS_PER_HOUR"))
     update_posts: bool = Field(False, validation_alias=_env("PAPERBOY_UPDATE_POSTS"))
+    log_format: Literal["text", "json"] = Field("text", validation_alias=_env("PAPERBOY_LOG_FORMAT"))
+    """``json``: one JSON object per log line (time, level, logger, message, channel and paper where known)."""
+    health_port: int | None = Field(None, ge=1, le=65535, validation_alias=_env("PAPERBOY_HEALTH_PORT"))
+    """Serve ``GET /healthz`` and ``GET /metrics`` on this port; unset: off."""
     log_file: str = Field("paperboy.log", validation_alias=_env("PAPERBOY_LOG_FILE"))
     """Where the log goes while the console is in use ("-": standard error)."""
 
@@ -69,7 +78,7 @@ class Settings(BaseSettings):
         return value
 
     @field_validator("hf_token", "discord_token", "slack_bot_token", "slack_app_token",
-                     "slack_signing_secret", "slack_client_secret", "discord_guild", "slack_client_id",
+                     "slack_signing_secret", "slack_client_secret", "discord_guild", "slack_client_id", "health_port",
                      mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:

@@ -12,13 +12,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Mapping
 
 from bot.actions import card_actions
 from bot.batching import Batcher
 from bot.delivery import BUTTONS, THREADS, Adapter, DeliveryResult, DeliveryStatus
+from bot.metrics import Metrics
 from bot.pacing import Pacer, Slot
 from bot.paper import Paper
 from bot.replies import PaperCard, PaperList, Post
@@ -78,9 +79,11 @@ class DeliveryWorker:
         adapters: Mapping[str, Adapter],
         pacer: Pacer | None = None,
         clock: Callable[[], datetime] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.store = store
         self.adapters = adapters
+        self.metrics = metrics or Metrics()
         self.pacer = pacer or Pacer()
         self.clock = clock or utcnow
         self._active: dict[int, asyncio.Task[None]] = {}
@@ -89,6 +92,8 @@ class DeliveryWorker:
         self._claims: Batcher[int, bool] = Batcher(self._claim_batch)
         self._settlements: Batcher[Settlement, None] = Batcher(self._settle_batch)
         self._wake = asyncio.Event()
+        self._recheck_at: datetime | None = None
+        """When a platform that asked to wait before its history is read again lets `reconcile` ask."""
         self._stop = asyncio.Event()  # set only by the stop event given to `run`
         self.totals = DeliveryReport()
         """Everything this worker has done since it was made."""
@@ -127,6 +132,8 @@ class DeliveryWorker:
                 # What is due now was just sent (or waits for its platform): sleep until the next retry.
                 due = await self.store.next_outbox_retry(now=self.clock())
                 pause = idle if due is None else min(idle, max(0.05, (due - self.clock()).total_seconds()))
+                if self._recheck_at is not None:  # an ambiguous post can be checked then
+                    pause = min(pause, max(0.05, (self._recheck_at - self.clock()).total_seconds()))
                 backoff = STORAGE_BACKOFF[0]
             except StorageLost:
                 raise  # writing on would lose what was sent; Paperboy stops
@@ -189,6 +196,7 @@ class DeliveryWorker:
     async def reconcile(self) -> int:
         """Resolve entries left in ``sending`` by a crash: sent if the platform has the post, else pending."""
         settled = 0
+        self._recheck_at = None
         for entry in await self.store.abandoned_outbox():
             if entry.id in self._in_flight:
                 continue
@@ -203,12 +211,20 @@ class DeliveryWorker:
             if post is None or (entry.kind == "thread" and not entry.target_ref):
                 await self.store.release_outbox(entry.id)
                 continue
+            post = replace(post, sent_after=entry.claimed_at)  # nothing older need be read
             try:
                 ref = (await adapter.find_thread(channel.ref, entry.target_ref, post) if entry.kind == "thread"
                        else await adapter.find_post(channel.ref, post))
             except Exception as error:  # cannot tell: ask again next round, never guess
                 if entry.kind == "thread" and _gone(error):
                     await self.store.mark_outbox_dead(entry.id, error=str(error))  # its post is gone
+                    continue
+                if (wait := _wait(error)) is not None:
+                    # The platform paces history reads (Slack: once a minute): the entry stays in
+                    # sending, its channel's later posts wait behind it, and the other channels go on.
+                    recheck = self.clock() + timedelta(seconds=wait)
+                    self._recheck_at = min(recheck, self._recheck_at or recheck)
+                    log.info("%s for %s waits %.0f s to be checked: %s", channel.ref, entry.tag, wait, error)
                     continue
                 log.warning("cannot check %s for %s yet: %s", channel.ref, entry.tag, error)
                 continue
@@ -322,9 +338,13 @@ class DeliveryWorker:
         if result.status is DeliveryStatus.SENT:
             await self._settlements.submit(Settlement(entry.id, result.message_ref, now, _states(entry, papers)))
             report.sent += 1
+            self.metrics.posts_sent.labels(adapter.platform).inc()
+            log.info("sent %s to %s", entry.tag, channel.ref, extra=_log_context(entry, channel))
             return True
         report.failed += 1
+        self.metrics.posts_failed.labels(adapter.platform, result.status.value).inc()  # the kind: few label values
         reason = result.reason or result.status.value
+        log.info("sending %s to %s failed: %s", entry.tag, channel.ref, reason, extra=_log_context(entry, channel))
         if entry.kind in ("update", "thread") and result.status is DeliveryStatus.PERMANENT:
             await self.store.mark_outbox_dead(entry.id, error=reason)  # the old post is gone; nothing to fix
             return True
@@ -407,7 +427,20 @@ def _gone(error: Exception) -> bool:
     return isinstance(result, DeliveryResult) and result.status is DeliveryStatus.PERMANENT
 
 
+def _wait(error: Exception) -> float | None:
+    """The seconds a failed look for a post asks to wait before the next (its ``result`` is RATE_LIMITED)."""
+    result = getattr(error, "result", None)
+    if isinstance(result, DeliveryResult) and result.status is DeliveryStatus.RATE_LIMITED:
+        return result.retry_after if result.retry_after is not None else 5.0
+    return None
+
+
 def _states(entry: OutboxEntry, papers: dict[str, Paper]) -> dict[str, str] | None:
     if entry.kind not in ("paper", "update") or entry.title:
         return None
     return {pid: posted_state(papers[pid]) for pid in entry.paper_ids if pid in papers}
+
+
+def _log_context(entry: OutboxEntry, channel: Channel) -> dict[str, str]:
+    """The ``channel`` and ``paper`` fields of a send's log line (JSON logs show them as fields)."""
+    return {"channel": str(channel.ref), "paper": ",".join(entry.paper_ids)}

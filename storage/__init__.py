@@ -30,6 +30,7 @@ async def open_store(database: str, **options: Any) -> Store:
     An SQLite error at opening becomes `UnusableDatabase` with a short reason, so the core
     needs to know nothing of SQLite.
     """
+    options.pop("claim_lease", None)  # one process per file: no other process's claims to wait out
     try:
         return await Store.open(database, **options)
     except sqlite3.Error as error:

@@ -14,12 +14,12 @@ from bot.rows import Channel, Topic
 
 _CHANNEL_COLUMNS = (
     "id, platform, workspace, channel, realtime, digest_time, timezone, top_n, min_upvotes, "
-    "paused_reason, last_digest_at, created_at, threads, leaderboard_schedule"
+    "paused_reason, last_digest_at, created_at, threads, leaderboard_schedule, digest_days"
 )
 _TOPIC_COLUMNS = "id, channel_id, query, added_by, added_at, baseline_taken, added_by_id, number, notify, notify_name"
 _UPDATABLE = frozenset(
     {"realtime", "digest_time", "timezone", "top_n", "min_upvotes", "paused_reason", "last_digest_at", "threads",
-     "leaderboard_schedule"}
+     "leaderboard_schedule", "digest_days"}
 )
 
 
@@ -37,6 +37,7 @@ def _channel(row: sqlite3.Row) -> Channel:
         created_at=from_db(row["created_at"]),
         threads=bool(row["threads"]),
         leaderboard_schedule=row["leaderboard_schedule"],
+        digest_days=row["digest_days"],
     )
 
 
@@ -74,15 +75,15 @@ class ChannelQueries(Queries):
                 """
                 INSERT INTO channels (platform, workspace, channel, realtime, digest_time, timezone,
                                       top_n, min_upvotes, paused_reason, last_digest_at, created_at, threads,
-                                      leaderboard_schedule)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                      leaderboard_schedule, digest_days)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (platform, workspace, channel) DO NOTHING
                 """,
                 (
                     ref.platform, ref.workspace, ref.channel, int(defaults.realtime), defaults.digest_time,
                     defaults.timezone, defaults.top_n, defaults.min_upvotes, defaults.paused_reason,
                     to_db(defaults.last_digest_at), to_db(datetime.now(timezone.utc)), int(defaults.threads),
-                    defaults.leaderboard_schedule,
+                    defaults.leaderboard_schedule, defaults.digest_days,
                 ),
             )
             rows = await conn.execute_fetchall(

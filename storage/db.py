@@ -99,6 +99,16 @@ async def migrate(conn: aiosqlite.Connection, *, target: int | None = None) -> i
     return target
 
 
+def pending_names(known: Sequence[Migration], current: int) -> list[str]:
+    """Return the names of the *known* migrations above version *current*; `SchemaTooNewError` past them all."""
+    if current > len(known):
+        raise SchemaTooNewError(
+            f"the database is at schema version {current}, but this Paperboy only knows versions up to "
+            f"{len(known)}; run a newer Paperboy or restore a backup"
+        )
+    return [m.name for m in known[current:]]
+
+
 DEFAULT_BUSY_TIMEOUT = 5.0
 """Seconds a write waits for another program's write lock before giving up (`StorageUnavailable`)."""
 
@@ -108,12 +118,13 @@ DEFAULT_BUSY_TIMEOUT = 5.0
 
 async def connect(
     path: str | os.PathLike[str], *, target: int | None = None, busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
-    check: bool = True,
+    check: bool = True, apply_migrations: bool = True,
 ) -> aiosqlite.Connection:
     """Open (creating if needed) the database at *path* in WAL mode with foreign keys on, and migrate it.
 
     With *check* (the default), a database that is damaged or cannot be written is refused
-    before anything is migrated: `CorruptDatabase` or `ReadOnlyDatabase`.
+    before anything is migrated: `CorruptDatabase` or `ReadOnlyDatabase`. Without
+    *apply_migrations*, the schema is left as it is (`paperboy doctor` only looks).
     """
     conn = await aiosqlite.connect(os.fspath(path))
     try:
@@ -131,7 +142,8 @@ async def connect(
             if _primary_code(error) in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
                 raise CorruptDatabase(_corrupt_reason(str(error))) from None
             raise
-        await migrate(conn, target=target)
+        if apply_migrations:
+            await migrate(conn, target=target)
     except BaseException:
         await close_connection(conn)
         raise

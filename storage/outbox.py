@@ -18,7 +18,7 @@ OWNER = f"{socket.gethostname()}:{os.getpid()}"
 """Who claimed an entry, kept for the people reading the database after a crash."""
 
 _COLUMNS = ("id, channel_id, kind, tag, paper_ids, state, title, target_ref, attempts, next_attempt_at, "
-            "last_error, message_ref, created_at, sent_at, mention")
+            "last_error, message_ref, created_at, sent_at, mention, claimed_at")
 _COLUMNS_OF_O = ", ".join(f"o.{c.strip()}" for c in _COLUMNS.split(","))
 _CLAIM = """
     UPDATE outbox SET state = 'sending', claimed_by = ?, claimed_at = ?
@@ -42,7 +42,7 @@ def _entry(row: sqlite3.Row) -> OutboxEntry:
         target_ref=row["target_ref"], attempts=row["attempts"],
         next_attempt_at=from_db(row["next_attempt_at"]), last_error=row["last_error"],
         message_ref=row["message_ref"], created_at=from_db(row["created_at"]), sent_at=from_db(row["sent_at"]),
-        mention=row["mention"],
+        mention=row["mention"], claimed_at=from_db(row["claimed_at"]),
     )
 
 
@@ -352,6 +352,11 @@ class OutboxQueries(Queries):
             (json.dumps(list(paper_ids)),),
         )
         return [PostedCard(r["channel_id"], r["paper_id"], r["message_ref"], r["posted_state"]) for r in rows]
+
+    async def outbox_unconfirmed(self) -> tuple[int, datetime | None]:
+        """Return how many entries are claimed but not settled (``sending``), and the oldest claim time."""
+        row = await self._fetchone("SELECT count(*) AS n, min(claimed_at) AS since FROM outbox WHERE state = 'sending'")
+        return (row["n"], from_db(row["since"])) if row else (0, None)
 
     async def outbox_counts(self, channel_id: int | None = None) -> dict[str, int]:
         """Return how many outbox entries are in each state (of one channel, or all)."""

@@ -16,7 +16,7 @@ COLUMNS: dict[str, dict[str, str]] = {
         "id": "int", "platform": "text", "workspace": "text", "channel": "text", "realtime": "bool",
         "digest_time": "text", "timezone": "text", "top_n": "int", "min_upvotes": "int",
         "paused_reason": "text", "last_digest_at": "time", "created_at": "time", "threads": "bool",
-        "leaderboard_schedule": "text",
+        "leaderboard_schedule": "text", "digest_days": "text",
     },
     "topics": {
         "id": "int", "channel_id": "int", "query": "text", "added_by": "text", "added_at": "time",

@@ -40,6 +40,7 @@ class Store(PaperQueries, ChannelQueries, DeliveryQueries, OutboxQueries, Instal
         slow_readers: int = 2,
         search_budget: float = SEARCH_BUDGET,
         exclusive: bool = False,
+        apply_migrations: bool = True,
     ) -> Store:
         """Open or create the database at *path*, in WAL mode with foreign keys on, migrated to the latest schema.
 
@@ -53,12 +54,13 @@ class Store(PaperQueries, ChannelQueries, DeliveryQueries, OutboxQueries, Instal
         With *exclusive*, this process must be the only Paperboy on the file (`DatabaseInUse`
         otherwise): two processes would both poll and both deliver, and each would take the
         other's sends in flight for crash leftovers. Several processes need Postgres.
+        Without *apply_migrations* the schema is left as it is, for `pending_migrations` to report.
         """
         location = os.fspath(path)
         on_disk = location not in ("", ":memory:")
         lock = ProcessLock.take(location) if exclusive and on_disk else None
         try:
-            conn = await db.connect(location, busy_timeout=busy_timeout)
+            conn = await db.connect(location, busy_timeout=busy_timeout, apply_migrations=apply_migrations)
         except BaseException:
             if lock is not None:
                 lock.release()
@@ -128,6 +130,10 @@ class Store(PaperQueries, ChannelQueries, DeliveryQueries, OutboxQueries, Instal
         """Return the database's schema version (its last applied migration)."""
         async with self._lock:
             return await db.schema_version(self._conn)
+
+    async def pending_migrations(self) -> list[str]:
+        """Return the names of the migrations this Paperboy has that the database lacks; it changes nothing."""
+        return db.pending_names(db.migrations(), await self.schema_version())
 
     async def get_state(self, key: str) -> str | None:
         """Return the value stored under *key* (last poll time, last error…), or None."""

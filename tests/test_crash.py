@@ -26,8 +26,9 @@ from tests.fakes.seed import make_item, seed_items
 from tests.fakes.slack_server import FakeSlack
 
 ROOT = Path(__file__).resolve().parents[1]
-KILLS = 30
-PAPERS = 40
+KILLS = int(os.environ.get("PAPERBOY_CRASH_KILLS", "10"))
+"""Kills per run; set PAPERBOY_CRASH_KILLS=100 (and PAPERBOY_CRASH_SEED) for a longer hunt."""
+PAPERS = 25
 DISCORD_CHANNELS = [str(900_000_000_000_000_000 + n) for n in range(6)]
 SLACK_CHANNELS = [f"C{n:08d}" for n in range(6)]
 
@@ -88,6 +89,7 @@ async def test_sigkill_during_delivery_never_duplicates_or_loses(tmp_path):
                 stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log)
 
         kills = 0
+        started = time.monotonic()
         try:
             while kills < KILLS and total(delivered(discord, slack)) < wanted:
                 bot = await launch()
@@ -101,10 +103,13 @@ async def test_sigkill_during_delivery_never_duplicates_or_loses(tmp_path):
                 await bot.wait()
                 kills += 1
 
+            killed_at = time.monotonic() - started
             bot = await launch()
             deadline = time.monotonic() + 180
             while total(delivered(discord, slack)) < wanted and time.monotonic() < deadline:
                 await asyncio.sleep(0.2)
+            print(f"{kills} kills in {killed_at:.1f} s; {total(delivered(discord, slack))} of {wanted} posts "
+                  f"delivered after {time.monotonic() - started:.1f} s")
             await asyncio.sleep(3)  # anything still to come would be a duplicate: give it time to show
             bot.send_signal(signal.SIGTERM)
             await asyncio.wait_for(bot.wait(), 30)

@@ -113,6 +113,8 @@ async def test_three_processes_on_one_postgres_survive_sigkill(tmp_path, postgre
             "PYTHONPATH": str(ROOT), "PAPERBOY_DATABASE": postgres_url, "PAPERBOY_HF_API_URL": hf.base_url,
             "PAPERBOY_ARXIV_API_URL": "http://127.0.0.1:9", "PAPERBOY_POLL_INTERVAL": "2",
             "PAPERBOY_MAX_POSTS_PER_HOUR": "1000", "PAPERBOY_LOG_LEVEL": "WARNING",
+            # Sends take 0.3 s here, so a 5 s lease is still far longer than one attempt.
+            "PAPERBOY_CLAIM_LEASE": "5",
             "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SECRET,
             "PAPERBOY_SLACK_API_URL": slack.api_url,
         }

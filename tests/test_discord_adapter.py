@@ -100,7 +100,8 @@ async def test_start_logs_in_syncs_once_and_mirrors_the_engine_commands(core, se
     count = options["trending"]["options"][0]
     assert (count["type"], count["min_value"], count["max_value"]) == (4, 1, 25)
     digest = {o["name"]: o for o in options["digest"]["options"]}
-    assert digest["timezone"]["autocomplete"] and digest["time"]["required"]
+    assert digest["timezone"]["autocomplete"] and list(digest)[:3] == ["schedule", "day", "time"]
+    assert {c["value"] for c in digest["schedule"]["choices"]} == {"daily", "weekdays", "weekly", "off"}
     assert options["unsubscribe"]["options"][0]["autocomplete"]
     assert {c["value"] for c in options["realtime"]["options"][0]["choices"]} == {"on", "off"}
     await stopped(adapter)
@@ -166,6 +167,7 @@ async def test_every_subcommand_answers_in_time_with_the_right_visibility(bot, f
     cases = [
         ("help", None, True), ("trending", {"count": 3}, False), ("today", None, False),
         ("search", {"query": "diffusion"}, False), ("show", {"paper": seed_id(0)}, False),
+        ("similar", {"paper": seed_id(0)}, False),
         ("subscribe", {"query": "diffusion"}, False), ("topics", None, False), ("more", None, False),
         ("preview", {"query": "agents"}, True), ("digest", {"time": "09:00", "timezone": "Europe/Paris", "count": 5}, False),
         ("realtime", {"state": "on"}, False), ("threads", {"state": "on"}, False), ("threshold", {"upvotes": 10}, False),

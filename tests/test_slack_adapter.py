@@ -127,6 +127,7 @@ SUBCOMMANDS = [
     ("today", "in_channel", "huggingface.co/papers/"),
     ('search "merging"', "in_channel", SHOW_ID),
     (f"show {SHOW_ID}", "in_channel", SHOW_ID),
+    (f"similar {SHOW_ID}", "in_channel", "shares: "),
     ("subscribe merging", None, "merging"),
     ("topics", None, "merging"),
     ("preview merging", "ephemeral", SHOW_ID),

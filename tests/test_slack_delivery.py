@@ -97,7 +97,7 @@ async def test_find_post_finds_a_sent_card_and_a_digest_by_tag(adapter: SlackAda
     assert await adapter.find_post(C1, card_post("2403.10009")) is None  # posted, but in another channel
     assert await adapter.find_post(C1, digest_post("2026-11-28", ("2403.10002",))) is None
     [history, *_] = slack.calls_to("conversations.history")
-    assert history.params["channel"] == "C1" and history.params["limit"] in (100, "100")
+    assert history.params["channel"] == "C1" and int(history.params["limit"]) <= 15  # Slack's most for most apps
 
 
 async def test_a_restarted_bot_finds_what_the_previous_one_posted(

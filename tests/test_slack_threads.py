@@ -7,6 +7,7 @@ read with ``conversations.replies`` and are not part of the channel's history.
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -145,9 +146,15 @@ async def test_find_thread_raises_when_it_cannot_read_the_thread(adapter: SlackA
 
     with pytest.raises(SlackHistoryError) as gone:
         await adapter.find_thread(C1, "C1/1700000000.000001", thread_post())
-    slack.rate_limit("conversations.replies", retry_after=1, times=3)
+    slack.rate_limit("conversations.replies", retry_after=1)
     with pytest.raises(SlackHistoryError) as limited:
         await adapter.find_thread(C1, parent, thread_post())
+    calls = len(slack.calls_to("conversations.replies"))
+    with pytest.raises(SlackHistoryError) as paced:  # within the Retry-After: Slack is not asked at all
+        await adapter.find_thread(C1, parent, thread_post())
+    assert paced.value.result.status is DeliveryStatus.RATE_LIMITED
+    assert len(slack.calls_to("conversations.replies")) == calls
+    adapter.clock = lambda: time.monotonic() + 2  # the wait is over
     slack.fail("conversations.replies", "channel_not_found")
     with pytest.raises(SlackHistoryError) as lost:
         await adapter.find_thread(C1, parent, thread_post())

@@ -1,4 +1,4 @@
-"""Soak: 200 poll cycles against a Hugging Face that fails 30 % of requests, papers appearing all along.
+"""Soak: 120 poll cycles against a Hugging Face that fails 30 % of requests, papers appearing all along.
 
 The bot must never crash, and at the end every paper that appeared reaches every
 matching channel exactly once.
@@ -18,7 +18,7 @@ from tests.fakes.hf_server import FakeHuggingFace
 from adapters.memory import MemoryAdapter
 from tests.fakes.seed import make_item, seed_items, seed_titles_and_abstracts
 
-CYCLES = 200
+CYCLES = 120
 TOPICS = {
     "unlearning": "unlearn*",
     "diffusion": "diffusion -image -video",

@@ -36,3 +36,18 @@ async def test_a_paper_that_matched_when_subscribing_stays_the_baseline(chat, co
     fake_hf.add(merging(clock, 60))
     await core.poller.poll_once()
     assert chat.pop_posts() == []
+
+
+async def test_has_code_posts_a_paper_on_the_poll_where_it_links_code(chat, core, fake_hf, clock):
+    fake_hf.add(merging(clock, 5))  # listed already, without code
+    await chat.push('subscribe "model merging" has:code')
+    await core.poller.poll_once()
+    assert chat.pop_posts() == []
+    item = merging(clock, 6)
+    item["paper"]["githubRepo"] = "https://github.com/example/merging"
+    fake_hf.add(item)
+    await core.poller.poll_once()
+    ((_, post),) = chat.pop_posts()
+    assert post.tag == "paper:2411.00001" and "code" in post.content.why
+    await core.poller.poll_once()
+    assert chat.pop_posts() == [], "posted once"

@@ -106,6 +106,12 @@ class DiscordAdapter:
         return self._client
 
     @property
+    def connected(self) -> bool:
+        """Whether the gateway connection is open now (False while discord.py reconnects)."""
+        client = self._client
+        return client is not None and not client.is_closed() and client.ws is not None and client.ws.open
+
+    @property
     def task(self) -> asyncio.Task[None] | None:
         """The client's gateway task (tests check it for exceptions)."""
         return self._task

@@ -14,7 +14,8 @@ import errno
 import logging
 import re
 import time
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
+from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
@@ -26,6 +27,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from adapters.slack import clicks, inbound, markup, oauth
+from adapters.slack.history import HISTORY_METHODS, HistoryReader, SlackHistoryError
 from adapters.slack.render import (
     LINK_ACTION_PREFIX, SlackMessage, clip_escaped, escape, render, render_file, render_post, render_thread,
 )
@@ -48,8 +50,6 @@ DEFAULT_RETRY_AFTER = 30.0
 POST_EVENT_TYPE = "paperboy_post"
 THREAD_EVENT_TYPE = "paperboy_thread"
 """The metadata type of a post's first thread reply: never taken for a post by `find_post`."""
-HISTORY_LIMIT = 100
-"""How many of a channel's newest messages `find_post` looks through."""
 MAX_NOTICE_CHARS = 3000
 TOKEN_TTL_SECONDS = 30.0
 """How long a workspace's bot token, once read from the installation store, is used without reading it again."""
@@ -112,18 +112,6 @@ class SlackSetupError(RuntimeError):
     """The Slack settings cannot work; the message names the setting to fix."""
 
 
-class SlackHistoryError(RuntimeError):
-    """A channel's history could not be read, so whether a post went out is unknown.
-
-    ``result`` is what the same failure means for a send (``PERMANENT`` when Paperboy
-    lost access to the channel, ``RATE_LIMITED`` or ``TRANSIENT`` otherwise).
-    """
-
-    def __init__(self, result: DeliveryResult) -> None:
-        super().__init__(result.reason or result.status.value)
-        self.result = result
-
-
 class SlackAdapter:
     """Paperboy on Slack. Implements `bot.delivery.Adapter`.
 
@@ -144,9 +132,12 @@ class SlackAdapter:
         host: str = "0.0.0.0",
         port: int | None = None,
         store: InstallationStore | None = None,
+        routes: Sequence[web.RouteDef] = (),
     ) -> None:
         self.settings = settings
         self.engine = engine
+        self.routes = list(routes)
+        """More pages for the HTTP mode's port (the core's /healthz and /metrics)."""
         self.host = host
         self.port: int = settings.slack_port if port is None else port
         self._bot_token = _secret(settings.slack_bot_token)
@@ -183,7 +174,9 @@ class SlackAdapter:
         self._tokens: dict[str, tuple[str, float]] = {}
         """Workspace → (bot token, until when on `clock`): read from the installation store at most every 30 s."""
         self.clock = time.monotonic
-        """The clock `_tokens` is measured on (tests move it)."""
+        """The clock `_tokens` and the history reads' pace are measured on (tests move it)."""
+        self.history = HistoryReader(self._call, lambda: self.clock())
+        """Reads history for `find_post` and `find_thread`, paced per workspace by Slack's 429s."""
         self._session: aiohttp.ClientSession | None = None
         """The one HTTP session (and connection pool) of every Web API client, from `start` to `stop`."""
 
@@ -240,9 +233,11 @@ class SlackAdapter:
         log.info("Slack: connected in Socket Mode")
 
     async def _listen(self) -> None:
-        self._runner = web.AppRunner(inbound.web_app(
+        application = inbound.web_app(
             self.app, path=oauth.EVENTS_PATH, signing_secret=self._signing_secret or "", repeats=self.repeats,
-        ))
+        )
+        application.add_routes(self.routes)
+        self._runner = web.AppRunner(application)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         try:
@@ -257,6 +252,14 @@ class SlackAdapter:
                                   "set PAPERBOY_SLACK_PORT to another port") from None
         self.port = self._runner.addresses[0][1]
         log.info("Slack: listening on %s:%s%s", self.host, self.port, oauth.EVENTS_PATH)
+
+    @property
+    def connected(self) -> bool:
+        """Whether Slack can reach Paperboy now: listening (HTTP mode), or the Socket Mode connection is open."""
+        if self._socket is not None:
+            session = self._socket.client.current_session
+            return session is not None and not session.closed
+        return self._runner is not None
 
     async def stop(self) -> None:
         """Stop listening, let answers in progress finish (briefly), and close connections."""
@@ -308,20 +311,16 @@ class SlackAdapter:
         )
 
     async def find_post(self, channel: ChannelRef, post: Post) -> str | None:
-        """Return the ref of Paperboy's post tagged ``post.tag`` among the channel's newest messages, or None.
+        """Return the ref of Paperboy's post tagged ``post.tag`` in the channel's history, or None.
 
-        Raises `SlackHistoryError` when the history cannot be read.
+        Reads from ``post.sent_after`` on when set, else the newest messages. Raises
+        `SlackHistoryError` when the history cannot be read (``RATE_LIMITED``: not yet).
         """
-        response = await self._call(
-            channel.workspace, "conversations_history",
-            channel=channel.channel, limit=HISTORY_LIMIT, include_all_metadata=True,
+        message = await self.history.find(
+            channel.workspace, "conversations.history", event_type=POST_EVENT_TYPE, tag=post.tag,
+            sent_after=post.sent_after, permanent=PERMANENT_ERRORS, channel=channel.channel,
         )
-        if isinstance(response, DeliveryResult):
-            raise SlackHistoryError(response)
-        for message in response.get("messages") or []:
-            if _tagged(message, POST_EVENT_TYPE, post.tag):
-                return f"{channel.channel}/{message['ts']}"
-        return None
+        return f"{channel.channel}/{message['ts']}" if message is not None else None
 
     async def edit(self, channel: ChannelRef, message_ref: str, post: Post) -> DeliveryResult:
         """Re-render *post* into the message *message_ref* (``channel/ts``) with ``chat.update``."""
@@ -357,17 +356,12 @@ class SlackAdapter:
         if not ref_channel or not ts:
             raise SlackHistoryError(DeliveryResult(DeliveryStatus.PERMANENT,
                                                    reason=f"not a Slack message ref: {message_ref!r}"))
-        # The first reply comes right after the post, and replies come oldest first: one page is enough.
-        response = await self._call(
-            channel.workspace, "conversations_replies", permanent=_THREAD_PERMANENT,
-            channel=ref_channel, ts=ts, limit=HISTORY_LIMIT, include_all_metadata=True,
+        # Replies come oldest first, and the first reply follows its post: usually on the first page.
+        message = await self.history.find(
+            channel.workspace, "conversations.replies", event_type=THREAD_EVENT_TYPE, tag=post.tag,
+            sent_after=post.sent_after, permanent=_THREAD_PERMANENT, skip_ts=ts, channel=ref_channel, ts=ts,
         )
-        if isinstance(response, DeliveryResult):
-            raise SlackHistoryError(response)
-        for message in response.get("messages") or []:
-            if message.get("ts") != ts and _tagged(message, THREAD_EVENT_TYPE, post.tag):
-                return f"{ref_channel}/{message['ts']}"
-        return None
+        return f"{ref_channel}/{message['ts']}" if message is not None else None
 
     async def notify(self, channel: ChannelRef, user_id: str | None, text: str) -> DeliveryResult:
         """Post *text* in the channel; if Paperboy cannot post there, send it to *user_id* directly.
@@ -744,10 +738,20 @@ async def _attempt(call: Any, params: Mapping[str, Any]) -> AsyncSlackResponse |
     return response
 
 
+class _RateLimitRetries(AsyncRateLimitErrorRetryHandler):
+    """Wait out a 429 and try again, except on history reads: `HistoryReader` paces those per
+    workspace, since a wait of a minute there must not hold up the other channels' recovery."""
+
+    async def _can_retry_async(self, *, state: Any, request: Any, response: Any = None, error: Any = None) -> bool:
+        if urlsplit(request.url).path.rsplit("/", 1)[-1] in HISTORY_METHODS:
+            return False
+        return await super()._can_retry_async(state=state, request=request, response=response, error=error)
+
+
 def _web_client(token: str | None, base_url: str) -> AsyncWebClient:
-    """A Web API client that waits out Slack's rate limits up to `RATE_LIMIT_RETRIES` times."""
+    """A Web API client that waits out Slack's rate limits (history reads aside) up to `RATE_LIMIT_RETRIES` times."""
     client = AsyncWebClient(token=token, base_url=base_url)
-    client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES))
+    client.retry_handlers.append(_RateLimitRetries(max_retry_count=RATE_LIMIT_RETRIES))
     return client
 
 
@@ -795,13 +799,6 @@ def _unreachable(error: BaseException) -> DeliveryResult:
 def _post_metadata(post: Post, *, event_type: str = POST_EVENT_TYPE) -> dict[str, Any]:
     """Return the message metadata that lets `find_post` (or `find_thread`) recognise *post* again."""
     return {"event_type": event_type, "event_payload": {"tag": post.tag, "paper_ids": list(post.paper_ids)}}
-
-
-def _tagged(message: Mapping[str, Any], event_type: str, tag: str) -> bool:
-    """Say whether *message* carries Paperboy's metadata of *event_type* with *tag*."""
-    metadata = message.get("metadata") or {}
-    payload = metadata.get("event_payload") or {}
-    return metadata.get("event_type") == event_type and payload.get("tag") == tag
 
 
 async def _ack(ack: Any) -> None:

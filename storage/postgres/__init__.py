@@ -18,5 +18,5 @@ async def open_store(database: str, *, exclusive: bool = False, **ignored: Any) 
     *exclusive* changes nothing: processes sharing a Postgres database coordinate through it.
     Options meant for SQLite (busy timeout, readers) are ignored; ``search_budget`` is used.
     """
-    options = {k: v for k, v in ignored.items() if k in ("search_budget",)}
+    options = {k: v for k, v in ignored.items() if k in ("search_budget", "apply_migrations", "claim_lease")}
     return await PostgresStore.open(database, **options)

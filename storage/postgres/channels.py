@@ -14,12 +14,12 @@ from storage.postgres.connection import Queries
 
 _CHANNEL_COLUMNS = (
     "id, platform, workspace, channel, realtime, digest_time, timezone, top_n, min_upvotes, "
-    "paused_reason, last_digest_at, created_at, threads, leaderboard_schedule"
+    "paused_reason, last_digest_at, created_at, threads, leaderboard_schedule, digest_days"
 )
 _TOPIC_COLUMNS = "id, channel_id, query, added_by, added_at, baseline_taken, added_by_id, number, notify, notify_name"
 _UPDATABLE = frozenset(
     {"realtime", "digest_time", "timezone", "top_n", "min_upvotes", "paused_reason", "last_digest_at", "threads",
-     "leaderboard_schedule"}
+     "leaderboard_schedule", "digest_days"}
 )
 _ACTIVE = "FROM topics t JOIN channels c ON c.id = t.channel_id WHERE c.paused_reason IS NULL"
 
@@ -31,7 +31,7 @@ def _channel(row: asyncpg.Record) -> Channel:
         realtime=row["realtime"], digest_time=row["digest_time"], timezone=row["timezone"],
         top_n=row["top_n"], min_upvotes=row["min_upvotes"], paused_reason=row["paused_reason"],
         last_digest_at=row["last_digest_at"], created_at=row["created_at"], threads=row["threads"],
-        leaderboard_schedule=row["leaderboard_schedule"],
+        leaderboard_schedule=row["leaderboard_schedule"], digest_days=row["digest_days"],
     )
 
 
@@ -59,12 +59,12 @@ class ChannelQueries(Queries):
             await conn.execute(
                 """INSERT INTO channels (platform, workspace, channel, realtime, digest_time, timezone,
                                          top_n, min_upvotes, paused_reason, last_digest_at, created_at, threads,
-                                         leaderboard_schedule)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                                         leaderboard_schedule, digest_days)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
                    ON CONFLICT (platform, workspace, channel) DO NOTHING""",
                 ref.platform, ref.workspace, ref.channel, d.realtime, d.digest_time, d.timezone, d.top_n,
                 d.min_upvotes, d.paused_reason, d.last_digest_at, datetime.now(timezone.utc), d.threads,
-                d.leaderboard_schedule,
+                d.leaderboard_schedule, d.digest_days,
             )
             row = await conn.fetchrow(
                 f"SELECT {_CHANNEL_COLUMNS} FROM channels WHERE platform = $1 AND workspace = $2 AND channel = $3",

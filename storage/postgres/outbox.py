@@ -12,7 +12,7 @@ from storage.outbox import REFRESHED_KINDS, refresh_tag, thread_tag
 from storage.postgres.connection import Queries, affected
 
 _COLUMNS = ("id, channel_id, kind, tag, paper_ids, state, title, target_ref, attempts, next_attempt_at, "
-            "last_error, message_ref, created_at, sent_at, mention")
+            "last_error, message_ref, created_at, sent_at, mention, claimed_at")
 _COLUMNS_OF_O = ", ".join(f"o.{c.strip()}" for c in _COLUMNS.split(","))
 _INSERT = """
     INSERT INTO outbox (channel_id, kind, tag, paper_ids, title, target_ref, state, created_at, mention)
@@ -290,6 +290,10 @@ class OutboxQueries(Queries):
                WHERE state = 'sent' AND message_ref IS NOT NULL AND posted_state IS NOT NULL
                  AND paper_id = ANY($1::text[]) ORDER BY id""", list(paper_ids))
         return [PostedCard(r["channel_id"], r["paper_id"], r["message_ref"], r["posted_state"]) for r in rows]
+
+    async def outbox_unconfirmed(self) -> tuple[int, datetime | None]:
+        row = await self._fetchrow("SELECT count(*) AS n, min(claimed_at) AS since FROM outbox WHERE state = 'sending'")
+        return (row["n"], row["since"]) if row else (0, None)
 
     async def outbox_counts(self, channel_id: int | None = None) -> dict[str, int]:
         rows = await self._fetch(

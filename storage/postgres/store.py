@@ -10,12 +10,13 @@ from typing import Any
 import asyncpg
 
 from bot.paper import Paper
+from storage.db import pending_names
 from storage.papers import SEARCH_BUDGET
 from storage.postgres import migrate, portable
 from storage.postgres.channels import ChannelQueries
 from storage.postgres.community import CommunityQueries
 from storage.postgres.connection import create_pool, storage_reason, unreachable
-from storage.postgres.coordination import Coordination
+from storage.postgres.coordination import CLAIM_LEASE, Coordination
 from storage.postgres.installations import InstallationQueries
 from storage.postgres.ledger import LedgerQueries
 from storage.postgres.outbox import OutboxQueries
@@ -37,8 +38,11 @@ class PostgresStore(PaperQueries, ChannelQueries, LedgerQueries, OutboxQueries, 
         self._roles = set()
 
     @classmethod
-    async def open(cls, database: str, *, search_budget: float = SEARCH_BUDGET, pool_size: int = 10) -> PostgresStore:
+    async def open(cls, database: str, *, search_budget: float = SEARCH_BUDGET, pool_size: int = 10,
+                   apply_migrations: bool = True, claim_lease: float = CLAIM_LEASE) -> PostgresStore:
         """Connect to *database*, migrate it to the latest schema, and take this store's presence lock.
+
+        Without *apply_migrations* the schema is left as it is, for `pending_migrations` to report.
 
         Raises `DatabaseUnreachable` when the server cannot be reached or refuses the login, and
         `SchemaTooNewError` when a newer Paperboy wrote the database.
@@ -46,9 +50,13 @@ class PostgresStore(PaperQueries, ChannelQueries, LedgerQueries, OutboxQueries, 
         pool = await create_pool(database, max_size=pool_size)
         store = cls(pool, database)
         store._search_budget = search_budget
+        store.claim_lease = claim_lease
         try:
             async with pool.acquire() as conn:
-                await migrate.migrate(conn)
+                if apply_migrations:
+                    await migrate.migrate(conn)
+                else:  # still find out now whether the server answers
+                    await conn.fetchval("SELECT 1")
             await store._open_session()
         except (OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
             await store.close()
@@ -83,6 +91,10 @@ class PostgresStore(PaperQueries, ChannelQueries, LedgerQueries, OutboxQueries, 
     async def schema_version(self) -> int:
         async with self._translated(), self._pool.acquire() as conn:
             return await migrate.schema_version(conn)
+
+    async def pending_migrations(self) -> list[str]:
+        """Return the names of the migrations this Paperboy has that the database lacks; it changes nothing."""
+        return pending_names(migrate.migrations(), await self.schema_version())
 
     async def get_state(self, key: str) -> str | None:
         return await self._fetchval("SELECT value FROM state WHERE key = $1", key)

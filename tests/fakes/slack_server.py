@@ -17,7 +17,9 @@ as long as the fake runs (so across any number of bot restarts), readable back t
 like Slack: at most ``channel_limit`` accepted messages per channel and ``workspace_limit``
 per workspace, each a *sliding* window ``(count, seconds)`` measured on arrival; past
 either, it answers HTTP 429 ``ratelimited`` with an integer ``Retry-After`` (the seconds
-until the window has room, rounded up) and counts it in `count_429`.
+until the window has room, rounded up) and counts it in `count_429`. Given `history_limit` and
+`history_page_max`, history reads are limited as Slack limits apps outside its Marketplace
+(one call a minute per workspace, 15 messages a page); they honour ``oldest`` and ``cursor``.
 
 Files arrive as ``files_upload_v2`` sends them: ``files.getUploadURLExternal`` hands out
 an upload URL on the fake itself, the bytes are POSTed there, and
@@ -112,6 +114,13 @@ class FakeSlack:
     """``chat.postMessage``: at most this many accepted messages per workspace per seconds (None: no limit)."""
     latency: dict[str, float] = field(default_factory=dict)
     """Method → seconds the fake takes before answering it, so that a test can catch calls in flight."""
+    history_limit: tuple[int, float] | None = None
+    """``conversations.history`` and ``conversations.replies``: at most this many calls per workspace per
+    seconds, each method on its own (None: no limit). Slack's for apps outside the Marketplace: ``(1, 60.0)``."""
+    history_page_max: int | None = None
+    """The most messages one of those calls returns, whatever its ``limit`` (outside the Marketplace: 15)."""
+    scopes: list[str] | None = None
+    """The bot scopes ``auth.test`` lists in its ``x-oauth-scopes`` header (None: all the manifest asks for)."""
 
     def __post_init__(self) -> None:
         self.count_429 = 0
@@ -311,13 +320,16 @@ class FakeSlack:
             queue.pop(0)
         return failure
 
-    def _api_auth_test(self, token: str | None, params: dict) -> dict:
+    def _api_auth_test(self, token: str | None, params: dict) -> dict | web.Response:
         team = self.tokens.get(token or "")
         if team is None:
             return {"ok": False, "error": "invalid_auth"}
-        return {"ok": True, "url": f"https://{team.lower()}.slack.com/", "team": f"Team {team}",
-                "user": "paperboy", "team_id": team, "user_id": BOT_USER_ID, "bot_id": BOT_ID,
-                "is_enterprise_install": False}
+        scopes = _manifest_bot_scopes() if self.scopes is None else self.scopes
+        return web.json_response(
+            {"ok": True, "url": f"https://{team.lower()}.slack.com/", "team": f"Team {team}",
+             "user": "paperboy", "team_id": team, "user_id": BOT_USER_ID, "bot_id": BOT_ID,
+             "is_enterprise_install": False},
+            headers={"x-oauth-scopes": ",".join(scopes)})  # as Slack answers for a bot token
 
     def _api_users_info(self, token: str | None, params: dict) -> dict:
         user = self.users.get(params.get("user", ""))
@@ -385,16 +397,41 @@ class FakeSlack:
     def _top_level(self, channel: str, ts: str) -> dict[str, Any] | None:
         return next((m for m in self._messages.get(channel, []) if m["ts"] == ts and not _is_reply(m)), None)
 
-    def _api_conversations_replies(self, token: str | None, params: dict) -> dict:
+    def _history_wait(self, token: str | None, method: str) -> web.Response | None:
+        """Count one history call now, or return the 429 that `history_limit` answers when its window is full."""
+        if self.history_limit is None:
+            return None
+        count, per = self.history_limit
+        now = time.monotonic()
+        accepted = self._accepted.setdefault(("history", f"{self.tokens.get(token or '')}/{method}"), deque())
+        while accepted and accepted[0] <= now - per:
+            accepted.popleft()
+        if len(accepted) >= count:
+            self.count_429 += 1
+            wait = max(1, math.ceil(accepted[-count] + per - now))
+            return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
+                                     headers={"Retry-After": str(wait)})
+        accepted.append(now)
+        return None
+
+    def _page_limit(self, params: dict, default: int) -> int:
+        limit = int(str(params.get("limit") or default))
+        return min(limit, self.history_page_max) if self.history_page_max else limit
+
+    def _api_conversations_replies(self, token: str | None, params: dict) -> dict | web.Response:
         # Like Slack: the thread of *ts* (a parent, or any reply in it), the parent first, oldest first.
+        refused = self._history_wait(token, "conversations.replies")
+        if refused is not None:
+            return refused
         channel, ts = str(params.get("channel", "")), str(params.get("ts", ""))
         named = next((m for m in self._messages.get(channel, []) if m["ts"] == ts), None)
         if named is None:
             return {"ok": False, "error": "thread_not_found"}
         parent_ts = named.get("thread_ts", named["ts"])
         thread = [m for m in self._messages.get(channel, []) if m["ts"] == parent_ts or m.get("thread_ts") == parent_ts]
+        thread = [m for m in thread if m["ts"] == parent_ts or _after(m, params.get("oldest"))]
         start = int(str(params.get("cursor") or "0"))
-        limit = int(str(params.get("limit") or 1000))
+        limit = self._page_limit(params, 1000)
         page = thread[start:start + limit]
         if not _truthy(params.get("include_all_metadata")):
             page = [_without_metadata(m) for m in page]
@@ -402,12 +439,16 @@ class FakeSlack:
         return {"ok": True, "messages": copy.deepcopy(page), "has_more": has_more,
                 "response_metadata": {"next_cursor": str(start + limit) if has_more else ""}}
 
-    def _api_conversations_history(self, token: str | None, params: dict) -> dict:
-        # Thread replies are not part of a channel's history; newest first, like Slack.
-        top_level = [m for m in self._messages.get(str(params.get("channel", "")), []) if not _is_reply(m)]
+    def _api_conversations_history(self, token: str | None, params: dict) -> dict | web.Response:
+        # Thread replies are not part of a channel's history; newest first, like Slack; after ``oldest`` only.
+        refused = self._history_wait(token, "conversations.history")
+        if refused is not None:
+            return refused
+        top_level = [m for m in self._messages.get(str(params.get("channel", "")), [])
+                     if not _is_reply(m) and _after(m, params.get("oldest"))]
         newest_first = top_level[::-1]
         start = int(str(params.get("cursor") or "0"))
-        limit = int(str(params.get("limit") or 100))
+        limit = self._page_limit(params, 100)
         page = newest_first[start:start + limit]
         if not _truthy(params.get("include_all_metadata")):
             page = [_without_metadata(m) for m in page]
@@ -508,9 +549,22 @@ class FakeSlack:
         return ws
 
 
+def _manifest_bot_scopes() -> list[str]:
+    """The bot scopes of adapters/slack/manifest.json: what a workspace grants when it installs the app."""
+    from pathlib import Path
+
+    manifest = Path(__file__).resolve().parents[2] / "adapters" / "slack" / "manifest.json"
+    return json.loads(manifest.read_text(encoding="utf-8"))["oauth_config"]["scopes"]["bot"]
+
+
 def _is_reply(message: dict[str, Any]) -> bool:
     """Say whether *message* is a reply in a thread (not the thread's parent, nor a plain post)."""
     return message.get("thread_ts", message["ts"]) != message["ts"]
+
+
+def _after(message: dict[str, Any], oldest: Any) -> bool:
+    """Say whether *message* is newer than *oldest* (a ``ts``; None or empty: any message is)."""
+    return not oldest or float(message["ts"]) > float(str(oldest))
 
 
 def _without_metadata(message: dict[str, Any]) -> dict[str, Any]:
