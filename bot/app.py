@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import AsyncIterator, Awaitable, Callable
 
 from bot.actions import Action
-from bot.arxiv_feeds import CategoryFeeds
+from bot.arxiv_feeds import READ_BUDGET, CategoryFeeds
 from bot.channels import Command
 from bot.delivery import CommandEngine
 from bot.engine import Engine, utcnow
@@ -52,7 +52,8 @@ async def open_core(settings: Settings, *, clock: Callable[[], datetime] | None 
     hf = HuggingFaceClient(base_url=settings.hf_api_url, token=token, timeout=settings.http_timeout)
     arxiv = ArxivClient(base_url=settings.arxiv_api_url, timeout=settings.http_timeout)
     # One arXiv client for look-ups and category reads, so arXiv's one-request-per-3-s holds across both.
-    feeds = CategoryFeeds(store=store, arxiv=arxiv, interval=settings.arxiv_interval)
+    feeds = CategoryFeeds(store=store, arxiv=arxiv, interval=settings.arxiv_interval,
+                          budget=min(READ_BUDGET, settings.poll_timeout / 3))  # well inside the watchdog
     metrics = Metrics()  # one set of counters for the poller, the worker and the engine: what /metrics serves
     poller = Poller(store=store, hf=hf, clock=clock, max_posts_per_hour=settings.max_posts_per_hour,
                     update_posts=settings.update_posts, feeds=feeds, metrics=metrics)

@@ -8,9 +8,10 @@ last read; this module decides which categories are due, how far back to read, a
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Iterable
+from typing import Callable, Iterable
 
 from bot.paper import Paper
 from bot.sources import ArxivClient, SourceError
@@ -24,6 +25,10 @@ OVERLAP = timedelta(days=1)
 """Later reads start this long before the newest paper seen last time: arXiv announces papers after
 they are submitted (a day or more, papers on hold longer), so a read by submission date must overlap."""
 MOST_PER_READ = 500
+READ_BUDGET = 120.0
+"""Seconds of category reads one poll starts at most: at arXiv's 3 s a request, many categories would
+outrun the poll's watchdog (PAPERBOY_POLL_TIMEOUT) and none would ever be marked read. The rest wait
+for the next poll, the longest unread first."""
 
 
 def _read_key(category: str) -> str:
@@ -32,6 +37,15 @@ def _read_key(category: str) -> str:
 
 def _newest_key(category: str) -> str:
     return f"arxiv.newest.{category}"
+
+
+async def last_reads(store: Store, categories: Iterable[str]) -> dict[str, datetime | None]:
+    """When each of *categories* was last read (None: not yet), for `status`."""
+    found: dict[str, datetime | None] = {}
+    for category in sorted(set(categories)):
+        read = await store.get_state(_read_key(category))
+        found[category] = datetime.fromisoformat(read) if read else None
+    return found
 
 
 @dataclass(slots=True)
@@ -43,25 +57,33 @@ class CategoryRead:
     baselined: dict[str, int] = field(default_factory=dict)
     """Category -> how many papers its first read saw (none of them posted)."""
     read: list[str] = field(default_factory=list)
+    deferred: list[str] = field(default_factory=list)
+    """Due categories left for the next poll: this one's time for reading ran out."""
     errors: list[str] = field(default_factory=list)
 
 
 class CategoryFeeds:
     """Read each due category once per *interval* seconds, through one polite `ArxivClient`."""
 
-    def __init__(self, *, store: Store, arxiv: ArxivClient, interval: float) -> None:
+    def __init__(self, *, store: Store, arxiv: ArxivClient, interval: float, budget: float = READ_BUDGET,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self.store = store
         self.arxiv = arxiv
         self.interval = timedelta(seconds=interval)
+        self.budget = budget
+        self._monotonic = monotonic
 
     async def read(self, categories: Iterable[str], *, now: datetime) -> CategoryRead:
-        """Read the due ones among *categories*, one after another (the client spaces the requests)."""
+        """Read the due ones among *categories*, one after another (the client spaces the requests),
+        never reading for longer than `budget` seconds: the longest unread go first."""
         result = CategoryRead()
         seen: set[str] = set()
-        for category in sorted(set(categories)):
-            last = await self.store.get_state(_read_key(category))
-            if last is not None and now - datetime.fromisoformat(last) < self.interval:
+        started, attempted = self._monotonic(), 0
+        for category, last in await self._due(categories, now):
+            if attempted and self._monotonic() - started >= self.budget:
+                result.deferred.append(category)
                 continue
+            attempted += 1
             try:
                 papers = await self._read_one(category, first=last is None, now=now)
             except SourceError as error:  # the next poll tries again; other categories go on
@@ -75,6 +97,15 @@ class CategoryFeeds:
                 result.fresh += [p for p in fresh if p.id not in seen]
             seen.update(p.id for p in fresh)
         return result
+
+    async def _due(self, categories: Iterable[str], now: datetime) -> list[tuple[str, str | None]]:
+        """The categories due for a read with their last read, never read first, then the oldest."""
+        due = []
+        for category in sorted(set(categories)):
+            last = await self.store.get_state(_read_key(category))
+            if last is None or now - datetime.fromisoformat(last) >= self.interval:
+                due.append((category, last))
+        return sorted(due, key=lambda item: (item[1] is not None, item[1] or ""))
 
     async def _read_one(self, category: str, *, first: bool, now: datetime) -> list[Paper]:
         newest = await self.store.get_state(_newest_key(category))

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Awaitable, Callable
 
 from bot.answers import UsageError, int_arg, query_arg
+from bot.arxiv_feeds import last_reads
 from bot.channels import Command, Group
 from bot.delivery import THREADS
 from bot.lists import CurrentLists, as_known, cached_lists
@@ -228,9 +229,26 @@ class ChannelCommands:
         if unconfirmed:  # maybe sent before a crash: the platform cannot say yet (Slack: history once a minute)
             lines.append(f"Waiting for confirmation: {unconfirmed} post{'s' if unconfirmed != 1 else ''} "
                          f"(since {_ago(since.isoformat() if since else None, now) or 'an unknown time'})")
+        lines += await self._category_lines(command, now)
         lines.append("Paused channels: " + ("none" if not paused else ""))
         lines += [f"  {c.ref.channel}: {c.paused_reason}" for c in paused]
         return Reply(Text("\n".join(lines), title="Paperboy status"))
+
+
+    async def _category_lines(self, command: Command, now: datetime) -> list[str]:
+        """When the arXiv categories this channel's topics name were last read, if they name any."""
+        channel = await self.store.get_channel(command.channel)
+        categories: set[str] = set()
+        for topic in await self.store.list_topics(channel.id) if channel else []:
+            try:
+                categories |= parse_query(topic.query).categories()
+            except QueryError:
+                continue  # the poller skips it too, and says so in the log
+        if not categories:
+            return []
+        reads = await last_reads(self.store, categories)
+        return ["arXiv categories here: " + ", ".join(
+            f"{name} ({'read ' + _ago(at.isoformat(), now) if at else 'not read yet'})" for name, at in reads.items())]
 
 
 def _notify_clause(command: Command) -> tuple[str, Group | None]:

@@ -243,7 +243,10 @@ class Engine:
             "",
             "Topic queries: words match whole words (and plurals) in titles, abstracts and keywords;",
             '"exact phrase", prefix*, OR, -exclude or NOT exclude, (groups), title:, abstract:, author:',
+            "Filters: cat:cs.CL or cat:cs.* (also follows arXiv's new papers there), upvotes:>=20, stars:>100, "
+            "comments:>=3, has:code",
             'Example: subscribe "model merging" OR unlearning -diffusion',
+            'Example: subscribe cat:cs.CL "machine unlearning" upvotes:>=10',
         ]
         return Reply(Text("\n".join(lines), title="Paperboy commands"), private=True)
 

@@ -45,6 +45,8 @@ class PollReport:
     """(channel, paper, why) newly matched this cycle."""
     categories_read: list[str] = field(default_factory=list)
     """The arXiv categories read this cycle (each at most once per PAPERBOY_ARXIV_INTERVAL)."""
+    categories_deferred: list[str] = field(default_factory=list)
+    """Categories due but left for the next cycle, whose time for arXiv reads ran out."""
     digests: int = 0
     leaderboards: int = 0
     updates: int = 0
@@ -180,7 +182,8 @@ class Poller:
         if not wanted:
             return
         read = await self.feeds.read(wanted, now=now)
-        report.categories_read, report.errors = read.read, report.errors + read.errors
+        report.categories_read, report.categories_deferred = read.read, read.deferred
+        report.errors += read.errors
         if read.fresh:
             # A topic without cat: follows Hugging Face's lists only, so arXiv's papers skip it.
             await self._match_papers(read.fresh, report, now=now, only=set(self._category_topics))

@@ -301,8 +301,7 @@ class DeliveryWorker:
         """*entry* (a thread) with the post it opens on: read again when it was read before that post was settled."""
         if entry.target_ref:
             return entry
-        fresh = [e for e in await self.store.outbox_in_state("pending", channel_id=entry.channel_id) if e.id == entry.id]
-        return fresh[0] if fresh else entry
+        return await self.store.outbox_entry(entry.id) or entry
 
     async def _wait_for_slot(self, adapter: Adapter, channel: Channel) -> Slot | None:
         """Wait for the pacer's go-ahead; return None when asked to stop first."""

@@ -225,6 +225,11 @@ class OutboxQueries(Queries):
             sql, params = sql + " AND channel_id = ?", (state, channel_id)
         return [_entry(r) for r in await self._fetchall(sql + " ORDER BY id", params)]
 
+    async def outbox_entry(self, entry_id: int) -> OutboxEntry | None:
+        """Return the entry *entry_id* as it is now, or None when there is none."""
+        row = await self._fetchone(f"SELECT {_COLUMNS} FROM outbox WHERE id = ?", (entry_id,))
+        return _entry(row) if row else None
+
     async def next_outbox_retry(self, *, now: datetime) -> datetime | None:
         """Return the earliest retry time still to come among pending entries of unpaused channels."""
         row = await self._fetchone(

@@ -157,3 +157,28 @@ async def test_subscribing_sees_the_categories_an_arxiv_read_gave(chat, core, fa
     assert "also follows arXiv's new submissions in cs.CL" in reply.content.note
     await core.poller.poll_once()
     assert chat.pop_posts() == [], "so it is the new topic's baseline, not a post"
+
+
+async def test_status_says_when_the_channels_categories_were_read(chat, core, fake_arxiv, clock):
+    await chat.push("subscribe cat:cs.CL OR cat:cs.LG")
+    before = (await chat.push("status")).content.body
+    assert "arXiv categories here: cs.CL (not read yet), cs.LG (not read yet)" in before
+    await core.poller.poll_once()
+    clock.advance(minutes=5)
+    after = (await chat.push("status")).content.body
+    assert "cs.CL (read " in after and "5 min ago" in after
+    assert "arXiv categories" not in (await chat.push("status", channel="elsewhere")).content.body
+
+
+async def test_reads_that_outrun_their_time_leave_the_rest_for_the_next_poll(chat, core, fake_arxiv, clock):
+    core.poller.feeds.budget = 0.0  # each poll's time for arXiv runs out after its first read
+    await chat.push("subscribe cat:cs.CL OR cat:cs.LG OR cat:cs.CV")
+    first = await core.poller.poll_once()
+    assert len(first.categories_read) == 1 and len(first.categories_deferred) == 2
+    second = await core.poller.poll_once()
+    third = await core.poller.poll_once()
+    assert sorted(first.categories_read + second.categories_read + third.categories_read) == [
+        "cs.CL", "cs.CV", "cs.LG"], "the unread go first, so every category gets its turn"
+    clock.advance(seconds=3601)
+    fourth = await core.poller.poll_once()
+    assert fourth.categories_read == first.categories_read, "then the longest unread"

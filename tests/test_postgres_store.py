@@ -313,6 +313,18 @@ async def test_enqueue_posts_flood_limit_rolls_up_the_rest(store):
     assert (await store.outbox_in_state("pending"))[-1].tag == "paper:p10"
 
 
+async def test_one_entry_is_read_as_it_is_now(any_store):
+    """On both backends."""
+    store = any_store
+    channel = await store.ensure_channel(REF)
+    await store.enqueue_posts(channel.id, [("p1", None, None)], at=T0, max_per_hour=10)
+    (entry,) = await store.due_outbox(now=T0)
+    await store.mark_outbox_sent(entry.id, message_ref="msg-1", at=T0, posted_states=None)
+    now = await store.outbox_entry(entry.id)
+    assert (now.id, now.state, now.message_ref) == (entry.id, "sent", "msg-1")
+    assert await store.outbox_entry(entry.id + 1000) is None
+
+
 async def test_sent_entries_mark_the_ledger_and_edits_keep_the_original(store):
     channel = await store.ensure_channel(REF)
     await store.enqueue_posts(channel.id, [("p1", None, None), ("p2", None, None)], at=T0, max_per_hour=10)

@@ -29,6 +29,7 @@ from bot.worker import DeliveryWorker
 from tests.fakes.hf_server import FakeHuggingFace
 from tests.fakes.slack_server import FakeSlack
 from tests.postgres import postgres_server, postgres_url  # noqa: F401  (fixtures)
+from tests.test_slack_adapter import adapter  # noqa: F401  (a fixture: the adapter on this file's core)
 from tests.test_slack_delivery import hf, make_settings  # noqa: F401  (a fixture, and the settings)
 
 WINDOW = 3.0
@@ -57,16 +58,6 @@ async def core(tmp_path: Path, slack: FakeSlack, hf: FakeHuggingFace, database: 
     settings = make_settings(tmp_path, slack, hf).model_copy(update={"database": database})
     async with open_core(settings) as opened:  # the real clock: the worker's waits are real
         yield opened
-
-
-@pytest.fixture
-async def adapter(core: Core) -> AsyncIterator[SlackAdapter]:
-    bot = SlackAdapter(core.settings, core.engine, host="127.0.0.1", port=0)
-    await bot.start()
-    try:
-        yield bot
-    finally:
-        await bot.stop()
 
 
 def now() -> datetime:

@@ -176,6 +176,10 @@ class OutboxQueries(Queries):
             state, channel_id)
         return [_entry(r) for r in rows]
 
+    async def outbox_entry(self, entry_id: int) -> OutboxEntry | None:
+        rows = await self._fetch(f"SELECT {_COLUMNS} FROM outbox WHERE id = $1", entry_id)
+        return _entry(rows[0]) if rows else None
+
     async def next_outbox_retry(self, *, now: datetime) -> datetime | None:
         return await self._fetchval(
             """SELECT min(o.next_attempt_at) FROM outbox o JOIN channels c ON c.id = o.channel_id
