@@ -93,16 +93,22 @@ async def test_with_threads_on_a_post_gets_exactly_one_thread(bot, core, fake_di
     assert len(fake_discord.requests_to("POST", "/threads")) == 1
 
 
+async def post_sent_before_the_crash(bot, store, channel_id: int, channel_ref):
+    """A crashed process sent the paper's post and settled it: return that send and the thread entry it left."""
+    [paper_entry] = [e for e in await store.outbox_in_state("pending", channel_id=channel_id) if e.kind == "paper"]
+    assert await store.claim_outbox(paper_entry.id)
+    sent = await bot.send(channel_ref, Post(PaperCard(PAPER), tag=paper_entry.tag, paper_ids=(PAPER_ID,)))
+    await store.mark_outbox_sent(paper_entry.id, message_ref=sent.message_ref, at=now())
+    [thread_entry] = await store.outbox_in_state("pending", channel_id=channel_id)
+    return sent, thread_entry
+
+
 async def test_a_thread_left_sending_by_a_crash_is_reconciled_without_a_second_thread(bot, core, fake_discord):
     await run(fake_discord, "threads", {"state": "on"})
     channel_id = await queue_paper(core, fake_discord)
     store = core.store
     # The crashed process sent the post, settled it, claimed the thread entry and opened it: then died.
-    [paper_entry] = [e for e in await store.outbox_in_state("pending", channel_id=channel_id) if e.kind == "paper"]
-    assert await store.claim_outbox(paper_entry.id)
-    sent = await bot.send(ref(fake_discord), Post(PaperCard(PAPER), tag=paper_entry.tag, paper_ids=(PAPER_ID,)))
-    await store.mark_outbox_sent(paper_entry.id, message_ref=sent.message_ref, at=now())
-    [thread_entry] = await store.outbox_in_state("pending", channel_id=channel_id)
+    sent, thread_entry = await post_sent_before_the_crash(bot, store, channel_id, ref(fake_discord))
     assert thread_entry.kind == "thread" and thread_entry.target_ref == sent.message_ref
     assert await store.claim_outbox(thread_entry.id)
     opened = await bot.open_thread(ref(fake_discord), sent.message_ref,
@@ -123,11 +129,7 @@ async def test_a_thread_claimed_but_never_opened_opens_once_after_the_crash(bot,
     await run(fake_discord, "threads", {"state": "on"})
     channel_id = await queue_paper(core, fake_discord)
     store = core.store
-    [paper_entry] = [e for e in await store.outbox_in_state("pending", channel_id=channel_id) if e.kind == "paper"]
-    assert await store.claim_outbox(paper_entry.id)
-    sent = await bot.send(ref(fake_discord), Post(PaperCard(PAPER), tag=paper_entry.tag, paper_ids=(PAPER_ID,)))
-    await store.mark_outbox_sent(paper_entry.id, message_ref=sent.message_ref, at=now())
-    [thread_entry] = await store.outbox_in_state("pending", channel_id=channel_id)
+    sent, thread_entry = await post_sent_before_the_crash(bot, store, channel_id, ref(fake_discord))
     assert await store.claim_outbox(thread_entry.id)  # ...and the process died before opening it
 
     restarted = DeliveryWorker(store=store, adapters={"discord": bot})

@@ -117,6 +117,16 @@ async def test_with_threads_on_a_post_gets_exactly_one_thread_reply(
     assert slack.posted_paper_ids("C1") == [PAPER_ID]
 
 
+async def post_sent_before_the_crash(adapter: SlackAdapter, store, channel_id: int):
+    """A crashed process sent the paper's post and settled it: return that send and the thread entry it left."""
+    [paper_entry] = [e for e in await store.outbox_in_state("pending", channel_id=channel_id) if e.kind == "paper"]
+    assert await store.claim_outbox(paper_entry.id)
+    sent = await adapter.send(C1, Post(PaperCard(PAPER), tag=paper_entry.tag, paper_ids=(PAPER_ID,)))
+    await store.mark_outbox_sent(paper_entry.id, message_ref=sent.message_ref, at=now())
+    [thread_entry] = await store.outbox_in_state("pending", channel_id=channel_id)
+    return sent, thread_entry
+
+
 async def test_a_thread_left_sending_by_a_crash_is_reconciled_without_a_second_reply(
     adapter: SlackAdapter, slack: FakeSlack, core: Core,
 ) -> None:
@@ -124,11 +134,7 @@ async def test_a_thread_left_sending_by_a_crash_is_reconciled_without_a_second_r
     channel_id = await queue_paper(core)
     store = core.store
     # The crashed process sent the post, settled it, claimed the thread entry and replied: then died.
-    [paper_entry] = [e for e in await store.outbox_in_state("pending", channel_id=channel_id) if e.kind == "paper"]
-    assert await store.claim_outbox(paper_entry.id)
-    sent = await adapter.send(C1, Post(PaperCard(PAPER), tag=paper_entry.tag, paper_ids=(PAPER_ID,)))
-    await store.mark_outbox_sent(paper_entry.id, message_ref=sent.message_ref, at=now())
-    [thread_entry] = await store.outbox_in_state("pending", channel_id=channel_id)
+    sent, thread_entry = await post_sent_before_the_crash(adapter, store, channel_id)
     assert thread_entry.kind == "thread" and thread_entry.target_ref == sent.message_ref
     assert await store.claim_outbox(thread_entry.id)
     opened = await adapter.open_thread(C1, sent.message_ref, Post(PaperCard(PAPER, detail=True), tag=thread_entry.tag,
@@ -151,11 +157,7 @@ async def test_a_thread_claimed_but_never_sent_goes_out_once_after_the_crash(
     await run_command(adapter, slack, "threads on")
     channel_id = await queue_paper(core)
     store = core.store
-    [paper_entry] = [e for e in await store.outbox_in_state("pending", channel_id=channel_id) if e.kind == "paper"]
-    assert await store.claim_outbox(paper_entry.id)
-    sent = await adapter.send(C1, Post(PaperCard(PAPER), tag=paper_entry.tag, paper_ids=(PAPER_ID,)))
-    await store.mark_outbox_sent(paper_entry.id, message_ref=sent.message_ref, at=now())
-    [thread_entry] = await store.outbox_in_state("pending", channel_id=channel_id)
+    sent, thread_entry = await post_sent_before_the_crash(adapter, store, channel_id)
     assert await store.claim_outbox(thread_entry.id)  # ...and the process died before replying
 
     restarted = DeliveryWorker(store=store, adapters={"slack": adapter})
