@@ -420,18 +420,24 @@ class _Round:
     votes: Mapping[tuple[int, str], int]
 
 
-def _gone(error: Exception) -> bool:
-    """Whether a failed look for a post says it is gone for good (the error's ``result`` is PERMANENT)."""
+def _result(error: Exception) -> DeliveryResult | None:
+    """What a failed look for a post means, when the adapter's error says (its ``result``)."""
     result = getattr(error, "result", None)
-    return isinstance(result, DeliveryResult) and result.status is DeliveryStatus.PERMANENT
+    return result if isinstance(result, DeliveryResult) else None
+
+
+def _gone(error: Exception) -> bool:
+    """Whether a failed look for a post says it is gone for good (PERMANENT)."""
+    result = _result(error)
+    return result is not None and result.status is DeliveryStatus.PERMANENT
 
 
 def _wait(error: Exception) -> float | None:
-    """The seconds a failed look for a post asks to wait before the next (its ``result`` is RATE_LIMITED)."""
-    result = getattr(error, "result", None)
-    if isinstance(result, DeliveryResult) and result.status is DeliveryStatus.RATE_LIMITED:
-        return result.retry_after if result.retry_after is not None else 5.0
-    return None
+    """The seconds a failed look for a post asks to wait before the next (RATE_LIMITED), else None."""
+    result = _result(error)
+    if result is None or result.status is not DeliveryStatus.RATE_LIMITED:
+        return None
+    return result.retry_after if result.retry_after is not None else 5.0
 
 
 def _states(entry: OutboxEntry, papers: dict[str, Paper]) -> dict[str, str] | None:
