@@ -306,9 +306,11 @@ async def _serve(core: Core, adapters: list[Adapter], *, console, gate: CommandG
         try:
             for adapter in adapters:
                 started.append(adapter)  # stop() also cleans up after a start that failed halfway
+                # Registered before it connects: a platform delivers commands before start() returns
+                # (discord.py waits 2 s for guilds after READY), and they must see what it can do.
+                core.poller.adapters[adapter.platform] = adapter
                 if not await _start(adapter, stop):
                     return  # a signal during start-up: nothing runs yet, so stop right away
-                core.poller.adapters[adapter.platform] = adapter
             await _run_until_stopped(core, stop, console=console, gate=gate, poll=poll)
         finally:
             for adapter in reversed(started):

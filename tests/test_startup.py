@@ -7,8 +7,12 @@ platform refuses, a port already taken, anything unexpected).
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
 import socket
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -143,6 +147,29 @@ async def test_anything_unexpected_is_one_line_and_the_traceback_is_in_the_debug
     assert code == 1
     assert "Traceback" in err, "at DEBUG the log (here standard error) has the traceback"
     assert err.splitlines()[-1] == line.rstrip("\n"), "and the last line is the same one line"
+
+
+async def test_a_command_while_discord_starts_is_answered_as_on_discord(env, discord_fake):
+    """discord.py delivers interactions from READY on, but waits 2 s for the guilds before start() returns:
+    a command in that window is answered knowing Discord has threads, not "This platform has no threads"."""
+    bot = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "run", env=discord_env(env, discord_fake), cwd=env["HOME"],
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        await asyncio.wait_for(discord_fake.identified.wait(), 30)  # READY and the guild are sent
+        ready_at = time.monotonic()
+        interaction = await discord_fake.run_command("threads", {"state": "on"})
+        await discord_fake.wait_for(lambda: interaction.done, timeout=10)
+        answered_at = interaction.callback_times[0]
+    finally:
+        if bot.returncode is None:
+            bot.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(bot.communicate(), 20)
+    assert answered_at - ready_at < 1.5, "the command was meant to come before the adapter's start() returns"
+    (message,) = interaction.messages()
+    text = " ".join(e.get("description") or "" for e in message.get("embeds") or []) + (message["content"] or "")
+    assert "Threads on" in text and "no threads" not in text, message
+    assert bot.returncode == 0 and b"Traceback" not in err, err.decode()
 
 
 def _can_create_in(folder: Path) -> bool:
