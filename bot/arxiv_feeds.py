@@ -59,7 +59,7 @@ class CategoryRead:
     read: list[str] = field(default_factory=list)
     deferred: list[str] = field(default_factory=list)
     """Due categories left for the next poll: this one's time for reading ran out."""
-    errors: list[str] = field(default_factory=list)
+    errors: list[SourceError] = field(default_factory=list)
 
 
 class CategoryFeeds:
@@ -87,7 +87,7 @@ class CategoryFeeds:
             try:
                 papers = await self._read_one(category, first=last is None, now=now)
             except SourceError as error:  # the next poll tries again; other categories go on
-                result.errors.append(str(error))
+                result.errors.append(error)
                 continue
             result.read.append(category)
             fresh = await self._remember(category, papers, now=now)

@@ -8,18 +8,19 @@ from __future__ import annotations
 
 import gc
 import logging
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Callable, Mapping
+from typing import Awaitable, Callable, Mapping
 
-from bot.arxiv_feeds import CategoryFeeds
+from bot.arxiv_feeds import CategoryFeeds, CategoryRead
 from bot.delivery import Adapter
 from bot.leaderboard import Leaderboard
 from bot.metrics import Metrics
-from bot.lists import CurrentLists, as_known, fetch_lists, remember_lists
+from bot.lists import CurrentLists, arrivals, as_known, list_fetches, remember_list
 from bot.paper import Paper
 from bot.schedule import digest_due, is_weekly
-from bot.sources import HuggingFaceClient
+from bot.sources import HuggingFaceClient, SourceError
 from bot.topics import EveryPaper, Match, PaperText, Query, QueryError, parse_query
 from bot.topics.index import TopicIndex
 from bot.worker import DeliveryReport, DeliveryWorker, posted_state
@@ -28,6 +29,7 @@ from bot.rows import Channel
 
 log = logging.getLogger(__name__)
 EVERY = EveryPaper()
+ARXIV = "arXiv categories"
 
 
 def utcnow() -> datetime:
@@ -51,6 +53,14 @@ class PollReport:
     leaderboards: int = 0
     updates: int = 0
     delivery: DeliveryReport = field(default_factory=DeliveryReport)
+    causes: set[str] = field(default_factory=set)
+    """What the errors are about: two errors with one cause (a host that is down) are one line."""
+
+    def add_error(self, error: SourceError) -> None:
+        """Record *error* in one line, unless an error of the same cause is recorded already."""
+        if error.cause not in self.causes:
+            self.causes.add(error.cause)
+            self.errors.append(str(error))
 
     @property
     def sent(self) -> int:
@@ -102,30 +112,47 @@ class Poller:
     async def poll_once(self, *, deliver: bool = True) -> PollReport:
         """Fetch, match, queue and (unless *deliver* is False) deliver once.
 
-        `bot.dry_run` runs this on a copy of the database to show what it would send.
+        The sources are read at once and each one's papers are matched and queued as they arrive:
+        a slow source holds back only itself. `bot.dry_run` runs this on a copy of the database.
         """
         report = PollReport()
         self.metrics.polls.inc()
-        lists = await fetch_lists(self.hf)
+        lists, now = CurrentLists(), self.clock()
+        fetches: dict[str, Awaitable[object]] = {**list_fetches(self.hf)}
+        if self.feeds is not None and (wanted := await self._wanted_categories()):
+            fetches[ARXIV] = self.feeds.read(wanted, now=now)
+        async with aclosing(arrivals(fetches)) as arriving:
+            async for name, result in arriving:
+                if isinstance(result, CategoryRead):
+                    await self._take_categories(result, report, now=self.clock())
+                elif isinstance(result, SourceError):
+                    lists.add(name, result)
+                    report.add_error(result)
+                elif isinstance(result, list):
+                    lists.add(name, result)
+                    await self._take_list(name, result, report, now=self.clock())
+                if not deliver:
+                    self.worker.wake()  # what this source brought goes out now, not after the slowest
         now = self.clock()
-        report.errors = lists.errors
         report.fetched = len(lists.papers())
-        await remember_lists(self.store, lists, at=now)
-        if lists.papers():
-            await self._match(lists, report, now=now)
-        if self.feeds is not None:
-            await self._follow_categories(report, now=now)
+        if lists.papers() and lists.complete:
+            await self._take_baselines(lists.papers(), report, now=now)
         channels = await self.store.list_channels()
         await self._queue_digests(channels, report, now)
         report.leaderboards = await Leaderboard(store=self.store, clock=self.clock).queue_weekly(channels, now=now)
-        if self.update_posts and lists.papers():
-            await self._queue_updates(lists.papers(), report, now)
         await self._record_health(report, now)
         if deliver:
             report.delivery = await self.worker.drain()
         else:
             self.worker.wake()
         return report
+
+    async def _take_list(self, name: str, papers: list[Paper], report: PollReport, *, now: datetime) -> None:
+        """Cache the list *name* that just arrived, queue its papers' matches and (if asked) posts' updates."""
+        await remember_list(self.store, name, papers, at=now)
+        await self._match_papers(await as_known(self.store, papers), report, now=now)
+        if self.update_posts:
+            await self._queue_updates(papers, report, now)
 
     async def _record_health(self, report: PollReport, now: datetime) -> None:
         if report.errors:
@@ -162,28 +189,26 @@ class Poller:
             gc.freeze()
         return self._topic_index
 
-    async def _match(self, lists: CurrentLists, report: PollReport, *, now: datetime) -> None:
-        """Match the lists' papers, as the cache knows them (with arXiv's categories), and take baselines."""
-        papers = await as_known(self.store, lists.papers())
-        await self._match_papers(papers, report, now=now)
-        # New topics take their baseline after matching, so it never hides a match of an older topic. It is
-        # what they match now: a paper that misses a filter (upvotes:>=20) is posted once it passes.
-        if lists.complete:
-            for channel_id, topic_ids in (await self.store.topics_awaiting_baseline()).items():
-                report.baselined += await self.store.record_baseline(
-                    channel_id, await self._matching(channel_id, topic_ids, papers), at=now)
-                await self.store.mark_baseline_taken(topic_ids)
+    async def _take_baselines(self, papers: list[Paper], report: PollReport, *, now: datetime) -> None:
+        """New topics take their baseline once every list is in and matched, so it never hides a match of
+        an older topic. It is what they match now: a paper that misses a filter (upvotes:>=20) is posted once
+        it passes. The papers are taken as the cache knows them (with arXiv's categories)."""
+        papers = await as_known(self.store, papers)
+        for channel_id, topic_ids in (await self.store.topics_awaiting_baseline()).items():
+            report.baselined += await self.store.record_baseline(
+                channel_id, await self._matching(channel_id, topic_ids, papers), at=now)
+            await self.store.mark_baseline_taken(topic_ids)
 
-    async def _follow_categories(self, report: PollReport, *, now: datetime) -> None:
-        """Read the due arXiv categories the topics name, and match what is new only to those topics."""
-        assert self.feeds is not None
+    async def _wanted_categories(self) -> set[str]:
+        """The arXiv categories the active topics name."""
         await self._index()
-        wanted = set().union(*self._category_topics.values()) if self._category_topics else set()
-        if not wanted:
-            return
-        read = await self.feeds.read(wanted, now=now)
+        return set().union(*self._category_topics.values()) if self._category_topics else set()
+
+    async def _take_categories(self, read: CategoryRead, report: PollReport, *, now: datetime) -> None:
+        """Match what the arXiv category reads found new, only to the topics that name a category."""
         report.categories_read, report.categories_deferred = read.read, read.deferred
-        report.errors += read.errors
+        for error in read.errors:
+            report.add_error(error)
         if read.fresh:
             # A topic without cat: follows Hugging Face's lists only, so arXiv's papers skip it.
             await self._match_papers(read.fresh, report, now=now, only=set(self._category_topics))

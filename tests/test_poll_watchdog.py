@@ -109,6 +109,7 @@ async def test_deleting_the_database_while_running_stops_paperboy_in_one_line(tm
         answer = b""
         while b"Subscribed" not in answer:
             answer += await asyncio.wait_for(bot.stdout.read(4096), 20)
+        await _first_poll_done(database)  # deleted between polls: a command, not the poll, finds out first
         database.unlink()
         bot.stdin.write(b"subscribe unlearning\n")
         await bot.stdin.drain()
@@ -125,6 +126,19 @@ async def test_deleting_the_database_while_running_stops_paperboy_in_one_line(tm
     last = err.strip().splitlines()[-1]
     assert last.startswith("paperboy: stopped: the database file") and str(database) in last
     assert "was deleted" in last and "Traceback" not in err
+
+
+async def _first_poll_done(database, timeout: float = 20) -> None:
+    import sqlite3
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        with sqlite3.connect(database) as conn:  # a second reader, as `paperboy status` would be
+            if conn.execute("SELECT 1 FROM state WHERE key = 'poll.next_at'").fetchone():
+                return
+        assert time.monotonic() < deadline, "the first poll did not finish"
+        await asyncio.sleep(0.05)
 
 
 # -- another program holds the write lock: keep running, say so, lose nothing ---------------------

@@ -64,14 +64,17 @@ class ArxivClient(HttpSource):
                                                    max_retries=self._max_retries, sleep=self._sleep,
                                                    backoff=self._min_interval, on_failure=self._failed)
             except MalformedResponse as error:  # too large
-                log.warning("arXiv %s refused: %s", what, error)
+                log.info("arXiv %s refused: %s", what, error)  # the caller reports it, once
                 raise
             except SourceUnavailable as error:
-                log.warning("arXiv %s failed: %s", what, error)
-                raise SourceUnavailable(f"cannot reach arXiv at {self.base_url}: {error}") from error
+                log.info("arXiv %s failed: %s", what, error)
+                # One cause whichever request met it: a poll's category reads fail together when arXiv is down.
+                raise SourceUnavailable(f"cannot reach arXiv at {self.base_url}: {error}",
+                                        cause=f"{self.base_url} unreachable") from error
         self._answered()
         if response.status_code >= 400:
-            raise SourceError(f"arXiv refused {what} with HTTP {response.status_code}")
+            raise SourceError(f"arXiv refused {what} with HTTP {response.status_code}",
+                              cause=f"{self.base_url} HTTP {response.status_code}")
         return response
 
     async def new_in_category(self, pattern: str, *, since: datetime | None, most: int = 500,

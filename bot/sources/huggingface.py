@@ -116,18 +116,21 @@ class HuggingFaceClient(HttpSource):
             response = await send_with_retries(send, max_retries=self._max_retries, sleep=self._sleep,
                                                budget=self.budget, on_failure=self._failed)
         except MalformedResponse as error:  # too large: an answer, but not one we will read
-            log.warning("Hugging Face GET %s refused: %s", path, error)
+            log.info("Hugging Face GET %s refused: %s", path, error)  # the caller reports it, once
             self._failed(str(error).removeprefix(where).strip())
             raise
         except SourceUnavailable as error:
-            log.warning("Hugging Face GET %s failed: %s", path, error)
+            log.info("Hugging Face GET %s failed: %s", path, error)
             kind = BudgetExhausted if isinstance(error, BudgetExhausted) else SourceUnavailable
-            raise kind(f"cannot reach Hugging Face at {self.base_url}: {error}") from error
+            # One cause whichever request met it: a poll's two lists fail together when the host is down.
+            raise kind(f"cannot reach Hugging Face at {self.base_url}: {error}",
+                       cause=f"{self.base_url} unreachable") from error
         self._answered()
         if response.status_code == 404 and not_found:
             raise PaperNotFound(not_found)
         if response.status_code >= 400:
-            raise SourceError(f"Hugging Face refused {path} with HTTP {response.status_code}")
+            raise SourceError(f"Hugging Face refused {path} with HTTP {response.status_code}",
+                              cause=f"{self.base_url} HTTP {response.status_code}")
         return response.content
 
 

@@ -15,7 +15,7 @@ import time
 import zlib
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, Callable
 
 from aiohttp import web
 
@@ -91,7 +91,7 @@ class FakeHuggingFace:
         self.linked: dict[str, dict] = {}
         """Per paper id, the linked* fields `/api/papers/{id}` adds, replacing the made-up ones."""
         self.base_url = ""
-        self._faults: list[str] = []
+        self._faults: list[tuple[str, Callable[[RecordedRequest], bool] | None]] = []
         self._rng = random.Random(seed)
         self._runner: web.AppRunner | None = None
         self._closing = asyncio.Event()
@@ -105,12 +105,12 @@ class FakeHuggingFace:
         if trending:
             self.trending_ids = [pid] + [t for t in self.trending_ids if t != pid]
 
-    def fail_next(self, *faults: str) -> None:
-        """Queue *faults* for the next requests, one fault per request."""
+    def fail_next(self, *faults: str, when: Callable[[RecordedRequest], bool] | None = None) -> None:
+        """Queue *faults* for the next requests, one fault per request (only requests *when* accepts, if given)."""
         unknown = set(faults) - set(FAULTS) - set(HOSTILE_FAULTS)
         if unknown:
             raise ValueError(f"unknown faults {sorted(unknown)}; known: {FAULTS + HOSTILE_FAULTS}")
-        self._faults.extend(faults)
+        self._faults.extend((fault, when) for fault in faults)
 
     def paper_object(self, pid: str) -> dict:
         """The flat object `/api/papers/{pid}` serves: the item's paper plus its linked Hub repos."""
@@ -154,16 +154,18 @@ class FakeHuggingFace:
 
     # -- faults ----------------------------------------------------------------------------
 
-    def _next_fault(self) -> str | None:
-        if self._faults:
-            return self._faults.pop(0)
+    def _next_fault(self, request: RecordedRequest) -> str | None:
+        for index, (fault, when) in enumerate(self._faults):
+            if when is None or when(request):
+                del self._faults[index]
+                return fault
         if self.failure_rate and self._rng.random() < self.failure_rate:
             return self._rng.choice(FAULTS)
         return None
 
     async def _answer(self, request: web.Request, status: int, payload: Any) -> web.StreamResponse:
         self.requests.append(RecordedRequest(request.path, dict(request.query), dict(request.headers)))
-        fault = self._next_fault()
+        fault = self._next_fault(self.requests[-1])
         if self.delay:
             await self._wait(self.delay)
         if fault == "500":
