@@ -52,3 +52,13 @@ def normalize_paper_id(text: str) -> str:
         f"'{shown}' is not an arXiv id or paper URL "
         "(try 2403.12345, arXiv:2403.12345 or https://arxiv.org/abs/2403.12345)"
     )
+
+
+def paper_id_in(text: str) -> str | None:
+    """Return the paper id *text* names when it is only that (an id or a paper URL), else None."""
+    if not text.strip() or len(text.split()) != 1:
+        return None
+    try:
+        return normalize_paper_id(text)
+    except InvalidPaperId:
+        return None
