@@ -72,6 +72,13 @@ async def test_a_line_that_is_only_a_paper_is_show(chat, line):
     assert reply.content.paper.title == seed_titles_and_abstracts()[4][0]
 
 
+async def test_an_old_style_id_on_its_own_is_show_whatever_its_case(chat, fake_arxiv):
+    fake_arxiv.entries["math.GT/0309136"] = {"title": "Knots of old", "summary": "Old-style.", "authors": ["A. B."]}
+    reply = await chat.push("math.GT/0309136v1")
+    assert isinstance(reply.content, PaperCard), reply.content
+    assert reply.content.paper.id == "math.GT/0309136"
+
+
 async def test_a_paper_id_followed_by_words_is_still_an_unknown_command(chat):
     assert "Unknown command" in error(await chat.push("2403.10005 please"))
 
