@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 import pytest
 
@@ -12,6 +13,7 @@ from bot.commands import COMMANDS, EXAMPLES
 from bot.replies import Error, PaperCard, Text
 from bot.topics.arxiv_taxonomy import ARCHIVES, CATEGORIES
 from tests.fakes.seed import seed_titles_and_abstracts
+from tests.test_cli import ROOT, paperboy
 
 
 @pytest.fixture
@@ -242,3 +244,23 @@ async def test_a_time_zone_people_write_gets_a_suggestion(chat, zone, suggestion
     message = error(await chat.push(f"digest 09:00 {zone}"))
     assert message.startswith(f"unknown time zone '{zone}'; {suggestion}")
     assert suggestion in error(await chat.push(f"leaderboard weekly fri 17:00 {zone}"))
+
+
+# -- the same on the console, as a new user types it ---------------------------------------------
+
+async def test_the_console_reads_what_the_readme_writes(tmp_path, fake_hf, fake_arxiv):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PAPERBOY_", "DISCORD_", "SLACK_", "HF_"))} | {
+        "PYTHONPATH": str(ROOT), "HOME": str(tmp_path), "PAPERBOY_DATABASE": str(tmp_path / "cli.db"),
+        "PAPERBOY_HF_API_URL": fake_hf.base_url, "PAPERBOY_ARXIV_API_URL": fake_arxiv.base_url,
+    }
+    lines = ["2403.10005", "help subscribe", "digest weekly mon 09:00 Europe/Paris top 5",
+             'subscribe author:"Zoë Müller"', "subscribe cat:nonsense.XX", "digest 09:00 paris", "trending 5 extra"]
+    code, out, err = await paperboy("console", env=env, stdin="\n".join(lines) + "\n")
+    assert code == 0, err
+    assert seed_titles_and_abstracts()[4][0] in out
+    assert "Usage: subscribe <query> [notify @group]" in out and "Examples:" in out
+    assert "Weekly digest on mon at 09:00 Europe/Paris with the top 5" in out
+    assert 'Subscribed to author:"Zoë Müller"' in out
+    assert "not an arXiv category" in out and "did you mean Europe/Paris?" in out
+    assert "as in 'trending 5'" in out
+    assert "Unknown command" not in out and "unknown time zone 'top'" not in out and "Traceback" not in err
