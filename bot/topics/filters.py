@@ -173,7 +173,8 @@ def unknown_category(category: Category, *, at: int) -> str | None:
     guess = closest(category.key if category.subject is not None else category.archive)
     fix = (f"did you mean {guess}?" if guess
            else "write one such as cs.CL or hep-th, or cs.* for every category of cs")
-    return f"cat:{category.shown} at character {at} is not an arXiv category; {fix} (list: arxiv.org/category_taxonomy)"
+    return (f"cat:{category.shown} at character {at} is not an arXiv category; {fix} "
+            "(list: arxiv.org/category_taxonomy)")
 
 
 def _count(field: str, value: str, *, at: int) -> Count:
