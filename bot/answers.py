@@ -23,7 +23,7 @@ def query_arg(text: str) -> Query:
     """Parse a command's topic query; an empty one is a usage error."""
     if not text.strip():
         raise UsageError("Give a topic query, e.g. \"model merging\" OR unlearning -diffusion.")
-    return parse_query(text)
+    return parse_query(text, known_categories=True)
 
 
 def ranked_matches(query: Query, papers: list[Paper]) -> list[tuple[Paper, Match | None]]:
@@ -53,11 +53,15 @@ def unique(papers: list[Paper]) -> list[Paper]:
     return list({p.id: p for p in reversed(papers)}.values())[::-1]
 
 
-def int_arg(text: str, *, default: int, low: int, high: int, what: str) -> int:
-    """Parse a whole number from *low* to *high* (*default* when blank), naming *what* in errors."""
+def int_arg(text: str, *, default: int, low: int, high: int, what: str, example: str = "") -> int:
+    """Parse a whole number from *low* to *high* (*default* when blank), naming *what* (and *example*) in errors."""
     text = text.strip()
     if not text:
         return default
+    if len(text.split()) > 1:
+        shown = f", as in '{example}'" if example else ""
+        raise UsageError(f"Give {what} as one whole number from {low} to {high}{shown}, "
+                         f"not '{' '.join(text.split())[:40]}'.")
     if not text.lstrip("-").isdigit() or len(text) > 7:
         raise UsageError(f"{what.capitalize()} must be a whole number from {low} to {high}.")
     value = int(text)

@@ -16,6 +16,7 @@ from typing import Callable, Iterable
 from bot.paper import Paper
 from bot.sources import ArxivClient, SourceError
 from bot.store import Store
+from bot.topics.arxiv_taxonomy import is_known
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,8 @@ class CategoryRead:
     deferred: list[str] = field(default_factory=list)
     """Due categories left for the next poll: this one's time for reading ran out."""
     errors: list[SourceError] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    """Names the topics give that arXiv's taxonomy lacks (stored before topics were checked): never asked for."""
 
 
 class CategoryFeeds:
@@ -72,14 +75,20 @@ class CategoryFeeds:
         self.interval = timedelta(seconds=interval)
         self.budget = budget
         self._monotonic = monotonic
+        self._said_unknown: set[str] = set()
 
     async def read(self, categories: Iterable[str], *, now: datetime) -> CategoryRead:
         """Read the due ones among *categories*, one after another (the client spaces the requests),
         never reading for longer than `budget` seconds: the longest unread go first."""
         result = CategoryRead()
+        wanted = set(categories)
+        result.skipped = sorted(c for c in wanted if not is_known(c))
+        for name in sorted(set(result.skipped) - self._said_unknown):  # once, not every poll
+            log.warning("a topic follows cat:%s, which is not an arXiv category; arXiv is never asked for it", name)
+        self._said_unknown.update(result.skipped)
         seen: set[str] = set()
         started, attempted = self._monotonic(), 0
-        for category, last in await self._due(categories, now):
+        for category, last in await self._due(wanted - set(result.skipped), now):
             if attempted and self._monotonic() - started >= self.budget:
                 result.deferred.append(category)
                 continue

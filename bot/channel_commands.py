@@ -13,15 +13,19 @@ from bot.delivery import THREADS
 from bot.lists import CurrentLists, as_known, cached_lists
 from bot.paging import Pages
 from bot.replies import PaperCard, PaperList, Reply, Text
-from bot.schedule import digest_name, is_weekly, next_digest_at, parse_clock_time, parse_digest_days
+from bot.schedule import (digest_name, is_weekly, next_digest_at, parse_clock_time, parse_digest_days,
+                          parse_zone_and_size)
 from bot.timezones import get_zone
 from bot.topics import QueryError, parse_query
+from bot.topics.arxiv_taxonomy import is_known
 from bot.store import Store
 from bot.rows import Channel, Topic
 
 MAX_TOPICS_PER_CHANNEL = 25  # Discord autocomplete shows at most 25 choices
 _NOTIFY = re.compile(r"\s+notify\s+@(\S.*)$", re.IGNORECASE)
 """The end of ``subscribe <query> notify @group`` (the adapter wrote the group as ``@name``)."""
+_BARE_NOTIFY = re.compile(r"(?:^|\s)notify(?:\s+[^@\s]\S*)?\s*$", re.IGNORECASE)
+"""``notify`` at the end without an ``@group``: a slip, not a word of the topic."""
 
 
 class ChannelCommands:
@@ -51,8 +55,8 @@ class ChannelCommands:
         query = query_arg(text)
         channel = await self.store.ensure_channel(command.channel)
         topics = await self.store.list_topics(channel.id)
-        if any(t.query == query.text for t in topics):
-            raise UsageError(f"This channel already follows {query.text}.")
+        if same := next((t for t in topics if _key(t.query) == query.key), None):
+            raise UsageError(f"This channel already follows {same.query} (topic {same.number}).")
         if len(topics) >= MAX_TOPICS_PER_CHANNEL:
             raise UsageError(f"A channel can follow at most {MAX_TOPICS_PER_CHANNEL} topics; "
                              "unsubscribe from one first, or combine them with OR.")
@@ -99,8 +103,8 @@ class ChannelCommands:
                 raise UsageError(f"There is no topic {number[:10]} here. This channel's topics:\n"
                                  + _topic_lines(topics))
         else:
-            canonical = _canonical(wanted)
-            topic = next((t for t in topics if t.query in (wanted, canonical)), None)
+            key = _key(wanted)
+            topic = next((t for t in topics if t.query == wanted or _key(t.query) == key), None)
             if topic is None:
                 raise UsageError(f"This channel does not follow '{wanted[:100]}'. Its topics:\n"
                                  + _topic_lines(topics))
@@ -123,21 +127,18 @@ class ChannelCommands:
         channel = await self.store.ensure_channel(command.channel)
         words = command.args.split()
         if not words:
-            raise UsageError("Give a time, like 'digest 09:00 Europe/Paris 5', 'digest weekly mon 09:00' "
+            raise UsageError("Give a time, like 'digest 09:00 Europe/Paris top 5', 'digest weekly mon 09:00' "
                              "or 'digest weekdays 09:00', or 'digest off'.")
         if words[0].lower() == "off":
             await self.store.update_channel(channel.id, digest_time=None, digest_days=None, realtime=True)
             return Reply(Text("Digest off: new matching papers will be posted as they appear."))
         days, words = parse_digest_days(words)
         if not words:
-            raise UsageError("Give the time of day too, like 'digest weekdays 09:00 Europe/Paris 5'.")
+            raise UsageError("Give the time of day too, like 'digest weekdays 09:00 Europe/Paris top 5'.")
         hour_minute = parse_clock_time(words[0])
-        zone_name, top_n = channel.timezone, channel.top_n
-        for word in words[1:]:
-            if word.isdigit():
-                top_n = int_arg(word, default=top_n, low=1, high=25, what="the digest size")
-            else:
-                zone_name = get_zone(word).key
+        zone, size = parse_zone_and_size(words[1:])
+        zone_name = zone or channel.timezone
+        top_n = int_arg(size or "", default=channel.top_n, low=1, high=25, what="the digest size")
         updated = await self.store.update_channel(
             channel.id, digest_time=hour_minute, digest_days=days, timezone=zone_name, top_n=top_n,
             realtime=False, last_digest_at=self.clock(),
@@ -177,7 +178,8 @@ class ChannelCommands:
     async def threshold(self, command: Command) -> Reply:
         if not command.args.strip():
             raise UsageError("Give the minimum number of upvotes, e.g. 'threshold 10' (0 posts everything).")
-        minimum = int_arg(command.args, default=0, low=0, high=100_000, what="the minimum upvotes")
+        minimum = int_arg(command.args, default=0, low=0, high=100_000, what="the minimum upvotes",
+                          example="threshold 10")
         channel = await self.store.ensure_channel(command.channel)
         await self.store.update_channel(channel.id, min_upvotes=minimum)
         return Reply(Text(f"Only papers with at least {minimum} upvotes will be posted here."
@@ -248,13 +250,16 @@ class ChannelCommands:
             return []
         reads = await last_reads(self.store, categories)
         return ["arXiv categories here: " + ", ".join(
-            f"{name} ({'read ' + _ago(at.isoformat(), now) if at else 'not read yet'})" for name, at in reads.items())]
+            f"{name} ({_read_note(name, at, now)})" for name, at in reads.items())]
 
 
 def _notify_clause(command: Command) -> tuple[str, Group | None]:
     """Split ``<query> notify @group`` into the query and the group the adapter resolved, or raise UsageError."""
     match = _NOTIFY.search(command.args)
     if match is None:
+        if _BARE_NOTIFY.search(command.args):
+            raise UsageError("notify needs a group: subscribe <query> notify @group "
+                             "(pick the group from the mention list as you type @).")
         return command.args, None
     name = match[1].strip().lstrip("@")
     group = next((g for g in command.groups if g.name.lstrip("@").lower() == name.lower()), None)
@@ -262,6 +267,12 @@ def _notify_clause(command: Command) -> tuple[str, Group | None]:
         raise UsageError(f"Paperboy cannot tell which group @{name[:60]} is. Pick it from your platform's "
                          "mention list as you type (Slack: @ and the user group; Discord: the notify option).")
     return command.args[:match.start()], Group(group.id, group.name.lstrip("@"))
+
+
+def _read_note(category: str, at: datetime | None, now: datetime) -> str:
+    if not is_known(category):  # stored before topics were checked: the poller skips it
+        return "not an arXiv category, never read"
+    return f"read {_ago(at.isoformat(), now)}" if at else "not read yet"
 
 
 def _topic_lines(topics: list[Topic]) -> str:
@@ -293,9 +304,10 @@ def _next_poll_line(state: dict[str, str | None], now: datetime) -> str:
     return f"Next poll: {_ago(next_at, now)}"
 
 
-def _canonical(text: str) -> str:
+def _key(text: str) -> str:
+    """What tells topics apart: *text* folded (``Merging`` is ``merging``), or as it is if it does not parse."""
     try:
-        return parse_query(text).text
+        return parse_query(text).key
     except QueryError:
         return text
 

@@ -64,7 +64,9 @@ class CommandSpec:
 COMMANDS: dict[str, CommandSpec] = {
     spec.name: spec
     for spec in (
-        CommandSpec("help", "help", "what Paperboy can do", private=True),
+        CommandSpec("help", "help [command]", "what Paperboy can do, or one command's options and examples",
+                    private=True, args=(Arg("command", TEXT, "a command's name, for its options and examples",
+                                            low=1, high=20),)),
         CommandSpec("trending", "trending [n]", "the papers trending on Hugging Face now", needs_network=True,
                     args=(Arg("count", INT, "how many papers (1-25)", low=1, high=25),)),
         CommandSpec("today", "today [YYYY-MM-DD]", "the day's Daily Papers", needs_network=True,
@@ -132,3 +134,34 @@ COMMANDS: dict[str, CommandSpec] = {
         CommandSpec("status", "status", "poller health: last poll, errors, paused channels", private=True),
     )
 }
+
+EXAMPLES: dict[str, tuple[str, ...]] = {
+    "help": ("help subscribe",),
+    "trending": ("trending", "trending 5"),
+    "today": ("today", "today 2026-11-27"),
+    "week": ("week", "week 2026-W48"),
+    "month": ("month", "month 2026-11"),
+    "search": ('search "model merging" OR unlearning', "search unlearn* -diffusion upvotes:>=20"),
+    "show": ("show 2403.10005", "show https://arxiv.org/abs/2403.10005", "2403.10005"),
+    "similar": ("similar 2403.10005",),
+    "save": ("save https://huggingface.co/papers/2403.10005",),
+    "unsave": ("unsave 2403.10005",),
+    "saved": ("saved", "saved bibtex"),
+    "vote": ("vote 2403.10005",),
+    "leaderboard": ("leaderboard", "leaderboard month", "leaderboard weekly fri 17:00 Europe/Paris", "leaderboard off"),
+    "more": ("more",),
+    "subscribe": ('subscribe "model merging" OR unlearning -diffusion', "subscribe cat:cs.CL upvotes:>=10",
+                  "subscribe *"),
+    "unsubscribe": ("unsubscribe 1",),
+    "topics": ("topics",),
+    "preview": ("preview unlearn* -diffusion",),
+    "digest": ("digest 09:00 Europe/Paris top 5", "digest weekdays 08:30 America/New_York",
+               "digest weekly mon 09:00 Europe/Paris top 10", "digest off"),
+    "realtime": ("realtime on",),
+    "threads": ("threads on", "threads off"),
+    "threshold": ("threshold 10", "threshold 0"),
+    "resume": ("resume",),
+    "settings": ("settings",),
+    "status": ("status",),
+}
+"""Lines that work as written, for ``help <command>`` (a test runs every one)."""

@@ -7,6 +7,7 @@ commands that manage a channel live in `bot.channel_commands`.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from datetime import datetime, timedelta, timezone
 from typing import Awaitable, Callable, Mapping, TypeVar
@@ -18,7 +19,8 @@ from bot.channel_commands import ChannelCommands
 from bot.channels import ChannelRef, Command
 from bot.commands import COMMANDS, CommandSpec
 from bot.delivery import BUTTONS
-from bot.ids import normalize_paper_id
+from bot.help import help_reply
+from bot.ids import normalize_paper_id, paper_id_in
 from bot.leaderboard import Leaderboard
 from bot.lists import CurrentLists, cached_lists, fetch_lists, remember_lists
 from bot.metrics import Metrics
@@ -99,6 +101,9 @@ class Engine:
 
     async def _handle(self, command: Command) -> Reply:
         spec = COMMANDS.get(command.name)
+        if spec is None and not command.args and paper_id_in(command.name):
+            # A pasted paper id or link on its own: what else could it ask for but the paper?
+            command, spec = dataclasses.replace(command, name="show", args=command.name), COMMANDS["show"]
         if spec is None:
             name = command.name[:40]
             return error_reply(f"Unknown command '{name}'. Type 'help' to see what Paperboy can do.")
@@ -238,20 +243,11 @@ class Engine:
     # -- look-ups -----------------------------------------------------------------------
 
     async def _help(self, command: Command) -> Reply:
-        lines = [f"{spec.usage}: {spec.summary}" for spec in COMMANDS.values()]
-        lines += [
-            "",
-            "Topic queries: words match whole words (and plurals) in titles, abstracts and keywords;",
-            '"exact phrase", prefix*, OR, -exclude or NOT exclude, (groups), title:, abstract:, author:',
-            "Filters: cat:cs.CL or cat:cs.* (also follows arXiv's new papers there), upvotes:>=20, stars:>100, "
-            "comments:>=3, has:code",
-            'Example: subscribe "model merging" OR unlearning -diffusion',
-            'Example: subscribe cat:cs.CL "machine unlearning" upvotes:>=10',
-        ]
-        return Reply(Text("\n".join(lines), title="Paperboy commands"), private=True)
+        return help_reply(command.args)
 
     async def _trending(self, command: Command) -> Reply:
-        count = int_arg(command.args, default=PAGE, low=1, high=25, what="the number of papers")
+        count = int_arg(command.args, default=PAGE, low=1, high=25, what="the number of papers",
+                        example="trending 5")
         cached, saved_at = await self.store.get_list("trending")
         title = "Trending on Hugging Face Papers"
         if cached and saved_at and self.clock() - saved_at < LIST_FRESH_FOR:
@@ -285,6 +281,8 @@ class Engine:
                                       empty=f"No Daily Papers for {day.isoformat()}."))
 
     async def _search(self, command: Command) -> Reply:
+        if paper_id := paper_id_in(command.args):
+            raise UsageError(f"Search looks for words; to see that paper, use: show {paper_id}")
         query = query_arg(command.args)
         if query.everything:
             raise UsageError("Search needs words to look for; '*' (every paper) is for subscribe.")

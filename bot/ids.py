@@ -7,7 +7,9 @@ import re
 from bot.usage import UsageError
 
 _NEW_STYLE = re.compile(r"(?P<id>\d{4}\.\d{4,5})(?:v\d+)?")
-_OLD_STYLE = re.compile(r"(?P<id>[a-z][a-z\-]+(?:\.[A-Z]{2})?/\d{7})(?:v\d+)?")
+# Any case, as a pasted line's first word reaches the engine in lower case; written back as arXiv does.
+_OLD_STYLE = re.compile(r"(?P<archive>[a-z][a-z\-]+)(?P<subject>\.[a-z]{2})?/(?P<number>\d{7})(?:v\d+)?",
+                        re.IGNORECASE)
 _PREFIXES = re.compile(
     r"^(?:https?://)?(?:www\.|export\.)?"
     r"(?:arxiv\.org/(?:abs|pdf|html)/|huggingface\.co/papers/|hf\.co/papers/)",
@@ -43,7 +45,7 @@ def normalize_paper_id(text: str) -> str:
         return match["id"]
     match = _OLD_STYLE.fullmatch(candidate)
     if match:
-        return match["id"]
+        return f"{match['archive'].lower()}{(match['subject'] or '').upper()}/{match['number']}"
     # One line, whatever the user pasted, so the error message stays one line.
     shown = " ".join(text.split())
     if len(shown) > 60:
@@ -52,3 +54,13 @@ def normalize_paper_id(text: str) -> str:
         f"'{shown}' is not an arXiv id or paper URL "
         "(try 2403.12345, arXiv:2403.12345 or https://arxiv.org/abs/2403.12345)"
     )
+
+
+def paper_id_in(text: str) -> str | None:
+    """Return the paper id *text* names when it is only that (an id or a paper URL), else None."""
+    if not text.strip() or len(text.split()) != 1:
+        return None
+    try:
+        return normalize_paper_id(text)
+    except InvalidPaperId:
+        return None

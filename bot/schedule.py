@@ -129,7 +129,7 @@ def parse_digest_days(words: list[str]) -> tuple[str | None, list[str]]:
     days: str | None = None
     if first == "weekly":
         if len(words) < 2:
-            raise UsageError("Say which day, like 'digest weekly mon 09:00 Europe/Paris 5'.")
+            raise UsageError("Say which day, like 'digest weekly mon 09:00 Europe/Paris top 5'.")
         return parse_weekday(words[1]), words[2:]
     if first in ("daily", "weekdays"):
         days, words = (None if first == "daily" else WEEKDAYS_ONLY), words[1:]
@@ -137,6 +137,33 @@ def parse_digest_days(words: list[str]) -> tuple[str | None, list[str]]:
         # `digest mon 09:00` (or Discord's day option without `weekly`): say what was meant.
         raise UsageError(f"A day goes with weekly: 'digest weekly {words[0][:10].lower()} 09:00'.")
     return days, words
+
+
+def parse_zone_and_size(words: list[str]) -> tuple[str | None, str | None]:
+    """Read ``[time zone] [top N]`` after a digest's time: (the zone's name, N as typed), None when not given.
+
+    A bare number is the size too (``digest 09:00 Europe/Paris 5``): the README shows it, and Discord
+    joins its options that way. The caller checks N's range.
+    """
+    zone: str | None = None
+    size: str | None = None
+    rest = list(words)
+    while rest:
+        word = rest.pop(0)
+        if word.lower() == "top":
+            if not rest or not rest[0].lstrip("-").isdigit():
+                raise UsageError("'top' needs a number after it, like 'digest 09:00 Europe/Paris top 5'.")
+            word = rest.pop(0)
+        if word.lstrip("-").isdigit():
+            if size is not None:
+                raise UsageError("Give the digest size once, like 'top 5'.")
+            size = word
+        elif zone is not None:
+            raise UsageError(f"Give one time zone, not '{zone[:40]}' and '{word[:40]}': "
+                             "'digest 09:00 Europe/Paris top 5'.")
+        else:
+            zone = get_zone(word).key
+    return zone, size
 
 
 def _names_a_day(word: str) -> bool:

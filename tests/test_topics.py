@@ -145,7 +145,8 @@ def test_hyphenated_and_dotted_terms_are_phrases():
     assert matches("state-of-the-art", target)
     assert matches("llm", target)
     assert not matches("GPT-4", target)
-    assert parse_query("GPT-3.5").text == '"gpt 3 5"'
+    assert parse_query("GPT-3.5").key == '"gpt 3 5"'
+    assert parse_query("GPT-3.5").text == "GPT-3.5"  # shown as typed
 
 
 # --- prefixes and phrases ---------------------------------------------------------------------
@@ -278,9 +279,26 @@ def test_exclusion_applies_to_every_side_of_or_in_its_group():
 )
 def test_canonical_text(written, canonical):
     query = parse_query(written)
-    assert query.text == canonical
-    assert parse_query(query.text).text == canonical
+    assert query.key == canonical
+    assert parse_query(query.text).key == canonical
     assert query == parse_query(canonical) and hash(query) == hash(parse_query(canonical))
+
+
+@pytest.mark.parametrize(
+    ("written", "shown"),
+    [
+        ('author:"Zoë Müller"', 'author:"Zoë Müller"'),
+        ('  "Model  Merging"   OR   Unlearning  NOT Diffusion ', '"Model Merging" OR Unlearning -Diffusion'),
+        ("GPT-3.5 Unlearn* cat:CS.cl", "GPT-3.5 Unlearn* cat:cs.CL"),
+        ('a "OR" b', 'a "OR" b'),
+        ("title:State-of-the-Art", "title:State-of-the-Art"),
+    ],
+)
+def test_text_keeps_the_words_as_typed_and_parses_back_to_the_same_query(written, shown):
+    query = parse_query(written)
+    assert query.text == shown
+    again = parse_query(query.text)
+    assert again.text == shown and again.key == query.key and again == query
 
 
 def test_search_terms_are_positive_terms_only():
@@ -298,7 +316,7 @@ def test_explain_names_terms_and_fields():
     assert match.explain() == '"model merging" in title, abstract; author Graham Neubig'
     assert match.hits == (
         Hit('"model merging"', ("title", "abstract")),
-        Hit('"graham neubig"', ("author",), ("Graham Neubig",)),
+        Hit('"Graham Neubig"', ("author",), ("Graham Neubig",)),  # as typed
     )
 
 

@@ -30,6 +30,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Union
 
+from bot.topics.arxiv_taxonomy import closest, is_known
 from bot.topics.matcher import Hit, PaperText
 
 MAX_CATEGORY_LENGTH = 40
@@ -163,6 +164,17 @@ def _category(value: str, *, at: int) -> Category:
         )
     subject = found["subject"]
     return Category(found["archive"].lower(), None if subject in (None, "*") else subject.lower())
+
+
+def unknown_category(category: Category, *, at: int) -> str | None:
+    """Say (one line) why *category*, written at character *at*, is not in arXiv's taxonomy; None if it is."""
+    if is_known(category.shown):
+        return None
+    guess = closest(category.key if category.subject is not None else category.archive)
+    fix = (f"did you mean {guess}?" if guess
+           else "write one such as cs.CL or hep-th, or cs.* for every category of cs")
+    return (f"cat:{category.shown} at character {at} is not an arXiv category; {fix} "
+            "(list: arxiv.org/category_taxonomy)")
 
 
 def _count(field: str, value: str, *, at: int) -> Count:

@@ -220,7 +220,7 @@ class TopicIndex(Generic[K]):
     def add(self, key: K, query: Query) -> None:
         """Index *query* under *key*, replacing what *key* held before."""
         self.remove(key)
-        slot = self._slot_of_text.get(query.text)
+        slot = self._slot_of_text.get(query.key)
         if slot is None:
             slot = self._new_slot(query)
         self._slots[slot][1].append(key)
@@ -320,9 +320,9 @@ class TopicIndex(Generic[K]):
             self._terms[number].uses += 1
         plain = compiled.is_plain()
         plan: Plan = compiled.chains[0] if plain and len(compiled.chains) == 1 and not compiled.excluded else compiled  # type: ignore[assignment]
-        # The canonical text is kept (it names the slot); the parsed query is not.
-        self._slots[slot] = (plan, [], query.text)
-        self._slot_of_text[query.text] = slot
+        # The folded text is kept (it names the slot: Merging and merging share one); the parsed query is not.
+        self._slots[slot] = (plan, [], query.key)
+        self._slot_of_text[query.key] = slot
         self._filing(slot, compiled, plain, file=True)
         return slot
 

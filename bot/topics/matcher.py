@@ -240,8 +240,11 @@ class Term:
 
     parts: tuple[Part, ...]
     shown: tuple[str, ...]
-    """The folded words as typed (plural kept, ``*`` kept), for display."""
+    """The folded words as typed (plural kept, ``*`` kept): what tells two topics apart."""
     field: str | None = None
+    typed: str | None = None
+    """The term as the user typed it, without its field (``GPT-3.5``, ``"Zoë Müller"``), for display;
+    None when that is the folded `label`. It parses back to this same term."""
     _test: Callable[[PaperText], bool] | None = dataclass_field(default=None, init=False, repr=False, compare=False)
 
     @property
@@ -259,13 +262,19 @@ class Term:
 
     @property
     def label(self) -> str:
-        """Return the term without its field: ``word``, ``prefix*`` or ``"a phrase"``."""
+        """Return the term without its field, as typed: ``word``, ``prefix*`` or ``"a phrase"``."""
+        return self.typed or self.folded_label
+
+    @property
+    def folded_label(self) -> str:
+        """Return the term without its field, folded: ``"gpt 3 5"`` for ``GPT-3.5``."""
         joined = " ".join(self.shown)
         return f'"{joined}"' if len(self.shown) > 1 else joined
 
-    def render(self) -> str:
-        """Return the term as the canonical query text writes it."""
-        return f"{self.field}:{self.label}" if self.field else self.label
+    def render(self, *, folded: bool = False) -> str:
+        """Return the term as the query text writes it: as typed, or *folded* (the form that compares topics)."""
+        label = self.folded_label if folded else self.label
+        return f"{self.field}:{label}" if self.field else label
 
     def hit(self, text: PaperText) -> Hit:
         """Say where in a matching paper this term was found."""
@@ -345,10 +354,13 @@ class Group:
                 else:
                     yield node
 
-    def render(self, *, top: bool = False) -> str:
-        """Return the group as the canonical query text writes it."""
-        chains = " OR ".join(" ".join(node.render() for node in chain) for chain in self.any_of)
-        excluded = "".join(f" -{node.render()}" for node in self.none_of)
+    def render(self, *, top: bool = False, folded: bool = False) -> str:
+        """Return the group as the query text writes it: its words as typed, or *folded* (see `Term.render`)."""
+        def text(node: Node) -> str:
+            return node.render(folded=folded) if isinstance(node, (Term, Group)) else node.render()
+
+        chains = " OR ".join(" ".join(text(node) for node in chain) for chain in self.any_of)
+        excluded = "".join(f" -{text(node)}" for node in self.none_of)
         text = chains + excluded
         return text if top else f"({text})"
 

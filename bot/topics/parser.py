@@ -18,9 +18,10 @@ import re
 from dataclasses import dataclass
 from sys import intern
 
-from bot.paper import Paper
-from bot.topics.filters import FILTER_LIST, FILTERS, Category, FilterError, needs_value, parse_filter
-from bot.topics.matcher import Group, Hit, Leaf, Match, Node, PaperText, Term, explain_match
+from bot.topics.filters import (FILTER_LIST, FILTERS, Category, FilterError, needs_value, parse_filter,
+                                unknown_category)
+from bot.topics.matcher import Group, Leaf, Node, Term
+from bot.topics.query import EVERY_PAPER, EveryPaper, Query
 from bot.topics.text import fold, singular
 from bot.usage import UsageError
 
@@ -28,9 +29,6 @@ MAX_QUERY_LENGTH = 300
 MAX_NESTING = 10
 FIELDS = ("title", "abstract", "author")
 MIN_PREFIX = 2
-MAX_BRANCHES = 6
-"""At most this many OR branches of one query are searched upstream."""
-EVERY_PAPER = "*"
 
 _QUOTES = "\"“”„"
 _TOKEN = re.compile(rf"(?P<space>\s+)|(?P<paren>[()])|(?P<quote>[{_QUOTES}])|(?P<bare>[^\s(){_QUOTES}]+)")
@@ -38,6 +36,8 @@ _FIELD = re.compile(r"([A-Za-z]+):(.*)", re.DOTALL)
 # A word, with a "*" that makes it a prefix only when the star ends the word.
 _PART = re.compile(r"([^\W_]+)(\*(?![^\W_]))?")
 _OPERATORS = ("OR", "AND", "NOT")
+_MENTION = re.compile(r"@|<[!#]")
+"""What mentions hold (``@here``, Slack's ``<@U123>`` and ``<!channel>``, Discord's ``<@123>`` and ``<#123>``)."""
 _FIELD_LIST = f"title:, abstract: and author:, and the filters are {FILTER_LIST}"
 
 
@@ -55,122 +55,12 @@ class _Token:
     term: Leaf | None = None
 
 
-class Query:
-    """A parsed topic query; compare and store it by its canonical `text`."""
+def parse_query(text: str, *, known_categories: bool = False) -> Query:
+    """Parse *text* into a `Query`, or raise `QueryError` saying what is wrong.
 
-    __slots__ = ("text", "_root")
-
-    def __init__(self, root: Group) -> None:
-        self._root = root
-        self.text: str = root.render(top=True)
-
-    def match(self, paper: Paper | PaperText) -> Match | None:
-        """Return why *paper* matches, or None; pass a `PaperText` to skip even the cache look-up."""
-        text = paper if isinstance(paper, PaperText) else PaperText.of(paper)
-        return explain_match(self._root, text)
-
-    def matches(self, paper: Paper | PaperText) -> bool:
-        """Say whether *paper* matches, without working out why (cheaper than `match` when only yes/no counts)."""
-        text = paper if isinstance(paper, PaperText) else PaperText.of(paper)
-        return self._root.test(text)
-
-    @property
-    def root(self) -> Group:
-        """Return the parsed tree, for tools that look inside queries (such as the topic index)."""
-        return self._root
-
-    def search_terms(self) -> list[str]:
-        """Return the positive terms, without fields, for candidate retrieval: ``word``, ``pre*``, ``"a phrase"``.
-
-        Filters are not words and are left out, so a query of filters alone gives none.
-        """
-        return list(dict.fromkeys(term.label for term in self._root.positive_terms()))
-
-    def search_branches(self, *, limit: int = MAX_BRANCHES) -> list[tuple[str, ...]]:
-        """Return the query's alternatives as the positive terms each needs, at most *limit* of them.
-
-        ``"model merging" OR unlearning -diffusion`` gives ``[('"model merging"',), ('unlearning',)]``:
-        a search engine given the whole query as one string would look for all the words at once.
-        Filters are left out too; an alternative of filters alone (``alpha OR upvotes:>=50``) has
-        no words a search could find its papers by, so it is dropped.
-        """
-        return [branch for branch in _alternatives(self._root, limit) if branch]
-
-    def categories(self) -> frozenset[str]:
-        """Return the arXiv categories the query follows, as arXiv writes them: ``{"cs.CL", "cs.*", "hep-th"}``.
-
-        Only categories a match can rest on count: ``-cat:cs.CV`` (at any depth) leaves papers
-        out and names nothing to read, so it is not included.
-        """
-        return frozenset(leaf.shown for leaf in self._root.positive_leaves() if isinstance(leaf, Category))
-
-    @property
-    def everything(self) -> bool:
-        """Say whether this is ``*``, the topic that follows every paper."""
-        return False
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Query) and other.text == self.text
-
-    def __hash__(self) -> int:
-        return hash(self.text)
-
-    def __str__(self) -> str:
-        return self.text
-
-    def __repr__(self) -> str:
-        return f"Query({self.text!r})"
-
-
-class EveryPaper(Query):
-    """``*``: the topic that follows every paper (with a channel's threshold, every paper with N upvotes)."""
-
-    __slots__ = ()
-
-    def __init__(self) -> None:
-        self._root = Group(any_of=())
-        self.text = EVERY_PAPER
-
-    def match(self, paper: Paper | PaperText) -> Match | None:
-        return _EVERY_MATCH
-
-    def matches(self, paper: Paper | PaperText) -> bool:
-        return True
-
-    def search_terms(self) -> list[str]:
-        return []
-
-    def search_branches(self, *, limit: int = MAX_BRANCHES) -> list[tuple[str, ...]]:
-        return []
-
-    def categories(self) -> frozenset[str]:
-        return frozenset()
-
-    @property
-    def everything(self) -> bool:
-        return True
-
-
-_EVERY_MATCH = Match([Hit("every paper", ())])
-
-
-def _alternatives(node: Node, limit: int) -> list[tuple[str, ...]]:
-    """Expand *node* into the sets of positive terms that satisfy it (its OR branches), bounded."""
-    if isinstance(node, Term):
-        return [(node.label,)]
-    if not isinstance(node, Group):
-        return [()]  # a filter: nothing to search for, but it does not stop its neighbours being searched
-    found: list[tuple[str, ...]] = []
-    for chain in node.any_of:
-        combos: list[tuple[str, ...]] = [()]
-        for child in chain:
-            combos = [done + more for done in combos for more in _alternatives(child, limit)][:limit]
-        found += combos
-    return list(dict.fromkeys(found))[:limit]
-
-
-def parse_query(text: str) -> Query:
-    """Parse *text* into a `Query`, or raise `QueryError` saying what is wrong."""
+    With *known_categories*, a ``cat:`` that arXiv's taxonomy lacks is wrong too: what people type is
+    checked, while a stored topic still parses (its made-up category matches nothing, and is never read).
+    """
     if len(text) > MAX_QUERY_LENGTH:
         raise QueryError(f"the query is {len(text):,} characters long; the limit is {MAX_QUERY_LENGTH}")
     if text.strip() == EVERY_PAPER:
@@ -178,6 +68,10 @@ def parse_query(text: str) -> Query:
     tokens = _tokenise(text)
     if not tokens:
         raise QueryError("the query is empty; give at least one word to look for")
+    if known_categories:
+        for token in tokens:
+            if isinstance(token.term, Category) and (problem := unknown_category(token.term, at=token.at)):
+                raise QueryError(problem)
     query = Query(_Parser(tokens).parse())
     # The written-out form is what is stored and parsed again, so it must fit the limit too.
     if len(query.text) > MAX_QUERY_LENGTH:
@@ -235,6 +129,9 @@ def _bare(text: str, pos: int, value: str, tokens: list[_Token]) -> int:
     if field in FILTERS:
         tokens.append(_Token("TERM", pos + 1, term=_filter(field, rest, at=pos + 1)))
         return end
+    if field in ("http", "https"):
+        raise QueryError(f"the link at character {pos + 1} is not something to look for; "
+                         "to see a paper, use show <arXiv id or URL>")
     if field not in FIELDS:
         raise QueryError(f"unknown field '{field_match[1]}:' at character {pos + 1}; the fields are {_FIELD_LIST}")
     if rest:
@@ -249,6 +146,14 @@ def _bare(text: str, pos: int, value: str, tokens: list[_Token]) -> int:
     return end
 
 
+def _refuse_mention(raw: str, *, at: int) -> None:
+    """Refuse ``@everyone``, ``@here``, ``<@U123>``, ``<!channel>``: a topic is words, and its text never pings."""
+    if _MENTION.search(raw):
+        shown = " ".join(raw.split())[:40]
+        raise QueryError(f"'{shown}' at character {at} holds a mention, and a topic cannot mention anyone; "
+                         "to mention a group in this topic's posts, add notify @group after the topic")
+
+
 def _filter(field: str, rest: str, *, at: int) -> Leaf:
     """Parse ``field:rest`` for a filter field; its value must follow the colon directly, unquoted."""
     if not rest:  # a bare run holds no spaces or quotes, so "cat: cs.CL" and 'cat:"cs.CL"' end up here
@@ -260,6 +165,7 @@ def _filter(field: str, rest: str, *, at: int) -> Leaf:
 
 
 def _term(raw: str, *, at: int, quoted: bool = False, field: str | None = None) -> Term:
+    _refuse_mention(raw, at=at)
     folded = fold(raw)
     found = list(_PART.finditer(folded))
     prefixes = sum(1 for part in found if part[2])
@@ -278,11 +184,24 @@ def _term(raw: str, *, at: int, quoted: bool = False, field: str | None = None) 
             )
     # Interned: tens of thousands of stored topics repeat a few thousand words, and a kept query
     # then holds references to one copy of each rather than copies of its own.
+    shown = tuple(intern(part[0]) for part in found)
     return Term(
         parts=tuple((intern(part[1]), True) if part[2] else (intern(singular(part[1])), False) for part in found),
-        shown=tuple(intern(part[0]) for part in found),
+        shown=shown,
         field=field,
+        typed=_as_typed(raw, quoted, shown),
     )
+
+
+def _as_typed(raw: str, quoted: bool, shown: tuple[str, ...]) -> str | None:
+    """The term as typed (``GPT-3.5``, ``"Zoë Müller"``), or None when that is how the folded words read.
+
+    A bare run is kept whole, as it holds no spaces, quotes or parentheses and so parses back to the
+    same term; a phrase keeps its quotes and has its spaces tidied.
+    """
+    typed = f'"{" ".join(raw.split())}"' if quoted else raw
+    folded = " ".join(shown)
+    return None if typed == (f'"{folded}"' if len(shown) > 1 else folded) else intern(typed)
 
 
 class _Parser:
