@@ -138,11 +138,12 @@ async def test_the_poller_never_asks_arxiv_for_a_stored_made_up_category(chat, c
     channel = await core.store.ensure_channel(chat.channel())
     await core.store.add_topic(channel.id, "cat:nonsense.XX OR cat:cs.CL", "ada", at=clock())
     with caplog.at_level(logging.WARNING, logger="bot.arxiv_feeds"):
-        report = await core.poller.poll_once()
-        clock.advance(seconds=3601)
         await core.poller.poll_once()
+        clock.advance(seconds=3601)
+        report = await core.poller.poll_once()
     asked = [r.query.get("search_query") for r in fake_arxiv.requests]
-    assert asked == ["cat:cs.CL", "cat:cs.CL"], "the known category is read; the made-up one never"
+    # The first read waits for the topic's baseline (a poll later), so count kinds, not reads.
+    assert asked and set(asked) == {"cat:cs.CL"}, "the known category is read; the made-up one never"
     assert report.categories_read == ["cs.CL"]
     warnings = [r.getMessage() for r in caplog.records if "nonsense.XX" in r.getMessage()]
     assert len(warnings) == 1 and "not an arXiv category" in warnings[0], "said once, not every poll"
