@@ -173,6 +173,10 @@ class ConsoleAdapter:
         _restore_terminal(self.stdin, self._terminal_mode)
         _save_history()
 
+    def say(self, text: str) -> None:
+        """Print a line of Paperboy's own (not an answer), e.g. what stopping waits for."""
+        self._print(_clean(text))
+
     def _print(self, text: str) -> None:
         if self._at_prompt:
             # A post arrived while the prompt waits: print it above, then redraw the prompt and the typing.
