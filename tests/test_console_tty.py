@@ -169,3 +169,13 @@ async def test_quitting_at_an_idle_prompt_does_not_wait_for_a_slow_look_up(termi
     assert "Waiting for" not in terminal.screen[at:]
     assert_clean(terminal.screen)
     assert not terminal.line_editing_left_on()
+
+
+async def test_the_log_keeps_to_the_configured_level_whatever_a_library_sets(env, fake_hf, tmp_path):
+    from tests.test_cli import paperboy
+
+    paper = fake_hf.trending_ids[0]
+    code, out, err = await paperboy("console", env=env | {"PAPERBOY_LOG_LEVEL": "INFO"}, stdin=f"similar {paper}\n")
+    assert code == 0 and err == "" and "Traceback" not in out
+    log = (tmp_path / "paperboy.log").read_text()  # bm25s, imported by `similar`, sets its logger to DEBUG
+    assert " DEBUG " not in log and "Building index" not in log, log
