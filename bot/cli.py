@@ -195,17 +195,18 @@ async def run_poll(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _print_dry_run(core: Core) -> int:
+    from adapters.console import render
     from bot.dry_run import dry_run
 
     report, would_send = await dry_run(core)
     for error in report.errors:
         print(f"paperboy: {error}", file=sys.stderr)
     for message in would_send:
-        print(message.describe())
+        print(message.describe(render) + "\n")  # each post as the real poll renders it on the console
     if not would_send:
-        print("[dry run] nothing would be sent now")
+        print("[dry run] nothing would be posted now")
     print(f"paperboy: dry run: fetched {report.fetched} papers, {len(report.enqueued)} new matches, "
-          f"{len(would_send)} messages would be sent; nothing was recorded or sent", file=sys.stderr)
+          f"{len(would_send)} messages would be posted; none was, and the database is unchanged", file=sys.stderr)
     return 1 if report.errors and not report.fetched else 0
 
 
