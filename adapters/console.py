@@ -98,7 +98,7 @@ class ConsoleAdapter:
         now = self._remember(message_ref, post.content)
         if now != before:
             changed = [line for line in now[1:] if before is not None and line not in before]
-            note = f"Updated: {now[0]}" + (f" — {' · '.join(changed)}" if changed else "")
+            note = "Updated: " + (f"{' · '.join(changed)} — " if changed else "") + now[0]  # what changed first
             self._print(textwrap.shorten(note, self.width or terminal_width(), placeholder=" …"))
         return DeliveryResult(DeliveryStatus.SENT, message_ref=message_ref)
 

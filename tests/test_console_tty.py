@@ -23,6 +23,7 @@ from tests.test_cli import env  # noqa: F401  (a fixture)
 LAUNCHER = "import os, sys; os.login_tty(0); os.execv(sys.executable, [sys.executable, '-m', 'bot', *sys.argv[1:]])"
 LOG_LINE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR) ")
 UP = "\x1b[A"
+ANSI = re.compile(r"\x1b(\[[0-9;?]*[A-Za-z]|[=>])")
 PROMPT = "papers> "
 
 
@@ -37,9 +38,9 @@ class Terminal:
         asyncio.get_running_loop().add_reader(master, self._read)
 
     @classmethod
-    async def spawn(cls, *args: str, env: dict[str, str], cwd: Path) -> Terminal:
+    async def spawn(cls, *args: str, env: dict[str, str], cwd: Path, columns: int = 200) -> Terminal:
         master, slave = os.openpty()
-        termios.tcsetwinsize(slave, (40, 200))  # wide enough that readline never wraps a line
+        termios.tcsetwinsize(slave, (40, columns))  # by default wide enough that readline never wraps a line
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-c", LAUNCHER, *args, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=cwd)
         return cls(master, slave, process)
@@ -70,6 +71,10 @@ class Terminal:
 
     async def exit_status(self, timeout: float = 15) -> int:
         return await asyncio.wait_for(self.process.wait(), timeout)
+
+    def text(self, start: int, end: int) -> str:
+        """The screen between two positions as plain lines: no escape sequences, no carriage returns."""
+        return ANSI.sub("", self.screen[start:end]).replace("\r", "")
 
     def line_editing_left_on(self) -> bool:
         """Whether the terminal was left as readline sets it (no echo, no line mode) instead of restored."""
