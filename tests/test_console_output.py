@@ -106,7 +106,7 @@ async def test_a_vote_on_the_console_does_not_print_the_post_again(env, fake_hf,
 
 
 async def test_an_edit_that_changes_what_the_console_shows_is_one_line(core):
-    from adapters.console import CONSOLE_CHANNEL, ConsoleAdapter
+    from adapters.console import ConsoleAdapter
     from bot.paper import Paper
     from bot.replies import PaperCard, Post
 

@@ -85,3 +85,38 @@ def test_a_database_url_is_shown_without_its_password():
     assert describe_database("postgresql://bot:s3cret@db:5432/paperboy") == "postgresql://bot:***@db:5432/paperboy"
     assert describe_database("postgresql://postgres:@/x?host=/tmp/s") == "postgresql://postgres:@/x?host=/tmp/s"
     assert describe_database("paperboy.db") == "paperboy.db"
+
+
+async def test_a_clean_exit_removes_the_lock_file(env):
+    code, _, err = await paperboy("console", env=env, stdin="topics\n")
+    assert code == 0, err
+    assert os.path.exists(env["PAPERBOY_DATABASE"])
+    assert not os.path.exists(env["PAPERBOY_DATABASE"] + "-paperboy.lock")
+
+
+def test_a_lock_file_removed_between_opening_and_locking_it_is_not_taken(tmp_path, monkeypatch):
+    """The first process stops (removing the file) just after a second one opened it: the second must not
+    hold a lock on a file nobody else can find, or a third would create a new one and run beside it."""
+    import fcntl
+
+    from bot.store_errors import DatabaseInUse
+    from storage.process_lock import ProcessLock
+
+    database = str(tmp_path / "race.db")
+    first = ProcessLock.take(database)
+    flock = fcntl.flock
+
+    def first_stops_then_lock(fd: int, operation: int) -> None:
+        monkeypatch.setattr(fcntl, "flock", flock)
+        first.release()
+        flock(fd, operation)
+
+    monkeypatch.setattr(fcntl, "flock", first_stops_then_lock)
+    second = ProcessLock.take(database)
+    try:
+        with pytest.raises(DatabaseInUse):
+            ProcessLock.take(database)  # a third process, while the second runs
+        assert os.path.exists(second.path)
+    finally:
+        second.release()
+    assert not os.path.exists(second.path)
