@@ -87,9 +87,24 @@ def test_a_database_url_is_shown_without_its_password():
     assert describe_database("paperboy.db") == "paperboy.db"
 
 
-async def test_a_clean_exit_removes_the_lock_file(env):
-    code, _, err = await paperboy("console", env=env, stdin="topics\n")
-    assert code == 0, err
+async def test_what_a_running_console_leaves_is_ignored_by_git_and_a_clean_exit_removes_the_lock(env):
+    folder = env["HOME"]
+    console = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "console", env=env, cwd=folder, stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        console.stdin.write(b"topics\n")
+        await asyncio.wait_for(console.stdout.readline(), 30)  # it answered: its store is open
+        left = sorted(os.listdir(folder))
+    finally:
+        console.stdin.close()
+        assert await asyncio.wait_for(console.wait(), 30) == 0
+    assert {"cli.db", "cli.db-paperboy.lock", "paperboy.log"} <= set(left), left
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    check = await asyncio.create_subprocess_exec("git", "-C", root, "check-ignore", "--no-index", "--verbose",
+                                                 "--non-matching", *left, stdout=asyncio.subprocess.PIPE)
+    verdicts = (await check.communicate())[0].decode().splitlines()
+    assert [line for line in verdicts if line.startswith("::")] == [], "files a user would see in `git status`"
     assert os.path.exists(env["PAPERBOY_DATABASE"])
     assert not os.path.exists(env["PAPERBOY_DATABASE"] + "-paperboy.lock")
 
