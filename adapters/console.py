@@ -199,6 +199,7 @@ class ConsoleAdapter:
         if self._at_prompt:  # stopped (Ctrl-C, SIGTERM) while the prompt waits: end its line
             self.stdout.write("\n")
             self.stdout.flush()
+            self._at_prompt = False  # for good: what is printed while stopping needs no prompt redrawn
         _restore_terminal(self.stdin, self._terminal_mode)
         _save_history()
 

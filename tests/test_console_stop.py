@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import time
+
+import pytest
 from datetime import datetime, timezone
 
 from bot.channels import ChannelRef
@@ -21,7 +23,8 @@ from tests.test_shutdown import ROOT, wait_until
 SEND_LATENCY = 2.0
 
 
-async def test_ctrl_d_while_a_post_is_in_flight_says_so_and_waits_for_it(tmp_path):
+@pytest.mark.parametrize("key", ["\x04", "\x03"], ids=["ctrl-d", "ctrl-c"])
+async def test_quitting_while_a_post_is_in_flight_says_so_and_waits_for_it(tmp_path, key):
     today = datetime.now(timezone.utc).date()
     seeds = seed_items(today=today)
     new = make_item(800, "Patience at shutdown", "Waiting for what is in flight.", daily=today, paper_id="2411.00800")
@@ -43,12 +46,13 @@ async def test_ctrl_d_while_a_post_is_in_flight_says_so_and_waits_for_it(tmp_pat
             at = await terminal.wait_for(PROMPT)
             await wait_until(lambda: slack.calls_to("chat.postMessage"), 20, "the post to start")
             started = time.monotonic()
-            terminal.type("\x04")  # Ctrl-D at the prompt, the post still on its way
-            await terminal.wait_for("Waiting for 1 message being sent… (Ctrl-C quits at once", after=at)
+            terminal.type(key)  # at the prompt, the post still on its way
+            end = await terminal.wait_for("Waiting for 1 message being sent… (Ctrl-C quits at once", after=at)
             assert await terminal.exit_status() == 0
             assert time.monotonic() - started < SEND_LATENCY + 2
         finally:
             terminal.close()
     assert slack.posted_paper_ids("C1") == ["2411.00800"], "the post in flight was let finish"
+    assert PROMPT not in terminal.screen[end:], "no prompt is drawn again while quitting"
     assert_clean(terminal.screen)
     assert "Traceback" not in (tmp_path / "paperboy.log").read_text()
