@@ -17,22 +17,19 @@ from typing import Any, Callable, TextIO
 from bot.channels import Caller, ChannelRef, parse_command
 from bot.delivery import CommandEngine, DeliveryResult, DeliveryStatus
 from bot.paper import FULL_CARD_AUTHORS, Paper
-from bot.replies import Content, Error, File, PaperCard, Post, Reply, Text
+from bot.replies import Content, Error, File, PaperCard, Post, Text
 
 CONSOLE_CHANNEL = ChannelRef(platform="console", workspace="local", channel="console")
 
 # Paper text could carry terminal escape sequences; a title must not repaint the screen.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-DEFAULT_WIDTH = 80
-"""Columns when the output is not a terminal (a pipe, a file)."""
+DEFAULT_WIDTH = 80  # columns when the output is not a terminal (a pipe, a file)
 MIN_WIDTH = 40
-INDENT = 3
-"""Columns a card's body sits under its title."""
+INDENT = 3  # columns a card's body sits under its title
 PROMPT = "papers> "
 HISTORY_FILE = "~/.paperboy_history"
 HISTORY_LENGTH = 1000
-REMEMBERED_POSTS = 500
-"""Posts whose printed text the console keeps, to print only what an edit changes."""
+REMEMBERED_POSTS = 500  # posts whose printed text the console keeps, to print only what an edit changes
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +71,7 @@ class ConsoleAdapter:
     async def start(self) -> None:
         """Print the greeting, if any. Nothing to connect: the terminal is always there."""
         if self.greeting:
-            self._print(self.greeting)
+            self.say(self.greeting)
 
     async def stop(self) -> None:
         """Nothing to release."""
@@ -111,7 +108,7 @@ class ConsoleAdapter:
         return lines
 
     async def notify(self, channel: ChannelRef, user_id: str | None, text: str) -> DeliveryResult:
-        self._print(f"Notice: {_clean(text)}")
+        self.say(f"Notice: {text}")
         return DeliveryResult(DeliveryStatus.SENT)
 
     async def open_thread(self, channel: ChannelRef, message_ref: str, post: Post) -> DeliveryResult:
@@ -126,7 +123,8 @@ class ConsoleAdapter:
         if not line.strip():
             return None
         command = parse_command(line, caller=self.caller, channel=CONSOLE_CHANNEL)
-        return render_reply(await self.engine.handle(command), width=self.width)
+        reply = await self.engine.handle(command)
+        return render(reply.content, width=self.width)  # private or not: the console has one reader
 
     async def run(self, *, on_eof: Callable[[], None] | None = None) -> None:
         """Read commands until end of input or `quit`; each answer is printed before the next prompt.
@@ -204,8 +202,8 @@ class ConsoleAdapter:
         _save_history()
 
     def say(self, text: str) -> None:
-        """Print a line of Paperboy's own (not an answer), e.g. what stopping waits for."""
-        self._print(_clean(text))
+        """Print Paperboy's own words (not an answer): the greeting, a notice, what stopping waits for."""
+        self._print(_fill_lines(text, self.width or terminal_width()))
 
     def _print(self, text: str) -> None:
         if self._at_prompt:
@@ -285,18 +283,13 @@ def terminal_width() -> int:
     return max(MIN_WIDTH, shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns)
 
 
-def render_reply(reply: Reply, *, width: int | None = None) -> str:
-    """Render a reply as plain text. A private reply looks like any other: the console has one reader."""
-    return render(reply.content, width=width)
-
-
 def render(content: Content, *, width: int | None = None) -> str:
     """Render any reply content as readable plain text, wrapped to *width* (the terminal's) between words."""
     width = width or terminal_width()
     if isinstance(content, Error):
         return _fill(f"Error: {content.message}", width)
     if isinstance(content, Text):
-        body = "\n".join(_fill(line, width, hang=_leading(line) + "  ") for line in content.body.splitlines())
+        body = _fill_lines(content.body, width)
         return f"{_fill(content.title, width)}\n{body}" if content.title else body
     if isinstance(content, PaperCard):
         return _card(content, width=width)
@@ -379,6 +372,11 @@ def _fill(text: str, width: int, *, indent: str = "", hang: str | None = None) -
     return textwrap.fill(_clean(text).strip(), width, initial_indent=indent,
                          subsequent_indent=indent if hang is None else hang,
                          break_long_words=False, break_on_hyphens=False) or indent.rstrip()
+
+
+def _fill_lines(text: str, width: int) -> str:
+    """Each line of *text* filled apart, its continuation lines two columns in from its own indent."""
+    return "\n".join(_fill(line, width, hang=_leading(line) + "  ") for line in text.splitlines())
 
 
 def _leading(text: str) -> str:
