@@ -206,7 +206,8 @@ async def _print_dry_run(core: Core) -> int:
     if not would_send:
         print("[dry run] nothing would be posted now")
     print(f"paperboy: dry run: fetched {report.fetched} papers, {len(report.enqueued)} new matches, "
-          f"{len(would_send)} messages would be posted; none was, and the database is unchanged", file=sys.stderr)
+          f"{len(would_send)} {'message' if len(would_send) == 1 else 'messages'} would be posted; none was, "
+          "and the database is unchanged", file=sys.stderr)
     return 1 if report.errors and not report.fetched else 0
 
 
