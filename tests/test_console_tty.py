@@ -170,7 +170,7 @@ async def test_quitting_at_an_idle_prompt_does_not_wait_for_a_slow_look_up(termi
     started = time.monotonic()
     terminal.type(key)
     assert await terminal.exit_status() == 0
-    assert time.monotonic() - started < 2, "nothing was being sent: quitting is immediate"
+    assert time.monotonic() - started < 3, "nothing was being sent: quitting does not wait (it did 10 s)"
     assert "Waiting for" not in terminal.screen[at:]
     assert_clean(terminal.screen)
     assert not terminal.line_editing_left_on()
