@@ -6,25 +6,30 @@ import asyncio
 import getpass
 import logging
 import re
+import shutil
 import sys
 import textwrap
 import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Callable, TextIO
 
 from bot.channels import Caller, ChannelRef, parse_command
 from bot.delivery import CommandEngine, DeliveryResult, DeliveryStatus
 from bot.paper import FULL_CARD_AUTHORS, Paper
-from bot.replies import Content, Error, File, PaperCard, Post, Reply, Text
+from bot.replies import Content, Error, File, PaperCard, Post, Text
 
 CONSOLE_CHANNEL = ChannelRef(platform="console", workspace="local", channel="console")
 
 # Paper text could carry terminal escape sequences; a title must not repaint the screen.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_WIDTH = 100
+DEFAULT_WIDTH = 80  # columns when the output is not a terminal (a pipe, a file)
+MIN_WIDTH = 40
+INDENT = 3  # columns a card's body sits under its title
 PROMPT = "papers> "
 HISTORY_FILE = "~/.paperboy_history"
 HISTORY_LENGTH = 1000
+REMEMBERED_POSTS = 500  # posts whose printed text the console keeps, to print only what an edit changes
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +50,7 @@ class ConsoleAdapter:
         user: str | None = None,
         prompt: bool | None = None,
         greeting: str | None = None,
+        width: int | None = None,
     ) -> None:
         self.engine = engine
         self.stdin = stdin or sys.stdin
@@ -55,6 +61,9 @@ class ConsoleAdapter:
         # input() edits lines with readline only on the process's own terminal.
         self.interactive = (self.prompt and self.stdin is sys.stdin and self.stdout is sys.stdout
                             and self.stdin.isatty())
+        self.width = width
+        self._printed: OrderedDict[str, list[str]] = OrderedDict()
+        """The recent posts as printed (one line per logical line), by message ref: an edit prints what changed."""
         self._next_prompt = threading.Event()
         self._at_prompt = False
         self._terminal_mode: list[Any] | None = None
@@ -62,14 +71,15 @@ class ConsoleAdapter:
     async def start(self) -> None:
         """Print the greeting, if any. Nothing to connect: the terminal is always there."""
         if self.greeting:
-            self._print(self.greeting)
+            self.say(self.greeting)
 
     async def stop(self) -> None:
         """Nothing to release."""
 
     async def send(self, channel: ChannelRef, post: Post) -> DeliveryResult:
         """Print a post from the poller."""
-        self._print(render(post.content))
+        self._remember(post.tag, post.content)
+        self._print(render(post.content, width=self.width))
         return DeliveryResult(DeliveryStatus.SENT, message_ref=post.tag)
 
     async def find_post(self, channel: ChannelRef, post: Post) -> str | None:
@@ -77,12 +87,28 @@ class ConsoleAdapter:
         return None
 
     async def edit(self, channel: ChannelRef, message_ref: str, post: Post) -> DeliveryResult:
-        """Print the changed post again, marked as an update."""
-        self._print("(updated) " + render(post.content))
+        """Say in one line what changed in a post printed earlier, instead of printing it all again.
+
+        Nothing is printed when nothing the console shows changed: a 👍 count, which needs buttons to show.
+        """
+        before = self._printed.get(message_ref)
+        now = self._remember(message_ref, post.content)
+        if now != before:
+            changed = [line for line in now[1:] if before is not None and line not in before]
+            note = "Updated: " + (f"{' · '.join(changed)} — " if changed else "") + now[0]  # what changed first
+            self._print(textwrap.shorten(note, self.width or terminal_width(), placeholder=" …"))
         return DeliveryResult(DeliveryStatus.SENT, message_ref=message_ref)
 
+    def _remember(self, message_ref: str, content: Content) -> list[str]:
+        lines = [line.strip() for line in render(content, width=sys.maxsize).splitlines() if line.strip()]
+        self._printed[message_ref] = lines
+        self._printed.move_to_end(message_ref)
+        if len(self._printed) > REMEMBERED_POSTS:
+            self._printed.popitem(last=False)
+        return lines
+
     async def notify(self, channel: ChannelRef, user_id: str | None, text: str) -> DeliveryResult:
-        self._print(f"Notice: {_clean(text)}")
+        self.say(f"Notice: {text}")
         return DeliveryResult(DeliveryStatus.SENT)
 
     async def open_thread(self, channel: ChannelRef, message_ref: str, post: Post) -> DeliveryResult:
@@ -97,7 +123,8 @@ class ConsoleAdapter:
         if not line.strip():
             return None
         command = parse_command(line, caller=self.caller, channel=CONSOLE_CHANNEL)
-        return render_reply(await self.engine.handle(command))
+        reply = await self.engine.handle(command)
+        return render(reply.content, width=self.width)  # private or not: the console has one reader
 
     async def run(self, *, on_eof: Callable[[], None] | None = None) -> None:
         """Read commands until end of input or `quit`; each answer is printed before the next prompt.
@@ -170,8 +197,13 @@ class ConsoleAdapter:
         if self._at_prompt:  # stopped (Ctrl-C, SIGTERM) while the prompt waits: end its line
             self.stdout.write("\n")
             self.stdout.flush()
+            self._at_prompt = False  # for good: what is printed while stopping needs no prompt redrawn
         _restore_terminal(self.stdin, self._terminal_mode)
         _save_history()
+
+    def say(self, text: str) -> None:
+        """Print Paperboy's own words (not an answer): the greeting, a notice, what stopping waits for."""
+        self._print(_fill_lines(text, self.width or terminal_width()))
 
     def _print(self, text: str) -> None:
         if self._at_prompt:
@@ -246,74 +278,82 @@ def _restore_terminal(stream: TextIO, mode: list[Any] | None) -> None:
         log.debug("cannot restore the terminal's settings", exc_info=True)
 
 
-def render_reply(reply: Reply) -> str:
-    """Render a reply as plain text; private replies are marked as such."""
-    text = render(reply.content)
-    return f"(only you can see this)\n{text}" if reply.private and not isinstance(reply.content, Error) else text
+def terminal_width() -> int:
+    """The terminal's width now (it may have been resized), or 80 columns when output is not a terminal."""
+    return max(MIN_WIDTH, shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns)
 
 
-def render(content: Content) -> str:
-    """Render any reply content as readable plain text."""
+def render(content: Content, *, width: int | None = None) -> str:
+    """Render any reply content as readable plain text, wrapped to *width* (the terminal's) between words."""
+    width = width or terminal_width()
     if isinstance(content, Error):
-        return f"Error: {_clean(content.message)}"
+        return _fill(f"Error: {content.message}", width)
     if isinstance(content, Text):
-        body = _clean(content.body)
-        return f"{_clean(content.title)}\n{body}" if content.title else body
+        body = _fill_lines(content.body, width)
+        return f"{_fill(content.title, width)}\n{body}" if content.title else body
     if isinstance(content, PaperCard):
-        return _card(content)
+        return _card(content, width=width)
     if isinstance(content, File):
         # The file's text as it is, to copy or redirect (escape sequences still dropped).
-        return f"{_clean(content.note)} ({_clean(content.name)}):\n\n{_clean(content.content).rstrip()}"
-    lines = [_clean(content.title)]
+        note = _fill(f"{content.note} ({content.name}):", width)
+        return f"{note}\n\n{_clean(content.content).rstrip()}"
+    lines = [_fill(content.title, width)]
     if content.note:
-        lines.append(f"({_clean(content.note)})")
+        lines.append(_fill(f"({content.note})", width))
     if not content.cards:
-        lines.append(_clean(content.empty))
+        lines.append(_fill(content.empty, width))
+    # Numbers right-aligned, so every title (and the body under it) starts in the same column.
+    digits = len(str(content.start + len(content.cards) - 1))
     for number, card in enumerate(content.cards, content.start):
-        lines.append(textwrap.indent(_card(card, number=number, full=False), "  ").lstrip())
+        lines.append(_card(card, width=width, head=f"{number:>{digits}}. ", full=False))
     return "\n".join(lines)
 
 
-def _card(card: PaperCard, *, number: int | None = None, full: bool = True) -> str:
+def _card(card: PaperCard, *, width: int, head: str = "", full: bool = True) -> str:
+    """A paper: its title after *head* (a list's number), the rest indented under the title's text."""
     paper = card.paper
     detail = card.detail and full
-    head = f"{number}. " if number else ""
-    lines = [f"{head}{_clean(paper.title)}  [{paper.id}]"]
+    pad = " " * max(len(head), INDENT)
+
+    def para(text: str, indent: str = pad) -> str:
+        return _fill(text, width, indent=indent)
+
+    lines = [_fill(f"{paper.title}  [{paper.id}]", width, indent=head, hang=pad)]
     if paper.authors:
         shown = ", ".join(paper.authors[:3]) + (" et al." if len(paper.authors) > 3 else "")
-        lines.append(_paragraph(paper.byline(FULL_CARD_AUTHORS)) if detail else f"   {_clean(shown)}")
+        lines.append(para(paper.byline(FULL_CARD_AUTHORS) if detail else shown))
     figures = [_count(paper.upvotes, "upvote"), _count(paper.comments, "comment"),
                _count(paper.github_stars, "star")]
     if any(figures):
-        lines.append("   " + " · ".join(f for f in figures if f))
+        lines.append(para(" · ".join(f for f in figures if f)))
     if detail and (dates := _dates(paper)):
-        lines.append("   " + dates)
+        lines.append(para(dates))
     if card.why:
-        lines.append(f"   matched: {_clean(card.why)}")
+        lines.append(para(f"matched: {card.why}"))
     if card.note:
-        lines.append(f"   ({_clean(card.note)})")
+        lines.append(para(f"({card.note})"))
     if detail:
-        lines += _full_text(paper)
+        lines += _full_text(paper, para, pad)
     elif paper.summary:
         limit = 1200 if full else 240
         summary = _clean(paper.summary)
-        lines.append(_paragraph(summary if len(summary) <= limit else summary[: limit - 1].rsplit(" ", 1)[0] + "…"))
-    lines.append("   " + " | ".join(url for _, url in (paper.links() if full else paper.links()[:1])))
+        lines.append(para(summary if len(summary) <= limit else summary[: limit - 1].rsplit(" ", 1)[0] + "…"))
+    lines.append(para(" | ".join(url for _, url in (paper.links() if full else paper.links()[:1]))))
     return "\n".join(lines)
 
 
-def _full_text(paper: Paper) -> list[str]:
+def _full_text(paper: Paper, para: Callable[..., str], pad: str) -> list[str]:
     """What only a full card shows: the whole abstract, the AI summary apart, and the linked Hub repos."""
     lines: list[str] = []
     for label, text in (("Abstract", paper.abstract), ("AI summary", paper.ai_summary)):
         if text:
-            lines += [f"   {label}:", _paragraph(text)]
+            lines += [para(f"{label}:"), para(text)]
     for group in paper.linked_repos():
-        lines.append(f"   {group.label}:")
+        lines.append(para(f"{group.label}:"))
         # The URL is the link in a terminal; it names the repo, so the id need not be repeated.
-        lines += [f"     {_clean(url)}" for _, url in group.links]
+        lines += [para(url, pad + "  ") for _, url in group.links]
         if more := group.more_text():
-            lines.append(f"     {more}")
+            lines.append(para(more, pad + "  "))
     return lines
 
 
@@ -326,8 +366,21 @@ def _dates(paper: Paper) -> str:
     return " · ".join(dates)
 
 
-def _paragraph(text: str) -> str:
-    return textwrap.fill(_clean(text), _WIDTH, initial_indent="   ", subsequent_indent="   ")
+def _fill(text: str, width: int, *, indent: str = "", hang: str | None = None) -> str:
+    """*text* as lines of at most *width* columns, broken only between words (a longer word, a URL, stays whole)."""
+    indent = indent or _leading(text)
+    return textwrap.fill(_clean(text).strip(), width, initial_indent=indent,
+                         subsequent_indent=indent if hang is None else hang,
+                         break_long_words=False, break_on_hyphens=False) or indent.rstrip()
+
+
+def _fill_lines(text: str, width: int) -> str:
+    """Each line of *text* filled apart, its continuation lines two columns in from its own indent."""
+    return "\n".join(_fill(line, width, hang=_leading(line) + "  ") for line in text.splitlines())
+
+
+def _leading(text: str) -> str:
+    return text[: len(text) - len(text.lstrip(" "))]
 
 
 def _count(number: int | None, noun: str) -> str | None:

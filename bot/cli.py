@@ -17,8 +17,7 @@ from bot.app import CommandGate, Core, open_database, open_core, run_poller
 from bot.db_copy import CopyRefused, copy_database
 from bot.delivery import Adapter, CommandEngine
 from bot.health import Health, serve_health
-from bot.logformat import JsonFormatter
-from bot.redaction import RedactingFilter
+from bot.logsetup import configure_logging, log_place
 from bot.settings import Settings, SettingsError, StartupError, check_database, load_settings
 from bot.store import describe_database
 from bot.store_errors import StorageLost
@@ -26,12 +25,6 @@ from bot.store_errors import StorageLost
 log = logging.getLogger("paperboy")
 
 _DETAILS = "run with PAPERBOY_LOG_LEVEL=DEBUG for details"
-_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-_IDLE_WARNINGS = (
-    "voice will NOT be supported",  # discord.py, at every start: Paperboy never uses voice
-    "`token` will be unused",  # slack_bolt, when SLACK_BOT_TOKEN is in the environment: Paperboy passes a client
-)
-"""Library warnings about features Paperboy does not use: they would only alarm people."""
 
 
 def _version() -> str:
@@ -134,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_doctor(args)
     try:
         settings = load_settings()
-        _configure_logging(settings, console=_console_in_use(args, settings))
+        configure_logging(settings, console=_console_in_use(args, settings))
         result = args.func(args, settings)
         return asyncio.run(result) if asyncio.iscoroutine(result) else result
     except SettingsError as error:
@@ -167,58 +160,10 @@ def _platforms_configured(settings: Settings) -> bool:
 
 
 def _console_in_use(args: argparse.Namespace, settings: Settings) -> bool:
-    """Whether the console is the conversation: `run` with it, or `console` at a terminal.
-
-    `paperboy console` fed by a script keeps its log on standard error, apart from the answers.
-    """
+    """Whether the console is the conversation: `run` with it, or `console` (at a terminal or in a script)."""
     if args.func is run_bot:
         return sys.stdin.isatty() or not _platforms_configured(settings)
-    return args.func is run_console and sys.stdin.isatty()
-
-
-def _configure_logging(settings: Settings, *, console: bool) -> None:
-    """Log to standard error; while the console is in use, to PAPERBOY_LOG_FILE instead.
-
-    Log lines would land in the middle of the conversation, so there standard error gets
-    them only at DEBUG, or when PAPERBOY_LOG_FILE is "-". Every handler hides tokens and
-    secrets (a handler filter: records from child loggers skip the loggers' own filters).
-    """
-    handlers: list[logging.Handler] = []
-    if console and settings.log_file != "-":
-        handlers.append(_log_file(settings.log_file))
-    if not handlers or settings.log_level == "DEBUG":
-        handlers.append(logging.StreamHandler(sys.stderr))
-    redaction = RedactingFilter.for_settings(settings)
-    for handler in handlers:
-        handler.addFilter(redaction)
-        handler.addFilter(_not_idle_warning)
-        if settings.log_format == "json":
-            handler.setFormatter(JsonFormatter())  # basicConfig leaves a handler's own formatter alone
-    logging.basicConfig(level=settings.log_level, format=_LOG_FORMAT, handlers=handlers)
-    logging.captureWarnings(True)  # library warnings too go to the log, not the terminal
-    # Request lines are noise on a console; failures are reported by Paperboy itself. At DEBUG they show
-    # (NOTSET: the root's level), whatever an earlier configuration in this process said.
-    quiet = logging.NOTSET if settings.log_level == "DEBUG" else logging.WARNING
-    for noisy in ("httpx", "httpcore", "discord", "slack_bolt", "slack_sdk", "aiohttp.access"):
-        logging.getLogger(noisy).setLevel(quiet)
-
-
-def _not_idle_warning(record: logging.LogRecord) -> bool:
-    return not any(text in record.getMessage() for text in _IDLE_WARNINGS)
-
-
-def _log_file(path: str) -> logging.Handler:
-    try:
-        return logging.FileHandler(path, encoding="utf-8")
-    except OSError as error:
-        raise SettingsError(f"bad setting PAPERBOY_LOG_FILE: cannot write {path} ({error.strerror or error}); "
-                            "name a file in a writable folder, or set it to - to log to standard error") from None
-
-
-def _log_place(settings: Settings) -> str:
-    if settings.log_file == "-":
-        return "standard error"
-    return os.path.abspath(settings.log_file) + (" and standard error" if settings.log_level == "DEBUG" else "")
+    return args.func is run_console
 
 
 async def run_console(args: argparse.Namespace, settings: Settings) -> int:
@@ -250,17 +195,19 @@ async def run_poll(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _print_dry_run(core: Core) -> int:
+    from adapters.console import render
     from bot.dry_run import dry_run
 
     report, would_send = await dry_run(core)
     for error in report.errors:
         print(f"paperboy: {error}", file=sys.stderr)
     for message in would_send:
-        print(message.describe())
+        print(message.describe(render) + "\n")  # each post as the real poll renders it on the console
     if not would_send:
-        print("[dry run] nothing would be sent now")
+        print("[dry run] nothing would be posted now")
     print(f"paperboy: dry run: fetched {report.fetched} papers, {len(report.enqueued)} new matches, "
-          f"{len(would_send)} messages would be sent; nothing was recorded or sent", file=sys.stderr)
+          f"{len(would_send)} {'message' if len(would_send) == 1 else 'messages'} would be posted; none was, "
+          "and the database is unchanged", file=sys.stderr)
     return 1 if report.errors and not report.fetched else 0
 
 
@@ -273,7 +220,7 @@ async def run_bot(args: argparse.Namespace, settings: Settings) -> int:
         console = None
         if not adapters or sys.stdin.isatty():
             greeting = ("Paperboy on the console: type `help`, `trending` or `subscribe <topic>`; Ctrl-D quits.\n"
-                        f"The log goes to {_log_place(settings)}.")
+                        f"The log goes to {log_place(settings)}.")
             console = ConsoleAdapter(gate, greeting=greeting)
             adapters.append(console)
         await _serve(core, adapters, console=console, gate=gate)
@@ -353,13 +300,16 @@ async def _run_until_stopped(core: Core, stop: asyncio.Event, *, console, gate: 
         [ended] = await asyncio.gather(reader, return_exceptions=True)
         if isinstance(ended, Exception):
             log.error("the console failed", exc_info=ended)
+        if poller is not None and (sending := core.poller.worker.sending):
+            console.say(f"Waiting for {sending} {'message' if sending == 1 else 'messages'} being sent… "
+                        "(Ctrl-C quits at once; the next start checks whether it arrived)")
     if poller is not None:
         await poller  # the sends in flight settle here, within the worker's grace period
 
 
 @contextmanager
 def _stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
-    """SIGINT and SIGTERM ask for a graceful stop; a second one quits at once."""
+    """SIGINT and SIGTERM ask for a graceful stop; one after that quits at once."""
     loop = asyncio.get_running_loop()
     installed: list[signal.Signals] = []
 
@@ -379,9 +329,13 @@ def _stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
             installed.append(sig)
         except (NotImplementedError, RuntimeError):  # not on this platform, or not the main thread
             pass
+    # However the stop came (end of input too), the next signal quits at once.
+    stopping = asyncio.ensure_future(stop.wait())
+    stopping.add_done_callback(lambda _: uninstall())
     try:
         yield
     finally:
+        stopping.cancel()
         uninstall()
 
 

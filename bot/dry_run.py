@@ -7,15 +7,18 @@ recorder, so what it prints is exactly what a real poll would send, and the data
 
 from __future__ import annotations
 
+import logging
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Iterator
 
 from bot.app import Core, open_core
 from bot.channels import ChannelRef
 from bot.db_copy import copy_database
 from bot.poller import PollReport
-from bot.replies import PaperCard, Post
+from bot.replies import PaperCard, PaperList, Post
 from bot.store import open_store
 
 
@@ -27,8 +30,14 @@ class WouldSend:
     post: Post
     edit: bool = False
 
-    def describe(self) -> str:
-        """One line for the message, then one indented line per paper in it."""
+    def describe(self, render: Callable[[PaperCard | PaperList], str] | None = None) -> str:
+        """The message as *render* (the console's rendering) shows it, under a marked head line.
+
+        Without *render*: the head line, then one indented line per paper in the message.
+        """
+        if render is not None:
+            what = f"edit of {self.post.tag}" if self.edit else self.post.tag
+            return f"[dry run, not sent] {what} in {self.channel}:\n{render(self.post.content)}"
         what = "edit" if self.edit else self.post.tag.split(":", 1)[0]
         content = self.post.content
         head = (f"[dry run, not sent] {self.channel} {what} {self.post.tag}: "
@@ -51,11 +60,27 @@ async def dry_run(core: Core) -> tuple[PollReport, list[WouldSend]]:
         finally:
             await target.close()
         settings = core.settings.model_copy(update={"database": copy})
-        async with open_core(settings, clock=core.engine.clock) as trial:
-            platforms = {channel.ref.platform for channel in await trial.store.list_channels()}
-            recorders = [MemoryAdapter(platform=platform) for platform in sorted(platforms)]
-            trial.poller.adapters.update({r.platform: r for r in recorders})
-            report = await trial.poller.poll_once()
+        with _worker_quiet():
+            async with open_core(settings, clock=core.engine.clock) as trial:
+                platforms = {channel.ref.platform for channel in await trial.store.list_channels()}
+                recorders = [MemoryAdapter(platform=platform) for platform in sorted(platforms)]
+                trial.poller.adapters.update({r.platform: r for r in recorders})
+                report = await trial.poller.poll_once()
     sent = [WouldSend(channel, post) for r in recorders for channel, post in r.history]
     sent += [WouldSend(channel, post, edit=True) for r in recorders for channel, _, post in r.edits]
     return report, sorted(sent, key=lambda would: str(would.channel))  # stable: each channel's order stays
+
+
+@contextmanager
+def _worker_quiet() -> Iterator[None]:
+    """Keep the trial's delivery worker from logging each recorded message as "sent": nothing is.
+
+    Its warnings and errors still show.
+    """
+    worker_log = logging.getLogger("bot.worker")
+    level = worker_log.level
+    worker_log.setLevel(max(logging.WARNING, worker_log.getEffectiveLevel()))
+    try:
+        yield
+    finally:
+        worker_log.setLevel(level)

@@ -102,6 +102,11 @@ class DeliveryWorker:
         """Look at the outbox now rather than at the next retry time."""
         self._wake.set()
 
+    @property
+    def sending(self) -> int:
+        """How many sends are in flight now (what a stop waits for)."""
+        return len(self._in_flight)
+
     async def run(self, stop: asyncio.Event, *, idle: float = 30.0, grace: float = STOP_GRACE) -> None:
         """Deliver until *stop* is set, sleeping until the next entry is due or `wake` is called.
 

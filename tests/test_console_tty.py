@@ -12,6 +12,7 @@ import os
 import re
 import sys
 import termios
+import time
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ from tests.test_cli import env  # noqa: F401  (a fixture)
 LAUNCHER = "import os, sys; os.login_tty(0); os.execv(sys.executable, [sys.executable, '-m', 'bot', *sys.argv[1:]])"
 LOG_LINE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR) ")
 UP = "\x1b[A"
+ANSI = re.compile(r"\x1b(\[[0-9;?]*[A-Za-z]|[=>])")
 PROMPT = "papers> "
 
 
@@ -36,9 +38,9 @@ class Terminal:
         asyncio.get_running_loop().add_reader(master, self._read)
 
     @classmethod
-    async def spawn(cls, *args: str, env: dict[str, str], cwd: Path) -> Terminal:
+    async def spawn(cls, *args: str, env: dict[str, str], cwd: Path, columns: int = 200) -> Terminal:
         master, slave = os.openpty()
-        termios.tcsetwinsize(slave, (40, 200))  # wide enough that readline never wraps a line
+        termios.tcsetwinsize(slave, (40, columns))  # by default wide enough that readline never wraps a line
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-c", LAUNCHER, *args, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=cwd)
         return cls(master, slave, process)
@@ -69,6 +71,10 @@ class Terminal:
 
     async def exit_status(self, timeout: float = 15) -> int:
         return await asyncio.wait_for(self.process.wait(), timeout)
+
+    def text(self, start: int, end: int) -> str:
+        """The screen between two positions as plain lines: no escape sequences, no carriage returns."""
+        return ANSI.sub("", self.screen[start:end]).replace("\r", "")
 
     def line_editing_left_on(self) -> bool:
         """Whether the terminal was left as readline sets it (no echo, no line mode) instead of restored."""
@@ -137,12 +143,44 @@ async def test_ctrl_c_at_the_prompt_quits_with_status_0(terminal, fake_hf, tmp_p
     assert "SIGINT: stopping" in (tmp_path / "paperboy.log").read_text(), "the log went to its file instead"
 
 
-async def test_piped_console_prints_only_answers(env, fake_hf, tmp_path):
+async def test_piped_console_prints_only_answers_and_logs_to_its_file(env, fake_hf, tmp_path):
     from tests.test_cli import paperboy
 
-    code, out, err = await paperboy("console", env=env | {"PAPERBOY_LOG_LEVEL": "INFO"}, stdin="trending 2\n")
-    assert code == 0 and err == ""
-    title = fake_hf.items[fake_hf.trending_ids[0]]["paper"]["title"]
-    assert out.startswith("Trending") or title in out
+    fake_hf.fail_next("missing_fields")  # the trending list comes back broken: a WARNING record
+    code, out, err = await paperboy("console", env=env | {"PAPERBOY_LOG_LEVEL": "DEBUG"},
+                                    stdin="/papers trending\ntrending 2\n")
+    assert code == 0 and err == "", "no log record reaches a script's standard error, at any level"
     assert PROMPT not in out and "Paperboy on the console" not in out and not LOG_LINE.search(out)
-    assert not (tmp_path / "paperboy.log").exists(), "a script's console keeps its log on standard error"
+    log = (tmp_path / "paperboy.log").read_text()
+    assert re.search(r" WARNING bot\.sources\.\S+: skipping ", log), log
+    assert " DEBUG " in log
+
+    code, out, err = await paperboy("console", env=env | {"PAPERBOY_LOG_FILE": "-", "PAPERBOY_LOG_LEVEL": "DEBUG"},
+                                    stdin="trending 2\n")
+    assert code == 0 and LOG_LINE.search(err), "with PAPERBOY_LOG_FILE=- the log is on standard error"
+    assert not LOG_LINE.search(out)
+
+
+@pytest.mark.parametrize("key", ["\x04", "\x03"], ids=["ctrl-d", "ctrl-c"])
+async def test_quitting_at_an_idle_prompt_does_not_wait_for_a_slow_look_up(terminal, fake_hf, tmp_path, key):
+    fake_hf.delay = 30  # the poll started with the console hangs on Hugging Face
+    at = await terminal.wait_for(PROMPT)
+    await asyncio.sleep(0.5)
+    assert any(r.path == "/api/daily_papers" for r in fake_hf.requests), "the poll is waiting on Hugging Face"
+    started = time.monotonic()
+    terminal.type(key)
+    assert await terminal.exit_status() == 0
+    assert time.monotonic() - started < 3, "nothing was being sent: quitting does not wait (it did 10 s)"
+    assert "Waiting for" not in terminal.screen[at:]
+    assert_clean(terminal.screen)
+    assert not terminal.line_editing_left_on()
+
+
+async def test_the_log_keeps_to_the_configured_level_whatever_a_library_sets(env, fake_hf, tmp_path):
+    from tests.test_cli import paperboy
+
+    paper = fake_hf.trending_ids[0]
+    code, out, err = await paperboy("console", env=env | {"PAPERBOY_LOG_LEVEL": "INFO"}, stdin=f"similar {paper}\n")
+    assert code == 0 and err == "" and "Traceback" not in out
+    log = (tmp_path / "paperboy.log").read_text()  # bm25s, imported by `similar`, sets its logger to DEBUG
+    assert " DEBUG " not in log and "Building index" not in log, log

@@ -85,3 +85,53 @@ def test_a_database_url_is_shown_without_its_password():
     assert describe_database("postgresql://bot:s3cret@db:5432/paperboy") == "postgresql://bot:***@db:5432/paperboy"
     assert describe_database("postgresql://postgres:@/x?host=/tmp/s") == "postgresql://postgres:@/x?host=/tmp/s"
     assert describe_database("paperboy.db") == "paperboy.db"
+
+
+async def test_what_a_running_console_leaves_is_ignored_by_git_and_a_clean_exit_removes_the_lock(env):
+    folder = env["HOME"]
+    console = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "console", env=env, cwd=folder, stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        console.stdin.write(b"topics\n")
+        await asyncio.wait_for(console.stdout.readline(), 30)  # it answered: its store is open
+        left = sorted(os.listdir(folder))
+    finally:
+        console.stdin.close()
+        assert await asyncio.wait_for(console.wait(), 30) == 0
+    assert {"cli.db", "cli.db-paperboy.lock", "paperboy.log"} <= set(left), left
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    check = await asyncio.create_subprocess_exec("git", "-C", root, "check-ignore", "--no-index", "--verbose",
+                                                 "--non-matching", *left, stdout=asyncio.subprocess.PIPE)
+    verdicts = (await check.communicate())[0].decode().splitlines()
+    assert [line for line in verdicts if line.startswith("::")] == [], "files a user would see in `git status`"
+    assert os.path.exists(env["PAPERBOY_DATABASE"])
+    assert not os.path.exists(env["PAPERBOY_DATABASE"] + "-paperboy.lock")
+
+
+def test_a_lock_file_removed_between_opening_and_locking_it_is_not_taken(tmp_path, monkeypatch):
+    """The first process stops (removing the file) just after a second one opened it: the second must not
+    hold a lock on a file nobody else can find, or a third would create a new one and run beside it."""
+    import fcntl
+
+    from bot.store_errors import DatabaseInUse
+    from storage.process_lock import ProcessLock
+
+    database = str(tmp_path / "race.db")
+    first = ProcessLock.take(database)
+    flock = fcntl.flock
+
+    def first_stops_then_lock(fd: int, operation: int) -> None:
+        monkeypatch.setattr(fcntl, "flock", flock)
+        first.release()
+        flock(fd, operation)
+
+    monkeypatch.setattr(fcntl, "flock", first_stops_then_lock)
+    second = ProcessLock.take(database)
+    try:
+        with pytest.raises(DatabaseInUse):
+            ProcessLock.take(database)  # a third process, while the second runs
+        assert os.path.exists(second.path)
+    finally:
+        second.release()
+    assert not os.path.exists(second.path)

@@ -15,7 +15,7 @@ import pytest
 
 from adapters.slack import SlackAdapter
 from bot.app import open_core
-from bot.cli import _configure_logging
+from bot.logsetup import configure_logging as _configure_logging
 from bot.redaction import REDACTED, RedactingFilter
 from bot.settings import Settings
 from tests.fakes.hf_server import FakeHuggingFace
