@@ -13,7 +13,6 @@ A trained model keeps only its weights on the columns its training papers use (i
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -70,7 +69,7 @@ class InterestModel:
         self._columns = columns[order]
         self._weights = weights[order]
         self._liked = tuple(liked)
-        self._liked_vectors = liked_vectors
+        self._liked_columns, self._liked_compact = _compact(liked_vectors)
         self.kind = kind
         """``svm`` or ``centroid`` (one kind of signal only) or ``empty`` (no signal)."""
 
@@ -109,53 +108,81 @@ class InterestModel:
     @property
     def size(self) -> int:
         """Bytes the model's arrays hold (the papers themselves are shared with the caller)."""
-        v = self._liked_vectors
-        return self._columns.nbytes + self._weights.nbytes + v.data.nbytes + v.indices.nbytes + v.indptr.nbytes
+        v = self._liked_compact
+        return self._liked_columns.nbytes + self._columns.nbytes + self._weights.nbytes + v.data.nbytes + v.indices.nbytes + v.indptr.nbytes
 
     def scores(self, candidates: Sequence[Paper]) -> np.ndarray:
         """Return each candidate's score, in the candidates' order (higher: more this channel's)."""
         if not candidates:
             return np.zeros(0, np.float32)
-        x = features.vectors(candidates)
-        return np.asarray(x[:, self._columns] @ self._weights).ravel()
+        return self._score(features.vectors(candidates))
 
-    def rank(self, candidates: Sequence[Paper], explain: int | None = EXPLAIN) -> list[Ranked]:
-        """Return *candidates* best first, one per paper id; the first *explain* (None: all) get terms."""
+    def _score(self, x: sp.csr_matrix) -> np.ndarray:
+        return _restrict(x, self._columns) @ self._weights
+
+    def rank(self, candidates: Sequence[Paper], limit: int | None = None,
+             explain: int | None = EXPLAIN) -> list[Ranked]:
+        """Return *candidates* best first, one per paper id, at most *limit* of them (None: all).
+
+        The first *explain* results (None: all) carry `close_to` and `terms`; the others carry
+        empty tuples, since the why costs about a millisecond a paper. `why` explains any one.
+        """
         unique = list({p.id: p for p in reversed(candidates)}.values())[::-1]
         if not unique:
             return []
         x = features.vectors(unique)
-        scores = np.asarray(x[:, self._columns] @ self._weights).ravel()
-        order = np.argsort(-scores, kind="stable")
-        closeness = (x @ self._liked_vectors.T).toarray() if self._liked else None
-        ranked = []
-        for place, i in enumerate(order):
-            close = self._close_to(closeness[i]) if closeness is not None else ()
-            terms = self._terms(unique[i]) if explain is None or place < explain else ()
-            ranked.append(Ranked(unique[i], float(scores[i]), close, terms))
-        return ranked
+        scores = self._score(x)
+        order = _best(scores, len(unique) if limit is None else max(limit, 0))
+        shown = order if explain is None else order[: max(explain, 0)]
+        whys = self._why(x[shown], [unique[i] for i in shown])
+        return [Ranked(unique[i], float(scores[i]), *(whys[n] if n < len(whys) else ((), ())))
+                for n, i in enumerate(order)]
 
-    def _close_to(self, similarity: np.ndarray) -> tuple[tuple[Paper, int], ...]:
-        best = heapq.nlargest(CLOSE_TO, range(len(similarity)), key=similarity.__getitem__)
-        return tuple(self._liked[j] for j in best if similarity[j] > 0)
+    def why(self, paper: Paper) -> tuple[tuple[tuple[Paper, int], ...], tuple[str, ...]]:
+        """Return (close_to, terms) of one paper, as `rank` gives them."""
+        return self._why(features.vectors([paper]), [paper])[0]
 
-    def _terms(self, paper: Paper) -> tuple[str, ...]:
-        """Return the paper's tokens whose weight times presence is largest (and positive)."""
-        names = list(dict.fromkeys(features.tokens(paper)))
-        if not names or not len(self._columns):
+    def _why(self, x: sp.csr_matrix, papers: Sequence[Paper]) -> list[tuple[tuple, tuple[str, ...]]]:
+        close = self._close_to(x)
+        rows = zip(np.split(x.indices, x.indptr[1:-1]), np.split(x.data, x.indptr[1:-1]))
+        return [(close[n], self._terms(paper, *row)) for n, (paper, row) in enumerate(zip(papers, rows))]
+
+    def _close_to(self, x: sp.csr_matrix) -> list[tuple[tuple[Paper, int], ...]]:
+        """Return, for each row of *x*, the liked papers most like it (cosine: the rows are unit vectors)."""
+        if not self._liked or not x.shape[0]:
+            return [()] * x.shape[0]
+        similarity = (_restrict(x, self._liked_columns) @ self._liked_compact.T).toarray()
+        best = np.argsort(-similarity, axis=1, kind="stable")[:, :CLOSE_TO]
+        return [tuple(self._liked[j] for j in row if sim[j] > 0) for row, sim in zip(best, similarity)]
+
+    def _terms(self, paper: Paper, columns: np.ndarray, values: np.ndarray) -> tuple[str, ...]:
+        """Return the paper's tokens that add most to its score (weight times presence, positive only)."""
+        if not len(self._columns) or not len(columns):
             return ()
-        wanted = features.columns(names)
-        where = np.minimum(np.searchsorted(self._columns, wanted), len(self._columns) - 1)
-        weight = np.where(self._columns[where] == wanted, self._weights[where], 0.0)
-        best = [i for i in np.argsort(-weight, kind="stable")[: TERMS * 3] if weight[i] > 0]
+        where = np.minimum(np.searchsorted(self._columns, columns), len(self._columns) - 1)
+        adds = np.where(self._columns[where] == columns, self._weights[where] * values, 0.0)
+        order = np.argsort(-adds, kind="stable")[: TERMS * 3]
+        top = {int(columns[i]): n for n, i in enumerate(order) if adds[i] > 0}
+        if not top:
+            return ()
+        names = dict.fromkeys(features.tokens(paper))
+        found = sorted((top[c], name) for name in names if (c := features.column(name)) in top)
         picked: list[str] = []
-        for i in best:
-            term = features.readable(names[i])
+        for _, name in found:
+            term = features.readable(name)
             if not any(term in p or p in term for p in picked):  # "graph" adds nothing to "random graph"
                 picked.append(term)
             if len(picked) == TERMS:
                 break
         return tuple(picked)
+
+
+def _best(scores: np.ndarray, count: int) -> np.ndarray:
+    """Return the indices of the *count* highest scores, highest first (ties: earlier first)."""
+    if count < len(scores):
+        part = np.argpartition(-scores, count)[:count] if count else np.zeros(0, np.int64)
+        return part[np.lexsort((part, -scores[part]))]
+    return np.argsort(-scores, kind="stable")
 
 
 def _split(signalled: Sequence[Signalled]) -> tuple[list[tuple[Paper, int]], list[tuple[Paper, int]]]:
@@ -180,8 +207,24 @@ def _weight(count: int) -> float:
 
 def _compact(x: sp.csr_matrix) -> tuple[np.ndarray, sp.csr_matrix]:
     """Return the columns *x* uses and *x* restricted to them (the SVM then learns a short vector)."""
-    columns = np.unique(x.indices).astype(np.int64)
-    return columns, x[:, columns]
+    columns, where = np.unique(x.indices, return_inverse=True)
+    return columns.astype(np.int64), sp.csr_matrix((x.data, where, x.indptr), shape=(x.shape[0], len(columns)))
+
+
+def _restrict(x: sp.csr_matrix, columns: np.ndarray) -> sp.csr_matrix:
+    """Return *x* with only its entries in *columns* (sorted), renumbered to their place there."""
+    if not len(columns):
+        return sp.csr_matrix((x.shape[0], 0), dtype=np.float32)
+    if x.nnz < 20_000:  # bisection for a few rows; for many, a lookup table over all columns is faster
+        where = np.minimum(np.searchsorted(columns, x.indices), len(columns) - 1)
+        found = columns[where] == x.indices
+    else:
+        place = np.full(features.N_FEATURES, -1, dtype=np.int32)
+        place[columns] = np.arange(len(columns), dtype=np.int32)
+        where = place[x.indices]
+        found = where >= 0
+    indptr = np.r_[0, np.cumsum(found)][x.indptr]
+    return sp.csr_matrix((x.data[found], where[found], indptr), shape=(x.shape[0], len(columns)))
 
 
 def _largest(weights: np.ndarray, count: int) -> np.ndarray:
