@@ -18,8 +18,6 @@ from functools import lru_cache
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, HashingVectorizer
-from sklearn.utils import murmurhash3_32
 
 from bot.paper import Paper
 
@@ -30,7 +28,7 @@ VECTOR_CACHE = 20_000
 
 _MATH = re.compile(r"\$[^$]*\$|\\[a-zA-Z]+|\{|\}")
 _WORD = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*")
-_STOP = ENGLISH_STOP_WORDS | {
+_MORE_STOP = {
     "paper", "propose", "proposed", "present", "show", "shows", "study", "results", "result", "new",
     "based", "using", "use", "used", "approach", "method", "methods", "work", "recent", "different",
     "novel", "problem", "case", "paper", "also", "two", "one", "three", "given", "obtained", "find",
@@ -39,10 +37,21 @@ _STOP = ENGLISH_STOP_WORDS | {
 _PREFIXES = ("cat:", "arc:", "au:")
 
 
+@lru_cache(maxsize=1)
+def _sklearn():
+    """Return scikit-learn's pieces, imported on first use: it costs a process about 60 MB."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, HashingVectorizer
+    from sklearn.utils import murmurhash3_32
+
+    hasher = HashingVectorizer(analyzer=tokens, n_features=N_FEATURES, alternate_sign=False, norm=None,
+                               dtype=np.float32)
+    return hasher, murmurhash3_32, ENGLISH_STOP_WORDS | _MORE_STOP
+
+
 def words(text: str) -> list[str]:
     """Return the content words of *text*, lowercased, in order (math, LaTeX and stop words dropped)."""
-    found = _WORD.findall(_MATH.sub(" ", text.lower()))
-    return [w for w in found if len(w) > 1 and w not in _STOP]
+    stop = _sklearn()[2]
+    return [w for w in _WORD.findall(_MATH.sub(" ", text.lower())) if len(w) > 1 and w not in stop]
 
 
 def _phrases(text: str) -> list[str]:
@@ -65,11 +74,6 @@ def readable(token: str) -> str:
         if token.startswith(prefix):
             return token[len(prefix):]
     return token
-
-
-_HASHER = HashingVectorizer(
-    analyzer=tokens, n_features=N_FEATURES, alternate_sign=False, norm=None, dtype=np.float32
-)
 
 
 def _key(paper: Paper) -> int:
@@ -95,7 +99,7 @@ class _Vectors:
                     self._rows.move_to_end(k)
         missing = [i for i, row in enumerate(rows) if row is None]
         if missing:
-            fresh = _normalize(_HASHER.transform([papers[i] for i in missing]))
+            fresh = _normalize(_sklearn()[0].transform([papers[i] for i in missing]))
             with self._lock:
                 for n, i in enumerate(missing):
                     start, end = fresh.indptr[n], fresh.indptr[n + 1]
@@ -148,5 +152,5 @@ def columns(names: Sequence[str]) -> np.ndarray:
 @lru_cache(maxsize=100_000)
 def column(name: str) -> int:
     """Return the feature column of one token (remembered: the same words come back all day)."""
-    h = murmurhash3_32(name, seed=0)
+    h = _sklearn()[1](name, seed=0)
     return (2**31 - 1 - (N_FEATURES - 1)) % N_FEATURES if h == -(2**31) else abs(h) % N_FEATURES

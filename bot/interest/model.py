@@ -18,18 +18,18 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.svm import LinearSVC
-
-from bot.interest import features
+from bot.interest import embedding, features
 from bot.paper import Paper
 
 MIN_POSITIVES = 3
 """Positive signals a channel needs before its ranking is its own (below it, callers use upvotes)."""
 BACKGROUND_WEIGHT = 0.2
 """How much an unsignalled background paper counts as a negative, against 1 for a 👎."""
-C = 0.5
+C = 0.2
 """The SVM's regularisation (higher: fit the signals more closely)."""
-MAX_WEIGHTS = 8_192
+MEANING = 0.5
+"""The embedding's scale beside the word features (each a unit vector): measured best of 0.3-2."""
+MAX_WEIGHTS = 4_096
 """Weights a model keeps (the largest): bounds its memory whatever the background's size."""
 CLOSE_TO = 2
 TERMS = 3
@@ -63,13 +63,16 @@ class Ranked:
 class InterestModel:
     """A trained ranking for one channel or person; build it with `InterestModel.train`."""
 
-    def __init__(self, columns: np.ndarray, weights: np.ndarray, liked: Sequence[tuple[Paper, int]],
-                 liked_vectors: sp.csr_matrix, kind: str) -> None:
+    def __init__(self, columns: np.ndarray, weights: np.ndarray, meaning: np.ndarray | None,
+                 liked: Sequence[tuple[Paper, int]], liked_rows: _Rows, kind: str) -> None:
         order = np.argsort(columns)  # sorted, so `_terms` finds a column's weight by bisection
-        self._columns = columns[order]
-        self._weights = weights[order]
+        self._columns = columns[order].astype(np.int32)
+        self._weights = weights[order].astype(np.float32)
+        self._meaning = meaning
+        """The weights of the embedding's dimensions (None: words alone)."""
         self._liked = tuple(liked)
-        self._liked_columns, self._liked_compact = _compact(liked_vectors)
+        self._liked_columns, self._liked_words = _compact(liked_rows.words)
+        self._liked_meaning = liked_rows.meaning if meaning is not None else None
         self.kind = kind
         """``svm`` or ``centroid`` (one kind of signal only) or ``empty`` (no signal)."""
 
@@ -79,46 +82,60 @@ class InterestModel:
         liked, disliked = _split(signalled)
         seen = {p.id for p, _ in liked} | {p.id for p, _ in disliked}
         others = list({p.id: p for p in background if p.id not in seen}.values())
-        liked_vectors = features.vectors([p for p, _ in liked])
-        if not liked and not disliked:
-            return cls(np.zeros(0, np.int64), np.zeros(0, np.float32), (), liked_vectors, "empty")
         negatives = [(p, _weight(n)) for p, n in disliked] + [(p, BACKGROUND_WEIGHT) for p in others]
+        rows = _Rows.of([p for p, _ in liked] + [p for p, _ in negatives])
+        liked_rows = rows.head(len(liked))
+        if not liked and not disliked:
+            return cls(np.zeros(0, np.int32), np.zeros(0, np.float32), None, (), liked_rows, "empty")
         if not liked or not negatives:
-            return cls._centroid(liked, disliked, liked_vectors)
-        x = sp.vstack([liked_vectors, features.vectors([p for p, _ in negatives])], format="csr")
+            return cls._centroid(liked, disliked, rows.head(len(liked) + len(disliked)), liked_rows)
+        from sklearn.svm import LinearSVC  # here, not at import: scikit-learn costs a process 60 MB
+
+        columns, x = _compact(rows.words)
+        if rows.meaning is not None:
+            x = sp.hstack([x, sp.csr_matrix(MEANING * rows.meaning)], format="csr")
         y = np.r_[np.ones(len(liked)), np.zeros(len(negatives))]
         weight = np.r_[[_weight(n) for _, n in liked], [w for _, w in negatives]]
-        columns, x = _compact(x)
         svm = LinearSVC(C=C, class_weight="balanced", tol=1e-4, max_iter=2_000)
         svm.fit(x, y, sample_weight=weight)
-        keep = _largest(svm.coef_.ravel(), MAX_WEIGHTS)
-        return cls(columns[keep], svm.coef_.ravel()[keep].astype(np.float32), liked, liked_vectors, "svm")
+        return cls._keeping(columns, svm.coef_.ravel(), rows.meaning is not None, liked, liked_rows, "svm")
 
     @classmethod
-    def _centroid(cls, liked, disliked, liked_vectors) -> InterestModel:
+    def _centroid(cls, liked, disliked, rows: _Rows, liked_rows: _Rows) -> InterestModel:
         # Rocchio: towards what was liked, away from what was not.
-        x = sp.vstack([liked_vectors, features.vectors([p for p, _ in disliked])], format="csr")
         sign = np.r_[[_weight(n) / max(len(liked), 1) for _, n in liked],
                      [-_weight(n) / max(len(disliked), 1) for _, n in disliked]]
+        columns, x = _compact(rows.words)
         summed = sp.csr_matrix(sign.reshape(1, -1)) @ x
-        columns, weights = summed.indices.astype(np.int64), summed.data.astype(np.float32)
-        keep = _largest(weights, MAX_WEIGHTS)
-        return cls(columns[keep], weights[keep], liked, liked_vectors, "centroid")
+        weights = summed.toarray().ravel()
+        if rows.meaning is not None:
+            weights = np.r_[weights, MEANING * (sign @ rows.meaning)]
+        return cls._keeping(columns, weights, rows.meaning is not None, liked, liked_rows, "centroid")
+
+    @classmethod
+    def _keeping(cls, columns, weights, meaning: bool, liked, liked_rows, kind) -> InterestModel:
+        """Return a model of the word *weights* largest in magnitude, then the embedding's if *meaning*."""
+        words = weights[: len(columns)]
+        keep = _largest(words, MAX_WEIGHTS)
+        sense = weights[len(columns):].astype(np.float32) if meaning else None
+        return cls(columns[keep], words[keep], sense, liked, liked_rows, kind)
 
     @property
     def size(self) -> int:
         """Bytes the model's arrays hold (the papers themselves are shared with the caller)."""
-        v = self._liked_compact
-        return self._liked_columns.nbytes + self._columns.nbytes + self._weights.nbytes + v.data.nbytes + v.indices.nbytes + v.indptr.nbytes
+        arrays = [self._columns, self._weights, self._liked_columns, self._liked_words.data,
+                  self._liked_words.indices, self._liked_words.indptr, self._meaning, self._liked_meaning]
+        return sum(a.nbytes for a in arrays if a is not None)
 
     def scores(self, candidates: Sequence[Paper]) -> np.ndarray:
         """Return each candidate's score, in the candidates' order (higher: more this channel's)."""
-        if not candidates:
-            return np.zeros(0, np.float32)
-        return self._score(features.vectors(candidates))
+        return self._score(_Rows.of(candidates, self._meaning is not None))
 
-    def _score(self, x: sp.csr_matrix) -> np.ndarray:
-        return _restrict(x, self._columns) @ self._weights
+    def _score(self, rows: _Rows) -> np.ndarray:
+        scores = _restrict(rows.words, self._columns) @ self._weights
+        if self._meaning is not None and rows.meaning is not None:
+            scores += MEANING * (rows.meaning @ self._meaning)
+        return scores
 
     def rank(self, candidates: Sequence[Paper], limit: int | None = None,
              explain: int | None = EXPLAIN) -> list[Ranked]:
@@ -130,28 +147,32 @@ class InterestModel:
         unique = list({p.id: p for p in reversed(candidates)}.values())[::-1]
         if not unique:
             return []
-        x = features.vectors(unique)
-        scores = self._score(x)
+        rows = _Rows.of(unique, self._meaning is not None)
+        scores = self._score(rows)
         order = _best(scores, len(unique) if limit is None else max(limit, 0))
         shown = order if explain is None else order[: max(explain, 0)]
-        whys = self._why(x[shown], [unique[i] for i in shown])
+        whys = self._why(rows.take(shown), [unique[i] for i in shown])
         return [Ranked(unique[i], float(scores[i]), *(whys[n] if n < len(whys) else ((), ())))
                 for n, i in enumerate(order)]
 
     def why(self, paper: Paper) -> tuple[tuple[tuple[Paper, int], ...], tuple[str, ...]]:
         """Return (close_to, terms) of one paper, as `rank` gives them."""
-        return self._why(features.vectors([paper]), [paper])[0]
+        return self._why(_Rows.of([paper], self._meaning is not None), [paper])[0]
 
-    def _why(self, x: sp.csr_matrix, papers: Sequence[Paper]) -> list[tuple[tuple, tuple[str, ...]]]:
-        close = self._close_to(x)
-        rows = zip(np.split(x.indices, x.indptr[1:-1]), np.split(x.data, x.indptr[1:-1]))
-        return [(close[n], self._terms(paper, *row)) for n, (paper, row) in enumerate(zip(papers, rows))]
+    def _why(self, rows: _Rows, papers: Sequence[Paper]) -> list[tuple[tuple, tuple[str, ...]]]:
+        close = self._close_to(rows)
+        x = rows.words
+        words = zip(np.split(x.indices, x.indptr[1:-1]), np.split(x.data, x.indptr[1:-1]))
+        return [(close[n], self._terms(paper, *row)) for n, (paper, row) in enumerate(zip(papers, words))]
 
-    def _close_to(self, x: sp.csr_matrix) -> list[tuple[tuple[Paper, int], ...]]:
-        """Return, for each row of *x*, the liked papers most like it (cosine: the rows are unit vectors)."""
-        if not self._liked or not x.shape[0]:
-            return [()] * x.shape[0]
-        similarity = (_restrict(x, self._liked_columns) @ self._liked_compact.T).toarray()
+    def _close_to(self, rows: _Rows) -> list[tuple[tuple[Paper, int], ...]]:
+        """Return, for each row, the liked papers most like it (cosine, in words and in meaning)."""
+        count = rows.words.shape[0]
+        if not self._liked or not count:
+            return [()] * count
+        similarity = (_restrict(rows.words, self._liked_columns) @ self._liked_words.T).toarray()
+        if self._liked_meaning is not None and rows.meaning is not None:
+            similarity += MEANING**2 * (rows.meaning @ self._liked_meaning.T)
         best = np.argsort(-similarity, axis=1, kind="stable")[:, :CLOSE_TO]
         return [tuple(self._liked[j] for j in row if sim[j] > 0) for row, sim in zip(best, similarity)]
 
@@ -183,6 +204,24 @@ def _best(scores: np.ndarray, count: int) -> np.ndarray:
         part = np.argpartition(-scores, count)[:count] if count else np.zeros(0, np.int64)
         return part[np.lexsort((part, -scores[part]))]
     return np.argsort(-scores, kind="stable")
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """Papers as the model sees them: word features (sparse) and, when wordllama is there, meaning."""
+
+    words: sp.csr_matrix
+    meaning: np.ndarray | None
+
+    @classmethod
+    def of(cls, papers: Sequence[Paper], meaning: bool = True) -> _Rows:
+        return cls(features.vectors(papers), embedding.embed(papers) if meaning else None)
+
+    def head(self, count: int) -> _Rows:
+        return _Rows(self.words[:count], None if self.meaning is None else self.meaning[:count])
+
+    def take(self, which: np.ndarray) -> _Rows:
+        return _Rows(self.words[which], None if self.meaning is None else self.meaning[which])
 
 
 def _split(signalled: Sequence[Signalled]) -> tuple[list[tuple[Paper, int]], list[tuple[Paper, int]]]:
