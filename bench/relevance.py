@@ -41,7 +41,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))  # so `python bench/relevance.py` finds bot/ and tests/
 
 from bench._support import rss_mb  # noqa: E402
-from bot.interest import InterestModel, ModelCache, Signalled, features  # noqa: E402
+from bot.interest import InterestModel, ModelCache, Signalled, embedding, features  # noqa: E402
 from bot.paper import Paper  # noqa: E402
 from tests.arxiv_sample import arxiv_sample, in_category  # noqa: E402
 
@@ -182,7 +182,11 @@ def costs(papers: list[Paper]) -> None:
     signals = [Signalled(p, 1, 0) for p in pool[:100]] + [Signalled(p, 0, 1) for p in pool[100:200]]
     background = candidates = pool[200:700]  # the day's candidates are the background, as in `picks`
     print("\nCosts (the fastest of 7 runs)")
+    started = time.perf_counter()
+    embedding.embed(papers[:1])
+    print(f"  loading wordllama's model, once per process: {time.perf_counter() - started:.1f} s")
     features.vectors.clear()
+    embedding.embed.clear()
     started = time.perf_counter()
     InterestModel.train(signals, background)
     print(f"  training at 200 signals, 500 background papers, vectors not yet computed: "
@@ -190,6 +194,7 @@ def costs(papers: list[Paper]) -> None:
     print(f"  training at 200 signals, 500 background papers: {fastest_ms(lambda: InterestModel.train(signals, background)):.1f} ms")
     model = InterestModel.train(signals, background)
     features.vectors.clear()
+    embedding.embed.clear()
     started = time.perf_counter()
     model.rank(candidates, limit=10)
     print(f"  ranking 500 candidates (top 10 explained), vectors not yet computed: {(time.perf_counter() - started) * 1000:.0f} ms")
@@ -235,9 +240,12 @@ def picks_run(papers: list[Paper], candidates: list[Paper], channels: int = 1000
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5, help="trials per interest (default 5)")
-    parser.add_argument("--wordllama", action="store_true", help="add wordllama embeddings, if installed")
+    parser.add_argument("--wordllama", action="store_true", help="add wordllama embeddings alone to the comparison")
+    parser.add_argument("--costs", action="store_true", help="measure the costs only")
     args = parser.parse_args()
     papers = list(arxiv_sample())
+    if args.costs:
+        return costs(papers)
     found = interests(papers)
     print(f"{len(papers):,} real arXiv papers; {len(found)} interests: "
           + ", ".join(f"{name} ({len(ids) / len(papers):.0%})" for name, ids in found.items()))

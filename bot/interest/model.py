@@ -72,7 +72,8 @@ class InterestModel:
         """The weights of the embedding's dimensions (None: words alone)."""
         self._liked = tuple(liked)
         self._liked_columns, self._liked_words = _compact(liked_rows.words)
-        self._liked_meaning = liked_rows.meaning if meaning is not None else None
+        # A copy: a slice would keep the whole training matrix (background and all) alive.
+        self._liked_meaning = liked_rows.meaning.copy() if meaning is not None and liked_rows.meaning is not None else None
         self.kind = kind
         """``svm`` or ``centroid`` (one kind of signal only) or ``empty`` (no signal)."""
 
@@ -132,7 +133,7 @@ class InterestModel:
         return self._score(_Rows.of(candidates, self._meaning is not None))
 
     def _score(self, rows: _Rows) -> np.ndarray:
-        scores = _restrict(rows.words, self._columns) @ self._weights
+        scores = rows.dot(self._columns, self._weights)
         if self._meaning is not None and rows.meaning is not None:
             scores += MEANING * (rows.meaning @ self._meaning)
         return scores
@@ -206,22 +207,49 @@ def _best(scores: np.ndarray, count: int) -> np.ndarray:
     return np.argsort(-scores, kind="stable")
 
 
-@dataclass(frozen=True)
 class _Rows:
     """Papers as the model sees them: word features (sparse) and, when wordllama is there, meaning."""
 
-    words: sp.csr_matrix
-    meaning: np.ndarray | None
+    def __init__(self, words: sp.csr_matrix, meaning: np.ndarray | None) -> None:
+        self.words = words
+        self.meaning = meaning
+        self._compacted: tuple[np.ndarray, sp.csr_matrix] | None = None
 
     @classmethod
     def of(cls, papers: Sequence[Paper], meaning: bool = True) -> _Rows:
-        return cls(features.vectors(papers), embedding.embed(papers) if meaning else None)
+        """Return the rows of *papers*; the same papers as last time give the same rows (a `picks`
+        run ranks one day's candidates for every channel: their rows are stacked once)."""
+        global _last
+        last = _last
+        if last is not None and last[1] == meaning and len(last[0]) == len(papers) \
+                and all(a is b for a, b in zip(last[0], papers)):
+            return last[2]
+        rows = cls(features.vectors(papers), embedding.embed(papers) if meaning else None)
+        _last = (tuple(papers), meaning, rows)
+        return rows
 
     def head(self, count: int) -> _Rows:
         return _Rows(self.words[:count], None if self.meaning is None else self.meaning[:count])
 
     def take(self, which: np.ndarray) -> _Rows:
         return _Rows(self.words[which], None if self.meaning is None else self.meaning[which])
+
+    def dot(self, columns: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """Return each row's word features times *weights* (given on sorted *columns*)."""
+        if self._compacted is None:
+            self._compacted = _compact(self.words)
+        used, x = self._compacted
+        if not len(used) or not len(columns):
+            return np.zeros(x.shape[0], dtype=np.float32)
+        where = np.minimum(np.searchsorted(used, columns), len(used) - 1)
+        hit = used[where] == columns
+        dense = np.zeros(len(used), dtype=np.float32)
+        dense[where[hit]] = weights[hit]
+        return x @ dense
+
+
+_last: tuple[tuple[Paper, ...], bool, _Rows] | None = None
+"""The papers `_Rows.of` was last asked for, and their rows."""
 
 
 def _split(signalled: Sequence[Signalled]) -> tuple[list[tuple[Paper, int]], list[tuple[Paper, int]]]:
