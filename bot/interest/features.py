@@ -68,6 +68,31 @@ def tokens(paper: Paper) -> list[str]:
     return text + labels + authors
 
 
+_NAMED: OrderedDict[int, dict[int, str]] = OrderedDict()
+_NAMED_SIZE = 1_000
+"""Papers whose tokens are kept by name: the ones explained lately (a day's top picks)."""
+_NAMED_LOCK = threading.Lock()
+
+
+def named(paper: Paper) -> dict[int, str]:
+    """Return the paper's tokens by feature column (to explain a score in words; about 20 KB a paper)."""
+    key = _key(paper)
+    with _NAMED_LOCK:
+        found = _NAMED.get(key)
+        if found is not None:
+            _NAMED.move_to_end(key)
+            return found
+    names = list(dict.fromkeys(tokens(paper)))
+    found = {}
+    for name, column_ in zip(names, columns(names).tolist()):
+        found.setdefault(column_, name)  # on a (rare) collision, the token seen first
+    with _NAMED_LOCK:
+        _NAMED[key] = found
+        while len(_NAMED) > _NAMED_SIZE:
+            _NAMED.popitem(last=False)
+    return found
+
+
 def readable(token: str) -> str:
     """Return *token* as a person reads it: ``cat:hep-th`` is ``hep-th``, ``au:turing`` is ``turing``."""
     for prefix in _PREFIXES:

@@ -145,10 +145,9 @@ class InterestModel:
         The first *explain* results (None: all) carry `close_to` and `terms`; the others carry
         empty tuples, since the why costs about a millisecond a paper. `why` explains any one.
         """
-        unique = list({p.id: p for p in reversed(candidates)}.values())[::-1]
+        unique, rows = _Rows.unique(candidates, self._meaning is not None)
         if not unique:
             return []
-        rows = _Rows.of(unique, self._meaning is not None)
         scores = self._score(rows)
         order = _best(scores, len(unique) if limit is None else max(limit, 0))
         shown = order if explain is None else order[: max(explain, 0)]
@@ -163,8 +162,12 @@ class InterestModel:
     def _why(self, rows: _Rows, papers: Sequence[Paper]) -> list[tuple[tuple, tuple[str, ...]]]:
         close = self._close_to(rows)
         x = rows.words
-        words = zip(np.split(x.indices, x.indptr[1:-1]), np.split(x.data, x.indptr[1:-1]))
-        return [(close[n], self._terms(paper, *row)) for n, (paper, row) in enumerate(zip(papers, words))]
+        adds = np.zeros(x.nnz, dtype=np.float32)  # each feature's part in each paper's score
+        if len(self._columns):
+            where = np.minimum(np.searchsorted(self._columns, x.indices), len(self._columns) - 1)
+            adds = np.where(self._columns[where] == x.indices, self._weights[where] * x.data, 0.0)
+        return [(close[n], self._terms(paper, x.indices[x.indptr[n]:x.indptr[n + 1]], adds[x.indptr[n]:x.indptr[n + 1]]))
+                for n, paper in enumerate(papers)]
 
     def _close_to(self, rows: _Rows) -> list[tuple[tuple[Paper, int], ...]]:
         """Return, for each row, the liked papers most like it (cosine, in words and in meaning)."""
@@ -177,21 +180,15 @@ class InterestModel:
         best = np.argsort(-similarity, axis=1, kind="stable")[:, :CLOSE_TO]
         return [tuple(self._liked[j] for j in row if sim[j] > 0) for row, sim in zip(best, similarity)]
 
-    def _terms(self, paper: Paper, columns: np.ndarray, values: np.ndarray) -> tuple[str, ...]:
+    def _terms(self, paper: Paper, columns: np.ndarray, adds: np.ndarray) -> tuple[str, ...]:
         """Return the paper's tokens that add most to its score (weight times presence, positive only)."""
-        if not len(self._columns) or not len(columns):
-            return ()
-        where = np.minimum(np.searchsorted(self._columns, columns), len(self._columns) - 1)
-        adds = np.where(self._columns[where] == columns, self._weights[where] * values, 0.0)
         order = np.argsort(-adds, kind="stable")[: TERMS * 3]
-        top = {int(columns[i]): n for n, i in enumerate(order) if adds[i] > 0}
+        top = [int(columns[i]) for i in order if adds[i] > 0]
         if not top:
             return ()
-        names = dict.fromkeys(features.tokens(paper))
-        found = sorted((top[c], name) for name in names if (c := features.column(name)) in top)
+        names = features.named(paper)
         picked: list[str] = []
-        for _, name in found:
-            term = features.readable(name)
+        for term in (features.readable(names[c]) for c in top if c in names):
             if not any(term in p or p in term for p in picked):  # "graph" adds nothing to "random graph"
                 picked.append(term)
             if len(picked) == TERMS:
@@ -228,6 +225,19 @@ class _Rows:
         _last = (tuple(papers), meaning, rows)
         return rows
 
+    @classmethod
+    def unique(cls, papers: Sequence[Paper], meaning: bool) -> tuple[list[Paper], _Rows]:
+        """Return *papers* without repeated ids (the first of each kept) and their rows."""
+        global _last_unique
+        last = _last_unique
+        if last is not None and len(last[0]) == len(papers) and all(a is b for a, b in zip(last[0], papers)):
+            unique = last[1]
+        else:
+            seen: set[str] = set()
+            unique = [p for p in papers if not (p.id in seen or seen.add(p.id))]
+            _last_unique = (tuple(papers), unique)
+        return unique, cls.of(unique, meaning)
+
     def head(self, count: int) -> _Rows:
         return _Rows(self.words[:count], None if self.meaning is None else self.meaning[:count])
 
@@ -250,6 +260,8 @@ class _Rows:
 
 _last: tuple[tuple[Paper, ...], bool, _Rows] | None = None
 """The papers `_Rows.of` was last asked for, and their rows."""
+_last_unique: tuple[tuple[Paper, ...], list[Paper]] | None = None
+"""The papers `_Rows.unique` was last asked for, and the same without repeats."""
 
 
 def _split(signalled: Sequence[Signalled]) -> tuple[list[tuple[Paper, int]], list[tuple[Paper, int]]]:
