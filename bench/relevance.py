@@ -11,8 +11,10 @@ the unlabelled background). Each ranking of the candidates is scored against the
 precision@10 (the share of the first ten that are of interest) and ROC AUC (the chance that a
 paper of interest ranks above one that is not). Figures are averages over interests and seeds.
 
-Rows: Paperboy (`bot.interest`); the same SVM without the background; a centroid (Rocchio)
-ranking over the same features; wordllama embeddings (optional); upvote order; random order.
+Rows: Paperboy (`bot.interest`: an SVM over words and wordllama embeddings, the background as
+weak negatives); the same without the background; the same over words alone; a centroid
+(Rocchio) ranking over the words; wordllama embeddings alone (``--wordllama``: their centroid,
+and an SVM with the background); upvote order; random order.
 The sample has no upvotes: "upvotes" gives each paper a fixed pseudo-random popularity, drawn
 from its id, which is therefore uncorrelated with any interest, as Hugging Face's upvotes are
 with one team's taste at best loosely. "text only" drops the categories, as for Hugging Face
@@ -73,9 +75,9 @@ def popularity(paper: Paper) -> float:
     return float(zlib.crc32(paper.id.encode()) % 500)
 
 
-def paperboy(background: bool) -> Scorer:
+def paperboy(background: bool, meaning: bool = True) -> Scorer:
     def score(signalled: list[Signalled], candidates: list[Paper]) -> np.ndarray:
-        model = InterestModel.train(signalled, candidates if background else ())
+        model = InterestModel.train(signalled, candidates if background else (), meaning=meaning)
         return model.scores(candidates)
     return score
 
@@ -251,6 +253,7 @@ def main() -> None:
           + ", ".join(f"{name} ({len(ids) / len(papers):.0%})" for name, ids in found.items()))
     scorers: dict[str, Scorer] = {"Paperboy": paperboy(background=True),
                                   "SVM without background": paperboy(background=False),
+                                  "SVM, words alone": paperboy(background=True, meaning=False),
                                   "centroid (Rocchio)": centroid}
     if args.wordllama:
         scorers.update(wordllama_scorers())

@@ -1,14 +1,15 @@
 """A channel's (or a person's) taste, learnt from its 👍, saves and 👎: what arxiv-sanity does, per channel.
 
-A linear SVM (scikit-learn's `LinearSVC`, classes balanced) over the hashed word features of
-`bot.interest.features` separates the papers the channel liked from those it turned down and,
-as weaker negatives, from the background (the papers it was shown and did nothing about, or
-simply the day's other papers). A candidate's score is its distance from that boundary. With
-only one kind of signal there is nothing to separate: the model falls back to the cosine
-closeness to the liked papers' centroid, less the closeness to the disliked ones'.
+A linear SVM (scikit-learn's `LinearSVC`, classes balanced) separates the papers the channel liked
+from those it turned down and, as weaker negatives, from the background (the papers it was shown
+and did nothing about, or simply the day's other papers). A paper is its hashed word features
+(`features`: words, phrases, categories, authors) beside its wordllama embedding (`embedding`),
+which catches the paper that says the same thing in other words. A candidate's score is its
+distance from the boundary. With one kind of signal only there is nothing to separate: the model
+is then the liked papers' centroid, less the disliked ones'.
 
-A trained model keeps only its weights on the columns its training papers use (its best
-`MAX_WEIGHTS`), the liked papers and their vectors (for "close to"): a few hundred KB at most.
+A trained model keeps its `MAX_WEIGHTS` largest word weights, the embedding's 256, and the liked
+papers with their vectors (for "close to"): tens of KB, whatever the background's size.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+
 from bot.interest import embedding, features
 from bot.paper import Paper
 
@@ -34,7 +36,7 @@ MAX_WEIGHTS = 4_096
 CLOSE_TO = 2
 TERMS = 3
 EXPLAIN = 25
-"""Results whose terms `rank` reads by default (terms need each paper's words again)."""
+"""Results `rank` explains by default (the why costs a fraction of a millisecond a paper)."""
 
 
 @dataclass(frozen=True)
@@ -78,13 +80,17 @@ class InterestModel:
         """``svm`` or ``centroid`` (one kind of signal only) or ``empty`` (no signal)."""
 
     @classmethod
-    def train(cls, signalled: Sequence[Signalled], background: Sequence[Paper] = ()) -> InterestModel:
-        """Learn from *signalled* papers; *background* papers (not signalled) are weak negatives."""
+    def train(cls, signalled: Sequence[Signalled], background: Sequence[Paper] = (), *,
+              meaning: bool = True) -> InterestModel:
+        """Learn from *signalled* papers; *background* papers (not signalled) are weak negatives.
+
+        ``meaning=False`` leaves the embedding out (words alone: what the bench compares against).
+        """
         liked, disliked = _split(signalled)
         seen = {p.id for p, _ in liked} | {p.id for p, _ in disliked}
         others = list({p.id: p for p in background if p.id not in seen}.values())
         negatives = [(p, _weight(n)) for p, n in disliked] + [(p, BACKGROUND_WEIGHT) for p in others]
-        rows = _Rows.of([p for p, _ in liked] + [p for p, _ in negatives])
+        rows = _Rows.of([p for p, _ in liked] + [p for p, _ in negatives], meaning)
         liked_rows = rows.head(len(liked))
         if not liked and not disliked:
             return cls(np.zeros(0, np.int32), np.zeros(0, np.float32), None, (), liked_rows, "empty")
@@ -143,7 +149,7 @@ class InterestModel:
         """Return *candidates* best first, one per paper id, at most *limit* of them (None: all).
 
         The first *explain* results (None: all) carry `close_to` and `terms`; the others carry
-        empty tuples, since the why costs about a millisecond a paper. `why` explains any one.
+        empty tuples (the why has a cost per paper). `why` explains any one paper.
         """
         unique, rows = _Rows.unique(candidates, self._meaning is not None)
         if not unique:
@@ -166,8 +172,9 @@ class InterestModel:
         if len(self._columns):
             where = np.minimum(np.searchsorted(self._columns, x.indices), len(self._columns) - 1)
             adds = np.where(self._columns[where] == x.indices, self._weights[where] * x.data, 0.0)
-        return [(close[n], self._terms(paper, x.indices[x.indptr[n]:x.indptr[n + 1]], adds[x.indptr[n]:x.indptr[n + 1]]))
-                for n, paper in enumerate(papers)]
+        spans = [slice(x.indptr[n], x.indptr[n + 1]) for n in range(len(papers))]
+        return [(close[n], self._terms(paper, x.indices[span], adds[span]))
+                for n, (paper, span) in enumerate(zip(papers, spans))]
 
     def _close_to(self, rows: _Rows) -> list[tuple[tuple[Paper, int], ...]]:
         """Return, for each row, the liked papers most like it (cosine, in words and in meaning)."""
