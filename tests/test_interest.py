@@ -192,6 +192,15 @@ def test_hashed_columns_are_the_hashers_own():
     assert set(features.columns(tokens)) == set(row.indices)
 
 
+def test_paper_vectors_are_unit_length_with_sorted_columns():
+    # The model marks stacked rows as sorted for scikit-learn; that must be true.
+    features.vectors.clear()
+    x = features.vectors(list(arxiv_sample()[:50]) + [paper(1, "")])
+    assert all((np.diff(x.indices[x.indptr[n]:x.indptr[n + 1]]) > 0).all() for n in range(x.shape[0]))
+    norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
+    assert np.allclose(norms[:50], 1, atol=1e-5) and norms[50] == 0
+
+
 def test_the_embedding_model_ships_in_its_package():
     # wordllama's weights come with the wheel: no download (nothing here reaches the internet).
     rows = embedding.embed(list(arxiv_sample()[:3]))

@@ -150,15 +150,21 @@ def _stack(rows: list) -> sp.csr_matrix:
         return sp.csr_matrix((0, N_FEATURES), dtype=np.float32)
     indices = np.concatenate([r[0] for r in rows])
     data = np.concatenate([r[1] for r in rows])
-    return sp.csr_matrix((data, indices, indptr), shape=(len(rows), N_FEATURES))
+    stacked = sp.csr_matrix((data, indices, indptr), shape=(len(rows), N_FEATURES))
+    stacked.has_sorted_indices = True  # each row was sorted by the hasher (it sums duplicates)
+    return stacked
 
 
 def _normalize(counts: sp.csr_matrix) -> sp.csr_matrix:
+    """Return log(1 + count) per feature, each row scaled to unit length, indices sorted in each row."""
     counts = counts.tocsr()
+    counts.sort_indices()
     np.log1p(counts.data, out=counts.data)
-    norms = np.sqrt(np.asarray(counts.multiply(counts).sum(axis=1)).ravel())
+    row_of = np.repeat(np.arange(counts.shape[0]), np.diff(counts.indptr))
+    norms = np.sqrt(np.bincount(row_of, weights=counts.data**2, minlength=counts.shape[0]))
     norms[norms == 0] = 1.0
-    return sp.csr_matrix(sp.diags(1 / norms).astype(np.float32) @ counts)
+    counts.data = (counts.data / norms[row_of]).astype(np.float32)
+    return counts
 
 
 vectors = _Vectors(VECTOR_CACHE)

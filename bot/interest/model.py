@@ -100,7 +100,7 @@ class InterestModel:
 
         columns, x = _compact(rows.words)
         if rows.meaning is not None:
-            x = sp.hstack([x, sp.csr_matrix(MEANING * rows.meaning)], format="csr")
+            x = _beside(x, MEANING * rows.meaning)
         y = np.r_[np.ones(len(liked)), np.zeros(len(negatives))]
         weight = np.r_[[_weight(n) for _, n in liked], [w for _, w in negatives]]
         svm = LinearSVC(C=C, class_weight="balanced", tol=1e-4, max_iter=2_000)
@@ -294,7 +294,27 @@ def _weight(count: int) -> float:
 def _compact(x: sp.csr_matrix) -> tuple[np.ndarray, sp.csr_matrix]:
     """Return the columns *x* uses and *x* restricted to them (the SVM then learns a short vector)."""
     columns, where = np.unique(x.indices, return_inverse=True)
-    return columns.astype(np.int64), sp.csr_matrix((x.data, where, x.indptr), shape=(x.shape[0], len(columns)))
+    compact = sp.csr_matrix((x.data, where.astype(np.int32), x.indptr), shape=(x.shape[0], len(columns)))
+    compact.has_sorted_indices = x.has_sorted_indices  # renumbering keeps the order
+    return columns.astype(np.int64), compact
+
+
+def _beside(words: sp.csr_matrix, dense: np.ndarray) -> sp.csr_matrix:
+    """Return each row of *words* followed by the same row of *dense*, as CSR (`sp.hstack` is 10x slower)."""
+    rows, width = dense.shape
+    counts = np.diff(words.indptr)
+    indptr = np.r_[0, np.cumsum(counts + width)]
+    at_dense = ((indptr[:-1] + counts)[:, None] + np.arange(width)).ravel()
+    is_word = np.ones(indptr[-1], dtype=bool)
+    is_word[at_dense] = False
+    indices = np.empty(indptr[-1], dtype=np.int32)
+    data = np.empty(indptr[-1], dtype=np.float32)
+    indices[is_word], data[is_word] = words.indices, words.data
+    indices[at_dense] = np.tile(np.arange(words.shape[1], words.shape[1] + width), rows)
+    data[at_dense] = dense.ravel()
+    both = sp.csr_matrix((data, indices, indptr), shape=(rows, words.shape[1] + width))
+    both.has_sorted_indices = words.has_sorted_indices  # the dense columns come after every word's
+    return both
 
 
 def _restrict(x: sp.csr_matrix, columns: np.ndarray) -> sp.csr_matrix:
