@@ -21,6 +21,8 @@ import numpy as np
 from bot.paper import Paper
 
 DIMENSIONS = 256
+enabled = True
+"""False: rank by words alone, never loading wordllama (it costs a process about 60 MB)."""
 CACHE = 20_000
 """Papers whose embedding is kept (1 KB each)."""
 
@@ -58,6 +60,8 @@ class _Embedder:
         return np.vstack(rows)
 
     def _load(self):
+        if not enabled:
+            return None
         with self._lock:
             if self._model is None and not self._failed:
                 try:

@@ -35,7 +35,7 @@ MAX_WEIGHTS = 4_096
 """Weights a model keeps (the largest): bounds its memory whatever the background's size."""
 CLOSE_TO = 2
 TERMS = 3
-EXPLAIN = 25
+EXPLAIN = 10
 """Results `rank` explains by default (the why costs a fraction of a millisecond a paper)."""
 
 
