@@ -50,11 +50,15 @@ from tests.arxiv_sample import arxiv_sample, in_category  # noqa: E402
 
 KS = (3, 5, 10, 20)
 TOP = 10
-CATEGORIES = ("hep-th", "hep-ph", "math-ph", "quant-ph", "gr-qc", "physics", "cs", "cond-mat.mtrl-sci")
+CATEGORIES = ("cs.CV", "cs.CL", "cs.RO", "stat.ML", "astro-ph", "cond-mat", "math", "physics", "hep-th", "quant-ph")
 PHRASES = {
-    "galaxies and stars": ("galax", "star formation", "stellar", "quasar"),
-    "quantum information": ("entangle", "qubit", "quantum information", "quantum comput", "decoheren"),
-    "gravity": ("black hole", "gravitational", "cosmolog", "dark energy"),
+    "reinforcement learning": ("reinforcement learning", "policy gradient", "q-learning", "markov decision", "reward"),
+    "generative models": ("diffusion", "image generation", "generative model", "text-to-image", "video generation"),
+    "retrieval and recommendation": ("retrieval", "search engine", "recommend", "ranking"),
+    "safety and security": ("attack", "adversarial", "jailbreak", "privacy", "safety"),
+    "reasoning": ("reasoning", "chain-of-thought", "math problem"),
+    "galaxies and stars": ("galax", "star formation", "stellar", "quasar", "supernova", "planet"),
+    "gravity": ("black hole", "gravitational", "cosmolog", "dark energy", "dark matter", "general relativity"),
     "graphs and combinatorics": ("graph", "combinator", "permutation", "partition"),
     "magnetism": ("magnetic", "magnetization", "ferromagnet", "spin glass"),
 }
