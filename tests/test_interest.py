@@ -72,7 +72,7 @@ def test_each_result_says_which_liked_papers_it_is_close_to_and_which_terms_weig
         text = f"{result.paper.title} {result.paper.abstract}".lower()
         for term in result.terms:  # each term is one of the paper's words, phrases, categories or authors
             assert term in text or term in result.paper.categories or any(
-                term in a.lower() for a in result.paper.authors), (term, result.paper.title)
+                term.lower() in a.lower() for a in result.paper.authors), (term, result.paper.title)
     best = ranked[0]
     assert in_category(best.close_to[0][0], "hep-th")
 

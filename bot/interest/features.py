@@ -31,10 +31,9 @@ _WORD = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*")
 _MORE_STOP = {
     "paper", "propose", "proposed", "present", "show", "shows", "study", "results", "result", "new",
     "based", "using", "use", "used", "approach", "method", "methods", "work", "recent", "different",
-    "novel", "problem", "case", "paper", "also", "two", "one", "three", "given", "obtained", "find",
+    "novel", "problem", "case", "also", "two", "one", "three", "given", "obtained", "find",
     "found", "discuss", "consider", "considered", "well", "general", "various", "number", "way",
 }
-_PREFIXES = ("cat:", "arc:", "au:")
 
 
 @lru_cache(maxsize=1)
@@ -93,12 +92,14 @@ def named(paper: Paper) -> dict[int, str]:
     return found
 
 
-def readable(token: str) -> str:
-    """Return *token* as a person reads it: ``cat:hep-th`` is ``hep-th``, ``au:turing`` is ``turing``."""
-    for prefix in _PREFIXES:
-        if token.startswith(prefix):
-            return token[len(prefix):]
-    return token
+def readable(token: str) -> str | None:
+    """Return *token* as a person reads it (``cat:hep-th`` is ``hep-th``, ``au:turing`` is ``Turing``),
+    or None for an archive (``arc:hep``), which says less than the category beside it."""
+    if token.startswith("arc:"):
+        return None
+    if token.startswith("au:"):
+        return token[3:].title()
+    return token.removeprefix("cat:")
 
 
 def _key(paper: Paper) -> int:

@@ -196,6 +196,8 @@ class InterestModel:
         names = features.named(paper)
         picked: list[str] = []
         for term in (features.readable(names[c]) for c in top if c in names):
+            if term is None:
+                continue
             if not any(term in p or p in term for p in picked):  # "graph" adds nothing to "random graph"
                 picked.append(term)
             if len(picked) == TERMS:
