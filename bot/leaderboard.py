@@ -28,7 +28,7 @@ def counts(votes: int, saves: int) -> str:
 
 
 class Leaderboard:
-    """The channel's most 👍 (then most saved) papers posted in the last week or month."""
+    """The channel's most 👍 (then most saved) papers of the last week or month: posted, 👍 or saved there."""
 
     def __init__(self, *, store: Store, clock: Callable[[], datetime]) -> None:
         self.store = store
@@ -45,7 +45,7 @@ class Leaderboard:
         if period not in PERIODS:
             raise UsageError(f"'{command.args.strip()[:40]}' is not a period; say 'week' (the default) or 'month'.")
         empty = Reply(Text(f"No 👍 or saves in this channel this {period} yet: try 'vote <id>' or 'save <id>' "
-                           "on a paper posted here."), private=True)
+                           "on a paper posted here or any paper 'show' finds."), private=True)
         channel = await self.store.get_channel(command.channel)
         found = await self.ranked(channel, since=self.clock() - PERIODS[period]) if channel else ()
         if not found:

@@ -52,14 +52,21 @@ class ReadingList:
         self.look_up = look_up
         """Fetch a paper as `show` does and cache it: (fresh paper, note, cached paper)."""
 
-    async def save(self, command: Command) -> Reply:
-        paper_id = _paper_arg(command)
+    async def _known(self, paper_id: str, doing: str) -> Paper | Reply:
+        """The paper, from the cache or as `show` looks it up; else the one-line error that says why not."""
+        if (cached := await self.store.get_paper(paper_id)) is not None:
+            return cached  # posted or looked up before: no need to ask the sources again
         paper, note, cached = await self.look_up(paper_id)
-        paper = paper or cached
-        if paper is None:
-            if note and note.startswith("No paper"):  # neither Hugging Face nor arXiv knows it
-                raise UsageError(note)
-            return error_reply(f"Cannot look up {paper_id} to save it: {note or 'no answer'}; try again later.")
+        if (paper := paper or cached) is not None:
+            return paper
+        if note and note.startswith("No paper"):  # neither Hugging Face nor arXiv knows it
+            return error_reply(note)
+        return error_reply(f"Cannot look up {paper_id} to {doing}: {note or 'no answer'}; try again later.")
+
+    async def save(self, command: Command) -> Reply:
+        paper = await self._known(_paper_arg(command), "save it")
+        if isinstance(paper, Reply):
+            return paper
         who = reader(command)
         channel = await self.store.get_channel(command.channel)
         added = await self.store.save_paper(who, paper.id, channel_id=channel.id if channel else None,
@@ -104,6 +111,9 @@ class ReadingList:
     async def vote(self, command: Command, *, message_ref: str | None = None) -> Reply:
         """Toggle the caller's 👍; the post clicked (*message_ref*), or else the paper's post here, shows the count."""
         paper_id = _paper_arg(command)
+        # A 👍 for a paper nobody can show would count towards a leaderboard that cannot list it.
+        if isinstance(paper := await self._known(paper_id, "vote for it"), Reply):
+            return paper
         channel = await self.store.ensure_channel(command.channel)
         voted, count = await self.store.toggle_vote(channel.id, paper_id, command.caller.id, at=self.clock())
         await self._refresh(channel.id, paper_id, message_ref)

@@ -120,3 +120,35 @@ async def test_an_empty_channel_says_how_to_get_on_the_board(posting, core, fake
     await post_papers(posting, core, fake_hf, clock, range(401, 403))
     quiet = await posting.push("leaderboard")
     assert isinstance(quiet.content, Text) and "No 👍 or saves" in quiet.content.body
+
+
+async def test_a_vote_for_a_paper_never_posted_here_counts_on_the_board_as_in_its_reply(posting, core, clock):
+    from tests.fakes.seed import seed_id
+
+    elsewhere = seed_id(7)  # on Hugging Face, never posted in this channel
+    reply = await posting.push(f"vote {elsewhere}", user="U1")
+    assert reply.content.body == f"👍 {elsewhere} (1 in this channel)"
+    await posting.push(f"save {seed_id(8)}", user="U2")
+    assert board(await posting.push("leaderboard")) == [(elsewhere, "👍 1 · 🔖 0"), (seed_id(8), "👍 0 · 🔖 1")]
+    assert isinstance((await posting.push("leaderboard", channel="other")).content, Text), "only where voted"
+    clock.advance(days=8)
+    assert isinstance((await posting.push("leaderboard week")).content, Text), "voted before the week"
+    assert board(await posting.push("leaderboard month"))[0] == (elsewhere, "👍 1 · 🔖 0")
+
+
+@pytest.mark.parametrize("paper_id", ["2609.00001", "https://arxiv.org/abs/2609.00001v3"])
+async def test_a_vote_for_a_paper_that_does_not_exist_is_refused_in_one_line(posting, core, fake_arxiv, paper_id):
+    reply = await posting.push(f"vote {paper_id}")
+    assert reply.private and isinstance(reply.content, Error), reply.content
+    assert reply.content.message == "No paper 2609.00001 on Hugging Face Papers or arXiv."
+    assert any(r.query.get("id_list") == "2609.00001" for r in fake_arxiv.requests), "arXiv was asked too"
+    assert await core.store.get_channel(posting.channel()) is None, "nothing was recorded"
+    assert isinstance((await posting.push("leaderboard")).content, Text)
+
+
+async def test_a_vote_when_the_sources_are_down_says_so_and_counts_nothing(posting, core, fake_hf, fake_arxiv):
+    await fake_hf.stop()
+    reply = await posting.push("vote 2609.00002")
+    assert isinstance(reply.content, Error) and "\n" not in reply.content.message
+    assert reply.content.message.startswith("Cannot look up 2609.00002 to vote for it: cannot reach Hugging Face")
+    assert await core.store.get_channel(posting.channel()) is None
