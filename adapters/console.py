@@ -289,7 +289,7 @@ def _card(card: PaperCard, *, number: int | None = None, full: bool = True) -> s
     if detail and (dates := _dates(paper)):
         lines.append("   " + dates)
     if card.why:
-        lines.append(f"   matched: {_clean(card.why)}")
+        lines.append(f"   {card.why_label}: {_clean(card.why)}" if card.why_label else f"   {_clean(card.why)}")
     if card.note:
         lines.append(f"   ({_clean(card.note)})")
     if detail:

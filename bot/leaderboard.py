@@ -50,14 +50,15 @@ class Leaderboard:
         found = await self.ranked(channel, since=self.clock() - PERIODS[period]) if channel else ()
         if not found:
             return empty
-        return Reply(PaperList(title=f"Top papers in this channel this {period}", cards=found))
+        return Reply(PaperList(title=f"Top papers in this channel this {period} (1–{len(found)} of {len(found)})",
+                               cards=found))
 
     async def ranked(self, channel: Channel, *, since: datetime) -> tuple[PaperCard, ...]:
         """The channel's top papers since *since*, each with its counts."""
         ranked = await self.store.leaderboard(channel.id, since=since, limit=MAX_RANKED)
         known = await self.store.get_papers([row.paper_id for row in ranked])
         # A paper gone from the cache has no title or link to show: it is left out.
-        return tuple(PaperCard(known[row.paper_id], why=counts(row.votes, row.saves))
+        return tuple(PaperCard(known[row.paper_id], why=counts(row.votes, row.saves), why_label=None)
                      for row in ranked if row.paper_id in known)
 
     async def _weekly(self, command: Command, words: list[str]) -> Reply:

@@ -13,7 +13,7 @@ from bot.answers import UsageError, error_reply
 from bot.bibtex import bibtex
 from bot.channels import Command
 from bot.ids import normalize_paper_id
-from bot.paging import PAGE, Pages
+from bot.paging import Pages
 from bot.paper import Paper
 from bot.replies import File, PaperCard, Reply, Text
 from bot.rows import Reader
@@ -104,8 +104,7 @@ class ReadingList:
             return Reply(File(name="reading-list.bib", content=bibtex(listed),
                               note=f"Your reading list as BibTeX ({len(listed)} "
                                    f"{'entry' if len(listed) == 1 else 'entries'})"))
-        title = "Your reading list" if count > PAGE else f"Your reading list ({papers(count)})"
-        return Reply(self.pages.first(command, title, tuple(PaperCard(p) for p in listed),
+        return Reply(self.pages.first(command, "Your reading list", tuple(PaperCard(p) for p in listed),
                                       private=True))
 
     async def vote(self, command: Command, *, message_ref: str | None = None) -> Reply:

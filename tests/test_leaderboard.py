@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from adapters.console import render
 from bot.replies import Error, PaperList, Text
 from tests.fakes.seed import make_item
 from tests.test_engine import chat, core  # noqa: F401  (fixtures: both backends, a memory chat)
@@ -54,9 +55,11 @@ async def test_leaderboard_ranks_by_votes_then_saves_with_the_counts(posting, co
 
     reply = await posting.push("leaderboard")
     assert not reply.private
-    assert reply.content.title == "Top papers in this channel this week"
+    assert reply.content.title == "Top papers in this channel this week (1–4 of 4)"
     assert board(reply) == [(b, "👍 3 · 🔖 0"), (c, "👍 2 · 🔖 1"), (a, "👍 2 · 🔖 0"), (d, "👍 0 · 🔖 1")]
     assert board(await posting.push("leaderboard WEEK")) == board(reply)
+    text = render(reply.content)  # the console: counts labelled as what they are, not "matched:"
+    assert "👍 3 · 🔖 0" in [line.strip() for line in text.splitlines()] and "matched" not in text
 
 
 async def test_month_reaches_back_further_than_week(posting, core, fake_hf, clock):
@@ -71,7 +74,7 @@ async def test_month_reaches_back_further_than_week(posting, core, fake_hf, cloc
 
     assert board(await posting.push("leaderboard week")) == [(new, "👍 1 · 🔖 0")]
     month = await posting.push("leaderboard month")
-    assert month.content.title == "Top papers in this channel this month"
+    assert month.content.title == "Top papers in this channel this month (1–2 of 2)"
     assert board(month) == [(old, "👍 2 · 🔖 0"), (new, "👍 1 · 🔖 0")]
     clock.advance(days=31)
     empty = await posting.push("leaderboard month")

@@ -45,7 +45,7 @@ async def test_save_then_again_then_unsave(chat, core, clock):
     await chat.push(f"save https://arxiv.org/abs/{seed_id(1)}v2")
     listed = await chat.push("saved")
     assert listed.private and ids(listed) == [seed_id(1), seed_id(0)]
-    assert listed.content.title == "Your reading list (2 papers)"
+    assert listed.content.title == "Your reading list (1–2 of 2)"
 
     gone = await chat.push(f"unsave {seed_id(0)}")
     assert gone.private and body(gone) == f"Took {seed_id(0)}: {title} off your reading list (1 paper left)."
