@@ -22,6 +22,7 @@ from bot.redaction import RedactingFilter
 from bot.settings import Settings, SettingsError, StartupError, check_database, load_settings
 from bot.store import describe_database
 from bot.store_errors import StorageLost
+from bot.wording import plural
 
 log = logging.getLogger("paperboy")
 
@@ -119,7 +120,7 @@ async def db_copy(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         await source.close()
     for table in copied:
-        print(f"{table.table}: {table.source_rows} rows copied, {table.target_rows} in the target")
+        print(f"{table.table}: {plural(table.source_rows, 'row')} copied, {table.target_rows} in the target")
     print(f"copied into {describe_database(args.to)}; set PAPERBOY_DATABASE to it and start Paperboy")
     return 0
 
@@ -244,7 +245,7 @@ async def run_poll(args: argparse.Namespace, settings: Settings) -> int:
         report = await core.poller.poll_once()
         for error in report.errors:
             print(f"paperboy: {error}", file=sys.stderr)
-        print(f"paperboy: fetched {report.fetched} papers, {len(report.enqueued)} new matches, "
+        print(f"paperboy: fetched {plural(report.fetched, 'paper')}, {plural(len(report.enqueued), 'new match', 'new matches')}, "
               f"{report.sent} posted, {report.failed} failed", file=sys.stderr)
         return 1 if report.errors and not report.fetched else 0
 
@@ -259,8 +260,9 @@ async def _print_dry_run(core: Core) -> int:
         print(message.describe())
     if not would_send:
         print("[dry run] nothing would be sent now")
-    print(f"paperboy: dry run: fetched {report.fetched} papers, {len(report.enqueued)} new matches, "
-          f"{len(would_send)} messages would be sent; nothing was recorded or sent", file=sys.stderr)
+    print(f"paperboy: dry run: fetched {plural(report.fetched, 'paper')}, "
+          f"{plural(len(report.enqueued), 'new match', 'new matches')}, {plural(len(would_send), 'message')} "
+          f"would be sent; nothing was recorded or sent", file=sys.stderr)
     return 1 if report.errors and not report.fetched else 0
 
 

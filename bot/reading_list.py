@@ -18,6 +18,7 @@ from bot.paper import Paper
 from bot.replies import File, PaperCard, Reply, Text
 from bot.rows import Reader
 from bot.store import Store
+from bot.wording import plural
 
 LookUp = Callable[[str], Awaitable[tuple[Paper | None, str | None, Paper | None]]]
 MAX_LISTED = 5000
@@ -30,7 +31,7 @@ def reader(command: Command) -> Reader:
 
 
 def papers(count: int) -> str:
-    return f"{count} paper" if count == 1 else f"{count} papers"
+    return plural(count, "paper")
 
 
 def _paper_arg(command: Command) -> str:
@@ -102,8 +103,7 @@ class ReadingList:
                   for row in rows]
         if form == "bibtex":
             return Reply(File(name="reading-list.bib", content=bibtex(listed),
-                              note=f"Your reading list as BibTeX ({len(listed)} "
-                                   f"{'entry' if len(listed) == 1 else 'entries'})"))
+                              note=f"Your reading list as BibTeX ({plural(len(listed), 'entry', 'entries')})"))
         return Reply(self.pages.first(command, "Your reading list", tuple(PaperCard(p) for p in listed),
                                       private=True))
 
