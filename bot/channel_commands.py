@@ -318,5 +318,5 @@ def _ago(iso: str | None, now: datetime) -> str | None:
     span = abs(seconds)
     amount = (f"{span} s" if span < 120 else f"{span // 60} min" if span < 7200
               else f"{span // 3600} h" if span < 172800 else f"{span // 86400} days")
-    relative = "just now" if not seconds else f"{amount} ago" if seconds > 0 else f"in {amount}"
+    relative = f"{amount} ago" if seconds >= 0 else f"in {amount}"
     return f"{when:%Y-%m-%d %H:%M} UTC, {relative}"

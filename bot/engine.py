@@ -25,6 +25,7 @@ from bot.metrics import Metrics
 from bot.paging import PAGE, Pages
 from bot.paper import Paper
 from bot.periods import Periods
+from bot.preview import Preview
 from bot.reading_list import ReadingList
 from bot.similar import SimilarPapers
 from bot.replies import ACTION_KINDS, Error, PaperCard, PaperList, Reply, Text
@@ -38,7 +39,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 Clock = Callable[[], datetime]
 
-PREVIEW_DAYS = 7
 MAX_COMMANDS_PER_CALLER = 2
 """Commands one person may have running at once; a third is turned away until one is answered."""
 SEARCH_LIMIT = 20
@@ -89,6 +89,8 @@ class Engine:
                                    on_queued=lambda: self.on_queued())
         self.leaderboard = Leaderboard(store=store, clock=self.clock)
         self.periods = Periods(store=store, clock=self.clock, pages=self.pages, hf=hf, fresh=self._fresh)
+        self.previews = Preview(store=store, clock=self.clock, pages=self.pages, arxiv=arxiv,
+                                current_lists=self._current_lists, answer_timeout=answer_timeout)
         self.similar_papers = SimilarPapers(store=store, pages=self.pages, hf=hf, look_up=self.look_up,
                                             fresh=self._fresh, answer_timeout=answer_timeout)
 
@@ -360,16 +362,7 @@ class Engine:
             return None, f"{paper_id} is not on Hugging Face Papers, and arXiv failed: {error}"
 
     async def _preview(self, command: Command) -> Reply:
-        query = query_arg(command.args)
-        lists, note = await self._current_lists()
-        recent = await self.store.papers_since(self.clock().date() - timedelta(days=PREVIEW_DAYS))
-        pool = unique([*(lists.papers() if lists else await cached_lists(self.store)), *recent])
-        matches = [(p, m) for p in pool if (m := query.match(p))]
-        found = tuple(PaperCard(p, m.explain()) for p, m in matches)
-        title = (f"Preview of {query.text}: {len(matches)} of {len(pool)} papers in the trending list "
-                 f"and the last {PREVIEW_DAYS} days of Daily Papers match")
-        return Reply(self.pages.first(command, title, found, note=note,
-                                      empty="Nothing recent matches; try a broader query."))
+        return await self.previews.preview(command)
 
     async def _more(self, command: Command) -> Reply:
         private = self.pages.is_private(command)
