@@ -25,6 +25,7 @@ from bot.metrics import Metrics
 from bot.paging import PAGE, Pages
 from bot.paper import Paper
 from bot.periods import Periods
+from bot.wording import plural
 from bot.preview import Preview
 from bot.reading_list import ReadingList
 from bot.similar import SimilarPapers
@@ -293,11 +294,13 @@ class Engine:
         if not query.search_terms():
             raise UsageError("Search needs words to look for; filters such as upvotes:>=50 or cat:cs.CL only "
                              "narrow what the words find (a topic can follow them alone: subscribe).")
-        local = [p for p in await self.store.search_papers(query.search_terms()) if query.match(p)]
+        cached = await self.store.search_papers(query.search_terms())
+        local = [p for p in cached if query.match(p)]
         found, note = await self._search_upstream(query, have_cache=bool(local))
         # Flat search results carry only a title: keep them unless the full record says otherwise.
         known = await self.store.get_papers([p.id for p in found])
-        remote = [p for p in (known.get(p.id, p) for p in found) if not p.abstract or query.match(p)]
+        candidates = [known.get(p.id, p) for p in found]
+        remote = [p for p in candidates if not p.abstract or query.match(p)]
         if note and not found and not local:
             return error_reply(fallback_note(note, cached=False))
         if note:
@@ -305,7 +308,7 @@ class Engine:
         ranked = ranked_matches(query, unique([*remote, *local]))
         results = tuple(PaperCard(p, m.explain() if m else None) for p, m in ranked)
         return Reply(self.pages.first(command, f"Search: {query.text}", results, note=note,
-                                      empty=f"No papers match {query.text}."))
+                                      empty=_no_match(query, unique([*candidates, *cached]))))
 
     async def _search_upstream(self, query: Query, *, have_cache: bool) -> tuple[list[Paper], str | None]:
         """Search Hugging Face once per OR branch of *query*, concurrently; merge what comes back.
@@ -371,3 +374,14 @@ class Engine:
             return Reply(Text("Nothing more to show: 'more' continues the last list you asked for "
                               "(trending, today, search, preview, subscribe or saved)."), private=True)
         return Reply(page, private=private)
+
+
+def _no_match(query: Query, seen: list[Paper]) -> str:
+    """Say that nothing matched, and why a category filter may be the cause."""
+    if not query.categories():
+        return f"No papers match {query.text}."
+    known = sum(1 for p in seen if p.categories)
+    # Hugging Face gives no categories: only papers an arXiv read or look-up brought can pass cat:.
+    return (f"No papers match {query.text}. cat: passes only papers whose arXiv categories Paperboy knows "
+            f"({known} of the {plural(len(seen), 'paper')} the words found here); Hugging Face does not give "
+            f"them. 'preview {query.text}' reads the newest in {', '.join(sorted(query.categories()))} from arXiv.")

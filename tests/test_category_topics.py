@@ -210,3 +210,17 @@ async def test_a_preview_waits_for_arxiv_no_longer_than_an_answer_may_take(chat,
     reply = await chat.push("preview cat:cs.CL unlearn*")
     assert time.monotonic() - started < settings.answer_timeout + 1
     assert reply.content.cards == () and "arXiv has not listed cs.CL in time" in reply.content.note
+
+
+async def test_a_search_by_category_says_why_nothing_passes(chat, core, fake_arxiv, clock):
+    plain = await chat.push("search zorblaxian")
+    assert plain.content.empty == "No papers match zorblaxian."
+    reply = await chat.push("search learning cat:cs.CL")
+    assert reply.content.cards == (), "Hugging Face's papers carry no categories"
+    assert reply.content.empty.startswith(
+        "No papers match learning cat:cs.CL. cat: passes only papers whose arXiv categories Paperboy knows (0 of the ")
+    assert reply.content.empty.endswith("'preview learning cat:cs.CL' reads the newest in cs.CL from arXiv.")
+    submit(fake_arxiv, clock, "2612.00060", "Learning to parse with few labels")
+    await chat.push("show 2612.00060")  # arXiv's record, categories and all, is cached now
+    found = await chat.push("search learning cat:cs.CL")
+    assert [c.paper.id for c in found.content.cards] == ["2612.00060"]
