@@ -245,7 +245,8 @@ async def run_poll(args: argparse.Namespace, settings: Settings) -> int:
         report = await core.poller.poll_once()
         for error in report.errors:
             print(f"paperboy: {error}", file=sys.stderr)
-        print(f"paperboy: fetched {plural(report.fetched, 'paper')}, {plural(len(report.enqueued), 'new match', 'new matches')}, "
+        print(f"paperboy: fetched {plural(report.fetched, 'paper')}, "
+              f"{plural(len(report.enqueued), 'new match', 'new matches')}, "
               f"{report.sent} posted, {report.failed} failed", file=sys.stderr)
         return 1 if report.errors and not report.fetched else 0
 

@@ -248,8 +248,9 @@ class Poller:
                 await self.store.update_channel(channel.id, last_digest_at=now)
                 continue
             # A weekly digest gathers what was queued since the last one: the same queue, fired less often.
-            title = (f"Paperboy weekly digest for the week to {scheduled:%a %d %b}: {plural(len(top), 'new paper')}"
-                     if is_weekly(channel) else f"Paperboy digest for {scheduled:%a %d %b}: {plural(len(top), 'new paper')}")
+            count = plural(len(top), "new paper")
+            title = (f"Paperboy weekly digest for the week to {scheduled:%a %d %b}: {count}"
+                     if is_weekly(channel) else f"Paperboy digest for {scheduled:%a %d %b}: {count}")
             if rest:
                 title += f" (the top {len(top)} of {len(ranked)})"
             if await self.store.enqueue_digest(channel.id, tag=f"digest:{scheduled:%Y-%m-%d}", title=title,

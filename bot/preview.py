@@ -61,8 +61,9 @@ class Preview:
             self.current_lists(), self._categories(query))
         recent = await self.store.papers_since(self.clock().date() - timedelta(days=PREVIEW_DAYS))
         listed = lists.papers() if lists else await cached_lists(self.store)
-        # As the cache knows them: a paper on Hugging Face's lists gets the categories an arXiv read gave it.
-        pool = await as_known(self.store, unique([*listed, *recent, *from_arxiv]))
+        # As the cache knows them (Hugging Face's counts, the categories an arXiv read gave), with the
+        # categories this preview's listings gave, which the cache does not keep.
+        pool = _with_categories(await as_known(self.store, unique([*listed, *recent, *from_arxiv])), from_arxiv)
         matches = [(p, m) for p in pool if (m := query.match(p))]
         found = tuple(PaperCard(p, m.explain()) for p, m in matches)
         where = f"the trending list and the last {PREVIEW_DAYS} days of Daily Papers"
@@ -121,3 +122,10 @@ class Preview:
         self._reading.pop(category, None)
         if not task.cancelled() and task.exception() is not None:
             log.debug("listing %s for a preview failed: %s", category, task.exception())  # marks it retrieved
+
+
+def _with_categories(pool: list[Paper], listed: list[Paper]) -> list[Paper]:
+    """*pool*, each paper with the categories an arXiv listing gave it where it had none."""
+    categories = {p.id: p.categories for p in listed if p.categories}
+    return [p.model_copy(update={"categories": categories[p.id]}) if not p.categories and p.id in categories else p
+            for p in pool]

@@ -224,3 +224,15 @@ async def test_a_search_by_category_says_why_nothing_passes(chat, core, fake_arx
     await chat.push("show 2612.00060")  # arXiv's record, categories and all, is cached now
     found = await chat.push("search learning cat:cs.CL")
     assert [c.paper.id for c in found.content.cards] == ["2612.00060"]
+
+
+async def test_a_preview_gives_a_listed_paper_its_categories_and_keeps_hugging_faces_counts(chat, core, fake_arxiv,
+                                                                                            fake_hf, clock):
+    from tests.fakes.seed import seed_id
+
+    merging = seed_id(90)  # on Hugging Face's lists, without categories
+    submit(fake_arxiv, clock, merging, "What Matters for Model Merging at Scale?", categories=("cs.LG",))
+    reply = await chat.push("preview cat:cs.LG merging")
+    (card,) = reply.content.cards
+    assert card.paper.id == merging and card.paper.categories == ("cs.LG",) and card.paper.upvotes
+    assert "cs.LG" in card.why

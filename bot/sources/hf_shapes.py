@@ -429,7 +429,8 @@ def _parse_list(body: str | bytes | bytearray, parse_one: Callable[..., Paper], 
             what = f"paper {pid} (item {index})" if pid else f"item {index}"
             log.warning("skipping %s from %s: %s", what, where, _why(error))
     if data and not papers:
-        raise MalformedResponse(f"{where} answered with {plural(len(data), 'item')} and none is a paper ({first_error})")
+        raise MalformedResponse(f"{where} answered with {plural(len(data), 'item')} and none is a paper "
+                                f"({first_error})")
     return papers
 
 

@@ -69,7 +69,8 @@ class HttpSource:
             return f"{self.name} asked us to wait {_seconds(asked)} s; trying again in {_seconds(remaining)} s"
         remaining = self._budget.full_for()
         if remaining:
-            return (f"request budget used up ({plural(self._budget.limit, 'request')} in {_seconds(self._budget.window)} s); "
+            return (f"request budget used up ({plural(self._budget.limit, 'request')} "
+                    f"in {_seconds(self._budget.window)} s); "
                     f"trying again in {_seconds(remaining)} s")
         return None
 
