@@ -25,7 +25,6 @@ from bot.metrics import Metrics
 from bot.paging import PAGE, Pages
 from bot.paper import Paper
 from bot.periods import Periods
-from bot.wording import plural
 from bot.preview import Preview
 from bot.reading_list import ReadingList
 from bot.similar import SimilarPapers
@@ -34,6 +33,7 @@ from bot.sources import ArxivClient, HuggingFaceClient, PaperNotFound, SourceErr
 from bot.store_errors import StorageLost, StorageUnavailable
 from bot.topics import Query
 from bot.store import Store
+from bot.wording import plural
 
 log = logging.getLogger(__name__)
 
