@@ -62,3 +62,12 @@ async def test_a_poll_whose_time_has_come_is_due_now(chat, core, seconds, shown)
     assert line.startswith(shown) and "0 s ago" not in line and " ago" not in line, line
     if seconds < 0:
         assert line.endswith("in 90 s")
+
+
+async def test_a_note_after_a_sentence_never_reads_dot_semicolon(chat, core):
+    from bot.paper import Paper
+
+    await core.store.save_papers([Paper(id="2401.09999", title="Only in the cache", abstract="Gone upstream.")])
+    reply = await chat.push("show 2401.09999")
+    assert reply.content.paper.id == "2401.09999"
+    assert reply.content.note == "No paper 2401.09999 on Hugging Face Papers or arXiv; showing cached results"
