@@ -329,7 +329,7 @@ def _card(card: PaperCard, *, width: int, head: str = "", full: bool = True) -> 
     if detail and (dates := _dates(paper)):
         lines.append(para(dates))
     if card.why:
-        lines.append(para(f"matched: {card.why}"))
+        lines.append(para(f"{card.why_label}: {card.why}" if card.why_label else card.why))
     if card.note:
         lines.append(para(f"({card.note})"))
     if detail:

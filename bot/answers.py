@@ -82,6 +82,7 @@ def fallback_note(problem: str | None, *, cached: bool, saved_at: datetime | Non
     """Say in one line what went wrong with the source and what is shown instead."""
     if not problem:
         return None
+    problem = problem.rstrip().rstrip(".")  # one sentence, continued after a semicolon: never ".;"
     if not cached:
         return f"{problem}; nothing is cached yet, so try again in a minute"
     when = f" from {saved_at:%Y-%m-%d %H:%M} UTC" if saved_at else ""

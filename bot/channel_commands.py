@@ -20,6 +20,7 @@ from bot.topics import QueryError, parse_query
 from bot.topics.arxiv_taxonomy import is_known
 from bot.store import Store
 from bot.rows import Channel, Topic
+from bot.wording import plural
 
 MAX_TOPICS_PER_CHANNEL = 25  # Discord autocomplete shows at most 25 choices
 _NOTIFY = re.compile(r"\s+notify\s+@(\S.*)$", re.IGNORECASE)
@@ -79,7 +80,8 @@ class ChannelCommands:
             what = f"every new paper with at least {channel.min_upvotes} upvotes"
         title = f"Subscribed to {query.text} (topic {topic.number})"
         if matches:
-            title += f": {len(matches)} papers in the current lists match already"
+            title += (f": {plural(len(matches), 'paper')} in the current lists "
+                      f"{'matches' if len(matches) == 1 else 'match'} already")
         later = f"From now on {what} will be posted {how}."
         if categories := query.categories():
             later += f" It also follows arXiv's new submissions in {', '.join(sorted(categories))}."
@@ -301,6 +303,8 @@ def _next_poll_line(state: dict[str, str | None], now: datetime) -> str:
     late = int((now - datetime.fromisoformat(next_at)).total_seconds())
     if late > 60:
         return f"Next poll: overdue by {late} s (due {_ago(next_at, now)}); is the poller stuck?"
+    if late >= 0:  # its time has come: the poller starts it within moments
+        return f"Next poll: due now ({datetime.fromisoformat(next_at):%Y-%m-%d %H:%M} UTC)"
     return f"Next poll: {_ago(next_at, now)}"
 
 

@@ -21,6 +21,7 @@ from bot.logsetup import configure_logging, log_place
 from bot.settings import Settings, SettingsError, StartupError, check_database, load_settings
 from bot.store import describe_database
 from bot.store_errors import StorageLost
+from bot.wording import plural
 
 log = logging.getLogger("paperboy")
 
@@ -112,7 +113,7 @@ async def db_copy(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         await source.close()
     for table in copied:
-        print(f"{table.table}: {table.source_rows} rows copied, {table.target_rows} in the target")
+        print(f"{table.table}: {plural(table.source_rows, 'row')} copied, {table.target_rows} in the target")
     print(f"copied into {describe_database(args.to)}; set PAPERBOY_DATABASE to it and start Paperboy")
     return 0
 
@@ -189,7 +190,8 @@ async def run_poll(args: argparse.Namespace, settings: Settings) -> int:
         report = await core.poller.poll_once()
         for error in report.errors:
             print(f"paperboy: {error}", file=sys.stderr)
-        print(f"paperboy: fetched {report.fetched} papers, {len(report.enqueued)} new matches, "
+        print(f"paperboy: fetched {plural(report.fetched, 'paper')}, "
+              f"{plural(len(report.enqueued), 'new match', 'new matches')}, "
               f"{report.sent} posted, {report.failed} failed", file=sys.stderr)
         return 1 if report.errors and not report.fetched else 0
 
@@ -205,9 +207,9 @@ async def _print_dry_run(core: Core) -> int:
         print(message.describe(render) + "\n")  # each post as the real poll renders it on the console
     if not would_send:
         print("[dry run] nothing would be posted now")
-    print(f"paperboy: dry run: fetched {report.fetched} papers, {len(report.enqueued)} new matches, "
-          f"{len(would_send)} {'message' if len(would_send) == 1 else 'messages'} would be posted; none was, "
-          "and the database is unchanged", file=sys.stderr)
+    print(f"paperboy: dry run: fetched {plural(report.fetched, 'paper')}, "
+          f"{plural(len(report.enqueued), 'new match', 'new matches')}, {plural(len(would_send), 'message')} "
+          "would be posted; none was, and the database is unchanged", file=sys.stderr)
     return 1 if report.errors and not report.fetched else 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.store import LEGACY_SLACK_IMPORTED_KEY, PORTABLE_TABLES, Store
+from bot.wording import plural
 
 
 class CopyRefused(Exception):
@@ -40,7 +41,7 @@ async def copy_database(source: Store, target: Store) -> list[TableCopied]:
         landed = len(await target.dump_table(table))
         copied.append(TableCopied(table, len(rows), landed))
         if landed != len(rows):
-            raise CopyRefused(f"{table}: {len(rows)} rows in the source but {landed} in the target")
+            raise CopyRefused(f"{table}: {plural(len(rows), 'row')} in the source but {landed} in the target")
     return copied
 
 

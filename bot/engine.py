@@ -27,6 +27,7 @@ from bot.metrics import Metrics
 from bot.paging import PAGE, Pages
 from bot.paper import Paper
 from bot.periods import Periods
+from bot.preview import Preview
 from bot.reading_list import ReadingList
 from bot.similar import SimilarPapers
 from bot.replies import ACTION_KINDS, Error, PaperCard, PaperList, Reply, Text
@@ -34,13 +35,13 @@ from bot.sources import ArxivClient, HuggingFaceClient, PaperNotFound, SourceErr
 from bot.store_errors import StorageLost, StorageUnavailable
 from bot.topics import Query
 from bot.store import Store
+from bot.wording import plural
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Clock = Callable[[], datetime]
 
-PREVIEW_DAYS = 7
 MAX_COMMANDS_PER_CALLER = 2
 """Commands one person may have running at once; a third is turned away until one is answered."""
 SEARCH_LIMIT = 20
@@ -91,6 +92,8 @@ class Engine:
                                    on_queued=lambda: self.on_queued())
         self.leaderboard = Leaderboard(store=store, clock=self.clock)
         self.periods = Periods(store=store, clock=self.clock, pages=self.pages, hf=hf, fresh=self._fresh)
+        self.previews = Preview(store=store, clock=self.clock, pages=self.pages, arxiv=arxiv,
+                                current_lists=self._current_lists, answer_timeout=answer_timeout)
         self.similar_papers = SimilarPapers(store=store, pages=self.pages, hf=hf, look_up=self.look_up,
                                             fresh=self._fresh, answer_timeout=answer_timeout)
 
@@ -289,11 +292,13 @@ class Engine:
         if not query.search_terms():
             raise UsageError("Search needs words to look for; filters such as upvotes:>=50 or cat:cs.CL only "
                              "narrow what the words find (a topic can follow them alone: subscribe).")
-        local = [p for p in await self.store.search_papers(query.search_terms()) if query.match(p)]
+        cached = await self.store.search_papers(query.search_terms())
+        local = [p for p in cached if query.match(p)]
         found, note = await self._search_upstream(query, have_cache=bool(local))
         # Flat search results carry only a title: keep them unless the full record says otherwise.
         known = await self.store.get_papers([p.id for p in found])
-        remote = [p for p in (known.get(p.id, p) for p in found) if not p.abstract or query.match(p)]
+        candidates = [known.get(p.id, p) for p in found]
+        remote = [p for p in candidates if not p.abstract or query.match(p)]
         if note and not found and not local:
             return error_reply(fallback_note(note, cached=False))
         if note:
@@ -301,7 +306,7 @@ class Engine:
         ranked = ranked_matches(query, unique([*remote, *local]))
         results = tuple(PaperCard(p, m.explain() if m else None) for p, m in ranked)
         return Reply(self.pages.first(command, f"Search: {query.text}", results, note=note,
-                                      empty=f"No papers match {query.text}."))
+                                      empty=_no_match(query, unique([*candidates, *cached]))))
 
     async def _search_upstream(self, query: Query, *, have_cache: bool) -> tuple[list[Paper], str | None]:
         """Search Hugging Face once per OR branch of *query*, concurrently; merge what comes back.
@@ -358,16 +363,7 @@ class Engine:
             return None, f"{paper_id} is not on Hugging Face Papers, and arXiv failed: {error}"
 
     async def _preview(self, command: Command) -> Reply:
-        query = query_arg(command.args)
-        lists, note = await self._current_lists()
-        recent = await self.store.papers_since(self.clock().date() - timedelta(days=PREVIEW_DAYS))
-        pool = unique([*(lists.papers() if lists else await cached_lists(self.store)), *recent])
-        matches = [(p, m) for p in pool if (m := query.match(p))]
-        found = tuple(PaperCard(p, m.explain()) for p, m in matches)
-        title = (f"Preview of {query.text}: {len(matches)} of {len(pool)} papers in the trending list "
-                 f"and the last {PREVIEW_DAYS} days of Daily Papers match")
-        return Reply(self.pages.first(command, title, found, note=note,
-                                      empty="Nothing recent matches; try a broader query."))
+        return await self.previews.preview(command)
 
     async def _more(self, command: Command) -> Reply:
         private = self.pages.is_private(command)
@@ -376,3 +372,14 @@ class Engine:
             return Reply(Text("Nothing more to show: 'more' continues the last list you asked for "
                               "(trending, today, search, preview, subscribe or saved)."), private=True)
         return Reply(page, private=private)
+
+
+def _no_match(query: Query, seen: list[Paper]) -> str:
+    """Say that nothing matched, and why a category filter may be the cause."""
+    if not query.categories():
+        return f"No papers match {query.text}."
+    known = sum(1 for p in seen if p.categories)
+    # Hugging Face gives no categories: only papers an arXiv read or look-up brought can pass cat:.
+    return (f"No papers match {query.text}. cat: passes only papers whose arXiv categories Paperboy knows "
+            f"({known} of the {plural(len(seen), 'paper')} the words found here); Hugging Face does not give "
+            f"them. 'preview {query.text}' reads the newest in {', '.join(sorted(query.categories()))} from arXiv.")

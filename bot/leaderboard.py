@@ -28,7 +28,7 @@ def counts(votes: int, saves: int) -> str:
 
 
 class Leaderboard:
-    """The channel's most 👍 (then most saved) papers posted in the last week or month."""
+    """The channel's most 👍 (then most saved) papers of the last week or month: posted, 👍 or saved there."""
 
     def __init__(self, *, store: Store, clock: Callable[[], datetime]) -> None:
         self.store = store
@@ -45,19 +45,20 @@ class Leaderboard:
         if period not in PERIODS:
             raise UsageError(f"'{command.args.strip()[:40]}' is not a period; say 'week' (the default) or 'month'.")
         empty = Reply(Text(f"No 👍 or saves in this channel this {period} yet: try 'vote <id>' or 'save <id>' "
-                           "on a paper posted here."), private=True)
+                           "on a paper posted here or any paper 'show' finds."), private=True)
         channel = await self.store.get_channel(command.channel)
         found = await self.ranked(channel, since=self.clock() - PERIODS[period]) if channel else ()
         if not found:
             return empty
-        return Reply(PaperList(title=f"Top papers in this channel this {period}", cards=found))
+        return Reply(PaperList(title=f"Top papers in this channel this {period} (1–{len(found)} of {len(found)})",
+                               cards=found))
 
     async def ranked(self, channel: Channel, *, since: datetime) -> tuple[PaperCard, ...]:
         """The channel's top papers since *since*, each with its counts."""
         ranked = await self.store.leaderboard(channel.id, since=since, limit=MAX_RANKED)
         known = await self.store.get_papers([row.paper_id for row in ranked])
         # A paper gone from the cache has no title or link to show: it is left out.
-        return tuple(PaperCard(known[row.paper_id], why=counts(row.votes, row.saves))
+        return tuple(PaperCard(known[row.paper_id], why=counts(row.votes, row.saves), why_label=None)
                      for row in ranked if row.paper_id in known)
 
     async def _weekly(self, command: Command, words: list[str]) -> Reply:

@@ -72,11 +72,22 @@ def _page(title: str, cards: tuple[PaperCard, ...], start: int, size: int, *, no
           empty: str = "No papers.") -> PaperList:
     total = len(cards)
     shown = cards[start:start + size]
-    if total <= size and start == 0:
+    if not total:
         return PaperList(title, shown, note=note, empty=empty)
     end = start + len(shown)
     left = total - end
-    where = f"{start + 1}–{end} of {total}"
+    # Every list says which of how many it shows, a list of one page too.
+    title = f"{title} ({start + 1}–{end} of {total})"
+    if start == 0 and not left:
+        return PaperList(title, shown, note=note, empty=empty)
     hint = f"type 'more' for the next {min(PAGE, left)}" if left else "that is all"
-    return PaperList(f"{title} ({where})", shown, note=f"{note}; {hint}" if note else hint.capitalize(),
-                     empty=empty, start=start + 1)
+    return PaperList(title, shown, note=_joined(note, hint), empty=empty, start=start + 1)
+
+
+def _joined(note: str | None, hint: str) -> str:
+    """*note* then *hint*: after a sentence a new one (never ".;"), else after a semicolon."""
+    if not note:
+        return hint[0].upper() + hint[1:]
+    if note.rstrip().endswith((".", "!", "?")):
+        return f"{note.rstrip()} {hint[0].upper()}{hint[1:]}."
+    return f"{note}; {hint}"

@@ -26,6 +26,7 @@ from bot.topics.index import TopicIndex
 from bot.worker import DeliveryReport, DeliveryWorker, posted_state
 from bot.store import Store
 from bot.rows import Channel
+from bot.wording import plural
 
 log = logging.getLogger(__name__)
 EVERY = EveryPaper()
@@ -272,8 +273,9 @@ class Poller:
                 await self.store.update_channel(channel.id, last_digest_at=now)
                 continue
             # A weekly digest gathers what was queued since the last one: the same queue, fired less often.
-            title = (f"Paperboy weekly digest for the week to {scheduled:%a %d %b}: {len(top)} new papers"
-                     if is_weekly(channel) else f"Paperboy digest for {scheduled:%a %d %b}: {len(top)} new papers")
+            count = plural(len(top), "new paper")
+            title = (f"Paperboy weekly digest for the week to {scheduled:%a %d %b}: {count}"
+                     if is_weekly(channel) else f"Paperboy digest for {scheduled:%a %d %b}: {count}")
             if rest:
                 title += f" (the top {len(top)} of {len(ranked)})"
             if await self.store.enqueue_digest(channel.id, tag=f"digest:{scheduled:%Y-%m-%d}", title=title,

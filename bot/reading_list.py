@@ -13,11 +13,12 @@ from bot.answers import UsageError, error_reply
 from bot.bibtex import bibtex
 from bot.channels import Command
 from bot.ids import normalize_paper_id
-from bot.paging import PAGE, Pages
+from bot.paging import Pages
 from bot.paper import Paper
 from bot.replies import File, PaperCard, Reply, Text
 from bot.rows import Reader
 from bot.store import Store
+from bot.wording import plural
 
 LookUp = Callable[[str], Awaitable[tuple[Paper | None, str | None, Paper | None]]]
 MAX_LISTED = 5000
@@ -30,7 +31,7 @@ def reader(command: Command) -> Reader:
 
 
 def papers(count: int) -> str:
-    return f"{count} paper" if count == 1 else f"{count} papers"
+    return plural(count, "paper")
 
 
 def _paper_arg(command: Command) -> str:
@@ -52,14 +53,21 @@ class ReadingList:
         self.look_up = look_up
         """Fetch a paper as `show` does and cache it: (fresh paper, note, cached paper)."""
 
-    async def save(self, command: Command) -> Reply:
-        paper_id = _paper_arg(command)
+    async def _known(self, paper_id: str, doing: str) -> Paper | Reply:
+        """The paper, from the cache or as `show` looks it up; else the one-line error that says why not."""
+        if (cached := await self.store.get_paper(paper_id)) is not None:
+            return cached  # posted or looked up before: no need to ask the sources again
         paper, note, cached = await self.look_up(paper_id)
-        paper = paper or cached
-        if paper is None:
-            if note and note.startswith("No paper"):  # neither Hugging Face nor arXiv knows it
-                raise UsageError(note)
-            return error_reply(f"Cannot look up {paper_id} to save it: {note or 'no answer'}; try again later.")
+        if (paper := paper or cached) is not None:
+            return paper
+        if note and note.startswith("No paper"):  # neither Hugging Face nor arXiv knows it
+            return error_reply(note)
+        return error_reply(f"Cannot look up {paper_id} to {doing}: {note or 'no answer'}; try again later.")
+
+    async def save(self, command: Command) -> Reply:
+        paper = await self._known(_paper_arg(command), "save it")
+        if isinstance(paper, Reply):
+            return paper
         who = reader(command)
         channel = await self.store.get_channel(command.channel)
         added = await self.store.save_paper(who, paper.id, channel_id=channel.id if channel else None,
@@ -95,15 +103,16 @@ class ReadingList:
                   for row in rows]
         if form == "bibtex":
             return Reply(File(name="reading-list.bib", content=bibtex(listed),
-                              note=f"Your reading list as BibTeX ({len(listed)} "
-                                   f"{'entry' if len(listed) == 1 else 'entries'})"))
-        title = "Your reading list" if count > PAGE else f"Your reading list ({papers(count)})"
-        return Reply(self.pages.first(command, title, tuple(PaperCard(p) for p in listed),
+                              note=f"Your reading list as BibTeX ({plural(len(listed), 'entry', 'entries')})"))
+        return Reply(self.pages.first(command, "Your reading list", tuple(PaperCard(p) for p in listed),
                                       private=True))
 
     async def vote(self, command: Command, *, message_ref: str | None = None) -> Reply:
         """Toggle the caller's 👍; the post clicked (*message_ref*), or else the paper's post here, shows the count."""
         paper_id = _paper_arg(command)
+        # A 👍 for a paper nobody can show would count towards a leaderboard that cannot list it.
+        if isinstance(paper := await self._known(paper_id, "vote for it"), Reply):
+            return paper
         channel = await self.store.ensure_channel(command.channel)
         voted, count = await self.store.toggle_vote(channel.id, paper_id, command.caller.id, at=self.clock())
         await self._refresh(channel.id, paper_id, message_ref)

@@ -46,6 +46,9 @@ class PaperCard:
     paper: Paper
     why: str | None = None
     note: str | None = None
+    why_label: str | None = "matched"
+    """The word a text rendering puts before ``why``; None where ``why`` says what it is itself
+    (a leaderboard's ``👍 3 · 🔖 1``, similar's ``shares: merging, expert``)."""
     detail: bool = False
     actions: tuple[CardAction, ...] = ()
     """The buttons under the card (save, 👍 with its count); empty where the platform has no buttons."""

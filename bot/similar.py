@@ -11,16 +11,19 @@ import asyncio
 import math
 import textwrap
 from collections import Counter
+from functools import lru_cache
 from typing import Awaitable, Callable
 
 from bot.answers import UsageError, error_reply, fallback_note, unique
 from bot.channels import Command
 from bot.ids import normalize_paper_id
+from bot.lists import cached_lists
 from bot.paging import Pages
 from bot.paper import Paper
 from bot.replies import PaperCard, Reply
 from bot.sources import HuggingFaceClient
 from bot.store import Store
+from bot.wording import plural
 
 LookUp = Callable[[str], Awaitable[tuple[Paper | None, str | None, Paper | None]]]
 Fresh = Callable[..., Awaitable[tuple[list[Paper] | None, str | None]]]
@@ -36,18 +39,40 @@ SEARCH_LIMIT = 20
 MAX_RESULTS = 30
 MAX_SHARED = 4
 """Shared words shown per result: a few, most informative first."""
+MIN_LIKENESS = 0.18
+"""A result's score at least this share of a copy of the paper's own (what the candidates could share
+with it at most). Measured on the 92 real papers of tests/data: a paper's close relatives (the unlearning
+papers among themselves, the two on model merging) score 0.2 to 0.5, unrelated ones below 0.17."""
+OF_THE_BEST = 0.4
+"""A result's score at least this share of the best result's: with a close relative, the ones that
+share only the field's common words (model, training, data) are left out."""
+
+SCHOLARLY = """paper papers study studies work works show shows shown showing demonstrate demonstrates
+demonstrated result results also however new novel using use used uses propose proposes proposed approach
+approaches method methods based via well existing available first often even many various may might recent
+recently find finds found findings introduce introduces introduced present presents presented provide provides
+provided address addresses problem problems experiment experiments experimental extensive furthermore moreover
+finally lastly including several significant significantly effective effectiveness compared towards toward
+despite given github https http com www org code key remains notably whether across different specific
+multiple number set one two three able allow allows enable enables achieve achieves achieved state art lack
+particular particularly thus therefore since known like yet still make makes made way ways aim aims goal""".split()
+"""How abstracts are written, not what they are about: shared, they say nothing about two papers."""
 
 
-STOPWORDS = "en_plus"
-"""bm25s's longer English list (NLTK's): its short one ("en") keeps words such as "from", "what",
-"both" and "more", which every abstract has and which said nothing as shared words."""
+@lru_cache(maxsize=1)
+def stopwords() -> tuple[str, ...]:
+    """bm25s's longer English list (NLTK's) and `SCHOLARLY`: its short one ("en") keeps words such as
+    "from", "what" and "more", which every abstract has and which said nothing as shared words."""
+    from bm25s.stopwords import STOPWORDS_EN_PLUS
+
+    return (*STOPWORDS_EN_PLUS, *SCHOLARLY)
 
 
 def tokens(texts: list[str]) -> list[list[str]]:
     """Split *texts* into lowercase words without English stop words, as bm25s does."""
     import bm25s  # here, not at the top: it brings numpy, and only `similar` needs it (start-up stays quick)
 
-    return bm25s.tokenize(texts, stopwords=STOPWORDS, show_progress=False, return_ids=False)
+    return bm25s.tokenize(texts, stopwords=list(stopwords()), show_progress=False, return_ids=False)
 
 
 def document(paper: Paper) -> str:
@@ -84,29 +109,38 @@ def local_terms(paper: Paper) -> list[str]:
     return [w for w in dict.fromkeys([*title, *frequent]) if showable(w)][:LOCAL_TERMS]
 
 
-def rank(paper: Paper, pool: list[Paper]) -> list[tuple[Paper, list[str]]]:
-    """Order *pool* by BM25 similarity to *paper*; keep those that score, each with the words shared."""
+def rank(paper: Paper, pool: list[Paper], background: list[Paper] = ()) -> list[tuple[Paper, list[str]]]:
+    """The papers of *pool* related to *paper*, most first by BM25, each with the words they share.
+
+    *background* (papers of the moment, such as the current lists) is indexed too, never listed:
+    a pool found by the paper's own words is small and of one topic, and a word's rarity in it
+    alone says little. The paper itself is indexed and scored on the words the pool has: that copy
+    is the most any candidate could share, so `MIN_LIKENESS` means the same for any pool.
+    """
     if not pool:
         return []
+    listed = {p.id for p in pool} | {paper.id}
     corpus = tokens([document(p) for p in pool])
     (query,) = tokens([document(paper)])
+    seen = {w for doc in corpus for w in doc}
+    asked = [w for w in query if w in seen]
+    if not asked:
+        return []
     import bm25s
 
     model = bm25s.BM25()
-    model.index(corpus, show_progress=False)
-    found, scores = model.retrieve([query], k=len(pool), show_progress=False)
-    mine = Counter(query)
-    seen = {w for doc in corpus for w in doc}
+    model.index([*corpus, *tokens([document(p) for p in background if p.id not in listed]), query],
+                show_progress=False)
+    scores = model.get_scores(asked)
+    itself, best = float(scores[-1]), float(max(scores[:len(pool)]))
+    cut = max(MIN_LIKENESS * itself, OF_THE_BEST * best, 1e-9)
+    related = sorted((i for i in range(len(pool)) if scores[i] >= cut), key=lambda i: (-scores[i], pool[i].id))
     # Each shared word's part of the result's score: what made the two alike, most first. (An IDF
     # alone would rank a word low for being in every candidate, yet the candidates were found by it.)
-    part = {w: model.get_scores([w]) * count for w, count in mine.items() if w in seen and showable(w)}
+    part = {w: model.get_scores([w]) * count for w, count in Counter(asked).items() if showable(w)}
     ranked = []
-    for index, score in zip(found[0], scores[0]):
-        if score <= 0 or len(ranked) >= MAX_RESULTS:
-            break
-        doc = int(index)
-        shared = [w for w in set(corpus[doc]) & part.keys()]
-        shared.sort(key=lambda w: (-part[w][doc], w))
+    for doc in related[:MAX_RESULTS]:
+        shared = sorted(set(corpus[doc]) & part.keys(), key=lambda w: (-part[w][doc], w))
         ranked.append((pool[doc], shared[:MAX_SHARED]))
     return ranked
 
@@ -141,12 +175,15 @@ class SimilarPapers:
             return error_reply(fallback_note(problem, cached=False))
         paper = paper or cached
         pool = unique([*remote, *local])
-        results = tuple(PaperCard(p, why=f"shares: {', '.join(words)}" if words else None)
-                        for p, words in rank(paper, pool))
-        title = f"Papers like {paper_id}: {textwrap.shorten(paper.title, 80, placeholder='…')}"
+        results = tuple(PaperCard(p, why=f"shares: {', '.join(words)}" if words else None, why_label=None)
+                        for p, words in rank(paper, pool, await cached_lists(self.store)))
+        title = (f"{plural(len(results), 'related paper')} like {paper_id}: "
+                 f"{textwrap.shorten(paper.title, 80, placeholder='…')}")
         note = f"{problem}; showing what could be found" if problem and remote else fallback_note(problem, cached=True)
-        return Reply(self.pages.first(command, title, results, note=note,
-                                      empty=f"Nothing Paperboy has seen or can find is like {paper_id} yet."))
+        empty = (f"Nothing Paperboy has seen or can find is closely related to {paper_id} yet: the "
+                 f"{plural(len(pool), 'paper')} it looked at share only a few words with it." if pool
+                 else f"Nothing Paperboy has seen or can find is like {paper_id} yet.")
+        return Reply(self.pages.first(command, title, results, note=note, empty=empty))
 
     async def _cached_like(self, paper: Paper) -> list[Paper]:
         terms = local_terms(paper)

@@ -184,9 +184,11 @@ class CommunityStore(Protocol):
         """`vote_counts` for many (channel id, paper id) pairs at once, in one read."""
         ...
     async def leaderboard(self, channel_id: int, *, since: datetime, limit: int) -> list[RankedPaper]:
-        """The channel's papers posted (ledger ``sent``) since *since*, by 👍, then saves from that channel, then id.
+        """The channel's papers that came there since *since*, by 👍, then saves from that channel, then id.
 
-        Papers with neither votes nor saves are left out.
+        A paper comes to a channel when it is first posted there (ledger ``sent``) or first 👍 or saved
+        from there: a vote for a paper Paperboy never posted there counts too, so a vote's reply and the
+        leaderboard agree. Papers with neither votes nor saves are left out.
         """
         ...
 

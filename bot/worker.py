@@ -405,7 +405,8 @@ class DeliveryWorker:
     def _card(paper: Paper, channel: Channel, round_: _Round, *, leaderboard: bool, buttons: bool) -> PaperCard:
         votes = round_.votes.get((channel.id, paper.id), 0)
         why = f"👍 {votes}" if leaderboard else round_.whys.get((channel.id, paper.id))
-        return PaperCard(paper, why, actions=card_actions(paper.id, votes) if buttons else ())
+        return PaperCard(paper, why, actions=card_actions(paper.id, votes) if buttons else (),
+                         why_label=None if leaderboard else "matched")
 
     async def _claim_batch(self, entry_ids: list[int]) -> list[bool]:
         claimed = await self.store.claim_outbox_many(entry_ids)

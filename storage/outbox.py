@@ -105,7 +105,7 @@ class OutboxQueries(Queries):
                     entries.append((channel_id, "thread", thread_tag(p), json.dumps([p]), None, None, created, None))
             await conn.executemany(_INSERT, entries)
             if rest:
-                title = f"…and {len(rest)} more new papers matching this channel's topics"
+                title = f"…and {len(rest)} more {'new paper' if len(rest) == 1 else 'new papers'} matching this channel's topics"
                 await conn.execute(_INSERT, (channel_id, "rollup", f"rollup:{rest[0]}", json.dumps(rest),
                                              title, None, created, None))
             return papers

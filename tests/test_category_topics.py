@@ -182,3 +182,57 @@ async def test_reads_that_outrun_their_time_leave_the_rest_for_the_next_poll(cha
     clock.advance(seconds=3601)
     fourth = await core.poller.poll_once()
     assert fourth.categories_read == first.categories_read, "then the longest unread"
+
+
+async def test_a_preview_of_a_category_reads_its_newest_submissions_on_a_fresh_database(chat, core, fake_arxiv, clock):
+    submit(fake_arxiv, clock, "2612.00040", "Machine unlearning for parsers")
+    submit(fake_arxiv, clock, "2612.00041", "Unlearning, ten days old", hours_ago=240)
+    submit(fake_arxiv, clock, "2612.00042", "Parsing without forgetting")
+    reply = await chat.push("preview cat:cs.CL unlearn*")
+    assert [c.paper.id for c in reply.content.cards] == ["2612.00040"]
+    assert "arXiv's newest in cs.CL" in reply.content.title and reply.content.title.startswith(
+        "Preview of cat:cs.CL unlearn*: 1 of ")
+    assert "cs.CL" in reply.content.cards[0].why
+    assert category_reads(fake_arxiv) == ["cat:cs.CL"]
+    assert await core.store.get_paper("2612.00040") is None, "not cached: the poller's read must see it new"
+    again = await chat.push("preview cat:cs.CL unlearn* OR forgetting")
+    assert {"2612.00040", "2612.00042"} <= {c.paper.id for c in again.content.cards}
+    assert category_reads(fake_arxiv) == ["cat:cs.CL"], "asked once"
+
+
+async def test_a_preview_waits_for_arxiv_no_longer_than_an_answer_may_take(chat, core, fake_arxiv, clock, settings):
+    import time
+
+    submit(fake_arxiv, clock, "2612.00050", "Unlearning, slowly")
+    core.arxiv._min_interval = 30.0  # as if another request had just gone out: the next one waits its turn
+    core.arxiv._last_request = time.monotonic()
+    started = time.monotonic()
+    reply = await chat.push("preview cat:cs.CL unlearn*")
+    assert time.monotonic() - started < settings.answer_timeout + 1
+    assert reply.content.cards == () and "arXiv has not listed cs.CL in time" in reply.content.note
+
+
+async def test_a_search_by_category_says_why_nothing_passes(chat, core, fake_arxiv, clock):
+    plain = await chat.push("search zorblaxian")
+    assert plain.content.empty == "No papers match zorblaxian."
+    reply = await chat.push("search learning cat:cs.CL")
+    assert reply.content.cards == (), "Hugging Face's papers carry no categories"
+    assert reply.content.empty.startswith(
+        "No papers match learning cat:cs.CL. cat: passes only papers whose arXiv categories Paperboy knows (0 of the ")
+    assert reply.content.empty.endswith("'preview learning cat:cs.CL' reads the newest in cs.CL from arXiv.")
+    submit(fake_arxiv, clock, "2612.00060", "Learning to parse with few labels")
+    await chat.push("show 2612.00060")  # arXiv's record, categories and all, is cached now
+    found = await chat.push("search learning cat:cs.CL")
+    assert [c.paper.id for c in found.content.cards] == ["2612.00060"]
+
+
+async def test_a_preview_gives_a_listed_paper_its_categories_and_keeps_hugging_faces_counts(chat, core, fake_arxiv,
+                                                                                            fake_hf, clock):
+    from tests.fakes.seed import seed_id
+
+    merging = seed_id(90)  # on Hugging Face's lists, without categories
+    submit(fake_arxiv, clock, merging, "What Matters for Model Merging at Scale?", categories=("cs.LG",))
+    reply = await chat.push("preview cat:cs.LG merging")
+    (card,) = reply.content.cards
+    assert card.paper.id == merging and card.paper.categories == ("cs.LG",) and card.paper.upvotes
+    assert "cs.LG" in card.why

@@ -137,28 +137,31 @@ async def test_leaderboard_orders_by_votes_then_saves_then_id(any_store):
         await any_store.toggle_vote(other.id, "z", user, at=T0)
     await any_store.save_paper(Reader("slack", "T1", "U4"), "quiet", channel_id=other.id, at=T0)
     await any_store.save_paper(Reader("slack", "T1", "U5"), "quiet", channel_id=None, at=T0)
-    await any_store.toggle_vote(channel.id, "never-posted", "U1", at=T0)
+    await any_store.toggle_vote(channel.id, "never-posted", "U1", at=T0)  # 👍 here: it counts here
 
     board = await any_store.leaderboard(channel.id, since=T0 - timedelta(days=7), limit=10)
     assert board == [RankedPaper("b", 2, 0), RankedPaper("a", 1, 1), RankedPaper("c", 1, 0),
-                     RankedPaper("d", 0, 1), RankedPaper("e", 0, 1)]
+                     RankedPaper("never-posted", 1, 0), RankedPaper("d", 0, 1), RankedPaper("e", 0, 1)]
     assert [r.paper_id for r in await any_store.leaderboard(channel.id, since=T0, limit=2)] == ["b", "a"]
-    assert await any_store.leaderboard(other.id, since=T0, limit=10) == [RankedPaper("a", 3, 0),
-                                                                          RankedPaper("z", 3, 0)]
+    assert await any_store.leaderboard(other.id, since=T0, limit=10) == [
+        RankedPaper("a", 3, 0), RankedPaper("z", 3, 0), RankedPaper("quiet", 0, 1)]  # saved from there
 
 
-async def test_leaderboard_keeps_to_the_period_and_to_sent_papers(any_store):
+async def test_leaderboard_keeps_to_when_each_paper_first_came_to_the_channel(any_store):
     channel = await any_store.ensure_channel(REF)
-    await post(any_store, channel.id, ["old"], at=T0 - timedelta(days=10))
+    long_ago = T0 - timedelta(days=10)
+    await post(any_store, channel.id, ["old"], at=long_ago)
     await post(any_store, channel.id, ["new"], at=T0)
     await any_store.record_baseline(channel.id, ["baseline"], at=T0)
     await any_store.enqueue_posts(channel.id, [("pending", None, None)], at=T0, max_per_hour=1000)
-    for paper_id in ("old", "new", "baseline", "pending"):
-        await any_store.toggle_vote(channel.id, paper_id, "U1", at=T0)
+    await any_store.toggle_vote(channel.id, "baseline", "U1", at=long_ago)  # not posted: came with its 👍
+    await any_store.save_paper(ANN, "saved-long-ago", channel_id=channel.id, at=long_ago)
+    for paper_id in ("old", "new", "pending"):  # a late 👍 does not make an old post this week's
+        await any_store.toggle_vote(channel.id, paper_id, "U2", at=T0)
     assert await any_store.leaderboard(channel.id, since=T0 - timedelta(days=7), limit=10) == [
-        RankedPaper("new", 1, 0)]
+        RankedPaper("new", 1, 0), RankedPaper("pending", 1, 0)]
     assert [r.paper_id for r in await any_store.leaderboard(channel.id, since=T0 - timedelta(days=30), limit=10)] \
-        == ["new", "old"]
+        == ["baseline", "new", "old", "pending", "saved-long-ago"]
     assert await any_store.leaderboard(channel.id, since=T0 + timedelta(seconds=1), limit=10) == []
 
 

@@ -26,7 +26,7 @@ async def test_copy_an_sqlite_database_into_postgres_then_run_on_it(env, postgre
 
     code, out, err = await paperboy("db", "copy", "--to", postgres_url, env=env)
     assert code == 0, err
-    assert "channels: 1 rows copied, 1 in the target" in out and "topics: 2 rows copied, 2 in the target" in out
+    assert "channels: 1 row copied, 1 in the target" in out and "topics: 2 rows copied, 2 in the target" in out
 
     code, out, err = await paperboy("console", env=env | {"PAPERBOY_DATABASE": postgres_url},
                                     stdin="topics\nsubscribe diffusion\ntopics\n")

@@ -414,7 +414,7 @@ async def test_an_arxiv_drip_ends_at_the_deadline() -> None:
         async with ArxivClient(base_url=f"http://127.0.0.1:{port}", timeout=0.3, deadline=0.4, max_retries=0,
                                clock=clock, sleep=clock.sleep) as arxiv:
             started = time.monotonic()
-            with pytest.raises(SourceUnavailable, match=r"timed out \(after 1 attempts\)"):
+            with pytest.raises(SourceUnavailable, match=r"timed out \(after 1 attempt\)"):
                 await arxiv.paper("2401.00001")
             assert time.monotonic() - started < 1.5
             assert arxiv.recent_failure() == "timed out"

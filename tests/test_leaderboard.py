@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from adapters.console import render
 from bot.replies import Error, PaperList, Text
 from tests.fakes.seed import make_item
 from tests.test_engine import chat, core  # noqa: F401  (fixtures: both backends, a memory chat)
@@ -54,9 +55,11 @@ async def test_leaderboard_ranks_by_votes_then_saves_with_the_counts(posting, co
 
     reply = await posting.push("leaderboard")
     assert not reply.private
-    assert reply.content.title == "Top papers in this channel this week"
+    assert reply.content.title == "Top papers in this channel this week (1–4 of 4)"
     assert board(reply) == [(b, "👍 3 · 🔖 0"), (c, "👍 2 · 🔖 1"), (a, "👍 2 · 🔖 0"), (d, "👍 0 · 🔖 1")]
     assert board(await posting.push("leaderboard WEEK")) == board(reply)
+    text = render(reply.content)  # the console: counts labelled as what they are, not "matched:"
+    assert "👍 3 · 🔖 0" in [line.strip() for line in text.splitlines()] and "matched" not in text
 
 
 async def test_month_reaches_back_further_than_week(posting, core, fake_hf, clock):
@@ -71,7 +74,7 @@ async def test_month_reaches_back_further_than_week(posting, core, fake_hf, cloc
 
     assert board(await posting.push("leaderboard week")) == [(new, "👍 1 · 🔖 0")]
     month = await posting.push("leaderboard month")
-    assert month.content.title == "Top papers in this channel this month"
+    assert month.content.title == "Top papers in this channel this month (1–2 of 2)"
     assert board(month) == [(old, "👍 2 · 🔖 0"), (new, "👍 1 · 🔖 0")]
     clock.advance(days=31)
     empty = await posting.push("leaderboard month")
@@ -120,3 +123,35 @@ async def test_an_empty_channel_says_how_to_get_on_the_board(posting, core, fake
     await post_papers(posting, core, fake_hf, clock, range(401, 403))
     quiet = await posting.push("leaderboard")
     assert isinstance(quiet.content, Text) and "No 👍 or saves" in quiet.content.body
+
+
+async def test_a_vote_for_a_paper_never_posted_here_counts_on_the_board_as_in_its_reply(posting, core, clock):
+    from tests.fakes.seed import seed_id
+
+    elsewhere = seed_id(7)  # on Hugging Face, never posted in this channel
+    reply = await posting.push(f"vote {elsewhere}", user="U1")
+    assert reply.content.body == f"👍 {elsewhere} (1 in this channel)"
+    await posting.push(f"save {seed_id(8)}", user="U2")
+    assert board(await posting.push("leaderboard")) == [(elsewhere, "👍 1 · 🔖 0"), (seed_id(8), "👍 0 · 🔖 1")]
+    assert isinstance((await posting.push("leaderboard", channel="other")).content, Text), "only where voted"
+    clock.advance(days=8)
+    assert isinstance((await posting.push("leaderboard week")).content, Text), "voted before the week"
+    assert board(await posting.push("leaderboard month"))[0] == (elsewhere, "👍 1 · 🔖 0")
+
+
+@pytest.mark.parametrize("paper_id", ["2609.00001", "https://arxiv.org/abs/2609.00001v3"])
+async def test_a_vote_for_a_paper_that_does_not_exist_is_refused_in_one_line(posting, core, fake_arxiv, paper_id):
+    reply = await posting.push(f"vote {paper_id}")
+    assert reply.private and isinstance(reply.content, Error), reply.content
+    assert reply.content.message == "No paper 2609.00001 on Hugging Face Papers or arXiv."
+    assert any(r.query.get("id_list") == "2609.00001" for r in fake_arxiv.requests), "arXiv was asked too"
+    assert await core.store.get_channel(posting.channel()) is None, "nothing was recorded"
+    assert isinstance((await posting.push("leaderboard")).content, Text)
+
+
+async def test_a_vote_when_the_sources_are_down_says_so_and_counts_nothing(posting, core, fake_hf, fake_arxiv):
+    await fake_hf.stop()
+    reply = await posting.push("vote 2609.00002")
+    assert isinstance(reply.content, Error) and "\n" not in reply.content.message
+    assert reply.content.message.startswith("Cannot look up 2609.00002 to vote for it: cannot reach Hugging Face")
+    assert await core.store.get_channel(posting.channel()) is None

@@ -45,7 +45,7 @@ async def test_save_then_again_then_unsave(chat, core, clock):
     await chat.push(f"save https://arxiv.org/abs/{seed_id(1)}v2")
     listed = await chat.push("saved")
     assert listed.private and ids(listed) == [seed_id(1), seed_id(0)]
-    assert listed.content.title == "Your reading list (2 papers)"
+    assert listed.content.title == "Your reading list (1–2 of 2)"
 
     gone = await chat.push(f"unsave {seed_id(0)}")
     assert gone.private and body(gone) == f"Took {seed_id(0)}: {title} off your reading list (1 paper left)."
@@ -89,14 +89,20 @@ async def test_each_person_has_their_own_list(chat):
     assert "not on your reading list" in body(await chat.push(f"unsave {seed_id(0)}", user="U2"))
 
 
-@pytest.mark.parametrize("text", ["save not-a-paper", "save", "save 2411.99999", "vote nope", "unsave",
-                                  "saved csv"])
+@pytest.mark.parametrize("text", ["save not-a-paper", "save", "vote nope", "unsave", "saved csv"])
 async def test_bad_input_is_one_private_usage_error(chat, text):
     reply = await chat.push(text)
     assert reply.private and isinstance(reply.content, Error), reply.content
     first, usage = reply.content.message.split("\n")
     assert usage.startswith("Usage: "), reply.content.message
     assert "Traceback" not in first
+
+
+@pytest.mark.parametrize("verb", ["save", "vote"])
+async def test_a_paper_that_does_not_exist_is_refused_in_one_line(chat, verb):
+    reply = await chat.push(f"{verb} 2411.99999")
+    assert reply.private and isinstance(reply.content, Error), reply.content
+    assert reply.content.message == "No paper 2411.99999 on Hugging Face Papers or arXiv."
 
 
 async def test_vote_toggles_and_counts_per_channel(chat):

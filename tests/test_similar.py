@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from adapters.console import render
 from adapters.memory import MemoryAdapter
 from bot.paper import Paper
 from bot.replies import Error, PaperList
@@ -44,7 +45,8 @@ async def test_the_obviously_related_paper_comes_first_with_the_words_shared(cha
     reply = await chat.push(f"similar {AT_SCALE}")
     results = listed(reply)
     assert not reply.private
-    assert results.title == f"Papers like {AT_SCALE}: What Matters for Model Merging at Scale?"
+    assert results.title.startswith(f"{len(results.cards)} related paper")
+    assert f"like {AT_SCALE}: What Matters for Model Merging at Scale?" in results.title
     first = results.cards[0]
     assert first.paper.id == TWIN
     assert first.why.startswith("shares: merging, ")
@@ -143,3 +145,41 @@ async def test_a_long_list_is_paged_with_more(chat, fake_hf, clock):
     assert rest.start == 11 and len(rest.cards) == 4
     everything = [c.paper.id for c in (*page.cards, *rest.cards)]
     assert sorted(everything) == [f"2411.{n:05d}" for n in range(501, 515)]
+
+
+MUSE = seed_id(72)
+"""MUSE: Machine Unlearning Six-Way Evaluation for Language Models (four other unlearning papers in the seed)."""
+
+
+async def test_only_the_related_papers_are_listed_and_counted(chat):
+    await chat.push("preview zorblax")  # the current lists are cached, as after any poll
+    merging = listed(await chat.push(f"similar {AT_SCALE}"))
+    assert merging.title == f"1 related paper like {AT_SCALE}: What Matters for Model Merging at Scale? (1–1 of 1)"
+    assert [c.paper.id for c in merging.cards] == [TWIN]
+    unlearning = listed(await chat.push(f"similar {MUSE}"))
+    assert unlearning.title.startswith(f"4 related papers like {MUSE}: MUSE: Machine Unlearning")
+    assert all("unlearning" in c.paper.title.lower() for c in unlearning.cards), unlearning.cards
+    assert all(c.why.startswith("shares: unlearning") for c in unlearning.cards)
+    text = render(unlearning)
+    assert any(line.strip().startswith("shares: unlearning, ") for line in text.splitlines())
+    assert "matched" not in text
+
+
+async def test_nothing_related_says_so_instead_of_padding(chat):
+    await chat.push("preview zorblax")
+    materials = seed_id(0)  # Scalable Diffusion for Materials Generation: no other paper on materials
+    reply = listed(await chat.push(f"similar {materials}"))
+    assert reply.cards == () and reply.title.startswith(f"0 related papers like {materials}")
+    assert reply.empty.startswith(f"Nothing Paperboy has seen or can find is closely related to {materials} yet")
+
+
+def test_words_of_how_papers_are_written_make_no_match():
+    from bot.similar import rank
+
+    paper = Paper(id="2401.00001", title="Quibbling agents in zorblax markets",
+                  abstract="In this paper we study quibbling agents. We found that our approach shows new results.")
+    boilerplate = Paper(id="2401.00002", title="Grass and quokkas",
+                        abstract="This paper presents a study of quokkas. We found new results with our approach.")
+    kin = Paper(id="2401.00003", title="Zorblax markets with quibbling agents", abstract="Agents quibble in zorblax.")
+    ((found, shared),) = rank(paper, [boilerplate, kin])
+    assert found == kin and sorted(shared) == ["agents", "markets", "quibbling", "zorblax"]

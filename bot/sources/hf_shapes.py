@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from bot.ids import InvalidPaperId, normalize_paper_id
 from bot.paper import Paper
 from bot.sources.errors import MalformedResponse
+from bot.wording import plural
 
 log = logging.getLogger(__name__)
 
@@ -428,7 +429,8 @@ def _parse_list(body: str | bytes | bytearray, parse_one: Callable[..., Paper], 
             what = f"paper {pid} (item {index})" if pid else f"item {index}"
             log.warning("skipping %s from %s: %s", what, where, _why(error))
     if data and not papers:
-        raise MalformedResponse(f"{where} answered with {len(data)} items and none is a paper ({first_error})")
+        raise MalformedResponse(f"{where} answered with {plural(len(data), 'item')} and none is a paper "
+                                f"({first_error})")
     return papers
 
 

@@ -18,6 +18,7 @@ from typing import Any, Awaitable, Callable, Self
 import httpx
 
 from bot.sources.errors import MalformedResponse, SourceUnavailable
+from bot.wording import plural
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,8 @@ class HttpSource:
             return f"{self.name} asked us to wait {_seconds(asked)} s; trying again in {_seconds(remaining)} s"
         remaining = self._budget.full_for()
         if remaining:
-            return (f"request budget used up ({self._budget.limit} requests in {_seconds(self._budget.window)} s); "
+            return (f"request budget used up ({plural(self._budget.limit, 'request')} "
+                    f"in {_seconds(self._budget.window)} s); "
                     f"trying again in {_seconds(remaining)} s")
         return None
 
@@ -354,7 +356,7 @@ async def send_with_retries(send: Callable[[], Awaitable[AnyResponse]], *, max_r
         if delay > max_delay:
             raise RetriesExhausted(f"{reason}, asked to wait {delay:.0f} s")
         await sleep(delay)
-    raise RetriesExhausted(f"{reason} (after {max_retries + 1} attempts)")
+    raise RetriesExhausted(f"{reason} (after {plural(max_retries + 1, 'attempt')})")
 
 
 def transport_reason(error: httpx.TransportError) -> str:

@@ -10,13 +10,18 @@ from storage.postgres.connection import Queries, affected
 
 VOTE_CLASS = 0x7062766f  # "pbvo": first key of the lock a toggle of one paper's votes in a channel takes
 
+# A paper is the channel's from when it first came there: posted, or 👍 or saved from there.
 _LEADERBOARD = """
     SELECT paper_id, votes, saves FROM (
-        SELECT d.paper_id,
-               (SELECT count(*) FROM votes v WHERE v.channel_id = d.channel_id AND v.paper_id = d.paper_id) AS votes,
-               (SELECT count(*) FROM saves s WHERE s.channel_id = d.channel_id AND s.paper_id = d.paper_id) AS saves
-        FROM deliveries d
-        WHERE d.channel_id = $1 AND d.state = 'sent' AND d.sent_at >= $2) ranked
+        SELECT c.paper_id,
+               (SELECT count(*) FROM votes v WHERE v.channel_id = $1 AND v.paper_id = c.paper_id) AS votes,
+               (SELECT count(*) FROM saves s WHERE s.channel_id = $1 AND s.paper_id = c.paper_id) AS saves
+        FROM (SELECT paper_id, min(at) AS arrived FROM (
+                  SELECT paper_id, sent_at AS at FROM deliveries WHERE channel_id = $1 AND state = 'sent'
+                  UNION ALL SELECT paper_id, voted_at FROM votes WHERE channel_id = $1
+                  UNION ALL SELECT paper_id, saved_at FROM saves WHERE channel_id = $1) came
+              GROUP BY paper_id) c
+        WHERE c.arrived >= $2) ranked
     WHERE votes > 0 OR saves > 0
     ORDER BY votes DESC, saves DESC, paper_id
     LIMIT $3
@@ -99,6 +104,6 @@ class CommunityQueries(Queries):
         return {(r["channel_id"], r["paper_id"]): r["n"] for r in rows}
 
     async def leaderboard(self, channel_id: int, *, since: datetime, limit: int) -> list[RankedPaper]:
-        """The channel's papers posted (ledger ``sent``) since *since*, by 👍, then saves from that channel, then id."""
+        """The channel's papers that came there (posted, 👍, saved) since *since*, by 👍, then saves, then id."""
         rows = await self._fetch(_LEADERBOARD, channel_id, since, limit)
         return [RankedPaper(paper_id=r["paper_id"], votes=r["votes"], saves=r["saves"]) for r in rows]

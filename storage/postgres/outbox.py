@@ -83,7 +83,7 @@ class OutboxQueries(Queries):
                 entries.append((channel_id, "thread", thread_tag(p), [p], None, None, at, None))
         await conn.executemany(_INSERT, entries)
         if rest:
-            title = f"…and {len(rest)} more new papers matching this channel's topics"
+            title = f"…and {len(rest)} more {'new paper' if len(rest) == 1 else 'new papers'} matching this channel's topics"
             await conn.execute(_INSERT, channel_id, "rollup", f"rollup:{rest[0]}", rest, title, None, at, None)
 
     async def enqueue_post(self, channel_id: int, *, kind: str, tag: str, paper_ids: Sequence[str],

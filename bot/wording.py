@@ -1,0 +1,8 @@
+"""Small helpers for the words of replies."""
+
+from __future__ import annotations
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """``1 paper``, ``2 papers``; *many* for words whose plural is not *word* + "s" (``entry``, ``entries``)."""
+    return f"{count} {word if count == 1 else many or word + 's'}"
