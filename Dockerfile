@@ -29,8 +29,12 @@ RUN python3 -m venv /opt/paperboy
 ENV PATH=/opt/paperboy/bin:$PATH
 
 # The dependencies first, from pyproject.toml alone: this slow layer is rebuilt only when they change.
+# Behind a proxy that re-signs TLS, hand pip its CA bundle for this step only (kept out of the image):
+# `--secret id=pip_cert,src=/etc/ssl/certs/ca-certificates.crt`.
 COPY pyproject.toml /src/
-RUN python -c "import tomllib; print(*tomllib.load(open('/src/pyproject.toml', 'rb'))['project']['dependencies'], sep='\n')" \
+RUN --mount=type=secret,id=pip_cert \
+    if [ -s /run/secrets/pip_cert ]; then export PIP_CERT=/run/secrets/pip_cert; fi \
+    && python -c "import tomllib; print(*tomllib.load(open('/src/pyproject.toml', 'rb'))['project']['dependencies'], sep='\n')" \
        > /tmp/requirements.txt \
     && pip install --quiet 'setuptools>=68' -r /tmp/requirements.txt && rm /tmp/requirements.txt
 

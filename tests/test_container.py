@@ -1,0 +1,176 @@
+"""The image, built and run in a real container engine (podman or docker): what an operator does.
+
+Skipped, with one line saying why, on a machine without an engine. The base image comes from
+``PAPERBOY_TEST_BASE_IMAGE`` (``python:3.11-slim`` where a registry answers), else from
+``scripts/base-image.sh`` (debootstrap, root): the engine keeps it, and the dependency layer of the
+build, across runs, so only the first run on a machine is slow. The containers share the host's
+network, so the fake Hugging Face on 127.0.0.1 answers them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import ssl
+import subprocess
+import time
+import urllib.request
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+
+from tests.test_health import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+ENGINE = shutil.which("podman") or shutil.which("docker")
+IMAGE = "localhost/paperboy:test"
+UNATTENDED = "no platform is configured"
+
+pytestmark = pytest.mark.skipif(ENGINE is None, reason="no container engine (podman or docker) on PATH")
+
+
+def _base_image() -> str:
+    given = os.environ.get("PAPERBOY_TEST_BASE_IMAGE")
+    if given:
+        return given
+    if os.geteuid() != 0 or not shutil.which("debootstrap"):
+        pytest.skip("the base image needs root and debootstrap (scripts/base-image.sh), "
+                    "or PAPERBOY_TEST_BASE_IMAGE=python:3.11-slim")
+    made = subprocess.run([str(ROOT / "scripts" / "base-image.sh"), ENGINE], capture_output=True, text=True,
+                          timeout=900)
+    assert made.returncode == 0, f"scripts/base-image.sh failed:\n{made.stderr[-3000:]}"
+    return made.stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def image() -> str:
+    """Build the image as the README says (podman: --format docker, or the HEALTHCHECK is dropped)."""
+    command = [ENGINE, "build", "--build-arg", f"BASE={_base_image()}", "-t", IMAGE]
+    if Path(ENGINE).name == "podman":
+        command += ["--format", "docker"]
+    ca = ssl.get_default_verify_paths().cafile or "/etc/ssl/certs/ca-certificates.crt"
+    if os.path.exists(ca):  # a proxy that re-signs TLS: pip inside the build trusts what this host trusts
+        command += ["--secret", f"id=pip_cert,src={ca}"]
+    started = time.monotonic()
+    built = subprocess.run([*command, str(ROOT)], capture_output=True, text=True, timeout=900)
+    assert built.returncode == 0, f"the build failed:\n{built.stdout[-3000:]}\n{built.stderr[-3000:]}"
+    assert "useradd warning" not in built.stdout + built.stderr
+    print(f"image built in {time.monotonic() - started:.0f} s")
+    return IMAGE
+
+
+async def engine(*args: str, stdin: bytes | None = None, timeout: float = 120) -> tuple[int, str, str]:
+    """Run the engine with *args*; return its exit status, standard output and error (engine noise dropped)."""
+    process = await asyncio.create_subprocess_exec(
+        ENGINE, *args, stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(process.communicate(stdin), timeout)
+    return process.returncode, out.decode(), _ours(err.decode())
+
+
+def _ours(err: str) -> str:
+    # podman without systemd logs that it cannot set a timer for the HEALTHCHECK: not the container's output.
+    return "\n".join(line for line in err.splitlines() if "level=" not in line)
+
+
+def on_host_network(fake_hf) -> list[str]:
+    return ["--network", "host", "-e", f"PAPERBOY_HF_API_URL={fake_hf.base_url}",
+            "-e", f"PAPERBOY_ARXIV_API_URL={fake_hf.base_url}"]
+
+
+async def test_the_image_answers_its_version_as_a_user_of_its_own(image):
+    code, out, err = await engine("run", "--rm", image, "sh", "-c", "paperboy --version; id")
+    assert code == 0, err
+    version, ids = out.splitlines()
+    assert version == f"paperboy {metadata.version('paperboy')}"
+    assert ids.startswith("uid=10001(paperboy) gid=10001(paperboy)")
+    assert await _inspect(image, "Entrypoint") == ["tini", "--"], "PID 1 must pass SIGTERM on and reap"
+    assert "/healthz" in await _healthcheck(image), "the engine dropped the HEALTHCHECK"
+
+
+async def test_the_readme_docker_run_route_with_env_example(image):
+    """`--env-file .env.example` keeps the image's log and health settings, and no token means one line, exit 1."""
+    env_file = str(ROOT / ".env.example")
+    code, out, err = await engine("run", "--rm", "--env-file", env_file, image,
+                                  "sh", "-c", 'echo "$PAPERBOY_LOG_FILE $PAPERBOY_HEALTH_PORT"')
+    assert (code, out.strip()) == (0, "- 8080"), err
+    code, out, err = await engine("run", "--rm", "--env-file", env_file, image)  # no -i: stdin is /dev/null
+    assert code == 1, (out, err)
+    [line] = err.splitlines()
+    assert line.startswith(f"paperboy: {UNATTENDED}") and "paperboy console" in line
+    assert out == ""
+
+
+async def test_doctor_in_the_container_passes_a_fresh_and_an_empty_database(image, fake_hf):
+    code, out, err = await engine("run", "--rm", *on_host_network(fake_hf), image, "paperboy", "doctor")
+    assert code == 0, out + err
+    assert "✓ database: /data/paperboy.db does not exist yet" in out
+    assert f"✓ Hugging Face: {fake_hf.base_url} answers" in out
+    code, out, err = await engine("run", "--rm", *on_host_network(fake_hf), image,
+                                  "sh", "-c", "touch /data/paperboy.db && paperboy doctor")
+    assert code == 0, out + err
+    assert "✓ database: /data/paperboy.db is empty; Paperboy creates its tables at first start" in out
+
+
+async def test_a_console_command_piped_into_the_container(image, fake_hf):
+    code, out, err = await engine("run", "-i", "--rm", *on_host_network(fake_hf), image, "paperboy", "console",
+                                  stdin=b"/papers trending 2\n")
+    assert code == 0, err
+    assert fake_hf.items[fake_hf.trending_ids[0]]["paper"]["title"] in out
+    assert "Traceback" not in err
+
+
+async def test_healthy_then_stopped_by_sigterm_within_seconds(image, fake_hf):
+    name, port = f"paperboy-test-{os.getpid()}", free_port()
+    bot = await asyncio.create_subprocess_exec(  # -i: console input stays open, so the bot serves
+        ENGINE, "run", "-i", "--rm", "--name", name, *on_host_network(fake_hf),
+        "-e", f"PAPERBOY_HEALTH_PORT={port}", image,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        await _until_healthy(f"http://127.0.0.1:{port}/healthz", bot)
+        code, out, err = await engine("exec", name, "sh", "-c", await _healthcheck(image))
+        assert code == 0, f"the image's HEALTHCHECK fails on a healthy bot: {out}{err}"
+        started = time.monotonic()
+        code, _, err = await engine("stop", "-t", "30", name, timeout=60)
+        stopped = time.monotonic() - started
+        assert code == 0, err
+        status = await asyncio.wait_for(bot.wait(), 30)
+        print(f"stopped in {stopped:.1f} s")
+        assert stopped < 5, f"SIGTERM took {stopped:.1f} s: did PID 1 pass it on?"
+        assert status == 0, _ours((await bot.stderr.read()).decode())
+        assert "Traceback" not in (await bot.stderr.read()).decode()
+    finally:
+        if bot.returncode is None:
+            await engine("rm", "-f", name)
+            await bot.wait()
+
+
+async def _inspect(image: str, field: str):
+    # One field at a time: podman leaves Healthcheck out of {{json .Config}} but answers {{json .Config.Healthcheck}}.
+    code, out, err = await engine("image", "inspect", "--format", f"{{{{json .Config.{field}}}}}", image)
+    assert code == 0, err
+    return json.loads(out)
+
+
+async def _healthcheck(image: str) -> str:
+    """The shell command of the image's HEALTHCHECK."""
+    found = await _inspect(image, "Healthcheck")
+    assert found and found["Test"][0] == "CMD-SHELL", f"no HEALTHCHECK in the image: {found}"
+    return found["Test"][1]
+
+
+async def _until_healthy(url: str, bot: asyncio.subprocess.Process, *, within: float = 90) -> None:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        assert bot.returncode is None, _ours((await bot.stderr.read()).decode())
+        try:
+            with await asyncio.to_thread(urllib.request.urlopen, url, timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            pass
+        await asyncio.sleep(0.3)
+    raise AssertionError(f"{url} never answered 200 within {within:.0f} s")
