@@ -54,12 +54,20 @@ def image() -> str:
     ca = ssl.get_default_verify_paths().cafile or "/etc/ssl/certs/ca-certificates.crt"
     if os.path.exists(ca):  # a proxy that re-signs TLS: pip inside the build trusts what this host trusts
         command += ["--secret", f"id=pip_cert,src={ca}"]
+    before = _image_id(IMAGE)
     started = time.monotonic()
     built = subprocess.run([*command, str(ROOT)], capture_output=True, text=True, timeout=900)
     assert built.returncode == 0, f"the build failed:\n{built.stdout[-3000:]}\n{built.stderr[-3000:]}"
     assert "useradd warning" not in built.stdout + built.stderr
+    if before and before != _image_id(IMAGE):  # the last run's image, now untagged: do not pile them up
+        subprocess.run([ENGINE, "rmi", before], capture_output=True)
     print(f"image built in {time.monotonic() - started:.0f} s")
     return IMAGE
+
+
+def _image_id(name: str) -> str:
+    found = subprocess.run([ENGINE, "image", "inspect", "--format", "{{.Id}}", name], capture_output=True, text=True)
+    return found.stdout.strip() if found.returncode == 0 else ""
 
 
 async def engine(*args: str, stdin: bytes | None = None, timeout: float = 120) -> tuple[int, str, str]:
