@@ -54,9 +54,26 @@ def _base_image() -> str:
     return made.stdout.strip()
 
 
+def _context(folder: Path) -> Path:
+    """What the build reads, copied with one fixed time and mode on every file.
+
+    buildah (podman) keys its layer cache on the copied files' metadata too: a fresh clone in CI, or
+    another umask, would miss it and install every dependency again.
+    """
+    for name in ("Dockerfile", ".dockerignore", "pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, folder / name)
+    for package in ("bot", "adapters", "storage"):
+        shutil.copytree(ROOT / package, folder / package, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for path in [folder, *folder.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+        os.utime(path, (946684800, 946684800))
+    return folder
+
+
 @pytest.fixture(scope="module")
-def image() -> str:
+def image(tmp_path_factory) -> str:
     """Build the image as the README says (podman: --format docker, or the HEALTHCHECK is dropped)."""
+    context = _context(tmp_path_factory.mktemp("context"))
     command = [ENGINE, "build", "--build-arg", f"BASE={_base_image()}", "-t", IMAGE]
     if Path(ENGINE).name == "podman":
         command += ["--format", "docker"]
@@ -65,7 +82,7 @@ def image() -> str:
         command += ["--secret", f"id=pip_cert,src={ca}"]
     before = _image_id(IMAGE)
     started = time.monotonic()
-    built = subprocess.run([*command, str(ROOT)], capture_output=True, text=True, timeout=900)
+    built = subprocess.run([*command, str(context)], capture_output=True, text=True, timeout=900)
     assert built.returncode == 0, f"the build failed:\n{built.stdout[-3000:]}\n{built.stderr[-3000:]}"
     assert "useradd warning" not in built.stdout + built.stderr
     if before and before != _image_id(IMAGE):  # the last run's image, now untagged: do not pile them up
