@@ -215,7 +215,9 @@ async def _print_dry_run(core: Core) -> int:
 
 async def run_bot(args: argparse.Namespace, settings: Settings) -> int:
     from adapters.console import ConsoleAdapter
+    from bot.unattended import refuse_when_unattended
 
+    refuse_when_unattended(_platforms_configured(settings))  # a container with no token: say so, exit 1
     async with open_core(settings) as core:
         gate = CommandGate(core.engine)
         adapters = _platform_adapters(core, gate)

@@ -125,6 +125,8 @@ async def _database(settings: Settings) -> list[Finding]:
         return [Finding("database", False, f"PAPERBOY_DATABASE={shown}: {error}")]
     finally:
         await store.close()
+    if version == 0:  # never migrated (a fresh Postgres from compose): nothing to back up, nothing to lose
+        return [Finding("database", True, f"{shown} is empty; Paperboy creates its tables at first start")]
     if pending:
         return [Finding("database", False, f"{shown} lacks {len(pending)} migration(s) ({', '.join(pending)}); "
                                            "back it up, then start Paperboy once: it applies them")]

@@ -1,4 +1,4 @@
-"""The deploy files say what a deploy needs: Docker cannot run here, so the files themselves are read.
+"""The deploy files say what a deploy needs, read as files (tests/test_container.py builds and runs the image).
 
 compose.yaml is read with a small indentation walk (PyYAML is no dependency of Paperboy): enough for
 its plain block style, and a layout it cannot follow fails the test rather than passing it.
@@ -68,13 +68,23 @@ def compose() -> str:
 
 
 def test_the_image_is_slim_python_and_runs_as_a_user_of_its_own(dockerfile):
-    assert dockerfile[0] == ("FROM", "python:3.11-slim")
+    assert dockerfile[:2] == [("ARG", "BASE=python:3.11-slim"), ("FROM", "${BASE}")]
     users = [i for i, (word, _) in enumerate(dockerfile) if word == "USER"]
     assert users, "no USER: the bot would run as root"
     assert dockerfile[users[-1]][1].split(":")[0] not in ("root", "0")
     installs = [i for i, (word, args) in enumerate(dockerfile) if word == "RUN" and "pip install" in args]
     assert installs and installs[-1] < users[-1], "install as root, then drop to the user"
     assert dockerfile[-1][0] == "CMD" and "paperboy" in dockerfile[-1][1]
+    # Exec form behind tini: SIGTERM reaches Paperboy, whatever command the container runs.
+    assert dockerfile[-2] == ("ENTRYPOINT", '["tini", "--"]')
+    assert dockerfile[-1][1].startswith("[")
+
+
+def test_the_user_and_group_have_fixed_ids(dockerfile):
+    [users] = [args for word, args in dockerfile if word == "RUN" and "useradd" in args]
+    assert "groupadd --gid 10001 paperboy" in users
+    assert "--uid 10001 --gid paperboy" in users
+    assert "--system" not in users, "a system user with uid 10001 makes useradd warn and picks another gid"
 
 
 def test_the_image_copies_what_the_package_build_reads(dockerfile):
@@ -104,9 +114,14 @@ def test_secrets_and_local_state_stay_out_of_the_build_context():
 
 def test_compose_runs_paperboy_on_postgres_with_a_named_volume(compose):
     url, _ = entry(compose, "services", "paperboy", "environment", "PAPERBOY_DATABASE")
-    assert re.fullmatch(r"postgresql://paperboy:(\$\{POSTGRES_PASSWORD[^}]*\})@db:5432/paperboy", url), url
+    # The password stays out of the URL (characters such as @:/#% would break it): libpq's PGPASSWORD.
+    assert url == "postgresql://paperboy@db:5432/paperboy", url
+    given, _ = entry(compose, "services", "paperboy", "environment", "PGPASSWORD")
     password, _ = entry(compose, "services", "db", "environment", "POSTGRES_PASSWORD")
-    assert url.split(":", 2)[2].split("@")[0] == password, "Paperboy must log in with the password db is given"
+    assert re.fullmatch(r"\$\{POSTGRES_PASSWORD:\?[^}]+\}", password), "no default password: compose asks for one"
+    assert given == password, "Paperboy must log in with the password db is given"
+    example = (ROOT / ".env.example").read_text(encoding="utf-8")
+    assert re.search(r"^POSTGRES_PASSWORD=$", example, flags=re.M), ".env.example must name POSTGRES_PASSWORD"
     assert entry(compose, "services", "db", "image")[0] == "postgres:16"
     assert entry(compose, "services", "db", "environment", "POSTGRES_USER")[0] == "paperboy"
     assert entry(compose, "services", "db", "environment", "POSTGRES_DB")[0] == "paperboy"
@@ -119,9 +134,18 @@ def test_compose_runs_paperboy_on_postgres_with_a_named_volume(compose):
 def test_compose_starts_paperboy_once_postgres_is_ready(compose):
     assert entry(compose, "services", "paperboy", "depends_on", "db", "condition")[0] == "service_healthy"
     test, _ = entry(compose, "services", "db", "healthcheck", "test")
-    assert "pg_isready" in test
+    # Without -h, pg_isready asks the socket, which the image's first-start server (no TCP) answers.
+    assert "pg_isready -h 127.0.0.1 " in test
     assert entry(compose, "services", "paperboy", "env_file")[0] == ".env"
     assert entry(compose, "services", "paperboy", "environment", "PAPERBOY_HEALTH_PORT")[0] == "8080"
+
+
+def test_env_example_leaves_the_image_settings_alone():
+    """Copied to .env for `docker run --env-file`, it must not undo the image's log and health settings."""
+    example = (ROOT / ".env.example").read_text(encoding="utf-8")
+    for name in ("PAPERBOY_LOG_FILE", "PAPERBOY_HEALTH_PORT"):
+        assert not re.search(rf"^{name}=", example, flags=re.M), f"{name} is set in .env.example"
+        assert re.search(rf"^# {name}=", example, flags=re.M), f"{name} is not shown, commented out"
 
 
 def test_the_readme_systemd_unit_runs_paperboy_as_its_own_user():

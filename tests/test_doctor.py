@@ -236,7 +236,25 @@ async def test_a_database_from_a_newer_paperboy_is_named(env, tmp_path, capsys):
     assert "schema version 99" in lines["database"] and "newer Paperboy" in lines["database"]
 
 
-async def test_postgres_pending_migrations_are_named_then_pass(env, postgres_url, capsys):
+async def test_an_empty_sqlite_file_passes_and_stays_empty(env, tmp_path, capsys):
+    from storage import db
+
+    path = tmp_path / "paperboy.db"
+    path.touch()  # an operator's empty file, or one a failed first start left
+
+    code, lines, _ = await doctor(capsys)
+
+    assert code == 0, lines
+    assert lines["database"] == f"✓ database: {path} is empty; Paperboy creates its tables at first start"
+    conn = await db.connect(path, apply_migrations=False)
+    try:
+        assert await db.schema_version(conn) == 0, "doctor must not migrate"
+    finally:
+        await db.close_connection(conn)
+
+
+async def test_postgres_empty_passes_then_pending_migrations_are_named(env, postgres_url, capsys):
+    """A fresh Postgres (compose's first step) is fine; one part-way through its migrations is not."""
     import asyncpg
 
     from storage.postgres import migrate
@@ -245,18 +263,22 @@ async def test_postgres_pending_migrations_are_named_then_pass(env, postgres_url
 
     code, lines, _ = await doctor(capsys)
 
-    count = len(migrate.migrations())
-    assert code == 1
-    assert f"lacks {count} migration(s) (0001_initial.sql," in lines["database"]
-    conn = await asyncpg.connect(postgres_url)
-    try:
-        assert await migrate.schema_version(conn) == 0, "doctor must not migrate"
-    finally:
-        await conn.close()
+    assert code == 0, lines
+    assert lines["database"].endswith("is empty; Paperboy creates its tables at first start")
     await migrated_database(postgres_url)
+    count = len(migrate.migrations())
     code, lines, _ = await doctor(capsys)
     assert code == 0, lines
     assert f"schema version {count}, no migration pending" in lines["database"]
+    conn = await asyncpg.connect(postgres_url)
+    try:
+        await conn.execute("DELETE FROM schema_version WHERE version = $1", count)
+        code, lines, _ = await doctor(capsys)
+        assert code == 1
+        assert f"lacks 1 migration(s) ({migrate.migrations()[-1].name})" in lines["database"]
+        assert await migrate.schema_version(conn) == count - 1, "doctor must not migrate"
+    finally:
+        await conn.close()
 
 
 async def test_hugging_face_not_answering_fails(env, fake_hf, capsys):
