@@ -17,11 +17,12 @@ from urllib.parse import urlsplit, urlunsplit
 
 from bot.channels import ChannelRef
 from bot.paper import Paper
-from bot.rows import Channel, Delivery, OutboxEntry, PostedCard, RankedPaper, Reader, SavedPaper, Settlement, Topic
+from bot.rows import (Channel, Delivery, OutboxEntry, PaperSignals, PostedCard, RankedPaper, Reader, SavedPaper,
+                      Settlement, Topic)
 
 PORTABLE_TABLES = (
     "channels", "topics", "papers", "paper_lists", "deliveries", "outbox", "state", "installations",
-    "oauth_states", "saves", "votes",
+    "oauth_states", "saves", "votes", "downvotes",
 )
 """The tables `paperboy db copy` moves between backends, parents before children.
 
@@ -158,7 +159,7 @@ LEGACY_SLACK_IMPORTED_KEY = "slack.legacy_imported"
 
 
 class CommunityStore(Protocol):
-    """What a community does with the papers: each person's reading list, and 👍 per channel.
+    """What a community does with the papers: each person's reading list, 👍 and 👎 per channel.
 
     A reading list belongs to a `Reader` (one person in one workspace or server) and spans that
     workspace's channels. A vote belongs to (channel, paper, user): one per person per paper there.
@@ -188,6 +189,18 @@ class CommunityStore(Protocol):
 
         Papers with neither votes nor saves are left out.
         """
+        ...
+    async def toggle_downvote(self, channel_id: int, paper_id: str, user_id: str, *, at: datetime) -> bool:
+        """Add *user_id*'s 👎 to *paper_id* in the channel, or take it back if there; return whether it is there now."""
+        ...
+    async def channel_signals(self, channel_id: int) -> list[PaperSignals]:
+        """Every paper signalled in the channel, by id: 👍 and saves made there positive, 👎 there negative."""
+        ...
+    async def reader_signals(self, reader: Reader, channel_id: int | None) -> list[PaperSignals]:
+        """A person's signals for their direct message *channel_id*: all their saves, their own 👍/👎 there."""
+        ...
+    async def forget_reader(self, reader: Reader) -> tuple[int, int, int]:
+        """Remove the person's 👍, 👎 and saves in their workspace or server; return (👍, 👎, saves) removed."""
         ...
 
 
