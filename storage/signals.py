@@ -1,11 +1,15 @@
-"""👎 per channel, and the signals a channel's (or a person's) interest model learns from; `forget me`."""
+"""👎 per channel, the signals a channel's (or a person's) interest model learns from, `forget me`, and picks."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from datetime import datetime
 
+from bot.paper import Paper
 from bot.rows import PaperSignals, Reader
 from storage.db import Queries, to_db
+from storage.outbox import _INSERT
 
 # Positives: 👍 and saves made in the channel; negatives: 👎 there. Same person twice counts twice.
 _CHANNEL_SIGNALS = """
@@ -64,3 +68,36 @@ class SignalQueries(Queries):
             saves = await conn.execute(
                 "DELETE FROM saves WHERE platform = :platform AND workspace = :workspace AND user_id = :user", names)
             return votes.rowcount, downvotes.rowcount, saves.rowcount
+
+    async def recent_papers(self, since: datetime, *, limit: int = 2000) -> list[Paper]:
+        """Cached papers published (submitted to arXiv) at or after *since*, newest first, at most *limit*."""
+        rows = await self._fetchall(
+            "SELECT data FROM papers WHERE published_at >= ? ORDER BY published_at DESC, id LIMIT ?",
+            (to_db(since), limit), slow=True)
+        return [Paper.model_validate_json(r["data"]) for r in rows]
+
+    async def enqueue_picks(self, channel_id: int, *, tag: str, title: str,
+                            picks: Sequence[tuple[str, str | None]], at: datetime) -> bool:
+        """Queue one list post of (paper id, why) *picks* with ledger rows, and stamp the channel's last picks.
+
+        False (nothing queued) when *tag* was queued already, or every pick has a ledger row by now.
+        One transaction: after a crash either all of it is there, or none of it.
+        """
+        async with self._transaction() as conn:
+            cursor = await conn.execute(_INSERT, (channel_id, "digest", tag, "[]", title, None, to_db(at), None))
+            if cursor.rowcount != 1:
+                return False
+            entry_id = cursor.lastrowid
+            fresh = []
+            for paper_id, why in picks:
+                added = await conn.execute(
+                    """INSERT OR IGNORE INTO deliveries (channel_id, paper_id, state, why, topic_id, created_at)
+                       VALUES (?, ?, 'pending', ?, NULL, ?)""", (channel_id, paper_id, why, to_db(at)))
+                if added.rowcount == 1:
+                    fresh.append(paper_id)
+            await conn.execute("UPDATE channels SET last_picks_at = ? WHERE id = ?", (to_db(at), channel_id))
+            if not fresh:
+                await conn.execute("DELETE FROM outbox WHERE id = ?", (entry_id,))
+                return False
+            await conn.execute("UPDATE outbox SET paper_ids = ? WHERE id = ?", (json.dumps(fresh), entry_id))
+            return True

@@ -108,3 +108,32 @@ async def test_downvotes_and_settings_travel_with_db_copy(any_store, tmp_path, p
     await check_copy(str(tmp_path / "copy.db"))
     async with fresh_database(postgres_server) as url:
         await check_copy(url)
+
+
+async def test_picks_are_queued_once_with_their_whys_and_stamp_the_channel(any_store):
+    channel = await any_store.ensure_channel(REF)
+    await any_store.enqueue_posts(channel.id, [("old", "topic", None)], at=T0, max_per_hour=10)
+    picks = [("p2", "close to: A"), ("old", "close to: B"), ("p1", None)]
+    assert await any_store.enqueue_picks(channel.id, tag="picks:2024-03-14", title="Today's picks", picks=picks,
+                                         at=T0)
+    assert not await any_store.enqueue_picks(channel.id, tag="picks:2024-03-14", title="Today's picks",
+                                             picks=[("p3", None)], at=T0), "the same day's picks queue once"
+    entry = (await any_store.outbox_in_state("pending", channel_id=channel.id))[-1]
+    assert (entry.kind, entry.tag, entry.title, entry.paper_ids) == ("digest", "picks:2024-03-14", "Today's picks",
+                                                                     ("p2", "p1")), "a paper it has is left out"
+    whys = await any_store.ledger_whys_many([(channel.id, "p2"), (channel.id, "p1"), (channel.id, "old")])
+    assert whys == {(channel.id, "p2"): "close to: A", (channel.id, "p1"): None, (channel.id, "old"): "topic"}
+    assert (await any_store.get_channel(REF)).last_picks_at == T0
+    assert not await any_store.enqueue_picks(channel.id, tag="picks:2024-03-15", title="t", picks=[("p1", None)],
+                                             at=T0), "nothing new: no post"
+    assert len(await any_store.outbox_in_state("pending", channel_id=channel.id)) == 2
+
+
+async def test_recent_papers_are_the_newest_published(any_store):
+    from bot.paper import Paper
+    from datetime import timedelta
+
+    await any_store.save_papers([Paper(id=f"p{i}", title=f"T{i}", source="arxiv", categories=("cs.CL",),
+                                       published_at=T0 - timedelta(days=i)) for i in range(5)])
+    assert [p.id for p in await any_store.recent_papers(T0 - timedelta(days=2))] == ["p0", "p1", "p2"]
+    assert [p.id for p in await any_store.recent_papers(T0 - timedelta(days=9), limit=2)] == ["p0", "p1"]

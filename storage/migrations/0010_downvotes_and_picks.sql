@@ -10,6 +10,8 @@ CREATE TABLE downvotes (
 -- forget me: one person's signals across a workspace's channels.
 CREATE INDEX downvotes_by_user ON downvotes (user_id);
 CREATE INDEX votes_by_user ON votes (user_id);
+-- recommend and picks: the recent arXiv submissions of a channel's categories, from the cache.
+CREATE INDEX papers_by_published ON papers (published_at);
 -- How a digest picks its top N ('upvotes' or 'interest': the channel's model); the daily picks
 -- (NULL: off, else how many papers) and when they last went out.
 ALTER TABLE channels ADD COLUMN digest_rank TEXT NOT NULL DEFAULT 'upvotes';

@@ -1,11 +1,14 @@
-"""👎 per channel, and the signals a channel's (or a person's) interest model learns from; `forget me`."""
+"""👎 per channel, the signals a channel's (or a person's) interest model learns from, `forget me`, and picks."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
+from bot.paper import Paper
 from bot.rows import PaperSignals, Reader
 from storage.postgres.connection import Queries, affected
+from storage.postgres.outbox import _INSERT
 
 # Positives: 👍 and saves made in the channel; negatives: 👎 there. Same person twice counts twice.
 _CHANNEL_SIGNALS = """
@@ -61,3 +64,38 @@ class SignalQueries(Queries):
             saves = await conn.execute(
                 "DELETE FROM saves WHERE platform = $1 AND workspace = $2 AND user_id = $3", *who)
         return affected(votes), affected(downvotes), affected(saves)
+
+    async def recent_papers(self, since: datetime, *, limit: int = 2000) -> list[Paper]:
+        """Cached papers published (submitted to arXiv) at or after *since*, newest first, at most *limit*."""
+        rows = await self._fetch(
+            "SELECT data::text AS data FROM papers WHERE published_at >= $1 ORDER BY published_at DESC, id LIMIT $2",
+            since, limit)
+        return [Paper.model_validate_json(r["data"]) for r in rows]
+
+    async def enqueue_picks(self, channel_id: int, *, tag: str, title: str,
+                            picks: Sequence[tuple[str, str | None]], at: datetime) -> bool:
+        """Queue one list post of (paper id, why) *picks* with ledger rows, and stamp the channel's last picks.
+
+        False (nothing queued) when *tag* was queued already, or every pick has a ledger row by now.
+        One transaction: after a crash either all of it is there, or none of it.
+        """
+        async with self._transaction() as conn:
+            entry_id = await conn.fetchval(_INSERT + " RETURNING id", channel_id, "digest", tag, [], title, None,
+                                           at, None)
+            if entry_id is None:
+                return False
+            fresh = await conn.fetch(
+                """INSERT INTO deliveries (channel_id, paper_id, state, why, topic_id, created_at)
+                   SELECT $1, m.paper_id, 'pending', m.why, NULL, $4
+                   FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS m (paper_id, why, n)
+                   ORDER BY m.n
+                   ON CONFLICT (channel_id, paper_id) DO NOTHING RETURNING paper_id""",
+                channel_id, [p for p, _ in picks], [w for _, w in picks], at)
+            await conn.execute("UPDATE channels SET last_picks_at = $2 WHERE id = $1", channel_id, at)
+            order = {p: i for i, (p, _) in enumerate(picks)}
+            ids = sorted((r["paper_id"] for r in fresh), key=order.__getitem__)
+            if not ids:
+                await conn.execute("DELETE FROM outbox WHERE id = $1", entry_id)
+                return False
+            await conn.execute("UPDATE outbox SET paper_ids = $2 WHERE id = $1", entry_id, ids)
+            return True
