@@ -115,7 +115,7 @@ class Picks:
             chosen = ranking.papers[: channel.picks or 0]
             title = f"{TITLE} ({lowered(ranking.cold)})" if ranking.cold else TITLE
             if chosen and await self.store.enqueue_picks(channel.id, tag=f"picks:{slot:%Y-%m-%d}", title=title,
-                                                         picks=list(chosen), at=now):
+                                                         picks=[(p.id, why) for p, why in chosen], at=now):
                 queued += 1
             elif not chosen:  # nothing new today: served all the same
                 await self.store.update_channel(channel.id, last_picks_at=now)
