@@ -262,6 +262,11 @@ class Engine:
             "comments:>=3, has:code",
             'Example: subscribe "model merging" OR unlearning -diffusion',
             'Example: subscribe cat:cs.CL "machine unlearning" upvotes:>=10',
+            "",
+            "What this channel likes: 👍 and 🔖 saves made here count for, 👎 against (the buttons on every post, "
+            "or vote/downvote <id>); in a direct message, your reading list and your own 👍/👎 there.",
+            "recommend, picks and rank interest use them; until there are 3 👍 or saves they rank by upvotes "
+            "and say so. 'forget me' removes yours.",
         ]
         return Reply(Text("\n".join(lines), title="Paperboy commands"), private=True)
 
