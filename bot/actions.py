@@ -28,7 +28,7 @@ class Action:
 
 
 def card_actions(paper_id: str, votes: int = 0) -> tuple[CardAction, ...]:
-    """The buttons of a card: save, 👍 with the channel's count (just 👍 while nobody voted), and 👎 (never counted)."""
+    """The buttons of a card: save, 👍 with the channel's count (plain 👍 while nobody voted), 👎 (never counted)."""
     return (CardAction(SAVE, paper_id, "🔖 Save"), CardAction(VOTE, paper_id, f"👍 {votes}" if votes else "👍"),
             CardAction(DOWNVOTE, paper_id, "👎"))
 
@@ -55,4 +55,5 @@ def parse_action_id(text: str) -> tuple[str, str] | None:
     return kind, paper_id
 
 
-__all__ = ["Action", "SAVE", "VOTE", "DOWNVOTE", "card_actions", "with_actions", "action_id", "parse_action_id", "ACTION_PREFIX"]
+__all__ = ["Action", "SAVE", "VOTE", "DOWNVOTE", "card_actions", "with_actions", "action_id", "parse_action_id",
+           "ACTION_PREFIX"]

@@ -96,8 +96,9 @@ class Interest:
         candidates = [p for p in everything if p.id not in known]
         return await self.order(channel, candidates, signalled=signalled, reader=reader, background=everything)
 
-    async def order(self, channel: Channel, candidates: Sequence[Paper], *, signalled: Sequence[Signalled] | None = None,
-                    reader: Reader | None = None, background: Sequence[Paper] = ()) -> Ranking:
+    async def order(self, channel: Channel, candidates: Sequence[Paper], *,
+                    signalled: Sequence[Signalled] | None = None, reader: Reader | None = None,
+                    background: Sequence[Paper] = ()) -> Ranking:
         """*candidates* in the channel's order: its model's, or upvotes' until it has enough positives."""
         if signalled is None:
             signalled = await self.signalled(channel, reader)
