@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import getpass
 import logging
 import re
@@ -97,7 +98,8 @@ class ConsoleAdapter:
         if not line.strip():
             return None
         command = parse_command(line, caller=self.caller, channel=CONSOLE_CHANNEL)
-        return render_reply(await self.engine.handle(command))
+        # The console is one person's own place, like a direct message: `recommend` learns from their signals.
+        return render_reply(await self.engine.handle(dataclasses.replace(command, direct=True)))
 
     async def run(self, *, on_eof: Callable[[], None] | None = None) -> None:
         """Read commands until end of input or `quit`; each answer is printed before the next prompt.

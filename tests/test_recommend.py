@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.replies import Error, PaperList, Text
 from tests.fakes.seed import seed_id
+from tests.test_cli import env, paperboy  # noqa: F401  (the console fixture and runner)
 from tests.test_engine import chat, core  # noqa: F401  (fixtures: both backends, a memory chat)
 
 DIFFUSION = [0, 25, 38, 53]
@@ -110,3 +111,15 @@ async def test_forget_me_asks_for_confirmation_then_removes_and_counts(chat, cor
     assert "Nothing to remove" in body(await chat.push("forget me confirm"))
     wrong = await chat.push("forget everyone")
     assert isinstance(wrong.content, Error) and "forget me confirm" in wrong.content.message
+
+
+async def test_on_the_console_signals_recommend_and_forget_me_are_typed(env):  # noqa: F811
+    lines = [f"save {seed_id(i)}" for i in DIFFUSION] + [
+        "trending", f"downvote {seed_id(30)}", "recommend 3", "forget me", "forget me confirm", "recommend 1"]
+    code, out, err = await paperboy("console", env=env, stdin="\n".join(lines) + "\n")
+    assert code == 0, err
+    assert f"Noted: fewer papers like this here; type 'downvote {seed_id(30)}' again to take it back." in out
+    assert "Recommended for you" in out and "close to: “" in out and "weighs: " in out, "the console is your own"
+    assert "Removed 5 signals: 0 👍, 1 👎 and 4 saves." in out
+    assert "Ranked by upvotes until you have 3 👍 or saves; you have 0." in out
+    assert "Traceback" not in err and "Traceback" not in out
