@@ -123,3 +123,12 @@ async def test_on_the_console_signals_recommend_and_forget_me_are_typed(env):  #
     assert "Removed 5 signals: 0 👍, 1 👎 and 4 saves." in out
     assert "Ranked by upvotes until you have 3 👍 or saves; you have 0." in out
     assert "Traceback" not in err and "Traceback" not in out
+
+
+async def test_recommend_with_an_empty_cache_or_a_bad_count_says_so_in_one_line(chat):
+    empty = await chat.push("recommend")
+    assert isinstance(empty.content, PaperList) and not empty.content.cards
+    assert empty.content.empty.startswith("Nothing new to recommend")
+    for bad in ("recommend 0", "recommend 26", "recommend lots"):
+        reply = await chat.push(bad)
+        assert reply.private and isinstance(reply.content, Error) and "from 1 to 25" in reply.content.message, bad
