@@ -227,11 +227,11 @@ class _Rows:
         run ranks one day's candidates for every channel: their rows are stacked once)."""
         global _last
         last = _last
-        if last is not None and last[1] == meaning and len(last[0]) == len(papers) \
-                and all(a is b for a, b in zip(last[0], papers)):
+        papers = tuple(papers)
+        if last is not None and last[1] == meaning and last[0] == papers:  # identical papers compare at C speed
             return last[2]
         rows = cls(features.vectors(papers), embedding.embed(papers) if meaning else None)
-        _last = (tuple(papers), meaning, rows)
+        _last = (papers, meaning, rows)
         return rows
 
     @classmethod
@@ -239,7 +239,7 @@ class _Rows:
         """Return *papers* without repeated ids (the first of each kept) and their rows."""
         global _last_unique
         last = _last_unique
-        if last is not None and len(last[0]) == len(papers) and all(a is b for a, b in zip(last[0], papers)):
+        if last is not None and last[0] == tuple(papers):
             unique = last[1]
         else:
             seen: set[str] = set()
