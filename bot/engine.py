@@ -135,8 +135,8 @@ class Engine:
         command = Command(action.kind, action.paper_id[:100], action.caller, action.channel)
         spec = COMMANDS[action.kind]
         if spec.name == DOWNVOTE:
-            run_downvote = lambda: self.signals.downvote(command, clicked=True)  # noqa: E731
-            return Reply((await self._guarded(command, spec, run_downvote)).content, private=True)
+            reply = await self._guarded(command, spec, lambda: self.signals.downvote(command, clicked=True))
+            return Reply(reply.content, private=True)
         run = ((lambda: self.reading.vote(command, message_ref=action.message_ref)) if spec.name == "vote"
                else (lambda: self.reading.save(command)))
         return Reply((await self._guarded(command, spec, run)).content, private=True)
