@@ -1,4 +1,4 @@
-"""Daily picks and digests ranked by interest, end to end on a fake clock: memory adapter, real SQLite."""
+"""Daily picks and digests ranked by interest, end to end on a fake clock: memory adapter, SQLite and Postgres."""
 
 from __future__ import annotations
 
@@ -11,6 +11,12 @@ from bot.poller import Poller
 from bot.replies import Error, PaperList, Text
 from tests.fakes.seed import make_item, seed_id
 from tests.test_recommend import DIFFUSION, about_diffusion, like_diffusion
+
+
+@pytest.fixture
+def core(any_core):
+    """This file's tests run on SQLite and on Postgres."""
+    return any_core
 
 
 @pytest.fixture
