@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import getpass
 import logging
 import re
@@ -123,7 +124,8 @@ class ConsoleAdapter:
         if not line.strip():
             return None
         command = parse_command(line, caller=self.caller, channel=CONSOLE_CHANNEL)
-        reply = await self.engine.handle(command)
+        # The console is one person's own place, like a direct message: `recommend` learns from their signals.
+        reply = await self.engine.handle(dataclasses.replace(command, direct=True))
         return render(reply.content, width=self.width)  # private or not: the console has one reader
 
     async def run(self, *, on_eof: Callable[[], None] | None = None) -> None:

@@ -83,18 +83,21 @@ class MemoryAdapter:
 
     async def click(self, kind: str, paper_id: str, *, message_ref: str | None, channel: str = "general",
                     user: str = "U1") -> Reply:
-        """Click *kind* (save, vote) on *paper_id* under the post *message_ref*, as *user*."""
+        """Click *kind* (save, vote, downvote) on *paper_id* under the post *message_ref*, as *user*."""
         assert self.engine is not None
         action = Action(kind, paper_id, Caller(id=user, name=user), self.channel(channel), message_ref)
         return await self.engine.act(action)
 
     async def push(self, text: str, *, channel: str = "general", can_manage: bool = True,
-                   user: str = "U1", groups: tuple[Group, ...] = ()) -> Reply:
-        """Run *text* as a command in *channel*, from *user* (who picked *groups*), and return the reply."""
+                   user: str = "U1", groups: tuple[Group, ...] = (), direct: bool = False) -> Reply:
+        """Run *text* as a command in *channel*, from *user* (who picked *groups*), and return the reply.
+
+        *direct*: *channel* is the direct message between *user* and Paperboy.
+        """
         assert self.engine is not None
         caller = Caller(id=user, name="ada" if user == "U1" else user, can_manage=can_manage)
         command = parse_command(text, caller=caller, channel=self.channel(channel))
-        return await self.engine.handle(dataclasses.replace(command, groups=groups))
+        return await self.engine.handle(dataclasses.replace(command, groups=groups, direct=direct))
 
     def pop_posts(self) -> list[tuple[ChannelRef, Post]]:
         posts, self.posts = self.posts, []

@@ -1,4 +1,4 @@
-"""The inbound vocabulary beside commands: a click on a posted paper (save it, 👍 it).
+"""The inbound vocabulary beside commands: a click on a posted paper (save it, 👍 or 👎 it).
 
 Adapters turn a button click into an `Action` and hand it to the engine's ``act``; they
 decide nothing. The engine answers with a private `Reply` (the click's acknowledgement).
@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from bot.channels import Caller, ChannelRef
-from bot.replies import ACTION_KINDS, SAVE, VOTE, CardAction, PaperCard, PaperList
+from bot.replies import ACTION_KINDS, DOWNVOTE, SAVE, VOTE, CardAction, PaperCard, PaperList
 
 ACTION_PREFIX = "paperboy"
 """How a button's id starts, so an adapter knows a click is Paperboy's: ``paperboy:vote:2403.12345``."""
@@ -28,8 +28,9 @@ class Action:
 
 
 def card_actions(paper_id: str, votes: int = 0) -> tuple[CardAction, ...]:
-    """The buttons of a card: save, and 👍 with the channel's count (just 👍 while nobody voted)."""
-    return (CardAction(SAVE, paper_id, "🔖 Save"), CardAction(VOTE, paper_id, f"👍 {votes}" if votes else "👍"))
+    """The buttons of a card: save, 👍 with the channel's count (plain 👍 while nobody voted), 👎 (never counted)."""
+    return (CardAction(SAVE, paper_id, "🔖 Save"), CardAction(VOTE, paper_id, f"👍 {votes}" if votes else "👍"),
+            CardAction(DOWNVOTE, paper_id, "👎"))
 
 
 def with_actions(content: PaperCard | PaperList, votes: Mapping[str, int]) -> PaperCard | PaperList:
@@ -54,4 +55,5 @@ def parse_action_id(text: str) -> tuple[str, str] | None:
     return kind, paper_id
 
 
-__all__ = ["Action", "SAVE", "VOTE", "card_actions", "with_actions", "action_id", "parse_action_id", "ACTION_PREFIX"]
+__all__ = ["Action", "SAVE", "VOTE", "DOWNVOTE", "card_actions", "with_actions", "action_id", "parse_action_id",
+           "ACTION_PREFIX"]

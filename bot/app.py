@@ -12,6 +12,7 @@ from typing import AsyncIterator, Awaitable, Callable
 
 from bot.actions import Action
 from bot.arxiv_feeds import READ_BUDGET, CategoryFeeds
+from bot.channel_interest import Interest
 from bot.channels import Command
 from bot.delivery import CommandEngine
 from bot.engine import Engine, utcnow
@@ -55,11 +56,13 @@ async def open_core(settings: Settings, *, clock: Callable[[], datetime] | None 
     feeds = CategoryFeeds(store=store, arxiv=arxiv, interval=settings.arxiv_interval,
                           budget=min(READ_BUDGET, settings.poll_timeout / 3))  # well inside the watchdog
     metrics = Metrics()  # one set of counters for the poller, the worker and the engine: what /metrics serves
+    # One bounded cache of channels' interest models, for commands, picks and digests alike.
+    interest = Interest(store=store, clock=clock)
     poller = Poller(store=store, hf=hf, clock=clock, max_posts_per_hour=settings.max_posts_per_hour,
-                    update_posts=settings.update_posts, feeds=feeds, metrics=metrics)
+                    update_posts=settings.update_posts, feeds=feeds, metrics=metrics, interest=interest)
     # The engine sees the running adapters only for what they can show, and wakes delivery for 👍 edits.
     engine = Engine(store=store, hf=hf, arxiv=arxiv, clock=clock, answer_timeout=settings.answer_timeout,
-                    platforms=poller.adapters, on_queued=poller.worker.wake, metrics=metrics)
+                    platforms=poller.adapters, on_queued=poller.worker.wake, metrics=metrics, interest=interest)
     try:
         yield Core(settings, store, hf, arxiv, engine, poller, metrics)
     finally:

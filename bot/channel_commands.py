@@ -204,6 +204,8 @@ class ChannelCommands:
             f"Minimum upvotes: {channel.min_upvotes}",
             f"Threads: {'on (one per paper posted)' if channel.threads else 'off'}",
             f"Weekly leaderboard: {channel.leaderboard_schedule or 'off'}",
+            f"Digest order: {_digest_order(channel)}",
+            f"Daily picks: {_picks(channel)}",
             f"Topics: {len(topics)}" + (" (see 'topics')" if topics else " (add one with 'subscribe <query>')"),
             f"Posted so far: {counts.get('sent', 0)}; waiting: "
             f"{counts.get('pending', 0) + counts.get('queued', 0)}",
@@ -320,6 +322,18 @@ def _mode(channel: Channel) -> str:
     if channel.digest_time:
         return f"{digest_name(channel)} at {channel.digest_time} {channel.timezone}, top {channel.top_n}"
     return "each paper as it appears" if channel.realtime else "off (no digest set)"
+
+
+def _digest_order(channel: Channel) -> str:
+    if channel.digest_rank == "interest":
+        return "interest (what this channel 👍, saves and 👎; 'rank upvotes' to change)"
+    return "upvotes ('rank interest' to order by what this channel likes)"
+
+
+def _picks(channel: Channel) -> str:
+    if not channel.picks:
+        return "off ('picks 3' for the 3 papers this channel may like most, daily)"
+    return f"{channel.picks} a day at {channel.digest_time or '09:00'} {channel.timezone}"
 
 
 def _ago(iso: str | None, now: datetime) -> str | None:

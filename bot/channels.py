@@ -52,6 +52,9 @@ class Command:
     channel: ChannelRef
     groups: tuple[Group, ...] = ()
     """The group mentions the adapter found in the text (each written ``@name`` in ``args``)."""
+    direct: bool = False
+    """It came from a direct message with Paperboy (only the adapter can tell): there `recommend`
+    learns from the caller's own signals (all their saves, their 👍 and 👎 there)."""
 
 
 def parse_command(text: str, *, caller: Caller, channel: ChannelRef) -> Command:

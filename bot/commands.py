@@ -59,6 +59,13 @@ class CommandSpec:
     """Answered privately to the caller (help, settings, errors are always private)."""
     args: tuple[Arg, ...] = ()
     """The typed arguments, in the order the text writes them."""
+    family: str | None = None
+    """The `FAMILIES` entry it belongs to: a platform with nested commands (and a limit on how many
+    one level holds, as Discord's 25) lists it there; typed, it is the same command."""
+
+
+FAMILIES = {"interest": "what this channel likes: 👍, 👎, recommend, picks, rank, forget me"}
+"""Families of commands, by name, with a one-line description."""
 
 
 COMMANDS: dict[str, CommandSpec] = {
@@ -89,7 +96,17 @@ COMMANDS: dict[str, CommandSpec] = {
         CommandSpec("saved", "saved | saved bibtex", "your reading list, or it as BibTeX", private=True,
                     args=(Arg("format", CHOICE, "bibtex: the whole list as BibTeX", choices=("bibtex",)),)),
         CommandSpec("vote", "vote <arXiv id or URL>", "👍 a paper in this channel (again: take it back)",
-                    private=True, args=(_PAPER,)),
+                    private=True, args=(_PAPER,), family="interest"),
+        CommandSpec("downvote", "downvote <arXiv id or URL>",
+                    "👎 a paper: fewer like it here; never shown as a count (again: take it back)",
+                    private=True, args=(_PAPER,), family="interest"),
+        CommandSpec("recommend", "recommend [n]",
+                    "papers this channel may want, ranked by what it 👍, saved and 👎, with why",
+                    family="interest", args=(Arg("count", INT, "how many papers (1-25)", low=1, high=25),)),
+        CommandSpec("forget", "forget me [confirm]", "remove your 👍, 👎 and saves in this workspace or server",
+                    private=True, family="interest",
+                    args=(Arg("what", CHOICE, "me: say what would go; me confirm: remove it", required=True,
+                              choices=("me", "me confirm")),)),
         CommandSpec("leaderboard", "leaderboard [week|month] | leaderboard weekly <day> <HH:MM> [time zone] | leaderboard off",
                     "this channel's most 👍 papers of the week or month; or post them every week",
                     args=(Arg("period", CHOICE, "week or month: the board now; weekly: post it every week; off: stop",
@@ -129,6 +146,15 @@ COMMANDS: dict[str, CommandSpec] = {
         CommandSpec("threshold", "threshold <min upvotes>", "only post papers with at least this many upvotes",
                     manages=True, args=(Arg("upvotes", INT, "minimum Hugging Face upvotes", required=True, low=0,
                                             high=100_000),)),
+        CommandSpec("rank", "rank interest|upvotes",
+                    "order a digest's top papers by this channel's interest, or by upvotes", manages=True,
+                    family="interest", args=(Arg("order", CHOICE, "interest: by what this channel likes",
+                                                 required=True, choices=("interest", "upvotes")),)),
+        CommandSpec("picks", "picks <n> | picks off",
+                    "once a day, the n papers this channel may like most, at its digest time (or 09:00)",
+                    manages=True, family="interest",
+                    args=(Arg("count", CHOICE, "how many papers a day (1-10), or off", required=True,
+                              choices=(*(str(n) for n in range(1, 11)), "off")),)),
         CommandSpec("resume", "resume", "turn a paused channel back on", manages=True),
         CommandSpec("settings", "settings", "this channel's delivery settings", private=True),
         CommandSpec("status", "status", "poller health: last poll, errors, paused channels", private=True),

@@ -16,6 +16,7 @@ from bot.actions import Action, with_actions
 from bot.answers import (UsageError, cards, error_reply, fallback_note, int_arg, parse_day, query_arg,
                          ranked_matches, unique)
 from bot.channel_commands import ChannelCommands
+from bot.channel_interest import Interest
 from bot.channels import ChannelRef, Command
 from bot.commands import COMMANDS, CommandSpec
 from bot.delivery import BUTTONS
@@ -28,9 +29,12 @@ from bot.paging import PAGE, Pages
 from bot.paper import Paper
 from bot.periods import Periods
 from bot.preview import Preview
+from bot.picks import Picks
+from bot.recommend import Recommend
 from bot.reading_list import ReadingList
+from bot.signals import SignalCommands
 from bot.similar import SimilarPapers
-from bot.replies import ACTION_KINDS, Error, PaperCard, PaperList, Reply, Text
+from bot.replies import ACTION_KINDS, DOWNVOTE, Error, PaperCard, PaperList, Reply, Text
 from bot.sources import ArxivClient, HuggingFaceClient, PaperNotFound, SourceError
 from bot.store_errors import StorageLost, StorageUnavailable
 from bot.topics import Query
@@ -69,6 +73,7 @@ class Engine:
         platforms: Mapping[str, object] | None = None,
         on_queued: Callable[[], None] = lambda: None,
         metrics: Metrics | None = None,
+        interest: Interest | None = None,
     ) -> None:
         self.store = store
         self.metrics = metrics or Metrics()
@@ -96,6 +101,11 @@ class Engine:
                                 current_lists=self._current_lists, answer_timeout=answer_timeout)
         self.similar_papers = SimilarPapers(store=store, pages=self.pages, hf=hf, look_up=self.look_up,
                                             fresh=self._fresh, answer_timeout=answer_timeout)
+        self.interest = interest or Interest(store=store, clock=self.clock)
+        """Channels' interest models (shared with the poller's picks and digests)."""
+        self.signals = SignalCommands(store=store, clock=self.clock, look_up=self.look_up, interest=self.interest)
+        self.recommendations = Recommend(store=store, pages=self.pages, interest=self.interest)
+        self.picks = Picks(store=store, clock=self.clock, interest=self.interest)
 
     async def handle(self, command: Command) -> Reply:
         """Run *command*; bad input and source failures become an `Error` reply, never an exception."""
@@ -118,6 +128,8 @@ class Engine:
         handler = (getattr(self, f"_{spec.name}", None) or getattr(self.reading, spec.name, None)
                    or getattr(self.leaderboard, spec.name, None) or getattr(self.periods, spec.name, None)
                    or getattr(self.similar_papers, spec.name, None)
+                   or getattr(self.signals, spec.name, None) or getattr(self.recommendations, spec.name, None)
+                   or getattr(self.picks, spec.name, None)
                    or getattr(self.channels, spec.name))
         reply = await self._guarded(command, spec, lambda: handler(command))
         if isinstance(reply.content, Error) or spec.private:
@@ -130,6 +142,9 @@ class Engine:
             return error_reply("Paperboy does not know that button; it may be from a newer version.")
         command = Command(action.kind, action.paper_id[:100], action.caller, action.channel)
         spec = COMMANDS[action.kind]
+        if spec.name == DOWNVOTE:
+            reply = await self._guarded(command, spec, lambda: self.signals.downvote(command, clicked=True))
+            return Reply(reply.content, private=True)
         run = ((lambda: self.reading.vote(command, message_ref=action.message_ref)) if spec.name == "vote"
                else (lambda: self.reading.save(command)))
         return Reply((await self._guarded(command, spec, run)).content, private=True)

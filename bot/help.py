@@ -14,6 +14,12 @@ _TOPIC_LINES = (
     'Example: subscribe "model merging" OR unlearning -diffusion',
     'Example: subscribe cat:cs.CL "machine unlearning" upvotes:>=10',
 )
+_SIGNAL_LINES = (
+    "What this channel likes: 👍 and 🔖 saves made here count for, 👎 against (the buttons on every post, "
+    "or vote/downvote <id>); in a direct message, your reading list and your own 👍/👎 there.",
+    "recommend, picks and rank interest use them; until there are 3 👍 or saves they rank by upvotes "
+    "and say so. 'forget me' removes yours.",
+)
 _QUERY_COMMANDS = ("search", "subscribe", "preview")
 
 
@@ -23,7 +29,8 @@ def help_reply(args: str) -> Reply:
     if not wanted:
         lines = [f"{spec.usage}: {spec.summary}" for spec in COMMANDS.values()]
         lines += ["", "A paper id or link on its own shows that paper.",
-                  "'help <command>' shows a command's options and examples.", "", *_TOPIC_LINES]
+                  "'help <command>' shows a command's options and examples.", "", *_TOPIC_LINES, "",
+                  *_SIGNAL_LINES]
         return Reply(Text("\n".join(lines), title="Paperboy commands"), private=True)
     spec = COMMANDS.get(wanted.split()[0])
     if spec is None:

@@ -14,11 +14,13 @@ from datetime import datetime, timezone
 from typing import Awaitable, Callable, Mapping
 
 from bot.arxiv_feeds import CategoryFeeds, CategoryRead
+from bot.channel_interest import Interest
 from bot.delivery import Adapter
 from bot.leaderboard import Leaderboard
 from bot.metrics import Metrics
 from bot.lists import CurrentLists, arrivals, as_known, list_fetches, remember_list
 from bot.paper import Paper
+from bot.picks import Picks, lowered
 from bot.schedule import digest_due, is_weekly
 from bot.sources import HuggingFaceClient, SourceError
 from bot.topics import EveryPaper, Match, PaperText, Query, QueryError, parse_query
@@ -52,6 +54,8 @@ class PollReport:
     """Categories due but left for the next cycle, whose time for arXiv reads ran out."""
     digests: int = 0
     leaderboards: int = 0
+    picks: int = 0
+    """Daily picks posts queued this cycle."""
     updates: int = 0
     delivery: DeliveryReport = field(default_factory=DeliveryReport)
     causes: set[str] = field(default_factory=set)
@@ -91,6 +95,7 @@ class Poller:
         worker: DeliveryWorker | None = None,
         feeds: CategoryFeeds | None = None,
         metrics: Metrics | None = None,
+        interest: Interest | None = None,
     ) -> None:
         self.store = store
         self.hf = hf
@@ -109,6 +114,9 @@ class Poller:
         """arXiv's category listings, for the topics that name a category (``cat:cs.CL``); None: not read."""
         self._category_topics: dict[tuple[int, int], frozenset[str]] = {}
         """(channel id, topic id) -> the categories that topic names, for the topics that name any."""
+        self.interest = interest or Interest(store=store, clock=self.clock)
+        self.picks = Picks(store=store, clock=self.clock, interest=self.interest)
+        """Daily picks, and the order of digests ranked by interest."""
 
     async def poll_once(self, *, deliver: bool = True) -> PollReport:
         """Fetch, match, queue and (unless *deliver* is False) deliver once.
@@ -141,6 +149,7 @@ class Poller:
         channels = await self.store.list_channels()
         await self._queue_digests(channels, report, now)
         report.leaderboards = await Leaderboard(store=self.store, clock=self.clock).queue_weekly(channels, now=now)
+        report.picks = await self.picks.queue_due(channels, now=now)
         await self._record_health(report, now)
         if deliver:
             report.delivery = await self.worker.drain()
@@ -268,6 +277,7 @@ class Poller:
             papers = await self.store.get_papers([r.paper_id for r in queued])
             ranked = sorted((r.paper_id for r in queued if r.paper_id in papers),
                             key=lambda pid: -(papers[pid].upvotes or 0))
+            ranked, cold = await self.picks.digest_order(channel, ranked, papers)
             top, rest = ranked[: channel.top_n], ranked[channel.top_n:]
             if not top:
                 await self.store.update_channel(channel.id, last_digest_at=now)
@@ -278,6 +288,8 @@ class Poller:
                      if is_weekly(channel) else f"Paperboy digest for {scheduled:%a %d %b}: {count}")
             if rest:
                 title += f" (the top {len(top)} of {len(ranked)})"
+            if cold:
+                title += f" ({lowered(cold)})"
             if await self.store.enqueue_digest(channel.id, tag=f"digest:{scheduled:%Y-%m-%d}", title=title,
                                                top=top, skipped=rest, at=now):
                 report.digests += 1

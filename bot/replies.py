@@ -14,13 +14,15 @@ from bot.paper import Paper
 
 SAVE = "save"
 VOTE = "vote"
-ACTION_KINDS = (SAVE, VOTE)
+DOWNVOTE = "downvote"
+"""👎, "not for us": a signal for the channel's interest model, never shown as a count."""
+ACTION_KINDS = (SAVE, VOTE, DOWNVOTE)
 """What a person can do to a posted paper with one click (a button where the platform has them)."""
 
 
 @dataclass(frozen=True, slots=True)
 class CardAction:
-    """One click on a card: ``kind`` (`SAVE` or `VOTE`) on ``paper_id``, shown as ``label`` (``👍 3``).
+    """One click on a card: ``kind`` (`SAVE`, `VOTE` or `DOWNVOTE`) on ``paper_id``, shown as ``label`` (``👍 3``).
 
     Adapters render it as a button and turn a click on it back into a `bot.actions.Action`
     of the same kind and paper; they never compute the label.
@@ -51,7 +53,7 @@ class PaperCard:
     (a leaderboard's ``👍 3 · 🔖 1``, similar's ``shares: merging, expert``)."""
     detail: bool = False
     actions: tuple[CardAction, ...] = ()
-    """The buttons under the card (save, 👍 with its count); empty where the platform has no buttons."""
+    """The buttons under the card (save, 👍 with its count, 👎); empty where the platform has no buttons."""
 
 
 @dataclass(frozen=True, slots=True)

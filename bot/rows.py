@@ -33,6 +33,12 @@ class Channel:
     """When the weekly leaderboard is posted: ``<day> <HH:MM> <time zone>`` (``mon 09:00 Europe/Paris``)."""
     digest_days: str | None = None
     """The days the digest goes out: None every day, ``mon-fri`` the weekdays, one day (``mon``) weekly."""
+    digest_rank: str = "upvotes"
+    """How a digest chooses and orders its top N: ``upvotes`` (Hugging Face's) or ``interest`` (the channel's model)."""
+    picks: int | None = None
+    """How many papers the daily picks post holds (None: no picks)."""
+    last_picks_at: datetime | None = None
+    """The picks time last served (the picks of that day are queued)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,3 +158,12 @@ class RankedPaper:
     paper_id: str
     votes: int
     saves: int
+
+
+@dataclass(frozen=True, slots=True)
+class PaperSignals:
+    """What people said of one paper where a model learns: positives (👍, saves) and negatives (👎)."""
+
+    paper_id: str
+    positive: int
+    negative: int

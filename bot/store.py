@@ -17,11 +17,12 @@ from urllib.parse import urlsplit, urlunsplit
 
 from bot.channels import ChannelRef
 from bot.paper import Paper
-from bot.rows import Channel, Delivery, OutboxEntry, PostedCard, RankedPaper, Reader, SavedPaper, Settlement, Topic
+from bot.rows import (Channel, Delivery, OutboxEntry, PaperSignals, PostedCard, RankedPaper, Reader, SavedPaper,
+                      Settlement, Topic)
 
 PORTABLE_TABLES = (
     "channels", "topics", "papers", "paper_lists", "deliveries", "outbox", "state", "installations",
-    "oauth_states", "saves", "votes",
+    "oauth_states", "saves", "votes", "downvotes",
 )
 """The tables `paperboy db copy` moves between backends, parents before children.
 
@@ -60,6 +61,9 @@ class PaperStore(Protocol):
     async def get_papers(self, paper_ids: Sequence[str]) -> dict[str, Paper]: ...
     async def search_papers(self, terms: Sequence[str], *, limit: int = 200) -> list[Paper]: ...
     async def papers_since(self, day: date) -> list[Paper]: ...
+    async def recent_papers(self, since: datetime, *, limit: int = 2000) -> list[Paper]:
+        """Cached papers published (submitted to arXiv) at or after *since*, newest first, at most *limit*."""
+        ...
     async def save_list(self, name: str, paper_ids: Sequence[str], *, at: datetime) -> None: ...
     async def get_list(self, name: str) -> tuple[list[Paper], datetime | None]: ...
 
@@ -106,6 +110,11 @@ class LedgerStore(Protocol):
                              skipped: Sequence[str], at: datetime) -> bool: ...
     async def enqueue_update(self, channel_id: int, paper_id: str, *, target_ref: str, tag: str,
                              at: datetime) -> bool: ...
+    async def enqueue_picks(self, channel_id: int, *, tag: str, title: str,
+                            picks: Sequence[tuple[str, str | None]], at: datetime) -> bool:
+        """Queue one list post (a ``digest`` entry) of (paper id, why) *picks*, their ledger rows, and stamp
+        `Channel.last_picks_at`, in one transaction; False when *tag* is there already or no pick is new."""
+        ...
     async def due_outbox(self, *, now: datetime, channel_id: int | None = None, limit: int = 5000,
                          platforms: Sequence[str] | None = None,
                          per_channel: int | None = None) -> list[OutboxEntry]: ...
@@ -158,7 +167,7 @@ LEGACY_SLACK_IMPORTED_KEY = "slack.legacy_imported"
 
 
 class CommunityStore(Protocol):
-    """What a community does with the papers: each person's reading list, and 👍 per channel.
+    """What a community does with the papers: each person's reading list, 👍 and 👎 per channel.
 
     A reading list belongs to a `Reader` (one person in one workspace or server) and spans that
     workspace's channels. A vote belongs to (channel, paper, user): one per person per paper there.
@@ -190,6 +199,18 @@ class CommunityStore(Protocol):
         from there: a vote for a paper Paperboy never posted there counts too, so a vote's reply and the
         leaderboard agree. Papers with neither votes nor saves are left out.
         """
+        ...
+    async def toggle_downvote(self, channel_id: int, paper_id: str, user_id: str, *, at: datetime) -> bool:
+        """Add *user_id*'s 👎 to *paper_id* in the channel, or take it back if there; return whether it is there now."""
+        ...
+    async def channel_signals(self, channel_id: int) -> list[PaperSignals]:
+        """Every paper signalled in the channel, by id: 👍 and saves made there positive, 👎 there negative."""
+        ...
+    async def reader_signals(self, reader: Reader, channel_id: int | None) -> list[PaperSignals]:
+        """A person's signals for their direct message *channel_id*: all their saves, their own 👍/👎 there."""
+        ...
+    async def forget_reader(self, reader: Reader) -> tuple[int, int, int]:
+        """Remove the person's 👍, 👎 and saves in their workspace or server; return (👍, 👎, saves) removed."""
         ...
 
 

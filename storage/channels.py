@@ -14,12 +14,13 @@ from bot.rows import Channel, Topic
 
 _CHANNEL_COLUMNS = (
     "id, platform, workspace, channel, realtime, digest_time, timezone, top_n, min_upvotes, "
-    "paused_reason, last_digest_at, created_at, threads, leaderboard_schedule, digest_days"
+    "paused_reason, last_digest_at, created_at, threads, leaderboard_schedule, digest_days, "
+    "digest_rank, picks, last_picks_at"
 )
 _TOPIC_COLUMNS = "id, channel_id, query, added_by, added_at, baseline_taken, added_by_id, number, notify, notify_name"
 _UPDATABLE = frozenset(
     {"realtime", "digest_time", "timezone", "top_n", "min_upvotes", "paused_reason", "last_digest_at", "threads",
-     "leaderboard_schedule", "digest_days"}
+     "leaderboard_schedule", "digest_days", "digest_rank", "picks", "last_picks_at"}
 )
 
 
@@ -38,6 +39,9 @@ def _channel(row: sqlite3.Row) -> Channel:
         threads=bool(row["threads"]),
         leaderboard_schedule=row["leaderboard_schedule"],
         digest_days=row["digest_days"],
+        digest_rank=row["digest_rank"],
+        picks=row["picks"],
+        last_picks_at=from_db(row["last_picks_at"]),
     )
 
 

@@ -16,7 +16,8 @@ COLUMNS: dict[str, dict[str, str]] = {
         "id": "int", "platform": "text", "workspace": "text", "channel": "text", "realtime": "bool",
         "digest_time": "text", "timezone": "text", "top_n": "int", "min_upvotes": "int",
         "paused_reason": "text", "last_digest_at": "time", "created_at": "time", "threads": "bool",
-        "leaderboard_schedule": "text", "digest_days": "text",
+        "leaderboard_schedule": "text", "digest_days": "text", "digest_rank": "text", "picks": "int",
+        "last_picks_at": "time",
     },
     "topics": {
         "id": "int", "channel_id": "int", "query": "text", "added_by": "text", "added_at": "time",
@@ -48,12 +49,14 @@ COLUMNS: dict[str, dict[str, str]] = {
         "saved_at": "time",
     },
     "votes": {"channel_id": "int", "paper_id": "text", "user_id": "text", "voted_at": "time"},
+    "downvotes": {"channel_id": "int", "paper_id": "text", "user_id": "text", "voted_at": "time"},
 }
 
 _ORDER: dict[str, str] = {
     "installations": "kind, enterprise_id, team_id, user_id",
     "saves": "platform, workspace, user_id, paper_id",
     "votes": "channel_id, paper_id, user_id",
+    "downvotes": "channel_id, paper_id, user_id",
 }
 """How tables without an ``id`` are dumped: by their whole primary key, so a dump's order is stable."""
 

@@ -18,10 +18,11 @@ from storage.legacy_slack import LegacySlackQueries
 from storage.outbox import OutboxQueries
 from storage.papers import SEARCH_BUDGET, PaperQueries
 from storage.process_lock import ProcessLock
+from storage.signals import SignalQueries
 
 
 class Store(PaperQueries, ChannelQueries, DeliveryQueries, OutboxQueries, InstallationQueries, LegacySlackQueries,
-            CommunityQueries):
+            CommunityQueries, SignalQueries):
     """Paperboy's SQLite database: papers, channels and topics, the delivery ledger, small state.
 
     Open it with ``await Store.open(path)`` (or ``async with await Store.open(path) as store``);

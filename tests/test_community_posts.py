@@ -34,7 +34,8 @@ async def posted_paper(chat, core, fake_hf, clock, *, channel: str = "general") 
 async def test_a_post_carries_save_and_vote_buttons_only_where_the_platform_has_them(chat, core, fake_hf, clock):
     paper_id, _ = await posted_paper(chat, core, fake_hf, clock)
     (_, post), = [item for item in chat.history if item[1].tag == f"paper:{paper_id}"]
-    assert post.content.actions == (CardAction("save", paper_id, "🔖 Save"), CardAction("vote", paper_id, "👍"))
+    assert post.content.actions == (CardAction("save", paper_id, "🔖 Save"), CardAction("vote", paper_id, "👍"),
+                                    CardAction("downvote", paper_id, "👎"))
     assert parse_action_id(action_id(post.content.actions[1])) == ("vote", paper_id)
 
     plain = MemoryAdapter(core.engine, platform="plain", capabilities=frozenset())
@@ -63,12 +64,12 @@ async def test_three_votes_show_as_three_on_the_edited_post_and_a_second_click_t
         assert reply.private and isinstance(reply.content, Text)
     await core.poller.worker.drain()
     # The clicks came together: one edit, paced like every send, showing the count when it went out.
-    assert [(r, labels(p.content)) for _, r, p in chat.edits] == [(ref, ["🔖 Save", "👍 3"])]
+    assert [(r, labels(p.content)) for _, r, p in chat.edits] == [(ref, ["🔖 Save", "👍 3", "👎"])]
 
     again = await chat.click("vote", paper_id, message_ref=ref, user="U2")
     assert "Took back" in again.content.body and "(2 in this channel)" in again.content.body
     await core.poller.worker.drain()
-    assert labels(chat.edits[-1][2].content) == ["🔖 Save", "👍 2"]
+    assert labels(chat.edits[-1][2].content) == ["🔖 Save", "👍 2", "👎"]
     channel = await core.store.get_channel(chat.channel())
     assert await core.store.vote_counts(channel.id, [paper_id]) == {paper_id: 2}
 
@@ -77,7 +78,7 @@ async def test_the_vote_command_updates_the_papers_post_in_that_channel(chat, co
     paper_id, ref = await posted_paper(chat, core, fake_hf, clock)
     await chat.push(f"vote {paper_id}", user="U9")
     await core.poller.worker.drain()
-    assert [(r, labels(p.content)) for _, r, p in chat.edits] == [(ref, ["🔖 Save", "👍 1"])]
+    assert [(r, labels(p.content)) for _, r, p in chat.edits] == [(ref, ["🔖 Save", "👍 1", "👎"])]
 
 
 async def test_a_vote_on_a_digest_edits_the_whole_digest(chat, core, fake_hf, clock):
@@ -104,7 +105,7 @@ async def test_a_public_look_up_has_buttons_with_the_channels_counts_and_a_priva
     paper_id, ref = await posted_paper(chat, core, fake_hf, clock)
     await chat.click("vote", paper_id, message_ref=ref)
     shown = await chat.push(f"show {paper_id}")
-    assert not shown.private and labels(shown.content) == ["🔖 Save", "👍 1"]
+    assert not shown.private and labels(shown.content) == ["🔖 Save", "👍 1", "👎"]
     await chat.push(f"save {paper_id}")
     assert all(not c.actions for c in (await chat.push("saved")).content.cards)
 

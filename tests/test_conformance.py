@@ -266,7 +266,7 @@ async def test_buttons_appear_only_where_declared_and_carry_the_paper(driver):
     await driver.adapter.send(driver.channel, card_post(a_paper(), actions=True))
     shown = driver.buttons(driver.shown()[-1])
     if BUTTONS in driver.adapter.capabilities:
-        assert shown == [f"paperboy:save:{PAPER_ID}", f"paperboy:vote:{PAPER_ID}"]
+        assert shown == [f"paperboy:save:{PAPER_ID}", f"paperboy:vote:{PAPER_ID}", f"paperboy:downvote:{PAPER_ID}"]
     else:
         assert shown == []
 
@@ -301,6 +301,21 @@ async def test_a_save_click_lands_on_the_clickers_reading_list_and_a_vote_is_cou
     assert paper.id in await driver.command("saved")
     voted = await driver.click(sent.message_ref, f"paperboy:vote:{paper.id}")
     assert "(1 in this channel)" in voted
+
+
+async def test_a_downvote_click_is_noted_privately_and_a_second_takes_it_back(driver):
+    title, abstract = seed_titles_and_abstracts()[0]
+    paper = Paper(id=seed_id(0), title=title, abstract=abstract)
+    await driver.core.store.save_papers([paper])
+    sent = await driver.adapter.send(driver.channel, card_post(paper, actions=True))
+    noted = await driver.click(sent.message_ref, f"paperboy:downvote:{paper.id}")
+    assert "Noted: fewer papers like this here" in noted and "to take it back" in noted
+    channel = await driver.core.store.get_channel(driver.channel)
+    signals = await driver.core.store.channel_signals(channel.id)
+    assert [(s.paper_id, s.positive, s.negative) for s in signals] == [(paper.id, 0, 1)]
+    taken_back = await driver.click(sent.message_ref, f"paperboy:downvote:{paper.id}")
+    assert f"Took back your 👎 on {paper.id}" in taken_back
+    assert await driver.core.store.channel_signals(channel.id) == []
 
 
 async def test_votes_and_saves_on_delivered_posts_rank_the_leaderboard(driver):

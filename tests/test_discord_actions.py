@@ -103,7 +103,8 @@ async def test_a_post_carries_save_and_vote_buttons_beside_its_link_buttons(reco
     (body,) = fake_discord.channel_messages[fake_discord.channel_id]
     actions, links = buttons(body)
     assert [(b["style"], b["label"], b["custom_id"]) for b in actions] == [
-        (2, "🔖 Save", f"paperboy:save:{seed_id(0)}"), (2, "👍 2", f"paperboy:vote:{seed_id(0)}")]
+        (2, "🔖 Save", f"paperboy:save:{seed_id(0)}"), (2, "👍 2", f"paperboy:vote:{seed_id(0)}"),
+        (2, "👎", f"paperboy:downvote:{seed_id(0)}")]
     assert [b["label"] for b in links] == ["Hugging Face", "arXiv", "PDF", "Code"]
     assert all(b["style"] == 5 and b["url"].startswith("https://") for b in links)
     assert discord_limit_errors(body) == [] and body["allowed_mentions"] == NO_MENTIONS
@@ -120,7 +121,8 @@ async def test_a_digest_gets_one_row_per_card_within_five_and_drops_the_rest(rec
     rows = buttons(body)
     assert len(rows) == 5 and discord_limit_errors(body) == []
     for number, row in enumerate(rows):
-        link, save, vote = row
+        link, save, vote, downvote = row
+        assert downvote["custom_id"] == f"paperboy:downvote:{seed_id(number)}" and downvote["label"] == "👎"
         assert link["style"] == 5 and link["label"].startswith(f"{number + 1}. A rather long") and len(link["label"]) <= 80
         assert save["custom_id"] == f"paperboy:save:{seed_id(number)}"
         assert vote["label"] == (f"👍 {number}" if number else "👍")
@@ -135,7 +137,7 @@ async def test_an_edit_shows_the_new_counts_on_the_buttons(recording, fake_disco
     assert edited.message_ref == sent.message_ref
     (message,) = fake_discord.messages[fake_discord.channel_id]
     labels = [b["label"] for b in message["components"][0]["components"]]
-    assert labels == ["🔖 Save", "👍 3"]
+    assert labels == ["🔖 Save", "👍 3", "👎"], "👎 never shows a count"
     assert fake_discord.edits[sent.message_ref][0]["allowed_mentions"] == NO_MENTIONS
 
 
@@ -288,7 +290,8 @@ async def test_subscribing_in_a_dm_brings_new_papers_there(bot, core, fake_disco
     assert report.sent == 1
     (message,) = fake_discord.dm_messages("777")
     assert message["embeds"][0]["url"].endswith("2411.00001") and message["allowed_mentions"] == NO_MENTIONS
-    assert [b["custom_id"] for b in buttons(message)[0]] == ["paperboy:save:2411.00001", "paperboy:vote:2411.00001"]
+    assert [b["custom_id"] for b in buttons(message)[0]] == ["paperboy:save:2411.00001", "paperboy:vote:2411.00001",
+                                                             "paperboy:downvote:2411.00001"]
     assert fake_discord.channel_messages.get(fake_discord.channel_id) is None
 
 
@@ -299,14 +302,38 @@ async def test_managing_a_guild_channel_still_needs_manage_channels(recording, f
 
 
 async def test_the_tree_is_generated_from_the_command_table(recording, fake_discord):
-    from bot.commands import COMMANDS
+    from bot.commands import COMMANDS, FAMILIES
 
     (papers,) = fake_discord.global_commands
-    synced = {o["name"]: [p["name"] for p in o.get("options") or []] for o in papers["options"]}
+    synced = {o["name"]: [p["name"] for p in o.get("options") or []] for o in papers["options"] if o["type"] == 1}
+    synced |= {o["name"]: [p["name"] for p in o.get("options") or []]
+               for group in papers["options"] if group["type"] == 2 for o in group["options"]}
     assert synced == {name: [a.name for a in spec.args] for name, spec in COMMANDS.items()}
+    assert {o["name"] for o in papers["options"] if o["type"] == 2} == set(FAMILIES)
     await clicked(fake_discord, await fake_discord.run_command(
         "leaderboard", {"period": "weekly", "day": "fri", "time": "17:00", "timezone": "Europe/Paris"}))
     await clicked(fake_discord, await fake_discord.run_command("threshold", {"upvotes": 0}))
     board, threshold = recording.engine.commands
     assert (board.name, board.args) == ("leaderboard", "weekly fri 17:00 Europe/Paris")
     assert (threshold.name, threshold.args) == ("threshold", "0")
+
+
+async def test_a_downvote_click_is_noted_privately_by_the_real_engine_and_taken_back(bot, core, fake_discord):
+    """👎 on a delivered post: real discord.py, the fake Discord, the real engine and storage; no public count."""
+    await core.store.save_papers([paper(0)])
+    channel = await core.store.ensure_channel(ref(fake_discord))
+    await core.store.enqueue_posts(channel.id, [(seed_id(0), "matched", None)], at=core.engine.clock(),
+                                   max_per_hour=10)
+    await core.poller.worker.drain()
+    (message,) = fake_discord.messages[fake_discord.channel_id]
+    custom_id = f"paperboy:downvote:{seed_id(0)}"
+    assert custom_id in [b["custom_id"] for b in buttons(message)[0]]
+    first = await clicked(fake_discord, await fake_discord.click(message["id"], custom_id, user_id="5151"))
+    assert is_ephemeral(first)
+    assert "Noted: fewer papers like this here; click again to take it back." in str(first.messages())
+    assert [(s.paper_id, s.negative) for s in await core.store.channel_signals(channel.id)] == [(seed_id(0), 1)]
+    second = await clicked(fake_discord, await fake_discord.click(message["id"], custom_id, user_id="5151"))
+    assert is_ephemeral(second) and "Took back your 👎" in str(second.messages())
+    assert await core.store.channel_signals(channel.id) == []
+    await core.poller.worker.drain()
+    assert fake_discord.edits.get(message["id"]) is None, "a 👎 changes nothing anyone else sees"

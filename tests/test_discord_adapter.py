@@ -14,7 +14,7 @@ from pydantic import SecretStr
 
 from adapters.discord import DiscordAdapter, application_id_from_token, invite_url
 from bot.channels import ChannelRef
-from bot.commands import COMMANDS
+from bot.commands import COMMANDS, FAMILIES
 from bot.delivery import DeliveryStatus
 from bot.replies import Error, PaperCard, Post, Reply
 from bot.settings import parse_shards
@@ -64,8 +64,10 @@ async def bot(core, settings, fake_discord):
 
 
 async def run(fake: FakeDiscord, subcommand: str, options: dict | None = None, **kw) -> Interaction:
-    """Send one `/papers` interaction and wait until the user sees an answer."""
-    interaction = await fake.run_command(subcommand, options, **kw)
+    """Send one `/papers` interaction (a family's command in its group) and wait until the user sees an answer."""
+    spec = COMMANDS.get(subcommand)
+    path = f"{spec.family} {subcommand}" if spec and spec.family else subcommand
+    interaction = await fake.run_command(path, options, **kw)
     await fake.wait_for(lambda: interaction.done and (not interaction.deferred or interaction.messages()),
                         timeout=15)
     assert interaction.rejected == [], interaction.rejected
@@ -95,8 +97,14 @@ async def test_start_logs_in_syncs_once_and_mirrors_the_engine_commands(core, se
     assert adapter.synced
     assert fake_discord.requests_to("GET", "/users/@me") and fake_discord.requests_to("GET", "/oauth2/applications/@me")
     (papers,) = fake_discord.global_commands
-    options = {o["name"]: o for o in papers["options"]}
-    assert set(options) == set(COMMANDS)
+    top = {o["name"]: o for o in papers["options"]}
+    assert set(top) == {s.name for s in COMMANDS.values() if not s.family} | set(FAMILIES)
+    assert len(top) <= 25 and all(len(top[f]["options"]) <= 25 for f in FAMILIES), "Discord's limit per level"
+    family = {o["name"]: o for f in FAMILIES for o in top[f]["options"]}
+    assert all(o["type"] == 1 for o in family.values()) and top["interest"]["type"] == 2
+    options = top | family
+    assert set(options) == set(COMMANDS) | set(FAMILIES)
+    assert {c["value"] for c in options["picks"]["options"][0]["choices"]} == {*map(str, range(1, 11)), "off"}
     count = options["trending"]["options"][0]
     assert (count["type"], count["min_value"], count["max_value"]) == (4, 1, 25)
     digest = {o["name"]: o for o in options["digest"]["options"]}
@@ -176,6 +184,8 @@ async def test_every_subcommand_answers_in_time_with_the_right_visibility(bot, f
         ("vote", {"paper": seed_id(1)}, True), ("unsave", {"paper": seed_id(1)}, True),
         ("leaderboard", None, False), ("leaderboard", {"period": "month"}, False),  # the 👍 above is on it
         ("week", None, False), ("month", None, False),
+        ("downvote", {"paper": seed_id(2)}, True), ("recommend", {"count": 3}, False),
+        ("forget", {"what": "me"}, True), ("rank", {"order": "interest"}, False), ("picks", {"count": "3"}, False),
     ]
     assert {name for name, _, _ in cases} == set(COMMANDS)
     for name, options, private in cases:

@@ -49,7 +49,8 @@ async def test_three_votes_edit_the_post_to_show_three(bot, core, fake_discord):
     await queue_paper(core, fake_discord)
     assert (await core.poller.worker.drain()).sent == 1
     (post,) = fake_discord.messages[fake_discord.channel_id]
-    assert labels(post) == {f"paperboy:save:{PAPER_ID}": "🔖 Save", f"paperboy:vote:{PAPER_ID}": "👍"}
+    assert labels(post) == {f"paperboy:save:{PAPER_ID}": "🔖 Save", f"paperboy:vote:{PAPER_ID}": "👍",
+                           f"paperboy:downvote:{PAPER_ID}": "👎"}
 
     answers = [await clicked(fake_discord, await fake_discord.click(post["id"], f"paperboy:vote:{PAPER_ID}",
                                                                     user_id=user))

@@ -132,6 +132,7 @@ async def test_a_sent_post_shows_save_and_vote_beside_the_link_buttons(adapter: 
     assert [(e["text"]["text"], e["action_id"], e["value"]) for e in clicks] == [
         ("🔖 Save", "paperboy:save:2403.10001", "2403.10001"),
         ("👍 3", "paperboy:vote:2403.10001", "2403.10001"),
+        ("👎", "paperboy:downvote:2403.10001", "2403.10001"),
     ]
 
 
@@ -147,7 +148,8 @@ def test_each_card_of_a_list_gets_its_own_actions_block() -> None:
 
     groups = action_elements(blocks)
     assert [[e["action_id"] for e in group] for group in groups] == [
-        [f"paperboy:save:2403.1000{n}", f"paperboy:vote:2403.1000{n}"] for n in range(3)
+        [f"paperboy:save:2403.1000{n}", f"paperboy:vote:2403.1000{n}", f"paperboy:downvote:2403.1000{n}"]
+        for n in range(3)
     ]
     kinds = [b["type"] for b in blocks]
     assert kinds[:4] == ["header", "section", "actions", "divider"]  # the buttons right under their paper

@@ -61,7 +61,7 @@ async def click(adapter: SlackAdapter, slack: FakeSlack, action_id: str, *, user
 
 
 def buttons(message: dict) -> dict[str, str]:
-    """action_id → label of a message's Save and 👍 buttons."""
+    """action_id → label of a message's Save, 👍 and 👎 buttons."""
     return {e["action_id"]: e["text"]["text"] for b in message["blocks"] if b["type"] == "actions"
             for e in b["elements"] if "action_id" in e and e["action_id"].startswith("paperboy:")}
 
@@ -70,7 +70,8 @@ async def test_three_votes_edit_the_post_to_show_three(adapter: SlackAdapter, sl
     await queue_paper(core)
     assert (await core.poller.worker.drain()).sent == 1
     [post] = slack.messages_in("C1")
-    assert buttons(post) == {f"paperboy:save:{PAPER_ID}": "🔖 Save", f"paperboy:vote:{PAPER_ID}": "👍"}
+    assert buttons(post) == {f"paperboy:save:{PAPER_ID}": "🔖 Save", f"paperboy:vote:{PAPER_ID}": "👍",
+                             f"paperboy:downvote:{PAPER_ID}": "👎"}
 
     answers = [await click(adapter, slack, f"paperboy:vote:{PAPER_ID}", user_id=user, message_ts=post["ts"])
                for user in ("U1", "U2", "U3")]
@@ -82,6 +83,26 @@ async def test_three_votes_edit_the_post_to_show_three(adapter: SlackAdapter, sl
     assert edited["ts"] == post["ts"] and "edited" in edited
     assert buttons(edited)[f"paperboy:vote:{PAPER_ID}"] == "👍 3"
     assert slack.calls_to("chat.update") and slack.posted_paper_ids("C1") == [PAPER_ID]
+
+
+async def test_a_downvote_click_is_noted_privately_and_a_second_takes_it_back(
+    adapter: SlackAdapter, slack: FakeSlack, core: Core,
+) -> None:
+    channel_id = await queue_paper(core)
+    await core.poller.worker.drain()
+    [post] = slack.messages_in("C1")
+
+    noted = await click(adapter, slack, f"paperboy:downvote:{PAPER_ID}", user_id="U1", message_ts=post["ts"])
+    assert noted["response_type"] == "ephemeral" and not is_warning(noted)
+    assert "Noted: fewer papers like this here; click again to take it back." in all_text(noted)
+    assert [(s.paper_id, s.negative) for s in await core.store.channel_signals(channel_id)] == [(PAPER_ID, 1)]
+    await core.poller.worker.drain()
+    assert slack.calls_to("chat.update") == [], "a 👎 has no public count to show"
+    assert buttons(slack.messages_in("C1")[0])[f"paperboy:downvote:{PAPER_ID}"] == "👎"
+
+    back = await click(adapter, slack, f"paperboy:downvote:{PAPER_ID}", user_id="U1", message_ts=post["ts"])
+    assert back["response_type"] == "ephemeral" and f"Took back your 👎 on {PAPER_ID}" in all_text(back)
+    assert await core.store.channel_signals(channel_id) == []
 
 
 async def test_a_save_click_puts_the_paper_on_the_reading_list(

@@ -62,7 +62,7 @@ async def answer(
 ) -> None:
     """Run the ``name args`` command through *engine* and answer *interaction* in time."""
     command = Command(name=name, args=args.strip(), caller=caller(interaction), channel=channel_ref(interaction),
-                      groups=groups)
+                      groups=groups, direct=interaction.guild_id is None)
     await answer_in_time(interaction, _handle(engine, command), private=COMMANDS[name].private, wait=wait)
 
 

@@ -17,7 +17,7 @@ from discord import app_commands
 from adapters.discord import render
 from adapters.discord.commands import MAX_CHOICES, answer, channel_ref, role_groups
 from bot.channels import Group
-from bot.commands import CHOICE, COMMANDS, INT, ROLE, TEXT, TIMEZONE, TOPIC, Arg, CommandSpec
+from bot.commands import CHOICE, COMMANDS, FAMILIES, INT, ROLE, TEXT, TIMEZONE, TOPIC, Arg, CommandSpec
 from bot.delivery import CommandEngine
 from bot.timezones import suggest_timezones
 
@@ -26,13 +26,19 @@ DESCRIPTION_LIMIT = 100
 
 
 def build_group(engine: CommandEngine) -> app_commands.Group:
-    """Return the `/papers` group with one subcommand per entry of `COMMANDS`."""
+    """Return the `/papers` group with one subcommand per entry of `COMMANDS`.
+
+    A command of a family (`bot.commands.FAMILIES`) goes into that family's subgroup
+    (``/papers interest recommend``): Discord allows 25 subcommands per level.
+    """
     # Servers and the direct message with Paperboy (a DM channel can subscribe like any other).
     papers = app_commands.Group(name="papers", description="Hugging Face research papers in this channel",
                                 allowed_contexts=app_commands.AppCommandContext(guild=True, dm_channel=True),
                                 allowed_installs=app_commands.AppInstallationType(guild=True))
+    families = {name: app_commands.Group(name=name, description=summary[:DESCRIPTION_LIMIT], parent=papers)
+                for name, summary in FAMILIES.items()}
     for spec in COMMANDS.values():
-        papers.add_command(subcommand(spec, engine))
+        (families[spec.family] if spec.family else papers).add_command(subcommand(spec, engine))
     return papers
 
 

@@ -593,7 +593,8 @@ class SlackAdapter:
         """
         spec = COMMANDS.get(command.name)
         if direct:
-            return dataclasses.replace(command, caller=dataclasses.replace(command.caller, can_manage=True))
+            return dataclasses.replace(command, caller=dataclasses.replace(command.caller, can_manage=True),
+                                       direct=True)
         if not self.settings.slack_admins_only or spec is None or not spec.manages:
             return command
         can_manage, name = await self._is_manager(command.caller.id, client)

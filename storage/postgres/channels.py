@@ -14,12 +14,13 @@ from storage.postgres.connection import Queries
 
 _CHANNEL_COLUMNS = (
     "id, platform, workspace, channel, realtime, digest_time, timezone, top_n, min_upvotes, "
-    "paused_reason, last_digest_at, created_at, threads, leaderboard_schedule, digest_days"
+    "paused_reason, last_digest_at, created_at, threads, leaderboard_schedule, digest_days, "
+    "digest_rank, picks, last_picks_at"
 )
 _TOPIC_COLUMNS = "id, channel_id, query, added_by, added_at, baseline_taken, added_by_id, number, notify, notify_name"
 _UPDATABLE = frozenset(
     {"realtime", "digest_time", "timezone", "top_n", "min_upvotes", "paused_reason", "last_digest_at", "threads",
-     "leaderboard_schedule", "digest_days"}
+     "leaderboard_schedule", "digest_days", "digest_rank", "picks", "last_picks_at"}
 )
 _ACTIVE = "FROM topics t JOIN channels c ON c.id = t.channel_id WHERE c.paused_reason IS NULL"
 
@@ -32,6 +33,7 @@ def _channel(row: asyncpg.Record) -> Channel:
         top_n=row["top_n"], min_upvotes=row["min_upvotes"], paused_reason=row["paused_reason"],
         last_digest_at=row["last_digest_at"], created_at=row["created_at"], threads=row["threads"],
         leaderboard_schedule=row["leaderboard_schedule"], digest_days=row["digest_days"],
+        digest_rank=row["digest_rank"], picks=row["picks"], last_picks_at=row["last_picks_at"],
     )
 
 

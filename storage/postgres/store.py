@@ -21,10 +21,11 @@ from storage.postgres.installations import InstallationQueries
 from storage.postgres.ledger import LedgerQueries
 from storage.postgres.outbox import OutboxQueries
 from storage.postgres.papers import PaperQueries
+from storage.postgres.signals import SignalQueries
 
 
 class PostgresStore(PaperQueries, ChannelQueries, LedgerQueries, OutboxQueries, InstallationQueries, CommunityQueries,
-                    Coordination):
+                    SignalQueries, Coordination):
     """Paperboy's Postgres database. Open it with ``await PostgresStore.open(url)``.
 
     Methods borrow connections from a pool; one more connection, kept for the store's life,

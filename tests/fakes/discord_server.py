@@ -478,7 +478,7 @@ class FakeDiscord:
         user_id: str = "4242",
         dm_user: str | None = None,
     ) -> Interaction:
-        """Send INTERACTION_CREATE for ``/papers <subcommand>``; ``focused`` makes it an autocomplete.
+        """Send INTERACTION_CREATE for ``/papers <subcommand>`` (or ``<group> <subcommand>``); ``focused`` makes it an autocomplete.
 
         A `FakeRole` value is a role option (resolved, as Discord sends it); ``dm_user`` sends it
         from that user's direct message with the bot instead of the guild channel.
@@ -499,6 +499,9 @@ class FakeDiscord:
             "type": 1,
             "options": [{"name": subcommand, "type": 1, "options": typed}],
         }
+        group, _, sub = subcommand.partition(" ")
+        if sub:  # ``interest vote``: a subcommand in a subcommand group (type 2)
+            data["options"] = [{"name": group, "type": 2, "options": [{"name": sub, "type": 1, "options": typed}]}]
         if resolved:
             data["resolved"] = resolved
         if self.guild_commands.get(self.guild_id):
