@@ -118,6 +118,7 @@ async def test_on_the_console_signals_recommend_and_forget_me_are_typed(env):  #
         "trending", f"downvote {seed_id(30)}", "recommend 3", "forget me", "forget me confirm", "recommend 1"]
     code, out, err = await paperboy("console", env=env, stdin="\n".join(lines) + "\n")
     assert code == 0, err
+    out = " ".join(out.split())  # the console wraps to its width; compare the words
     assert f"Noted: fewer papers like this here; type 'downvote {seed_id(30)}' again to take it back." in out
     assert "Recommended for you" in out and "close to: “" in out and "weighs: " in out, "the console is your own"
     assert "Removed 5 signals: 0 👍, 1 👎 and 4 saves." in out
