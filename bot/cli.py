@@ -137,8 +137,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         _configure_logging(settings, console=_console_in_use(args, settings))
         result = args.func(args, settings)
         return asyncio.run(result) if asyncio.iscoroutine(result) else result
-    except SettingsError as error:
-        return _fail(error, status=2)
+    except SettingsError as error:  # one line per bad setting
+        for line in str(error).splitlines()[:-1]:
+            _fail(line, status=2)
+        return _fail(str(error).splitlines()[-1], status=2)
     except StartupError as error:
         return _fail(error, status=1)
     except StorageLost as error:  # raised while running: stopping beats writing into a file nobody reads

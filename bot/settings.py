@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.setting_errors import describe_errors
 
 
 def _env(name: str) -> AliasChoices:
@@ -45,7 +47,7 @@ class Settings(BaseSettings):
     update_posts: bool = Field(False, validation_alias=_env("PAPERBOY_UPDATE_POSTS"))
     log_format: Literal["text", "json"] = Field("text", validation_alias=_env("PAPERBOY_LOG_FORMAT"))
     """``json``: one JSON object per log line (time, level, logger, message, channel and paper where known)."""
-    health_port: int | None = Field(None, ge=1, le=65535, validation_alias=_env("PAPERBOY_HEALTH_PORT"))
+    health_port: int | None = Field(None, ge=1, le=65535, examples=[8080], validation_alias=_env("PAPERBOY_HEALTH_PORT"))
     """Serve ``GET /healthz`` and ``GET /metrics`` on this port; unset: off."""
     log_file: str = Field("paperboy.log", validation_alias=_env("PAPERBOY_LOG_FILE"))
     """Where the log goes while the console is in use ("-": standard error)."""
@@ -57,7 +59,7 @@ class Settings(BaseSettings):
     discord_gateway_url: str = Field(
         "wss://gateway.discord.gg", validation_alias=_env("PAPERBOY_DISCORD_GATEWAY_URL")
     )
-    discord_guild: int | None = Field(None, validation_alias=_env("PAPERBOY_DISCORD_GUILD"))
+    discord_guild: int | None = Field(None, examples=[123456789012345678], validation_alias=_env("PAPERBOY_DISCORD_GUILD"))
     discord_shards: tuple[tuple[int, ...], int] | None = Field(None, validation_alias=_env("PAPERBOY_DISCORD_SHARDS"))
     """The gateway shards this process connects, written ``0-1/4`` (or ``2,3/4``, ``0/1``): ids, then the count."""
 
@@ -74,7 +76,7 @@ class Settings(BaseSettings):
     @classmethod
     def _must_be_url(cls, value: str) -> str:
         if "://" not in value:
-            raise ValueError("must be a URL such as https://example.org")
+            raise ValueError("needs a URL")  # the field's default follows as the example
         return value
 
     @field_validator("hf_token", "discord_token", "slack_bot_token", "slack_app_token",
@@ -84,6 +86,15 @@ class Settings(BaseSettings):
     def _blank_is_unset(cls, value: object) -> object:
         # `.env.example` copied as is leaves `DISCORD_TOKEN=`: that means "not configured".
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("log_level", "log_format", mode="before")
+    @classmethod
+    def _any_case(cls, value: object, info: ValidationInfo) -> object:
+        # `info` and `INFO` alike: the choice written in any case; anything else is left for the error to quote.
+        choices = get_args(cls.model_fields[info.field_name].annotation)
+        if not isinstance(value, str):
+            return value
+        return next((choice for choice in choices if choice.lower() == value.strip().lower()), value)
 
     @field_validator("discord_shards", mode="before")
     @classmethod
@@ -108,7 +119,7 @@ class Settings(BaseSettings):
 
 
 class SettingsError(Exception):
-    """A setting has a bad value; ``str(error)`` is one line naming it (exit status 2)."""
+    """Settings have bad values; ``str(error)`` is one line per bad setting, naming it (exit status 2)."""
 
 
 class StartupError(RuntimeError):
@@ -125,14 +136,12 @@ _ENV_NAMES = {
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Read the settings; raise `SettingsError` naming the first bad one."""
+    """Read the settings; raise `SettingsError` naming each bad one, one line each, with what it needs."""
     try:
         settings = Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as error:
-        first = error.errors()[0]
-        where = str(first["loc"][0]) if first["loc"] else "settings"
-        env_name = _ENV_NAMES.get(where, where.upper())
-        raise SettingsError(f"bad setting {env_name}: {first['msg']}") from None
+        lines = describe_errors(error, Settings.model_fields, _ENV_NAMES)
+        raise SettingsError("\n".join(lines)) from None
     _check_slack(settings)
     return settings
 
