@@ -68,14 +68,15 @@ async def open_core(settings: Settings, *, clock: Callable[[], datetime] | None 
         await store.close()
 
 
-async def open_database(settings: Settings, *, exclusive: bool = True, apply_migrations: bool = True) -> Store:
-    """Open the database, or raise `StartupError` in one line naming PAPERBOY_DATABASE and the fix.
+async def open_database(settings: Settings, *, exclusive: bool = True, apply_migrations: bool = True,
+                        setting: str = "PAPERBOY_DATABASE") -> Store:
+    """Open the database, or raise `StartupError` in one line naming *setting* (where it came from) and the fix.
 
     `paperboy doctor` opens it shared (a running Paperboy may own the file) and without migrating.
     """
     database = os.fspath(settings.database)  # model_copy(update=…) may have put a Path there
     check_database(database)
-    where = f"PAPERBOY_DATABASE={describe_database(database)}"
+    where = f"{setting}={describe_database(database)}"
     try:
         return await open_store(database, exclusive=exclusive, apply_migrations=apply_migrations,
                                 claim_lease=settings.claim_lease)
@@ -83,10 +84,10 @@ async def open_database(settings: Settings, *, exclusive: bool = True, apply_mig
         raise StartupError(f"{where}: {error}") from None
     except CorruptDatabase as error:
         raise StartupError(f"the database {where} cannot be used: {error}; restore a backup, or point "
-                           "PAPERBOY_DATABASE at a new file (Paperboy creates it)") from None
+                           f"{setting} at a new file (Paperboy creates it)") from None
     except ReadOnlyDatabase as error:
         raise StartupError(f"the database {where} is read-only ({error}); make the file and its folder "
-                           "writable, or point PAPERBOY_DATABASE at another file") from None
+                           f"writable, or point {setting} at another file") from None
     except DatabaseUnreachable as error:
         raise StartupError(f"cannot use the database {where}: {error}; start Postgres or correct the URL "
                            "(postgresql://user:password@host:5432/dbname, or ?host=/socket/dir)") from None
@@ -95,7 +96,7 @@ async def open_database(settings: Settings, *, exclusive: bool = True, apply_mig
                            "again") from None
     except OSError as error:
         raise StartupError(f"cannot open the database {where} ({error}); "
-                           "restore a backup, or point PAPERBOY_DATABASE at a new file") from None
+                           f"restore a backup, or point {setting} at a new file") from None
 
 
 class CommandGate:

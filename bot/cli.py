@@ -14,12 +14,12 @@ from importlib import metadata
 from typing import Iterator, Sequence
 
 from bot.app import CommandGate, Core, open_database, open_core, run_poller
-from bot.db_copy import CopyRefused, copy_database
+from bot.db_copy import CopyRefused, check_target, copy_database
 from bot.delivery import Adapter, CommandEngine
 from bot.health import Health, serve_health
 from bot.logformat import JsonFormatter
 from bot.redaction import RedactingFilter
-from bot.settings import Settings, SettingsError, StartupError, check_database, load_settings
+from bot.settings import Settings, SettingsError, StartupError, load_settings
 from bot.store import describe_database
 from bot.store_errors import StorageLost
 
@@ -106,10 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
 async def db_copy(args: argparse.Namespace, settings: Settings) -> int:
     """Copy PAPERBOY_DATABASE into ``--to``; print one line per table and exit 0 when every count matches."""
     target_settings = settings.model_copy(update={"database": args.to})
-    check_database(args.to)
+    check_target(args.to, os.fspath(settings.database))  # bad input: exit 2, before anything is opened
     source = await open_database(settings)
     try:
-        target = await open_database(target_settings)
+        target = await open_database(target_settings, setting="--to")
         try:
             copied = await copy_database(source, target)
         except CopyRefused as error:

@@ -181,36 +181,38 @@ def parse_shards(text: str) -> tuple[tuple[int, ...], int]:
     return tuple(sorted(ids)), count
 
 
-def check_database(database: str) -> None:
+def check_database(database: str, setting: str = "PAPERBOY_DATABASE") -> None:
     """Raise `SettingsError` unless SQLite can write the file *database* and its journal files beside it.
 
-    A ``postgresql://`` URL is checked by connecting to it, at start-up.
+    A ``postgresql://`` URL is checked by connecting to it, at start-up. The error names *setting*,
+    where the value came from (``--to`` for `paperboy db copy`).
     """
     database = os.fspath(database)
+    prefix = f"bad setting {setting}" if setting.isupper() else f"{setting} {database!r}"
     if "://" in database:
         if not database.lower().startswith(("postgresql://", "postgres://")):
-            raise SettingsError("bad setting PAPERBOY_DATABASE: only a file path (SQLite) or a postgresql:// URL "
+            raise SettingsError(f"{prefix}: only a file path (SQLite) or a postgresql:// URL "
                                 f"works, not {database.split('://', 1)[0]}://")
         return
     path = Path(database)
     folder = path.parent
     if path.is_dir():
-        problem = f"{path} is a folder; set PAPERBOY_DATABASE to a file in it, such as {path / 'paperboy.db'}"
+        problem = f"{path} is a folder; point {setting} at a file in it, such as {path / 'paperboy.db'}"
     elif not folder.exists():
         problem = (f"the folder {folder} does not exist; create it, "
-                   "or set PAPERBOY_DATABASE to a file in an existing folder")
+                   f"or point {setting} at a file in an existing folder")
     elif not folder.is_dir():
-        problem = f"{folder} is a file, not a folder; set PAPERBOY_DATABASE to a file inside a folder"
+        problem = f"{folder} is a file, not a folder; point {setting} at a file inside a folder"
     elif stuck := [f for f in (path, path.with_name(f"{path.name}-wal"), path.with_name(f"{path.name}-shm"))
                    if f.exists() and not os.access(f, os.W_OK)]:
         # os.access asks the kernel: an immutable file or a read-only mount counts even for root.
-        problem = f"{stuck[0]} is read-only; make it writable, or set PAPERBOY_DATABASE to another file"
+        problem = f"{stuck[0]} is read-only; make it writable, or point {setting} at another file"
     elif (reason := _cannot_create_files(folder)) is not None:
         problem = (f"Paperboy cannot create files in {folder} ({reason}); make the folder writable, "
-                   "or set PAPERBOY_DATABASE to a file in a writable folder")
+                   f"or point {setting} at a file in a writable folder")
     else:
         return
-    raise SettingsError(f"bad setting PAPERBOY_DATABASE: {problem}")
+    raise SettingsError(f"{prefix}: {problem}")
 
 
 def _cannot_create_files(folder: Path) -> str | None:
