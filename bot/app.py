@@ -162,8 +162,8 @@ async def _poll_forever(core: Core, *, stop: asyncio.Event) -> None:
     interval, backoff = core.settings.poll_interval, STORAGE_BACKOFF[0]
     led = False
     while not stop.is_set():
-        await core.store.check_alive()
         try:
+            await core.store.check_alive()  # in here: a database server restarting is waited out like the rest
             # With several processes on one database, one polls; the others deliver and answer, and
             # try again each interval, so a dead poller is replaced within one interval.
             if not await core.store.try_lead("poll"):
@@ -177,8 +177,8 @@ async def _poll_forever(core: Core, *, stop: asyncio.Event) -> None:
             await core.store.set_state("poll.next_at", (utcnow() + timedelta(seconds=interval)).isoformat())
             wait, backoff = interval, STORAGE_BACKOFF[0]
         except StorageUnavailable as error:
-            log.warning("poll: the database refuses writes (%s); trying again in %g s", error, backoff)
             wait, backoff = min(backoff, interval), min(backoff * 2, STORAGE_BACKOFF[1])
+            log.warning("poll: the database refuses writes (%s); trying again in %g s", error, wait)
         await _wait_watching(core, stop, wait)
     if led:
         await _quietly(core.store.set_state("poll.next_at", None))
@@ -230,4 +230,7 @@ async def _wait_watching(core: Core, stop: asyncio.Event, seconds: float) -> Non
         try:
             await asyncio.wait_for(stop.wait(), timeout=min(left, ALIVE_CHECK))
         except asyncio.TimeoutError:
-            await core.store.check_alive()
+            try:
+                await core.store.check_alive()
+            except StorageUnavailable:  # the store notes it for `status`; only a lost file ends the wait
+                pass
