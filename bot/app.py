@@ -139,8 +139,8 @@ async def run_poller(core: Core, *, stop: asyncio.Event, grace: float = STOP_GRA
         await asyncio.wait({delivering, polling}, return_when=asyncio.FIRST_COMPLETED)
     finally:
         stop.set()
-        if not await finish_within(polling, grace):
-            log.warning("stopped a poll cycle that was still running after %.0f s", grace)
+        if not await _finish_poll(polling, core, grace):
+            log.warning("stopped a poll cycle that was still running (the stop's grace: %.0f s)", grace)
         await asyncio.gather(delivering, return_exceptions=True)
     for task in (polling, delivering):
         if not task.cancelled() and isinstance(task.exception(), StorageLost):
@@ -148,6 +148,16 @@ async def run_poller(core: Core, *, stop: asyncio.Event, grace: float = STOP_GRA
     if not polling.cancelled():
         polling.result()  # a poller that died is an error worth reporting, not a quiet stop
     delivering.result()
+
+
+async def _finish_poll(polling: asyncio.Task, core: Core, grace: float) -> bool:
+    """Give the poll loop *grace* seconds to finish its cycle, but none while the database is failing:
+    then the cycle can finish nothing, only wait on a connection. Cancel it then; say whether it ended."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + grace
+    while not polling.done() and core.store.trouble is None and loop.time() < deadline:
+        await asyncio.wait({polling}, timeout=min(0.2, max(0.0, deadline - loop.time())))
+    return await finish_within(polling, 0)
 
 
 STORAGE_BACKOFF = (5.0, 300.0)

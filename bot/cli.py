@@ -19,9 +19,11 @@ from bot.delivery import Adapter, CommandEngine
 from bot.health import Health, serve_health
 from bot.logformat import JsonFormatter
 from bot.redaction import RedactingFilter
+from bot.runner import arm_hard_stop, exit_now_if_stuck, run
 from bot.settings import Settings, SettingsError, StartupError, load_settings
 from bot.store import describe_database
 from bot.store_errors import StorageLost
+from bot.worker import STOP_GRACE
 
 log = logging.getLogger("paperboy")
 
@@ -127,8 +129,13 @@ async def db_copy(args: argparse.Namespace, settings: Settings) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status (2: a bad setting, 1: cannot start or failed).
 
-    Whatever goes wrong, the user gets one line on standard error, never a traceback.
+    Whatever goes wrong, the user gets one line on standard error, never a traceback. Threads stuck
+    in a call that never returns (a DNS look-up) do not hold up the exit: see `bot.runner`.
     """
+    return exit_now_if_stuck(_main(argv))
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     if args.func is run_doctor:  # a bad setting is one of its findings: it loads the settings itself
         return run_doctor(args)
@@ -136,7 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings()
         _configure_logging(settings, console=_console_in_use(args, settings))
         result = args.func(args, settings)
-        return asyncio.run(result) if asyncio.iscoroutine(result) else result
+        return run(result) if asyncio.iscoroutine(result) else result
     except SettingsError as error:  # one line per bad setting
         for line in str(error).splitlines()[:-1]:
             _fail(line, status=2)
@@ -370,6 +377,7 @@ def _stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
 
     def first(sig: signal.Signals) -> None:
         log.info("%s: stopping once the sends in flight are done; send it again to quit at once", sig.name)
+        arm_hard_stop(STOP_GRACE)  # whatever else hangs (a database that never answers), it ends within this
         stop.set()
         uninstall()
 
@@ -431,7 +439,7 @@ def run_doctor(args: argparse.Namespace) -> int:
     from bot.doctor import run_doctor as doctor
 
     try:
-        return asyncio.run(doctor(_platform_check))
+        return run(doctor(_platform_check))
     except KeyboardInterrupt:
         return 130
 
