@@ -171,6 +171,7 @@ async def _poll_forever(core: Core, *, stop: asyncio.Event) -> None:
     backoff; only a lost database (`StorageLost`) ends the loop, since writing on would lose everything."""
     interval, backoff = core.settings.poll_interval, STORAGE_BACKOFF[0]
     led = False
+    failing_since: datetime | None = None
     while not stop.is_set():
         try:
             await core.store.check_alive()  # in here: a database server restarting is waited out like the rest
@@ -185,10 +186,16 @@ async def _poll_forever(core: Core, *, stop: asyncio.Event) -> None:
             led = True
             await _poll_cycle(core)
             await core.store.set_state("poll.next_at", (utcnow() + timedelta(seconds=interval)).isoformat())
-            wait, backoff = interval, STORAGE_BACKOFF[0]
+            wait, backoff, failing_since = interval, STORAGE_BACKOFF[0], None
         except StorageUnavailable as error:
+            failing_since = failing_since or core.store.trouble_since or utcnow()
             wait, backoff = min(backoff, interval), min(backoff * 2, STORAGE_BACKOFF[1])
             log.warning("poll: the database refuses writes (%s); trying again in %g s", error, wait)
+            # For `status`: the store's own note of the fault ends with the next write that fits (a full disk
+            # still takes small ones), so the poll keeps its own until a cycle gets through.
+            await _quietly(_record_poll_error(f"the database refuses writes ({error}) since "
+                                              f"{_clock_time(failing_since)}; new papers wait for it", core))
+            await _quietly(core.store.set_state("poll.next_at", (utcnow() + timedelta(seconds=wait)).isoformat()))
         await _wait_watching(core, stop, wait)
     if led:
         await _quietly(core.store.set_state("poll.next_at", None))
@@ -220,6 +227,10 @@ async def _poll_cycle(core: Core) -> None:
 async def _record_poll_error(text: str, core: Core) -> None:
     await core.store.set_state("poll.last_error", text)
     await core.store.set_state("poll.last_error_at", utcnow().isoformat())
+
+
+def _clock_time(at: datetime) -> str:
+    return at.strftime("%H:%M UTC" if at.date() == utcnow().date() else "%Y-%m-%d %H:%M UTC")
 
 
 async def _quietly(write: Awaitable[None]) -> None:
