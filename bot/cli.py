@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import os
 import signal
@@ -14,6 +13,7 @@ from importlib import metadata
 from typing import Iterator, Sequence
 
 from bot.app import CommandGate, Core, open_database, open_core, run_poller
+from bot.cli_helpers import discord_invite, run_doctor, slack_manifest
 from bot.db_copy import CopyRefused, check_target, copy_database
 from bot.delivery import Adapter, CommandEngine
 from bot.health import Health, serve_health
@@ -418,48 +418,6 @@ async def _stop_adapter(adapter: Adapter) -> None:
         await adapter.stop()
     except Exception:  # stopping anyway: a failure here is only worth a log line
         log.warning("stopping %s failed", adapter.platform, exc_info=True)
-
-
-def discord_invite(args: argparse.Namespace, settings: Settings) -> int:
-    from adapters.discord import application_id_from_token, invite_url
-
-    app_id = args.application_id
-    if not app_id:
-        if not settings.discord_token:
-            raise StartupError("set DISCORD_TOKEN or pass --application-id to build the invite URL")
-        try:
-            app_id = application_id_from_token(settings.discord_token.get_secret_value())
-        except ValueError as error:
-            raise StartupError(str(error)) from None
-    print(invite_url(app_id))
-    return 0
-
-
-def run_doctor(args: argparse.Namespace) -> int:
-    from bot.doctor import run_doctor as doctor
-
-    try:
-        return run(doctor(_platform_check))
-    except KeyboardInterrupt:
-        return 130
-
-
-def _platform_check(platform: str):
-    """The adapter's own doctor check, imported only for a platform that is configured."""
-    if platform == "discord":
-        from adapters.discord import check_discord
-
-        return check_discord
-    from adapters.slack import check_slack
-
-    return check_slack
-
-
-def slack_manifest(args: argparse.Namespace, settings: Settings) -> int:
-    from adapters.slack import manifest
-
-    print(json.dumps(manifest(), indent=2))
-    return 0
 
 
 if __name__ == "__main__":
