@@ -153,11 +153,7 @@ async def run_poller(core: Core, *, stop: asyncio.Event, grace: float = STOP_GRA
 async def _finish_poll(polling: asyncio.Task, core: Core, grace: float) -> bool:
     """Give the poll loop *grace* seconds to finish its cycle, but none while the database is failing:
     then the cycle can finish nothing, only wait on a connection. Cancel it then; say whether it ended."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + grace
-    while not polling.done() and core.store.trouble is None and loop.time() < deadline:
-        await asyncio.wait({polling}, timeout=min(0.2, max(0.0, deadline - loop.time())))
-    return await finish_within(polling, 0)
+    return await finish_within(polling, grace, give_up=lambda: core.store.trouble is not None)
 
 
 STORAGE_BACKOFF = (5.0, 300.0)
