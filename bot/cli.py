@@ -129,13 +129,8 @@ async def db_copy(args: argparse.Namespace, settings: Settings) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status (2: a bad setting, 1: cannot start or failed).
 
-    Whatever goes wrong, the user gets one line on standard error, never a traceback. Threads stuck
-    in a call that never returns (a DNS look-up) do not hold up the exit: see `bot.runner`.
+    Whatever goes wrong, the user gets one line on standard error, never a traceback.
     """
-    return exit_now_if_stuck(_main(argv))
-
-
-def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     if args.func is run_doctor:  # a bad setting is one of its findings: it loads the settings itself
         return run_doctor(args)
@@ -420,5 +415,11 @@ async def _stop_adapter(adapter: Adapter) -> None:
         log.warning("stopping %s failed", adapter.platform, exc_info=True)
 
 
+def entry() -> None:
+    """The `paperboy` program: `main`, then exit, not held up by threads stuck in a call that never
+    returns (a DNS look-up; see `bot.runner`). Apart from `main`, so a caller in-process is never ended."""
+    sys.exit(exit_now_if_stuck(main()))
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()
