@@ -93,7 +93,7 @@ async def test_a_postgres_restart_is_waited_out_and_nothing_is_lost(
             assert "the database does not answer" in body["reasons"][0], body
             for item in new:
                 fake_hf.add(item)  # published during the outage
-            await asyncio.sleep(2.5)  # polls and delivery rounds hit the stopped server meanwhile
+            await asyncio.sleep(1.5)  # polls and delivery rounds hit the stopped server meanwhile
             assert bot.returncode is None, log.read_text()[-3000:]
         await until(lambda: _all_posted(posted, new), timeout=30, what="the papers published during the outage")
         status, body = await until(lambda: _up(port), timeout=15, what="/healthz answering again")
