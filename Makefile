@@ -1,18 +1,34 @@
 # `make run` and `make test` work on a fresh machine: they create .venv when it is missing.
+# `make run` installs only what Paperboy needs to run; `make test` adds the test tools (the `dev` extra).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+RUN_STAMP := $(VENV)/.installed-run
 STAMP := $(VENV)/.installed
+PIP := $(BIN)/python -m pip --quiet --disable-pip-version-check
 
 .PHONY: run test bench clean
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+# Create .venv on a first run and say what is happening before the quiet install (about a minute);
+# then install $(1): Paperboy alone, or with its test tools.
+define install
+	@if [ -x $(BIN)/python ]; then echo "Installing $(2) into $(VENV)…"; \
+	else echo "First run: installing $(2) into $(VENV) (about a minute)…" && \
+	     $(PYTHON) -m venv $(VENV) && $(PIP) install --upgrade pip; fi
+	@$(PIP) install -e '$(1)'
+endef
+TEST_TOOLS := Paperboy and its test tools (pytest, hypothesis, pgserver…)
 
-run: $(STAMP)
+# Each stamp is redone when pyproject.toml changes; installing the test tools satisfies `make run` too.
+$(RUN_STAMP): pyproject.toml
+	$(call install,.,Paperboy)
+	@touch $(RUN_STAMP)
+
+$(STAMP): pyproject.toml
+	$(call install,.[dev],$(TEST_TOOLS))
+	@touch $(STAMP) $(RUN_STAMP)
+
+run: $(RUN_STAMP)
 	$(BIN)/paperboy
 
 # Two workers, each taking whole files: most tests wait on sockets and subprocesses, not the CPU.

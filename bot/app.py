@@ -71,14 +71,15 @@ async def open_core(settings: Settings, *, clock: Callable[[], datetime] | None 
         await store.close()
 
 
-async def open_database(settings: Settings, *, exclusive: bool = True, apply_migrations: bool = True) -> Store:
-    """Open the database, or raise `StartupError` in one line naming PAPERBOY_DATABASE and the fix.
+async def open_database(settings: Settings, *, exclusive: bool = True, apply_migrations: bool = True,
+                        setting: str = "PAPERBOY_DATABASE") -> Store:
+    """Open the database, or raise `StartupError` in one line naming *setting* (where it came from) and the fix.
 
     `paperboy doctor` opens it shared (a running Paperboy may own the file) and without migrating.
     """
     database = os.fspath(settings.database)  # model_copy(update=…) may have put a Path there
     check_database(database)
-    where = f"PAPERBOY_DATABASE={describe_database(database)}"
+    where = f"{setting}={describe_database(database)}"
     try:
         return await open_store(database, exclusive=exclusive, apply_migrations=apply_migrations,
                                 claim_lease=settings.claim_lease)
@@ -86,10 +87,10 @@ async def open_database(settings: Settings, *, exclusive: bool = True, apply_mig
         raise StartupError(f"{where}: {error}") from None
     except CorruptDatabase as error:
         raise StartupError(f"the database {where} cannot be used: {error}; restore a backup, or point "
-                           "PAPERBOY_DATABASE at a new file (Paperboy creates it)") from None
+                           f"{setting} at a new file (Paperboy creates it)") from None
     except ReadOnlyDatabase as error:
         raise StartupError(f"the database {where} is read-only ({error}); make the file and its folder "
-                           "writable, or point PAPERBOY_DATABASE at another file") from None
+                           f"writable, or point {setting} at another file") from None
     except DatabaseUnreachable as error:
         raise StartupError(f"cannot use the database {where}: {error}; start Postgres or correct the URL "
                            "(postgresql://user:password@host:5432/dbname, or ?host=/socket/dir)") from None
@@ -98,7 +99,7 @@ async def open_database(settings: Settings, *, exclusive: bool = True, apply_mig
                            "again") from None
     except OSError as error:
         raise StartupError(f"cannot open the database {where} ({error}); "
-                           "restore a backup, or point PAPERBOY_DATABASE at a new file") from None
+                           f"restore a backup, or point {setting} at a new file") from None
 
 
 class CommandGate:
@@ -167,9 +168,10 @@ async def _poll_forever(core: Core, *, stop: asyncio.Event) -> None:
     backoff; only a lost database (`StorageLost`) ends the loop, since writing on would lose everything."""
     interval, backoff = core.settings.poll_interval, STORAGE_BACKOFF[0]
     led = False
+    failing_since: datetime | None = None
     while not stop.is_set():
-        await core.store.check_alive()
         try:
+            await core.store.check_alive()  # in here: a database server restarting is waited out like the rest
             # With several processes on one database, one polls; the others deliver and answer, and
             # try again each interval, so a dead poller is replaced within one interval.
             if not await core.store.try_lead("poll"):
@@ -181,10 +183,16 @@ async def _poll_forever(core: Core, *, stop: asyncio.Event) -> None:
             led = True
             await _poll_cycle(core)
             await core.store.set_state("poll.next_at", (utcnow() + timedelta(seconds=interval)).isoformat())
-            wait, backoff = interval, STORAGE_BACKOFF[0]
+            wait, backoff, failing_since = interval, STORAGE_BACKOFF[0], None
         except StorageUnavailable as error:
-            log.warning("poll: the database refuses writes (%s); trying again in %g s", error, backoff)
+            failing_since = failing_since or core.store.trouble_since or utcnow()
             wait, backoff = min(backoff, interval), min(backoff * 2, STORAGE_BACKOFF[1])
+            log.warning("poll: the database refuses writes (%s); trying again in %g s", error, wait)
+            # For `status`: the store's own note of the fault ends with the next write that fits (a full disk
+            # still takes small ones), so the poll keeps its own until a cycle gets through.
+            await _quietly(_record_poll_error(f"the database refuses writes ({error}) since "
+                                              f"{_clock_time(failing_since)}; new papers wait for it", core))
+            await _quietly(core.store.set_state("poll.next_at", (utcnow() + timedelta(seconds=wait)).isoformat()))
         await _wait_watching(core, stop, wait)
     if led:
         await _quietly(core.store.set_state("poll.next_at", None))
@@ -218,6 +226,10 @@ async def _record_poll_error(text: str, core: Core) -> None:
     await core.store.set_state("poll.last_error_at", utcnow().isoformat())
 
 
+def _clock_time(at: datetime) -> str:
+    return at.strftime("%H:%M UTC" if at.date() == utcnow().date() else "%Y-%m-%d %H:%M UTC")
+
+
 async def _quietly(write: Awaitable[None]) -> None:
     """Run a bookkeeping write that may fail while the database refuses writes; the fault is reported elsewhere."""
     try:
@@ -236,4 +248,7 @@ async def _wait_watching(core: Core, stop: asyncio.Event, seconds: float) -> Non
         try:
             await asyncio.wait_for(stop.wait(), timeout=min(left, ALIVE_CHECK))
         except asyncio.TimeoutError:
-            await core.store.check_alive()
+            try:
+                await core.store.check_alive()
+            except StorageUnavailable:  # the store notes it for `status`; only a lost file ends the wait
+                pass

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import os
 import signal
@@ -14,14 +13,17 @@ from importlib import metadata
 from typing import Iterator, Sequence
 
 from bot.app import CommandGate, Core, open_database, open_core, run_poller
-from bot.db_copy import CopyRefused, copy_database
+from bot.cli_helpers import discord_invite, run_doctor, slack_manifest
+from bot.db_copy import CopyRefused, check_target, copy_database
 from bot.delivery import Adapter, CommandEngine
 from bot.health import Health, serve_health
 from bot.logsetup import configure_logging, log_place
-from bot.settings import Settings, SettingsError, StartupError, check_database, load_settings
+from bot.runner import arm_hard_stop, exit_now_if_stuck, run
+from bot.settings import Settings, SettingsError, StartupError, load_settings
 from bot.store import describe_database
 from bot.store_errors import StorageLost
 from bot.wording import plural
+from bot.worker import STOP_GRACE
 
 log = logging.getLogger("paperboy")
 
@@ -100,10 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
 async def db_copy(args: argparse.Namespace, settings: Settings) -> int:
     """Copy PAPERBOY_DATABASE into ``--to``; print one line per table and exit 0 when every count matches."""
     target_settings = settings.model_copy(update={"database": args.to})
-    check_database(args.to)
+    check_target(args.to, os.fspath(settings.database))  # bad input: exit 2, before anything is opened
     source = await open_database(settings)
     try:
-        target = await open_database(target_settings)
+        target = await open_database(target_settings, setting="--to")
         try:
             copied = await copy_database(source, target)
         except CopyRefused as error:
@@ -130,9 +132,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings()
         configure_logging(settings, console=_console_in_use(args, settings))
         result = args.func(args, settings)
-        return asyncio.run(result) if asyncio.iscoroutine(result) else result
-    except SettingsError as error:
-        return _fail(error, status=2)
+        return run(result) if asyncio.iscoroutine(result) else result
+    except SettingsError as error:  # one line per bad setting
+        for line in str(error).splitlines()[:-1]:
+            _fail(line, status=2)
+        return _fail(str(error).splitlines()[-1], status=2)
     except StartupError as error:
         return _fail(error, status=1)
     except StorageLost as error:  # raised while running: stopping beats writing into a file nobody reads
@@ -324,6 +328,7 @@ def _stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
 
     def first(sig: signal.Signals) -> None:
         log.info("%s: stopping once the sends in flight are done; send it again to quit at once", sig.name)
+        arm_hard_stop(STOP_GRACE)  # whatever else hangs (a database that never answers), it ends within this
         stop.set()
         uninstall()
 
@@ -370,47 +375,11 @@ async def _stop_adapter(adapter: Adapter) -> None:
         log.warning("stopping %s failed", adapter.platform, exc_info=True)
 
 
-def discord_invite(args: argparse.Namespace, settings: Settings) -> int:
-    from adapters.discord import application_id_from_token, invite_url
-
-    app_id = args.application_id
-    if not app_id:
-        if not settings.discord_token:
-            raise StartupError("set DISCORD_TOKEN or pass --application-id to build the invite URL")
-        try:
-            app_id = application_id_from_token(settings.discord_token.get_secret_value())
-        except ValueError as error:
-            raise StartupError(str(error)) from None
-    print(invite_url(app_id))
-    return 0
-
-
-def run_doctor(args: argparse.Namespace) -> int:
-    from bot.doctor import run_doctor as doctor
-
-    try:
-        return asyncio.run(doctor(_platform_check))
-    except KeyboardInterrupt:
-        return 130
-
-
-def _platform_check(platform: str):
-    """The adapter's own doctor check, imported only for a platform that is configured."""
-    if platform == "discord":
-        from adapters.discord import check_discord
-
-        return check_discord
-    from adapters.slack import check_slack
-
-    return check_slack
-
-
-def slack_manifest(args: argparse.Namespace, settings: Settings) -> int:
-    from adapters.slack import manifest
-
-    print(json.dumps(manifest(), indent=2))
-    return 0
+def entry() -> None:
+    """The `paperboy` program: `main`, then exit, not held up by threads stuck in a call that never
+    returns (a DNS look-up; see `bot.runner`). Apart from `main`, so a caller in-process is never ended."""
+    sys.exit(exit_now_if_stuck(main()))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
-from bot.store import LEGACY_SLACK_IMPORTED_KEY, PORTABLE_TABLES, Store
+from bot.settings import SettingsError, check_database
+from bot.store import LEGACY_SLACK_IMPORTED_KEY, PORTABLE_TABLES, Store, backend_name, describe_database
 from bot.wording import plural
+
+SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
+"""A target without a URL scheme must name an SQLite file so: a typo is refused, not made into a file."""
 
 
 class CopyRefused(Exception):
@@ -17,6 +22,30 @@ class TableCopied:
     table: str
     source_rows: int
     target_rows: int
+
+
+def check_target(target: str, source: str) -> None:
+    """Raise `SettingsError` naming ``--to`` unless *target* is a postgresql:// URL, or an SQLite file whose
+    name ends in .db or .sqlite that Paperboy can create, other than the *source* database."""
+    shown = describe_database(target)
+    if "://" in target:
+        if backend_name(target) != "postgresql":
+            raise SettingsError(f"--to {shown!r}: only a postgresql:// URL or an SQLite file works, "
+                                f"not {target.split('://', 1)[0]}://")
+    elif not target.strip().lower().endswith(SQLITE_SUFFIXES):
+        raise SettingsError(f"--to {target!r}: give a postgresql://user:password@host:5432/dbname URL, "
+                            "or an SQLite file whose name ends in .db or .sqlite, such as --to copy.db")
+    else:
+        check_database(target, "--to")
+    if _same_database(target, source):
+        raise SettingsError(f"--to {shown!r} is the database being copied (PAPERBOY_DATABASE); name another one")
+
+
+def _same_database(target: str, source: str) -> bool:
+    if "://" in target or "://" in source:
+        return target == source
+    return os.path.abspath(target) == os.path.abspath(source) or (
+        os.path.exists(target) and os.path.exists(source) and os.path.samefile(target, source))
 
 
 async def copy_database(source: Store, target: Store) -> list[TableCopied]:

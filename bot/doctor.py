@@ -65,11 +65,13 @@ def _settings_finding() -> tuple[list[Finding], Settings | None]:
     try:
         return [Finding("settings", True, "loaded from the environment and .env")], load_settings()
     except SettingsError as error:
-        finding = Finding("settings", False, f"{error}; correct it in .env or the environment")
+        findings = [Finding("settings", False, f"{line}; correct it in .env or the environment")
+                    for line in str(error).splitlines()]
     try:
-        return [finding], Settings()  # type: ignore[call-arg]
-    except Exception:  # a value no check can use: the first one is named above
-        return [Finding("settings", False, f"{finding.text} (the other checks need valid settings)")], None
+        return findings, Settings()  # type: ignore[call-arg]
+    except Exception:  # values no check can use: each is named above
+        last = findings.pop()
+        return findings + [Finding("settings", False, f"{last.text} (the other checks need valid settings)")], None
 
 
 def _checks(settings: Settings, platform_check: Callable[[str], PlatformCheck]) -> list[tuple[str, PlatformCheck]]:

@@ -176,8 +176,9 @@ class Engine:
             return error_reply(f"{error}\nUsage: {spec.usage}")
         except StorageUnavailable as error:
             log.warning("command %r: the database refuses writes (%s)", command.name, error)
-            return error_reply(f"Paperboy cannot save anything right now ({error}), so nothing was changed; "
-                               "try again in a few minutes.")
+            # The store's trouble says since when (a server restarting, a full disk); Paperboy retries on its own.
+            return error_reply(f"Paperboy cannot use its database right now ({self.store.trouble or error}), so "
+                               "nothing was changed; it keeps trying on its own: try again in a few minutes.")
         except StorageLost as error:
             log.critical("command %r: %s", command.name, error)
             return error_reply("Paperboy has lost its database and is stopping; nothing was saved. "

@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.setting_errors import describe_errors
 
 
 def _env(name: str) -> AliasChoices:
@@ -45,7 +47,7 @@ class Settings(BaseSettings):
     update_posts: bool = Field(False, validation_alias=_env("PAPERBOY_UPDATE_POSTS"))
     log_format: Literal["text", "json"] = Field("text", validation_alias=_env("PAPERBOY_LOG_FORMAT"))
     """``json``: one JSON object per log line (time, level, logger, message, channel and paper where known)."""
-    health_port: int | None = Field(None, ge=1, le=65535, validation_alias=_env("PAPERBOY_HEALTH_PORT"))
+    health_port: int | None = Field(None, ge=1, le=65535, examples=[8080], validation_alias=_env("PAPERBOY_HEALTH_PORT"))
     """Serve ``GET /healthz`` and ``GET /metrics`` on this port; unset: off."""
     log_file: str = Field("paperboy.log", validation_alias=_env("PAPERBOY_LOG_FILE"))
     """Where the log goes while the console is in use ("-": standard error)."""
@@ -57,7 +59,7 @@ class Settings(BaseSettings):
     discord_gateway_url: str = Field(
         "wss://gateway.discord.gg", validation_alias=_env("PAPERBOY_DISCORD_GATEWAY_URL")
     )
-    discord_guild: int | None = Field(None, validation_alias=_env("PAPERBOY_DISCORD_GUILD"))
+    discord_guild: int | None = Field(None, examples=[123456789012345678], validation_alias=_env("PAPERBOY_DISCORD_GUILD"))
     discord_shards: tuple[tuple[int, ...], int] | None = Field(None, validation_alias=_env("PAPERBOY_DISCORD_SHARDS"))
     """The gateway shards this process connects, written ``0-1/4`` (or ``2,3/4``, ``0/1``): ids, then the count."""
 
@@ -74,7 +76,7 @@ class Settings(BaseSettings):
     @classmethod
     def _must_be_url(cls, value: str) -> str:
         if "://" not in value:
-            raise ValueError("must be a URL such as https://example.org")
+            raise ValueError("needs a URL")  # the field's default follows as the example
         return value
 
     @field_validator("hf_token", "discord_token", "slack_bot_token", "slack_app_token",
@@ -84,6 +86,15 @@ class Settings(BaseSettings):
     def _blank_is_unset(cls, value: object) -> object:
         # `.env.example` copied as is leaves `DISCORD_TOKEN=`: that means "not configured".
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("log_level", "log_format", mode="before")
+    @classmethod
+    def _any_case(cls, value: object, info: ValidationInfo) -> object:
+        # `info` and `INFO` alike: the choice written in any case; anything else is left for the error to quote.
+        choices = get_args(cls.model_fields[info.field_name].annotation)
+        if not isinstance(value, str):
+            return value
+        return next((choice for choice in choices if choice.lower() == value.strip().lower()), value)
 
     @field_validator("discord_shards", mode="before")
     @classmethod
@@ -108,7 +119,7 @@ class Settings(BaseSettings):
 
 
 class SettingsError(Exception):
-    """A setting has a bad value; ``str(error)`` is one line naming it (exit status 2)."""
+    """Settings have bad values; ``str(error)`` is one line per bad setting, naming it (exit status 2)."""
 
 
 class StartupError(RuntimeError):
@@ -125,14 +136,12 @@ _ENV_NAMES = {
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Read the settings; raise `SettingsError` naming the first bad one."""
+    """Read the settings; raise `SettingsError` naming each bad one, one line each, with what it needs."""
     try:
         settings = Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as error:
-        first = error.errors()[0]
-        where = str(first["loc"][0]) if first["loc"] else "settings"
-        env_name = _ENV_NAMES.get(where, where.upper())
-        raise SettingsError(f"bad setting {env_name}: {first['msg']}") from None
+        lines = describe_errors(error, Settings.model_fields, _ENV_NAMES)
+        raise SettingsError("\n".join(lines)) from None
     _check_slack(settings)
     return settings
 
@@ -172,36 +181,38 @@ def parse_shards(text: str) -> tuple[tuple[int, ...], int]:
     return tuple(sorted(ids)), count
 
 
-def check_database(database: str) -> None:
+def check_database(database: str, setting: str = "PAPERBOY_DATABASE") -> None:
     """Raise `SettingsError` unless SQLite can write the file *database* and its journal files beside it.
 
-    A ``postgresql://`` URL is checked by connecting to it, at start-up.
+    A ``postgresql://`` URL is checked by connecting to it, at start-up. The error names *setting*,
+    where the value came from (``--to`` for `paperboy db copy`).
     """
     database = os.fspath(database)
+    prefix = f"bad setting {setting}" if setting.isupper() else f"{setting} {database!r}"
     if "://" in database:
         if not database.lower().startswith(("postgresql://", "postgres://")):
-            raise SettingsError("bad setting PAPERBOY_DATABASE: only a file path (SQLite) or a postgresql:// URL "
+            raise SettingsError(f"{prefix}: only a file path (SQLite) or a postgresql:// URL "
                                 f"works, not {database.split('://', 1)[0]}://")
         return
     path = Path(database)
     folder = path.parent
     if path.is_dir():
-        problem = f"{path} is a folder; set PAPERBOY_DATABASE to a file in it, such as {path / 'paperboy.db'}"
+        problem = f"{path} is a folder; point {setting} at a file in it, such as {path / 'paperboy.db'}"
     elif not folder.exists():
         problem = (f"the folder {folder} does not exist; create it, "
-                   "or set PAPERBOY_DATABASE to a file in an existing folder")
+                   f"or point {setting} at a file in an existing folder")
     elif not folder.is_dir():
-        problem = f"{folder} is a file, not a folder; set PAPERBOY_DATABASE to a file inside a folder"
+        problem = f"{folder} is a file, not a folder; point {setting} at a file inside a folder"
     elif stuck := [f for f in (path, path.with_name(f"{path.name}-wal"), path.with_name(f"{path.name}-shm"))
                    if f.exists() and not os.access(f, os.W_OK)]:
         # os.access asks the kernel: an immutable file or a read-only mount counts even for root.
-        problem = f"{stuck[0]} is read-only; make it writable, or set PAPERBOY_DATABASE to another file"
+        problem = f"{stuck[0]} is read-only; make it writable, or point {setting} at another file"
     elif (reason := _cannot_create_files(folder)) is not None:
         problem = (f"Paperboy cannot create files in {folder} ({reason}); make the folder writable, "
-                   "or set PAPERBOY_DATABASE to a file in a writable folder")
+                   f"or point {setting} at a file in a writable folder")
     else:
         return
-    raise SettingsError(f"bad setting PAPERBOY_DATABASE: {problem}")
+    raise SettingsError(f"{prefix}: {problem}")
 
 
 def _cannot_create_files(folder: Path) -> str | None:

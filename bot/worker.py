@@ -45,10 +45,17 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-async def finish_within(task: asyncio.Task, seconds: float) -> bool:
-    """Give *task* up to *seconds* to end by itself, then cancel it; return whether it ended by itself."""
-    done, _ = await asyncio.wait({task}, timeout=seconds)
-    if done:
+async def finish_within(task: asyncio.Task, seconds: float, *, give_up: Callable[[], bool] | None = None) -> bool:
+    """Give *task* up to *seconds* to end by itself, then cancel it; return whether it ended by itself.
+
+    *give_up*, looked at a few times a second, ends the wait early: while the database is failing,
+    a task that needs it can only wait on it, and a stop must not wait with it.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while not task.done() and loop.time() < deadline and not (give_up is not None and give_up()):
+        await asyncio.wait({task}, timeout=min(0.2, deadline - loop.time()) if give_up else deadline - loop.time())
+    if task.done():
         return True
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
@@ -121,7 +128,7 @@ class DeliveryWorker:
             await asyncio.wait({rounds, stopping}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             stopping.cancel()
-            if not await finish_within(rounds, grace):
+            if not await finish_within(rounds, grace, give_up=lambda: self.store.trouble is not None):
                 log.warning("gave up on the sends still in flight after %.0f s; the next start checks "
                             "whether they arrived", grace)
             self._stop = asyncio.Event()

@@ -11,8 +11,9 @@ import os
 import secrets
 import tempfile
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
-from urllib.parse import urlsplit, urlunsplit
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import asyncpg
 import pytest
@@ -63,3 +64,31 @@ async def fresh_database(postgres_server: str) -> AsyncIterator[str]:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await admin.close()
+
+
+def _pgdata(server_url: str) -> Path:
+    """The data folder of the pgserver the tests started (its socket folder); skip for a server given from outside."""
+    if os.environ.get("PAPERBOY_TEST_POSTGRES_URL"):
+        pytest.skip("stopping Postgres needs the server the tests start themselves (PAPERBOY_TEST_POSTGRES_URL is set)")
+    folder = Path(parse_qs(urlsplit(server_url).query)["host"][0])
+    assert (folder / "PG_VERSION").exists(), folder
+    return folder
+
+
+@contextmanager
+def server_stopped(server_url: str) -> Iterator[None]:
+    """Stop the tests' Postgres server (as a restart or a failover does) for the block, then start it again.
+
+    It comes back on the same socket, so every URL still works; the restart happens whatever the block does,
+    as the later tests of this worker use the same server.
+    """
+    from pgserver._commands import pg_ctl
+
+    folder = _pgdata(server_url)
+    user = "pgserver" if os.geteuid() == 0 else None  # pgserver runs it as this user when the tests are root
+    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=folder, user=user, timeout=30)
+    try:
+        yield
+    finally:
+        pg_ctl(["-w", "-o", '-h ""', "-o", f"-k {folder}", "-l", str(folder / "log"), "start"],
+               pgdata=folder, user=user, timeout=30)

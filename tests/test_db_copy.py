@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from pathlib import Path
 
 from bot.channels import ChannelRef
 from bot.store import open_store
@@ -50,3 +51,30 @@ async def test_an_unreachable_postgres_is_one_line_without_the_password(env):
 async def test_a_database_url_of_another_kind_is_a_bad_setting(env):
     code, _, err = await paperboy("poll", "--once", env=env | {"PAPERBOY_DATABASE": "mysql://x@y/z"})
     assert code == 2 and "PAPERBOY_DATABASE" in err and "postgresql://" in err
+
+
+async def test_a_target_that_is_neither_a_postgres_url_nor_an_sqlite_file_is_refused_naming_to(env):
+    home = Path(env["HOME"])
+    before = set(home.iterdir())
+    for target, says in [("not a url", "ends in .db or .sqlite"), ("", "ends in .db or .sqlite"),
+                         ("mysql://x@y/z", "not mysql://"), ("missing/copy.db", "the folder missing does not exist"),
+                         (env["PAPERBOY_DATABASE"], "is the database being copied")]:
+        code, out, err = await paperboy("db", "copy", "--to", target, env=env)
+        assert code == 2 and out == "", (target, err)
+        assert err.startswith(f"paperboy: --to {target!r}") and says in err and err.count("\n") == 1, err
+    assert set(home.iterdir()) == before  # no file named after the bad target, not even the source
+
+
+async def test_an_unreachable_postgres_target_is_one_line_naming_to(env):
+    code, out, err = await paperboy("db", "copy", "--to", "postgresql://paperboy:hunter2@127.0.0.1:9/x", env=env)
+    assert code == 1 and out == "" and err.count("\n") == 1
+    assert "--to=postgresql://paperboy:***@127.0.0.1:9/x" in err and "hunter2" not in err
+    assert "PAPERBOY_DATABASE" not in err
+
+
+async def test_copy_into_an_sqlite_file(env, tmp_path):
+    code, out, err = await paperboy("console", env=env, stdin="subscribe diffusion\n")
+    assert code == 0, err
+    code, out, err = await paperboy("db", "copy", "--to", "copy.sqlite", env=env)
+    assert code == 0, err
+    assert (tmp_path / "copy.sqlite").exists() and "copied into copy.sqlite" in out

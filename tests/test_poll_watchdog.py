@@ -167,7 +167,8 @@ async def test_a_held_write_lock_is_survived_reported_and_outlasted(settings, fa
         blocker.execute("BEGIN IMMEDIATE")
         refused = await chat.push("subscribe model merging")
         assert isinstance(refused.content, Error)
-        assert "cannot save anything right now" in refused.content.message and "nothing was changed" in refused.content.message
+        assert "cannot use its database right now (writes failing since " in refused.content.message
+        assert "nothing was changed" in refused.content.message
 
         poller = asyncio.create_task(app.run_poller(core, stop=stop, grace=0.5))
         await asyncio.sleep(1.0)

@@ -17,6 +17,17 @@ from bot.store_errors import DatabaseUnreachable, StorageUnavailable
 
 log = logging.getLogger(__name__)
 
+
+def _pool_retry_only_at_debug(record: logging.LogRecord) -> bool:
+    # While the server is down, asyncpg's pool retries its connections in the background and logs each
+    # try with a traceback; `storage: database failing` already says it once, so these show only at DEBUG.
+    if str(record.msg).startswith("Failed to restore the pool connection floor"):
+        return logging.getLogger().isEnabledFor(logging.DEBUG)
+    return True
+
+
+logging.getLogger("asyncpg.pool").addFilter(_pool_retry_only_at_debug)
+
 CONNECT_TIMEOUT = 10.0
 """Seconds to wait for the server at opening before calling it unreachable."""
 

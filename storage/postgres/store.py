@@ -70,7 +70,17 @@ class PostgresStore(PaperQueries, ChannelQueries, LedgerQueries, OutboxQueries, 
         return store
 
     async def close(self) -> None:
-        """Let go of the channels being delivered, close the session connection (presence, roles), then the pool."""
+        """Let go of the channels being delivered, close the session connection (presence, roles), then the pool.
+
+        While the server is failing, none of that can be said to it: the connections are dropped at once
+        (the server lets go of their locks, the leases run out), so a stop is not held up by it.
+        """
+        if self.trouble is not None:
+            session, self._session = self._session, None
+            if session is not None:
+                session.terminate()
+            self._pool.terminate()
+            return
         if self.owner:
             try:
                 await asyncio.wait_for(self.release_channels(), timeout=5)
