@@ -1,17 +1,17 @@
 """What `TopicIndex.matches` returns: the topics one paper matches, each with a `Match` made on demand.
 
 At 100,000 topics a paper matches thousands of them, and a poll keeps one match per channel
-and explains fewer still. So the index hands back the matching keys as one flat list and
-the compiled queries they share; a (key, `Match`) pair is only made for whoever walks the
-result, and a match only works its hits out when asked. Holding thousands of small objects
+and explains fewer still. So the index hands back only the matched queries' numbers, sorted:
+the keys are listed when first asked for, a (key, `Match`) pair is made only for whoever walks
+the result, and a match works its hits out only when asked. Holding thousands of small objects
 alive per paper would also wake the cyclic garbage collector, whose full passes walk the
-whole index: a result here is a few lists of numbers and keys, whatever its length.
+whole index: a result here is one list of query numbers (and, once asked, of keys).
 """
 
 from __future__ import annotations
 
-from itertools import islice, repeat
-from typing import Generic, Hashable, Iterator, Sequence, TypeVar, overload
+from itertools import chain as concat, repeat
+from typing import Generic, Hashable, Iterator, Mapping, Sequence, TypeVar, overload
 
 from bot.topics.compiled import PaperHits, Plan
 from bot.topics.matcher import Match
@@ -22,26 +22,30 @@ K = TypeVar("K", bound=Hashable)
 class Matches(Sequence[tuple[K, Match]], Generic[K]):
     """The (key, `Match`) pairs of every topic a paper matches, grouped by query in the order first added.
 
-    Keys sharing a query share one (immutable) `Match`. A snapshot: later changes to the index
-    do not show here. Compares equal to any sequence of the same pairs, e.g. ``[]``.
+    Keys sharing a query share one (immutable) `Match`. Read it before the index next changes,
+    as with a dict's views. Compares equal to any sequence of the same pairs, e.g. ``[]``.
     """
 
-    __slots__ = ("_keys", "_plans", "_counts", "_hits", "_pairs")
+    __slots__ = ("_order", "_keys_of", "_plan_of", "_hits", "_keys", "_pairs")
 
-    def __init__(self, keys: list[K], plans: list[Plan], counts: list[int], hits: PaperHits) -> None:
-        self._keys = keys
-        self._plans = plans
-        """Each matched query's plan, in order; it explains the next ``counts[i]`` keys."""
-        self._counts = counts
+    def __init__(self, order: list[int], keys_of: Mapping[int, list[K]], plan_of: Mapping[int, Plan],
+                 hits: PaperHits) -> None:
+        self._order = order
+        """The matched queries' slots, in the order first added."""
+        self._keys_of = keys_of
+        self._plan_of = plan_of
         self._hits = hits
+        self._keys: list[K] | None = None
         self._pairs: list[tuple[K, Match]] | None = None
 
     def keys(self) -> list[K]:
         """Return the matching keys in order, making no `Match`: all a caller that only counts needs."""
+        if self._keys is None:
+            self._keys = list(concat.from_iterable(map(self._keys_of.__getitem__, self._order)))
         return self._keys
 
     def __len__(self) -> int:
-        return len(self._keys)
+        return len(self.keys())
 
     def __iter__(self) -> Iterator[tuple[K, Match]]:
         if self._pairs is not None:
@@ -49,13 +53,13 @@ class Matches(Sequence[tuple[K, Match]], Generic[K]):
         return self._walk()
 
     def _walk(self) -> Iterator[tuple[K, Match]]:
-        keys, of, deferred = iter(self._keys), self._hits.of, Match.deferred
-        for plan, count in zip(self._plans, self._counts):
-            match = deferred(of, plan)
-            if count == 1:
-                yield next(keys), match
+        keys_of, plan_of, of, deferred = self._keys_of, self._plan_of, self._hits.of, Match.deferred
+        for slot in self._order:
+            keys, match = keys_of[slot], deferred(of, plan_of[slot])
+            if len(keys) == 1:
+                yield keys[0], match
             else:
-                yield from zip(islice(keys, count), repeat(match))
+                yield from zip(keys, repeat(match))
 
     @overload
     def __getitem__(self, index: int) -> tuple[K, Match]: ...
