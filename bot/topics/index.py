@@ -10,6 +10,7 @@ for whoever walks it, and explains it only when asked.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter
 from functools import cache
 from itertools import chain as concat
@@ -159,9 +160,13 @@ class TopicIndex(Generic[K]):
             keys = getattr(text, field).keys
             looked_up.update(*map(table.__getitem__, table.keys() & zip(keys, keys[1:])))
         for field, table in self._tables[PREFIX].items():
-            words = getattr(text, field).sorted_words
-            # A word shorter than a cut comes out whole, and is then rightly a prefix of itself.
-            cuts = concat.from_iterable(map(_cut(length), words) for length in self._prefix_lengths[field])
+            # Each length of prefix is cut only from the words at least that long: a shorter word
+            # can only equal a prefix of its own length, which its own length's cut finds.
+            words = sorted(getattr(text, field).sorted_words, key=len)
+            sizes = list(map(len, words))
+            cuts = concat.from_iterable(
+                map(_cut(length), words[bisect_left(sizes, length):]) for length in self._prefix_lengths[field]
+            )
             looked_up.update(*map(table.__getitem__, table.keys() & cuts))
         for kind in (CATEGORY, ARCHIVE):
             for field, table in self._tables[kind].items():

@@ -11,12 +11,14 @@ whole index: a result here is one list of query numbers (and, once asked, of key
 from __future__ import annotations
 
 from itertools import chain as concat, repeat
+from operator import itemgetter
 from typing import Generic, Hashable, Iterator, Mapping, Sequence, TypeVar, overload
 
 from bot.topics.compiled import PaperHits, Plan
 from bot.topics.matcher import Match
 
 K = TypeVar("K", bound=Hashable)
+_V = TypeVar("_V")
 
 
 class Matches(Sequence[tuple[K, Match]], Generic[K]):
@@ -41,7 +43,7 @@ class Matches(Sequence[tuple[K, Match]], Generic[K]):
     def keys(self) -> list[K]:
         """Return the matching keys in order, making no `Match`: all a caller that only counts needs."""
         if self._keys is None:
-            self._keys = list(concat.from_iterable(map(self._keys_of.__getitem__, self._order)))
+            self._keys = list(concat.from_iterable(_pick(self._keys_of, self._order)))
         return self._keys
 
     def __len__(self) -> int:
@@ -84,3 +86,10 @@ class Matches(Sequence[tuple[K, Match]], Generic[K]):
 
     def __repr__(self) -> str:
         return f"Matches({self[:]!r})"
+
+
+def _pick(mapping: Mapping[int, _V], numbers: list[int]) -> tuple[_V, ...]:
+    """Return the values of *numbers* in *mapping*, in order, in one call (no Python step per number)."""
+    if len(numbers) > 1:
+        return itemgetter(*numbers)(mapping)  # type: ignore[no-any-return]
+    return (mapping[numbers[0]],) if numbers else ()
