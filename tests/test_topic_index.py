@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -236,3 +238,34 @@ def test_a_deferred_match_equals_the_same_match_made_at_once():
     assert repr(deferred) == repr(Match(hits)) == f"Match(hits={hits!r})"
     assert calls == [7]
     assert Match(hits) != Match(()) and Match(hits) != hits
+
+
+def test_a_result_lists_its_keys_without_making_a_match_and_keys_sharing_a_query_share_one(monkeypatch):
+    index = index_of({"a": "merging", "b": '"model merging"', "c": "Merging", "d": "unlearning"})
+    made: list[object] = []
+    real_deferred = Match.deferred.__func__  # type: ignore[attr-defined]
+
+    def counting_deferred(cls, work, argument):
+        made.append(argument)
+        return real_deferred(cls, work, argument)
+
+    monkeypatch.setattr(Match, "deferred", classmethod(counting_deferred))
+    got = index.matches(MERGING)
+    assert got.keys() == ["a", "c", "b"] and len(got) == 3  # grouped by query, in the order first added
+    assert made == []  # a poll that keeps one topic per channel makes only the matches it walks
+    pairs = list(got)
+    assert [key for key, _ in pairs] == got.keys() and len(made) == 2
+    assert pairs[0][1] is pairs[1][1] and pairs[0][1] == parse_query("merging").match(MERGING)
+    assert got == pairs and list(reversed(got)) == pairs[::-1] and got != pairs[:2]
+    assert index.matches(UNLEARNING).keys() == ["d"]
+
+
+def test_matching_keeps_no_object_per_match_alive():
+    """At 100,000 topics a paper matches thousands; objects kept per match woke the collector's full passes."""
+    topics = {number: text for number, text in enumerate(["merging", "model", '"model merging"', "scale"] * 500)}
+    index = index_of({key: f"{text} OR w{key}" for key, text in topics.items()})  # 2,000 distinct queries
+    gc.collect()
+    before = len(gc.get_objects())
+    got = index.matches(MERGING)
+    assert len(got.keys()) == 2000
+    assert len(gc.get_objects()) - before < 20

@@ -1,172 +1,36 @@
 """Find which of many topic queries a paper matches without testing every one.
 
-Each query gets a *guard*: a few of its terms, each looked up by one index entry
-(a word, two adjacent words or a prefix, in one field), such that any paper the
-query matches holds at least one of them. For a paper, the index finds the terms
-it holds (most by look-up alone; longer phrases are then tested with `Term.test`),
-takes the queries those terms guard, and evaluates each on the set of held terms,
-mostly by set operations (see `TopicIndex.__init__`). Explanations are deferred
-(`Match.deferred`) and use `Term.hit` with the same order and de-duplication as
-`Group.hits`, so they equal `Query.match` exactly (the property tests check it).
-
-Why a guard is sound, for the node kinds of `bot.topics.matcher`:
-
-- a term matches only if its field holds every one of its words, so any one word
-  (or pair of adjacent whole words, or prefix) of it will do;
-- an AND chain matches only if every child does, so any one child's guard will
-  do; the index takes the child that looks rarest;
-- an OR group matches only if one of its chains does, so it needs the union;
-- exclusions only ever remove matches, so they never contribute.
-
-Filters (`bot.topics.filters`) are numbered and held like terms, and are held exactly
-when the paper satisfies them, so they guard like terms too: ``cat:`` by looking the
-paper's categories (or archives) up, counts and ``has:code`` by testing each distinct one
-once a paper (a few hundred cheap comparisons at most; they cost more than any word, so a
-chain with a word is filed under the word). A query of filters alone is therefore filed
-under them like any other, and no query is ever tested against every paper.
+Each query is filed under its guard (`bot.topics.guard`): a few of its terms, one of which
+every paper it matches holds. For a paper, the index finds the terms it holds (most by
+look-up alone; longer phrases are then tested with `Term.test`), takes the queries those
+terms guard, and evaluates each on the set of held terms, mostly by set operations (see
+`TopicIndex.__init__`). What it returns (`bot.topics.matches.Matches`) makes a `Match` only
+for whoever walks it, and explains it only when asked.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter
-from dataclasses import dataclass
 from functools import cache
-from itertools import chain as concat, repeat
+from itertools import chain as concat
 from operator import itemgetter
-from typing import Any, Callable, Generic, Hashable, Iterable, Iterator, Mapping, TypeVar
+from typing import Any, Callable, Generic, Hashable, TypeVar
 
 from bot.paper import Paper
-from bot.topics.filters import Category
-from bot.topics.matcher import Group, Hit, Leaf, Match, Node, PaperText, Term
+from bot.topics.compiled import Compiled, PaperHits, Plan, TermInfo
+from bot.topics.guard import (
+    ARCHIVE, CATEGORY, CHECK, PAIR, PREFIX, WORD, Entry, Guard, guard_of, term_entry,
+)
+from bot.topics.matcher import Group, Leaf, Node, PaperText
+from bot.topics.matches import Matches
 from bot.topics.parser import Query
 
+__all__ = [
+    "ARCHIVE", "CATEGORY", "CHECK", "PAIR", "PREFIX", "WORD", "Entry", "Guard", "Matches", "TopicIndex", "guard_of",
+]
+
 K = TypeVar("K", bound=Hashable)
-
-WORD, PAIR, PREFIX = "word", "pair", "prefix"
-CATEGORY, ARCHIVE, CHECK = "category", "archive", "check"
-"""Filter entries: a folded category (``cs.cl``) of `PaperText.categories`, an archive (``cs``)
-of `PaperText.archives`, or a filter itself, held when its test passes."""
-
-Entry = tuple[str, str, object]
-"""One index entry: (kind, field, token), e.g. ``("word", "default", "merging")``,
-``("pair", "title", ("model", "merging"))``, ``("prefix", "author", "neub")``,
-``("category", "categories", "cs.cl")`` or ``("check", "facts", Count("upvotes", ">=", 20))``."""
-
-# Short, frequent words: a guard on one of them would make nearly every paper a candidate.
-_COMMON = frozenset(
-    "a an and are as at be by for from has have in into is it its of on or our that the this to we "
-    "which with using model language large learning data method approach task".split()
-)
-# How much narrower a field is than title + abstract + keywords (a rough guess; only ranks choices).
-_FIELD_SHARE = {"default": 1.0, "abstract": 0.9, "title": 0.3, "author": 0.2}
-# Guesses at the share of papers a filter holds for: a category is narrower than most words, an
-# archive about as wide as a common one; a check costs more than any word, as it is tested on
-# every paper and a count filter may hold for most of them.
-_CATEGORY_COST, _ARCHIVE_COST, _CHECK_COST = 0.2, 0.6, 1.5
-
-
-@dataclass(frozen=True, slots=True)
-class Guard:
-    """Index entries a matching paper must contain one of, and a guess at how often papers do."""
-
-    terms: frozenset[Leaf]
-    """The query's terms (and filters) whose entries these are: one of them holds in every matching paper."""
-    entries: frozenset[Entry]
-    cost: float
-    """Roughly the share of papers that contain one of the entries; lower is better."""
-
-
-def guard_of(query: Query) -> Guard | None:
-    """Return the entries that every paper matching *query* contains at least one of, or None if none can."""
-    return _group_guard(query.root)
-
-
-@dataclass(frozen=True, slots=True)
-class _Compiled:
-    """A query's `Group` over term numbers, evaluated against the set of terms a paper holds.
-
-    Kept instead of the parsed query: it is all that matching, explaining and removal need.
-    """
-
-    chains: tuple[tuple[int | _Compiled, ...], ...]
-    excluded: tuple[int | _Compiled, ...]
-
-    def holds(self, held: set[int]) -> bool:
-        """Say whether the group is satisfied when exactly the terms *held* are in the paper."""
-        # Plain loops: this runs for every candidate query with nested groups.
-        for chain in self.chains:
-            for node in chain:
-                if not (node in held if type(node) is int else node.holds(held)):  # type: ignore[union-attr]
-                    break
-            else:
-                break
-        else:
-            return False
-        for node in self.excluded:
-            if node in held if type(node) is int else node.holds(held):  # type: ignore[union-attr]
-                return False
-        return True
-
-    def hits(self, held: set[int], hit_of: Mapping[int, Hit]) -> Iterator[Hit]:
-        """Yield hits exactly as `Group.hits` does, taking each term's hit from *hit_of*."""
-        for chain in self.chains:
-            if all(_holds(node, held) for node in chain):
-                for node in chain:
-                    if type(node) is int:
-                        yield hit_of[node]  # type: ignore[index]
-                    else:
-                        yield from node.hits(held, hit_of)  # type: ignore[union-attr]
-
-    def is_plain(self) -> bool:
-        """Say whether every alternative and exclusion is a plain term (no nested group)."""
-        return all(type(node) is int for node in concat(*self.chains, self.excluded))
-
-
-def _holds(node: int | _Compiled, held: set[int]) -> bool:
-    return node in held if isinstance(node, int) else node.holds(held)
-
-
-Plan = tuple[int, ...] | _Compiled
-"""What a slot keeps of its query: the term numbers of its only chain when that is all there
-is (most queries), else the whole compiled group."""
-
-
-class _Hits(dict[int, Hit]):
-    """Each held term's `Hit` in one paper, worked out the first time a match needs it."""
-
-    def __init__(self, terms: dict[int, _TermInfo], text: PaperText, held: set[int]) -> None:
-        super().__init__()
-        self._terms = terms
-        self._text = text
-        self._held = held
-
-    def __missing__(self, number: int) -> Hit:
-        hit = self[number] = self._terms[number].term.hit(self._text)
-        return hit
-
-    def of_chain(self, chain: tuple[int, ...]) -> tuple[Hit, ...]:
-        """Return the hits of a query made of one chain of plain terms, as `Group.hits` orders them."""
-        return tuple(dict.fromkeys(map(self.__getitem__, chain)))
-
-    def of_group(self, compiled: _Compiled) -> tuple[Hit, ...]:
-        """Return the hits of any other query, as `Group.hits` orders them."""
-        return tuple(dict.fromkeys(compiled.hits(self._held, self)))
-
-
-@dataclass(slots=True)
-class _TermInfo:
-    term: Leaf
-    cost: float
-    """How often papers look likely to hold the term's entry, to choose which term of a chain guards it."""
-    uses: int = 0
-    """How many distinct queries use the term; it is forgotten at zero."""
-
-
-_Slot = tuple[Plan, list[K], str]
-"""One distinct query: its plan, its keys in the order added, and its canonical text.
-
-A tuple rather than an object: there is one per distinct query (tens of thousands), and
-`matches` unpacks it in its hot loop. The key list is changed in place."""
 
 
 class TopicIndex(Generic[K]):
@@ -184,9 +48,14 @@ class TopicIndex(Generic[K]):
         self._next_slot = 0
         self._slot_of_key: dict[K, int] = {}
         self._slot_of_text: dict[str, int] = {}
-        self._slots: dict[int, _Slot[K]] = {}
+        # Each distinct query (a slot) is kept as its plan, its keys in the order added, and its
+        # folded text (which names it: Merging and merging share one); the parsed query is not.
+        # Three dicts by slot rather than an object per slot: `matches` reads them with `map`.
+        self._plan_of: dict[int, Plan] = {}
+        self._keys_of: dict[int, list[K]] = {}
+        self._text_of: dict[int, str] = {}
         self._number_of_term: dict[Leaf, int] = {}
-        self._terms: dict[int, _TermInfo] = {}
+        self._terms: dict[int, TermInfo] = {}
         # kind -> field -> token -> term numbers; split by kind and field so a paper's tokens can be
         # intersected with each table's keys in one set operation. Tuples, not sets: nearly every
         # token names one term, and a one-item tuple is a quarter of an empty set's size.
@@ -223,7 +92,7 @@ class TopicIndex(Generic[K]):
         slot = self._slot_of_text.get(query.key)
         if slot is None:
             slot = self._new_slot(query)
-        self._slots[slot][1].append(key)
+        self._keys_of[slot].append(key)
         self._slot_of_key[key] = slot
 
     def remove(self, key: K) -> None:
@@ -231,7 +100,7 @@ class TopicIndex(Generic[K]):
         slot = self._slot_of_key.pop(key, None)
         if slot is None:
             return
-        keys = self._slots[slot][1]
+        keys = self._keys_of[slot]
         keys.remove(key)
         if not keys:
             self._drop_slot(slot)
@@ -247,18 +116,23 @@ class TopicIndex(Generic[K]):
             found.update(*self._pairs[number].values())
         for number in self._longer.keys() & held:
             found.update(slot for slot, _ in self._longer[number])
-        slots = self._slots
-        return [key for slot in sorted(found) for key in slots[slot][1]]
+        return list(concat.from_iterable(map(self._keys_of.__getitem__, sorted(found))))
 
-    def matches(self, paper: Paper | PaperText) -> list[tuple[K, Match]]:
-        """Return every key whose query matches *paper*, with that query's `Match`.
+    def matches(self, paper: Paper | PaperText) -> Matches[K]:
+        """Return every key whose query matches *paper*, with that query's `Match`, as a `Matches`.
 
         Keys come grouped by query, queries in the order first added, keys in the order added.
-        Keys sharing a query share one (immutable) `Match`, which works out its hits only when
-        first asked: a caller that explains a few of thousands of matches pays for those few.
+        Keys sharing a query share one (immutable) `Match`, made only when the result is walked,
+        which works out its hits only when first asked: a caller that explains a few of
+        thousands of matches pays for those few, and one that only wants the keys
+        (`Matches.keys`) makes no match at all.
         """
         text = paper if isinstance(paper, PaperText) else PaperText.of(paper)
         held = self._held_terms(text)
+        return Matches(sorted(self._matched(held)), self._keys_of, self._plan_of, PaperHits(self._terms, text, held))
+
+    def _matched(self, held: set[int]) -> set[int]:
+        """Return the slots whose queries hold when exactly the terms *held* are in the paper."""
         # Set operations wherever they will do: at 100,000 topics some 10,000 queries a paper are
         # looked at, and a Python loop per query would cost more than everything else together.
         alone, pairs, longer, nested = self._alone, self._pairs, self._longer, self._nested
@@ -271,21 +145,10 @@ class TopicIndex(Generic[K]):
             matched.update(slot for (slot, _), members in longer[number].items() if held >= members)
         vetoes = self._vetoes
         matched.difference_update(*map(vetoes.__getitem__, vetoes.keys() & held))
-        slots = self._slots
+        plan_of = self._plan_of
         for number in nested.keys() & held:
-            matched.update(slot for slot in nested[number] if slots[slot][0].holds(held))  # type: ignore[union-attr]
-        hits = _Hits(self._terms, text, held)
-        of_chain, of_group, deferred = hits.of_chain, hits.of_group, Match.deferred
-        found: list[tuple[K, Match]] = []
-        add = found.append
-        for slot in sorted(matched):
-            plan, keys, _ = slots[slot]
-            match = deferred(of_chain, plan) if type(plan) is tuple else deferred(of_group, plan)
-            if len(keys) == 1:
-                add((keys[0], match))
-            else:
-                found += zip(keys, repeat(match))
-        return found
+            matched.update(slot for slot in nested[number] if plan_of[slot].holds(held))  # type: ignore[union-attr]
+        return matched
 
     def _held_terms(self, text: PaperText) -> set[int]:
         """Return the numbers of the indexed terms that *text* contains."""
@@ -297,9 +160,13 @@ class TopicIndex(Generic[K]):
             keys = getattr(text, field).keys
             looked_up.update(*map(table.__getitem__, table.keys() & zip(keys, keys[1:])))
         for field, table in self._tables[PREFIX].items():
-            words = getattr(text, field).sorted_words
-            # A word shorter than a cut comes out whole, and is then rightly a prefix of itself.
-            cuts = concat.from_iterable(map(_cut(length), words) for length in self._prefix_lengths[field])
+            # Each length of prefix is cut only from the words at least that long: a shorter word
+            # can only equal a prefix of its own length, which its own length's cut finds.
+            words = sorted(getattr(text, field).sorted_words, key=len)
+            sizes = list(map(len, words))
+            cuts = concat.from_iterable(
+                map(_cut(length), words[bisect_left(sizes, length):]) for length in self._prefix_lengths[field]
+            )
             looked_up.update(*map(table.__getitem__, table.keys() & cuts))
         for kind in (CATEGORY, ARCHIVE):
             for field, table in self._tables[kind].items():
@@ -316,28 +183,27 @@ class TopicIndex(Generic[K]):
         slot = self._next_slot
         self._next_slot += 1
         compiled = self._compile(query.root)
-        for number in dict.fromkeys(_all_terms(compiled)):
+        for number in dict.fromkeys(compiled.terms()):
             self._terms[number].uses += 1
         plain = compiled.is_plain()
         plan: Plan = compiled.chains[0] if plain and len(compiled.chains) == 1 and not compiled.excluded else compiled  # type: ignore[assignment]
-        # The folded text is kept (it names the slot: Merging and merging share one); the parsed query is not.
-        self._slots[slot] = (plan, [], query.key)
+        self._plan_of[slot], self._keys_of[slot], self._text_of[slot] = plan, [], query.key
         self._slot_of_text[query.key] = slot
         self._filing(slot, compiled, plain, file=True)
         return slot
 
     def _drop_slot(self, slot: int) -> None:
-        plan, _, text = self._slots.pop(slot)
-        del self._slot_of_text[text]
-        compiled = plan if isinstance(plan, _Compiled) else _Compiled((plan,), ())
+        plan = self._plan_of.pop(slot)
+        del self._keys_of[slot], self._slot_of_text[self._text_of.pop(slot)]
+        compiled = plan if isinstance(plan, Compiled) else Compiled((plan,), ())
         self._filing(slot, compiled, compiled.is_plain(), file=False)
-        for number in dict.fromkeys(_all_terms(compiled)):
+        for number in dict.fromkeys(compiled.terms()):
             info = self._terms[number]
             info.uses -= 1
             if not info.uses:
                 self._forget_term(number)
 
-    def _filing(self, slot: int, compiled: _Compiled, plain: bool, *, file: bool) -> None:
+    def _filing(self, slot: int, compiled: Compiled, plain: bool, *, file: bool) -> None:
         """File the query of *slot* where `matches` finds it, or (*file* False) undo that.
 
         Where is worked out from the compiled query and the terms' costs alone, so removal
@@ -369,7 +235,7 @@ class TopicIndex(Generic[K]):
     def _cost(self, number: int) -> float:
         return self._terms[number].cost
 
-    def _guard(self, group: _Compiled) -> tuple[set[int], float] | None:
+    def _guard(self, group: Compiled) -> tuple[set[int], float] | None:
         """Return the term numbers one of which every paper matching *group* holds, and their cost.
 
         The same choice `guard_of` makes on the parsed query, made on the compiled one.
@@ -410,20 +276,20 @@ class TopicIndex(Generic[K]):
         else:
             _unfile(self._longer, number, (slot, side))
 
-    def _compile(self, group: Group) -> _Compiled:
+    def _compile(self, group: Group) -> Compiled:
         chains = tuple(tuple(self._compile_node(node) for node in chain) for chain in group.any_of)
-        return _Compiled(chains, tuple(self._compile_node(node) for node in group.none_of))
+        return Compiled(chains, tuple(self._compile_node(node) for node in group.none_of))
 
-    def _compile_node(self, node: Node) -> int | _Compiled:
+    def _compile_node(self, node: Node) -> int | Compiled:
         if isinstance(node, Group):
             return self._compile(node)
         number = self._number_of_term.get(node)
         if number is None:
             number = self._next_term
             self._next_term += 1
-            entry, cost, exact = _term_entry(node)
+            entry, cost, exact = term_entry(node)
             self._number_of_term[node] = number
-            self._terms[number] = _TermInfo(node, cost)
+            self._terms[number] = TermInfo(node, cost)
             kind, field, token = entry
             if kind == CHECK:
                 self._checks[number] = node.test
@@ -440,7 +306,7 @@ class TopicIndex(Generic[K]):
         info = self._terms.pop(number)
         self._inexact.pop(number, None)
         del self._number_of_term[info.term]
-        (kind, field, token), _, _ = _term_entry(info.term)  # the entry is worked out again, not kept
+        (kind, field, token), _, _ = term_entry(info.term)  # the entry is worked out again, not kept
         if kind == CHECK:
             del self._checks[number]
             return
@@ -474,81 +340,3 @@ def _unfile(filed: dict[int, Any], number: int, item: Hashable) -> None:
 def _cut(length: int) -> Callable[[str], str]:
     """Return a function giving a word's first *length* letters (``map`` runs it without Python frames)."""
     return itemgetter(slice(None, length))
-
-
-def _all_terms(compiled: _Compiled) -> Iterator[int]:
-    for node in concat(*compiled.chains, compiled.excluded):
-        if isinstance(node, int):
-            yield node
-        else:
-            yield from _all_terms(node)
-
-
-def _group_guard(group: Group) -> Guard | None:
-    terms: set[Leaf] = set()
-    entries: set[Entry] = set()
-    cost = 0.0
-    for chain in group.any_of:
-        best = _cheapest(_node_guard(node) for node in chain)
-        if best is None:
-            return None
-        terms |= best.terms
-        entries |= best.entries
-        cost += best.cost
-    return Guard(frozenset(terms), frozenset(entries), cost)
-
-
-def _node_guard(node: Node) -> Guard | None:
-    if isinstance(node, Group):
-        return _group_guard(node)
-    entry, cost, _ = _term_entry(node)
-    return Guard(frozenset((node,)), frozenset((entry,)), cost)
-
-
-def _cheapest(guards: Iterable[Guard | None]) -> Guard | None:
-    usable = [guard for guard in guards if guard is not None]
-    return min(usable, key=lambda guard: guard.cost) if usable else None
-
-
-def _term_entry(term: Leaf) -> tuple[Entry, float, bool]:
-    """Pick the rarest-looking entry of *term* (adjacent whole words, else a word, else a prefix).
-
-    Return it with its cost and whether holding the entry is exactly matching the term.
-    """
-    if not isinstance(term, Term):
-        return _filter_entry(term)
-    field = term.field or "default"
-    share = _FIELD_SHARE.get(field, 1.0)
-    parts = term.parts
-    options: list[tuple[float, Entry]] = []
-    for (first, first_is_prefix), (second, second_is_prefix) in zip(parts, parts[1:]):
-        if not first_is_prefix and not second_is_prefix:
-            options.append((_word_cost(first) * _word_cost(second), (PAIR, field, (first, second))))
-    if not options:
-        options = [(_word_cost(key), (WORD, field, key)) for key, is_prefix in parts if not is_prefix]
-    if not options:
-        options = [(_prefix_cost(key), (PREFIX, field, key)) for key, _ in parts]
-    cost, entry = min(options, key=lambda option: option[0])
-    # One word, one prefix or two whole words are looked up exactly as FieldText.contains tests them.
-    exact = len(parts) == 1 or (len(parts) == 2 and entry[0] == PAIR)
-    return entry, cost * share, exact
-
-
-def _filter_entry(leaf: Leaf) -> tuple[Entry, float, bool]:
-    """Return a filter's entry: a category or archive to look up, else the filter as a check."""
-    if isinstance(leaf, Category):
-        if leaf.subject is None:
-            return (ARCHIVE, "archives", leaf.key), _ARCHIVE_COST, True
-        return (CATEGORY, "categories", leaf.key), _CATEGORY_COST, True
-    return (CHECK, "facts", leaf), _CHECK_COST, True
-
-
-def _word_cost(word: str) -> float:
-    # Without corpus statistics, length is a fair proxy for rarity in paper abstracts.
-    if word in _COMMON:
-        return 1.0
-    return max(0.05, 0.6 - 0.06 * len(word))
-
-
-def _prefix_cost(prefix: str) -> float:
-    return min(1.0, 1.5 * 0.6 ** (len(prefix) - 2))
