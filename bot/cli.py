@@ -164,10 +164,16 @@ def _platforms_configured(settings: Settings) -> bool:
     return bool(settings.discord_token or settings.slack_bot_token or settings.slack_client_id)
 
 
+def _at_terminal() -> bool:
+    """Whether standard input is a terminal; it is None when closed (`paperboy <&-`)."""
+    return bool(sys.stdin and sys.stdin.isatty())
+
+
 def _console_in_use(args: argparse.Namespace, settings: Settings) -> bool:
     """Whether the console is the conversation: `run` with it, or `console` (at a terminal or in a script)."""
     if args.func is run_bot:
-        return sys.stdin.isatty() or not _platforms_configured(settings)
+        # stdin is None when closed (`paperboy <&-`): not a terminal; `run_bot` then refuses in one line.
+        return _at_terminal() or not _platforms_configured(settings)
     return args.func is run_console
 
 
@@ -226,7 +232,7 @@ async def run_bot(args: argparse.Namespace, settings: Settings) -> int:
         gate = CommandGate(core.engine)
         adapters = _platform_adapters(core, gate)
         console = None
-        if not adapters or sys.stdin.isatty():
+        if not adapters or _at_terminal():
             greeting = ("Paperboy on the console: type `help`, `trending` or `subscribe <topic>`; Ctrl-D quits.\n"
                         f"The log goes to {log_place(settings)}.")
             console = ConsoleAdapter(gate, greeting=greeting)

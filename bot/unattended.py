@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 
 from bot.settings import StartupError
 
@@ -20,6 +21,8 @@ NOBODY_TO_TALK_TO = (
 
 def stdin_is_empty(fd: int = 0) -> bool:
     """Whether *fd* can never give input: closed, or the null device."""
+    if fd == 0 and sys.stdin is None:  # closed at start; fd 0 may since name a file Paperboy opened
+        return True
     try:
         found = os.fstat(fd)
     except OSError:  # closed (`<&-`)

@@ -43,3 +43,15 @@ async def test_the_explicit_console_with_dev_null_still_ends_quietly(tmp_path):
     code, _, err, _ = await run("console", tmp_path=tmp_path, stdin=asyncio.subprocess.DEVNULL)
     assert code == 0, err
     assert "no platform is configured" not in err
+
+
+async def test_the_bot_with_stdin_closed_refuses_in_one_line(tmp_path):
+    started = time.monotonic()
+    process = await asyncio.create_subprocess_exec(  # `paperboy <&-`: Python starts with sys.stdin None
+        "/bin/sh", "-c", f"exec '{sys.executable}' -m bot <&-", env=clean_env(tmp_path), cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 1, err
+    [line] = err.decode().splitlines()
+    assert line.startswith("paperboy: no platform is configured") and "Traceback" not in line
+    assert time.monotonic() - started < 30
