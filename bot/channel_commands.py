@@ -25,8 +25,9 @@ from bot.wording import plural
 MAX_TOPICS_PER_CHANNEL = 25  # Discord autocomplete shows at most 25 choices
 _NOTIFY = re.compile(r"\s+notify\s+@(\S.*)$", re.IGNORECASE)
 """The end of ``subscribe <query> notify @group`` (the adapter wrote the group as ``@name``)."""
-_BARE_NOTIFY = re.compile(r"(?:^|\s)notify(?:\s+[^@\s]\S*)?\s*$", re.IGNORECASE)
-"""``notify`` at the end without an ``@group``: a slip, not a word of the topic."""
+_BARE_NOTIFY = re.compile(r"(?:\S\s+notify(?:\s+[^@\s]\S*)?|^notify)\s*$", re.IGNORECASE)
+"""``notify`` after a query, alone or before one word without ``@``: a slip, not a word of the topic.
+A query that starts with the word (``notify systems``) is a query."""
 
 
 class ChannelCommands:
