@@ -193,6 +193,9 @@ class DeliveryWorker:
         if not by_channel:
             return
         round_ = await self._read_round([e for entries in by_channel.values() for e in entries])
+        unknown = [channel_id for channel_id in by_channel if channel_id not in self._channels]
+        if unknown:  # one read for the round's new channels, not one per channel
+            self._channels.update(await self.store.get_channels(unknown))
         for channel_id, entries in by_channel.items():
             task = asyncio.create_task(self._deliver_channel(channel_id, entries, round_))
             self._active[channel_id] = task
