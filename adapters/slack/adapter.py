@@ -33,6 +33,7 @@ from adapters.slack.render import (
     LINK_ACTION_PREFIX, SlackMessage, clip_escaped, escape, render, render_file, render_post, render_thread,
 )
 from bot.actions import Action
+from bot.batching import Batcher
 from bot.channels import Caller, ChannelRef, Command, parse_command
 from bot.commands import COMMANDS
 from bot.delivery import (
@@ -149,6 +150,7 @@ class SlackAdapter:
         self._inflight: set[asyncio.Task[Any]] = set()
         self._team_clients: dict[str, AsyncWebClient] = {}
         """Bot token → its Web API client (all of them on `_session` once started)."""
+        self._bot_reads: Batcher[str, Any] = Batcher(self._read_bots)
         self._tokens: dict[str, tuple[str, float]] = {}
         """Workspace → (bot token, until when on `clock`): read from the installation store at most every 30 s."""
         self.clock = time.monotonic
@@ -409,7 +411,7 @@ class SlackAdapter:
         remembered = self._tokens.get(workspace)
         if remembered is not None and remembered[1] > self.clock():
             return self._token_client(remembered[0]), True
-        bot = await self.installation_store.async_find_bot(enterprise_id=None, team_id=workspace)
+        bot = await self._bot_reads.submit(workspace)
         if bot is None or not bot.bot_token:
             self._forget_token(workspace)
             return None, False
@@ -417,6 +419,16 @@ class SlackAdapter:
             self._team_clients.pop(remembered[0], None)  # reinstalled: the old token is of no more use
         self._tokens[workspace] = (bot.bot_token, self.clock() + TOKEN_TTL_SECONDS)
         return self._token_client(bot.bot_token), False
+
+    async def _read_bots(self, workspaces: list[str]) -> list[Any]:
+        """The bots of *workspaces*: the reads that wait at once (a round sends to many) go in one."""
+        store = self.installation_store
+        assert store is not None
+        find_many = getattr(store, "async_find_bots", None)  # Paperboy's store; Bolt's own have one read each
+        if find_many is None:
+            return [await store.async_find_bot(enterprise_id=None, team_id=w) for w in workspaces]
+        found = await find_many(list(dict.fromkeys(workspaces)))
+        return [found.get(workspace) for workspace in workspaces]
 
     def _token_client(self, token: str) -> AsyncWebClient:
         # One client per token: a reinstall brings a new token, and so a new client.
