@@ -53,8 +53,12 @@ THREAD_EVENT_TYPE = "paperboy_thread"
 MAX_NOTICE_CHARS = 3000
 TOKEN_TTL_SECONDS = 30.0
 """How long a workspace's bot token, once read from the installation store, is used without reading it again."""
-MAX_CONNECTIONS = 0
-"""Open connections to Slack at once for the shared HTTP session (0: no limit, as when each call had its own)."""
+MAX_CONNECTIONS = 64
+"""Open connections to Slack at once for the shared HTTP session; more calls wait for one to be free.
+
+A round to a thousand workspaces starts a thousand calls at once: without a limit each would
+open (and later keep) its own connection, which cost most of a send's CPU, for no speed gained
+(Slack paces each channel and workspace, not the connection)."""
 
 SLACK_LIMITS = (RateLimit("channel", 1, 1.0), RateLimit("workspace", 300, 60.0))
 """Slack's documented ``chat.postMessage`` guidance: about one message per second per channel
