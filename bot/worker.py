@@ -346,7 +346,8 @@ class DeliveryWorker:
             await self._settlements.submit(Settlement(entry.id, result.message_ref, now, _states(entry, papers)))
             report.sent += 1
             self.metrics.posts_sent.labels(adapter.platform).inc()
-            log.info("sent %s to %s", entry.tag, channel.ref, extra=_log_context(entry, channel))
+            if log.isEnabledFor(logging.INFO):  # the fields cost a little on every send: only when written
+                log.info("sent %s to %s", entry.tag, channel.ref, extra=_log_context(entry, channel))
             return True
         report.failed += 1
         self.metrics.posts_failed.labels(adapter.platform, result.status.value).inc()  # the kind: few label values
