@@ -351,6 +351,8 @@ class RunResult:
     db_cpu: float
     """Of `cpu`, the database's threads (what is left: other threads, threads that ended, rounding)."""
     rounds: int
+    fake_cpu: float
+    """The fake platform's CPU (this process) meanwhile: on a busy machine it too can set the pace."""
     problems: list[str]
     notes: list[str]
 
@@ -391,7 +393,7 @@ async def run_one(spec: RunSpec, workdir: Path, profile: str | None = None) -> R
             problems.append(f"bot log: {log_path}")
     bound, why = lower_bound(queued, platform_limits(spec))
     return RunResult(spec.platform, spec.run, len(queued), done["makespan"], bound, why, count_429, requests,
-                     done["cpu"], done["loop_cpu"], done["db_cpu"], done["rounds"], problems, notes)
+                     done["cpu"], done["loop_cpu"], done["db_cpu"], done["rounds"], done["fake_cpu"], problems, notes)
 
 
 async def _drive_bot(config: dict[str, Any], fake: Any, log: Any) -> dict[str, Any]:
@@ -405,11 +407,11 @@ async def _drive_bot(config: dict[str, Any], fake: Any, log: Any) -> dict[str, A
         ready = await _read_event(process, START_TIMEOUT)
         if ready.get("event") != "ready":
             raise RuntimeError(f"the bot process did not get ready: {ready}")
-        before = _request_counts(fake)
+        before, fake_cpu = _request_counts(fake), time.process_time()
         process.stdin.write(b"go\n")
         await process.stdin.drain()
         done = await _read_event(process, RUN_TIMEOUT)
-        after = _request_counts(fake)
+        after, done["fake_cpu"] = _request_counts(fake), time.process_time() - fake_cpu
         done["requests"], done["count_429"] = after[0] - before[0], after[1] - before[1]
         return done
     finally:
@@ -478,7 +480,8 @@ def print_results(results: Sequence[RunResult], *, scale: float, channels: int) 
         print(f"  {r.platform} {r.run}: bound set by {r.bound_why}; {r.messages / r.makespan:.0f} messages/s; "
               f"{r.rounds} drain() call(s); bot CPU {r.loop_cpu:.2f}s on the event loop thread "
               f"({1000 * r.loop_cpu / max(r.messages, 1):.2f} ms/msg), {r.db_cpu:.2f}s on the database's threads "
-              f"({1000 * r.db_cpu / max(r.messages, 1):.2f} ms/msg), {r.cpu - r.loop_cpu - r.db_cpu:.2f}s elsewhere")
+              f"({1000 * r.db_cpu / max(r.messages, 1):.2f} ms/msg), {r.cpu - r.loop_cpu - r.db_cpu:.2f}s elsewhere; "
+              f"the fake platform {r.fake_cpu:.2f}s ({1000 * r.fake_cpu / max(r.messages, 1):.2f} ms/msg)")
         for problem in r.problems:
             print(f"    PROBLEM: {problem}")
         for note in r.notes:
