@@ -200,6 +200,9 @@ class DeliveryWorker:
         if not by_channel:
             return
         round_ = await self._read_round([e for entries in by_channel.values() for e in entries])
+        unknown = [channel_id for channel_id in by_channel if channel_id not in self._channels]
+        if unknown:  # one read for the round's new channels, not one per channel
+            self._channels.update(await self.store.get_channels(unknown))
         for channel_id, entries in by_channel.items():
             task = asyncio.create_task(self._deliver_channel(channel_id, entries, round_))
             self._active[channel_id] = task
@@ -350,7 +353,8 @@ class DeliveryWorker:
             await self._settlements.submit(Settlement(entry.id, result.message_ref, now, _states(entry, papers)))
             report.sent += 1
             self.metrics.posts_sent.labels(adapter.platform).inc()
-            log.info("sent %s to %s", entry.tag, channel.ref, extra=_log_context(entry, channel))
+            if log.isEnabledFor(logging.INFO):  # the fields cost a little on every send: only when written
+                log.info("sent %s to %s", entry.tag, channel.ref, extra=_log_context(entry, channel))
             return True
         report.failed += 1
         self.metrics.posts_failed.labels(adapter.platform, result.status.value).inc()  # the kind: few label values

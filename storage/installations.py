@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from datetime import datetime
 
 from storage.db import Queries, from_db, to_db
@@ -53,6 +55,20 @@ class InstallationQueries(Queries):
                 (kind, enterprise_id or "", team_id or "", user_id),
             )
         return row["data"] if row else None
+
+    async def find_installations(self, kind: str, *, enterprise_id: str, team_ids: Sequence[str]) -> dict[str, str]:
+        """Return the newest *kind* record of each of *team_ids* that has one, by team: one read for them all."""
+        _check_kind(kind)
+        rows = await self._fetchall(
+            """SELECT team_id, data FROM (
+                   SELECT team_id, data, row_number() OVER (
+                       PARTITION BY team_id ORDER BY installed_at DESC, rowid DESC) AS nth
+                   FROM installations WHERE kind = ? AND enterprise_id = ?
+                     AND team_id IN (SELECT value FROM json_each(?)))
+               WHERE nth = 1""",
+            (kind, enterprise_id or "", json.dumps(list(team_ids))),
+        )
+        return {row["team_id"]: row["data"] for row in rows}
 
     async def delete_installations(self, kind: str | None, *, enterprise_id: str, team_id: str,
                                    user_id: str | None = None) -> None:

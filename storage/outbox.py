@@ -293,26 +293,27 @@ class OutboxQueries(Queries):
                 """UPDATE outbox SET state = 'sent', message_ref = ?, sent_at = ?, next_attempt_at = NULL,
                    last_error = NULL WHERE id = ?""",
                 [(s.message_ref, to_db(s.at), s.entry_id) for s in done])
-            sent, refs, states, targets = [], [], [], []
+            ledger, targets = [], []
             for s in done:
                 _, channel_id, kind, paper_ids = known[s.entry_id]
                 papers = json.loads(paper_ids)
                 if kind == "paper" and s.message_ref is not None:
                     targets.extend((s.message_ref, channel_id, thread_tag(p)) for p in papers)
                 for paper_id in papers:
-                    where = (channel_id, paper_id)
-                    sent.append((to_db(s.at), *where))
-                    if kind == "paper":  # an edit keeps pointing at the original message
-                        refs.append((s.message_ref, *where))
-                    if s.posted_states and paper_id in s.posted_states:
-                        states.append((s.posted_states[paper_id], *where))
-            ledger = "UPDATE deliveries SET {} WHERE channel_id = ? AND paper_id = ?"
-            await conn.executemany(ledger.format("state = 'sent', sent_at = coalesce(sent_at, ?)"), sent)
-            await conn.executemany(ledger.format("message_ref = ?"), refs)
-            await conn.executemany(ledger.format("posted_state = ?"), states)
+                    # An edit keeps pointing at the original message; a posted state is kept when given.
+                    state = s.posted_states.get(paper_id) if s.posted_states else None
+                    ledger.append((to_db(s.at), kind == "paper", s.message_ref, state is not None, state,
+                                   channel_id, paper_id))
+            # One statement for the ledger rows and one for the threads: each is a trip to the database's thread.
             await conn.executemany(
-                """UPDATE outbox SET target_ref = ?
-                   WHERE channel_id = ? AND tag = ? AND kind = 'thread' AND target_ref IS NULL""", targets)
+                """UPDATE deliveries SET state = 'sent', sent_at = coalesce(sent_at, ?),
+                   message_ref = CASE WHEN ? THEN ? ELSE message_ref END,
+                   posted_state = CASE WHEN ? THEN ? ELSE posted_state END
+                   WHERE channel_id = ? AND paper_id = ?""", ledger)
+            if targets:
+                await conn.executemany(
+                    """UPDATE outbox SET target_ref = ?
+                       WHERE channel_id = ? AND tag = ? AND kind = 'thread' AND target_ref IS NULL""", targets)
 
     async def mark_outbox_retry(self, entry_id: int, *, error: str, retry_at: datetime,
                                 count_attempt: bool = True) -> None:

@@ -259,3 +259,31 @@ def test_the_pacer_admits_at_once_only_when_nothing_would_wait():
     assert pacer.admit_now("x", c, limits) is None, "the workspace window is full"
     now[0] = 1.1
     assert pacer.admit_now("x", c, limits) is not None, "the windows slid on"
+
+
+async def test_a_round_to_many_channels_reads_their_rows_in_one_go(chat, core, fake_hf, clock):
+    """The worker reads the channels a round sends to together, not one read per channel."""
+    reads: list[int] = []
+    store = core.store
+    get_channels, get_channel_by_id = store.get_channels, store.get_channel_by_id
+
+    async def many(ids):
+        reads.append(len(ids))
+        return await get_channels(ids)
+
+    async def one(channel_id):
+        reads.append(1)
+        return await get_channel_by_id(channel_id)
+
+    for n in range(12):
+        await chat.push("subscribe unlearn*", channel=f"c{n}")
+    await core.poller.poll_once()
+    add_papers(fake_hf, clock, 2)
+    store.get_channels, store.get_channel_by_id = many, one
+    try:
+        report = await core.poller.poll_once()
+    finally:
+        store.get_channels, store.get_channel_by_id = get_channels, get_channel_by_id
+    assert report.sent == 24
+    assert {channel.channel for channel, _ in chat.pop_posts()} == {f"c{n}" for n in range(12)}
+    assert reads and set(reads) == {12}  # the poll reads them too; one by one, there would be twelve 1s

@@ -219,3 +219,22 @@ async def test_issued_states_are_random_good_once_and_expire(store: Store) -> No
     assert await states.async_consume(second) is True
     clock.now = T0 + timedelta(seconds=600)
     assert await states.async_consume(third) is False
+
+
+async def test_the_bots_of_many_workspaces_are_found_in_one_read_each_its_newest(
+    installations: PaperboyInstallationStore,
+) -> None:
+    await installations.async_save(an_installation(team_id="T1", bot_token="xoxb-old"))
+    await installations.async_save(an_installation(team_id="T1", user_id="U2", bot_token="xoxb-new",
+                                                   at=T0 + timedelta(minutes=1)))
+    await installations.async_save(an_installation(team_id="T2", bot_token="xoxb-2"))
+    await installations.async_save(an_installation(team_id="T3", bot_token="xoxb-org", enterprise_id="E1",
+                                                   is_enterprise_install=True))
+
+    bots = await installations.async_find_bots(["T1", "T2", "T3", "T9"])
+
+    assert {team: bot.bot_token for team, bot in bots.items()} == {"T1": "xoxb-new", "T2": "xoxb-2"}
+    for team, bot in bots.items():  # what the one-at-a-time read finds, field for field
+        alone = await installations.async_find_bot(enterprise_id=None, team_id=team)
+        assert alone is not None and alone.to_dict() == bot.to_dict()
+    assert await installations.async_find_bots([]) == {}

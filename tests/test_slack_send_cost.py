@@ -127,13 +127,13 @@ def count_lookups(adapter: SlackAdapter) -> list[str]:
     store = adapter.installation_store
     assert store is not None
     teams: list[str] = []
-    find_bot = store.async_find_bot
+    find_bots = store.async_find_bots  # type: ignore[attr-defined]
 
-    async def counted(**kwargs: Any) -> Any:
-        teams.append(kwargs["team_id"])
-        return await find_bot(**kwargs)
+    async def counted(team_ids: list[str]) -> Any:
+        teams.extend(team_ids)
+        return await find_bots(team_ids)
 
-    store.async_find_bot = counted  # type: ignore[method-assign]
+    store.async_find_bots = counted  # type: ignore[attr-defined]
     return teams
 
 
@@ -176,6 +176,26 @@ async def test_concurrent_sends_share_the_pool(adapter: SlackAdapter, slack: Cou
 
     assert {r.status for r in first + again} == {DeliveryStatus.SENT}
     assert slack.connections == 5  # the second wave reused the first wave's connections
+
+
+async def test_first_sends_to_many_workspaces_at_once_read_their_tokens_in_one_go(
+    adapter: SlackAdapter, slack: CountingSlack,
+) -> None:
+    store = adapter.installation_store
+    reads: list[list[str]] = []
+    find_bots = store.async_find_bots  # type: ignore[union-attr]
+
+    async def counted(team_ids: list[str]) -> Any:
+        reads.append(sorted(team_ids))
+        return await find_bots(team_ids)
+
+    store.async_find_bots = counted  # type: ignore[union-attr]
+    channels = [ChannelRef("slack", team, f"C{team}{n}") for team in ("TA", "TB", "TC") for n in (1, 2)]
+    results = await asyncio.gather(*(adapter.send(channel, card_post()) for channel in channels))
+
+    assert {r.status for r in results} == {DeliveryStatus.SENT}
+    assert reads == [["TA", "TB", "TC"]]  # one read for the three workspaces, each named once
+    assert sorted(TOKENS[c.token] for c in slack.calls_to("chat.postMessage")) == sorted(c.workspace for c in channels)
 
 
 async def test_one_workspace_mode_reuses_the_connection_too(

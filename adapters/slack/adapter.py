@@ -15,23 +15,25 @@ import logging
 import re
 import time
 from typing import Any, Mapping, Sequence
-from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.app.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError, SlackClientError
-from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from adapters.slack import clicks, inbound, markup, oauth
-from adapters.slack.history import HISTORY_METHODS, HistoryReader, SlackHistoryError
+from adapters.slack.history import HistoryReader, SlackHistoryError
+from adapters.slack.web import (
+    AUTH_ERRORS, LOST_ACCESS, PERMANENT_ERRORS, Answer, attempt, bound_call, delivery_error, web_client,
+)
 from adapters.slack.render import (
     LINK_ACTION_PREFIX, SlackMessage, clip_escaped, escape, render, render_file, render_post, render_thread,
 )
 from bot.actions import Action
+from bot.batching import Batcher
 from bot.channels import Caller, ChannelRef, Command, parse_command
 from bot.commands import COMMANDS
 from bot.delivery import (
@@ -44,36 +46,23 @@ from bot.store import InstallationStore
 log = logging.getLogger(__name__)
 
 PLATFORM = "slack"
-RATE_LIMIT_RETRIES = 2
 STOP_GRACE_SECONDS = 5.0
-DEFAULT_RETRY_AFTER = 30.0
 POST_EVENT_TYPE = "paperboy_post"
 THREAD_EVENT_TYPE = "paperboy_thread"
 """The metadata type of a post's first thread reply: never taken for a post by `find_post`."""
 MAX_NOTICE_CHARS = 3000
 TOKEN_TTL_SECONDS = 30.0
 """How long a workspace's bot token, once read from the installation store, is used without reading it again."""
-MAX_CONNECTIONS = 0
-"""Open connections to Slack at once for the shared HTTP session (0: no limit, as when each call had its own)."""
+MAX_CONNECTIONS = 64
+"""Open connections to Slack at once for the shared HTTP session; more calls wait for one to be free.
+
+A round to a thousand workspaces starts a thousand calls at once: without a limit each would
+open (and later keep) its own connection, which cost most of a send's CPU, for no speed gained
+(Slack paces each channel and workspace, not the connection)."""
 
 SLACK_LIMITS = (RateLimit("channel", 1, 1.0), RateLimit("workspace", 300, 60.0))
 """Slack's documented ``chat.postMessage`` guidance: about one message per second per channel
 (short bursts allowed) and a workspace-wide limit of several hundred messages per minute."""
-
-_LOST_ACCESS = "Paperboy lost access to this channel"
-_REINSTALL = "reinstall Paperboy in this workspace"
-PERMANENT_ERRORS: dict[str, str] = {
-    "channel_not_found": f"{_LOST_ACCESS} (channel_not_found): it was deleted or Paperboy was removed from it",
-    "not_in_channel": f"{_LOST_ACCESS} (not_in_channel): invite it with /invite @Paperboy",
-    "is_archived": f"{_LOST_ACCESS} (is_archived): the channel was archived",
-    "restricted_action": f"{_LOST_ACCESS} (restricted_action): only some members may post here",
-    "account_inactive": f"{_LOST_ACCESS} (account_inactive): {_REINSTALL}",
-    "token_revoked": f"{_LOST_ACCESS} (token_revoked): {_REINSTALL}",
-    "invalid_auth": f"{_LOST_ACCESS} (invalid_auth): {_REINSTALL} or check SLACK_BOT_TOKEN",
-    "not_authed": f"{_LOST_ACCESS} (not_authed): {_REINSTALL} or check SLACK_BOT_TOKEN",
-    "missing_scope": f"{_LOST_ACCESS} (missing_scope): {_REINSTALL} from the manifest",
-}
-"""Slack errors that retrying cannot fix: the channel is paused with this reason."""
 
 EDIT_ERRORS: dict[str, str] = {
     "message_not_found": "the post to edit is gone (message_not_found): it was deleted from the channel",
@@ -96,12 +85,6 @@ THREAD_ERRORS: dict[str, str] = {
 }
 """``chat.postMessage`` (with ``thread_ts``) and ``conversations.replies`` errors about the post itself."""
 _THREAD_PERMANENT = {**PERMANENT_ERRORS, **THREAD_ERRORS}
-
-AUTH_ERRORS = frozenset({"invalid_auth", "not_authed", "token_revoked", "account_inactive", "token_expired"})
-"""Errors that say the token was refused: a remembered token is then read from the store again."""
-
-NETWORK_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
-"""What a Web API call raises when Slack cannot be reached at all."""
 
 _LEADING_MENTION = re.compile(r"^\s*(?:<@[A-Z0-9]+(?:\|[^>]*)?>\s*)+")
 DIRECT_MESSAGE_NAME = "directmessage"
@@ -151,14 +134,14 @@ class SlackAdapter:
                      socket_mode=self.socket_mode, signing_secret=signing_secret)
 
         token = None if oauth_settings else self._bot_token
-        self.client = _web_client(token, settings.slack_api_url)
+        self.client = web_client(token, settings.slack_api_url)
         """Paperboy's own calls (deliveries, start-up checks); from `start` to `stop` on the shared session."""
         self.installation_store = oauth_settings.installation_store if oauth_settings else None
         self.repeats = inbound.Repeats()
         self.app = AsyncApp(
             # Bolt's own client, never on the shared session: Bolt deep-copies each request's
             # client (made with this one's session) for lazy listeners, and a session cannot be copied.
-            client=_web_client(token, settings.slack_api_url),
+            client=web_client(token, settings.slack_api_url),
             signing_secret=signing_secret or "",
             oauth_settings=oauth_settings,
             before_authorize=self.repeats,  # right after Bolt's signature check
@@ -171,6 +154,7 @@ class SlackAdapter:
         self._inflight: set[asyncio.Task[Any]] = set()
         self._team_clients: dict[str, AsyncWebClient] = {}
         """Bot token → its Web API client (all of them on `_session` once started)."""
+        self._bot_reads: Batcher[str, Any] = Batcher(self._read_bots)
         self._tokens: dict[str, tuple[str, float]] = {}
         """Workspace → (bot token, until when on `clock`): read from the installation store at most every 30 s."""
         self.clock = time.monotonic
@@ -199,7 +183,7 @@ class SlackAdapter:
             try:
                 await self.client.auth_test()
             except SlackApiError as error:
-                code = _Answer.of(error).code
+                code = Answer.of(error).code
                 raise SlackSetupError(
                     f"SLACK_BOT_TOKEN was refused by Slack ({code}); copy the Bot User OAuth Token (xoxb-…) "
                     "again from OAuth & Permissions at https://api.slack.com/apps" if code
@@ -221,7 +205,7 @@ class SlackAdapter:
             await self.client.apps_connections_open(app_token=self._app_token)
         except SlackApiError as error:
             raise SlackSetupError(
-                f"SLACK_APP_TOKEN was refused by Slack ({_Answer.of(error).code or delivery_error(error).reason}); "
+                f"SLACK_APP_TOKEN was refused by Slack ({Answer.of(error).code or delivery_error(error).reason}); "
                 "create an app-level token (xapp-…) with connections:write under Basic Information at "
                 "https://api.slack.com/apps"
             ) from None
@@ -383,7 +367,7 @@ class SlackAdapter:
     async def _post_message(self, workspace: str, *, permanent: Mapping[str, str] = PERMANENT_ERRORS,
                             **fields: Any) -> DeliveryResult:
         """Call ``chat.postMessage`` in *workspace* without link previews; map the outcome."""
-        response = await self._call(workspace, "chat_postMessage", permanent=permanent,
+        response = await self._call(workspace, "chat.postMessage", permanent=permanent,
                                     unfurl_links=False, unfurl_media=False, **fields)
         if isinstance(response, DeliveryResult):
             return response
@@ -401,8 +385,8 @@ class SlackAdapter:
         client, remembered = await self._workspace_client(workspace)
         if client is None:
             return _NOT_INSTALLED
-        outcome = await _attempt(getattr(client, method), params)  # a wrong name is a bug: AttributeError
-        if remembered and isinstance(outcome, SlackApiError) and _Answer.of(outcome).code in AUTH_ERRORS:
+        outcome = await attempt(bound_call(client, method), params)  # a wrong name is a bug: AttributeError
+        if remembered and isinstance(outcome, SlackApiError) and Answer.of(outcome).code in AUTH_ERRORS:
             # The token was remembered: another process may have stored a new one since (a reinstall).
             refused = client.token
             self._forget_token(workspace, refused)
@@ -410,7 +394,7 @@ class SlackAdapter:
             if client is None:
                 return _NOT_INSTALLED
             if client.token != refused:
-                outcome = await _attempt(getattr(client, method), params)
+                outcome = await attempt(bound_call(client, method), params)
         if isinstance(outcome, SlackApiError):
             return delivery_error(outcome, permanent=permanent)
         return outcome
@@ -431,7 +415,7 @@ class SlackAdapter:
         remembered = self._tokens.get(workspace)
         if remembered is not None and remembered[1] > self.clock():
             return self._token_client(remembered[0]), True
-        bot = await self.installation_store.async_find_bot(enterprise_id=None, team_id=workspace)
+        bot = await self._bot_reads.submit(workspace)
         if bot is None or not bot.bot_token:
             self._forget_token(workspace)
             return None, False
@@ -439,6 +423,16 @@ class SlackAdapter:
             self._team_clients.pop(remembered[0], None)  # reinstalled: the old token is of no more use
         self._tokens[workspace] = (bot.bot_token, self.clock() + TOKEN_TTL_SECONDS)
         return self._token_client(bot.bot_token), False
+
+    async def _read_bots(self, workspaces: list[str]) -> list[Any]:
+        """The bots of *workspaces*: the reads that wait at once (a round sends to many) go in one."""
+        store = self.installation_store
+        assert store is not None
+        find_many = getattr(store, "async_find_bots", None)  # Paperboy's store; Bolt's own have one read each
+        if find_many is None:
+            return [await store.async_find_bot(enterprise_id=None, team_id=w) for w in workspaces]
+        found = await find_many(list(dict.fromkeys(workspaces)))
+        return [found.get(workspace) for workspace in workspaces]
 
     def _token_client(self, token: str) -> AsyncWebClient:
         # One client per token: a reinstall brings a new token, and so a new client.
@@ -450,6 +444,7 @@ class SlackAdapter:
                 timeout=self.client.timeout,
                 session=self._session,
                 retry_handlers=list(self.client.retry_handlers),
+                logger=self.client.logger,
             )
         return client
 
@@ -684,117 +679,12 @@ class _Tracked:
             self._tasks.discard(self._task)
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class _Answer:
-    """What answered a failed Web API call, read safely from whatever slack_sdk kept of it."""
-
-    status: int | None
-    content_type: str
-    headers: Mapping[str, str]
-    code: str | None
-    """Slack's error code; None when the body was not Slack's JSON (something in between answered)."""
-
-    @classmethod
-    def of(cls, error: SlackApiError) -> _Answer:
-        # Usually an AsyncSlackResponse whose data is Slack's dict, a str (text/plain) or {} (any
-        # other non-JSON type); the raw aiohttp response when a body claimed to be JSON but was not.
-        response = error.response
-        status = getattr(response, "status_code", None) or getattr(response, "status", None)
-        headers = getattr(response, "headers", None) or {}
-        data = getattr(response, "data", None)
-        code = str(data.get("error") or "unknown_error") if isinstance(data, dict) and "ok" in data else None
-        return cls(status=status, content_type=_content_type(headers), headers=headers, code=code)
-
-
-def delivery_error(error: SlackApiError, *, permanent: Mapping[str, str] = PERMANENT_ERRORS) -> DeliveryResult:
-    """Map a failed Web API call onto a `DeliveryResult`; *permanent* maps codes that retrying cannot fix."""
-    answer = _Answer.of(error)
-    if answer.status == 429 or answer.code == "ratelimited":
-        return DeliveryResult(DeliveryStatus.RATE_LIMITED, reason="Slack rate limit (429)",
-                              retry_after=_retry_after(answer.headers))
-    if answer.code is None:
-        return _not_json(answer.status, answer.content_type)
-    if answer.code in permanent:
-        return DeliveryResult(DeliveryStatus.PERMANENT, reason=permanent[answer.code])
-    return DeliveryResult(DeliveryStatus.TRANSIENT,
-                          reason=f"Slack refused the message ({answer.code}, HTTP {answer.status})")
-
-
-async def _attempt(call: Any, params: Mapping[str, Any]) -> AsyncSlackResponse | DeliveryResult | SlackApiError:
-    """Make one Web API call: Slack's answer, the `DeliveryResult` of an answer that is not one, or Slack's refusal."""
-    try:
-        response = await call(**params)
-    except SlackApiError as error:
-        return error
-    except AttributeError as error:
-        # slack_sdk keeps a text/plain body as a str, and for a 200 its own validate() then
-        # calls .get on it: this is how a proxy's "200 OK" page surfaces. Anything else is a bug.
-        if not _raised_in(error, AsyncSlackResponse.validate):
-            raise
-        return _not_json(200, "text/plain")
-    except NETWORK_ERRORS as error:
-        return _unreachable(error)
-    if not isinstance(response.data, dict):  # a 200 application/gzip body passes validate() as bytes
-        return _not_json(response.status_code, _content_type(response.headers))
-    return response
-
-
-class _RateLimitRetries(AsyncRateLimitErrorRetryHandler):
-    """Wait out a 429 and try again, except on history reads: `HistoryReader` paces those per
-    workspace, since a wait of a minute there must not hold up the other channels' recovery."""
-
-    async def _can_retry_async(self, *, state: Any, request: Any, response: Any = None, error: Any = None) -> bool:
-        if urlsplit(request.url).path.rsplit("/", 1)[-1] in HISTORY_METHODS:
-            return False
-        return await super()._can_retry_async(state=state, request=request, response=response, error=error)
-
-
-def _web_client(token: str | None, base_url: str) -> AsyncWebClient:
-    """A Web API client that waits out Slack's rate limits (history reads aside) up to `RATE_LIMIT_RETRIES` times."""
-    client = AsyncWebClient(token=token, base_url=base_url)
-    client.retry_handlers.append(_RateLimitRetries(max_retry_count=RATE_LIMIT_RETRIES))
-    return client
-
-
-def _not_json(status: int | None, content_type: str) -> DeliveryResult:
-    # Slack itself always answers JSON: anything else came from a proxy or load balancer in
-    # between, says nothing about the channel, and is worth another try later.
-    answered = f"HTTP {status}" if status else "a request"
-    kind = content_type or "no content type"
-    return DeliveryResult(DeliveryStatus.TRANSIENT, reason=f"Slack answered {answered} with a non-JSON body ({kind})")
-
-
-def _raised_in(error: BaseException, function: Any) -> bool:
-    """Say whether *error* was raised by *function* itself (its traceback's innermost frame)."""
-    frame = error.__traceback__
-    while frame is not None and frame.tb_next is not None:
-        frame = frame.tb_next
-    return frame is not None and frame.tb_frame.f_code is function.__code__
-
-
-def _content_type(headers: Mapping[str, str]) -> str:
-    value = headers.get("Content-Type") or headers.get("content-type") or ""
-    return value.split(";", 1)[0].strip()
-
-
-def _retry_after(headers: Mapping[str, str]) -> float:
-    value = headers.get("Retry-After") or headers.get("retry-after")
-    try:
-        return float(value) if value is not None else DEFAULT_RETRY_AFTER
-    except ValueError:
-        return DEFAULT_RETRY_AFTER
-
-
 _SOMETHING_WENT_WRONG = "Something went wrong on Paperboy's side. Please try again later."
 
 _NOT_INSTALLED = DeliveryResult(
     DeliveryStatus.PERMANENT,
-    reason=f"{_LOST_ACCESS} (not installed): Paperboy is no longer installed in this workspace",
+    reason=f"{LOST_ACCESS} (not installed): Paperboy is no longer installed in this workspace",
 )
-
-
-def _unreachable(error: BaseException) -> DeliveryResult:
-    return DeliveryResult(DeliveryStatus.TRANSIENT, reason=f"could not reach Slack ({type(error).__name__})")
 
 
 def _post_metadata(post: Post, *, event_type: str = POST_EVENT_TYPE) -> dict[str, Any]:

@@ -118,6 +118,11 @@ class PaperboyInstallationStore(AsyncInstallationStore):
         )
         return Bot(**_load_fields(data)) if data is not None else None
 
+    async def async_find_bots(self, team_ids: list[str]) -> dict[str, Bot]:
+        """Return the bot installed in each of the workspaces *team_ids* that has one, by team: one read."""
+        found = await self.store.find_installations(BOT, enterprise_id="", team_ids=team_ids)
+        return {team: Bot(**_load_fields(data)) for team, data in found.items()}
+
     async def async_find_installation(
         self,
         *,

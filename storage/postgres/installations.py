@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -31,6 +32,16 @@ class InstallationQueries(Queries):
                WHERE kind = $1 AND enterprise_id = $2 AND team_id = $3 AND ($4::text IS NULL OR user_id = $4)
                ORDER BY installed_at DESC, seq DESC LIMIT 1""",
             kind, enterprise_id or "", team_id or "", user_id)
+
+    async def find_installations(self, kind: str, *, enterprise_id: str, team_ids: Sequence[str]) -> dict[str, str]:
+        """Return the newest *kind* record of each of *team_ids* that has one, by team: one read for them all."""
+        _check_kind(kind)
+        rows = await self._fetch(
+            """SELECT DISTINCT ON (team_id) team_id, data FROM installations
+               WHERE kind = $1 AND enterprise_id = $2 AND team_id = ANY($3::text[])
+               ORDER BY team_id, installed_at DESC, seq DESC""",
+            kind, enterprise_id or "", list(team_ids))
+        return {row["team_id"]: row["data"] for row in rows}
 
     async def delete_installations(self, kind: str | None, *, enterprise_id: str, team_id: str,
                                    user_id: str | None = None) -> None:
