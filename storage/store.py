@@ -10,6 +10,7 @@ from typing import Any
 import aiosqlite
 
 from storage import db, portable
+from storage.bulk_enqueue import BulkEnqueueQueries
 from storage.channels import ChannelQueries
 from storage.community import CommunityQueries
 from storage.deliveries import DeliveryQueries
@@ -21,7 +22,7 @@ from storage.process_lock import ProcessLock
 
 
 class Store(PaperQueries, ChannelQueries, DeliveryQueries, OutboxQueries, InstallationQueries, LegacySlackQueries,
-            CommunityQueries):
+            CommunityQueries, BulkEnqueueQueries):
     """Paperboy's SQLite database: papers, channels and topics, the delivery ledger, small state.
 
     Open it with ``await Store.open(path)`` (or ``async with await Store.open(path) as store``);
