@@ -38,7 +38,8 @@ def post_entries(channel_id: int, new: Mapping[str, int | None], *, room: int, t
     singles, rest = papers[:room], papers[room:]
     entries: list[tuple] = []
     for p in singles:
-        entries.append((channel_id, "paper", f"paper:{p}", [p], None, None, mentions.get(new[p])))  # type: ignore[arg-type]
+        mention = mentions.get(new[p]) if new[p] is not None else None
+        entries.append((channel_id, "paper", f"paper:{p}", [p], None, None, mention))
         if threads:  # the next id: nothing of this channel goes out between a post and its thread
             entries.append((channel_id, "thread", thread_tag(p), [p], None, None, None))
     if rest:
