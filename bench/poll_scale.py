@@ -57,6 +57,8 @@ TARGET_FIRST, TARGET_SECOND = 2.0, 0.2
 class Polls:
     first: float
     second: float
+    cpu: tuple[float, float]
+    """This process's CPU seconds in each poll (the SQLite threads' included, the Postgres server's not)."""
     queued: int
     fetched: int
     statements: tuple[int, int] | None
@@ -134,16 +136,17 @@ async def time_polls(database: str, hf_url: str, *, old: bool) -> Polls:
         if old:
             core.poller.__class__ = PerChannelPoller
         count = await _count_statements(core.store)
-        times, statements = [], []
+        times, cpu, statements = [], [], []
         for _ in range(2):
             before = count[0] if count else 0
-            started = time.monotonic()
+            started, cpu_started = time.monotonic(), time.process_time()
             report = await core.poller.poll_once(deliver=False)
             times.append(time.monotonic() - started)
+            cpu.append(time.process_time() - cpu_started)
             statements.append(count[0] - before if count else 0)
             if len(times) == 1:
                 first = report
-    return Polls(times[0], times[1], len(first.enqueued), first.fetched, tuple(statements) if count else None)
+    return Polls(times[0], times[1], (cpu[0], cpu[1]), len(first.enqueued), first.fetched, tuple(statements) if count else None)
 
 
 @asynccontextmanager
@@ -211,22 +214,27 @@ async def _one_size(queries: list[str], hf_url: str, seed_ids: list[str], args: 
 def report(results: list[Result], args: argparse.Namespace) -> None:
     print(f"one topic per channel, a baseline of 92 seed papers each; fake Hugging Face lists 92 seed + {args.new} "
           "new papers. poll 1 builds the topic index and queues the matches; poll 2 finds nothing new.")
-    print("old: the per-channel path of before (bench/_old_poll.py), on a copy of the same database, same run")
-    print(f"{'backend':>8} {'channels':>8} {'setup s':>8} {'old 1 s':>8} {'poll 1 s':>8} {'x':>6} {'old 2 s':>8} "
-          f"{'poll 2 s':>8} {'x':>6} {'queued':>7} {'old q':>7} {'SQL 1':>6} {'SQL 2':>6} {'old SQL 1':>9}")
+    print("old: the per-channel path of before (bench/_old_poll.py), on a copy of the same database, same run;"
+          " cpu: this process's CPU seconds (SQLite's threads included, the Postgres server not)")
+    print(f"{'backend':>8} {'channels':>8} {'setup':>6} | {'old 1':>7} {'poll 1':>7} {'x':>5} {'cpu 1':>6} "
+          f"{'old cpu':>7} | {'old 2':>6} {'poll 2':>6} {'x':>5} {'cpu 2':>6} | {'queued':>6} {'old q':>6} | "
+          f"{'SQL 1':>5} {'SQL 2':>5} {'old SQL 1':>9}")
+    dash = "-"
     for r in results:
         o, n = r.old, r.new
-        old1, old2 = (f"{o.first:>8.3f}", f"{o.second:>8.3f}") if o else (f"{'-':>8}", f"{'-':>8}")
-        x1, x2 = (f"{o.first / n.first:>6.1f}", f"{o.second / n.second:>6.1f}") if o else (f"{'-':>6}", f"{'-':>6}")
-        sql = n.statements or ("-", "-")
-        old_sql = o.statements[0] if o and o.statements else "-"
-        print(f"{r.backend:>8} {r.channels:>8} {r.setup:>8.1f} {old1} {n.first:>8.3f} {x1} {old2} {n.second:>8.3f} "
-              f"{x2} {n.queued:>7} {o.queued if o else '-':>7} {sql[0]:>6} {sql[1]:>6} {old_sql:>9}")
+        sql = n.statements or (dash, dash)
+        print(f"{r.backend:>8} {r.channels:>8} {r.setup:>6.0f} | "
+              f"{f'{o.first:.3f}' if o else dash:>7} {n.first:>7.3f} {f'{o.first / n.first:.1f}' if o else dash:>5} "
+              f"{n.cpu[0]:>6.3f} {f'{o.cpu[0]:.3f}' if o else dash:>7} | "
+              f"{f'{o.second:.3f}' if o else dash:>6} {n.second:>6.3f} {f'{o.second / n.second:.1f}' if o else dash:>5} "
+              f"{n.cpu[1]:>6.3f} | {n.queued:>6} {o.queued if o else dash:>6} | {sql[0]:>5} {sql[1]:>5} "
+              f"{o.statements[0] if o and o.statements else dash:>9}")
     for backend in args.backends:
         mine = [r for r in results if r.backend == backend]
         for a, b in zip(mine, mine[1:]):
             print(f"{backend}: {a.channels} -> {b.channels} channels (x{b.channels / a.channels:.0f}): poll 1 "
-                  f"x{b.new.first / a.new.first:.1f}, poll 2 x{b.new.second / a.new.second:.1f}")
+                  f"x{b.new.first / a.new.first:.1f} (cpu x{b.new.cpu[0] / a.new.cpu[0]:.1f}), "
+                  f"poll 2 x{b.new.second / a.new.second:.1f} (cpu x{b.new.cpu[1] / a.new.cpu[1]:.1f})")
     print(f"targets: poll 1 < {TARGET_FIRST} s and poll 2 < {TARGET_SECOND} s at 10000 channels, the same posts "
           "queued as the old path")
 

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 import aiosqlite
 
 from storage.db import Queries, to_db
-from storage.outbox import _INSERT, _topic_mentions, thread_tag
+from storage.outbox import _topic_mentions, thread_tag
 
 Matches = Mapping[int, Sequence[tuple[str, "str | None", "int | None"]]]
 """Channel id -> its (paper id, why, topic id) matches, in order."""
@@ -81,9 +81,14 @@ class BulkEnqueueQueries(Queries):
                 (created, json.dumps(rows)))
             new = new_by_channel(rows, {(r[0], r[1]) for r in inserted})
             posting = [c for c in new if c in posts]
-            if posting:
-                await conn.executemany(_INSERT, [(*e[:3], json.dumps(e[3]), e[4], e[5], created, e[6])
-                                                 for e in await _entries(conn, new, posting, at, max_per_hour)])
+            if posting:  # one statement, rows in order: ids follow it, so a post's thread comes right after it
+                await conn.execute(
+                    """INSERT OR IGNORE INTO outbox (channel_id, kind, tag, paper_ids, title, target_ref, state,
+                                                     created_at, mention)
+                       SELECT value ->> 0, value ->> 1, value ->> 2, value -> 3, value ->> 4, value ->> 5, 'pending',
+                              ?, value ->> 6
+                       FROM json_each(?) ORDER BY key""",
+                    (created, json.dumps(await _entries(conn, new, posting, at, max_per_hour))))
         return {channel_id: list(papers) for channel_id, papers in new.items()}
 
 
