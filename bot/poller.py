@@ -224,7 +224,7 @@ class Poller:
         signature = self._index_signature
         if only is None:  # a paper handled before, unchanged, by the same topics, owes no channel anything new
             papers = [p for p in papers if self._settled.get(p.id) != (signature, p)]
-        firsts: list[tuple[Paper, dict[int, tuple[int, Match]]]] = []
+        firsts: list[tuple[Paper, dict[int, tuple[int, str]]]] = []  # paper, {channel: (topic, why)} owed
         for paper in papers:  # one paper at a time: a poll's matches can run to hundreds of thousands
             first: dict[int, tuple[int, Match]] = {}  # channel -> its oldest matching topic
             every = [(key, EVERY.match(paper)) for key in self._every_paper] if only is None else []
@@ -236,7 +236,7 @@ class Poller:
                     first[channel_id] = (topic_id, match)
             # Ask the ledger only about the channels that matched, not about every channel's history.
             fresh = set(first) - await self.store.channels_having(paper.id, list(first))
-            firsts.append((paper, {c: first[c] for c in sorted(fresh)}))
+            firsts.append((paper, _explained({c: first[c] for c in sorted(fresh)})))
         wanted = sorted({c for _, first in firsts for c in first})
         channels = await self.store.get_channels(wanted) if wanted else {}
         found, held = _owed(firsts, channels)
@@ -301,27 +301,31 @@ class Poller:
                     report.updates += 1
 
 
-def _owed(firsts: list[tuple[Paper, dict[int, tuple[int, Match]]]], channels: dict[int, Channel],
-          ) -> tuple[dict[int, list[tuple[Paper, str, int]]], set[str]]:
-    """Each channel's (paper, why, topic id) owed, by the channel's upvote floor; and the papers a floor held back.
+def _explained(first: dict[int, tuple[int, Match]]) -> dict[int, tuple[int, str]]:
+    """Each channel's (topic id, why): channels sharing a query share one `Match`, explained once."""
+    whys: dict[int, str] = {}  # id(match) -> why; the matches live in *first* meanwhile
+    explained = {}
+    for channel_id, (topic_id, match) in first.items():
+        why = whys.get(id(match))
+        if why is None:
+            why = whys[id(match)] = match.explain()
+        explained[channel_id] = (topic_id, why)
+    return explained
 
-    Channels sharing a query share one `Match` per paper: each is explained once, and only for
-    the channels that get the paper.
-    """
+
+def _owed(firsts: list[tuple[Paper, dict[int, tuple[int, str]]]], channels: dict[int, Channel],
+          ) -> tuple[dict[int, list[tuple[Paper, str, int]]], set[str]]:
+    """Each channel's (paper, why, topic id) owed, by the channel's upvote floor; and the papers a floor held back."""
     found: dict[int, list[tuple[Paper, str, int]]] = {}
     held: set[str] = set()
-    whys: dict[int, str] = {}  # id(match) -> why; the matches live in *firsts* until this returns
     for paper, first in firsts:
-        for channel_id, (topic_id, match) in first.items():
+        for channel_id, (topic_id, why) in first.items():
             channel = channels.get(channel_id)
             if channel is None:
                 continue
             if (paper.upvotes or 0) < channel.min_upvotes:
                 held.add(paper.id)  # matched again next poll: it may have the upvotes then
                 continue
-            why = whys.get(id(match))
-            if why is None:
-                why = whys[id(match)] = match.explain()
             found.setdefault(channel_id, []).append((paper, why, topic_id))
     return found, held
 
