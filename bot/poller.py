@@ -240,11 +240,12 @@ class Poller:
         wanted = sorted({c for _, first in firsts for c in first})
         channels = await self.store.get_channels(wanted) if wanted else {}
         found, held = _owed(firsts, channels)
-        await self._hand_over(channels, found, report, now=now)
+        del firsts[:]  # each match is in *found* now, once
+        await self._hand_over(channels, found, {p.id: p for p in papers}, report, now=now)
         if only is None:
             if len(self._settled) > SETTLED_MAX:
                 self._settled.clear()  # it only saves work: forget papers long gone from the lists
-            self._settled.update((p.id, (signature, p)) for p, _ in firsts if p.id not in held)
+            self._settled.update((p.id, (signature, p)) for p in papers if p.id not in held)
 
     async def _matching(self, channel_id: int, topic_ids: list[int], papers: list[Paper]) -> list[str]:
         """The ids of *papers* that any of the channel's topics *topic_ids* (new ones, a few) matches."""
@@ -253,18 +254,18 @@ class Poller:
                    if t.id in wanted and (q := _parse_stored(t.query)) is not None]
         return [p.id for p in papers if any(q.match(p) for q in queries)]
 
-    async def _hand_over(self, channels: dict[int, Channel], found: dict[int, list[tuple[Paper, str, int]]],
-                         report: PollReport, *, now: datetime) -> None:
-        """Queue every channel's new matches at once: posts where they are posted as found, else for the digest."""
+    async def _hand_over(self, channels: dict[int, Channel], found: dict[int, list[tuple[str, str, int]]],
+                         papers: dict[str, Paper], report: PollReport, *, now: datetime) -> None:
+        """Queue every channel's new (paper id, why, topic id) at once: posts where they are posted as found,
+        else for the digest."""
         posts, queued = {}, {}
         for channel_id, matches in found.items():
             channel = channels[channel_id]
-            owed = posts if channel.realtime and not channel.digest_time else queued
-            owed[channel_id] = [(p.id, why, tid) for p, why, tid in matches]
+            (posts if channel.realtime and not channel.digest_time else queued)[channel_id] = matches
         new = await self.store.enqueue_matches(posts, queued, at=now, max_per_hour=self.max_posts_per_hour)
         for channel_id, matches in found.items():
             fresh = set(new.get(channel_id, ()))
-            report.enqueued += [(channels[channel_id], p, why) for p, why, _ in matches if p.id in fresh]
+            report.enqueued += [(channels[channel_id], papers[p], why) for p, why, _ in matches if p in fresh]
 
     async def _queue_digests(self, channels: list[Channel], report: PollReport, now: datetime) -> None:
         """Queue the digest of every channel whose digest time has come."""
@@ -314,9 +315,10 @@ def _explained(first: dict[int, tuple[int, Match]]) -> dict[int, tuple[int, str]
 
 
 def _owed(firsts: list[tuple[Paper, dict[int, tuple[int, str]]]], channels: dict[int, Channel],
-          ) -> tuple[dict[int, list[tuple[Paper, str, int]]], set[str]]:
-    """Each channel's (paper, why, topic id) owed, by the channel's upvote floor; and the papers a floor held back."""
-    found: dict[int, list[tuple[Paper, str, int]]] = {}
+          ) -> tuple[dict[int, list[tuple[str, str, int]]], set[str]]:
+    """Each channel's (paper id, why, topic id) owed, by the channel's upvote floor; and the papers a floor held
+    back."""
+    found: dict[int, list[tuple[str, str, int]]] = {}
     held: set[str] = set()
     for paper, first in firsts:
         for channel_id, (topic_id, why) in first.items():
@@ -326,7 +328,7 @@ def _owed(firsts: list[tuple[Paper, dict[int, tuple[int, str]]]], channels: dict
             if (paper.upvotes or 0) < channel.min_upvotes:
                 held.add(paper.id)  # matched again next poll: it may have the upvotes then
                 continue
-            found.setdefault(channel_id, []).append((paper, why, topic_id))
+            found.setdefault(channel_id, []).append((paper.id, why, topic_id))
     return found, held
 
 

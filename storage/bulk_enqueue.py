@@ -16,6 +16,8 @@ import aiosqlite
 from storage.db import Queries, to_db
 from storage.outbox import _topic_mentions, thread_tag
 
+CHUNK = 1000
+"""Channels queued per statement: bounds the memory a poll of many thousands of channels takes at once."""
 Matches = Mapping[int, Sequence[tuple[str, "str | None", "int | None"]]]
 """Channel id -> its (paper id, why, topic id) matches, in order."""
 
@@ -57,6 +59,16 @@ def new_by_channel(rows: list[tuple], inserted: set[tuple[int, str]]) -> dict[in
     return new
 
 
+def chunks(posts: Matches, queued: Matches) -> list[tuple[Matches, Matches]]:
+    """*posts* and *queued* in parts of at most `CHUNK` channels: what one part needs is freed before the next."""
+    channels = [*posts, *queued]
+    parts = []
+    for start in range(0, len(channels), CHUNK):
+        part = channels[start:start + CHUNK]
+        parts.append(({c: posts[c] for c in part if c in posts}, {c: queued[c] for c in part if c in queued}))
+    return parts
+
+
 class BulkEnqueueQueries(Queries):
     """`enqueue_matches`: a poll's matches for every channel, queued with a few statements."""
 
@@ -66,30 +78,41 @@ class BulkEnqueueQueries(Queries):
 
         Returns each channel's paper ids that were new, in order. For a channel of *posts* it
         is exactly `enqueue_posts`; for one of *queued*, `enqueue` with ``state="queued"`` for
-        each match. All of it is one transaction.
+        each match. All of it is one transaction, a few statements per thousand channels.
         """
-        rows = ledger_rows(posts, queued)
-        if not rows:
-            return {}
-        created = to_db(at)
+        new: dict[int, list[str]] = {}
+        if not posts and not queued:
+            return new
         async with self._transaction() as conn:
-            inserted = await conn.execute_fetchall(
-                """INSERT OR IGNORE INTO deliveries (channel_id, paper_id, state, why, topic_id, created_at)
-                   SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, ?
-                   FROM json_each(?) ORDER BY key
-                   RETURNING channel_id, paper_id""",
-                (created, json.dumps(rows)))
-            new = new_by_channel(rows, {(r[0], r[1]) for r in inserted})
-            posting = [c for c in new if c in posts]
-            if posting:  # one statement, rows in order: ids follow it, so a post's thread comes right after it
-                await conn.execute(
-                    """INSERT OR IGNORE INTO outbox (channel_id, kind, tag, paper_ids, title, target_ref, state,
-                                                     created_at, mention)
-                       SELECT value ->> 0, value ->> 1, value ->> 2, value -> 3, value ->> 4, value ->> 5, 'pending',
-                              ?, value ->> 6
-                       FROM json_each(?) ORDER BY key""",
-                    (created, json.dumps(await _entries(conn, new, posting, at, max_per_hour))))
-        return {channel_id: list(papers) for channel_id, papers in new.items()}
+            for part in chunks(posts, queued):
+                new.update(await _enqueue_part(conn, *part, at=at, max_per_hour=max_per_hour))
+        return new
+
+
+async def _enqueue_part(conn: aiosqlite.Connection, posts: Matches, queued: Matches, *, at: datetime,
+                        max_per_hour: int) -> dict[int, list[str]]:
+    created = to_db(at)
+    rows = ledger_rows(posts, queued)
+    if not rows:
+        return {}
+    inserted = await conn.execute_fetchall(
+        """INSERT OR IGNORE INTO deliveries (channel_id, paper_id, state, why, topic_id, created_at)
+           SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, ?
+           FROM json_each(?) ORDER BY key
+           RETURNING channel_id, paper_id""",
+        (created, json.dumps(rows)))
+    new = new_by_channel(rows, {(r[0], r[1]) for r in inserted})
+    del rows, inserted
+    posting = [c for c in new if c in posts]
+    if posting:  # one statement, rows in order: ids follow it, so a post's thread comes right after it
+        await conn.execute(
+            """INSERT OR IGNORE INTO outbox (channel_id, kind, tag, paper_ids, title, target_ref, state,
+                                             created_at, mention)
+               SELECT value ->> 0, value ->> 1, value ->> 2, value -> 3, value ->> 4, value ->> 5, 'pending',
+                      ?, value ->> 6
+               FROM json_each(?) ORDER BY key""",
+            (created, json.dumps(await _entries(conn, new, posting, at, max_per_hour))))
+    return {channel_id: list(papers) for channel_id, papers in new.items()}
 
 
 async def _entries(conn: aiosqlite.Connection, new: Mapping[int, Mapping[str, int | None]], channels: list[int],

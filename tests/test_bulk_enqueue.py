@@ -73,3 +73,10 @@ async def test_enqueue_matches_twice_queues_nothing_more(any_store):
     assert await any_store.enqueue_matches({channel.id: [("p1", "w", None)]}, {}, at=T0, max_per_hour=5) == {}
     assert await any_store.enqueue_matches({}, {}, at=T0, max_per_hour=5) == {}
     assert len(await any_store.outbox_in_state("pending", channel_id=channel.id)) == 1
+
+
+async def test_enqueue_matches_in_parts_queues_the_same(any_store, monkeypatch):
+    import storage.bulk_enqueue
+
+    monkeypatch.setattr(storage.bulk_enqueue, "CHUNK", 2)  # a few channels per statement: parts meet parts
+    await test_enqueue_matches_queues_what_enqueue_posts_and_enqueue_do(any_store)

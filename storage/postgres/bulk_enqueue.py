@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
-from storage.bulk_enqueue import Matches, ledger_rows, new_by_channel, post_entries
+from storage.bulk_enqueue import Matches, chunks, ledger_rows, new_by_channel, post_entries
 from storage.postgres.connection import Queries
 from storage.postgres.outbox import _topic_mentions
 
@@ -23,28 +23,39 @@ class BulkEnqueueQueries(Queries):
         Returns each channel's paper ids that were new, in order: `enqueue_posts` for each channel
         of *posts*, `enqueue` (``queued``) for each match of *queued*, all in one transaction.
         """
-        rows = ledger_rows(posts, queued)
-        if not rows:
-            return {}
-        columns = list(zip(*rows))
+        new: dict[int, list[str]] = {}
+        if not posts and not queued:
+            return new
         async with self._transaction() as conn:
             # The channels' row locks, in id order (no deadlock between two pollers): two processes
             # queueing for one channel count its flood in turn, and nothing gets between a post and its thread.
             locked = await conn.fetch("SELECT id, threads FROM channels WHERE id = ANY($1::bigint[]) ORDER BY id "
-                                      "FOR UPDATE", sorted({c for c in posts}))
-            inserted = await conn.fetch(
-                """INSERT INTO deliveries (channel_id, paper_id, state, why, topic_id, created_at)
-                   SELECT m.channel_id, m.paper_id, m.state, m.why, m.topic_id, $6
-                   FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[])
-                        AS m (channel_id, paper_id, state, why, topic_id)
-                   ON CONFLICT (channel_id, paper_id) DO NOTHING RETURNING channel_id, paper_id""",
-                *(list(c) for c in columns), at)
-            new = new_by_channel(rows, {(r[0], r[1]) for r in inserted})
-            posting = [c for c in new if c in posts]
-            if posting:
-                threads = {r["id"] for r in locked if r["threads"]}
-                await _insert_entries(conn, await _entries(conn, new, posting, threads, at, max_per_hour), at)
-        return {channel_id: list(papers) for channel_id, papers in new.items()}
+                                      "FOR UPDATE", sorted(posts))
+            threads = {r[0] for r in locked if r[1]}
+            del locked
+            for part in chunks(posts, queued):
+                new.update(await _enqueue_part(conn, *part, threads=threads, at=at, max_per_hour=max_per_hour))
+        return new
+
+
+async def _enqueue_part(conn: asyncpg.Connection, posts: Matches, queued: Matches, *, threads: set[int],
+                        at: datetime, max_per_hour: int) -> dict[int, list[str]]:
+    rows = ledger_rows(posts, queued)
+    if not rows:
+        return {}
+    inserted = await conn.fetch(
+        """INSERT INTO deliveries (channel_id, paper_id, state, why, topic_id, created_at)
+           SELECT m.channel_id, m.paper_id, m.state, m.why, m.topic_id, $6
+           FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[])
+                AS m (channel_id, paper_id, state, why, topic_id)
+           ON CONFLICT (channel_id, paper_id) DO NOTHING RETURNING channel_id, paper_id""",
+        *(list(c) for c in zip(*rows)), at)
+    new = new_by_channel(rows, {(r[0], r[1]) for r in inserted})
+    del rows, inserted
+    posting = [c for c in new if c in posts]
+    if posting:
+        await _insert_entries(conn, await _entries(conn, new, posting, threads, at, max_per_hour), at)
+    return {channel_id: list(papers) for channel_id, papers in new.items()}
 
 
 async def _entries(conn: asyncpg.Connection, new: Mapping[int, Mapping[str, int | None]], channels: list[int],
