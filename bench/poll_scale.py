@@ -1,18 +1,21 @@
-"""Time one poll cycle at many channels, on SQLite and on Postgres.
+"""Time the poll at many channels, on SQLite and on Postgres, against the old per-channel path.
 
-Run from the repository root: ``python bench/poll_scale.py`` (``--help`` for the knobs).
+Run from the repository root: ``python bench/poll_scale.py`` (``--help`` for the knobs), e.g.
+``--channels 1000 10000 50000 --postgres-up-to 10000 --baseline-at 1000 10000``.
 
-For each backend a fresh database gets ``--channels`` Slack channels, each with one topic
-(varied queries built from the seed vocabulary, ``bench/_support.topic_queries``), its baseline
-taken and the 92 seed papers recorded as its baseline, all through the store's own methods.
-The fake Hugging Face (in this process) lists the 92 seed papers plus ``--new`` new ones
-(variations of seed titles and abstracts). Then ``bot.app.open_core(settings)`` opens the
-database as the bot does and ``core.poller.poll_once(deliver=False)`` is timed: the first
-cycle (it builds the topic index, matches the new papers and queues their posts) and a
-second one (nothing new, the index kept).
+For each channel count and backend a fresh database gets that many Slack channels, each with
+one topic (varied queries built from the seed vocabulary, ``bench/_support.topic_queries``),
+its baseline taken and the 92 seed papers recorded as its baseline, all through the store's
+own methods. The fake Hugging Face (in this process) lists the 92 seed papers plus ``--new``
+new ones (variations of seed titles and abstracts). Then ``bot.app.open_core(settings)`` opens
+the database as the bot does and ``core.poller.poll_once(deliver=False)`` is timed: the first
+cycle (it builds the topic index, matches the new papers and queues their posts) and a second
+one (nothing new, the index kept). The baseline, in the same run: the old match-and-queue step
+(`bench/_old_poll.py`: a transaction per channel) on a copy of the same filled database.
 
-Printed: the setup time, each cycle's seconds, the posts queued, and Postgres / SQLite.
-Figures only, no pass/fail.
+Printed: the setup time, each cycle's seconds (old and new, and the ratio), the posts queued
+by each (they must be equal), the SQL statements of each poll (SQLite), and the growth of each
+poll from one channel count to the next. Figures only, no pass/fail.
 """
 
 from __future__ import annotations
@@ -20,16 +23,24 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import shutil
+import sqlite3
 import sys
 import tempfile
 import time
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import AsyncIterator
+from urllib.parse import urlsplit
+
+import asyncpg
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))  # so `python bench/poll_scale.py` finds bot/, bench/ and tests/
 
+from bench._old_poll import PerChannelPoller  # noqa: E402
 from bench._support import topic_queries  # noqa: E402
 from bot.app import open_core  # noqa: E402
 from bot.channels import ChannelRef  # noqa: E402
@@ -37,17 +48,30 @@ from bot.settings import Settings  # noqa: E402
 from bot.store import open_store  # noqa: E402
 from tests.fakes.hf_server import FakeHuggingFace  # noqa: E402
 from tests.fakes.seed import make_item, seed_items, seed_titles_and_abstracts  # noqa: E402
-from tests.postgres import fresh_database  # noqa: E402
+from tests.postgres import fresh_database, with_database  # noqa: E402
+
+TARGET_FIRST, TARGET_SECOND = 2.0, 0.2
+
+
+@dataclass(slots=True)
+class Polls:
+    first: float
+    second: float
+    cpu: tuple[float, float]
+    """This process's CPU seconds in each poll (the SQLite threads' included, the Postgres server's not)."""
+    queued: int
+    fetched: int
+    statements: tuple[int, int] | None
+    """SQL statements run in each poll (SQLite, BEGIN and COMMIT included); None on Postgres."""
 
 
 @dataclass(slots=True)
 class Result:
     backend: str
+    channels: int
     setup: float
-    first: float
-    second: float
-    fetched: int
-    queued: int
+    old: Polls | None
+    new: Polls
 
 
 def new_items(count: int, *, rng: random.Random) -> list[dict]:
@@ -86,56 +110,159 @@ async def fill(database: str, *, queries: list[str], seed_ids: list[str], concur
     return time.monotonic() - started
 
 
-async def one_backend(backend: str, database: str, hf_url: str, *, queries: list[str], seed_ids: list[str],
-                      concurrency: int) -> Result:
-    setup = await fill(database, queries=queries, seed_ids=seed_ids, concurrency=concurrency)
+async def _count_statements(store: object) -> list[int] | None:
+    """Count every statement the SQLite store's connections run (a bench's look inside; None on Postgres)."""
+    conns = [getattr(store, "_conn", None)] + [r.conn for pool in (getattr(store, "_readers", None),
+                                                                    getattr(store, "_slow_readers", None))
+                                                for r in (pool._all if pool else ())]
+    if conns[0] is None or not hasattr(conns[0], "set_trace_callback"):
+        return None
+    count = [0]
+
+    def seen(sql: str) -> None:
+        if not sql.startswith("--"):  # a statement of ours, not one SQLite runs for it (the FTS index's)
+            count[0] += 1
+
+    for conn in conns:
+        await conn.set_trace_callback(seen)
+    return count
+
+
+async def time_polls(database: str, hf_url: str, *, old: bool) -> Polls:
+    """Open the core on *database* as the bot does; time a first poll and a second (nothing new)."""
     settings = Settings(database=database, hf_api_url=hf_url, arxiv_api_url="http://127.0.0.1:9",
                         _env_file=None)  # type: ignore[call-arg]
     async with open_core(settings) as core:
-        started = time.monotonic()
-        report = await core.poller.poll_once(deliver=False)
-        first = time.monotonic() - started
-        started = time.monotonic()
-        await core.poller.poll_once(deliver=False)
-        second = time.monotonic() - started
-    return Result(backend, setup, first, second, report.fetched, len(report.enqueued))
+        if old:
+            core.poller.__class__ = PerChannelPoller
+        count = await _count_statements(core.store)
+        times, cpu, statements = [], [], []
+        for _ in range(2):
+            before = count[0] if count else 0
+            started, cpu_started = time.monotonic(), time.process_time()
+            report = await core.poller.poll_once(deliver=False)
+            times.append(time.monotonic() - started)
+            cpu.append(time.process_time() - cpu_started)
+            statements.append(count[0] - before if count else 0)
+            if len(times) == 1:
+                first = report
+    return Polls(times[0], times[1], (cpu[0], cpu[1]), len(first.enqueued), first.fetched, tuple(statements) if count else None)
+
+
+@asynccontextmanager
+async def copied(backend: str, database: str, server: str | None) -> AsyncIterator[str]:
+    """A copy of the filled *database*, for the old path to run on the same data; removed after."""
+    if backend == "sqlite":
+        copy = database + ".old.db"
+        with sqlite3.connect(database) as source, sqlite3.connect(copy) as target:
+            source.backup(target)
+        yield copy
+        return
+    name = f"old_{urlsplit(database).path.lstrip('/')}"
+    admin = await asyncpg.connect(server)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{urlsplit(database).path.lstrip("/")}"')
+    finally:
+        await admin.close()
+    try:
+        yield with_database(server, name)
+    finally:
+        admin = await asyncpg.connect(server)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+async def one_backend(backend: str, database: str, hf_url: str, *, queries: list[str], seed_ids: list[str],
+                      concurrency: int, server: str | None, baseline: bool) -> Result:
+    setup = await fill(database, queries=queries, seed_ids=seed_ids, concurrency=concurrency)
+    old = None
+    if baseline:
+        async with copied(backend, database, server) as copy:
+            old = await time_polls(copy, hf_url, old=True)
+    return Result(backend, len(queries), setup, old, await time_polls(database, hf_url, old=False))
+
+
+async def one_size(channels: int, args: argparse.Namespace, server: str | None) -> list[Result]:
+    rng = random.Random(args.seed)  # the queries, then the new papers: as the bench always drew them
+    queries = topic_queries(channels, rng=rng)
+    seeds = seed_items()
+    seed_ids = [i["paper"]["id"] for i in seeds]
+    async with FakeHuggingFace(seeds) as hf:
+        for item in new_items(args.new, rng=rng):
+            hf.add(item)
+        return await _one_size(queries, hf.base_url, seed_ids, args, server)
+
+
+async def _one_size(queries: list[str], hf_url: str, seed_ids: list[str], args: argparse.Namespace,
+                    server: str | None) -> list[Result]:
+    channels = len(queries)
+    results: list[Result] = []
+    options = dict(queries=queries, seed_ids=seed_ids, concurrency=args.concurrency,
+                   baseline=channels in args.baseline_at)
+    if "sqlite" in args.backends:
+        folder = Path(tempfile.mkdtemp(prefix="paperboy-bench-poll-"))
+        results.append(await one_backend("sqlite", str(folder / "paperboy.db"), hf_url, server=None, **options))
+        shutil.rmtree(folder, ignore_errors=True)
+    if server is not None and channels <= args.postgres_up_to:
+        async with fresh_database(server) as url:
+            results.append(await one_backend("postgres", url, hf_url, server=server, **options))
+    return results
+
+
+def report(results: list[Result], args: argparse.Namespace) -> None:
+    print(f"one topic per channel, a baseline of 92 seed papers each; fake Hugging Face lists 92 seed + {args.new} "
+          "new papers. poll 1 builds the topic index and queues the matches; poll 2 finds nothing new.")
+    print("old: the per-channel path of before (bench/_old_poll.py), on a copy of the same database, same run;"
+          " cpu: this process's CPU seconds (SQLite's threads included, the Postgres server not)")
+    print(f"{'backend':>8} {'channels':>8} {'setup':>6} | {'old 1':>7} {'poll 1':>7} {'x':>5} {'cpu 1':>6} "
+          f"{'old cpu':>7} | {'old 2':>6} {'poll 2':>6} {'x':>5} {'cpu 2':>6} | {'queued':>6} {'old q':>6} | "
+          f"{'SQL 1':>5} {'SQL 2':>5} {'old SQL 1':>9}")
+    dash = "-"
+    for r in results:
+        o, n = r.old, r.new
+        sql = n.statements or (dash, dash)
+        print(f"{r.backend:>8} {r.channels:>8} {r.setup:>6.0f} | "
+              f"{f'{o.first:.3f}' if o else dash:>7} {n.first:>7.3f} {f'{o.first / n.first:.1f}' if o else dash:>5} "
+              f"{n.cpu[0]:>6.3f} {f'{o.cpu[0]:.3f}' if o else dash:>7} | "
+              f"{f'{o.second:.3f}' if o else dash:>6} {n.second:>6.3f} {f'{o.second / n.second:.1f}' if o else dash:>5} "
+              f"{n.cpu[1]:>6.3f} | {n.queued:>6} {o.queued if o else dash:>6} | {sql[0]:>5} {sql[1]:>5} "
+              f"{o.statements[0] if o and o.statements else dash:>9}")
+    for backend in args.backends:
+        mine = [r for r in results if r.backend == backend]
+        for a, b in zip(mine, mine[1:]):
+            print(f"{backend}: {a.channels} -> {b.channels} channels (x{b.channels / a.channels:.0f}): poll 1 "
+                  f"x{b.new.first / a.new.first:.1f} (cpu x{b.new.cpu[0] / a.new.cpu[0]:.1f}), "
+                  f"poll 2 x{b.new.second / a.new.second:.1f} (cpu x{b.new.cpu[1] / a.new.cpu[1]:.1f})")
+    print(f"targets: poll 1 < {TARGET_FIRST} s and poll 2 < {TARGET_SECOND} s at 10000 channels, the same posts "
+          "queued as the old path")
 
 
 async def bench(args: argparse.Namespace) -> None:
     import pgserver
 
-    rng = random.Random(args.seed)
-    queries = topic_queries(args.channels, rng=rng)
-    seeds = seed_items()
-    seed_ids = [i["paper"]["id"] for i in seeds]
     results: list[Result] = []
-    async with FakeHuggingFace(seeds) as hf:
-        for item in new_items(args.new, rng=rng):
-            hf.add(item)
-        folder = Path(tempfile.mkdtemp(prefix="paperboy-bench-poll-"))
-        results.append(await one_backend("sqlite", str(folder / "paperboy.db"), hf.base_url, queries=queries,
-                                         seed_ids=seed_ids, concurrency=args.concurrency))
-        server = pgserver.get_server(tempfile.mkdtemp(prefix="paperboy-bench-pg-"), cleanup_mode="delete")
-        try:
-            async with fresh_database(server.get_uri()) as url:
-                results.append(await one_backend("postgres", url, hf.base_url, queries=queries,
-                                                 seed_ids=seed_ids, concurrency=args.concurrency))
-        finally:
+    server = (pgserver.get_server(tempfile.mkdtemp(prefix="paperboy-bench-pg-"), cleanup_mode="delete")
+              if "postgres" in args.backends else None)
+    try:
+        for channels in args.channels:
+            results += await one_size(channels, args, server.get_uri() if server else None)
+    finally:
+        if server is not None:
             server.cleanup()
-    print(f"{args.channels} channels, one topic each ({len(set(queries))} distinct queries), baseline of "
-          f"{len(seed_ids)} seed papers each; fake Hugging Face lists {len(seed_ids)} seed + {args.new} new papers")
-    print(f"{'backend':>8} {'setup s':>8} {'poll 1 s':>9} {'poll 2 s':>9} {'fetched':>7} {'queued':>7}")
-    for r in results:
-        print(f"{r.backend:>8} {r.setup:>8.2f} {r.first:>9.3f} {r.second:>9.3f} {r.fetched:>7} {r.queued:>7}")
-    sqlite, postgres = results
-    print(f"Postgres / SQLite: poll 1 {postgres.first / sqlite.first:.2f}, poll 2 {postgres.second / sqlite.second:.2f}"
-          f", setup {postgres.setup / sqlite.setup:.2f}")
-    print("(poll 1 builds the topic index and queues the matches; poll 2 finds nothing new, index kept)")
+    report(results, args)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--channels", type=int, default=10_000, help="channels, one topic each (default 10000)")
+    parser.add_argument("--channels", type=int, nargs="+", default=[1_000, 10_000],
+                        help="channel counts to run, one topic each (default 1000 10000)")
+    parser.add_argument("--backends", nargs="+", default=["sqlite", "postgres"], choices=["sqlite", "postgres"])
+    parser.add_argument("--postgres-up-to", type=int, default=10_000,
+                        help="run Postgres only up to this many channels (default 10000)")
+    parser.add_argument("--baseline-at", type=int, nargs="*", default=[1_000, 10_000],
+                        help="channel counts at which the old path runs too (default 1000 10000)")
     parser.add_argument("--new", type=int, default=20, help="new papers beside the 92 seed ones (default 20)")
     parser.add_argument("--concurrency", type=int, default=8, help="setup calls in flight at once (default 8)")
     parser.add_argument("--seed", type=int, default=7, help="random seed for the queries and papers")

@@ -33,6 +33,7 @@ from bot.wording import plural
 log = logging.getLogger(__name__)
 EVERY = EveryPaper()
 ARXIV = "arXiv categories"
+SETTLED_MAX = 10_000
 
 
 def utcnow() -> datetime:
@@ -117,6 +118,9 @@ class Poller:
         self.interest = interest or Interest(store=store, clock=self.clock)
         self.picks = Picks(store=store, clock=self.clock, interest=self.interest)
         """Daily picks, and the order of digests ranked by interest."""
+        self._settled: dict[str, tuple[tuple[int, int, int] | None, Paper]] = {}
+        """Paper id -> (topics' signature, the paper) when every match it had then was queued: matching it
+        again, unchanged and by the same topics, would find only channels that have it already."""
 
     async def poll_once(self, *, deliver: bool = True) -> PollReport:
         """Fetch, match, queue and (unless *deliver* is False) deliver once.
@@ -227,8 +231,10 @@ class Poller:
                             only: set[tuple[int, int]] | None = None) -> None:
         """Find each channel's new matches among *papers* (by the topics in *only*, if given); hand them over."""
         index = await self._index()
-        found: dict[int, list[tuple[Paper, str, int]]] = {}
-        channels: dict[int, Channel] = {}
+        signature = self._index_signature
+        if only is None:  # a paper handled before, unchanged, by the same topics, owes no channel anything new
+            papers = [p for p in papers if self._settled.get(p.id) != (signature, p)]
+        firsts: list[tuple[Paper, dict[int, tuple[int, str]]]] = []  # paper, {channel: (topic, why)} owed
         for paper in papers:  # one paper at a time: a poll's matches can run to hundreds of thousands
             first: dict[int, tuple[int, Match]] = {}  # channel -> its oldest matching topic
             every = [(key, EVERY.match(paper)) for key in self._every_paper] if only is None else []
@@ -240,14 +246,16 @@ class Poller:
                     first[channel_id] = (topic_id, match)
             # Ask the ledger only about the channels that matched, not about every channel's history.
             fresh = set(first) - await self.store.channels_having(paper.id, list(first))
-            missing = [cid for cid in fresh if cid not in channels]
-            channels.update(await self.store.get_channels(missing) if missing else {})
-            for channel_id in sorted(fresh):
-                topic_id, match = first[channel_id]
-                if (paper.upvotes or 0) >= channels[channel_id].min_upvotes:
-                    found.setdefault(channel_id, []).append((paper, match.explain(), topic_id))
-        for channel_id, matches in found.items():
-            await self._hand_over(channels[channel_id], matches, report, now=now)
+            firsts.append((paper, _explained({c: first[c] for c in sorted(fresh)})))
+        wanted = sorted({c for _, first in firsts for c in first})
+        channels = await self.store.get_channels(wanted) if wanted else {}
+        found, held = _owed(firsts, channels)
+        del firsts[:]  # each match is in *found* now, once
+        await self._hand_over(channels, found, {p.id: p for p in papers}, report, now=now)
+        if only is None:
+            if len(self._settled) > SETTLED_MAX:
+                self._settled.clear()  # it only saves work: forget papers long gone from the lists
+            self._settled.update((p.id, (signature, p)) for p in papers if p.id not in held)
 
     async def _matching(self, channel_id: int, topic_ids: list[int], papers: list[Paper]) -> list[str]:
         """The ids of *papers* that any of the channel's topics *topic_ids* (new ones, a few) matches."""
@@ -256,16 +264,18 @@ class Poller:
                    if t.id in wanted and (q := _parse_stored(t.query)) is not None]
         return [p.id for p in papers if any(q.match(p) for q in queries)]
 
-    async def _hand_over(self, channel: Channel, matches: list[tuple[Paper, str, int]], report: PollReport,
-                         *, now: datetime) -> None:
-        if channel.realtime and not channel.digest_time:
-            new = await self.store.enqueue_posts(channel.id, [(p.id, why, tid) for p, why, tid in matches],
-                                                 at=now, max_per_hour=self.max_posts_per_hour)
-        else:
-            new = [p.id for p, why, tid in matches
-                   if await self.store.enqueue(channel.id, p.id, state="queued", why=why, topic_id=tid, at=now)]
-        fresh = set(new)
-        report.enqueued += [(channel, p, why) for p, why, _ in matches if p.id in fresh]
+    async def _hand_over(self, channels: dict[int, Channel], found: dict[int, list[tuple[str, str, int]]],
+                         papers: dict[str, Paper], report: PollReport, *, now: datetime) -> None:
+        """Queue every channel's new (paper id, why, topic id) at once: posts where they are posted as found,
+        else for the digest."""
+        posts, queued = {}, {}
+        for channel_id, matches in found.items():
+            channel = channels[channel_id]
+            (posts if channel.realtime and not channel.digest_time else queued)[channel_id] = matches
+        new = await self.store.enqueue_matches(posts, queued, at=now, max_per_hour=self.max_posts_per_hour)
+        for channel_id, matches in found.items():
+            fresh = set(new.get(channel_id, ()))
+            report.enqueued += [(channels[channel_id], papers[p], why) for p, why, _ in matches if p in fresh]
 
     async def _queue_digests(self, channels: list[Channel], report: PollReport, now: datetime) -> None:
         """Queue the digest of every channel whose digest time has come."""
@@ -304,6 +314,36 @@ class Poller:
                 if await self.store.enqueue_update(card.channel_id, card.paper_id, target_ref=card.message_ref,
                                                    tag=tag, at=now):
                     report.updates += 1
+
+
+def _explained(first: dict[int, tuple[int, Match]]) -> dict[int, tuple[int, str]]:
+    """Each channel's (topic id, why): channels sharing a query share one `Match`, explained once."""
+    whys: dict[int, str] = {}  # id(match) -> why; the matches live in *first* meanwhile
+    explained = {}
+    for channel_id, (topic_id, match) in first.items():
+        why = whys.get(id(match))
+        if why is None:
+            why = whys[id(match)] = match.explain()
+        explained[channel_id] = (topic_id, why)
+    return explained
+
+
+def _owed(firsts: list[tuple[Paper, dict[int, tuple[int, str]]]], channels: dict[int, Channel],
+          ) -> tuple[dict[int, list[tuple[str, str, int]]], set[str]]:
+    """Each channel's (paper id, why, topic id) owed, by the channel's upvote floor; and the papers a floor held
+    back."""
+    found: dict[int, list[tuple[str, str, int]]] = {}
+    held: set[str] = set()
+    for paper, first in firsts:
+        for channel_id, (topic_id, why) in first.items():
+            channel = channels.get(channel_id)
+            if channel is None:
+                continue
+            if (paper.upvotes or 0) < channel.min_upvotes:
+                held.add(paper.id)  # matched again next poll: it may have the upvotes then
+                continue
+            found.setdefault(channel_id, []).append((paper.id, why, topic_id))
+    return found, held
 
 
 def _parse_stored(text: str) -> Query | None:

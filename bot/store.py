@@ -94,6 +94,12 @@ class LedgerStore(Protocol):
         ``thread:<paper id>``, no ``target_ref`` until its post is settled).
         """
         ...
+    async def enqueue_matches(self, posts: Mapping[int, Sequence[tuple[str, str | None, int | None]]],
+                              queued: Mapping[int, Sequence[tuple[str, str | None, int | None]]], *,
+                              at: datetime, max_per_hour: int) -> dict[int, list[str]]:
+        """`enqueue_posts` for each channel of *posts* and `enqueue` (``queued``) for each match of *queued*,
+        all in one transaction; each channel's new paper ids, in order."""
+        ...
     async def enqueue_post(self, channel_id: int, *, kind: str, tag: str, paper_ids: Sequence[str],
                            title: str | None = None, at: datetime) -> bool:
         """Queue one message of *kind* (``leaderboard``); False (nothing queued) when *tag* is there already."""

@@ -103,12 +103,14 @@ class PaperQueries(Queries):
             rows = await conn.execute_fetchall(
                 "SELECT data FROM papers WHERE id IN (SELECT value FROM json_each(?))", (json.dumps(ids),)
             )
-            merged = {p.id: p for p in (Paper.model_validate_json(r["data"]) for r in rows)}
+            stored = {p.id: p for p in (Paper.model_validate_json(r["data"]) for r in rows)}
+            merged = dict(stored)
             for paper in papers:
                 known = merged.get(paper.id)
                 merged[paper.id] = merge_papers(known, paper) if known else paper
-            # The FTS index follows through the papers_fts_* triggers.
-            await conn.executemany(_UPSERT, [_row_values(p) for p in merged.values()])
+            # The FTS index follows through the papers_fts_* triggers; a paper unchanged (a list fetched
+            # again, as on most polls) is not written, so its index entry is not rebuilt.
+            await conn.executemany(_UPSERT, [_row_values(p) for i, p in merged.items() if stored.get(i) != p])
 
     async def get_paper(self, paper_id: str) -> Paper | None:
         """Return the cached paper *paper_id*, or None."""

@@ -10,6 +10,7 @@ from typing import Any
 import aiosqlite
 
 from storage import db, portable
+from storage.bulk_enqueue import BulkEnqueueQueries
 from storage.channels import ChannelQueries
 from storage.community import CommunityQueries
 from storage.deliveries import DeliveryQueries
@@ -22,7 +23,7 @@ from storage.signals import SignalQueries
 
 
 class Store(PaperQueries, ChannelQueries, DeliveryQueries, OutboxQueries, InstallationQueries, LegacySlackQueries,
-            CommunityQueries, SignalQueries):
+            CommunityQueries, SignalQueries, BulkEnqueueQueries):
     """Paperboy's SQLite database: papers, channels and topics, the delivery ledger, small state.
 
     Open it with ``await Store.open(path)`` (or ``async with await Store.open(path) as store``);

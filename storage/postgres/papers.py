@@ -94,11 +94,14 @@ class PaperQueries(Queries):
                                "ORDER BY id", ids)
             rows = await conn.fetch("SELECT data::text FROM papers WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE",
                                     ids)
-            merged = {p.id: p for p in (Paper.model_validate_json(r[0]) for r in rows)}
+            stored = {p.id: p for p in (Paper.model_validate_json(r[0]) for r in rows)}
+            merged = dict(stored)
             for paper in papers:
                 known = merged.get(paper.id)
                 merged[paper.id] = merge_papers(known, paper) if known else paper
-            await conn.executemany(_UPSERT, [_row_values(merged[i]) for i in sorted(merged)])
+            # A paper unchanged (a list fetched again, as on most polls) is not written again.
+            changed = [merged[i] for i in sorted(merged) if stored.get(i) != merged[i]]
+            await conn.executemany(_UPSERT, [_row_values(p) for p in changed])
 
     async def get_paper(self, paper_id: str) -> Paper | None:
         text = await self._fetchval("SELECT data::text FROM papers WHERE id = $1", paper_id)

@@ -13,6 +13,7 @@ from bot.paper import Paper
 from storage.db import pending_names
 from storage.papers import SEARCH_BUDGET
 from storage.postgres import migrate, portable
+from storage.postgres.bulk_enqueue import BulkEnqueueQueries
 from storage.postgres.channels import ChannelQueries
 from storage.postgres.community import CommunityQueries
 from storage.postgres.connection import create_pool, storage_reason, unreachable
@@ -25,7 +26,7 @@ from storage.postgres.signals import SignalQueries
 
 
 class PostgresStore(PaperQueries, ChannelQueries, LedgerQueries, OutboxQueries, InstallationQueries, CommunityQueries,
-                    SignalQueries, Coordination):
+                    SignalQueries, Coordination, BulkEnqueueQueries):
     """Paperboy's Postgres database. Open it with ``await PostgresStore.open(url)``.
 
     Methods borrow connections from a pool; one more connection, kept for the store's life,

@@ -1,0 +1,87 @@
+"""Queue a whole poll's matches, for every channel at once, in one transaction (Postgres)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+
+import asyncpg
+
+from storage.bulk_enqueue import Matches, chunks, ledger_rows, new_by_channel, post_entries
+from storage.postgres.connection import Queries
+from storage.postgres.outbox import _topic_mentions
+
+
+class BulkEnqueueQueries(Queries):
+    """`enqueue_matches`: a poll's matches for every channel, queued with a few statements."""
+
+    async def enqueue_matches(self, posts: Matches, queued: Matches, *, at: datetime,
+                              max_per_hour: int) -> dict[int, list[str]]:
+        """Queue *posts* (channels that post each match) and *queued* (channels waiting for their digest).
+
+        Returns each channel's paper ids that were new, in order: `enqueue_posts` for each channel
+        of *posts*, `enqueue` (``queued``) for each match of *queued*, all in one transaction.
+        """
+        new: dict[int, list[str]] = {}
+        if not posts and not queued:
+            return new
+        async with self._transaction() as conn:
+            # The channels' row locks, in id order (no deadlock between two pollers): two processes
+            # queueing for one channel count its flood in turn, and nothing gets between a post and its thread.
+            locked = await conn.fetch("SELECT id, threads FROM channels WHERE id = ANY($1::bigint[]) ORDER BY id "
+                                      "FOR UPDATE", sorted(posts))
+            threads = {r[0] for r in locked if r[1]}
+            del locked
+            for part in chunks(posts, queued):
+                new.update(await _enqueue_part(conn, *part, threads=threads, at=at, max_per_hour=max_per_hour))
+        return new
+
+
+async def _enqueue_part(conn: asyncpg.Connection, posts: Matches, queued: Matches, *, threads: set[int],
+                        at: datetime, max_per_hour: int) -> dict[int, list[str]]:
+    rows = ledger_rows(posts, queued)
+    if not rows:
+        return {}
+    inserted = await conn.fetch(
+        """INSERT INTO deliveries (channel_id, paper_id, state, why, topic_id, created_at)
+           SELECT m.channel_id, m.paper_id, m.state, m.why, m.topic_id, $6
+           FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[])
+                AS m (channel_id, paper_id, state, why, topic_id)
+           ON CONFLICT (channel_id, paper_id) DO NOTHING RETURNING channel_id, paper_id""",
+        *(list(c) for c in zip(*rows)), at)
+    new = new_by_channel(rows, {(r[0], r[1]) for r in inserted})
+    del rows, inserted
+    posting = [c for c in new if c in posts]
+    if posting:
+        await _insert_entries(conn, await _entries(conn, new, posting, threads, at, max_per_hour), at)
+    return {channel_id: list(papers) for channel_id, papers in new.items()}
+
+
+async def _entries(conn: asyncpg.Connection, new: Mapping[int, Mapping[str, int | None]], channels: list[int],
+                   threads: set[int], at: datetime, max_per_hour: int) -> list[tuple]:
+    """The outbox rows of the new papers of *channels*, each channel's flood limit counted in one read."""
+    recent = {r[0]: r[1] for r in await conn.fetch(
+        """SELECT channel_id, count(*) FROM outbox WHERE kind = 'paper' AND created_at > $1
+             AND channel_id = ANY($2::bigint[]) GROUP BY channel_id""", at - timedelta(hours=1), channels)}
+    rooms = {c: max(0, max_per_hour - recent.get(c, 0)) for c in channels}
+    mentions = await _topic_mentions(conn, [t for c in channels for t in list(new[c].values())[:rooms[c]]])
+    entries: list[tuple] = []
+    for c in channels:
+        entries += post_entries(c, new[c], room=rooms[c], threads=c in threads, mentions=mentions)
+    return entries
+
+
+async def _insert_entries(conn: asyncpg.Connection, entries: list[tuple], at: datetime) -> None:
+    """Insert the outbox *entries* in their order (ids follow it: a post's thread comes right after it)."""
+    columns = list(zip(*entries))
+    await conn.execute(
+        """INSERT INTO outbox (channel_id, kind, tag, paper_ids, title, target_ref, state, created_at, mention)
+           SELECT e.channel_id, e.kind, e.tag, ARRAY(SELECT jsonb_array_elements_text(e.paper_ids::jsonb)),
+                  e.title, e.target_ref, 'pending', $8, e.mention
+           FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
+                WITH ORDINALITY AS e (channel_id, kind, tag, paper_ids, title, target_ref, mention, n)
+           ORDER BY e.n
+           ON CONFLICT (channel_id, tag) DO NOTHING""",
+        list(columns[0]), list(columns[1]), list(columns[2]), [json.dumps(p) for p in columns[3]],
+        list(columns[4]), list(columns[5]), list(columns[6]), at)
