@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 import aiosqlite
 
+from bot.wording import rollup_title
 from storage.db import Queries, to_db
 from storage.outbox import _topic_mentions, thread_tag
 
@@ -45,7 +46,7 @@ def post_entries(channel_id: int, new: Mapping[str, int | None], *, room: int, t
         if threads:  # the next id: nothing of this channel goes out between a post and its thread
             entries.append((channel_id, "thread", thread_tag(p), [p], None, None, None))
     if rest:
-        title = f"…and {len(rest)} more new papers matching this channel's topics"
+        title = rollup_title(len(rest))
         entries.append((channel_id, "rollup", f"rollup:{rest[0]}", rest, title, None, None))
     return entries
 

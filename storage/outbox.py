@@ -11,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 
 import aiosqlite
 
+from bot.wording import rollup_title
 from storage.db import Queries, from_db, to_db
 from bot.rows import OutboxEntry, PostedCard, Settlement
 
@@ -105,7 +106,7 @@ class OutboxQueries(Queries):
                     entries.append((channel_id, "thread", thread_tag(p), json.dumps([p]), None, None, created, None))
             await conn.executemany(_INSERT, entries)
             if rest:
-                title = f"…and {len(rest)} more {'new paper' if len(rest) == 1 else 'new papers'} matching this channel's topics"
+                title = rollup_title(len(rest))
                 await conn.execute(_INSERT, (channel_id, "rollup", f"rollup:{rest[0]}", json.dumps(rest),
                                              title, None, created, None))
             return papers

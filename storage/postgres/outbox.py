@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
+from bot.wording import rollup_title
 from bot.rows import OutboxEntry, PostedCard, Settlement
 from storage.outbox import REFRESHED_KINDS, refresh_tag, thread_tag
 from storage.postgres.connection import Queries, affected
@@ -83,7 +84,7 @@ class OutboxQueries(Queries):
                 entries.append((channel_id, "thread", thread_tag(p), [p], None, None, at, None))
         await conn.executemany(_INSERT, entries)
         if rest:
-            title = f"…and {len(rest)} more {'new paper' if len(rest) == 1 else 'new papers'} matching this channel's topics"
+            title = rollup_title(len(rest))
             await conn.execute(_INSERT, channel_id, "rollup", f"rollup:{rest[0]}", rest, title, None, at, None)
 
     async def enqueue_post(self, channel_id: int, *, kind: str, tag: str, paper_ids: Sequence[str],
