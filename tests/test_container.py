@@ -300,9 +300,7 @@ def silent_dns() -> Iterator[str]:
         yield "127.0.0.2"
 
 
-@pytest.mark.parametrize("gone", ["server", pytest.param("host name", marks=pytest.mark.xfail(
-    reason="issue 22: SIGTERM waits for the resolver's threads (about 20 s); fixed in the bot's shutdown, "
-    "on its own branch: drop this mark once merged", strict=False))])
+@pytest.mark.parametrize("gone", ["server", "host name"])
 async def test_stopped_within_the_grace_period_when_its_database_is_gone(image, fake_hf, password_server, gone,
                                                                         silent_dns):
     """The database container stopped first (compose down, a crash): SIGTERM still ends Paperboy in time.
