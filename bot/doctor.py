@@ -81,7 +81,8 @@ def _platform_check(platform: Platform, settings: Settings) -> PlatformCheck:
     """The platform's own check when it is configured (its libraries load only then)."""
     if platform.configured(settings):
         return platform.doctor_check
-    return _not_configured(platform.title, platform.unset)
+    unset = " and ".join(platform.switches) + (" are" if len(platform.switches) > 1 else " is")
+    return _not_configured(platform.title, f"{unset} not set")
 
 
 async def _guarded(name: str, check: PlatformCheck, settings: Settings) -> list[Finding]:

@@ -45,8 +45,10 @@ class Platform(Protocol):
     """Its name for people, in `paperboy doctor` and the help."""
     settings: type[BaseSettings]
     """Its settings: a pydantic-settings model whose fields join Paperboy's `Settings`."""
-    unset: str
-    """Why it is not configured, in `paperboy doctor`: the settings that turn it on."""
+    switches: tuple[str, ...]
+    """The settings (environment names) that turn it on, any one of them."""
+    group_hint: str
+    """Where people pick a group to notify (``notify @group``), in the answer that could not tell which."""
     secret_patterns: tuple[str, ...]
     """Regular expressions of its tokens, hidden in every log line; a ``(?P<keep>…)`` group stays visible."""
     loggers: tuple[str, ...]
@@ -71,6 +73,10 @@ class Platform(Protocol):
     def create(self, core: Core, engine: CommandEngine) -> Adapter:
         """Its adapter, ready to start; may raise `PlatformSetupError`."""
 
+    def unfinished_migration(self, store: Any) -> Awaitable[str | None]:
+        """Why *store* cannot be copied yet (`paperboy db copy`): data of its own a start has still to bring
+        over, and how to; None when there is none."""
+
 
 @cache
 def platforms() -> tuple[Platform, ...]:
@@ -82,3 +88,14 @@ def platforms() -> tuple[Platform, ...]:
 def configured(settings: Any) -> list[Platform]:
     """The platforms *settings* turn on."""
     return [platform for platform in platforms() if platform.configured(settings)]
+
+
+def named(name: str) -> Platform | None:
+    """The installed platform called *name* (a channel's ``platform``), or None (the console)."""
+    return next((platform for platform in platforms() if platform.name == name), None)
+
+
+def switches(separator: str = " or ") -> str:
+    """The settings that turn a platform on, for people: ``A, B or C``."""
+    names = [switch for platform in platforms() for switch in platform.switches]
+    return separator.join(filter(None, [", ".join(names[:-1]), names[-1]])) if names else "none is installed"

@@ -16,7 +16,8 @@ class Discord:
     name = "discord"
     title = "Discord"
     settings = DiscordSettings
-    unset = "DISCORD_TOKEN is not set"
+    switches = ("DISCORD_TOKEN",)
+    group_hint = "the notify option"
     # Discord bot tokens: base64url(user id) . base64url(timestamp) . HMAC; a JWT looks alike and goes too.
     secret_patterns = (r"(?<![\w-])[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{5,8}\.[A-Za-z0-9_-]{20,}(?![\w-])",)
     loggers = ("discord",)
@@ -48,6 +49,9 @@ class Discord:
         from adapters.discord.adapter import DiscordAdapter
 
         return DiscordAdapter(core.settings, engine)
+
+    async def unfinished_migration(self, store: Any) -> str | None:
+        return None
 
 
 def discord_invite(args: argparse.Namespace, settings: Any) -> int:
