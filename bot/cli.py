@@ -191,7 +191,7 @@ async def run_poll(args: argparse.Namespace, settings: Settings) -> int:
             return 0
         if args.dry_run:
             return await _print_dry_run(core)
-        core.poller.adapters[printer.platform] = printer
+        core.platforms.add(printer)
         report = await core.poller.poll_once()
         for error in report.errors:
             print(f"paperboy: {error}", file=sys.stderr)
@@ -256,7 +256,7 @@ async def _serve(core: Core, adapters: list[Adapter], *, console, gate: CommandG
                 started.append(adapter)  # stop() also cleans up after a start that failed halfway
                 # Registered before it connects: a platform delivers commands before start() returns
                 # (discord.py waits 2 s for guilds after READY), and they must see what it can do.
-                core.poller.adapters[adapter.platform] = adapter
+                core.platforms.add(adapter)
                 if not await _start(adapter, stop):
                     return  # a signal during start-up: nothing runs yet, so stop right away
             await _run_until_stopped(core, stop, console=console, gate=gate, poll=poll)

@@ -85,6 +85,20 @@ def platforms() -> tuple[Platform, ...]:
     return tuple(sorted({p.name: p for p in found}.values(), key=lambda p: p.name))
 
 
+class Platforms(dict[str, "Adapter"]):
+    """The running adapters by platform name: one registry, handed to the engine, the worker, health and the
+    dry run, and filled by the command line as each adapter starts (before it connects: a platform delivers
+    commands before its start returns, and they must see what it can do)."""
+
+    def add(self, adapter: Adapter) -> None:
+        self[adapter.platform] = adapter
+
+    def capabilities(self, platform: str) -> frozenset[str]:
+        """What the platform's adapter has of buttons, threads and files (nothing when it is not running)."""
+        adapter = self.get(platform)
+        return adapter.capabilities if adapter is not None else frozenset()
+
+
 def configured(settings: Any) -> list[Platform]:
     """The platforms *settings* turn on."""
     return [platform for platform in platforms() if platform.configured(settings)]
