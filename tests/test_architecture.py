@@ -85,6 +85,22 @@ def f(slack_client):
     assert [line.split(":")[0] for line in platform_names(module)] == ["line 3", "line 4", "line 5", "line 7"]
 
 
+def test_the_platforms_are_found_through_their_entry_points_and_own_their_settings_and_commands():
+    from bot.cli import build_parser
+    from bot.platforms import Platform, platforms
+    from bot.settings import Settings
+
+    found = {platform.name: platform for platform in platforms()}
+    assert set(found) == {"discord", "slack"}
+    assert all(isinstance(platform, Platform) for platform in found.values())
+    for platform in found.values():  # each one's settings join Paperboy's, under the same names
+        assert set(platform.settings.model_fields) <= set(Settings.model_fields)
+        assert not platform.configured(Settings(_env_file=None))
+    assert found["slack"].configured(Settings(_env_file=None, slack_client_id="1.2"))
+    help_text = build_parser().format_help()
+    assert "discord" in help_text and "slack" in help_text  # their `paperboy <platform> …` helpers
+
+
 async def test_the_sqlite_store_is_a_store_as_the_core_defines_it(tmp_path):
     from bot.store import Store as StoreProtocol
     from bot.store import open_store
