@@ -41,7 +41,7 @@ def _version() -> str:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="paperboy",
-        description=f"Brings Hugging Face daily and trending papers to {_titles(' and ')}the console. "
+        description=f"Brings Hugging Face daily and trending papers to {_listed([*_titles(), 'the console'])}. "
         "With no command, runs the bot: on the console when no platform token is set.",
         epilog="Settings come from the environment and .env; see .env.example.",
     )
@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     run = sub.add_parser("run", help="run the bot (the default)", description="Run the bot: the poller, "
-                         f"plus {_titles(' and ')}when their tokens are set, and the console when no token is "
+                         f"plus {_listed(_titles())} when their tokens are set, and the console when no token is "
                          "set or standard input is a terminal.")
     run.set_defaults(func=run_bot)
 
@@ -81,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
         platform.add_commands(sub)  # `paperboy <platform> …` helpers
     doctor = sub.add_parser("doctor", help="check the settings, database, Hugging Face and the platform tokens",
                             description="Check every configured piece (settings, the database and its migrations, "
-                            f"Hugging Face, the settings of each platform ({_titles(', ')}their tokens) against its API) and "
+                            f"Hugging Face, the settings of each platform ({_listed(_titles())}: their tokens) against its API) and "
                             "print one line each with ✓ or ✗ and the fix; exit 0 when all pass, 1 otherwise. "
                             "It changes nothing.")
     doctor.set_defaults(func=run_doctor)
@@ -149,10 +149,14 @@ def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
 
 
-def _titles(separator: str) -> str:
-    """The installed platforms for the help: ``"A and B "``, or nothing when none is."""
-    titles = [platform.title for platform in platforms()]
-    return separator.join(titles) + " " if titles else ""
+def _titles() -> list[str]:
+    """The installed platforms, by their names for people."""
+    return [platform.title for platform in platforms()]
+
+
+def _listed(names: list[str]) -> str:
+    """``A, B and C`` for the help."""
+    return " and ".join(filter(None, [", ".join(names[:-1]), names[-1]])) if names else "no platform"
 
 
 def _platforms_configured(settings: Settings) -> bool:
