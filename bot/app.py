@@ -17,6 +17,7 @@ from bot.channels import Command
 from bot.delivery import CommandEngine
 from bot.engine import Engine, utcnow
 from bot.metrics import Metrics
+from bot.platforms import Platforms
 from bot.poller import Poller
 from bot.replies import Error, Reply
 from bot.settings import Settings, StartupError, check_database
@@ -42,6 +43,8 @@ class Core:
     engine: Engine
     poller: Poller
     metrics: Metrics = field(default_factory=Metrics)
+    platforms: Platforms = field(default_factory=Platforms)
+    """The running adapters, the same registry the engine and the poller's worker were given."""
 
 
 @asynccontextmanager
@@ -58,13 +61,14 @@ async def open_core(settings: Settings, *, clock: Callable[[], datetime] | None 
     metrics = Metrics()  # one set of counters for the poller, the worker and the engine: what /metrics serves
     # One bounded cache of channels' interest models, for commands, picks and digests alike.
     interest = Interest(store=store, clock=clock)
-    poller = Poller(store=store, hf=hf, clock=clock, max_posts_per_hour=settings.max_posts_per_hour,
+    platforms = Platforms()  # filled as the adapters start
+    poller = Poller(store=store, hf=hf, adapters=platforms, clock=clock, max_posts_per_hour=settings.max_posts_per_hour,
                     update_posts=settings.update_posts, feeds=feeds, metrics=metrics, interest=interest)
     # The engine sees the running adapters only for what they can show, and wakes delivery for 👍 edits.
     engine = Engine(store=store, hf=hf, arxiv=arxiv, clock=clock, answer_timeout=settings.answer_timeout,
-                    platforms=poller.adapters, on_queued=poller.worker.wake, metrics=metrics, interest=interest)
+                    platforms=platforms, on_queued=poller.worker.wake, metrics=metrics, interest=interest)
     try:
-        yield Core(settings, store, hf, arxiv, engine, poller, metrics)
+        yield Core(settings, store, hf, arxiv, engine, poller, metrics, platforms)
     finally:
         await hf.aclose()
         await arxiv.aclose()

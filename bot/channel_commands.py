@@ -12,6 +12,7 @@ from bot.channels import Command, Group
 from bot.delivery import THREADS
 from bot.lists import CurrentLists, as_known, cached_lists
 from bot.paging import Pages
+from bot.platforms import named
 from bot.replies import PaperCard, PaperList, Reply, Text
 from bot.schedule import (digest_name, is_weekly, next_digest_at, parse_clock_time, parse_digest_days,
                           parse_zone_and_size)
@@ -269,8 +270,10 @@ def _notify_clause(command: Command) -> tuple[str, Group | None]:
     name = match[1].strip().lstrip("@")
     group = next((g for g in command.groups if g.name.lstrip("@").lower() == name.lower()), None)
     if group is None:
+        platform = named(command.channel.platform)
+        hint = f" ({platform.group_hint})" if platform is not None else ""
         raise UsageError(f"Paperboy cannot tell which group @{name[:60]} is. Pick it from your platform's "
-                         "mention list as you type (Slack: @ and the user group; Discord: the notify option).")
+                         f"mention list as you type{hint}.")
     return command.args[:match.start()], Group(group.id, group.name.lstrip("@"))
 
 

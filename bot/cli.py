@@ -13,11 +13,12 @@ from importlib import metadata
 from typing import Iterator, Sequence
 
 from bot.app import CommandGate, Core, open_database, open_core, run_poller
-from bot.cli_helpers import discord_invite, run_doctor, slack_manifest
+from bot.cli_helpers import run_doctor
 from bot.db_copy import CopyRefused, check_target, copy_database
 from bot.delivery import Adapter, CommandEngine
 from bot.health import Health, serve_health
 from bot.logsetup import configure_logging, log_place
+from bot.platforms import PlatformSetupError, configured, platforms
 from bot.runner import arm_hard_stop, exit_now_if_stuck, run
 from bot.settings import Settings, SettingsError, StartupError, load_settings
 from bot.store import describe_database
@@ -40,7 +41,7 @@ def _version() -> str:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="paperboy",
-        description="Brings Hugging Face daily and trending papers to Discord, Slack and the console. "
+        description=f"Brings Hugging Face daily and trending papers to {_listed([*_titles(), 'the console'])}. "
         "With no command, runs the bot: on the console when no platform token is set.",
         epilog="Settings come from the environment and .env; see .env.example.",
     )
@@ -49,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     run = sub.add_parser("run", help="run the bot (the default)", description="Run the bot: the poller, "
-                         "plus Discord and Slack when their tokens are set, and the console when no token is "
+                         f"plus {_listed(_titles())} when their tokens are set, and the console when no token is "
                          "set or standard input is a terminal.")
     run.set_defaults(func=run_bot)
 
@@ -66,14 +67,6 @@ def build_parser() -> argparse.ArgumentParser:
                       help="print what would be posted where, record and send nothing (implies --once)")
     poll.set_defaults(func=run_poll)
 
-    discord = sub.add_parser("discord", help="Discord helpers", description="Discord helpers.")
-    discord_sub = discord.add_subparsers(title="commands", metavar="COMMAND", required=True)
-    invite = discord_sub.add_parser("invite", help="print the OAuth2 URL that adds Paperboy to a server",
-                                    description="Print the invite URL (scopes bot and applications.commands, "
-                                    "least permissions). The application id comes from DISCORD_TOKEN unless given.")
-    invite.add_argument("--application-id", help="the Discord application id")
-    invite.set_defaults(func=discord_invite)
-
     db = sub.add_parser("db", help="database helpers", description="Database helpers.")
     db_sub = db.add_subparsers(title="commands", metavar="COMMAND", required=True)
     copy = db_sub.add_parser("copy", help="copy this database into another (SQLite to Postgres)",
@@ -84,15 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
                       help="the target: a postgresql:// URL (or another SQLite file)")
     copy.set_defaults(func=db_copy)
 
-    slack = sub.add_parser("slack", help="Slack helpers", description="Slack helpers.")
-    slack_sub = slack.add_subparsers(title="commands", metavar="COMMAND", required=True)
-    manifest = slack_sub.add_parser("manifest", help="print the Slack app manifest (JSON)",
-                                    description="Print the app manifest to paste at api.slack.com/apps.")
-    manifest.set_defaults(func=slack_manifest)
-
+    for platform in platforms():
+        platform.add_commands(sub)  # `paperboy <platform> …` helpers
     doctor = sub.add_parser("doctor", help="check the settings, database, Hugging Face and the platform tokens",
                             description="Check every configured piece (settings, the database and its migrations, "
-                            "Hugging Face, the Discord and Slack tokens, Slack's signing secret and scopes) and "
+                            f"Hugging Face, the settings of each platform ({_listed(_titles())}: their tokens) against its API) and "
                             "print one line each with ✓ or ✗ and the fix; exit 0 when all pass, 1 otherwise. "
                             "It changes nothing.")
     doctor.set_defaults(func=run_doctor)
@@ -160,8 +149,18 @@ def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
 
 
+def _titles() -> list[str]:
+    """The installed platforms, by their names for people."""
+    return [platform.title for platform in platforms()]
+
+
+def _listed(names: list[str]) -> str:
+    """``A, B and C`` for the help."""
+    return " and ".join(filter(None, [", ".join(names[:-1]), names[-1]])) if names else "no platform"
+
+
 def _platforms_configured(settings: Settings) -> bool:
-    return bool(settings.discord_token or settings.slack_bot_token or settings.slack_client_id)
+    return bool(configured(settings))
 
 
 def _at_terminal() -> bool:
@@ -196,7 +195,7 @@ async def run_poll(args: argparse.Namespace, settings: Settings) -> int:
             return 0
         if args.dry_run:
             return await _print_dry_run(core)
-        core.poller.adapters[printer.platform] = printer
+        core.platforms.add(printer)
         report = await core.poller.poll_once()
         for error in report.errors:
             print(f"paperboy: {error}", file=sys.stderr)
@@ -243,17 +242,9 @@ async def run_bot(args: argparse.Namespace, settings: Settings) -> int:
 
 def _platform_adapters(core: Core, engine: CommandEngine) -> list[Adapter]:
     adapters: list[Adapter] = []
-    if core.settings.discord_token:
-        from adapters.discord import DiscordAdapter
-
-        with _startup_errors("discord"):
-            adapters.append(DiscordAdapter(core.settings, engine))
-    if core.settings.slack_bot_token or core.settings.slack_client_id:
-        from adapters.slack import SlackAdapter
-
-        with _startup_errors("slack"):
-            # In HTTP mode the Slack port serves /healthz and /metrics too (one port behind a load balancer).
-            adapters.append(SlackAdapter(core.settings, engine, store=core.store, routes=Health(core).routes()))
+    for platform in configured(core.settings):
+        with _startup_errors(platform.name):
+            adapters.append(platform.create(core, engine))
     return adapters
 
 
@@ -269,7 +260,7 @@ async def _serve(core: Core, adapters: list[Adapter], *, console, gate: CommandG
                 started.append(adapter)  # stop() also cleans up after a start that failed halfway
                 # Registered before it connects: a platform delivers commands before start() returns
                 # (discord.py waits 2 s for guilds after READY), and they must see what it can do.
-                core.poller.adapters[adapter.platform] = adapter
+                core.platforms.add(adapter)
                 if not await _start(adapter, stop):
                     return  # a signal during start-up: nothing runs yet, so stop right away
             await _run_until_stopped(core, stop, console=console, gate=gate, poll=poll)
@@ -361,17 +352,11 @@ def _startup_errors(platform: str) -> Iterator[None]:
         yield
     except (SettingsError, StartupError):
         raise
+    except PlatformSetupError as error:  # the platform's own refusal, meant for users
+        raise StartupError(str(error)) from None
     except Exception as error:
-        if _is_setup_error(error):
-            raise StartupError(str(error)) from None
         log.debug("%s could not start", platform, exc_info=True)
         raise StartupError(f"could not start {platform}: {_describe(error)}; {_DETAILS}") from None
-
-
-def _is_setup_error(error: Exception) -> bool:
-    # The Slack adapter's own error for settings it cannot work with; its message is meant for users.
-    slack = sys.modules.get("adapters.slack.adapter")
-    return slack is not None and isinstance(error, slack.SlackSetupError)
 
 
 async def _stop_adapter(adapter: Adapter) -> None:

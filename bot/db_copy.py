@@ -6,7 +6,8 @@ import os
 from dataclasses import dataclass
 
 from bot.settings import SettingsError, check_database
-from bot.store import LEGACY_SLACK_IMPORTED_KEY, PORTABLE_TABLES, Store, backend_name, describe_database
+from bot.platforms import platforms
+from bot.store import PORTABLE_TABLES, Store, backend_name, describe_database
 from bot.wording import plural
 
 SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
@@ -52,12 +53,12 @@ async def copy_database(source: Store, target: Store) -> list[TableCopied]:
     """Copy every portable table of *source* into the empty *target*, parents first, ids kept.
 
     Raises `CopyRefused` when *target* already holds channels, topics, papers or a ledger
-    (copying into it would mix two bots' histories), or when a table's count differs afterwards.
+    (copying into it would mix two bots' histories), when a platform has data of its own still to bring
+    over (`Platform.unfinished_migration`), or when a table's count differs afterwards.
     """
-    if await source.legacy_slack_installations() and await source.get_state(LEGACY_SLACK_IMPORTED_KEY) is None:
-        # Only the Slack adapter can read slack_sdk's old rows: copying now would leave them behind.
-        raise CopyRefused("the source still holds Slack installs made before Paperboy kept its own; start "
-                          "Paperboy on it once with SLACK_CLIENT_ID set (it imports them), then copy")
+    for platform in platforms():
+        if (unfinished := await platform.unfinished_migration(source)) is not None:
+            raise CopyRefused(unfinished)
     for table in PORTABLE_TABLES:
         if table != "state" and await target.dump_table(table):
             raise CopyRefused(f"the target already has rows in {table}; copy into an empty database")

@@ -36,6 +36,19 @@ class DeliveryResult:
     retry_after: float | None = None
 
 
+class HistoryUnreadable(RuntimeError):
+    """A channel's history could not be read, so whether a post (or thread) went out is unknown.
+
+    *result* is what the same failure means for a send, when the platform can say: ``PERMANENT``
+    (access lost: the post is gone), ``RATE_LIMITED`` with ``retry_after`` (when to look again),
+    ``TRANSIENT`` (the default: look again later).
+    """
+
+    def __init__(self, reason: str, result: DeliveryResult | None = None) -> None:
+        super().__init__(reason)
+        self.result = result or DeliveryResult(DeliveryStatus.TRANSIENT, reason=reason)
+
+
 @dataclass(frozen=True, slots=True)
 class RateLimit:
     """At most ``count`` messages per ``per`` seconds within one ``scope``.
@@ -80,9 +93,9 @@ class Adapter(Protocol):
         """Return the message ref of Paperboy's own recent post of *post* in *channel*, or None.
 
         Used after a crash to learn whether an ambiguous send went out; ``post.sent_after``
-        then says how far back to read. Raises when the channel's history cannot be read, so
-        the caller never guesses; an exception whose ``result`` is RATE_LIMITED says when to
-        ask again (``retry_after``), and the entry waits until then without holding up others.
+        then says how far back to read. Raises `HistoryUnreadable` when the channel's history cannot
+        be read, so the caller never guesses; its ``result`` RATE_LIMITED says when to ask again
+        (``retry_after``), and the entry waits until then without holding up others.
         """
 
     async def edit(self, channel: ChannelRef, message_ref: str, post: Post) -> DeliveryResult:
@@ -101,8 +114,8 @@ class Adapter(Protocol):
     async def find_thread(self, channel: ChannelRef, message_ref: str, post: Post) -> str | None:
         """Return the ref of the thread `open_thread` made on *message_ref* for *post*, or None.
 
-        Used after a crash, like `find_post`: raises when it cannot tell. An exception whose
-        ``result`` is a PERMANENT `DeliveryResult` says the post is gone, and the thread is given up.
+        Used after a crash, like `find_post`: raises `HistoryUnreadable` when it cannot tell; its
+        ``result`` PERMANENT says the post is gone, and the thread is given up.
         """
 
 

@@ -1,8 +1,8 @@
 """`paperboy doctor`: check every configured piece, one line each with ✓ or ✗ and the fix.
 
 It changes nothing: the database is opened shared and without migrating, and each platform
-is asked only who its token belongs to. The platform checks live in the adapters (the core
-speaks no platform); the command line hands them in through *platform_check*.
+is asked only who its token belongs to. Each installed platform (`bot.platforms`) brings its own check,
+run when it is configured.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from bot.app import open_database
+from bot.platforms import Platform, platforms
 from bot.redaction import RedactingFilter
 from bot.settings import Settings, SettingsError, StartupError, check_database, load_settings
 from bot.sources import HuggingFaceClient
@@ -39,21 +40,17 @@ class Finding:
 
 
 PlatformCheck = Callable[[Settings], Awaitable[list[Finding]]]
-"""An adapter's check of its own settings against the platform's API (``adapters.slack.check_slack``)."""
+"""A check of some settings: the core's, or a platform's against its API (`Platform.doctor_check`)."""
 
 
-async def run_doctor(platform_check: Callable[[str], PlatformCheck]) -> int:
-    """Print a finding per piece on standard output; return 0 when none fails, else 1.
-
-    *platform_check* gives the check of ``discord`` or ``slack``, asked for only when that
-    platform is configured (its libraries load only then).
-    """
+async def run_doctor() -> int:
+    """Print a finding per piece on standard output; return 0 when none fails, else 1."""
     findings, settings = _settings_finding()
     _print(findings, settings)
     if settings is None:
         return 1
     with _library_warnings_hidden(settings):
-        for name, check in _checks(settings, platform_check):
+        for name, check in _checks(settings):
             found = await _guarded(name, check, settings)
             _print(found, settings)
             findings += found
@@ -74,18 +71,18 @@ def _settings_finding() -> tuple[list[Finding], Settings | None]:
         return findings + [Finding("settings", False, f"{last.text} (the other checks need valid settings)")], None
 
 
-def _checks(settings: Settings, platform_check: Callable[[str], PlatformCheck]) -> list[tuple[str, PlatformCheck]]:
+def _checks(settings: Settings) -> list[tuple[str, PlatformCheck]]:
     """The checks in the order they print, each with the name a failure of the check itself gets."""
     checks: list[tuple[str, PlatformCheck]] = [("database", _database), ("Hugging Face", _hugging_face)]
-    if settings.discord_token:
-        checks.append(("Discord", platform_check("discord")))
-    else:
-        checks.append(("Discord", _not_configured("Discord", "DISCORD_TOKEN is not set")))
-    if settings.slack_bot_token or settings.slack_client_id:
-        checks.append(("Slack", platform_check("slack")))
-    else:
-        checks.append(("Slack", _not_configured("Slack", "SLACK_BOT_TOKEN and SLACK_CLIENT_ID are not set")))
-    return checks
+    return checks + [(platform.title, _platform_check(platform, settings)) for platform in platforms()]
+
+
+def _platform_check(platform: Platform, settings: Settings) -> PlatformCheck:
+    """The platform's own check when it is configured (its libraries load only then)."""
+    if platform.configured(settings):
+        return platform.doctor_check
+    unset = " and ".join(platform.switches) + (" are" if len(platform.switches) > 1 else " is")
+    return _not_configured(platform.title, f"{unset} not set")
 
 
 async def _guarded(name: str, check: PlatformCheck, settings: Settings) -> list[Finding]:

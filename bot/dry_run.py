@@ -64,7 +64,8 @@ async def dry_run(core: Core) -> tuple[PollReport, list[WouldSend]]:
             async with open_core(settings, clock=core.engine.clock) as trial:
                 platforms = {channel.ref.platform for channel in await trial.store.list_channels()}
                 recorders = [MemoryAdapter(platform=platform) for platform in sorted(platforms)]
-                trial.poller.adapters.update({r.platform: r for r in recorders})
+                for recorder in recorders:
+                    trial.platforms.add(recorder)
                 report = await trial.poller.poll_once()
     sent = [WouldSend(channel, post) for r in recorders for channel, post in r.history]
     sent += [WouldSend(channel, post, edit=True) for r in recorders for channel, _, post in r.edits]

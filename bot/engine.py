@@ -19,12 +19,13 @@ from bot.channel_commands import ChannelCommands
 from bot.channel_interest import Interest
 from bot.channels import ChannelRef, Command
 from bot.commands import COMMANDS, CommandSpec
-from bot.delivery import BUTTONS
+from bot.delivery import BUTTONS, Adapter
 from bot.help import help_reply
 from bot.ids import normalize_paper_id, paper_id_in
 from bot.leaderboard import Leaderboard
 from bot.lists import CurrentLists, cached_lists, fetch_lists, remember_lists
 from bot.metrics import Metrics
+from bot.platforms import Platforms
 from bot.paging import PAGE, Pages
 from bot.paper import Paper
 from bot.periods import Periods
@@ -70,7 +71,7 @@ class Engine:
         clock: Clock | None = None,
         answer_timeout: float = 2.5,
         cache_patience: float = 1.0,
-        platforms: Mapping[str, object] | None = None,
+        platforms: Mapping[str, Adapter] | None = None,
         on_queued: Callable[[], None] = lambda: None,
         metrics: Metrics | None = None,
         interest: Interest | None = None,
@@ -82,8 +83,8 @@ class Engine:
         self.clock = clock or utcnow
         self.answer_timeout = answer_timeout
         self.cache_patience = cache_patience
-        self.platforms = platforms if platforms is not None else {}
-        """The running adapters by platform (the poller's), read only for their ``capabilities``."""
+        self.platforms = platforms if isinstance(platforms, Platforms) else Platforms(platforms or {})
+        """The running adapters by platform (`bot.app.open_core`'s registry), read only for their ``capabilities``."""
         self.on_queued = on_queued
         """Called when a command queued a message (an edit of a post's 👍): the delivery worker's ``wake``."""
         self._inflight: dict[str, asyncio.Future] = {}
@@ -151,7 +152,7 @@ class Engine:
 
     def capabilities(self, platform: str) -> frozenset[str]:
         """What the platform's adapter has of buttons, threads and files (nothing when it is not running)."""
-        return getattr(self.platforms.get(platform), "capabilities", frozenset())
+        return self.platforms.capabilities(platform)
 
     async def _with_buttons(self, command: Command, reply: Reply) -> Reply:
         """Give a public answer's papers the save and 👍 buttons, with this channel's counts, where there are buttons."""

@@ -110,7 +110,7 @@ class Health:
     def _platforms(self) -> dict[str, str]:
         # An adapter without `connected` (the console) is connected while it runs.
         return {name: "connected" if getattr(adapter, "connected", True) else "disconnected"
-                for name, adapter in self.core.poller.adapters.items()}
+                for name, adapter in self.core.platforms.items()}
 
     def _describe(self, error: BaseException) -> str:
         if isinstance(error, asyncio.TimeoutError):

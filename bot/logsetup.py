@@ -11,16 +11,14 @@ import os
 import sys
 
 from bot.logformat import JsonFormatter
+from bot.platforms import platforms
 from bot.redaction import RedactingFilter
 from bot.settings import Settings, SettingsError
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-IDLE_WARNINGS = (
-    "voice will NOT be supported",  # discord.py, at every start: Paperboy never uses voice
-    "`token` will be unused",  # slack_bolt, when SLACK_BOT_TOKEN is in the environment: Paperboy passes a client
-)
+IDLE_WARNINGS = tuple(warning for platform in platforms() for warning in platform.idle_warnings)
 """Library warnings about features Paperboy does not use: they would only alarm people."""
-NOISY = ("httpx", "httpcore", "discord", "slack_bolt", "slack_sdk", "aiohttp.access")
+NOISY = ("httpx", "httpcore", "aiohttp.access", *(logger for platform in platforms() for logger in platform.loggers))
 """Libraries whose INFO records are request lines: noise, since Paperboy reports failures itself."""
 
 

@@ -18,6 +18,7 @@ from bot.channel_interest import Interest
 from bot.delivery import Adapter
 from bot.leaderboard import Leaderboard
 from bot.metrics import Metrics
+from bot.platforms import Platforms
 from bot.lists import CurrentLists, arrivals, as_known, list_fetches, remember_list
 from bot.paper import Paper
 from bot.picks import Picks, lowered
@@ -100,7 +101,8 @@ class Poller:
     ) -> None:
         self.store = store
         self.hf = hf
-        self.adapters: dict[str, Adapter] = dict(adapters or {})
+        # The registry itself when given one (`bot.app.open_core`): adapters that start later join it.
+        self.adapters = adapters if isinstance(adapters, Platforms) else Platforms(adapters or {})
         self.clock = clock or utcnow
         self.max_posts_per_hour = max_posts_per_hour
         self.update_posts = update_posts

@@ -1,7 +1,8 @@
 """Keep tokens and secrets out of the log, whatever logs them and at whatever level.
 
-At DEBUG slack_sdk logs whole Web API answers, ``oauth.v2.access`` with the workspace's
-token among them, and the parameters it sends, the client secret among those. A
+At DEBUG a platform's library may log whole API answers, tokens among them, and the
+parameters it sends, client secrets among those. Each platform names the patterns of its
+tokens (`bot.platforms.Platform.secret_patterns`); the secret settings are hidden as they are. A
 `RedactingFilter` on every handler rewrites each record before it is written: its
 message, its traceback and its stack. It sits on handlers, not loggers, because a record
 logged by a child logger (``slack_sdk.web.async_base_client``) skips the filters of the
@@ -18,16 +19,18 @@ from urllib.parse import quote, quote_plus
 
 from pydantic import BaseModel, SecretStr
 
+from bot.platforms import platforms
+
 REDACTED = "[redacted]"
 
-_TOKEN_PATTERNS = (
-    # Slack: xoxb- (bot), xoxp- (user), xoxa- / xoxe- / xoxr- / xoxs- …, rotating xoxe.xoxp-, app-level xapp-.
-    r"(?P<slack>xox(?:e\.xox)?[a-z]|xapp)-[0-9A-Za-z-]+",
-    # Hugging Face: hf_ and some thirty letters and digits.
-    r"(?P<hf>hf_)[0-9A-Za-z]{20,}",
-    # Discord bot tokens: base64url(user id) . base64url(timestamp) . HMAC; a JWT looks alike and goes too.
-    r"(?<![\w-])[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{5,8}\.[A-Za-z0-9_-]{20,}(?![\w-])",
-)
+# Hugging Face: hf_ and some thirty letters and digits; the prefix stays, as that of a platform's ``keep`` group.
+_HF_PATTERN = r"(?P<keep>hf_)[0-9A-Za-z]{20,}"
+
+
+def _token_patterns() -> list[str]:
+    """Every token pattern, each ``keep`` group renamed ``keep<n>``: a pattern may name a group only once."""
+    patterns = [_HF_PATTERN, *(pattern for platform in platforms() for pattern in platform.secret_patterns)]
+    return [pattern.replace("(?P<keep>", f"(?P<keep{n}>") for n, pattern in enumerate(patterns)]
 
 _formatter = logging.Formatter()
 
@@ -35,15 +38,15 @@ _formatter = logging.Formatter()
 class RedactingFilter(logging.Filter):
     """A handler filter that replaces tokens and the given *secrets* in every record with ``[redacted]``.
 
-    It never drops a record. Slack and Hugging Face tokens keep their prefix
-    (``xoxb-[redacted]``) so that the log still says which kind of token was there.
+    It never drops a record. Tokens whose pattern has a ``keep`` group keep their prefix
+    (``hf_[redacted]``) so that the log still says which kind of token was there.
     """
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         super().__init__()
         exact = sorted({form for secret in secrets if secret and secret.strip() for form in _forms(secret)},
                        key=len, reverse=True)  # the longest first, so that no secret is left half-hidden
-        alternatives = [re.escape(value) for value in exact] + list(_TOKEN_PATTERNS)
+        alternatives = [re.escape(value) for value in exact] + _token_patterns()
         self._pattern = re.compile("|".join(f"(?:{alternative})" for alternative in alternatives))
 
     @classmethod
@@ -81,7 +84,7 @@ def _forms(secret: str) -> set[str]:
 
 
 def _replacement(match: re.Match[str]) -> str:
-    prefix = match.group("slack") or match.group("hf")
+    prefix = next((kept for name, kept in match.groupdict().items() if kept and name.startswith("keep")), None)
     if prefix is None:
         return REDACTED
     return f"{prefix}{'' if prefix.endswith('_') else '-'}{REDACTED}"

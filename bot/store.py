@@ -166,13 +166,6 @@ class InstallationStore(Protocol):
                                    user_id: str | None = None) -> None: ...
     async def save_oauth_state(self, state: str, *, expires_at: datetime) -> None: ...
     async def consume_oauth_state(self, state: str, *, now: datetime) -> bool: ...
-    async def legacy_slack_installations(self) -> list[tuple[str, dict[str, Any]]]:
-        """Rows slack_sdk's old sqlite3 store left: (``bot`` | ``installation``, {column: value}), newest last."""
-        ...
-
-
-LEGACY_SLACK_IMPORTED_KEY = "slack.legacy_imported"
-"""The state key set once the Slack adapter has imported `legacy_slack_installations` into Paperboy's own."""
 
 
 class CommunityStore(Protocol):

@@ -11,10 +11,11 @@ import os
 import stat
 import sys
 
+from bot.platforms import switches
 from bot.settings import StartupError
 
 NOBODY_TO_TALK_TO = (
-    "no platform is configured (DISCORD_TOKEN, SLACK_BOT_TOKEN or SLACK_CLIENT_ID) and standard input is "
+    f"no platform is configured ({switches()}) and standard input is "
     "not a terminal, so nobody can talk to Paperboy; set a token in .env, or run `paperboy console` "
     "with commands on standard input")
 

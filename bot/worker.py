@@ -18,7 +18,7 @@ from typing import Callable, Mapping
 
 from bot.actions import card_actions
 from bot.batching import Batcher
-from bot.delivery import BUTTONS, THREADS, Adapter, DeliveryResult, DeliveryStatus
+from bot.delivery import BUTTONS, THREADS, Adapter, DeliveryResult, DeliveryStatus, HistoryUnreadable
 from bot.metrics import Metrics
 from bot.pacing import Pacer, Slot
 from bot.paper import Paper
@@ -255,7 +255,7 @@ class DeliveryWorker:
     async def _read_round(self, entries: list[OutboxEntry]) -> _Round:
         """Read the papers of *entries*, why each matched its channel and its 👍 there, in one read each."""
         pairs = list({(e.channel_id, p) for e in entries for p in e.paper_ids})
-        buttons = any(BUTTONS in getattr(a, "capabilities", ()) for a in self.adapters.values())
+        buttons = any(BUTTONS in a.capabilities for a in self.adapters.values())
         return _Round(await self.store.get_papers(list({p for e in entries for p in e.paper_ids})),
                       await self.store.ledger_whys_many(pairs),
                       await self.store.vote_counts_many(pairs) if buttons else {})
@@ -292,7 +292,7 @@ class DeliveryWorker:
             return True
         if entry.kind == "thread":
             entry = await self._with_target(entry)
-            if not entry.target_ref or THREADS not in getattr(adapter, "capabilities", ()):
+            if not entry.target_ref or THREADS not in adapter.capabilities:
                 # Its post never went out (or the platform lost threads): there is nothing to open it on.
                 await self.store.mark_outbox_dead(entry.id, error="no post to open the thread on")
                 return True
@@ -405,7 +405,7 @@ class DeliveryWorker:
         if entry.kind == "thread":  # the thread's first word: the whole abstract and the links
             return Post(PaperCard(papers[entry.paper_ids[0]], detail=True), tag=entry.tag,
                         paper_ids=entry.paper_ids), papers
-        buttons = BUTTONS in getattr(adapter, "capabilities", ())
+        buttons = adapter is not None and BUTTONS in adapter.capabilities
         cards = tuple(self._card(papers[pid], channel, round_, leaderboard=entry.kind == "leaderboard",
                                  buttons=buttons) for pid in entry.paper_ids)
         if entry.kind == "paper" or (entry.kind == "update" and not entry.title):
@@ -438,9 +438,8 @@ class _Round:
 
 
 def _result(error: Exception) -> DeliveryResult | None:
-    """What a failed look for a post means, when the adapter's error says (its ``result``)."""
-    result = getattr(error, "result", None)
-    return result if isinstance(result, DeliveryResult) else None
+    """What a failed look for a post means, when the adapter said (`HistoryUnreadable`)."""
+    return error.result if isinstance(error, HistoryUnreadable) else None
 
 
 def _gone(error: Exception) -> bool:

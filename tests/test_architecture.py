@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -24,13 +25,80 @@ def imported_modules(path: Path) -> set[str]:
 
 @pytest.mark.parametrize("path", sorted((ROOT / "bot").rglob("*.py")), ids=lambda p: str(p.relative_to(ROOT)))
 def test_the_core_imports_no_backend_and_no_platform(path):
-    # The command line is where the process is put together: it alone picks the platforms it runs.
-    # The dry run uses the in-memory recorder as its platform. Neither imports a storage backend.
-    allowed = {"cli.py": {"adapters.console", "adapters.discord", "adapters.slack"},
-               "cli_helpers.py": {"adapters.discord", "adapters.slack"},
-               "dry_run.py": {"adapters.memory"}}.get(path.name, set())
+    # The command line is where the process is put together: the console is its own; the chat platforms
+    # it finds through their entry points (bot.platforms). The dry run uses the in-memory recorder as its platform. Neither imports a storage backend.
+    allowed = {"cli.py": {"adapters.console"}, "dry_run.py": {"adapters.memory"}}.get(path.name, set())
     bad = {m for m in imported_modules(path) if m.split(".")[0] in CORE_MAY_NOT_IMPORT and m not in allowed}
     assert not bad, f"{path.name} imports {sorted(bad)}"
+
+
+PLATFORM_NAMES = re.compile(r"discord|slack", re.IGNORECASE)
+
+
+def docstrings(tree: ast.AST) -> set[int]:
+    """The ids of the string constants that are docstrings (of a module, class or function, or of an attribute)."""
+    found: set[int] = set()
+    for node in ast.walk(tree):
+        for statement in getattr(node, "body", []) if isinstance(getattr(node, "body", None), list) else []:
+            if (isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant)
+                    and isinstance(statement.value.value, str)):
+                found.add(id(statement.value))
+    return found
+
+
+def platform_names(path: Path) -> list[str]:
+    """Where the code of *path* names a platform: an identifier, an import or a string that is not a docstring.
+
+    Prose (comments and docstrings) may give a platform as an example; code may not act on one.
+    """
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    prose = docstrings(tree)
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in prose:
+            words = [node.value]
+        elif isinstance(node, ast.JoinedStr):
+            continue  # its literal parts are Constants, checked on their own
+        else:
+            words = [node.id] if isinstance(node, ast.Name) else []
+            words += [getattr(node, field) for field in ("attr", "name", "arg", "module")
+                      if isinstance(getattr(node, field, None), str)]
+        found += [f"line {node.lineno}: {word!r}" for word in words if PLATFORM_NAMES.search(word)]
+    return sorted(set(found), key=lambda line: int(line.split()[1].rstrip(":")))
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "bot").rglob("*.py")), ids=lambda p: str(p.relative_to(ROOT)))
+def test_the_core_names_no_platform(path):
+    assert platform_names(path) == []
+
+
+def test_the_platform_rule_sees_code_and_not_prose(tmp_path):
+    module = tmp_path / "m.py"
+    module.write_text('''"""Posts to Slack."""
+# Discord too.
+import adapters.slack
+x = settings.discord_token
+def f(slack_client):
+    """Slack's client."""
+    return "discord"
+''')
+    assert [line.split(":")[0] for line in platform_names(module)] == ["line 3", "line 4", "line 5", "line 7"]
+
+
+def test_the_platforms_are_found_through_their_entry_points_and_own_their_settings_and_commands():
+    from bot.cli import build_parser
+    from bot.platforms import Platform, platforms
+    from bot.settings import Settings
+
+    found = {platform.name: platform for platform in platforms()}
+    assert set(found) == {"discord", "slack"}
+    assert all(isinstance(platform, Platform) for platform in found.values())
+    for platform in found.values():  # each one's settings join Paperboy's, under the same names
+        assert set(platform.settings.model_fields) <= set(Settings.model_fields)
+        assert not platform.configured(Settings(_env_file=None))
+    assert found["slack"].configured(Settings(_env_file=None, slack_client_id="1.2"))
+    help_text = build_parser().format_help()
+    assert "discord" in help_text and "slack" in help_text  # their `paperboy <platform> …` helpers
 
 
 async def test_the_sqlite_store_is_a_store_as_the_core_defines_it(tmp_path):

@@ -17,7 +17,7 @@ from bot.channels import ChannelRef
 from bot.commands import COMMANDS, FAMILIES
 from bot.delivery import DeliveryStatus
 from bot.replies import Error, PaperCard, Post, Reply
-from bot.settings import parse_shards
+from adapters.discord.settings import parse_shards
 from tests.fakes.discord_server import (
     ADMIN_PERMISSIONS, DEADLINE, MEMBER_PERMISSIONS, FakeDiscord, Interaction, discord_limit_errors,
 )

@@ -300,3 +300,33 @@ async def test_a_bad_setting_is_one_line_not_a_traceback(env, capsys):
     assert list(lines) == ["settings"]
     assert lines["settings"].startswith("✗ settings: bad setting PAPERBOY_POLL_INTERVAL")
     assert "Traceback" not in err
+
+
+async def test_each_installed_platform_brings_its_own_check(env, capsys, monkeypatch):
+    # Two platforms that live in no file of Paperboy: the doctor asks each the same way as the built-in ones.
+    from bot import doctor as doctor_module
+    from bot.doctor import Finding
+    from bot.platforms import platforms
+
+    class Pigeon:
+        name, title, switches = "pigeon", "Pigeon", ("PIGEON_TOKEN",)
+
+        def configured(self, settings) -> bool:
+            return True
+
+        async def doctor_check(self, settings) -> list[Finding]:
+            return [Finding("Pigeon", False, "the loft refuses PIGEON_TOKEN; reset it")]
+
+    class Idle(Pigeon):
+        name, title, switches = "idle", "Idle", ("IDLE_A", "IDLE_B")
+
+        def configured(self, settings) -> bool:
+            return False
+
+    monkeypatch.setattr(doctor_module, "platforms", lambda: (*platforms(), Pigeon(), Idle()))
+    code, lines, _ = await doctor(capsys)
+
+    assert code == 1, lines
+    assert lines["Pigeon"] == "✗ Pigeon: the loft refuses PIGEON_TOKEN; reset it"
+    assert lines["Idle"] == "– Idle: not configured (IDLE_A and IDLE_B are not set)"
+    assert lines["Discord"] == "– Discord: not configured (DISCORD_TOKEN is not set)"

@@ -173,3 +173,17 @@ async def test_the_oauth_install_at_debug_logs_no_token(tmp_path: Path, capsys: 
         assert secret not in log
     assert f"'access_token': 'xoxb-{REDACTED}'" in log
     assert f"RuntimeError: refused xoxb-{REDACTED}" in log
+
+
+def test_a_platform_names_the_patterns_of_its_tokens(monkeypatch):
+    # A platform that lives in no file of Paperboy: its tokens are hidden too, its kept prefix shown.
+    from bot import redaction
+    from bot.platforms import platforms
+
+    class Pigeon:
+        secret_patterns = (r"(?P<keep>pgn)-[0-9a-f]{8,}", r"loft:[A-Z]{6,}")
+
+    monkeypatch.setattr(redaction, "platforms", lambda: (*platforms(), Pigeon()))
+    redact = redaction.RedactingFilter().redact
+    assert redact("sent pgn-0123abcd4567 via loft:ABCDEFG, bot xoxb-1-2-abc") == (
+        "sent pgn-[redacted] via [redacted], bot xoxb-[redacted]")

@@ -1,6 +1,16 @@
-"""Paperboy on Discord: the `/papers` command group and channel delivery."""
+"""Paperboy on Discord: the `/papers` command group and channel delivery.
 
-from adapters.discord.adapter import DiscordAdapter, application_id_from_token, invite_url
-from adapters.discord.doctor import check_discord
+Its names load on first use, so that finding the platform (`adapters.discord.platform`) does not import discord.py.
+"""
 
-__all__ = ["DiscordAdapter", "application_id_from_token", "check_discord", "invite_url"]
+from importlib import import_module
+
+_NAMES = {"DiscordAdapter": "adapter", "application_id_from_token": "adapter", "invite_url": "adapter",
+          "check_discord": "doctor"}
+__all__ = sorted(_NAMES)
+
+
+def __getattr__(name: str) -> object:
+    if name not in _NAMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"{__name__}.{_NAMES[name]}"), name)

@@ -18,7 +18,7 @@ import discord
 
 from adapters.discord import render
 from bot.channels import ChannelRef
-from bot.delivery import DeliveryResult, DeliveryStatus
+from bot.delivery import DeliveryResult, DeliveryStatus, HistoryUnreadable
 from bot.replies import PaperCard, Post
 
 UNKNOWN_MESSAGE = 10008
@@ -38,7 +38,7 @@ _PAPER_URL = re.compile(r"^https?://(?:huggingface\.co/papers|arxiv\.org/abs)/([
 _LINK_TARGET = re.compile(r"(?<!\\)\]\((https?://[^\s()]+)\)")
 
 
-class HistoryUnavailable(RuntimeError):
+class HistoryUnavailable(HistoryUnreadable):
     """The channel's history could not be read, so whether a post went out is unknown."""
 
 

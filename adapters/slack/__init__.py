@@ -1,7 +1,16 @@
-"""Paperboy on Slack: the Bolt adapter, its Block Kit rendering and the app manifest."""
+"""Paperboy on Slack: the Bolt adapter, its Block Kit rendering and the app manifest.
 
-from adapters.slack.adapter import SlackAdapter, SlackHistoryError, SlackSetupError
-from adapters.slack.doctor import check_slack
-from adapters.slack.oauth import manifest
+Its names load on first use, so that finding the platform (`adapters.slack.platform`) does not import slack-bolt.
+"""
 
-__all__ = ["SlackAdapter", "SlackHistoryError", "SlackSetupError", "check_slack", "manifest"]
+from importlib import import_module
+
+_NAMES = {"SlackAdapter": "adapter", "SlackHistoryError": "adapter", "SlackSetupError": "adapter",
+          "check_slack": "doctor", "manifest": "oauth"}
+__all__ = sorted(_NAMES)
+
+
+def __getattr__(name: str) -> object:
+    if name not in _NAMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"{__name__}.{_NAMES[name]}"), name)

@@ -40,6 +40,7 @@ from bot.delivery import (
     BUTTONS, FILES, THREADS, CommandEngine, DeliveryResult, DeliveryStatus, RateLimit,
 )
 from bot.replies import Content, Error, File, Post, Reply, Text
+from bot.platforms import PlatformSetupError
 from bot.settings import Settings
 from bot.store import InstallationStore
 
@@ -91,7 +92,7 @@ DIRECT_MESSAGE_NAME = "directmessage"
 """The ``channel_name`` Slack gives a slash command typed in a direct message."""
 
 
-class SlackSetupError(RuntimeError):
+class SlackSetupError(PlatformSetupError):
     """The Slack settings cannot work; the message names the setting to fix."""
 
 

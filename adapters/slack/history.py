@@ -14,7 +14,7 @@ import math
 from datetime import datetime
 from typing import Any, Awaitable, Callable, Mapping
 
-from bot.delivery import DeliveryResult, DeliveryStatus
+from bot.delivery import DeliveryResult, DeliveryStatus, HistoryUnreadable
 
 HISTORY_METHODS = ("conversations.history", "conversations.replies")
 """The Web API methods Slack limits for apps outside the Marketplace (and `HistoryReader` paces)."""
@@ -26,7 +26,7 @@ CLOCK_MARGIN = 60.0
 """Seconds read before the claim time: this host's clock (or the database's) and Slack's may differ."""
 
 
-class SlackHistoryError(RuntimeError):
+class SlackHistoryError(HistoryUnreadable):
     """A channel's history could not be read, so whether a post went out is unknown.
 
     ``result`` is what the same failure means for a send (``PERMANENT`` when Paperboy
@@ -35,8 +35,7 @@ class SlackHistoryError(RuntimeError):
     """
 
     def __init__(self, result: DeliveryResult) -> None:
-        super().__init__(result.reason or result.status.value)
-        self.result = result
+        super().__init__(result.reason or result.status.value, result)
 
 
 def tagged(message: Mapping[str, Any], event_type: str, tag: str) -> bool:

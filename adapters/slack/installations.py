@@ -24,7 +24,7 @@ from slack_sdk.oauth.installation_store.models.bot import Bot
 from slack_sdk.oauth.installation_store.models.installation import Installation
 from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
 
-from bot.store import LEGACY_SLACK_IMPORTED_KEY, InstallationStore, StateStore
+from bot.store import InstallationStore, StateStore
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +179,7 @@ class PaperboyInstallationStore(AsyncInstallationStore):
 
 # -- slack_sdk's old sqlite3 store ---------------------------------------------------------
 
-LEGACY_IMPORTED_KEY = LEGACY_SLACK_IMPORTED_KEY
+LEGACY_IMPORTED_KEY = "slack.legacy_imported"
 """State key set (to when it ran) once the old sqlite3 store's rows were brought over: they are read once."""
 
 _BOT_COLUMNS = (
@@ -199,7 +199,20 @@ _INSTALLATION_COLUMNS = (
 
 
 class LegacySlackStore(InstallationStore, StateStore, Protocol):
-    """What `import_legacy_installations` needs: the installations, old and new, and a state key."""
+    """What `import_legacy_installations` needs: the installations, old and new, and a state key.
+
+    The storage backends read the old rows; only Slack asks for them (the core's Store knows nothing of them).
+    """
+
+    async def legacy_slack_installations(self) -> list[tuple[str, dict[str, Any]]]:
+        """Rows slack_sdk's old sqlite3 store left: (``bot`` | ``installation``, {column: value}), newest last."""
+        ...
+
+
+async def legacy_import_pending(store: object) -> bool:
+    """Whether *store* still holds rows of slack_sdk's old store that were never imported (`paperboy db copy`)."""
+    legacy = getattr(store, "legacy_slack_installations", None)  # a backend that never had them has none
+    return legacy is not None and bool(await legacy()) and await store.get_state(LEGACY_IMPORTED_KEY) is None  # type: ignore[attr-defined]
 
 
 def _legacy_fields(row: dict[str, Any], columns: tuple[str, ...]) -> dict[str, Any]:
