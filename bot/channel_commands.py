@@ -13,7 +13,7 @@ from bot.delivery import THREADS
 from bot.lists import CurrentLists, as_known, cached_lists
 from bot.paging import Pages
 from bot.platforms import named
-from bot.replies import PaperCard, PaperList, Reply, Text
+from bot.replies import PaperCard, Reply, Text
 from bot.schedule import (digest_name, is_weekly, next_digest_at, parse_clock_time, parse_digest_days,
                           parse_zone_and_size)
 from bot.timezones import get_zone

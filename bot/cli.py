@@ -16,7 +16,7 @@ from bot.app import CommandGate, Core, open_database, open_core, run_poller
 from bot.cli_helpers import run_doctor
 from bot.db_copy import CopyRefused, check_target, copy_database
 from bot.delivery import Adapter, CommandEngine
-from bot.health import Health, serve_health
+from bot.health import serve_health
 from bot.logsetup import configure_logging, log_place
 from bot.platforms import PlatformSetupError, configured, platforms
 from bot.runner import arm_hard_stop, exit_now_if_stuck, run

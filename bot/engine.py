@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Awaitable, Callable, Mapping, TypeVar
 
 from bot.actions import Action, with_actions
@@ -41,6 +41,7 @@ from bot.store_errors import StorageLost, StorageUnavailable
 from bot.topics import Query
 from bot.store import Store
 from bot.wording import plural
+from bot.worker import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +54,6 @@ SEARCH_LIMIT = 20
 """Results asked of Hugging Face per OR branch of a search."""
 LIST_FRESH_FOR = timedelta(minutes=5)
 """A cached trending list younger than this answers `trending` without asking the source."""
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 class Engine:

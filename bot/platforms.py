@@ -35,6 +35,18 @@ def env(name: str) -> AliasChoices:
     return AliasChoices(name, name.lower())
 
 
+def url_value(value: str) -> str:
+    """A URL setting's check: a value without a scheme is refused (the field's default follows as the example)."""
+    if "://" not in value:
+        raise ValueError("needs a URL")
+    return value
+
+
+def blank_as_unset(value: object) -> object:
+    """A blank value is unset: `.env.example` copied as is leaves ``HF_TOKEN=``, meaning "not configured"."""
+    return None if isinstance(value, str) and not value.strip() else value
+
+
 @runtime_checkable
 class Platform(Protocol):
     """One chat platform, as the core sees it before any of its libraries is imported."""

@@ -10,7 +10,8 @@ import gc
 import logging
 from contextlib import aclosing
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
+from itertools import chain
 from typing import Awaitable, Callable, Mapping
 
 from bot.arxiv_feeds import CategoryFeeds, CategoryRead
@@ -26,7 +27,7 @@ from bot.schedule import digest_due, is_weekly
 from bot.sources import HuggingFaceClient, SourceError
 from bot.topics import EveryPaper, Match, PaperText, Query, QueryError, parse_query
 from bot.topics.index import TopicIndex
-from bot.worker import DeliveryReport, DeliveryWorker, posted_state
+from bot.worker import DeliveryReport, DeliveryWorker, posted_state, utcnow
 from bot.store import Store
 from bot.rows import Channel
 from bot.wording import plural
@@ -35,10 +36,6 @@ log = logging.getLogger(__name__)
 EVERY = EveryPaper()
 ARXIV = "arXiv categories"
 SETTLED_MAX = 10_000
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 @dataclass(slots=True)
@@ -240,7 +237,7 @@ class Poller:
         for paper in papers:  # one paper at a time: a poll's matches can run to hundreds of thousands
             first: dict[int, tuple[int, Match]] = {}  # channel -> its oldest matching topic
             every = [(key, EVERY.match(paper)) for key in self._every_paper] if only is None else []
-            for key, match in (*every, *index.matches(PaperText.of(paper))):
+            for key, match in chain(every, index.matches(PaperText.of(paper))):  # walked once, not copied
                 channel_id, topic_id = key
                 if only is not None and key not in only:
                     continue

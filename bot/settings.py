@@ -10,7 +10,7 @@ from typing import Literal, get_args
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from bot.platforms import env, platforms
+from bot.platforms import blank_as_unset, env, platforms, url_value
 from bot.setting_errors import describe_errors
 
 
@@ -51,15 +51,12 @@ class CoreSettings(BaseSettings):
     @field_validator("hf_api_url", "arxiv_api_url")
     @classmethod
     def _must_be_url(cls, value: str) -> str:
-        if "://" not in value:
-            raise ValueError("needs a URL")  # the field's default follows as the example
-        return value
+        return url_value(value)
 
     @field_validator("hf_token", "health_port", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
-        # `.env.example` copied as is leaves `HF_TOKEN=`: that means "not configured".
-        return None if isinstance(value, str) and not value.strip() else value
+        return blank_as_unset(value)
 
     @field_validator("log_level", "log_format", mode="before")
     @classmethod

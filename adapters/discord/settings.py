@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings
 
-from bot.platforms import env
+from bot.platforms import blank_as_unset, env, url_value
 
 
 class DiscordSettings(BaseSettings):
@@ -22,15 +22,12 @@ class DiscordSettings(BaseSettings):
     @field_validator("discord_api_url", "discord_gateway_url")
     @classmethod
     def _discord_url(cls, value: str) -> str:
-        if "://" not in value:
-            raise ValueError("needs a URL")  # the field's default follows as the example
-        return value
+        return url_value(value)
 
     @field_validator("discord_token", "discord_guild", mode="before")
     @classmethod
     def _discord_blank_is_unset(cls, value: object) -> object:
-        # `.env.example` copied as is leaves `DISCORD_TOKEN=`: that means "not configured".
-        return None if isinstance(value, str) and not value.strip() else value
+        return blank_as_unset(value)
 
     @field_validator("discord_shards", mode="before")
     @classmethod

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings
 
-from bot.platforms import env
+from bot.platforms import blank_as_unset, env, url_value
 
 
 class SlackSettings(BaseSettings):
@@ -24,16 +24,13 @@ class SlackSettings(BaseSettings):
     @field_validator("slack_api_url")
     @classmethod
     def _slack_url(cls, value: str) -> str:
-        if "://" not in value:
-            raise ValueError("needs a URL")  # the field's default follows as the example
-        return value
+        return url_value(value)
 
     @field_validator("slack_bot_token", "slack_app_token", "slack_signing_secret", "slack_client_secret",
                      "slack_client_id", mode="before")
     @classmethod
     def _slack_blank_is_unset(cls, value: object) -> object:
-        # `.env.example` copied as is leaves `SLACK_BOT_TOKEN=`: that means "not configured".
-        return None if isinstance(value, str) and not value.strip() else value
+        return blank_as_unset(value)
 
 
 def check_slack_settings(settings: SlackSettings) -> str | None:
