@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Awaitable, Callable
+from typing import Callable
 
 from bot.answers import UsageError, int_arg, query_arg
 from bot.arxiv_feeds import last_reads
 from bot.channels import Command, Group
 from bot.delivery import THREADS
-from bot.lists import CurrentLists, as_known, cached_lists
+from bot.lists import as_known, cached_lists
+from bot.lookups import Lookups
 from bot.paging import Pages
 from bot.platforms import named
 from bot.replies import PaperCard, Reply, Text
@@ -39,18 +40,16 @@ class ChannelCommands:
         *,
         store: Store,
         clock: Callable[[], datetime],
-        current_lists: Callable[[], Awaitable[tuple[CurrentLists | None, str | None]]],
+        lookups: Lookups,
         pages: Pages,
-        source_notes: Callable[[], list[str]] = list,
         capabilities: Callable[[str], frozenset[str]] = lambda platform: frozenset(),
     ) -> None:
         self.store = store
         self.capabilities = capabilities
         """What a platform's adapter has (threads, buttons, files)."""
-        self.source_notes = source_notes
-        """Waits the paper sources impose now (a rate limit), one line each, for `status`."""
+        self.lookups = lookups
+        """The current lists for `subscribe`'s first matches; the sources' waits (a rate limit) for `status`."""
         self.clock = clock
-        self.current_lists = current_lists
         self.pages = pages
 
     async def subscribe(self, command: Command) -> Reply:
@@ -66,7 +65,7 @@ class ChannelCommands:
         topic = await self.store.add_topic(channel.id, query.text, command.caller.name, at=self.clock(),
                                            added_by_id=command.caller.id, notify=group.id if group else None,
                                            notify_name=group.name if group else None)
-        lists, note = await self.current_lists()
+        lists, note = await self.lookups.current_lists()
         # As the cache knows them, so cat: sees the categories an arXiv read gave them, as the poller does.
         pool = await as_known(self.store, lists.papers()) if lists else await cached_lists(self.store)
         if lists is not None and lists.complete:
@@ -225,7 +224,7 @@ class ChannelCommands:
             _error_line(state, now),
             _next_poll_line(state, now),
         ]
-        lines += [f"Waiting: {note}" for note in self.source_notes()]
+        lines += [f"Waiting: {note}" for note in self.lookups.source_notes()]
         if self.store.trouble:
             lines.append(f"Database: {self.store.trouble}")
         paused = [c for c in await self.store.paused_channels()

@@ -1,7 +1,8 @@
 """The command engine: turns a platform-neutral `Command` into a `Reply`.
 
-Look-ups (here) go to the sources with a deadline and fall back to the cache; the
-commands that manage a channel live in `bot.channel_commands`.
+`Engine.handlers` is the one table from a command's name to the code that answers it; the
+look-ups live in `bot.lookup_commands` (through the shared `bot.lookups.Lookups`), the commands
+that manage a channel in `bot.channel_commands`. Who sees a reply is decided here, once.
 """
 
 from __future__ import annotations
@@ -9,25 +10,24 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from datetime import datetime, timedelta
-from typing import Awaitable, Callable, Mapping, TypeVar
+from datetime import datetime
+from typing import Awaitable, Callable, Mapping
 
 from bot.actions import Action, with_actions
-from bot.answers import (UsageError, cards, error_reply, fallback_note, int_arg, parse_day, query_arg,
-                         ranked_matches, unique)
+from bot.answers import UsageError, error_reply
 from bot.channel_commands import ChannelCommands
 from bot.channel_interest import Interest
 from bot.channels import ChannelRef, Command
 from bot.commands import COMMANDS, CommandSpec
 from bot.delivery import BUTTONS, Adapter
 from bot.help import help_reply
-from bot.ids import normalize_paper_id, paper_id_in
+from bot.ids import paper_id_in
 from bot.leaderboard import Leaderboard
-from bot.lists import CurrentLists, cached_lists, fetch_lists, remember_lists
+from bot.lookup_commands import LookupCommands
+from bot.lookups import Lookups
 from bot.metrics import Metrics
 from bot.platforms import Platforms
-from bot.paging import PAGE, Pages
-from bot.paper import Paper
+from bot.paging import Pages
 from bot.periods import Periods
 from bot.preview import Preview
 from bot.picks import Picks
@@ -36,24 +36,18 @@ from bot.reading_list import ReadingList
 from bot.signals import SignalCommands
 from bot.similar import SimilarPapers
 from bot.replies import ACTION_KINDS, DOWNVOTE, Error, PaperCard, PaperList, Reply, Text
-from bot.sources import ArxivClient, HuggingFaceClient, PaperNotFound, SourceError
+from bot.sources import ArxivClient, HuggingFaceClient
 from bot.store_errors import StorageLost, StorageUnavailable
-from bot.topics import Query
 from bot.store import Store
-from bot.wording import plural
 from bot.worker import utcnow
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
 Clock = Callable[[], datetime]
+Handler = Callable[[Command], Awaitable[Reply]]
 
 MAX_COMMANDS_PER_CALLER = 2
 """Commands one person may have running at once; a third is turned away until one is answered."""
-SEARCH_LIMIT = 20
-"""Results asked of Hugging Face per OR branch of a search."""
-LIST_FRESH_FOR = timedelta(minutes=5)
-"""A cached trending list younger than this answers `trending` without asking the source."""
 
 
 class Engine:
@@ -75,35 +69,71 @@ class Engine:
     ) -> None:
         self.store = store
         self.metrics = metrics or Metrics()
-        self.hf = hf
-        self.arxiv = arxiv
         self.clock = clock or utcnow
-        self.answer_timeout = answer_timeout
-        self.cache_patience = cache_patience
         self.platforms = platforms if isinstance(platforms, Platforms) else Platforms(platforms or {})
         """The running adapters by platform (`bot.app.open_core`'s registry), read only for their ``capabilities``."""
         self.on_queued = on_queued
         """Called when a command queued a message (an edit of a post's 👍): the delivery worker's ``wake``."""
-        self._inflight: dict[str, asyncio.Future] = {}
         self._busy: dict[tuple[str, str, str], int] = {}
         """Commands running per (platform, workspace, caller): one person cannot fill the store's queue."""
+        self.lookups = Lookups(store=store, hf=hf, arxiv=arxiv, clock=self.clock, answer_timeout=answer_timeout,
+                               cache_patience=cache_patience)
+        """The paper look-ups every collaborator shares (one request per key in flight, one cache)."""
         self.pages = Pages(clock=self.clock)
-        self.channels = ChannelCommands(store=store, clock=self.clock, current_lists=self._current_lists,
-                                        pages=self.pages, source_notes=self._source_notes,
+        self.lookup_commands = LookupCommands(store=store, lookups=self.lookups, pages=self.pages)
+        self.channels = ChannelCommands(store=store, clock=self.clock, lookups=self.lookups, pages=self.pages,
                                         capabilities=self.capabilities)
-        self.reading = ReadingList(store=store, clock=self.clock, pages=self.pages, look_up=self.look_up,
+        self.reading = ReadingList(store=store, clock=self.clock, pages=self.pages, lookups=self.lookups,
                                    on_queued=lambda: self.on_queued())
         self.leaderboard = Leaderboard(store=store, clock=self.clock)
-        self.periods = Periods(store=store, clock=self.clock, pages=self.pages, hf=hf, fresh=self._fresh)
-        self.previews = Preview(store=store, clock=self.clock, pages=self.pages, arxiv=arxiv,
-                                current_lists=self._current_lists, answer_timeout=answer_timeout)
-        self.similar_papers = SimilarPapers(store=store, pages=self.pages, hf=hf, look_up=self.look_up,
-                                            fresh=self._fresh, answer_timeout=answer_timeout)
+        self.periods = Periods(store=store, clock=self.clock, pages=self.pages, lookups=self.lookups)
+        self.previews = Preview(store=store, clock=self.clock, pages=self.pages, lookups=self.lookups,
+                                answer_timeout=answer_timeout)
+        self.similar_papers = SimilarPapers(store=store, pages=self.pages, lookups=self.lookups,
+                                            answer_timeout=answer_timeout)
         self.interest = interest or Interest(store=store, clock=self.clock)
         """Channels' interest models (shared with the poller's picks and digests)."""
-        self.signals = SignalCommands(store=store, clock=self.clock, look_up=self.look_up, interest=self.interest)
+        self.signals = SignalCommands(store=store, clock=self.clock, lookups=self.lookups, interest=self.interest)
         self.recommendations = Recommend(store=store, pages=self.pages, interest=self.interest)
         self.picks = Picks(store=store, clock=self.clock, interest=self.interest)
+        self.handlers: dict[str, Handler] = self._handlers()
+        """Each command's handler by the command's name (`COMMANDS`' keys, exactly)."""
+
+    def _handlers(self) -> dict[str, Handler]:
+        """Name each command's handler: the one place a command meets its code (one line per command)."""
+        look, reading, channels = self.lookup_commands, self.reading, self.channels
+        return {
+            "help": self._help,
+            "more": self._more,
+            "trending": look.trending,
+            "today": look.today,
+            "search": look.search,
+            "show": look.show,
+            "week": self.periods.week,
+            "month": self.periods.month,
+            "similar": self.similar_papers.similar,
+            "preview": self.previews.preview,
+            "save": reading.save,
+            "unsave": reading.unsave,
+            "saved": reading.saved,
+            "vote": reading.vote,
+            "downvote": self.signals.downvote,
+            "forget": self.signals.forget,
+            "recommend": self.recommendations.recommend,
+            "picks": self.picks.picks,
+            "rank": self.picks.rank,
+            "leaderboard": self.leaderboard.leaderboard,
+            "subscribe": channels.subscribe,
+            "unsubscribe": channels.unsubscribe,
+            "topics": channels.topics,
+            "digest": channels.digest,
+            "realtime": channels.realtime,
+            "threads": channels.threads,
+            "threshold": channels.threshold,
+            "resume": channels.resume,
+            "settings": channels.settings,
+            "status": channels.status,
+        }
 
     async def handle(self, command: Command) -> Reply:
         """Run *command*; bad input and source failures become an `Error` reply, never an exception."""
@@ -123,14 +153,9 @@ class Engine:
                 f"Only people who can manage this channel can use '{spec.name}'. "
                 "Anyone can look papers up (trending, today, search, show, similar), see topics and preview."
             )
-        handler = (getattr(self, f"_{spec.name}", None) or getattr(self.reading, spec.name, None)
-                   or getattr(self.leaderboard, spec.name, None) or getattr(self.periods, spec.name, None)
-                   or getattr(self.similar_papers, spec.name, None)
-                   or getattr(self.signals, spec.name, None) or getattr(self.recommendations, spec.name, None)
-                   or getattr(self.picks, spec.name, None)
-                   or getattr(self.channels, spec.name))
+        handler = self.handlers[spec.name]
         reply = await self._guarded(command, spec, lambda: handler(command))
-        if isinstance(reply.content, Error) or spec.private:
+        if _private(spec, reply):
             return Reply(reply.content, private=True)
         return await self._with_buttons(command, reply)
 
@@ -189,10 +214,6 @@ class Engine:
             if not self._busy[caller]:
                 del self._busy[caller]
 
-    def _source_notes(self) -> list[str]:
-        sources = (self.hf, self.arxiv) if self.arxiv else (self.hf,)
-        return [note for source in sources if (note := source.waiting())]
-
     async def topic_labels(self, channel: ChannelRef) -> list[str]:
         """Return the channel's topics as ``"1. query"`` labels, by their stable numbers."""
         row = await self.store.get_channel(channel)
@@ -200,184 +221,8 @@ class Engine:
             return []
         return [f"{t.number}. {t.query}" for t in await self.store.list_topics(row.id)]
 
-    # -- talking to sources -------------------------------------------------------------
-
-    async def _fresh(
-        self, key: str, fetch: Callable[[], Awaitable[T]], *, have_cache: bool = False,
-        list_name: str | None = None,
-    ) -> tuple[T | None, str | None]:
-        """Fetch and cache within the deadline; on failure return None and what went wrong, in one line.
-
-        Concurrent commands asking for the same *key* share one request (and one cache
-        write), so a crowd typing the same look-up costs the source one call. With
-        *have_cache*, the wait is short: a slow source should not hold back an answer
-        the cache can give. A fetch that misses the deadline goes on in the background,
-        so the cache is fresh for the next person.
-        """
-        task = self._inflight.get(key)
-        if task is None:
-            task = self._inflight[key] = asyncio.ensure_future(self._fetch_and_remember(fetch, list_name))
-            task.add_done_callback(lambda done: self._settled(key, done))
-        patience = min(self.cache_patience, self.answer_timeout) if have_cache else self.answer_timeout
-        try:
-            return await asyncio.wait_for(asyncio.shield(task), patience), None
-        except PaperNotFound:
-            raise
-        except asyncio.TimeoutError:
-            # Retries may still be going on; the attempts so far say why better than the clock does.
-            reason = self.hf.recent_failure() or f"no answer within {patience:g} s"
-            return None, f"cannot reach Hugging Face at {self.hf.base_url}: {reason}"
-        except SourceError as error:
-            return None, str(error)
-
-    async def _fetch_and_remember(self, fetch: Callable[[], Awaitable[T]], list_name: str | None) -> T:
-        result = await fetch()
-        now = self.clock()
-        if isinstance(result, CurrentLists):
-            await remember_lists(self.store, result, at=now)
-        elif isinstance(result, Paper):
-            await self.store.save_papers([result])
-        elif isinstance(result, list):
-            await self.store.save_papers(result)
-            if list_name:
-                await self.store.save_list(list_name, [p.id for p in result], at=now)
-        return result
-
-    def _settled(self, key: str, task: asyncio.Future) -> None:
-        self._inflight.pop(key, None)
-        if not task.cancelled() and task.exception() is not None:
-            log.debug("look-up %s failed: %s", key, task.exception())  # also marks it retrieved
-
-    async def _current_lists(self) -> tuple[CurrentLists | None, str | None]:
-        cached = await cached_lists(self.store)
-        lists, note = await self._fresh("lists", lambda: fetch_lists(self.hf), have_cache=bool(cached))
-        if lists is not None and lists.errors:
-            note = f"{lists.errors[0]}; showing what could be fetched"
-        elif lists is None:
-            note = fallback_note(note, cached=bool(cached))
-        return lists, note
-
-    # -- look-ups -----------------------------------------------------------------------
-
     async def _help(self, command: Command) -> Reply:
         return help_reply(command.args)
-
-    async def _trending(self, command: Command) -> Reply:
-        count = int_arg(command.args, default=PAGE, low=1, high=25, what="the number of papers",
-                        example="trending 5")
-        cached, saved_at = await self.store.get_list("trending")
-        title = "Trending on Hugging Face Papers"
-        if cached and saved_at and self.clock() - saved_at < LIST_FRESH_FOR:
-            # The poller or another command fetched it moments ago: no need to ask again.
-            return Reply(self.pages.first(command, title, cards(cached), size=count))
-        papers, note = await self._fresh("trending", lambda: self.hf.trending(limit=50),
-                                         have_cache=bool(cached), list_name="trending")
-        if papers is None:
-            if not cached:
-                return error_reply(fallback_note(note, cached=False))
-            papers, note = cached, fallback_note(note, cached=True, saved_at=saved_at)
-        return Reply(self.pages.first(command, title, cards(papers), note=note, size=count,
-                                      empty="The trending list is empty."))
-
-    async def _today(self, command: Command) -> Reply:
-        arg = command.args.strip()
-        day = parse_day(arg) if arg else self.clock().date()
-        cached = [p for p in await self.store.papers_since(day) if p.daily_date == day]
-        papers, note = await self._fresh(f"daily:{day}", lambda: self.hf.daily(day), have_cache=bool(cached))
-        title = f"Daily Papers for {day.isoformat()}"
-        if papers is not None and not papers and not arg:
-            # Nothing posted yet today (or a weekend): the newest list is what people want.
-            papers, note = await self._fresh("daily:latest", lambda: self.hf.daily(None))
-            title = f"Latest Daily Papers (none yet for {day.isoformat()})"
-        if papers is None:
-            if not cached:
-                return error_reply(fallback_note(note, cached=False))
-            papers, note = cached, fallback_note(note, cached=True)
-        papers = sorted(papers, key=lambda p: -(p.upvotes or 0))
-        return Reply(self.pages.first(command, title, cards(papers), note=note,
-                                      empty=f"No Daily Papers for {day.isoformat()}."))
-
-    async def _search(self, command: Command) -> Reply:
-        if paper_id := paper_id_in(command.args):
-            raise UsageError(f"Search looks for words; to see that paper, use: show {paper_id}")
-        query = query_arg(command.args)
-        if query.everything:
-            raise UsageError("Search needs words to look for; '*' (every paper) is for subscribe.")
-        if not query.search_terms():
-            raise UsageError("Search needs words to look for; filters such as upvotes:>=50 or cat:cs.CL only "
-                             "narrow what the words find (a topic can follow them alone: subscribe).")
-        cached = await self.store.search_papers(query.search_terms())
-        local = [p for p in cached if query.match(p)]
-        found, note = await self._search_upstream(query, have_cache=bool(local))
-        # Flat search results carry only a title: keep them unless the full record says otherwise.
-        known = await self.store.get_papers([p.id for p in found])
-        candidates = [known.get(p.id, p) for p in found]
-        remote = [p for p in candidates if not p.abstract or query.match(p)]
-        if note and not found and not local:
-            return error_reply(fallback_note(note, cached=False))
-        if note:
-            note = fallback_note(note, cached=bool(local))
-        ranked = ranked_matches(query, unique([*remote, *local]))
-        results = tuple(PaperCard(p, m.explain() if m else None) for p, m in ranked)
-        return Reply(self.pages.first(command, f"Search: {query.text}", results, note=note,
-                                      empty=_no_match(query, unique([*candidates, *cached]))))
-
-    async def _search_upstream(self, query: Query, *, have_cache: bool) -> tuple[list[Paper], str | None]:
-        """Search Hugging Face once per OR branch of *query*, concurrently; merge what comes back.
-
-        The search engine takes words, not our language: the whole query as one string would
-        look for every word at once and find only papers that have them all.
-        """
-        branches = [" ".join(t.strip('"').rstrip("*") for t in branch) for branch in query.search_branches()]
-        answers = await asyncio.gather(*(
-            self._fresh(f"search:{words}", lambda words=words: self.hf.search(words, limit=SEARCH_LIMIT),
-                        have_cache=have_cache)
-            for words in dict.fromkeys(branches)
-        ))
-        notes = [note for _, note in answers if note]
-        return [p for papers, _ in answers for p in papers or ()], notes[0] if notes else None
-
-    async def _show(self, command: Command) -> Reply:
-        if not command.args.strip():
-            raise UsageError("Give an arXiv id or a paper URL.")
-        paper_id = normalize_paper_id(command.args)
-        paper, note, cached = await self.look_up(paper_id)
-        if paper is None and cached is not None:
-            return Reply(PaperCard(cached, note=fallback_note(note, cached=True), detail=True))
-        if paper is None:
-            return error_reply(note or f"No paper {paper_id}.")
-        return Reply(PaperCard(paper, note=note, detail=True))
-
-    async def look_up(self, paper_id: str) -> tuple[Paper | None, str | None, Paper | None]:
-        """Fetch *paper_id* as `show` does (Hugging Face, then arXiv) and cache it.
-
-        Return (the fresh paper or None, a one-line note, the paper as cached before the call).
-        """
-        cached = await self.store.get_paper(paper_id)
-        try:
-            paper, note = await self._fresh(f"paper:{paper_id}", lambda: self.hf.paper(paper_id),
-                                            have_cache=cached is not None)
-            if paper is not None:
-                # The paper endpoint lacks what only daily lists carry (comments); the cache merged both.
-                paper = await self.store.get_paper(paper_id) or paper
-        except PaperNotFound:
-            paper, note = (await self._from_arxiv(paper_id) if self.arxiv
-                           else (None, f"No paper {paper_id} on Hugging Face Papers."))
-            if paper is not None:
-                await self.store.save_papers([paper])
-        return paper, note, cached
-
-    async def _from_arxiv(self, paper_id: str) -> tuple[Paper | None, str | None]:
-        assert self.arxiv is not None
-        try:
-            return await self.arxiv.paper(paper_id), "Not on Hugging Face Papers; details from arXiv."
-        except PaperNotFound:
-            return None, f"No paper {paper_id} on Hugging Face Papers or arXiv."
-        except SourceError as error:
-            return None, f"{paper_id} is not on Hugging Face Papers, and arXiv failed: {error}"
-
-    async def _preview(self, command: Command) -> Reply:
-        return await self.previews.preview(command)
 
     async def _more(self, command: Command) -> Reply:
         private = self.pages.is_private(command)
@@ -388,12 +233,10 @@ class Engine:
         return Reply(page, private=private)
 
 
-def _no_match(query: Query, seen: list[Paper]) -> str:
-    """Say that nothing matched, and why a category filter may be the cause."""
-    if not query.categories():
-        return f"No papers match {query.text}."
-    known = sum(1 for p in seen if p.categories)
-    # Hugging Face gives no categories: only papers an arXiv read or look-up brought can pass cat:.
-    return (f"No papers match {query.text}. cat: passes only papers whose arXiv categories Paperboy knows "
-            f"({known} of the {plural(len(seen), 'paper')} the words found here); Hugging Face does not give "
-            f"them. 'preview {query.text}' reads the newest in {', '.join(sorted(query.categories()))} from arXiv.")
+
+def _private(spec: CommandSpec, reply: Reply) -> bool:
+    """Say whether only the caller sees *reply*: errors and private commands always; else as the handler said.
+
+    The one place this is decided: adapters carry out `Reply.private` and never judge it again.
+    """
+    return reply.private or spec.private or isinstance(reply.content, Error)

@@ -8,13 +8,12 @@ from typing import Awaitable, Callable
 
 from bot.answers import UsageError, cards, error_reply, fallback_note
 from bot.channels import Command
+from bot.lookups import Lookups
 from bot.paging import Pages
 from bot.paper import Paper
 from bot.replies import Reply
-from bot.sources import HuggingFaceClient
 from bot.store import Store
 
-Fresh = Callable[..., Awaitable[tuple[list[Paper] | None, str | None]]]
 _WEEK = re.compile(r"(\d{4})-W(\d{2})", re.IGNORECASE)
 _MONTH = re.compile(r"(\d{4})-(\d{2})")
 
@@ -54,13 +53,12 @@ def parse_month(text: str, today: date) -> tuple[str, date, date]:
 class Periods:
     """The top papers of a week or a month on Hugging Face, from the cache when it is down."""
 
-    def __init__(self, *, store: Store, clock: Callable[[], datetime], pages: Pages, hf: HuggingFaceClient,
-                 fresh: Fresh) -> None:
+    def __init__(self, *, store: Store, clock: Callable[[], datetime], pages: Pages, lookups: Lookups) -> None:
         self.store = store
         self.clock = clock
         self.pages = pages
-        self.hf = hf
-        self.fresh = fresh
+        self.lookups = lookups
+        self.hf = lookups.hf
 
     async def week(self, command: Command) -> Reply:
         label, start, end = parse_week(command.args, self.clock().date())
@@ -74,7 +72,7 @@ class Periods:
                    fetch: Callable[[], Awaitable[list[Paper]]]) -> Reply:
         cached = [p for p in await self.store.papers_since(start)
                   if p.daily_date is not None and start <= p.daily_date <= end]
-        papers, note = await self.fresh(f"{period}:{label}", fetch, have_cache=bool(cached))
+        papers, note = await self.lookups.fresh(f"{period}:{label}", fetch, have_cache=bool(cached))
         if papers is None:
             if not cached:
                 return error_reply(fallback_note(note, cached=False))

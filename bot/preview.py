@@ -12,15 +12,16 @@ import asyncio
 import logging
 import time
 from datetime import datetime, timedelta
-from typing import Awaitable, Callable
+from typing import Callable
 
 from bot.answers import query_arg, unique
 from bot.channels import Command
-from bot.lists import CurrentLists, as_known, cached_lists
+from bot.lists import as_known, cached_lists
+from bot.lookups import Lookups
 from bot.paging import Pages
 from bot.paper import Paper
 from bot.replies import PaperCard, Reply
-from bot.sources import ArxivClient, SourceError
+from bot.sources import SourceError
 from bot.store import Store
 from bot.topics import Query
 from bot.wording import plural
@@ -35,20 +36,18 @@ MAX_CATEGORIES = 3
 KEEP_LISTING_FOR = 300.0
 """Seconds a category's listing answers the next previews without asking arXiv again."""
 
-CurrentListsGetter = Callable[[], Awaitable[tuple[CurrentLists | None, str | None]]]
 
 
 class Preview:
     """Match a query against what the poller would have seen lately, without recording anything."""
 
-    def __init__(self, *, store: Store, clock: Callable[[], datetime], pages: Pages, arxiv: ArxivClient | None,
-                 current_lists: CurrentListsGetter, answer_timeout: float,
+    def __init__(self, *, store: Store, clock: Callable[[], datetime], pages: Pages, lookups: Lookups, answer_timeout: float,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         self.store = store
         self.clock = clock
         self.pages = pages
-        self.arxiv = arxiv
-        self.current_lists = current_lists
+        self.lookups = lookups
+        self.arxiv = lookups.arxiv
         self.answer_timeout = answer_timeout
         self._monotonic = monotonic
         self._listings: dict[str, tuple[float, list[Paper]]] = {}
@@ -58,7 +57,7 @@ class Preview:
     async def preview(self, command: Command) -> Reply:
         query = query_arg(command.args)
         (lists, note), (from_arxiv, arxiv_notes, read) = await asyncio.gather(
-            self.current_lists(), self._categories(query))
+            self.lookups.current_lists(), self._categories(query))
         recent = await self.store.papers_since(self.clock().date() - timedelta(days=PREVIEW_DAYS))
         listed = lists.papers() if lists else await cached_lists(self.store)
         # As the cache knows them (Hugging Face's counts, the categories an arXiv read gave), with the

@@ -7,12 +7,13 @@ channels; a 👍 belongs to one channel.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Awaitable, Callable
+from typing import Callable
 
 from bot.answers import UsageError, error_reply
 from bot.bibtex import bibtex
 from bot.channels import Command
 from bot.ids import normalize_paper_id
+from bot.lookups import Lookups
 from bot.paging import Pages
 from bot.paper import Paper
 from bot.replies import File, PaperCard, Reply, Text
@@ -20,7 +21,6 @@ from bot.rows import Reader
 from bot.store import Store
 from bot.wording import plural
 
-LookUp = Callable[[str], Awaitable[tuple[Paper | None, str | None, Paper | None]]]
 MAX_LISTED = 5000
 """Papers of one reading list `saved` reads at once (its pages, its BibTeX)."""
 EXAMPLE_ID = "2411.00001"
@@ -43,21 +43,21 @@ def _paper_arg(command: Command) -> str:
 class ReadingList:
     """The commands of reading lists and votes."""
 
-    def __init__(self, *, store: Store, clock: Callable[[], datetime], pages: Pages, look_up: LookUp,
+    def __init__(self, *, store: Store, clock: Callable[[], datetime], pages: Pages, lookups: Lookups,
                  on_queued: Callable[[], None] = lambda: None) -> None:
         self.store = store
         self.on_queued = on_queued
         """Wakes the delivery worker once a 👍 queued an edit of a post."""
         self.clock = clock
         self.pages = pages
-        self.look_up = look_up
-        """Fetch a paper as `show` does and cache it: (fresh paper, note, cached paper)."""
+        self.lookups = lookups
+        """Fetches a paper as `show` does and caches it, for a save of a paper never seen."""
 
     async def _known(self, paper_id: str, doing: str) -> Paper | Reply:
         """The paper, from the cache or as `show` looks it up; else the one-line error that says why not."""
         if (cached := await self.store.get_paper(paper_id)) is not None:
             return cached  # posted or looked up before: no need to ask the sources again
-        paper, note, cached = await self.look_up(paper_id)
+        paper, note, cached = await self.lookups.look_up(paper_id)
         if (paper := paper or cached) is not None:
             return paper
         if note and note.startswith("No paper"):  # neither Hugging Face nor arXiv knows it

@@ -15,7 +15,8 @@ from bot.answers import UsageError
 from bot.channel_interest import Interest
 from bot.channels import Command
 from bot.ids import normalize_paper_id
-from bot.reading_list import LookUp, reader
+from bot.lookups import Lookups
+from bot.reading_list import reader
 from bot.replies import Reply, Text
 from bot.store import Store
 
@@ -25,11 +26,11 @@ CONFIRM = "me confirm"
 class SignalCommands:
     """`downvote` (and the 👎 button) and `forget me`."""
 
-    def __init__(self, *, store: Store, clock: Callable[[], datetime], look_up: LookUp, interest: Interest) -> None:
+    def __init__(self, *, store: Store, clock: Callable[[], datetime], lookups: Lookups, interest: Interest) -> None:
         self.store = store
         self.clock = clock
-        self.look_up = look_up
-        """Fetch a paper as `show` does and cache it: a 👎 teaches only about papers the cache has."""
+        self.lookups = lookups
+        """Fetches a paper as `show` does and cache it: a 👎 teaches only about papers the cache has."""
         self.interest = interest
 
     async def downvote(self, command: Command, *, clicked: bool = False) -> Reply:
@@ -38,7 +39,7 @@ class SignalCommands:
             raise UsageError("Give an arXiv id or a paper URL.")
         paper_id = normalize_paper_id(command.args)
         if await self.store.get_paper(paper_id) is None:
-            paper, note, cached = await self.look_up(paper_id)
+            paper, note, cached = await self.lookups.look_up(paper_id)
             if paper is None and cached is None:
                 raise UsageError(note or f"No paper {paper_id}.")
         channel = await self.store.ensure_channel(command.channel)

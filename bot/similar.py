@@ -12,21 +12,19 @@ import math
 import textwrap
 from collections import Counter
 from functools import lru_cache
-from typing import Awaitable, Callable
+from typing import Callable
 
 from bot.answers import UsageError, error_reply, fallback_note, unique
 from bot.channels import Command
 from bot.ids import normalize_paper_id
 from bot.lists import cached_lists
+from bot.lookups import Lookups
 from bot.paging import Pages
 from bot.paper import Paper
 from bot.replies import PaperCard, Reply
-from bot.sources import HuggingFaceClient
 from bot.store import Store
 from bot.wording import plural
 
-LookUp = Callable[[str], Awaitable[tuple[Paper | None, str | None, Paper | None]]]
-Fresh = Callable[..., Awaitable[tuple[list[Paper] | None, str | None]]]
 
 LOCAL_TERMS = 16
 """Words of the paper the cache is searched for (the store looks for at most this many)."""
@@ -148,13 +146,11 @@ def rank(paper: Paper, pool: list[Paper], background: list[Paper] = ()) -> list[
 class SimilarPapers:
     """Find papers like a given one, answering from the cache when Hugging Face is slow or down."""
 
-    def __init__(self, *, store: Store, pages: Pages, hf: HuggingFaceClient, look_up: LookUp, fresh: Fresh,
-                 answer_timeout: float) -> None:
+    def __init__(self, *, store: Store, pages: Pages, lookups: Lookups, answer_timeout: float) -> None:
         self.store = store
         self.pages = pages
-        self.hf = hf
-        self.look_up = look_up
-        self.fresh = fresh
+        self.lookups = lookups
+        self.hf = lookups.hf
         self.answer_timeout = answer_timeout
 
     async def similar(self, command: Command) -> Reply:
@@ -162,7 +158,7 @@ class SimilarPapers:
             raise UsageError("Give an arXiv id or a paper URL.")
         paper_id = normalize_paper_id(command.args)
         deadline = asyncio.get_running_loop().time() + self.answer_timeout
-        paper, note, cached = await self.look_up(paper_id)
+        paper, note, cached = await self.lookups.look_up(paper_id)
         if paper is None and cached is None:
             return error_reply(note or f"No paper {paper_id}.")
         local = [p for p in await self._cached_like(paper or cached) if p.id != paper_id]
@@ -211,7 +207,7 @@ class SimilarPapers:
         try:
             # `fresh` shields each request: one cut short here goes on and fills the cache for next time.
             answers = await asyncio.wait_for(asyncio.gather(*(
-                self.fresh(f"search:{q}", lambda q=q: self.hf.search(q, limit=SEARCH_LIMIT), have_cache=bool(local))
+                self.lookups.fresh(f"search:{q}", lambda q=q: self.hf.search(q, limit=SEARCH_LIMIT), have_cache=bool(local))
                 for q in queries)), left)
         except asyncio.TimeoutError:
             return [], f"Hugging Face search did not answer in time (the deadline is {self.answer_timeout:g} s)"

@@ -43,7 +43,7 @@ class RecordingEngine:
         await asyncio.sleep(self.delay)
         if self.fail:
             raise RuntimeError("boom\nTraceback (most recent call last): secret")
-        return Reply(Text(f"{action.kind} {action.paper_id}: done"))
+        return Reply(Text(f"{action.kind} {action.paper_id}: done"), private=True)  # as the core answers clicks
 
     async def topic_labels(self, channel: ChannelRef) -> list[str]:
         return []

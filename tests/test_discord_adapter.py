@@ -270,7 +270,7 @@ class SlowError:
 
     async def handle(self, command):
         await asyncio.sleep(2)
-        return Reply(Error("The source is down."))
+        return Reply(Error("The source is down."), private=True)  # the core makes every error private
 
     async def topic_labels(self, channel):
         return []

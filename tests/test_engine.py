@@ -147,7 +147,7 @@ async def test_a_slow_source_is_answered_from_cache_within_the_deadline(chat, fa
     fake_hf.delay = 10
     started = time.monotonic()
     reply = await chat.push("trending 3")
-    assert time.monotonic() - started < core.engine.answer_timeout + 1.5
+    assert time.monotonic() - started < core.engine.lookups.answer_timeout + 1.5
     assert len(titles(reply)) == 3 and "no answer within" in reply.content.note
 
 

@@ -113,15 +113,15 @@ async def test_hugging_face_down_and_nothing_cached_is_one_line(chat, fake_hf):
 
 async def test_a_slow_search_does_not_hold_the_answer_past_the_deadline(chat, core, fake_hf, settings):
     await core.store.save_papers([CACHED_ONLY])
-    similar = core.engine.similar_papers
-    real_look_up = similar.look_up
+    lookups = core.engine.lookups
+    real_look_up = lookups.look_up
 
     async def then_slow(paper_id):
         found = await real_look_up(paper_id)  # the paper answers at once; its search will not
         fake_hf.delay = 30
         return found
 
-    similar.look_up = then_slow
+    lookups.look_up = then_slow
     loop = asyncio.get_running_loop()
     started = loop.time()
     reply = await chat.push(f"similar {AT_SCALE}")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from dataclasses import replace
 from typing import Any, Coroutine
 
 import discord
@@ -83,7 +82,8 @@ async def answer_in_time(interaction: discord.Interaction, work: Coroutine[Any, 
                          wait: float = DIRECT_ANSWER_WAIT) -> None:
     """Answer with *work*'s reply directly when it is ready within *wait*, else defer and follow up.
 
-    ``private`` is how the deferral ("thinking…") shows, before the reply is known.
+    ``private`` is how the deferral ("thinking…") shows, before the reply is known: the command's
+    registered privacy, a forecast; the reply's own ``private`` (the core's decision) is what is carried out.
     """
     task = asyncio.create_task(work)
     done, _ = await asyncio.wait({task}, timeout=wait)
@@ -104,17 +104,10 @@ async def _handle(engine: CommandEngine, command: Command) -> Reply:
 
 async def _act(engine: CommandEngine, action: Action) -> Reply:
     try:
-        reply = await engine.act(action)
+        return await engine.act(action)  # privately: the core answers a click to the one who clicked
     except Exception:  # as in _handle: a click must get an answer, never a traceback
         log.exception("engine failed on a %s click", action.kind)
-        reply = Reply(Error("Something went wrong on Paperboy's side; try again later."))
-    # A click's acknowledgement is for the one who clicked.
-    return replace(reply, private=True)
-
-
-def _private(reply: Reply) -> bool:
-    # Errors are always for the caller's eyes only.
-    return reply.private or isinstance(reply.content, Error)
+        return Reply(Error("Something went wrong on Paperboy's side; try again later."), private=True)
 
 
 def _rendered(interaction: discord.Interaction, reply: Reply) -> render.Message:
@@ -135,13 +128,13 @@ async def _respond(interaction: discord.Interaction, reply: Reply) -> None:
     message = _rendered(interaction, reply)
     await interaction.response.send_message(
         content=message.content, embeds=message.embeds, files=_given(message.files), view=_given(message.view),
-        ephemeral=_private(reply), allowed_mentions=NO_MENTIONS,
+        ephemeral=reply.private, allowed_mentions=NO_MENTIONS,
     )
 
 
 async def _follow_up(interaction: discord.Interaction, deferred_privately: bool, reply: Reply) -> None:
     message = _rendered(interaction, reply)
-    if _private(reply) and not deferred_privately:
+    if reply.private and not deferred_privately:
         # The deferral was public: remove the public "thinking…" and say it privately instead.
         await interaction.delete_original_response()
         await interaction.followup.send(

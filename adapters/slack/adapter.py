@@ -499,7 +499,7 @@ class SlackAdapter:
             parsed = await self._with_permission(_parse(command.get("text", ""), caller, channel), client,
                                                  direct=direct)
             reply = await self._run(parsed)
-            private = _is_private(parsed, reply)
+            private = reply.private  # the core decided who sees it
             message = await self._render_reply(reply.content, channel, caller.id, private=private)
             if message is None:  # a file, shared in the channel itself: nothing more to say
                 return
@@ -522,7 +522,7 @@ class SlackAdapter:
             parsed = await self._with_permission(_parse(text, Caller(id=user, name=user), channel), client,
                                                  direct=direct)
             reply = await self._run(parsed)
-            private = _is_private(parsed, reply)
+            private = reply.private  # the core decided who sees it
             message = await self._render_reply(reply.content, channel, user, private=private)
             if message is None:
                 return
@@ -700,11 +700,6 @@ async def _ack(ack: Any) -> None:
 async def _log_uninstall(event: dict, context: Any) -> None:
     # Deliveries will fail with token_revoked and pause their channels; nothing to clean up here.
     log.warning("Slack: %s for team %s", event.get("type"), context.team_id)
-
-
-def _is_private(command: Command, reply: Reply) -> bool:
-    spec = COMMANDS.get(command.name)
-    return reply.private or isinstance(reply.content, Error) or (spec is not None and spec.private)
 
 
 def _parse(text: str, caller: Caller, channel: ChannelRef) -> Command:
