@@ -13,7 +13,7 @@ from datetime import date, timedelta
 
 from bot.paper import Paper
 from bot.topics import QueryError, parse_query
-from tests.fakes.seed import seed_papers, seed_titles_and_abstracts
+from paperboy_testing.seed import seed_papers, seed_titles_and_abstracts
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z-]{4,}")
 _STOP = frozenset(

@@ -36,8 +36,8 @@ import aiohttp  # noqa: E402
 from aiohttp import web  # noqa: E402
 
 from bench._support import percentile, seed_vocabulary  # noqa: E402
-from tests.fakes.hf_server import FakeHuggingFace  # noqa: E402
-from tests.fakes.seed import seed_id, seed_items  # noqa: E402
+from paperboy_testing.hf_server import FakeHuggingFace  # noqa: E402
+from paperboy_testing.seed import seed_id, seed_items  # noqa: E402
 from tests.fakes.slack_server import FakeSlack, signed_headers, slash_command_body  # noqa: E402
 
 SECRET = "bench-signing-secret"

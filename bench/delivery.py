@@ -166,7 +166,7 @@ def expected_paper_ids(entries: Sequence[Queued]) -> dict[str, list[str]]:
 
 def bench_paper_ids() -> list[str]:
     """Return the ids of the seed papers the bot caches (the same list in both processes)."""
-    from tests.fakes.seed import seed_id, seed_items
+    from paperboy_testing.seed import seed_id, seed_items
 
     return [seed_id(n) for n in range(len(seed_items()))]
 
@@ -251,7 +251,7 @@ def _profiler(path: str | None) -> Any:
 
 async def fill_store(store: Any, spec: RunSpec, queued: Sequence[Queued]) -> None:
     """Cache the seed papers, create the channels and queue *queued* as the poller would."""
-    from tests.fakes.seed import seed_papers
+    from paperboy_testing.seed import seed_papers
     from bot.channels import ChannelRef
 
     now = datetime.now(timezone.utc)

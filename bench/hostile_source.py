@@ -36,8 +36,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))  # so `python bench/hostile_source.py` finds bot/ and tests/
 
 from bench._support import peak_rss_mb, rss_mb  # noqa: E402
-from tests.fakes.hf_server import FakeHuggingFace  # noqa: E402
-from tests.fakes.seed import make_item, seed_items, seed_titles_and_abstracts  # noqa: E402
+from paperboy_testing.hf_server import FakeHuggingFace  # noqa: E402
+from paperboy_testing.seed import make_item, seed_items, seed_titles_and_abstracts  # noqa: E402
 
 MEASURE_TIMEOUT = 120.0
 HEALTHY_RUNS = 5

@@ -38,7 +38,7 @@ from bot.paper import Paper  # noqa: E402
 from bot.topics import Match, PaperText, Query, QueryError, parse_query  # noqa: E402
 from bot.topics.index import TopicIndex  # noqa: E402
 from bot.topics.text import words  # noqa: E402
-from tests.fakes.seed import seed_papers, seed_titles_and_abstracts  # noqa: E402
+from paperboy_testing.seed import seed_papers, seed_titles_and_abstracts  # noqa: E402
 
 R = TypeVar("R")
 

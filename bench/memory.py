@@ -29,8 +29,8 @@ sys.path.insert(0, str(REPO_ROOT))  # so `python bench/memory.py` finds bot/ and
 from bench._support import peak_rss_mb, rss_mb, seed_papers, synthetic_papers, topic_queries  # noqa: E402
 from bot.channels import ChannelRef  # noqa: E402
 from storage import Store  # noqa: E402
-from tests.fakes.hf_server import FakeHuggingFace  # noqa: E402
-from tests.fakes.seed import make_item, seed_items, seed_titles_and_abstracts  # noqa: E402
+from paperboy_testing.hf_server import FakeHuggingFace  # noqa: E402
+from paperboy_testing.seed import make_item, seed_items, seed_titles_and_abstracts  # noqa: E402
 
 TARGET_MB = 150.0
 PLATFORM = "bench"

@@ -46,8 +46,8 @@ from bot.app import open_core  # noqa: E402
 from bot.channels import ChannelRef  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from bot.store import open_store  # noqa: E402
-from tests.fakes.hf_server import FakeHuggingFace  # noqa: E402
-from tests.fakes.seed import make_item, seed_items, seed_titles_and_abstracts  # noqa: E402
+from paperboy_testing.hf_server import FakeHuggingFace  # noqa: E402
+from paperboy_testing.seed import make_item, seed_items, seed_titles_and_abstracts  # noqa: E402
 from tests.postgres import fresh_database, with_database  # noqa: E402
 
 TARGET_FIRST, TARGET_SECOND = 2.0, 0.2

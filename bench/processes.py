@@ -42,8 +42,8 @@ sys.path.insert(0, str(REPO_ROOT))  # so `python bench/processes.py` finds bot/ 
 
 from bot.channels import ChannelRef  # noqa: E402
 from bot.store import open_store  # noqa: E402
-from tests.fakes.hf_server import FakeHuggingFace  # noqa: E402
-from tests.fakes.seed import make_item, seed_items  # noqa: E402
+from paperboy_testing.hf_server import FakeHuggingFace  # noqa: E402
+from paperboy_testing.seed import make_item, seed_items  # noqa: E402
 from tests.fakes.slack_server import FakeSlack  # noqa: E402
 from tests.postgres import fresh_database  # noqa: E402
 from tests.test_crash_postgres import free_port, tails  # noqa: E402

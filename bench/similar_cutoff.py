@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.paper import Paper  # noqa: E402
 from bot.similar import rank  # noqa: E402
-from tests.fakes.seed import seed_id, seed_titles_and_abstracts  # noqa: E402
+from paperboy_testing.seed import seed_id, seed_titles_and_abstracts  # noqa: E402
 
 WATCHED = {13: "unlearning", 72: "unlearning", 68: "unlearning", 90: "model merging", 53: "diffusion"}
 

@@ -55,8 +55,8 @@ from bot.sources import HuggingFaceClient  # noqa: E402
 from bot.topics import MAX_QUERY_LENGTH, parse_query  # noqa: E402
 from storage import SearchTooBroad, Store  # noqa: E402
 from storage import papers as store_papers  # noqa: E402
-from tests.fakes.hf_server import FakeHuggingFace  # noqa: E402
-from tests.fakes.seed import seed_items  # noqa: E402
+from paperboy_testing.hf_server import FakeHuggingFace  # noqa: E402
+from paperboy_testing.seed import seed_items  # noqa: E402
 
 CHANNEL = ChannelRef(platform="memory", workspace="bench", channel="general")
 BASELINE_SAMPLES = 40

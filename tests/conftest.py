@@ -1,8 +1,7 @@
-"""Shared fixtures: the fake Hugging Face and arXiv servers, settings, and a real core."""
+"""Shared fixtures: the testing kit's fake Hugging Face, arXiv and clock, settings, and a real core."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -15,8 +14,8 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture
 async def fake_hf():
     """A fake Hugging Face on 127.0.0.1 serving the 92 seed papers."""
-    from tests.fakes.hf_server import FakeHuggingFace
-    from tests.fakes.seed import seed_items
+    from paperboy_testing.hf_server import FakeHuggingFace
+    from paperboy_testing.seed import seed_items
 
     async with FakeHuggingFace(seed_items()) as fake:
         yield fake
@@ -24,7 +23,7 @@ async def fake_hf():
 
 @pytest.fixture
 async def fake_arxiv():
-    from tests.fakes.arxiv_server import FakeArxiv
+    from paperboy_testing.arxiv_server import FakeArxiv
 
     async with FakeArxiv() as fake:
         yield fake
@@ -44,23 +43,10 @@ def settings(tmp_path, fake_hf, fake_arxiv):
     )
 
 
-class FakeClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: datetime | None = None) -> None:
-        self.now = now or datetime.now(timezone.utc)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        from datetime import timedelta
-
-        self.now += timedelta(**delta)
-
-
 @pytest.fixture
-def clock() -> FakeClock:
+def clock():
+    from paperboy_testing.clock import FakeClock
+
     return FakeClock()
 
 

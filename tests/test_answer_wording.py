@@ -13,7 +13,7 @@ from adapters.memory import MemoryAdapter
 from bot.replies import PaperList, Text
 from bot.sources import ArxivClient, SourceUnavailable
 from bot.wording import plural
-from tests.fakes.seed import make_item
+from paperboy_testing.seed import make_item
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from bot.channels import Caller, ChannelRef, parse_command
 from bot.dry_run import dry_run
 from bot.replies import PaperCard, PaperList, Text
 from bot.topics import parse_query
-from tests.fakes.seed import make_item
+from paperboy_testing.seed import make_item
 
 README_QUERY = '"model merging" OR unlearning -diffusion'
 
@@ -175,7 +175,7 @@ async def _counts(path, settings, clock) -> dict:
 
 
 async def test_hugging_face_down_is_one_line_saying_why(settings, clock):
-    from tests.fakes.hf_server import FakeHuggingFace
+    from paperboy_testing.hf_server import FakeHuggingFace
 
     dead = FakeHuggingFace()
     url = await dead.start()

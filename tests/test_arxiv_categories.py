@@ -10,7 +10,7 @@ import pytest
 from bot.sources import ArxivClient, MalformedResponse
 from bot.sources.errors import SourceError
 from bot.sources.arxiv import parse_atom_page
-from tests.fakes.arxiv_server import FakeArxiv
+from paperboy_testing.arxiv_server import FakeArxiv
 
 
 @pytest.fixture

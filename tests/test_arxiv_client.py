@@ -11,7 +11,7 @@ import pytest
 
 from bot.sources import ArxivClient, MalformedResponse, PaperNotFound, SourceUnavailable
 from bot.sources.arxiv import parse_atom_entry
-from tests.fakes.arxiv_server import FakeArxiv
+from paperboy_testing.arxiv_server import FakeArxiv
 
 ENTRIES = {
     "2609.20822": {

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from adapters.memory import MemoryAdapter
-from tests.fakes.seed import make_item
+from paperboy_testing.seed import make_item
 
 
 
@@ -228,7 +228,7 @@ async def test_a_search_by_category_says_why_nothing_passes(chat, core, fake_arx
 
 async def test_a_preview_gives_a_listed_paper_its_categories_and_keeps_hugging_faces_counts(chat, core, fake_arxiv,
                                                                                             fake_hf, clock):
-    from tests.fakes.seed import seed_id
+    from paperboy_testing.seed import seed_id
 
     merging = seed_id(90)  # on Hugging Face's lists, without categories
     submit(fake_arxiv, clock, merging, "What Matters for Model Merging at Scale?", categories=("cs.LG",))

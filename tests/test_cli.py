@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes.seed import make_item
+from paperboy_testing.seed import make_item
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -12,7 +12,7 @@ from bot.channels import Group
 from bot.commands import COMMANDS, EXAMPLES
 from bot.replies import Error, PaperCard, Text
 from bot.topics.arxiv_taxonomy import ARCHIVES, CATEGORIES
-from tests.fakes.seed import seed_titles_and_abstracts
+from paperboy_testing.seed import seed_titles_and_abstracts
 from tests.test_cli import ROOT, paperboy
 
 

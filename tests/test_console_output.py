@@ -13,7 +13,7 @@ from datetime import date, datetime, timezone
 from adapters.console import CONSOLE_CHANNEL
 from storage import Store
 
-from tests.fakes.seed import make_item
+from paperboy_testing.seed import make_item
 from tests.test_cli import env, paperboy  # noqa: F401  (env is a fixture)
 from tests.test_console_tty import LOG_LINE, PROMPT, Terminal
 

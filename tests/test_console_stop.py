@@ -14,8 +14,8 @@ from datetime import datetime, timezone
 
 from bot.channels import ChannelRef
 from storage import Store
-from tests.fakes.hf_server import FakeHuggingFace
-from tests.fakes.seed import make_item, seed_items
+from paperboy_testing.hf_server import FakeHuggingFace
+from paperboy_testing.seed import make_item, seed_items
 from tests.fakes.slack_server import FakeSlack
 from tests.test_console_tty import PROMPT, Terminal, assert_clean
 from tests.test_shutdown import ROOT, wait_until

@@ -21,8 +21,8 @@ from pathlib import Path
 from bot.channels import ChannelRef
 from storage import Store
 from tests.fakes.discord_server import FakeDiscord
-from tests.fakes.hf_server import FakeHuggingFace
-from tests.fakes.seed import make_item, seed_items
+from paperboy_testing.hf_server import FakeHuggingFace
+from paperboy_testing.seed import make_item, seed_items
 from tests.fakes.slack_server import FakeSlack
 
 ROOT = Path(__file__).resolve().parents[1]

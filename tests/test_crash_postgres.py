@@ -28,8 +28,8 @@ import aiohttp
 
 from bot.channels import ChannelRef
 from bot.store import open_store
-from tests.fakes.hf_server import FakeHuggingFace
-from tests.fakes.seed import make_item, seed_items
+from paperboy_testing.hf_server import FakeHuggingFace
+from paperboy_testing.seed import make_item, seed_items
 from tests.fakes.slack_server import FakeSlack, signed_headers, slash_command_body
 from tests.test_slack_adapter import SECRET
 

@@ -23,7 +23,7 @@ from bot.app import open_core
 from bot.channels import Caller, Command
 from bot.replies import Error, Text
 from bot.store import open_store
-from tests.fakes.seed import make_item
+from paperboy_testing.seed import make_item
 from tests.postgres import server_stopped
 
 ROOT = Path(__file__).resolve().parents[1]

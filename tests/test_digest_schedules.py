@@ -15,7 +15,7 @@ from bot.rows import Channel
 from bot.schedule import digest_due, next_digest_at
 from bot.store import open_store
 from bot.timezones import get_zone
-from tests.fakes.seed import make_item
+from paperboy_testing.seed import make_item
 from tests.test_discord_adapter import bot, fake_discord, run  # noqa: F401  (fixtures)
 
 PARIS, NEW_YORK = "Europe/Paris", "America/New_York"

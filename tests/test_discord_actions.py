@@ -20,7 +20,7 @@ from bot.replies import PaperCard, PaperList, Post, Reply, Text
 from tests.fakes.discord_server import (
     ADMIN_PERMISSIONS, DEADLINE, MEMBER_PERMISSIONS, FakeDiscord, Interaction, discord_limit_errors, pings,
 )
-from tests.fakes.seed import seed_id
+from paperboy_testing.seed import seed_id
 from tests.test_discord_adapter import (  # noqa: F401  (fixtures)
     EPHEMERAL, NO_MENTIONS, bot, discord_settings, embeds, fake_discord, is_ephemeral, run, started, stopped,
 )
@@ -278,7 +278,7 @@ async def test_a_dm_is_a_channel_its_user_manages(recording, fake_discord):
 
 
 async def test_subscribing_in_a_dm_brings_new_papers_there(bot, core, fake_discord, fake_hf, clock):
-    from tests.fakes.seed import make_item
+    from paperboy_testing.seed import make_item
 
     subscribed = await run(fake_discord, "subscribe", {"query": "unlearn*"}, dm_user="777",
                            permissions=MEMBER_PERMISSIONS)

@@ -21,7 +21,7 @@ from adapters.discord.settings import parse_shards
 from tests.fakes.discord_server import (
     ADMIN_PERMISSIONS, DEADLINE, MEMBER_PERMISSIONS, FakeDiscord, Interaction, discord_limit_errors,
 )
-from tests.fakes.seed import make_item, seed_id
+from paperboy_testing.seed import make_item, seed_id
 
 EPHEMERAL = 1 << 6
 NO_MENTIONS = {"parse": []}

@@ -22,7 +22,7 @@ from bot.delivery import DeliveryStatus, RateLimit
 from bot.paper import Paper
 from bot.replies import PaperCard, PaperList, Post
 from tests.fakes.discord_server import FakeDiscord, paper_ids_in
-from tests.fakes.seed import seed_id
+from paperboy_testing.seed import seed_id
 
 NO_MENTIONS = {"parse": []}
 

@@ -10,7 +10,7 @@ from adapters.discord import render
 from bot.paper import Paper
 from bot.replies import Error, PaperCard, PaperList, Post, Text
 from tests.fakes.discord_server import discord_limit_errors
-from tests.fakes.seed import seed_id, seed_titles_and_abstracts
+from paperboy_testing.seed import seed_id, seed_titles_and_abstracts
 
 
 def payload(message: render.Message) -> dict:

@@ -10,7 +10,7 @@ import pytest
 from bot.commands import COMMANDS
 from bot.replies import Error, PaperCard, PaperList, Text
 from adapters.memory import MemoryAdapter
-from tests.fakes.seed import make_item, seed_id, seed_items, seed_titles_and_abstracts
+from paperboy_testing.seed import make_item, seed_id, seed_items, seed_titles_and_abstracts
 
 MERGING = "What Matters for Model Merging at Scale?"
 

@@ -20,7 +20,7 @@ from adapters.memory import MemoryAdapter
 from bot import app
 from bot.app import open_core, run_poller
 from bot.replies import Text
-from tests.fakes.seed import make_item
+from paperboy_testing.seed import make_item
 
 FULL = "the disk is full"
 

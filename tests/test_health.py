@@ -25,7 +25,7 @@ from bot.channels import ChannelRef
 from bot.health import Health, serve_health
 from bot.paper import Paper
 from bot.settings import Settings
-from tests.fakes.hf_server import FakeHuggingFace
+from paperboy_testing.hf_server import FakeHuggingFace
 from tests.fakes.slack_server import FakeSlack
 from tests.test_redaction import cli_logging
 

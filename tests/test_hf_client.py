@@ -16,8 +16,8 @@ from bot.sources import (
     SourceUnavailable,
 )
 from bot.sources.http import send_with_retries, server_delay
-from tests.fakes.hf_server import FakeHuggingFace
-from tests.fakes.seed import make_item, seed_id, seed_items
+from paperboy_testing.hf_server import FakeHuggingFace
+from paperboy_testing.seed import make_item, seed_id, seed_items
 
 TODAY = date(2026, 3, 14)
 

@@ -11,7 +11,7 @@ import pytest
 
 from bot.sources.errors import MalformedResponse
 from bot.sources.hf_shapes import LINKED_KEPT, parse_daily_items, parse_paper, parse_search_results
-from tests.fakes.seed import fixture_paper, flat_paper, make_item, seed_items
+from paperboy_testing.seed import fixture_paper, flat_paper, make_item, seed_items
 
 
 def _item_around(paper: dict, **extra: object) -> dict:

@@ -28,8 +28,8 @@ from bot.sources.hf_shapes import (
     ABSTRACT_MAX, AUTHORS_KEPT, COUNT_MAX, TITLE_MAX, parse_daily_items, parse_paper, parse_search_results,
 )
 from bot.sources.http import MAX_BODY, MAX_SERVER_WAIT
-from tests.fakes.hf_server import FakeHuggingFace, many_digits
-from tests.fakes.seed import make_item, seed_items
+from paperboy_testing.hf_server import FakeHuggingFace, many_digits
+from paperboy_testing.seed import make_item, seed_items
 from tests.test_hf_client import FakeClock
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from adapters.console import render
 from bot.replies import Error, PaperList, Text
-from tests.fakes.seed import make_item
+from paperboy_testing.seed import make_item
 from tests.test_engine import chat, core  # noqa: F401  (fixtures: both backends, a memory chat)
 
 
@@ -126,7 +126,7 @@ async def test_an_empty_channel_says_how_to_get_on_the_board(posting, core, fake
 
 
 async def test_a_vote_for_a_paper_never_posted_here_counts_on_the_board_as_in_its_reply(posting, core, clock):
-    from tests.fakes.seed import seed_id
+    from paperboy_testing.seed import seed_id
 
     elsewhere = seed_id(7)  # on Hugging Face, never posted in this channel
     reply = await posting.push(f"vote {elsewhere}", user="U1")

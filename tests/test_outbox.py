@@ -11,7 +11,7 @@ from bot.delivery import DeliveryResult, DeliveryStatus, RateLimit
 from bot.pacing import Pacer
 from bot.worker import MAX_ATTEMPTS
 from adapters.memory import MemoryAdapter
-from tests.fakes.seed import make_item
+from paperboy_testing.seed import make_item
 
 
 @pytest.fixture

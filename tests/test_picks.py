@@ -9,7 +9,7 @@ import pytest
 from adapters.memory import MemoryAdapter
 from bot.poller import Poller
 from bot.replies import Error, PaperList, Text
-from tests.fakes.seed import make_item, seed_id
+from paperboy_testing.seed import make_item, seed_id
 from tests.test_recommend import DIFFUSION, about_diffusion, like_diffusion
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from adapters.memory import MemoryAdapter
 from bot.app import _poll_cycle, open_core
-from tests.fakes.seed import make_item
+from paperboy_testing.seed import make_item
 
 TIMEOUT = 0.5
 """Each read's timeout: a request's whole deadline is three of these."""

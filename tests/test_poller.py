@@ -9,7 +9,7 @@ import pytest
 from bot.delivery import DeliveryResult, DeliveryStatus
 from bot.replies import PaperCard, PaperList
 from adapters.memory import MemoryAdapter
-from tests.fakes.seed import make_item
+from paperboy_testing.seed import make_item
 
 
 @pytest.fixture

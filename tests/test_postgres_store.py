@@ -20,7 +20,7 @@ from bot.store_errors import DatabaseUnreachable, SchemaTooNewError, StorageUnav
 from storage.papers import SearchTooBroad
 from storage.postgres import PostgresStore, open_store
 from storage.postgres.migrate import latest_version
-from tests.fakes.seed import seed_id, seed_titles_and_abstracts
+from paperboy_testing.seed import seed_id, seed_titles_and_abstracts
 from tests.postgres import fresh_database, with_database
 
 T0 = datetime(2024, 3, 14, 9, 0, tzinfo=timezone.utc)

@@ -11,7 +11,7 @@ from adapters.slack.render import MAX_SECTION_CHARS, render as slack_render
 from bot.bibtex import bibtex, citation_keys
 from bot.paper import Paper
 from bot.replies import Error, File, PaperList, Text
-from tests.fakes.seed import make_item, seed_id, seed_titles_and_abstracts
+from paperboy_testing.seed import make_item, seed_id, seed_titles_and_abstracts
 from tests.test_cli import env, paperboy  # noqa: F401  (the console fixture and runner)
 from tests.test_engine import chat, core  # noqa: F401  (fixtures: both backends, a memory chat)
 

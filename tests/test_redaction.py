@@ -18,8 +18,8 @@ from bot.app import open_core
 from bot.logsetup import configure_logging as _configure_logging
 from bot.redaction import REDACTED, RedactingFilter
 from bot.settings import Settings
-from tests.fakes.hf_server import FakeHuggingFace
-from tests.fakes.seed import seed_items
+from paperboy_testing.hf_server import FakeHuggingFace
+from paperboy_testing.seed import seed_items
 from tests.fakes.slack_server import FakeSlack, mention_event_body
 from tests.test_slack_adapter import install, make_settings, post_signed
 

@@ -9,7 +9,7 @@ import pytest
 from adapters.console import render
 from adapters.memory import MemoryAdapter
 from bot.replies import Error, PaperCard
-from tests.fakes.seed import seed_id
+from paperboy_testing.seed import seed_id
 
 WITH_REPOS = seed_id(2)
 """A seed paper with code, whose paper object the fake gives models, datasets, Spaces and a larger total."""

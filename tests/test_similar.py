@@ -10,7 +10,7 @@ from adapters.console import render
 from adapters.memory import MemoryAdapter
 from bot.paper import Paper
 from bot.replies import Error, PaperList
-from tests.fakes.seed import make_item, seed_id
+from paperboy_testing.seed import make_item, seed_id
 
 AT_SCALE = seed_id(90)
 """What Matters for Model Merging at Scale?"""

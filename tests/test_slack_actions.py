@@ -28,7 +28,7 @@ from bot.channels import ChannelRef, Command, Group
 from bot.delivery import BUTTONS, FILES, THREADS, DeliveryStatus
 from bot.paper import Paper
 from bot.replies import CardAction, PaperCard, PaperList, Post, Reply, Text
-from tests.fakes.hf_server import FakeHuggingFace
+from paperboy_testing.hf_server import FakeHuggingFace
 from tests.fakes.slack_server import FakeSlack, block_actions_body, slash_command_body
 from tests.test_slack_adapter import (  # the same fake Hugging Face, settings, core and signed requests
     SHOW_ID, all_text, core, hf, is_warning, make_settings, post_signed, run_command,

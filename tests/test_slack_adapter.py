@@ -21,8 +21,8 @@ from bot.delivery import DeliveryStatus
 from bot.paper import Paper
 from bot.replies import PaperCard, PaperList, Post
 from bot.settings import Settings
-from tests.fakes.hf_server import FakeHuggingFace
-from tests.fakes.seed import make_item, seed_items
+from paperboy_testing.hf_server import FakeHuggingFace
+from paperboy_testing.seed import make_item, seed_items
 from tests.fakes.slack_server import FakeSlack, mention_event_body, signed_headers, slash_command_body
 
 SECRET = "signing-secret-for-tests"

@@ -21,7 +21,7 @@ from bot.delivery import DeliveryStatus, RateLimit
 from bot.paper import Paper
 from bot.replies import PaperCard, PaperList, Post
 from bot.settings import Settings
-from tests.fakes.hf_server import FakeHuggingFace
+from paperboy_testing.hf_server import FakeHuggingFace
 from tests.fakes.slack_server import FakeSlack
 
 SECRET = "signing-secret-for-tests"

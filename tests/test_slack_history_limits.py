@@ -26,7 +26,7 @@ from bot.paper import Paper
 from bot.replies import PaperCard, Post
 from bot.rows import OutboxEntry
 from bot.worker import DeliveryWorker
-from tests.fakes.hf_server import FakeHuggingFace
+from paperboy_testing.hf_server import FakeHuggingFace
 from tests.fakes.slack_server import FakeSlack
 from tests.postgres import postgres_server, postgres_url  # noqa: F401  (fixtures)
 from tests.test_slack_adapter import adapter  # noqa: F401  (a fixture: the adapter on this file's core)

@@ -29,8 +29,8 @@ from bot.replies import PaperCard, Post
 from bot.settings import Settings
 from storage import db
 from storage.store import Store
-from tests.fakes.hf_server import FakeHuggingFace
-from tests.fakes.seed import seed_items
+from paperboy_testing.hf_server import FakeHuggingFace
+from paperboy_testing.seed import seed_items
 from tests.fakes.slack_server import FakeSlack
 
 CLIENT_ID = "111.222"

@@ -23,8 +23,8 @@ from adapters.slack import SlackAdapter
 from adapters.slack.inbound import SIGNATURE_WINDOW, Repeats, Seen
 from bot.app import Core, open_core
 from bot.channels import Command
-from tests.fakes.hf_server import FakeHuggingFace
-from tests.fakes.seed import make_item, seed_items
+from paperboy_testing.hf_server import FakeHuggingFace
+from paperboy_testing.seed import make_item, seed_items
 from tests.fakes.slack_server import FakeSlack, mention_event_body, signed_headers, slash_command_body
 from tests.test_slack_adapter import (  # the same core and adapter, on this module's fakes
     SECRET, SHOW_ID, adapter, all_text, core, make_settings, run_command,

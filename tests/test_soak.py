@@ -14,9 +14,9 @@ from bot.poller import Poller
 from bot.sources import HuggingFaceClient, RequestBudget
 from bot.topics import parse_query
 from storage import Store
-from tests.fakes.hf_server import FakeHuggingFace
+from paperboy_testing.hf_server import FakeHuggingFace
 from adapters.memory import MemoryAdapter
-from tests.fakes.seed import make_item, seed_items, seed_titles_and_abstracts
+from paperboy_testing.seed import make_item, seed_items, seed_titles_and_abstracts
 
 CYCLES = 120
 TOPICS = {

@@ -18,7 +18,7 @@ from bot.rows import Settlement
 from storage import Channel, Store
 from storage.db import migrations
 from storage.papers import fts_query
-from tests.fakes.seed import seed_id, seed_titles_and_abstracts
+from paperboy_testing.seed import seed_id, seed_titles_and_abstracts
 
 T0 = datetime(2024, 3, 14, 9, 0, tzinfo=timezone.utc)
 REF = ChannelRef(platform="discord", workspace="guild-1", channel="chan-1")

@@ -27,7 +27,7 @@ from bot.paper import Paper
 from bot.store_errors import StorageLost, StorageUnavailable
 from bot.usage import UsageError
 from storage import MAX_SEARCH_TERMS, CorruptDatabase, ReadOnlyDatabase, SearchTooBroad, Store
-from tests.fakes.seed import seed_id, seed_titles_and_abstracts
+from paperboy_testing.seed import seed_id, seed_titles_and_abstracts
 from tests.test_cli import env  # noqa: F401  (a fixture)
 from tests.test_cli import paperboy as run_paperboy
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.fakes.seed import make_item
+from paperboy_testing.seed import make_item
 from tests.test_outbox import chat, core  # noqa: F401  (fixtures: both backends, a memory chat)
 
 

@@ -9,7 +9,7 @@ import pytest
 from bot.paper import Paper
 from bot.topics import MAX_QUERY_LENGTH, Hit, Match, PaperText, Query, QueryError, parse_query
 from bot.topics.text import fold, singular, words
-from tests.fakes.seed import seed_papers as parsed_seed_papers
+from paperboy_testing.seed import seed_papers as parsed_seed_papers
 
 
 @lru_cache(maxsize=1)
