@@ -37,12 +37,15 @@ async def running_core(folder: Path, *, clock: Callable | None = None, **setting
 
 @asynccontextmanager
 async def running_platform(core: Any, name: str) -> AsyncIterator[Any]:
-    """Create the installed platform *name*'s adapter for *core*, register and start it; stop it after."""
-    from bot.platforms import named
+    """Create the installed platform *name*'s adapter for *core* as `paperboy run` does (only when *core*'s
+    settings turn it on), register and start it; stop it after."""
+    from bot.platforms import configured, named
 
     platform = named(name)
     if platform is None:
         raise LookupError(f"no platform {name!r} among the entry points of paperboy.platforms")
+    if platform not in configured(core.settings):
+        raise LookupError(f"the settings do not turn {name} on: give one of {', '.join(platform.switches)}")
     adapter = platform.create(core, core.engine)
     core.platforms.add(adapter)  # before it starts, as `paperboy run` does: commands may come at once
     await adapter.start()
