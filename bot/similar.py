@@ -39,7 +39,7 @@ MAX_SHARED = 4
 """Shared words shown per result: a few, most informative first."""
 MIN_LIKENESS = 0.18
 """A result's score at least this share of a copy of the paper's own (what the candidates could share
-with it at most). Measured on the 92 real papers of tests/data: a paper's close relatives (the unlearning
+with it at most). Measured on the 92 real papers of paperboy_testing/data: a paper's close relatives (the unlearning
 papers among themselves, the two on model merging) score 0.2 to 0.5, unrelated ones below 0.17."""
 OF_THE_BEST = 0.4
 """A result's score at least this share of the best result's: with a close relative, the ones that
