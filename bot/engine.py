@@ -98,6 +98,9 @@ class Engine:
         self.picks = Picks(store=store, clock=self.clock, interest=self.interest)
         self.handlers: dict[str, Handler] = self._handlers()
         """Each command's handler by the command's name (`COMMANDS`' keys, exactly)."""
+        if unhandled := sorted(set(COMMANDS) - set(self.handlers)):
+            # A command added to the registry without its line in `_handlers`: say so at once, not per call.
+            raise TypeError(f"commands without a handler: {', '.join(unhandled)} (add each to Engine._handlers)")
 
     def _handlers(self) -> dict[str, Handler]:
         """Name each command's handler: the one place a command meets its code (one line per command)."""

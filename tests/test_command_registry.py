@@ -53,3 +53,16 @@ async def test_a_command_runs_the_handler_its_table_names(core):
     chat = MemoryAdapter(core.engine)
     assert (await chat.push("topics now")).content.body == "stand-in for topics now"
     assert "stand-in" not in str((await chat.push("help")).content)
+
+
+async def test_a_command_registered_without_a_handler_stops_the_engine_at_once(core, monkeypatch):
+    from bot.commands import CommandSpec
+    from bot.engine import Engine
+
+    monkeypatch.setitem(COMMANDS, "ponder", CommandSpec("ponder", "ponder", "think it over"))
+    try:
+        Engine(store=core.store, hf=core.hf)
+    except TypeError as error:
+        assert "ponder" in str(error) and "Engine._handlers" in str(error)
+    else:
+        raise AssertionError("an engine started with a command it cannot answer")
