@@ -8,7 +8,8 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from bot.answers import UsageError, cards, error_reply, fallback_note, int_arg, parse_day, query_arg, ranked_matches, unique
+from bot.answers import (UsageError, cards, error_reply, fallback_note, int_arg, parse_day, query_arg,
+                         ranked_matches, unique)
 from bot.channels import Command
 from bot.ids import normalize_paper_id, paper_id_in
 from bot.lookups import Lookups

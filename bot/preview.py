@@ -37,12 +37,11 @@ KEEP_LISTING_FOR = 300.0
 """Seconds a category's listing answers the next previews without asking arXiv again."""
 
 
-
 class Preview:
     """Match a query against what the poller would have seen lately, without recording anything."""
 
-    def __init__(self, *, store: Store, clock: Callable[[], datetime], pages: Pages, lookups: Lookups, answer_timeout: float,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, *, store: Store, clock: Callable[[], datetime], pages: Pages, lookups: Lookups,
+                 answer_timeout: float, monotonic: Callable[[], float] = time.monotonic) -> None:
         self.store = store
         self.clock = clock
         self.pages = pages

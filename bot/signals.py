@@ -30,7 +30,7 @@ class SignalCommands:
         self.store = store
         self.clock = clock
         self.lookups = lookups
-        """Fetches a paper as `show` does and cache it: a 👎 teaches only about papers the cache has."""
+        """Fetches a paper as `show` does and caches it: a 👎 teaches only about papers the cache has."""
         self.interest = interest
 
     async def downvote(self, command: Command, *, clicked: bool = False) -> Reply:
