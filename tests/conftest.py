@@ -31,16 +31,9 @@ async def fake_arxiv():
 
 @pytest.fixture
 def settings(tmp_path, fake_hf, fake_arxiv):
-    from bot.settings import Settings
+    from paperboy_testing.core import settings_for
 
-    return Settings(
-        database=tmp_path / "paperboy.db",
-        hf_api_url=fake_hf.base_url,
-        arxiv_api_url=fake_arxiv.base_url,
-        answer_timeout=2.0,
-        http_timeout=5.0,
-        _env_file=None,
-    )
+    return settings_for(tmp_path, fake_hf, fake_arxiv)  # a database in tmp_path, the fake sources, no .env
 
 
 @pytest.fixture
