@@ -20,6 +20,7 @@ from bot.channel_interest import Interest
 from bot.channels import ChannelRef, Command
 from bot.commands import COMMANDS, CommandSpec
 from bot.delivery import BUTTONS, Adapter
+from bot.feeds import FeedLinks, Feeds
 from bot.help import help_reply
 from bot.ids import normalize_paper_id, paper_id_in
 from bot.leaderboard import Leaderboard
@@ -72,6 +73,7 @@ class Engine:
         on_queued: Callable[[], None] = lambda: None,
         metrics: Metrics | None = None,
         interest: Interest | None = None,
+        feed_links: FeedLinks | None = None,
     ) -> None:
         self.store = store
         self.metrics = metrics or Metrics()
@@ -104,6 +106,8 @@ class Engine:
         self.signals = SignalCommands(store=store, clock=self.clock, look_up=self.look_up, interest=self.interest)
         self.recommendations = Recommend(store=store, pages=self.pages, interest=self.interest)
         self.picks = Picks(store=store, clock=self.clock, interest=self.interest)
+        self.feeds = Feeds(store=store, clock=self.clock, links=feed_links)
+        """`feed`, and the feeds themselves (None links: PAPERBOY_FEED_URL is not set)."""
 
     async def handle(self, command: Command) -> Reply:
         """Run *command*; bad input and source failures become an `Error` reply, never an exception."""
@@ -127,7 +131,7 @@ class Engine:
                    or getattr(self.leaderboard, spec.name, None) or getattr(self.periods, spec.name, None)
                    or getattr(self.similar_papers, spec.name, None)
                    or getattr(self.signals, spec.name, None) or getattr(self.recommendations, spec.name, None)
-                   or getattr(self.picks, spec.name, None)
+                   or getattr(self.picks, spec.name, None) or getattr(self.feeds, spec.name, None)
                    or getattr(self.channels, spec.name))
         reply = await self._guarded(command, spec, lambda: handler(command))
         if isinstance(reply.content, Error) or spec.private:
