@@ -8,6 +8,7 @@ from html import escape
 from typing import Sequence
 
 from feedgen.feed import FeedGenerator
+from feedgen.util import xml_elem
 
 from bot.paper import Paper
 
@@ -60,11 +61,10 @@ def _add(feed: FeedGenerator, entry: Entry) -> None:
     for name in paper.authors:
         if name.strip():
             item.author({"name": name})
-    item.link(href=paper.url, rel="alternate", type="text/html")
-    for label, url in paper.links():
-        if url != paper.url:
-            item.link(href=url, rel="related", title=label,
-                      type="application/pdf" if label == "PDF" else "text/html")
+    item.register_extension(_Links.NAME, _Links, atom=True, rss=False)
+    getattr(item, _Links.NAME).links = [
+        dict(href=url, rel="alternate" if url == paper.url else "related", title=label,
+             type="application/pdf" if label == "PDF" else "text/html") for label, url in paper.links()]
     if entry.topic:
         item.category(term=entry.topic, label=f"Topic: {entry.topic}")
     if paper.abstract:
@@ -72,6 +72,27 @@ def _add(feed: FeedGenerator, entry: Entry) -> None:
     item.content(_html(entry), type="html")
     item.published(entry.at)
     item.updated(entry.at)
+
+
+class _Links:
+    """An entry's links with their rel, type and title, through feedgen's own element helper.
+
+    feedgen 1.0.0 writes an entry's links with their href alone (lkiesow/python-feedgen#135): every
+    link would be an "alternate", and the PDF not marked as one. Its entry extensions write whole ones.
+    """
+
+    NAME = "paperboy_links"
+
+    def __init__(self) -> None:
+        self.links: list[dict[str, str]] = []
+
+    def extend_ns(self) -> dict[str, str]:
+        return {}
+
+    def extend_atom(self, entry: object) -> object:
+        for link in self.links:
+            xml_elem("link", entry, **link)
+        return entry
 
 
 def _html(entry: Entry) -> str:

@@ -40,6 +40,7 @@ class FeedServer:
             return web.Response(status=503, text="Paperboy cannot read its database right now; try again later.",
                                 headers={"Retry-After": "60"})
         if body is None:
+            log.debug("feed %s: a wrong or revoked token", feed_id[:20])
             return web.Response(status=404, text="No such feed: its URL may have been replaced ('feed reset').")
         etag = hashlib.sha256(body).hexdigest()[:32]
         if any(tag.value in (etag, "*") for tag in request.if_none_match or ()):
