@@ -100,7 +100,7 @@ class Feeds:
 
     async def render(self, feed_id: str, token: str) -> bytes | None:
         """The Atom document at ``/feeds/<feed_id>/<token>``; None for a wrong or revoked token, or feeds off."""
-        if self.links is None or not feed_id.isdigit() or len(feed_id) > 18:
+        if self.links is None or not (feed_id.isascii() and feed_id.isdigit()) or len(feed_id) > 18:
             return None
         key = await self.store.feed_key_by_id(int(feed_id))
         if key is None or not self.links.accepts(key, token):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import re
-from pathlib import Path
 from typing import AsyncIterator, Mapping
 from urllib.parse import urlsplit
 
@@ -26,6 +25,8 @@ from bot.settings import Settings, SettingsError, load_settings
 from tests.fakes.hf_server import FakeHuggingFace
 from tests.fakes.seed import make_item
 from tests.fakes.slack_server import FakeSlack
+from tests.test_redaction import cli_logging
+from tests.test_slack_adapter import all_text, make_settings, run_command
 from tests.postgres import fresh_database
 
 SECRET = "feed-secret-for-tests-0123456789"
@@ -205,21 +206,22 @@ def test_the_log_filter_hides_a_feed_token_and_the_secret():
     assert RedactingFilter.for_settings(settings).redact(line) == "GET /feeds/12/[redacted] (key [redacted])"
 
 
-async def test_slacks_http_port_serves_the_feeds_and_logs_no_token(tmp_path: Path, clock, caplog):
-    caplog.set_level(logging.DEBUG)
-    async with FakeSlack(channel_limit=None, workspace_limit=None) as slack, FakeHuggingFace([]) as hf:
-        settings = with_feeds(Settings(  # type: ignore[call-arg]
-            _env_file=None, database=tmp_path / "paperboy.db", hf_api_url=hf.base_url, arxiv_api_url=hf.base_url,
-            slack_bot_token="xoxb-test", slack_signing_secret="signing-secret", slack_api_url=slack.api_url,
-            http_timeout=3.0))
-        async with open_core(settings, clock=clock) as core:
-            bot = SlackAdapter(core.settings, core.engine, host="127.0.0.1", port=0, routes=Health(core).routes())
-            await bot.start()
-            try:
-                url = feed_url(await MemoryAdapter(core.engine, platform="slack").push("feed"))
-                status, _, body = await get(served(url, f"http://127.0.0.1:{bot.port}"))
-            finally:
-                await bot.stop()
+async def test_slack_answers_feed_and_serves_it_on_its_port_and_the_debug_log_holds_no_token(tmp_path, capsys):
+    async with FakeSlack() as slack, FakeHuggingFace([]) as hf:
+        settings = make_settings(tmp_path, slack, hf, feed_url=PUBLIC, feed_secret=SECRET, log_level="DEBUG",
+                                 log_file="-")
+        with cli_logging(settings):
+            async with open_core(settings) as core:
+                bot = SlackAdapter(settings, core.engine, host="127.0.0.1", port=0, routes=Health(core).routes())
+                await bot.start()
+                try:
+                    answer = await run_command(bot, slack, "feed")  # signed, through bolt, to response_url
+                    assert answer["response_type"] == "ephemeral"
+                    (url,) = re.findall(r"https://paperboy\.example\.org/feeds/[0-9]+/[\w=-]+", all_text(answer))
+                    status, _, body = await get(served(url, f"http://127.0.0.1:{bot.port}"))
+                finally:
+                    await bot.stop()
     assert status == 200 and not feedparser.parse(body).bozo
-    token = url.rsplit("/", 1)[1]
-    assert not [r for r in caplog.records if token in r.getMessage()]
+    log = capsys.readouterr().err
+    assert "/feeds/" in log, "slack_sdk logged the answer at DEBUG, the URL in it"
+    assert url.rsplit("/", 1)[1] not in log and SECRET not in log
