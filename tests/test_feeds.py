@@ -225,3 +225,16 @@ async def test_slack_answers_feed_and_serves_it_on_its_port_and_the_debug_log_ho
     log = capsys.readouterr().err
     assert "/feeds/" in log, "slack_sdk logged the answer at DEBUG, the URL in it"
     assert url.rsplit("/", 1)[1] not in log and SECRET not in log
+
+
+async def test_without_a_health_port_the_feeds_are_served_on_the_default_port(core, monkeypatch):
+    from bot import health
+
+    assert core.settings.health_port is None
+    monkeypatch.setattr(health, "FEED_PORT", 0)  # the default (8080) may be taken here: any free port stands in
+    running = await serve_health(core, host="127.0.0.1")
+    try:
+        url = served(feed_url(await MemoryAdapter(core.engine).push("feed")), f"http://127.0.0.1:{running.port}")
+        assert (await get(url))[0] == 200
+    finally:
+        await running.stop()
