@@ -16,6 +16,7 @@ from bot.channel_interest import Interest
 from bot.channels import Command
 from bot.delivery import CommandEngine
 from bot.engine import Engine, utcnow
+from bot.feeds import FeedLinks
 from bot.metrics import Metrics
 from bot.platforms import Platforms
 from bot.poller import Poller
@@ -66,7 +67,8 @@ async def open_core(settings: Settings, *, clock: Callable[[], datetime] | None 
                     update_posts=settings.update_posts, feeds=feeds, metrics=metrics, interest=interest)
     # The engine sees the running adapters only for what they can show, and wakes delivery for 👍 edits.
     engine = Engine(store=store, hf=hf, arxiv=arxiv, clock=clock, answer_timeout=settings.answer_timeout,
-                    platforms=platforms, on_queued=poller.worker.wake, metrics=metrics, interest=interest)
+                    platforms=platforms, on_queued=poller.worker.wake, metrics=metrics, interest=interest,
+                    feed_links=FeedLinks.from_settings(settings))
     try:
         yield Core(settings, store, hf, arxiv, engine, poller, metrics, platforms)
     finally:

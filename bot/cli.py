@@ -253,7 +253,8 @@ async def _serve(core: Core, adapters: list[Adapter], *, console, gate: CommandG
     """Start the adapters (and the poller); run until end of console input or a signal; then stop in order."""
     stop = asyncio.Event()
     started: list[Adapter] = []
-    health = await serve_health(core) if core.settings.health_port else None  # up first: start-up shows there
+    serving = core.settings.health_port or core.engine.feeds.links
+    health = await serve_health(core) if serving else None  # up first: start-up shows there
     with _stop_on_signals(stop):
         try:
             for adapter in adapters:

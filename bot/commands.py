@@ -64,7 +64,8 @@ class CommandSpec:
     one level holds, as Discord's 25) lists it there; typed, it is the same command."""
 
 
-FAMILIES = {"interest": "what this channel likes: 👍, 👎, recommend, picks, rank, forget me"}
+FAMILIES = {"interest": "what this channel likes: 👍, 👎, recommend, picks, rank, forget me",
+            "reading": "your reading list (save, unsave, saved) and Atom feeds for Zotero and feed readers"}
 """Families of commands, by name, with a one-line description."""
 
 
@@ -90,11 +91,17 @@ COMMANDS: dict[str, CommandSpec] = {
         CommandSpec("similar", "similar <arXiv id or URL>", "papers like this one, with the words they share",
                     needs_network=True, args=(_PAPER,)),
         CommandSpec("save", "save <arXiv id or URL>", "save a paper to your reading list",
-                    needs_network=True, private=True, args=(_PAPER,)),
+                    needs_network=True, private=True, args=(_PAPER,), family="reading"),
         CommandSpec("unsave", "unsave <arXiv id or URL>", "take a paper off your reading list", private=True,
-                    args=(_PAPER,)),
+                    args=(_PAPER,), family="reading"),
         CommandSpec("saved", "saved | saved bibtex", "your reading list, or it as BibTeX", private=True,
-                    args=(Arg("format", CHOICE, "bibtex: the whole list as BibTeX", choices=("bibtex",)),)),
+                    args=(Arg("format", CHOICE, "bibtex: the whole list as BibTeX", choices=("bibtex",)),),
+                    family="reading"),
+        CommandSpec("feed", "feed | feed reset",
+                    "this channel's posts (in a direct message: your reading list) as an Atom feed's URL",
+                    private=True, family="reading",
+                    args=(Arg("action", CHOICE, "reset: replace the URL (the old one stops working; "
+                              "managers, in a channel)", choices=("reset",)),)),
         CommandSpec("vote", "vote <arXiv id or URL>", "👍 a paper in this channel (again: take it back)",
                     private=True, args=(_PAPER,), family="interest"),
         CommandSpec("downvote", "downvote <arXiv id or URL>",
@@ -173,6 +180,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "save": ("save https://huggingface.co/papers/2403.10005",),
     "unsave": ("unsave 2403.10005",),
     "saved": ("saved", "saved bibtex"),
+    "feed": ("feed", "feed reset"),
     "vote": ("vote 2403.10005",),
     "downvote": ("downvote 2403.10005",),
     "recommend": ("recommend", "recommend 5"),

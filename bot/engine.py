@@ -7,7 +7,6 @@ that manage a channel in `bot.channel_commands`. Who sees a reply is decided her
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 from datetime import datetime
@@ -20,6 +19,7 @@ from bot.channel_interest import Interest
 from bot.channels import ChannelRef, Command
 from bot.commands import COMMANDS, CommandSpec
 from bot.delivery import BUTTONS, Adapter
+from bot.feeds import FeedLinks, Feeds
 from bot.help import help_reply
 from bot.ids import paper_id_in
 from bot.leaderboard import Leaderboard
@@ -66,6 +66,7 @@ class Engine:
         on_queued: Callable[[], None] = lambda: None,
         metrics: Metrics | None = None,
         interest: Interest | None = None,
+        feed_links: FeedLinks | None = None,
     ) -> None:
         self.store = store
         self.metrics = metrics or Metrics()
@@ -96,6 +97,8 @@ class Engine:
         self.signals = SignalCommands(store=store, clock=self.clock, lookups=self.lookups, interest=self.interest)
         self.recommendations = Recommend(store=store, pages=self.pages, interest=self.interest)
         self.picks = Picks(store=store, clock=self.clock, interest=self.interest)
+        self.feeds = Feeds(store=store, clock=self.clock, links=feed_links)
+        """`feed`, and the feeds themselves (None links: PAPERBOY_FEED_URL is not set)."""
         self.handlers: dict[str, Handler] = self._handlers()
         """Each command's handler by the command's name (`COMMANDS`' keys, exactly)."""
         if unhandled := sorted(set(COMMANDS) - set(self.handlers)):
@@ -119,6 +122,7 @@ class Engine:
             "save": reading.save,
             "unsave": reading.unsave,
             "saved": reading.saved,
+            "feed": self.feeds.feed,
             "vote": reading.vote,
             "downvote": self.signals.downvote,
             "forget": self.signals.forget,

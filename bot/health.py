@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from bot.feed_server import FeedServer
 from bot.redaction import RedactingFilter
 from bot.settings import StartupError
 
@@ -30,6 +31,8 @@ CHECK_TIMEOUT = 5.0
 """Seconds the database gets to answer a health check before it counts as not answering."""
 STALE_POLLS = 3
 """The last successful poll is stale once it is this many poll intervals old."""
+FEED_PORT = 8080
+"""The port of the HTTP server when PAPERBOY_FEED_URL turns it on and PAPERBOY_HEALTH_PORT is unset."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +54,9 @@ class Health:
         self._redaction = RedactingFilter.for_settings(core.settings)
 
     def routes(self) -> list[web.RouteDef]:
-        return [web.get("/healthz", self.healthz), web.get("/metrics", self.metrics)]
+        """``/healthz``, ``/metrics``, and the Atom feeds when PAPERBOY_FEED_URL turns them on."""
+        feeds = FeedServer(self.core.engine.feeds).routes() if self.core.engine.feeds.links else []
+        return [web.get("/healthz", self.healthz), web.get("/metrics", self.metrics), *feeds]
 
     async def healthz(self, request: web.Request) -> web.Response:
         status, body = await self.check()
@@ -131,8 +136,9 @@ class HealthServer:
 
 
 async def serve_health(core: Core, *, host: str = "0.0.0.0", port: int | None = None) -> HealthServer:
-    """Listen on *port* (PAPERBOY_HEALTH_PORT unless given; 0 picks a free one); `StartupError` when it cannot."""
-    port = core.settings.health_port if port is None else port
+    """Listen on *port* (PAPERBOY_HEALTH_PORT, else `FEED_PORT`, unless given; 0 picks a free one);
+    `StartupError` when it cannot."""
+    port = (core.settings.health_port or FEED_PORT) if port is None else port
     application = web.Application()
     application.add_routes(Health(core).routes())
     runner = web.AppRunner(application, access_log=None)
@@ -147,5 +153,6 @@ async def serve_health(core: Core, *, host: str = "0.0.0.0", port: int | None = 
         raise StartupError(f"cannot listen on {host}:{port} for PAPERBOY_HEALTH_PORT ({error.strerror or error}); "
                            "set it to another port") from None
     server = HealthServer(runner)
-    log.info("health: serving /healthz and /metrics on %s:%s", host, server.port)
+    feeds = " and the feeds (/feeds)" if core.engine.feeds.links else ""
+    log.info("health: serving /healthz and /metrics%s on %s:%s", feeds, host, server.port)
     return server

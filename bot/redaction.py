@@ -25,11 +25,13 @@ REDACTED = "[redacted]"
 
 # Hugging Face: hf_ and some thirty letters and digits; the prefix stays, as that of a platform's ``keep`` group.
 _HF_PATTERN = r"(?P<keep>hf_)[0-9A-Za-z]{20,}"
+# A feed's URL (`bot.feeds`): its token is the only key to the feed; the path before it stays.
+_FEED_PATTERN = r"(?P<keep>/feeds/[0-9]+/)[0-9A-Za-z_=-]{16,}"
 
 
 def _token_patterns() -> list[str]:
     """Every token pattern, each ``keep`` group renamed ``keep<n>``: a pattern may name a group only once."""
-    patterns = [_HF_PATTERN, *(pattern for platform in platforms() for pattern in platform.secret_patterns)]
+    patterns = [_HF_PATTERN, _FEED_PATTERN, *(pattern for platform in platforms() for pattern in platform.secret_patterns)]
     return [pattern.replace("(?P<keep>", f"(?P<keep{n}>") for n, pattern in enumerate(patterns)]
 
 _formatter = logging.Formatter()
@@ -87,4 +89,4 @@ def _replacement(match: re.Match[str]) -> str:
     prefix = next((kept for name, kept in match.groupdict().items() if kept and name.startswith("keep")), None)
     if prefix is None:
         return REDACTED
-    return f"{prefix}{'' if prefix.endswith('_') else '-'}{REDACTED}"
+    return f"{prefix}{'' if prefix.endswith(('_', '/')) else '-'}{REDACTED}"

@@ -167,3 +167,23 @@ class PaperSignals:
     paper_id: str
     positive: int
     negative: int
+
+
+@dataclass(frozen=True, slots=True)
+class FeedKey:
+    """One Atom feed's record: its id, whose it is (the core's opaque *owner*), and its URL's generation."""
+
+    id: int
+    owner: str
+    generation: int
+
+
+@dataclass(frozen=True, slots=True)
+class PostedPaper:
+    """A paper a channel was sent (its ledger row ``sent``): when, why, and the topic that matched."""
+
+    paper_id: str
+    sent_at: datetime
+    why: str | None = None
+    topic: str | None = None
+    """The query of the topic that matched (None: the topic was removed since, or none matched)."""

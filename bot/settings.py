@@ -14,6 +14,10 @@ from bot.platforms import blank_as_unset, env, platforms, url_value
 from bot.setting_errors import describe_errors
 
 
+MIN_FEED_SECRET = 16
+"""PAPERBOY_FEED_SECRET's least length: the feeds' URLs are only as hard to guess as it is."""
+
+
 class CoreSettings(BaseSettings):
     """The settings of the core; each platform's own join them in `Settings`. Secrets are `SecretStr`."""
 
@@ -47,13 +51,31 @@ class CoreSettings(BaseSettings):
     """Serve ``GET /healthz`` and ``GET /metrics`` on this port; unset: off."""
     log_file: str = Field("paperboy.log", validation_alias=env("PAPERBOY_LOG_FILE"))
     """Where the log goes while the console is in use ("-": standard error)."""
+    feed_url: str | None = Field(None, examples=["https://paperboy.example.org"],
+                                 validation_alias=env("PAPERBOY_FEED_URL"))
+    """The public address of Paperboy's HTTP server: turns on `feed` (Atom feeds) and that server."""
+    feed_secret: SecretStr | None = Field(None, validation_alias=env("PAPERBOY_FEED_SECRET"))
+    """The key the feeds' unguessable URLs are derived from (HMAC); changing it changes every feed's URL."""
 
     @field_validator("hf_api_url", "arxiv_api_url")
     @classmethod
     def _must_be_url(cls, value: str) -> str:
         return url_value(value)
 
-    @field_validator("hf_token", "health_port", mode="before")
+    @field_validator("feed_url")
+    @classmethod
+    def _feed_url(cls, value: str | None) -> str | None:
+        return None if value is None else url_value(value).rstrip("/")
+
+    @field_validator("feed_secret")
+    @classmethod
+    def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_FEED_SECRET:
+            raise ValueError(f"needs at least {MIN_FEED_SECRET} random characters, such as the output of "
+                             "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'")
+        return value
+
+    @field_validator("hf_token", "health_port", "feed_url", "feed_secret", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return blank_as_unset(value)
@@ -113,10 +135,18 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as error:
         lines = describe_errors(error, Settings.model_fields, _ENV_NAMES)
         raise SettingsError("\n".join(lines)) from None
-    for platform in platforms():
-        if (problem := platform.check_settings(settings)) is not None:
+    for problem in (check_feed_settings(settings), *(p.check_settings(settings) for p in platforms())):
+        if problem is not None:
             raise SettingsError(problem)
     return settings
+
+
+def check_feed_settings(settings: CoreSettings) -> str | None:
+    """One line when the feeds are turned on without the secret their URLs are derived from; else None."""
+    if settings.feed_url and settings.feed_secret is None:
+        return ("PAPERBOY_FEED_URL is set but PAPERBOY_FEED_SECRET is not: set it to a long random text, such as "
+                "the output of python3 -c 'import secrets; print(secrets.token_urlsafe(32))'")
+    return None
 
 
 def check_database(database: str, setting: str = "PAPERBOY_DATABASE") -> None:

@@ -17,12 +17,12 @@ from urllib.parse import urlsplit, urlunsplit
 
 from bot.channels import ChannelRef
 from bot.paper import Paper
-from bot.rows import (Channel, Delivery, OutboxEntry, PaperSignals, PostedCard, RankedPaper, Reader, SavedPaper,
-                      Settlement, Topic)
+from bot.rows import (Channel, Delivery, FeedKey, OutboxEntry, PaperSignals, PostedCard, PostedPaper, RankedPaper,
+                      Reader, SavedPaper, Settlement, Topic)
 
 PORTABLE_TABLES = (
     "channels", "topics", "papers", "paper_lists", "deliveries", "outbox", "state", "installations",
-    "oauth_states", "saves", "votes", "downvotes",
+    "oauth_states", "saves", "votes", "downvotes", "feeds",
 )
 """The tables `paperboy db copy` moves between backends, parents before children.
 
@@ -216,6 +216,21 @@ class CommunityStore(Protocol):
         ...
 
 
+class FeedStore(Protocol):
+    """Atom feeds: each feed's record (the generation its URL carries), and what a channel's feed lists."""
+
+    async def feed_key(self, owner: str, *, at: datetime) -> FeedKey:
+        """Return *owner*'s feed record, made (generation 1) if it has none yet."""
+        ...
+    async def reset_feed_key(self, owner: str, *, at: datetime) -> FeedKey:
+        """Bump *owner*'s feed generation, so that its old URL stops working; return the record."""
+        ...
+    async def feed_key_by_id(self, feed_id: int) -> FeedKey | None: ...
+    async def posted_papers(self, channel_id: int, *, limit: int) -> list[PostedPaper]:
+        """The papers sent to the channel (ledger ``sent``), newest first, with the matching topic's query."""
+        ...
+
+
 class StateStore(Protocol):
     """Small named values: the poll's last run, its last error."""
 
@@ -224,7 +239,8 @@ class StateStore(Protocol):
 
 
 @runtime_checkable
-class Store(ChannelStore, PaperStore, LedgerStore, InstallationStore, CommunityStore, StateStore, Protocol):
+class Store(ChannelStore, PaperStore, LedgerStore, InstallationStore, CommunityStore, FeedStore, StateStore,
+            Protocol):
     """Everything the core keeps, and the database's own health and coordination."""
 
     @property

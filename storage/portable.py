@@ -50,6 +50,7 @@ COLUMNS: dict[str, dict[str, str]] = {
     },
     "votes": {"channel_id": "int", "paper_id": "text", "user_id": "text", "voted_at": "time"},
     "downvotes": {"channel_id": "int", "paper_id": "text", "user_id": "text", "voted_at": "time"},
+    "feeds": {"id": "int", "owner": "text", "generation": "int", "created_at": "time"},
 }
 
 _ORDER: dict[str, str] = {

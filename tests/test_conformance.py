@@ -110,8 +110,10 @@ async def discord_driver(core) -> AsyncIterator[Driver]:
             async def command(text: str) -> str:
                 name, _, rest = text.partition(" ")
                 # Discord types the rest as the command's first option (the registry names it).
-                options = {COMMANDS[name].args[0].name: rest} if rest else None
-                interaction = await fake.run_command(name, options)
+                spec = COMMANDS[name]
+                options = {spec.args[0].name: rest} if rest else None
+                # A command of a family is one level down (``/papers reading saved``).
+                interaction = await fake.run_command(f"{spec.family} {name}" if spec.family else name, options)
                 await FakeDiscord.wait_for(lambda: interaction.done)
                 return json.dumps(interaction.messages(), ensure_ascii=False)
 

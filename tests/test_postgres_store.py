@@ -467,6 +467,8 @@ async def test_dump_and_load_round_trip_keeps_ids_and_moves_sequences(store, ser
     await store.save_oauth_state("st", expires_at=T0)
     await store.save_paper(Reader("discord", "guild-1", "U1"), seed_id(0), channel_id=channel.id, at=T0)
     await store.toggle_vote(channel.id, seed_id(0), "U1", at=T0)
+    await store.reset_feed_key('["channel", 1]', at=T0)  # generation 2: a URL reset before the copy stays reset
+    await store.reset_feed_key('["channel", 1]', at=T0)
     dumped = {table: await store.dump_table(table) for table in PORTABLE_TABLES}
     assert len(dumped["saves"]) == len(dumped["votes"]) == 1
     assert dumped["outbox"][0]["paper_ids"] == [seed_id(0)] and dumped["topics"][0]["baseline_taken"] is False
@@ -490,6 +492,8 @@ async def _check_loaded_copy(url, store, dumped, channel, topic) -> None:
         newer = await copy.ensure_channel(OTHER)
         assert newer.id == channel.id + 1, "the identity sequence moved past the loaded ids"
         assert (await copy.add_topic(newer.id, "q", "b", at=T0)).id == topic.id + 1
+        assert (await copy.feed_key_by_id(1)).generation == 2
+        assert (await copy.feed_key('["channel", 2]', at=T0)).id == 2, "the feeds' ids moved past the loaded ones"
     finally:
         await copy.close()
 

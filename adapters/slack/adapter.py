@@ -222,7 +222,8 @@ class SlackAdapter:
             self.app, path=oauth.EVENTS_PATH, signing_secret=self._signing_secret or "", repeats=self.repeats,
         )
         application.add_routes(self.routes)
-        self._runner = web.AppRunner(application)
+        # No access log: a feed's URL (`routes`) is its only key, and the log must not hold it.
+        self._runner = web.AppRunner(application, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         try:

@@ -9,7 +9,7 @@ from typing import Any
 from storage.portable import columns, order_by
 
 # Tables whose id is an identity column, whose sequence must follow ids loaded as they were.
-IDENTITY_TABLES = frozenset({"channels", "topics", "deliveries", "outbox"})
+IDENTITY_TABLES = frozenset({"channels", "topics", "deliveries", "outbox", "feeds"})
 
 
 def select_sql(table: str) -> str:
