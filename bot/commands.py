@@ -64,7 +64,8 @@ class CommandSpec:
     one level holds, as Discord's 25) lists it there; typed, it is the same command."""
 
 
-FAMILIES = {"interest": "what this channel likes: 👍, 👎, recommend, picks, rank, forget me"}
+FAMILIES = {"interest": "what this channel likes: 👍, 👎, recommend, picks, rank, forget me",
+            "history": "what happened here: why a paper was or was not posted, the latest deliveries"}
 """Families of commands, by name, with a one-line description."""
 
 
@@ -158,6 +159,11 @@ COMMANDS: dict[str, CommandSpec] = {
         CommandSpec("resume", "resume", "turn a paused channel back on", manages=True),
         CommandSpec("settings", "settings", "this channel's delivery settings", private=True),
         CommandSpec("status", "status", "poller health: last poll, errors, paused channels", private=True),
+        CommandSpec("why", "why <arXiv id or URL>", "why a paper was or was not posted in this channel",
+                    needs_network=True, private=True, family="history", args=(_PAPER,)),
+        CommandSpec("log", "log [n]", "this channel's last deliveries and failures, newest first",
+                    private=True, family="history",
+                    args=(Arg("count", INT, "how many entries (1-50)", low=1, high=50),)),
     )
 }
 
@@ -194,5 +200,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "resume": ("resume",),
     "settings": ("settings",),
     "status": ("status",),
+    "why": ("why 2403.10005", "why https://huggingface.co/papers/2403.10005"),
+    "log": ("log", "log 30"),
 }
 """Lines that work as written, for ``help <command>`` (a test runs every one)."""

@@ -21,6 +21,7 @@ from bot.channels import ChannelRef, Command
 from bot.commands import COMMANDS, CommandSpec
 from bot.delivery import BUTTONS, Adapter
 from bot.help import help_reply
+from bot.history import History
 from bot.ids import normalize_paper_id, paper_id_in
 from bot.leaderboard import Leaderboard
 from bot.lists import CurrentLists, cached_lists, fetch_lists, remember_lists
@@ -104,6 +105,8 @@ class Engine:
         self.signals = SignalCommands(store=store, clock=self.clock, look_up=self.look_up, interest=self.interest)
         self.recommendations = Recommend(store=store, pages=self.pages, interest=self.interest)
         self.picks = Picks(store=store, clock=self.clock, interest=self.interest)
+        self.history = History(store=store, clock=self.clock, pages=self.pages, interest=self.interest,
+                               look_up=self.look_up, links=self.platforms.message_link)
 
     async def handle(self, command: Command) -> Reply:
         """Run *command*; bad input and source failures become an `Error` reply, never an exception."""
@@ -127,7 +130,7 @@ class Engine:
                    or getattr(self.leaderboard, spec.name, None) or getattr(self.periods, spec.name, None)
                    or getattr(self.similar_papers, spec.name, None)
                    or getattr(self.signals, spec.name, None) or getattr(self.recommendations, spec.name, None)
-                   or getattr(self.picks, spec.name, None)
+                   or getattr(self.picks, spec.name, None) or getattr(self.history, spec.name, None)
                    or getattr(self.channels, spec.name))
         reply = await self._guarded(command, spec, lambda: handler(command))
         if isinstance(reply.content, Error) or spec.private:
@@ -384,7 +387,7 @@ class Engine:
         page = self.pages.more(command)
         if page is None:
             return Reply(Text("Nothing more to show: 'more' continues the last list you asked for "
-                              "(trending, today, search, preview, subscribe or saved)."), private=True)
+                              "(trending, today, search, preview, subscribe, saved or log)."), private=True)
         return Reply(page, private=private)
 
 
