@@ -18,6 +18,7 @@ from bot.rows import Channel, Delivery, OutboxEntry, Topic
 from bot.schedule import next_digest_at
 from bot.topics import QueryError, parse_query
 from bot.topics.misses import explain_miss
+from bot.wording import plural
 
 LIST_NAMES = {"trending": "Hugging Face's trending list", "daily": "Hugging Face's Daily Papers"}
 """The lists the poller reads for every topic, by their stored name."""
@@ -157,7 +158,7 @@ def _in_outbox(facts: WhyFacts, row: Delivery) -> list[str]:
     lines = []
     if entry.kind == "rollup":
         lines.append(f"Held: folded into a roll-up by the hourly cap on single posts ({when(entry.created_at)}).")
-    tried = f"{entry.attempts} failed attempt{'s' if entry.attempts != 1 else ''}"
+    tried = plural(entry.attempts, "failed attempt")
     error = f"; last error: {entry.last_error}" if entry.last_error else ""
     if entry.state == "dead":
         lines.append(f"Given up (dead) after {tried}: {entry.last_error or 'no reason kept'}.")
@@ -177,8 +178,7 @@ def _leaderboards(facts: WhyFacts) -> list[str]:
 
 def _standing(standing: Standing) -> str:
     if standing.score is None:
-        return (f"Rank: {standing.rank} of {standing.of} among this channel's candidates now, by upvotes "
-                f"({standing.cold or 'its interest model is not trained yet'}).")
+        return f"Rank: {standing.rank} of {standing.of} among this channel's candidates now. {standing.cold or ''}"
     return (f"Rank: {standing.rank} of {standing.of} among this channel's candidates now, score "
             f"{standing.score:.3f} by its interest model.")
 
@@ -232,7 +232,7 @@ def _not_seen(facts: WhyFacts) -> list[str]:
     reads = [f"{LIST_NAMES.get(n, n)} (last read {when(at)})" for n, at in facts.lists.items()]
     reads += [f"arXiv's {c} ({f'last read {when(at)}' if at else 'not read yet'})"
               for c, at in facts.categories.items()]
-    follows = f"This channel follows {', '.join(reads)}."
+    follows = f"This channel follows {_and(reads)}."
     if paper is None:
         found = facts.note or "Neither Hugging Face nor arXiv knows it."
         return [f"Not yet seen: no source Paperboy reads has listed it. {found}", follows]
@@ -243,6 +243,11 @@ def _not_seen(facts: WhyFacts) -> list[str]:
                 f"(a topic with cat:{paper.categories[0] if paper.categories else 'cs.CL'} would).", follows]
     return ["Not yet seen: it is not in the lists this channel follows (not trending, not a Daily Paper) nor in "
             "an arXiv category it follows.", follows]
+
+
+def _and(items: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
 def _match_topics(topics: tuple[Topic, ...], paper: Paper) -> tuple[tuple[Topic, str] | None, list[str]]:
@@ -280,8 +285,8 @@ def log_line(entry: OutboxEntry, titles: Mapping[str, str]) -> str:
 
 def _state(entry: OutboxEntry) -> str:
     if entry.state == "dead":
-        return f"given up after {entry.attempts} attempts: {entry.last_error or 'no reason kept'}"
+        return f"given up after {plural(entry.attempts, 'attempt')}: {entry.last_error or 'no reason kept'}"
     if entry.state == "pending" and entry.attempts:
         retry = f", next try {when(entry.next_attempt_at)}" if entry.next_attempt_at else ""
-        return f"pending, {entry.attempts} failed attempts, last error: {entry.last_error}{retry}"
+        return f"pending, {plural(entry.attempts, 'failed attempt')}, last error: {entry.last_error}{retry}"
     return entry.state

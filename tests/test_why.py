@@ -161,7 +161,7 @@ async def test_rank_interest_gives_the_rank_and_how(posting, core, fake_hf, cloc
     low, high = add(fake_hf, clock, 112, upvotes=5), add(fake_hf, clock, 113, upvotes=900)
     await core.poller.poll_once()
     body = await why(posting, high)
-    assert "Rank: 1 of " in body and "by upvotes (Ranked by upvotes until this channel has" in body
+    assert "Rank: 1 of " in body and "candidates now. Ranked by upvotes until this channel has 3" in body
     assert "Rank: 1 of " not in await why(posting, low)
 
 
@@ -192,7 +192,7 @@ async def test_log_shows_a_failure_and_its_reason(posting, core, fake_hf, clock)
     posting.results.append(DeliveryResult(DeliveryStatus.TRANSIENT, reason="HTTP 502"))
     await core.poller.poll_once()
     (line,) = (await posting.push("log")).content.body.splitlines()
-    assert "· post · 2411.00150 “Zorblax ranking 150” · pending, 1 failed attempts, last error: HTTP 502" in line
+    assert "· post · 2411.00150 “Zorblax ranking 150” · pending, 1 failed attempt, last error: HTTP 502" in line
 
 
 async def test_an_empty_log(posting):
