@@ -231,3 +231,22 @@ def test_each_failed_part_of_a_topic_in_words():
     assert explain_miss(parse_query("cat:cs.CL"), unknown) == (
         "cat:cs.CL but its arXiv categories are unknown (Hugging Face does not give them)")
     assert explain_miss(parse_query("upvotes:>=5"), unknown) == "upvotes:>=5 but its upvotes are unknown"
+
+
+async def test_a_post_on_discord_links_to_its_message(core, fake_hf, clock):  # noqa: F811
+    from pydantic import SecretStr
+
+    from adapters.discord.adapter import DiscordAdapter
+    from adapters.memory import MemoryAdapter
+    from bot.channels import ChannelRef
+
+    chat = MemoryAdapter(core.engine, platform="discord")  # delivers as Discord would, message refs m1, m2…
+    core.platforms.add(chat)
+    await subscribed(chat, core)
+    paper_id = add(fake_hf, clock, 160)
+    await core.poller.poll_once()
+    discord = DiscordAdapter(core.settings.model_copy(update={"discord_token": SecretStr("t")}), core.engine)
+    core.platforms.add(discord)  # not started: only asked for links
+    body = await why(chat, paper_id)
+    assert "as a realtime post of its own: https://discord.com/channels/team/general/m1" in body
+    assert discord.message_link(ChannelRef("discord", "dm", "55"), "66") == "https://discord.com/channels/@me/55/66"
