@@ -200,17 +200,31 @@ def _unhandled(facts: WhyFacts) -> list[str]:
         return lines + ["No topic matches:", *misses]
     topic, why = matched
     lines.append(f"Matches topic {topic.number} “{topic.query}”: {why}.")
+    lines.append(_why_not_queued(facts, paper, topic))
+    return lines
+
+
+def _why_not_queued(facts: WhyFacts, paper: Paper, topic: Topic) -> str:
+    """A paper a topic matches that has no ledger row: the threshold, a new topic, gone from the lists, or not yet."""
     channel = facts.channel
     upvotes = paper.upvotes or 0
+    listed = bool(facts.listed_in) or any(_in_category(paper, c) for c in facts.categories)
     if channel is not None and upvotes < channel.min_upvotes:
-        lines.append(f"Held: it has {upvotes} upvotes, below this channel's threshold of {channel.min_upvotes}; "
-                     f"it is posted if it reaches {channel.min_upvotes} while it is still listed.")
-    elif not topic.baseline_taken:
-        lines.append(f"Topic {topic.number} is new: its baseline (what the lists hold) is taken at the next "
-                     "complete poll, and what it holds then is shown in the subscribe reply, not posted.")
-    else:
-        lines.append(f"Not handled yet: the next poll queues it (last successful poll {when(facts.last_poll)}).")
-    return lines
+        then = ("it is posted if it reaches that while it is still listed" if listed
+                else "it is no longer listed, so it will not be posted")
+        return (f"Held: it has {upvotes} upvotes, below this channel's threshold of {channel.min_upvotes}; "
+                f"{then}.")
+    if not topic.baseline_taken:
+        return (f"Topic {topic.number} is new: its baseline (what the lists hold) is taken at the next complete "
+                "poll, and what it holds then is shown in the subscribe reply, not posted.")
+    if not listed and paper.daily_date and paper.daily_date < topic.added_at.date():
+        return (f"Not posted: it was a Daily Paper of {paper.daily_date:%Y-%m-%d}, before topic {topic.number} "
+                f"was added on {topic.added_at:%Y-%m-%d}, and is no longer in the lists Paperboy reads.")
+    if not listed:
+        read = max((at for at in facts.lists.values() if at), default=None)
+        return (f"Not queued: it is not in the lists as Paperboy last read them ({when(read)}); if it joins "
+                "them, the next poll queues it.")
+    return f"Not handled yet: the next poll queues it (last successful poll {when(facts.last_poll)})."
 
 
 def _seen(facts: WhyFacts) -> list[str]:

@@ -7,7 +7,8 @@ delivery results.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+import re
+from datetime import datetime, timezone
 
 import pytest
 
@@ -250,3 +251,59 @@ async def test_a_post_on_discord_links_to_its_message(core, fake_hf, clock):  # 
     body = await why(chat, paper_id)
     assert "as a realtime post of its own: https://discord.com/channels/team/general/m1" in body
     assert discord.message_link(ChannelRef("discord", "dm", "55"), "66") == "https://discord.com/channels/@me/55/66"
+
+
+async def test_a_new_topic_waits_for_its_baseline(posting, core, fake_hf, clock):
+    await posting.push("trending")  # the lists as Paperboy last read them
+    paper_id = add(fake_hf, clock, 170)
+    down = {"on": True}
+    fake_hf.fail_next(*["500"] * 30, when=lambda request: down["on"])
+    await posting.push("subscribe zorblax")  # the lists cannot be read: the baseline waits for a poll
+    down["on"] = False
+    body = await why(posting, paper_id)
+    assert "Matches topic 1 “zorblax”" in body and "Topic 1 is new: its baseline" in body
+
+
+async def test_listed_and_matched_but_not_polled_yet(posting, core, fake_hf, clock):
+    await subscribed(posting, core)
+    polled = clock()
+    paper_id = add(fake_hf, clock, 171)
+    assert "Not queued: it is not in the lists as Paperboy last read them" in await why(posting, paper_id)
+    clock.advance(minutes=10)
+    await posting.push("trending")  # the look-up reads the list again, and keeps it; the poller has not run
+    body = await why(posting, paper_id)
+    assert "Seen: in Hugging Face's trending list now" in body
+    assert f"Not handled yet: the next poll queues it (last successful poll {polled:%Y-%m-%d %H:%M} UTC)" in body
+
+
+async def test_picks_and_the_weekly_leaderboard_are_how_it_was_posted(posting, core, fake_hf, clock):
+    clock.now = datetime(2026, 12, 7, 6, 0, tzinfo=timezone.utc)  # a Monday
+    await subscribed(posting, core, "nothing-matches-this")
+    await posting.push("picks 1")
+    await posting.push("leaderboard weekly mon 10:00 UTC")
+    paper_id = add(fake_hf, clock, 172, upvotes=5000)  # the best candidate by upvotes
+    await core.poller.poll_once()
+    clock.now = datetime(2026, 12, 7, 9, 1, tzinfo=timezone.utc)
+    await core.poller.poll_once()
+    await posting.push(f"vote {paper_id}")
+    clock.now = datetime(2026, 12, 7, 10, 1, tzinfo=timezone.utc)
+    await core.poller.poll_once()
+    body = await why(posting, paper_id)
+    assert "Picked for this channel by its interest." in body
+    assert "Posted here 2026-12-07 09:01 UTC as one of the day's picks." in body
+    assert "Also in the weekly leaderboard posted 2026-12-07 10:01 UTC." in body
+    assert "Rank: 1 of " in body  # picks on: its rank among the candidates now
+
+
+async def test_a_trained_channel_gives_the_score(posting, core, fake_hf, clock):
+    await subscribed(posting, core)
+    await posting.push("rank interest")
+    liked = [add(fake_hf, clock, n) for n in (180, 181, 182)]
+    await core.poller.poll_once()
+    for paper_id in liked:
+        await posting.push(f"vote {paper_id}")
+    fake_hf.add(make_item(183, "Zorblax ranking again", "A study of ranking.", daily=clock().date(),
+                          paper_id="2411.00183"))
+    body = await why(posting, "2411.00183")
+    assert re.search(r"Rank: \d+ of \d+ among this channel's candidates now, score -?\d+\.\d{3} by its interest "
+                     r"model\.", body), body
