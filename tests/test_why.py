@@ -307,3 +307,13 @@ async def test_a_trained_channel_gives_the_score(posting, core, fake_hf, clock):
     body = await why(posting, "2411.00183")
     assert re.search(r"Rank: \d+ of \d+ among this channel's candidates now, score -?\d+\.\d{3} by its interest "
                      r"model\.", body), body
+
+
+async def test_a_removed_topic_is_named_as_such(posting, core, fake_hf, clock):
+    await subscribed(posting, core)
+    paper_id = add(fake_hf, clock, 190)
+    await core.poller.poll_once()
+    await posting.push("unsubscribe 1")
+    body = await why(posting, paper_id)
+    assert f"Matched a topic since removed on {clock():%Y-%m-%d}: zorblax in title" in body
+    assert "as a realtime post of its own" in body and "Picked" not in body
