@@ -317,3 +317,13 @@ async def test_a_removed_topic_is_named_as_such(posting, core, fake_hf, clock):
     body = await why(posting, paper_id)
     assert f"Matched a topic since removed on {clock():%Y-%m-%d}: zorblax in title" in body
     assert "as a realtime post of its own" in body and "Picked" not in body
+
+
+async def test_a_post_being_sent(posting, core, fake_hf, clock):
+    await subscribed(posting, core)
+    paper_id = add(fake_hf, clock, 191)
+    await core.poller.poll_once(deliver=False)
+    (entry,) = await core.store.due_outbox(now=clock())
+    assert await core.store.claim_outbox(entry.id)  # handed to the platform, not settled (as after a crash)
+    body = await why(posting, paper_id)
+    assert "Queued: being sent since" in body and "checks the channel before sending it again" in body
