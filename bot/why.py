@@ -135,9 +135,9 @@ def _skipped(facts: WhyFacts, row: Delivery) -> str:
     digest = min((e for e in facts.recent if e.kind == "digest" and not e.tag.startswith("picks:")
                   and e.created_at and row.created_at and e.created_at >= row.created_at),
                  key=lambda e: e.id, default=None)
-    top = facts.channel.top_n if facts.channel else None
+    top = f"top {facts.channel.top_n}" if facts.channel else "top papers"
     at = f" of {digest.created_at:%Y-%m-%d}" if digest else ""
-    return (f"Held: left out of the digest{at}, which takes only the top {top} of what waited for it; "
+    return (f"Held: left out of the digest{at}, which takes only the {top} of what waited for it; "
             "a paper left out is not posted later.")
 
 
@@ -179,7 +179,8 @@ def _leaderboards(facts: WhyFacts) -> list[str]:
 
 def _standing(standing: Standing) -> str:
     if standing.score is None:
-        return f"Rank: {standing.rank} of {standing.of} among this channel's candidates now. {standing.cold or ''}"
+        place = f"Rank: {standing.rank} of {standing.of} among this channel's candidates now."
+        return f"{place} {standing.cold}" if standing.cold else place
     return (f"Rank: {standing.rank} of {standing.of} among this channel's candidates now, score "
             f"{standing.score:.3f} by its interest model.")
 
