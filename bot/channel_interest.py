@@ -96,6 +96,23 @@ class Interest:
         candidates = [p for p in everything if p.id not in known]
         return await self.order(channel, candidates, signalled=signalled, reader=reader, background=everything)
 
+    async def standing(self, channel: Channel, paper: Paper) -> tuple[int, int, float | None, str | None]:
+        """Where *paper* ranks among the channel's candidates now, as `rank` would put it, even if the channel
+        has it: (rank from 1, of how many, the model's score or None while ranked by upvotes, cold-start line)."""
+        pool = await self.pool()
+        everything = pool.for_categories(await self.categories(channel))
+        signalled = await self.signalled(channel)
+        known = await self.store.ledger_paper_ids(channel.id) | {s.paper.id for s in signalled}
+        candidates = [p for p in everything if p.id not in known and p.id != paper.id] + [paper]
+        positives = sum(max(s.positive, 0) for s in signalled)
+        if positives < MIN_POSITIVES:
+            ranking = await self.order(channel, candidates, signalled=signalled)
+            place = next(n for n, (p, _) in enumerate(ranking.papers, 1) if p.id == paper.id)
+            return place, len(candidates), None, ranking.cold
+        ranked = await asyncio.to_thread(self._rank, channel.id, signalled, everything or candidates, candidates)
+        place, found = next((n, r) for n, r in enumerate(ranked, 1) if r.paper.id == paper.id)
+        return place, len(candidates), found.score, None
+
     async def order(self, channel: Channel, candidates: Sequence[Paper], *,
                     signalled: Sequence[Signalled] | None = None, reader: Reader | None = None,
                     background: Sequence[Paper] = ()) -> Ranking:

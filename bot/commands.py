@@ -65,7 +65,8 @@ class CommandSpec:
 
 
 FAMILIES = {"interest": "what this channel likes: 👍, 👎, recommend, picks, rank, forget me",
-            "reading": "your reading list (save, unsave, saved) and Atom feeds for Zotero and feed readers"}
+            "reading": "your reading list (save, unsave, saved) and Atom feeds for Zotero and feed readers",
+            "activity": "what Paperboy did here: why a paper was or was not posted, the last deliveries, status"}
 """Families of commands, by name, with a one-line description."""
 
 
@@ -164,7 +165,13 @@ COMMANDS: dict[str, CommandSpec] = {
                               choices=(*(str(n) for n in range(1, 11)), "off")),)),
         CommandSpec("resume", "resume", "turn a paused channel back on", manages=True),
         CommandSpec("settings", "settings", "this channel's delivery settings", private=True),
-        CommandSpec("status", "status", "poller health: last poll, errors, paused channels", private=True),
+        CommandSpec("status", "status", "poller health: last poll, errors, paused channels", private=True,
+                    family="activity"),
+        CommandSpec("why", "why <arXiv id or URL>", "why a paper was or was not posted in this channel",
+                    needs_network=True, private=True, family="activity", args=(_PAPER,)),
+        CommandSpec("log", "log [n]", "this channel's last deliveries and failures, newest first",
+                    private=True, family="activity",
+                    args=(Arg("count", INT, "how many entries (1-50)", low=1, high=50),)),
     )
 }
 
@@ -202,5 +209,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "resume": ("resume",),
     "settings": ("settings",),
     "status": ("status",),
+    "why": ("why 2403.10005", "why https://huggingface.co/papers/2403.10005"),
+    "log": ("log", "log 30"),
 }
 """Lines that work as written, for ``help <command>`` (a test runs every one)."""

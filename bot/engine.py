@@ -21,6 +21,7 @@ from bot.commands import COMMANDS, CommandSpec
 from bot.delivery import BUTTONS, Adapter
 from bot.feeds import FeedLinks, Feeds
 from bot.help import help_reply
+from bot.history import History
 from bot.ids import paper_id_in
 from bot.leaderboard import Leaderboard
 from bot.lookup_commands import LookupCommands
@@ -99,6 +100,8 @@ class Engine:
         self.picks = Picks(store=store, clock=self.clock, interest=self.interest)
         self.feeds = Feeds(store=store, clock=self.clock, links=feed_links)
         """`feed`, and the feeds themselves (None links: PAPERBOY_FEED_URL is not set)."""
+        self.history = History(store=store, clock=self.clock, pages=self.pages, interest=self.interest,
+                               look_up=self.lookups.look_up, links=self.platforms.message_link)
         self.handlers: dict[str, Handler] = self._handlers()
         """Each command's handler by the command's name (`COMMANDS`' keys, exactly)."""
         if unhandled := sorted(set(COMMANDS) - set(self.handlers)):
@@ -140,6 +143,8 @@ class Engine:
             "resume": channels.resume,
             "settings": channels.settings,
             "status": channels.status,
+            "why": self.history.why,
+            "log": self.history.log,
         }
 
     async def handle(self, command: Command) -> Reply:
@@ -236,7 +241,7 @@ class Engine:
         page = self.pages.more(command)
         if page is None:
             return Reply(Text("Nothing more to show: 'more' continues the last list you asked for "
-                              "(trending, today, search, preview, subscribe or saved)."), private=True)
+                              "(trending, today, search, preview, subscribe, saved or log)."), private=True)
         return Reply(page, private=private)
 
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Callable
 
 from bot.channels import ChannelRef, Command
-from bot.replies import PaperCard, PaperList
+from bot.replies import PaperCard, PaperList, Text
 
 PAGE = 10
 """Papers in one reply; the rest wait for `more`."""
@@ -24,6 +24,8 @@ class _Waiting:
     shown: int
     at: datetime
     private: bool = False
+    lines: tuple[str, ...] = ()
+    """A list of text lines (`log`) rather than of papers."""
 
 
 class Pages:
@@ -47,12 +49,23 @@ class Pages:
                 self._waiting.popitem(last=False)
         return _page(title, cards, 0, size, note=note, empty=empty)
 
+    def first_lines(self, command: Command, title: str, lines: tuple[str, ...], *, empty: str,
+                    private: bool = False) -> Text:
+        """Return the first page of *lines* (a list that is not papers, such as `log`); `more` continues it."""
+        key = (command.channel, command.caller.id)
+        self._waiting.pop(key, None)
+        if len(lines) > PAGE:
+            self._waiting[key] = _Waiting(title, (), PAGE, self.clock(), private, lines)
+            while len(self._waiting) > MAX_WAITING:
+                self._waiting.popitem(last=False)
+        return _text_page(title, lines, 0, empty=empty)
+
     def is_private(self, command: Command) -> bool:
         """Say whether the list waiting for this caller's `more` is theirs alone."""
         waiting = self._waiting.get((command.channel, command.caller.id))
         return waiting is not None and waiting.private
 
-    def more(self, command: Command) -> PaperList | None:
+    def more(self, command: Command) -> PaperList | Text | None:
         """Return this caller's next page, or None when nothing is waiting."""
         key = (command.channel, command.caller.id)
         waiting = self._waiting.get(key)
@@ -63,8 +76,10 @@ class Pages:
         waiting.shown += PAGE
         waiting.at = self.clock()
         self._waiting.move_to_end(key)
-        if waiting.shown >= len(waiting.cards):
+        if waiting.shown >= len(waiting.cards or waiting.lines):
             del self._waiting[key]
+        if waiting.lines:
+            return _text_page(waiting.title, waiting.lines, start)
         return _page(waiting.title, waiting.cards, start, PAGE)
 
 
@@ -82,6 +97,18 @@ def _page(title: str, cards: tuple[PaperCard, ...], start: int, size: int, *, no
         return PaperList(title, shown, note=note, empty=empty)
     hint = f"type 'more' for the next {min(PAGE, left)}" if left else "that is all"
     return PaperList(title, shown, note=_joined(note, hint), empty=empty, start=start + 1)
+
+
+def _text_page(title: str, lines: tuple[str, ...], start: int, *, empty: str = "Nothing yet.") -> Text:
+    if not lines:
+        return Text(empty, title=title)
+    shown = lines[start:start + PAGE]
+    end = start + len(shown)
+    left = len(lines) - end
+    body = list(shown)
+    if start or left:
+        body.append(f"Type 'more' for the next {min(PAGE, left)}." if left else "That is all.")
+    return Text("\n".join(body), title=f"{title} ({start + 1}–{end} of {len(lines)})")
 
 
 def _joined(note: str | None, hint: str) -> str:

@@ -20,6 +20,7 @@ from pydantic_settings import BaseSettings
 
 if TYPE_CHECKING:
     from bot.app import Core
+    from bot.channels import ChannelRef
     from bot.delivery import Adapter, CommandEngine
     from bot.doctor import Finding
 
@@ -109,6 +110,12 @@ class Platforms(dict[str, "Adapter"]):
         """What the platform's adapter has of buttons, threads and files (nothing when it is not running)."""
         adapter = self.get(platform)
         return adapter.capabilities if adapter is not None else frozenset()
+
+    def message_link(self, channel: ChannelRef, message_ref: str) -> str | None:
+        """A link to the message *message_ref* in *channel*, from adapters that can make one (optional
+        ``message_link(channel, message_ref)``); None otherwise."""
+        link = getattr(self.get(channel.platform), "message_link", None)
+        return link(channel, message_ref) if link is not None else None
 
 
 def configured(settings: Any) -> list[Platform]:

@@ -231,6 +231,20 @@ class FeedStore(Protocol):
         ...
 
 
+class HistoryStore(Protocol):
+    """What `why` and `log` read of one channel's ledger and outbox (read only)."""
+
+    async def ledger_row(self, channel_id: int, paper_id: str) -> Delivery | None:
+        """The channel's ledger row for *paper_id*, or None when it never had one."""
+        ...
+    async def paper_outbox(self, channel_id: int, paper_id: str) -> list[OutboxEntry]:
+        """The channel's outbox entries that show *paper_id* (posts, digests, roll-ups, edits), oldest first."""
+        ...
+    async def recent_outbox(self, channel_id: int, *, limit: int) -> list[OutboxEntry]:
+        """The channel's *limit* latest outbox entries, newest first."""
+        ...
+
+
 class StateStore(Protocol):
     """Small named values: the poll's last run, its last error."""
 
@@ -240,7 +254,7 @@ class StateStore(Protocol):
 
 @runtime_checkable
 class Store(ChannelStore, PaperStore, LedgerStore, InstallationStore, CommunityStore, FeedStore, StateStore,
-            Protocol):
+            HistoryStore, Protocol):
     """Everything the core keeps, and the database's own health and coordination."""
 
     @property

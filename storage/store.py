@@ -15,6 +15,7 @@ from storage.channels import ChannelQueries
 from storage.community import CommunityQueries
 from storage.deliveries import DeliveryQueries
 from storage.feeds import FeedQueries
+from storage.history import HistoryQueries
 from storage.installations import InstallationQueries
 from storage.legacy_slack import LegacySlackQueries
 from storage.outbox import OutboxQueries
@@ -24,7 +25,8 @@ from storage.signals import SignalQueries
 
 
 class Store(PaperQueries, ChannelQueries, DeliveryQueries, OutboxQueries, InstallationQueries, LegacySlackQueries,
-            CommunityQueries, SignalQueries, BulkEnqueueQueries, FeedQueries):
+            CommunityQueries, SignalQueries, BulkEnqueueQueries, FeedQueries,
+            HistoryQueries):
     """Paperboy's SQLite database: papers, channels and topics, the delivery ledger, small state.
 
     Open it with ``await Store.open(path)`` (or ``async with await Store.open(path) as store``);

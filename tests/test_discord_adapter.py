@@ -187,6 +187,7 @@ async def test_every_subcommand_answers_in_time_with_the_right_visibility(bot, f
         ("downvote", {"paper": seed_id(2)}, True), ("recommend", {"count": 3}, False),
         ("forget", {"what": "me"}, True), ("rank", {"order": "interest"}, False), ("picks", {"count": "3"}, False),
         ("feed", None, True),
+        ("why", {"paper": seed_id(0)}, True), ("log", {"count": 20}, True),
     ]
     assert {name for name, _, _ in cases} == set(COMMANDS)
     for name, options, private in cases:

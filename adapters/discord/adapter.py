@@ -230,6 +230,11 @@ class DiscordAdapter:
             return delivery.result_for_error(error)
         return DeliveryResult(DeliveryStatus.SENT, message_ref=str(sent.id))
 
+    def message_link(self, channel: ChannelRef, message_ref: str) -> str:
+        """Return the link Discord's "Copy Message Link" gives for *message_ref* (`why` shows it)."""
+        where = "@me" if channel.workspace == DM_WORKSPACE else channel.workspace
+        return f"https://discord.com/channels/{where}/{channel.channel}/{message_ref}"
+
     async def find_post(self, channel: ChannelRef, post: Post) -> str | None:
         """Return the id of Paperboy's own recent message showing *post* in *channel*, or None.
 

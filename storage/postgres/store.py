@@ -19,6 +19,7 @@ from storage.postgres.community import CommunityQueries
 from storage.postgres.connection import create_pool, storage_reason, unreachable
 from storage.postgres.coordination import CLAIM_LEASE, Coordination
 from storage.postgres.feeds import FeedQueries
+from storage.postgres.history import HistoryQueries
 from storage.postgres.installations import InstallationQueries
 from storage.postgres.ledger import LedgerQueries
 from storage.postgres.outbox import OutboxQueries
@@ -27,7 +28,8 @@ from storage.postgres.signals import SignalQueries
 
 
 class PostgresStore(PaperQueries, ChannelQueries, LedgerQueries, OutboxQueries, InstallationQueries, CommunityQueries,
-                    SignalQueries, Coordination, BulkEnqueueQueries, FeedQueries):
+                    SignalQueries, Coordination, BulkEnqueueQueries, FeedQueries,
+                    HistoryQueries):
     """Paperboy's Postgres database. Open it with ``await PostgresStore.open(url)``.
 
     Methods borrow connections from a pool; one more connection, kept for the store's life,
