@@ -156,18 +156,24 @@ def move_files(root: Path, dry: bool) -> list[str]:
         package = root / "bot" / group
         for entry in entries:
             old, _, new = entry.partition("=")
-            source = root / "bot" / old
-            source = source if source.is_dir() else source.with_suffix(".py")
-            target = package / (new or old)
-            move(root, source, target if source.is_dir() else target.with_suffix(".py"), dry, done)
+            source, target = _source(root / "bot" / old), package / (new or old)
+            if source.suffix == ".py":
+                target = target.with_suffix(".py")
+            if source.suffix == ".py" or old not in BOT_GROUPS:  # bot/delivery/ is the new folder, not the old file
+                move(root, source, target, dry, done)
         write_new(root, package / "__init__.py", f'"""{doc}"""\n', dry, done)
     sqlite = root / "storage" / "sqlite"
     for name in SQLITE_FILES:
-        source = root / "storage" / name
-        source = source if source.is_dir() else source.with_suffix(".py")
-        move(root, source, sqlite / (source.name), dry, done)
+        source = _source(root / "storage" / name)
+        if name != "__init__" or "open_store" in _top_level_names(source.read_text(encoding="utf-8")):
+            move(root, source, sqlite / source.name, dry, done)  # (the new storage/__init__.py is not SQLite's)
     write_new(root, root / "storage" / "__init__.py", STORAGE_INIT, dry, done)
     return done
+
+
+def _source(path: Path) -> Path:
+    """A mapped name's file (``x.py``) or, when there is none, its folder (a package, or migrations)."""
+    return path.with_suffix(".py") if path.with_suffix(".py").exists() or not path.is_dir() else path
 
 
 def leftovers(root: Path) -> list[str]:
@@ -225,8 +231,9 @@ def rewrite_python(text: str, path: Path, root: Path, exports: set[str]) -> tupl
         else:
             replacement = _rewrite_import_from(node, lines, package, exports)
         if replacement is not None:
-            if any("#" in line for line in lines[node.lineno - 1:node.end_lineno]) and "\n" in replacement.strip():
-                notes.append(f"NOTE {path.relative_to(root)}:{node.lineno}: an import split in two lost its comment")
+            comment = re.search(r"\s+#.*", "".join(lines[node.lineno - 1:node.end_lineno]))
+            if comment and "#" not in replacement:  # a statement written anew: each line keeps its `# noqa`
+                replacement = "".join(line + comment.group(0) + "\n" for line in replacement.splitlines())
             lines[node.lineno - 1:node.end_lineno] = [replacement]
     return "".join(lines), notes
 
