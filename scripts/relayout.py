@@ -242,19 +242,22 @@ def _rewrite_tokens(text: str, exports: set[str], *, code_roots: set[str]) -> st
     """Apply `rewrite_text` to every string and comment; to code too where ``import bot.x`` binds ``bot``."""
     edits: list[tuple[int, int, str]] = []
     offsets = _line_offsets(text)
-    previous = ""
+    previous, in_import = "", False
     for token in tokenize.generate_tokens(io.StringIO(text).readline):
         start = offsets[token.start[0] - 1] + token.start[1]
         end = offsets[token.end[0] - 1] + token.end[1]
+        if token.type == tokenize.NAME and token.string in ("import", "from") and previous in ("", ";", ":"):
+            in_import = True  # import statements are rewritten whole, by `_rewrite_import` and `_rewrite_import_from`
         if token.type in (tokenize.STRING, tokenize.COMMENT):
             new = rewrite_text(token.string, exports)
-        elif (token.type == tokenize.NAME and token.string in code_roots
-              and previous not in (".", "from", "import", "as", ",")):  # import statements: see `_rewrite_imports`
+        elif token.type == tokenize.NAME and token.string in code_roots and previous != "." and not in_import:
             chunk = re.match(r"\w+(?:\.\w+)*", text[start:]).group(0)
             new, end = map_module(chunk, exports), start + len(chunk)
         else:
             new = None
-        if token.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT):
+        if token.type == tokenize.NEWLINE:
+            previous, in_import = "", False
+        elif token.type not in (tokenize.NL, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT):
             previous = token.string
         if new is not None and new != text[start:end]:
             edits.append((start, end, new))
