@@ -22,20 +22,24 @@ import tokenize
 from pathlib import Path
 
 # -- the mapping ---------------------------------------------------------------------------------------------
-# Each group is a folder of bot/ and what it holds; each entry is "old name" or "old name=new name".
+# Each group is a folder of bot/ and what it holds; each entry is "old name" or "old name=new name". Names
+# that do not exist are skipped: some are files other branches add (planning, lookups, why, feeds...).
 BOT_GROUPS: dict[str, tuple[str, list[str]]] = {
     "model": ("What Paperboy talks about: papers and their ids, channel refs and commands, replies, actions, rows.",
               ["paper", "ids", "rows", "actions", "replies", "channels", "usage", "wording"]),
     "ports": ("The contracts the core keeps with the outside: a chat platform's adapter and plugin, and storage.",
               ["delivery=adapter", "platforms", "store", "store_errors"]),
     "sources": ("Where papers come from: Hugging Face (its lists and API) and arXiv (its API and category feeds).",
-                ["arxiv_feeds", "lists"]),
+                ["arxiv_feeds", "lists", "lookups"]),
+    "topics": ("Topic queries: parsing, filters, and the index that matches papers to channels' topics.",
+               ["active_topics=active"]),
     "commands": ("What people ask: the command table, the engine that answers, and one module per command family.",
                  ["engine", "commands=registry", "channel_commands=channel", "help", "paging", "answers",
                   "leaderboard", "reading_list", "bibtex", "similar", "recommend", "picks", "signals", "periods",
-                  "preview"]),
+                  "preview", "lookup_commands=lookup", "history", "why", "feeds"]),
     "delivery": ("What channels get and when: the poller, the outbox worker, batching, pacing, digest schedules.",
-                 ["poller", "worker", "batching", "pacing", "schedule", "timezones", "dry_run"]),
+                 ["poller", "planning", "worker", "recovery", "batching", "pacing", "schedule", "timezones",
+                  "dry_run", "atom", "feed_server"]),
     "ranking": ("What a channel likes: its interest model learnt from 👍, saves and 👎, and papers ranked by it.",
                 ["interest", "channel_interest"]),
     "runtime": ("Running Paperboy: wiring, the command line, settings, logs, health, metrics and doctor.",
@@ -47,7 +51,7 @@ BOT_STAYS = {"__init__", "__main__"}
 
 SQLITE_FILES = ["__init__", "bulk_enqueue", "channels", "community", "connection", "db", "deliveries",
                 "installations", "legacy_slack", "outbox", "papers", "portable", "process_lock", "signals", "store",
-                "versions", "migrations"]
+                "versions", "history", "feeds", "migrations"]
 """What of storage/ is SQLite's (``migrations`` is its folder of .sql files); it moves to storage/sqlite/."""
 STORAGE_SHARED = {"schema", "postgres", "sqlite"}
 """What stays in storage/, shared by both backends (or a backend's own package)."""
