@@ -50,7 +50,7 @@ class WorkspaceClients:
         self._tokens: dict[str, tuple[str, float]] = {}
         """Workspace → (bot token, until when on `clock`): read from the installation store at most every 30 s."""
         self._session: aiohttp.ClientSession | None = None
-        """The one HTTP session (and connection pool) of every Web API client, from `open_session` to `close_session`."""
+        """The one HTTP session (and connection pool) of every client, from `open_session` to `close_session`."""
 
     def open_session(self) -> None:
         """Give every Web API client one shared HTTP session, so calls reuse their connections to Slack.
