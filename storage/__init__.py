@@ -13,7 +13,8 @@ from bot.rows import Channel, Delivery, Topic
 from bot.store_errors import (
     CorruptDatabase, DatabaseInUse, ReadOnlyDatabase, SchemaTooNewError, UnusableDatabase,
 )
-from storage.db import latest_version, migrate, storage_reason
+from storage.db import storage_reason
+from storage.versions import latest_version, migrate
 from storage.papers import MAX_SEARCH_TERMS, SearchTooBroad
 from storage.store import Store
 

@@ -1,19 +1,16 @@
-"""Open the SQLite database, run the numbered migrations, share its connections safely, and report trouble."""
+"""The base of SQLite's query classes: share the connections safely, and report trouble; times as text."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import os
-import re
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from functools import lru_cache
-from importlib.resources import files
 from typing import Any
 
 import aiosqlite
@@ -22,196 +19,9 @@ from bot.store_errors import (  # noqa: F401  (re-exported: storage.db names the
     CorruptDatabase, DatabaseInUse, ReadOnlyDatabase, SchemaTooNewError, StorageLost, StorageUnavailable,
     UnusableDatabase,
 )
+from storage.connection import Reader, close_connection, primary_code
 
 log = logging.getLogger(__name__)
-
-_MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
-
-
-@dataclass(frozen=True, slots=True)
-class Migration:
-    """One numbered ``.sql`` file from a backend's ``migrations`` folder."""
-
-    version: int
-    name: str
-    sql: str
-
-
-def read_migrations(package: str) -> tuple[Migration, ...]:
-    """Return the migrations shipped in *package*'s ``migrations`` folder in order, checking they are numbered 1..n."""
-    found = []
-    for entry in files(package).joinpath("migrations").iterdir():
-        match = _MIGRATION_NAME.match(entry.name)
-        if match:
-            found.append(Migration(int(match.group(1)), entry.name, entry.read_text(encoding="utf-8")))
-    found.sort(key=lambda m: m.version)
-    if [m.version for m in found] != list(range(1, len(found) + 1)):
-        raise RuntimeError(f"{package} migrations are not numbered 1..n: {[m.name for m in found]}")
-    return tuple(found)
-
-
-@lru_cache(maxsize=1)
-def migrations() -> tuple[Migration, ...]:
-    """Return SQLite's migrations (``storage/migrations``) in order."""
-    return read_migrations(__package__)
-
-
-def latest_version() -> int:
-    """Return the schema version this code knows, the number of the last migration."""
-    return migrations()[-1].version
-
-
-async def schema_version(conn: aiosqlite.Connection) -> int:
-    """Return the database's ``PRAGMA user_version``."""
-    async with conn.execute("PRAGMA user_version") as cursor:
-        row = await cursor.fetchone()
-    return int(row[0])
-
-
-async def migrate(conn: aiosqlite.Connection, *, target: int | None = None) -> int:
-    """Apply every migration above the database's version up to *target* (default: the latest).
-
-    Each migration and its ``user_version`` bump run in one transaction, so a failed
-    migration leaves the database exactly as it was. Returns the version reached.
-    """
-    known = latest_version()
-    target = known if target is None else target
-    current = await schema_version(conn)
-    if current > known:
-        raise SchemaTooNewError(
-            f"the database is at schema version {current}, but this Paperboy only knows versions up to "
-            f"{known}; run a newer Paperboy or restore a backup"
-        )
-    if not 0 <= target <= known:
-        raise ValueError(f"target version must be between 0 and {known}, not {target}")
-    if target < current:
-        raise ValueError(f"cannot migrate down from version {current} to {target}")
-    for migration in migrations()[current:target]:
-        # executescript commits anything pending first and runs the script as written, so the
-        # explicit BEGIN/COMMIT make the migration and its version bump one transaction.
-        script = f"BEGIN;\n{migration.sql}\n;PRAGMA user_version = {migration.version};\nCOMMIT;"
-        try:
-            await conn.executescript(script)
-        except BaseException:
-            if conn.in_transaction:
-                await conn.rollback()
-            raise
-    return target
-
-
-def pending_names(known: Sequence[Migration], current: int) -> list[str]:
-    """Return the names of the *known* migrations above version *current*; `SchemaTooNewError` past them all."""
-    if current > len(known):
-        raise SchemaTooNewError(
-            f"the database is at schema version {current}, but this Paperboy only knows versions up to "
-            f"{len(known)}; run a newer Paperboy or restore a backup"
-        )
-    return [m.name for m in known[current:]]
-
-
-DEFAULT_BUSY_TIMEOUT = 5.0
-"""Seconds a write waits for another program's write lock before giving up (`StorageUnavailable`)."""
-
-
-
-
-
-async def connect(
-    path: str | os.PathLike[str], *, target: int | None = None, busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
-    check: bool = True, apply_migrations: bool = True,
-) -> aiosqlite.Connection:
-    """Open (creating if needed) the database at *path* in WAL mode with foreign keys on, and migrate it.
-
-    With *check* (the default), a database that is damaged or cannot be written is refused
-    before anything is migrated: `CorruptDatabase` or `ReadOnlyDatabase`. Without
-    *apply_migrations*, the schema is left as it is (`paperboy doctor` only looks).
-    """
-    conn = await aiosqlite.connect(os.fspath(path))
-    try:
-        conn.row_factory = sqlite3.Row
-        try:
-            # WAL lets readers (a backup, sqlite3 on the command line) work while the bot writes.
-            await conn.execute("PRAGMA journal_mode = WAL")
-            await conn.execute("PRAGMA synchronous = NORMAL")
-            await conn.execute("PRAGMA foreign_keys = ON")
-            await conn.execute(f"PRAGMA busy_timeout = {_milliseconds(busy_timeout)}")
-            if check:
-                await _check_intact(conn)
-                await _check_writable(conn)
-        except sqlite3.DatabaseError as error:
-            if _primary_code(error) in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
-                raise CorruptDatabase(_corrupt_reason(str(error))) from None
-            raise
-        if apply_migrations:
-            await migrate(conn, target=target)
-    except BaseException:
-        await close_connection(conn)
-        raise
-    return conn
-
-
-async def connect_reader(path: str | os.PathLike[str], *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT
-                         ) -> aiosqlite.Connection:
-    """Open a second, read-only connection to the (already migrated) database at *path*.
-
-    In WAL mode it reads the last committed state while the main connection writes.
-    """
-    conn = await aiosqlite.connect(os.fspath(path))
-    try:
-        conn.row_factory = sqlite3.Row
-        await conn.execute("PRAGMA query_only = ON")
-        await conn.execute(f"PRAGMA busy_timeout = {_milliseconds(busy_timeout)}")
-    except BaseException:
-        await close_connection(conn)
-        raise
-    return conn
-
-
-def _milliseconds(seconds: float) -> int:
-    return max(0, round(seconds * 1000))
-
-
-def _primary_code(error: sqlite3.Error) -> int | None:
-    code = getattr(error, "sqlite_errorcode", None)
-    return None if code is None else code & 0xFF
-
-
-def _corrupt_reason(text: str) -> str:
-    text = " ".join(text.split())
-    if "not a database" in text:
-        return "it is not an SQLite database"
-    return f"it is damaged: {text[:200]}"
-
-
-async def _check_intact(conn: aiosqlite.Connection) -> None:
-    """Raise `CorruptDatabase` unless ``PRAGMA quick_check`` says ``ok`` (O(size), well under a second for 100 MB)."""
-    rows = await conn.execute_fetchall("PRAGMA quick_check(1)")
-    found = [str(row[0]) for row in rows]
-    if found != ["ok"]:
-        raise CorruptDatabase(_corrupt_reason("quick_check found " + "; ".join(found)))
-
-
-async def _check_writable(conn: aiosqlite.Connection) -> None:
-    """Raise `ReadOnlyDatabase` when SQLite opened the file read-only.
-
-    SQLite falls back to read-only when it cannot open the file for writing (permission bits,
-    an immutable file, a read-only mount), and then fails at the first write. A write that is
-    rolled back at once finds out without changing anything; a write lock held by another
-    program is no reason to refuse (the writes wait or fail as `StorageUnavailable` later).
-    """
-    version = await schema_version(conn)
-    try:
-        await conn.execute("BEGIN IMMEDIATE")
-        await conn.execute(f"PRAGMA user_version = {version}")
-    except sqlite3.OperationalError as error:
-        code = _primary_code(error)
-        if code == sqlite3.SQLITE_READONLY:
-            raise ReadOnlyDatabase("SQLite can only read it") from None
-        if code not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
-            raise
-    finally:
-        if conn.in_transaction:
-            await conn.rollback()
 
 
 def to_db(moment: datetime | None) -> str | None:
@@ -247,19 +57,17 @@ _REASONS = {
 
 Any other error (a constraint, bad SQL) is a bug and goes up as it is.
 """
-PROGRESS_STEPS = 1000
-"""SQLite virtual-machine steps between two looks at a read's time budget (a few milliseconds)."""
 
 
 def storage_reason(error: sqlite3.Error) -> str | None:
     """Return the short reason for `StorageUnavailable` if *error* means the database is in trouble, else None."""
-    code = _primary_code(error)
+    code = primary_code(error)
     return None if code is None else _REASONS.get(code)
 
 
 def is_interrupted(error: BaseException) -> bool:
     """Say whether *error* is a read stopped for going over its time budget."""
-    return isinstance(error, sqlite3.OperationalError) and _primary_code(error) == sqlite3.SQLITE_INTERRUPT
+    return isinstance(error, sqlite3.OperationalError) and primary_code(error) == sqlite3.SQLITE_INTERRUPT
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,34 +75,6 @@ class _Trouble:
     writes: bool
     since: datetime
     reason: str
-
-
-class _Budget:
-    """A read connection's progress handler: asks SQLite to stop once the current read is past its deadline."""
-
-    __slots__ = ("deadline",)
-
-    def __init__(self) -> None:
-        self.deadline: float | None = None
-
-    def __call__(self) -> int:
-        deadline = self.deadline
-        return 1 if deadline is not None and time.monotonic() > deadline else 0
-
-
-@dataclass(frozen=True, slots=True)
-class Reader:
-    """A read-only connection and the budget its progress handler enforces."""
-
-    conn: aiosqlite.Connection
-    budget: _Budget
-
-    @classmethod
-    async def open(cls, path: str | os.PathLike[str], *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> Reader:
-        conn = await connect_reader(path, busy_timeout=busy_timeout)
-        budget = _Budget()
-        await conn.set_progress_handler(budget, PROGRESS_STEPS)
-        return cls(conn, budget)
 
 
 class _Pool:
@@ -524,14 +304,6 @@ class Queries:
                 await pool.close()
         async with self._lock:
             await close_connection(self._conn)
-
-
-async def close_connection(conn: aiosqlite.Connection) -> None:
-    """Close *conn* and wait for its worker thread to end, so nothing it logs comes after the caller's last word."""
-    await conn.close()
-    thread = getattr(conn, "_thread", None)  # aiosqlite's worker: it logs once more after the close returns
-    if thread is not None and thread.is_alive():
-        await asyncio.to_thread(thread.join, 2.0)
 
 
 def _utcnow() -> datetime:

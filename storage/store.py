@@ -9,7 +9,7 @@ from typing import Any
 
 import aiosqlite
 
-from storage import db, portable
+from storage import connection, portable, versions
 from storage.bulk_enqueue import BulkEnqueueQueries
 from storage.channels import ChannelQueries
 from storage.community import CommunityQueries
@@ -22,6 +22,7 @@ from storage.outbox import OutboxQueries
 from storage.papers import SEARCH_BUDGET, PaperQueries
 from storage.process_lock import ProcessLock
 from storage.signals import SignalQueries
+from storage.schema import pending_names
 
 
 class Store(PaperQueries, ChannelQueries, DeliveryQueries, OutboxQueries, InstallationQueries, LegacySlackQueries,
@@ -40,7 +41,7 @@ class Store(PaperQueries, ChannelQueries, DeliveryQueries, OutboxQueries, Instal
         cls,
         path: str | os.PathLike[str],
         *,
-        busy_timeout: float = db.DEFAULT_BUSY_TIMEOUT,
+        busy_timeout: float = connection.DEFAULT_BUSY_TIMEOUT,
         readers: int = 1,
         slow_readers: int = 2,
         search_budget: float = SEARCH_BUDGET,
@@ -65,22 +66,22 @@ class Store(PaperQueries, ChannelQueries, DeliveryQueries, OutboxQueries, Instal
         on_disk = location not in ("", ":memory:")
         lock = ProcessLock.take(location) if exclusive and on_disk else None
         try:
-            conn = await db.connect(location, busy_timeout=busy_timeout, apply_migrations=apply_migrations)
+            conn = await connection.connect(location, busy_timeout=busy_timeout, apply_migrations=apply_migrations)
         except BaseException:
             if lock is not None:
                 lock.release()
             raise
-        opened: list[db.Reader] = []
+        opened: list[connection.Reader] = []
         try:
             if on_disk:  # another connection to ":memory:" would be another, empty, database
                 for _ in range(readers + slow_readers):
-                    opened.append(await db.Reader.open(location, busy_timeout=busy_timeout))
+                    opened.append(await connection.Reader.open(location, busy_timeout=busy_timeout))
             store = cls(conn, path=location if on_disk else None, readers=opened[:readers],
                         slow_readers=opened[readers:])
         except BaseException:
             for reader in opened:
-                await db.close_connection(reader.conn)
-            await db.close_connection(conn)
+                await connection.close_connection(reader.conn)
+            await connection.close_connection(conn)
             if lock is not None:
                 lock.release()
             raise
@@ -134,11 +135,11 @@ class Store(PaperQueries, ChannelQueries, DeliveryQueries, OutboxQueries, Instal
     async def schema_version(self) -> int:
         """Return the database's schema version (its last applied migration)."""
         async with self._lock:
-            return await db.schema_version(self._conn)
+            return await versions.schema_version(self._conn)
 
     async def pending_migrations(self) -> list[str]:
         """Return the names of the migrations this Paperboy has that the database lacks; it changes nothing."""
-        return db.pending_names(db.migrations(), await self.schema_version())
+        return pending_names(versions.migrations(), await self.schema_version())
 
     async def get_state(self, key: str) -> str | None:
         """Return the value stored under *key* (last poll time, last error…), or None."""

@@ -203,22 +203,22 @@ async def test_a_bad_database_path_is_named(env, tmp_path, capsys):
 
 
 async def test_pending_migrations_are_named_and_not_applied(env, tmp_path, capsys):
-    from storage import db
+    from storage import connection, versions
 
     path = tmp_path / "paperboy.db"
-    conn = await db.connect(path, target=db.latest_version() - 2)
-    await db.close_connection(conn)
-    last_two = [m.name for m in db.migrations()[-2:]]
+    conn = await connection.connect(path, target=versions.latest_version() - 2)
+    await connection.close_connection(conn)
+    last_two = [m.name for m in versions.migrations()[-2:]]
 
     code, lines, _ = await doctor(capsys)
 
     assert code == 1
     assert lines["database"].startswith(f"✗ database: {path} lacks 2 migration(s) ({', '.join(last_two)})")
-    conn = await db.connect(path, apply_migrations=False)
+    conn = await connection.connect(path, apply_migrations=False)
     try:
-        assert await db.schema_version(conn) == db.latest_version() - 2, "doctor must not migrate"
+        assert await versions.schema_version(conn) == versions.latest_version() - 2, "doctor must not migrate"
     finally:
-        await db.close_connection(conn)
+        await connection.close_connection(conn)
 
 
 async def test_a_database_from_a_newer_paperboy_is_named(env, tmp_path, capsys):
@@ -237,7 +237,7 @@ async def test_a_database_from_a_newer_paperboy_is_named(env, tmp_path, capsys):
 
 
 async def test_an_empty_sqlite_file_passes_and_stays_empty(env, tmp_path, capsys):
-    from storage import db
+    from storage import connection, versions
 
     path = tmp_path / "paperboy.db"
     path.touch()  # an operator's empty file, or one a failed first start left
@@ -246,11 +246,11 @@ async def test_an_empty_sqlite_file_passes_and_stays_empty(env, tmp_path, capsys
 
     assert code == 0, lines
     assert lines["database"] == f"✓ database: {path} is empty; Paperboy creates its tables at first start"
-    conn = await db.connect(path, apply_migrations=False)
+    conn = await connection.connect(path, apply_migrations=False)
     try:
-        assert await db.schema_version(conn) == 0, "doctor must not migrate"
+        assert await versions.schema_version(conn) == 0, "doctor must not migrate"
     finally:
-        await db.close_connection(conn)
+        await connection.close_connection(conn)
 
 
 async def test_postgres_empty_passes_then_pending_migrations_are_named(env, postgres_url, capsys):

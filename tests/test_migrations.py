@@ -11,7 +11,7 @@ import pytest
 from bot.channels import ChannelRef
 from bot.paper import Paper
 from storage import SchemaTooNewError, Store, latest_version, migrate
-from storage.db import migrations
+from storage.versions import migrations
 
 T0 = datetime(2024, 3, 14, 9, 0, tzinfo=timezone.utc)
 REF = ChannelRef(platform="discord", workspace="g1", channel="c1")

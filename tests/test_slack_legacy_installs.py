@@ -27,7 +27,7 @@ from bot.delivery import DeliveryStatus
 from bot.paper import Paper
 from bot.replies import PaperCard, Post
 from bot.settings import Settings
-from storage import db
+from storage import connection, versions
 from storage.store import Store
 from paperboy_testing.hf_server import FakeHuggingFace
 from paperboy_testing.seed import seed_items
@@ -49,8 +49,8 @@ def _sqlite_time(moment: datetime) -> str:
 
 async def make_legacy_file(path: Path) -> None:
     """A Paperboy file of before migration 5, where slack_sdk's sqlite3 store kept the installations."""
-    conn = await db.connect(path, target=4)
-    await db.close_connection(conn)
+    conn = await connection.connect(path, target=4)
+    await connection.close_connection(conn)
 
     old = SQLite3InstallationStore(database=str(path), client_id=CLIENT_ID)
     old.save(Installation(
@@ -95,7 +95,7 @@ async def store(legacy_path: Path) -> AsyncIterator[Store]:
 
 
 async def test_the_store_reads_the_old_rows_as_plain_pairs_newest_last(store: Store) -> None:
-    assert await store.schema_version() == db.latest_version()
+    assert await store.schema_version() == versions.latest_version()
     rows = await store.legacy_slack_installations()
 
     assert [(kind, row["team_id"]) for kind, row in rows] == [

@@ -21,7 +21,7 @@ from slack_sdk.oauth.installation_store.models.installation import Installation
 
 from adapters.slack import SlackAdapter, SlackSetupError
 from adapters.slack import render as slack_render
-from adapters.slack.adapter import TOKEN_TTL_SECONDS
+from adapters.slack.clients import TOKEN_TTL_SECONDS
 from adapters.slack.installations import PaperboyInstallationStore
 from adapters.slack.render import RENDER_CACHE_SIZE, render_cached
 from bot.app import Core, open_core

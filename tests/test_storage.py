@@ -16,7 +16,7 @@ from bot.channels import ChannelRef
 from bot.paper import Paper
 from bot.rows import Settlement
 from storage import Channel, Store
-from storage.db import migrations
+from storage.versions import migrations
 from storage.papers import fts_query
 from paperboy_testing.seed import seed_id, seed_titles_and_abstracts
 

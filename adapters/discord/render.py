@@ -12,9 +12,9 @@ import re
 from dataclasses import dataclass, field, replace
 
 import discord
-from discord.utils import escape_markdown
 
 from adapters.discord import buttons
+from adapters.discord.markdown import cut_escaped, escape, fit, fit_joined, fit_lines, safe_url, shorten
 from bot.paper import FULL_CARD_AUTHORS, LinkedRepos, Paper
 from bot.replies import Content, Error, File, PaperCard, PaperList, Post, Text
 
@@ -33,8 +33,6 @@ HF_YELLOW = 0xFFD21E
 ERROR_RED = 0xE5484D
 TEXT_GREY = 0x5865F2
 
-_SAFE_URL = re.compile(r"https?://[^\s()<>\[\]\"'`]+", re.IGNORECASE)
-_SENTENCE_END = re.compile(r"[.!?](?=\s)")
 _SHOWN_AUTHORS = 3
 _ROLE_ID = re.compile(r"[0-9]{1,20}")
 _MENTION_LINE = re.compile(r"^<@&[0-9]{1,20}>$")
@@ -71,76 +69,6 @@ _LIST_BUDGETS = (
     CardBudget(summary=120, why=150, authors=120, all_links=False),
     CardBudget(summary=0, title=150, why=100, authors=80, all_links=False),
 )
-
-
-def escape(text: str) -> str:
-    """Return *text* with Discord markdown and link brackets neutralised."""
-    escaped = escape_markdown(text, ignore_links=False)
-    return escaped.replace("[", "\\[").replace("]", "\\]")
-
-
-def shorten(text: str, limit: int, *, sentences: bool = False) -> str:
-    """Return *text* on one line within *limit* characters, cut at a sentence or word boundary."""
-    flat = " ".join(text.split())
-    if len(flat) <= limit:
-        return flat
-    if limit <= 1:
-        return "…"[:limit]
-    head = flat[: limit - 1]
-    if sentences:
-        ends = [m.end() for m in _SENTENCE_END.finditer(flat[: limit + 1])]
-        if ends and ends[-1] >= limit // 3:
-            return flat[: ends[-1]]
-    space = head.rfind(" ")
-    if space >= limit // 2:
-        head = head[:space]
-    return head.rstrip(" ,;:-") + "…"
-
-
-def fit(text: str, limit: int, *, sentences: bool = False) -> str:
-    """Return *text* shortened and escaped so that the escaped form fits *limit*."""
-    target = limit
-    while True:
-        result = escape(shorten(text, target, sentences=sentences))
-        if len(result) <= limit or target <= 1:
-            return result[:limit] if len(result) > limit else result
-        # Escaping added backslashes: aim lower by the overshoot and try again.
-        target -= len(result) - limit
-
-
-def fit_lines(lines: list[str], limit: int) -> str:
-    """Join already-escaped *lines* within *limit*, cutting the first line that does not fit.
-
-    What was left out is said on a last line, so a reader knows the text goes on.
-    """
-    kept: list[str] = []
-    used = 0
-    for index, line in enumerate(lines):
-        rest = len(lines) - index - 1
-        after = f"… ({rest} more lines)" if rest else ""
-        sep = 1 if kept else 0
-        reserve = len(after) + 1 if after else 0
-        if used + sep + len(line) + reserve <= limit:
-            kept.append(line)
-            used += sep + len(line)
-            continue
-        room = limit - used - sep - reserve
-        if room >= min(len(line), 40):
-            kept.append(_cut(line, room))
-            if after:
-                kept.append(after)
-        else:
-            more = f"… ({rest + 1} more lines)"
-            kept.append(more if used + sep + len(more) <= limit else "…")
-        break
-    return "\n".join(kept)
-
-
-def safe_url(url: str | None) -> str | None:
-    """Return *url* when it is a plain http(s) URL that cannot break a markdown link."""
-    if url and len(url) <= 512 and _SAFE_URL.fullmatch(url):
-        return url
-    return None
 
 
 def authors_line(authors: tuple[str, ...], limit: int) -> str | None:
@@ -257,16 +185,6 @@ def _links(paper: Paper, *, all_links: bool) -> str:
     return fit_joined(links, " · ", FIELD_VALUE_LIMIT)
 
 
-def fit_joined(items: list[str], separator: str, limit: int) -> str:
-    """Join whole *items* with *separator*, leaving out the ones that would pass *limit*."""
-    result = ""
-    for item in items:
-        candidate = result + separator + item if result else item
-        if len(candidate) <= limit:
-            result = candidate
-    return result
-
-
 def _footer(paper: Paper) -> str | None:
     parts = []
     if paper.organization:
@@ -339,7 +257,7 @@ def trim_embed(embed: discord.Embed, budget: int) -> discord.Embed:
         embed.remove_field(len(embed.fields) - 1)
     if len(embed) > budget and embed.description:
         room = max(0, len(embed.description) - (len(embed) - budget))
-        embed.description = _cut(embed.description, room) or None
+        embed.description = cut_escaped(embed.description, room) or None
     if len(embed) > budget and embed.author.name:
         room = max(1, len(embed.author.name) - (len(embed) - budget))
         embed.set_author(name=shorten(embed.author.name, room))
@@ -347,26 +265,8 @@ def trim_embed(embed: discord.Embed, budget: int) -> discord.Embed:
         embed.remove_footer()
     if len(embed) > budget and embed.title:
         room = max(1, len(embed.title) - (len(embed) - budget))
-        embed.title = _cut(embed.title, room)
+        embed.title = cut_escaped(embed.title, room)
     return embed
-
-
-def _cut(escaped: str, limit: int) -> str:
-    """Cut already-escaped text to *limit* at a space, or mid-word without splitting an escape."""
-    if len(escaped) <= limit:
-        return escaped
-    if limit <= 1:
-        return "…"[:limit]
-    space = escaped.rfind(" ", 0, limit - 1)
-    if space >= limit // 2:
-        head = escaped[:space]
-    else:
-        head = escaped[: limit - 1]
-        # An odd run of trailing backslashes would escape the ellipsis: drop one.
-        trailing = len(head) - len(head.rstrip("\\"))
-        if trailing % 2:
-            head = head[:-1]
-    return head.rstrip() + "…"
 
 
 def text(reply: Text) -> Message:

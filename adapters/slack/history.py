@@ -48,7 +48,7 @@ def tagged(message: Mapping[str, Any], event_type: str, tag: str) -> bool:
 class HistoryReader:
     """Search history pages for a tagged message, paced per workspace and method by Slack's answers.
 
-    *call* is the adapter's ``_call(workspace, method, *, permanent, **params)``: Slack's
+    *call* is `WorkspaceClients.call(workspace, method, *, permanent, **params)`: Slack's
     answer, or the `DeliveryResult` saying why there is none. *clock* is monotonic seconds.
     """
 

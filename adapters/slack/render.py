@@ -11,21 +11,22 @@ import logging
 import re
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from urllib.parse import quote, urlsplit
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
     ButtonElement,
-    ContextBlock,
     DividerBlock,
     HeaderBlock,
     ImageElement,
-    MarkdownTextObject,
     PlainTextObject,
     SectionBlock,
 )
 
+from adapters.slack.mrkdwn import (
+    MAX_SECTION_CHARS, at_most, clip, clip_escaped, context, entity_safe_cut, escape, fallback_text, is_web_url,
+    join_whole, link, mrkdwn, non_blank, plain, split_chunks,
+)
 from bot.actions import action_id, parse_action_id
 from bot.paper import FULL_CARD_AUTHORS, LinkedRepos, Paper
 from bot.replies import CardAction, Content, Error, File, PaperCard, PaperList, Post, Text
@@ -33,10 +34,8 @@ from bot.replies import CardAction, Content, Error, File, PaperCard, PaperList, 
 log = logging.getLogger(__name__)
 
 MAX_BLOCKS = 50
-MAX_SECTION_CHARS = 3000
 MAX_HEADER_CHARS = 150
 MAX_BUTTON_CHARS = 75
-MAX_FALLBACK_CHARS = 3000
 MAX_ACTION_ELEMENTS = 25
 """Slack's limit of elements in one actions block."""
 MAX_ACTION_ID_CHARS = 255
@@ -71,29 +70,6 @@ class SlackMessage:
     def block_dicts(self) -> list[dict]:
         """Return the blocks as validated JSON-ready dicts."""
         return [block.to_dict() for block in self.blocks]
-
-
-def escape(text: str) -> str:
-    """Escape Slack's three control characters so *text* shows literally and pings no one."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def clip(text: str, limit: int) -> str:
-    """Shorten *text* to at most *limit* characters, marking the cut with an ellipsis."""
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
-def clip_escaped(text: str, limit: int) -> str:
-    """Escape *text* and clip the result to *limit* without cutting an entity in half."""
-    escaped = escape(text)
-    if len(escaped) <= limit:
-        return escaped
-    return escaped[: _entity_safe_cut(escaped, limit - 1)].rstrip() + "…"
-
-
-def link(url: str, label: str) -> str:
-    """Return a mrkdwn link whose label is escaped and whose URL cannot break out of ``<…>``."""
-    return f"<{_safe_url(url)}|{escape(label)}>"
 
 
 def render(content: Content) -> SlackMessage:
@@ -179,35 +155,35 @@ def render_card(card: PaperCard) -> SlackMessage:
     paper = card.paper
     blocks: list[Block] = []
     if card.why:
-        blocks.append(_context(f":dart: {clip_escaped(card.why, 500)}"))
+        blocks.append(context(f":dart: {clip_escaped(card.why, 500)}"))
     head = f"*{_title_link(paper)}*"
     authors = _authors(paper, FULL_CARD_AUTHORS if card.detail else CARD_AUTHORS)
     if authors:
         head += f"\n_{authors}_"
     summary = "" if card.detail else clip_escaped(paper.summary, CARD_SUMMARY_CHARS)
     text = f"{head}\n{summary}" if summary else head
-    blocks.append(SectionBlock(text=_mrkdwn(clip(text, _FIRST_SECTION_CHARS)), accessory=_thumbnail(paper)))
+    blocks.append(SectionBlock(text=mrkdwn(clip(text, _FIRST_SECTION_CHARS)), accessory=_thumbnail(paper)))
     if card.detail:
         blocks += _full_text(paper)
     stats = _stats(paper, published=card.detail)
     if stats:
-        blocks.append(_context(stats))
+        blocks.append(context(stats))
     # The link buttons stay; Save and 👍 go beside them, and are the ones dropped past Slack's limit.
     buttons = (_buttons(paper) + _action_buttons(card.actions))[:MAX_ACTION_ELEMENTS]
     if buttons:
         blocks.append(ActionsBlock(elements=buttons))
     if card.note:  # where the answer came from (the cache, arXiv): not part of the paper
-        blocks.append(_context(f":information_source: {clip_escaped(card.note, 300)}"))
-    return SlackMessage(text=_fallback(paper.title), blocks=tuple(blocks))
+        blocks.append(context(f":information_source: {clip_escaped(card.note, 300)}"))
+    return SlackMessage(text=fallback_text(paper.title), blocks=tuple(blocks))
 
 
 def render_list(listing: PaperList) -> SlackMessage:
     """Render a titled list or digest, compact, showing at most `MAX_LIST_CARDS` papers."""
-    blocks: list[Block] = [HeaderBlock(text=_plain(clip_escaped(listing.title, MAX_HEADER_CHARS)))]
+    blocks: list[Block] = [HeaderBlock(text=plain(clip_escaped(listing.title, MAX_HEADER_CHARS)))]
     if listing.note:
-        blocks.append(_context(clip_escaped(listing.note, 1000)))
+        blocks.append(context(clip_escaped(listing.note, 1000)))
     if not listing.cards:
-        blocks.append(SectionBlock(text=_mrkdwn(clip_escaped(listing.empty, _FIRST_SECTION_CHARS))))
+        blocks.append(SectionBlock(text=mrkdwn(clip_escaped(listing.empty, _FIRST_SECTION_CHARS))))
     shown = listing.cards[:MAX_LIST_CARDS]
     hidden = len(listing.cards) - len(shown)
     # What is left of Slack's 50 blocks once every section, divider and the "more" line are counted
@@ -216,27 +192,27 @@ def render_list(listing: PaperList) -> SlackMessage:
     for number, card in enumerate(shown, start=listing.start):
         if number > listing.start:
             blocks.append(DividerBlock())
-        blocks.append(SectionBlock(text=_mrkdwn(_list_item(number, card))))
+        blocks.append(SectionBlock(text=mrkdwn(_list_item(number, card))))
         buttons = _action_buttons(card.actions)[:MAX_ACTION_ELEMENTS]
         if buttons and room > 0:
             blocks.append(ActionsBlock(elements=buttons))
             room -= 1
     if hidden > 0:
-        blocks.append(_context(f"…and {hidden} more not shown."))
+        blocks.append(context(f"…and {hidden} more not shown."))
     count = len(listing.cards)
     fallback = f"{listing.title}: {count} paper{'s' if count != 1 else ''}" if count else listing.title
-    return SlackMessage(text=_fallback(fallback), blocks=tuple(blocks))
+    return SlackMessage(text=fallback_text(fallback), blocks=tuple(blocks))
 
 
 def render_text(text: Text) -> SlackMessage:
     """Render plain text (help, settings, status) as sections split at line breaks."""
     blocks: list[Block] = []
     if text.title:
-        blocks.append(HeaderBlock(text=_plain(clip_escaped(text.title, MAX_HEADER_CHARS))))
+        blocks.append(HeaderBlock(text=plain(clip_escaped(text.title, MAX_HEADER_CHARS))))
     room = MAX_BLOCKS - len(blocks)
-    chunks = _at_most(_chunks(escape(text.body), MAX_SECTION_CHARS) or [""], room, MAX_SECTION_CHARS)
-    blocks += [SectionBlock(text=_mrkdwn(chunk)) for chunk in chunks]
-    return SlackMessage(text=_fallback(text.title or text.body), blocks=tuple(blocks))
+    chunks = at_most(split_chunks(escape(text.body), MAX_SECTION_CHARS) or [""], room, MAX_SECTION_CHARS)
+    blocks += [SectionBlock(text=mrkdwn(chunk)) for chunk in chunks]
+    return SlackMessage(text=fallback_text(text.title or text.body), blocks=tuple(blocks))
 
 
 def render_file(item: File, *, reason: str | None = None) -> SlackMessage:
@@ -250,22 +226,22 @@ def render_file(item: File, *, reason: str | None = None) -> SlackMessage:
     room = MAX_SECTION_CHARS - len("```\n\n```")
     blocks: list[Block] = []
     if reason is not None:
-        blocks.append(_context(f":warning: {clip_escaped(' '.join(reason.split()), 500)}"))
-    blocks.append(SectionBlock(text=_mrkdwn(note)))
+        blocks.append(context(f":warning: {clip_escaped(' '.join(reason.split()), 500)}"))
+    blocks.append(SectionBlock(text=mrkdwn(note)))
     if len(body) > room:
-        cut = _entity_safe_cut(body, room)
+        cut = entity_safe_cut(body, room)
         body = body[: body.rfind("\n", 0, cut) if "\n" in body[:cut] else cut]
-        blocks.append(SectionBlock(text=_mrkdwn(f"```\n{body}\n```")))
-        blocks.append(_context("…cut here: the whole file does not fit in one message."))
+        blocks.append(SectionBlock(text=mrkdwn(f"```\n{body}\n```")))
+        blocks.append(context("…cut here: the whole file does not fit in one message."))
     else:
-        blocks.append(SectionBlock(text=_mrkdwn(f"```\n{body}\n```")))
-    return SlackMessage(text=_fallback(item.note), blocks=tuple(blocks))
+        blocks.append(SectionBlock(text=mrkdwn(f"```\n{body}\n```")))
+    return SlackMessage(text=fallback_text(item.note), blocks=tuple(blocks))
 
 
 def render_error(error: Error) -> SlackMessage:
     """Render an error as one short warning section."""
     body = f":warning: {clip_escaped(error.message, MAX_SECTION_CHARS - 20)}"
-    return SlackMessage(text=_fallback(error.message), blocks=(SectionBlock(text=_mrkdwn(body)),))
+    return SlackMessage(text=fallback_text(error.message), blocks=(SectionBlock(text=mrkdwn(body)),))
 
 
 def _list_item(number: int, card: PaperCard) -> str:
@@ -281,7 +257,7 @@ def _list_item(number: int, card: PaperCard) -> str:
     if summary:
         lines.append(summary)
     lines.append(" · ".join(
-        link(url, label) for label, url in paper.links() if _is_web_url(url) and len(url) <= 500
+        link(url, label) for label, url in paper.links() if is_web_url(url) and len(url) <= 500
     ))
     return clip("\n".join(lines), _FIRST_SECTION_CHARS)
 
@@ -292,10 +268,10 @@ def _full_text(paper: Paper) -> list[Block]:
     for label, text, most in (("Abstract", paper.abstract, ABSTRACT_SECTIONS), ("AI summary", paper.ai_summary, 1)):
         if text:
             blocks += _labelled_sections(label, text, most)
-    repos = _join_whole([line for group in paper.linked_repos() if (line := _repo_line(group))],
+    repos = join_whole([line for group in paper.linked_repos() if (line := _repo_line(group))],
                         "\n", MAX_SECTION_CHARS)
     if repos:
-        blocks.append(SectionBlock(text=_mrkdwn(repos)))
+        blocks.append(SectionBlock(text=mrkdwn(repos)))
     return blocks
 
 
@@ -303,8 +279,8 @@ def _labelled_sections(label: str, text: str, most: int) -> list[SectionBlock]:
     """Split *text* (escaped) over at most *most* sections, the first one headed by *label* in bold."""
     head = f"*{label}*\n"
     limit = MAX_SECTION_CHARS - len(head)
-    chunks = _at_most(_chunks(escape(text), limit), most, limit)
-    return [SectionBlock(text=_mrkdwn((head if n == 0 else "") + chunk)) for n, chunk in enumerate(chunks)]
+    chunks = at_most(split_chunks(escape(text), limit), most, limit)
+    return [SectionBlock(text=mrkdwn((head if n == 0 else "") + chunk)) for n, chunk in enumerate(chunks)]
 
 
 def _repo_line(group: LinkedRepos) -> str:
@@ -312,19 +288,9 @@ def _repo_line(group: LinkedRepos) -> str:
     head = f"*{group.label}:* "
     more = group.more_text()
     tail = f" {more}" if more else ""
-    links = [link(url, repo) for repo, url in group.links if _is_web_url(url) and len(url) <= 500]
-    body = _join_whole(links, " · ", MAX_SECTION_CHARS - len(head) - len(tail)) + tail
+    links = [link(url, repo) for repo, url in group.links if is_web_url(url) and len(url) <= 500]
+    body = join_whole(links, " · ", MAX_SECTION_CHARS - len(head) - len(tail)) + tail
     return head + body.strip() if body.strip() else ""
-
-
-def _join_whole(items: list[str], separator: str, limit: int) -> str:
-    """Join whole *items* with *separator*, leaving out the ones that would pass *limit* (never half a link)."""
-    result = ""
-    for item in items:
-        candidate = f"{result}{separator}{item}" if result else item
-        if len(candidate) <= limit:
-            result = candidate
-    return result
 
 
 def _title_link(paper: Paper) -> str:
@@ -367,7 +333,7 @@ def _action_buttons(actions: tuple[CardAction, ...]) -> list[ButtonElement]:
         seen.add(button_id)
         buttons.append(ButtonElement(
             # Escaped like headers: plain text shows the entities as the characters, and never a ping.
-            text=PlainTextObject(text=_non_blank(clip_escaped(action.label, MAX_BUTTON_CHARS)), emoji=False),
+            text=PlainTextObject(text=non_blank(clip_escaped(action.label, MAX_BUTTON_CHARS)), emoji=False),
             action_id=button_id,
             value=action.paper_id,
         ))
@@ -377,7 +343,7 @@ def _action_buttons(actions: tuple[CardAction, ...]) -> list[ButtonElement]:
 def _buttons(paper: Paper) -> list[ButtonElement]:
     buttons = []
     for index, (label, url) in enumerate(paper.links()):
-        if _is_web_url(url) and len(url) <= ButtonElement.url_max_length:
+        if is_web_url(url) and len(url) <= ButtonElement.url_max_length:
             buttons.append(ButtonElement(
                 text=PlainTextObject(text=clip(label, MAX_BUTTON_CHARS), emoji=False),
                 url=url,
@@ -388,80 +354,8 @@ def _buttons(paper: Paper) -> list[ButtonElement]:
 
 def _thumbnail(paper: Paper) -> ImageElement | None:
     url = paper.thumbnail
-    if not url or not _is_web_url(url) or len(url) > ImageElement.image_url_max_length:
+    if not url or not is_web_url(url) or len(url) > ImageElement.image_url_max_length:
         return None
     return ImageElement(image_url=url, alt_text="Paper thumbnail")
 
 
-def _context(text: str) -> ContextBlock:
-    return ContextBlock(elements=[_mrkdwn(clip(text, MAX_SECTION_CHARS))])
-
-
-def _mrkdwn(text: str) -> MarkdownTextObject:
-    # verbatim: Slack must not auto-link bare URLs, channel names or @mentions in our text.
-    return MarkdownTextObject(text=_non_blank(text), verbatim=True)
-
-
-def _plain(text: str) -> PlainTextObject:
-    return PlainTextObject(text=_non_blank(text), emoji=False)
-
-
-def _non_blank(text: str) -> str:
-    # Slack rejects a whole message (invalid_blocks) when any text object is blank.
-    return text if text.strip() else "(empty)"
-
-
-def _fallback(text: str) -> str:
-    return clip_escaped(" ".join(text.split()), MAX_FALLBACK_CHARS)
-
-
-def _at_most(chunks: list[str], most: int, limit: int) -> list[str]:
-    """Keep at most *most* of *chunks* (each within *limit*), marking the cut at the end of the last."""
-    if len(chunks) <= most:
-        return chunks
-    last = chunks[most - 1]
-    return chunks[: most - 1] + [last[: _entity_safe_cut(last, limit - 2)].rstrip() + " …"]
-
-
-def _chunks(text: str, limit: int) -> list[str]:
-    """Split *text* into pieces of at most *limit* characters, preferring line breaks, then spaces."""
-    chunks: list[str] = []
-    current = ""
-    for line in text.splitlines():
-        while len(line) > limit:
-            if current:
-                chunks.append(current)
-                current = ""
-            cut = _word_cut(line, limit)
-            chunks.append(line[:cut])
-            line = line[cut:].lstrip(" ")
-        candidate = f"{current}\n{line}" if current else line
-        if len(candidate) > limit:
-            chunks.append(current)
-            candidate = line
-        current = candidate
-    if current.strip():
-        chunks.append(current)
-    return [chunk for chunk in chunks if chunk.strip()]
-
-
-def _word_cut(escaped: str, limit: int) -> int:
-    """Return where to cut *escaped* at or before *limit*: at a space if one is near, never inside an entity."""
-    space = escaped.rfind(" ", limit // 2, limit + 1)
-    return space if space > 0 else _entity_safe_cut(escaped, limit)
-
-
-def _entity_safe_cut(escaped: str, limit: int) -> int:
-    """Return where to cut *escaped* at or before *limit* without splitting ``&amp;`` and friends."""
-    amp = escaped.rfind("&", max(0, limit - 4), limit)
-    return amp if amp != -1 and ";" not in escaped[amp:limit] else limit
-
-
-def _is_web_url(url: str) -> bool:
-    parts = urlsplit(url)
-    return parts.scheme in ("http", "https") and bool(parts.netloc)
-
-
-def _safe_url(url: str) -> str:
-    # Percent-encode what would end the <url|label> form early, then escape & as Slack expects.
-    return escape(quote(url, safe=":/?#[]@!$&'()*+,;=%~"))

@@ -29,6 +29,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from bot.ids import InvalidPaperId, normalize_paper_id
 from bot.paper import Paper
+from bot.sources.hf_bounds import (
+    ABSTRACT_MAX, AI_SUMMARY_MAX, AUTHORS_KEPT, COUNT_MAX, KEYWORD_MAX, KEYWORDS_KEPT, NAME_MAX, SURROGATE, TITLE_MAX,
+    YEARS, Fixes, LongNumber, count_or_error, parse_int, short,
+)
 from bot.sources.errors import MalformedResponse
 from bot.wording import plural
 
@@ -41,67 +45,6 @@ LINKED_KEPT = 20
 # A Hub repo id: ``name`` or ``namespace/name``, letters, digits, ``-``, ``_`` and ``.`` (the Hub
 # caps names at 96). Anything else is not a repo we can link to, and must not reach a URL.
 _REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]{0,95}(?:/[A-Za-z0-9][\w.-]{0,95})?", re.ASCII)
-
-COUNT_MAX = 10**9
-"""Upvotes, stars and comments above this are not real: the item is set aside (a linked-repo total only becomes unknown)."""
-DIGITS_READ = 30
-"""A JSON integer with more digits is not turned into an int (Python refuses past 4,300 digits, for the whole body)."""
-TITLE_MAX = 1_000
-ABSTRACT_MAX = 10_000
-AI_SUMMARY_MAX = 3_000
-NAME_MAX = 200
-"""An author's or an organisation's name."""
-AUTHORS_KEPT = 200
-KEYWORD_MAX = 100
-KEYWORDS_KEPT = 50
-URL_MAX = 2_000
-YEARS = (1900, 2200)
-"""A date outside these years is taken as unknown."""
-_URL = re.compile(r"https?://[^\s<>|\"'`\\]+", re.IGNORECASE)
-_SURROGATE = re.compile("[\ud800-\udfff]")
-# C0 and C1 controls that are not whitespace (whitespace is collapsed anyway): invisible, or worse, in a chat.
-_CONTROL = re.compile("[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")
-_UNSAFE = re.compile("[\ud800-\udfff\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")
-
-
-class LongNumber:
-    """What `decode_json` puts where the body has an integer of more than `DIGITS_READ` digits."""
-
-    __slots__ = ("digits",)
-
-    def __init__(self, digits: int) -> None:
-        self.digits = digits
-
-    def __repr__(self) -> str:
-        return f"<{self.digits}-digit number>"
-
-
-def _parse_int(text: str) -> int | LongNumber:
-    digits = len(text) - text.startswith("-")
-    return int(text) if digits <= DIGITS_READ else LongNumber(digits)
-
-
-def _count_or_error(value: Any) -> int | None:
-    """Return *value* as a count in 0..COUNT_MAX (None stays None); raise `ValueError` saying what is wrong."""
-    if value is None:
-        return None
-    if isinstance(value, LongNumber):
-        raise ValueError(f"{value.digits}-digit number")
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= DIGITS_READ:
-        value = int(value.strip())
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{_short(value)} is not a count")
-    if not 0 <= value <= COUNT_MAX:
-        raise ValueError(f"{value} is out of range (0 to {COUNT_MAX:,})")
-    return value
-
-
-def _short(value: Any) -> str:
-    text = repr(value[:60] if isinstance(value, str) else value)  # repr escapes lone surrogates for the log
-    return text if len(text) <= 40 else text[:39] + "…"
-
 
 class _Raw(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
@@ -180,7 +123,7 @@ class RawPaper(_Raw):
     @field_validator("upvotes", "github_stars", mode="before")
     @classmethod
     def _bounded(cls, value: Any) -> int | None:
-        return _count_or_error(value)
+        return count_or_error(value)
 
     # Odd authors, keywords or an odd organisation cost only themselves.
     @field_validator("authors", mode="before")
@@ -224,7 +167,7 @@ class RawDailyItem(_Raw):
     @field_validator("num_comments", mode="before")
     @classmethod
     def _bounded(cls, value: Any) -> int | None:
-        return _count_or_error(value)
+        return count_or_error(value)
 
     @field_validator("organization", mode="before")
     @classmethod
@@ -252,51 +195,7 @@ def _linked(raw: RawPaper) -> dict[str, Any]:
     return fields
 
 
-class _Fixes:
-    """The text fixes made to one paper, to log in one line."""
-
-    def __init__(self) -> None:
-        self.notes: dict[str, str] = {}
-
-    def text(self, value: str | None, field: str, limit: int) -> str:
-        """Return *value* collapsed to one line of valid UTF-8, at most *limit* characters."""
-        text = value or ""
-        if _UNSAFE.search(text):
-            text, surrogates = _SURROGATE.subn("\ufffd", text)
-            text, controls = _CONTROL.subn("", text)
-            done = [f"{surrogates} lone surrogate{'s' * (surrogates != 1)} replaced with U+FFFD"] if surrogates else []
-            done += [f"{controls} control character{'s' * (controls != 1)} removed"] if controls else []
-            self.note(field, ", ".join(done))
-        # Abstracts arrive hard-wrapped with newlines; cards want one flowing paragraph.
-        text = " ".join(text.split())
-        if len(text) > limit:
-            self.note(field, f"cut to {limit:,} characters from {len(text):,}")
-            text = text[: limit - 1].rstrip() + "…"
-        return text
-
-    def many(self, values: list[str], field: str, *, each: int, kept: int) -> tuple[str, ...]:
-        """Clean each of *values* (blank ones dropped) and keep the first *kept*."""
-        cleaned = [v for v in (self.text(value, field, each) for value in values) if v]
-        if len(cleaned) > kept:
-            self.note(field, f"kept the first {kept:,} of {len(cleaned):,}")
-        return tuple(cleaned[:kept])
-
-    def url(self, value: str | None, field: str) -> str | None:
-        """Return *value* when it is an http(s) URL of at most `URL_MAX` characters, else None."""
-        if not value or not value.strip():
-            return None
-        url = value.strip()
-        if len(url) <= URL_MAX and _URL.fullmatch(url) and not _UNSAFE.search(url):
-            return url
-        self.note(field, f"dropped {_short(value)}, not an http(s) link")
-        return None
-
-    def note(self, field: str, what: str) -> None:
-        if what:
-            self.notes[field] = f"{self.notes[field]}, {what}" if field in self.notes else what
-
-
-def _org_name(org: RawOrganization | None, fixes: _Fixes) -> str | None:
+def _org_name(org: RawOrganization | None, fixes: Fixes) -> str | None:
     if org is None:
         return None
     return fixes.text(org.fullname, "organization", NAME_MAX) or fixes.text(org.name, "organization", NAME_MAX) or None
@@ -304,10 +203,10 @@ def _org_name(org: RawOrganization | None, fixes: _Fixes) -> str | None:
 
 def _to_paper(raw: RawPaper, *, item: RawDailyItem | None = None, where: str = "Hugging Face") -> Paper:
     try:
-        paper_id = normalize_paper_id(_SURROGATE.sub("\ufffd", raw.id))
+        paper_id = normalize_paper_id(SURROGATE.sub("\ufffd", raw.id))
     except InvalidPaperId:
-        raise ValueError(f"paper id {_short(raw.id)} is not an arXiv id") from None
-    fixes = _Fixes()
+        raise ValueError(f"paper id {short(raw.id)} is not an arXiv id") from None
+    fixes = Fixes()
     title = fixes.text(raw.title, "title", TITLE_MAX) or fixes.text(item.title if item else None, "title", TITLE_MAX)
     if not title:
         raise ValueError(f"paper {paper_id} has no title")
@@ -377,9 +276,9 @@ def _item_id(entry: Any) -> str | None:
     if not isinstance(pid, str):
         return None
     try:
-        return normalize_paper_id(_SURROGATE.sub("\ufffd", pid))
+        return normalize_paper_id(SURROGATE.sub("\ufffd", pid))
     except InvalidPaperId:
-        return _short(pid)
+        return short(pid)
 
 
 def _snippet(text: str) -> str:
@@ -402,7 +301,7 @@ def decode_json(body: str | bytes | bytearray, *, where: str = "Hugging Face") -
     else:
         text = body
     try:
-        return json.loads(text, parse_int=_parse_int)
+        return json.loads(text, parse_int=parse_int)
     except json.JSONDecodeError:
         raise MalformedResponse(f"{where} answered with something that is not JSON: {_snippet(text)}") from None
     except RecursionError:

@@ -7,7 +7,7 @@ from functools import lru_cache
 import asyncpg
 
 from bot.store_errors import SchemaTooNewError
-from storage.db import Migration, read_migrations
+from storage.schema import Migration, read_migrations
 
 MIGRATION_LOCK = 0x70617065  # "pape": any constant, the same in every Paperboy process
 """The advisory lock key under which one process at a time looks at and applies migrations."""

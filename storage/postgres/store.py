@@ -10,7 +10,6 @@ from typing import Any
 import asyncpg
 
 from bot.paper import Paper
-from storage.db import pending_names
 from storage.papers import SEARCH_BUDGET
 from storage.postgres import migrate, portable
 from storage.postgres.bulk_enqueue import BulkEnqueueQueries
@@ -25,6 +24,7 @@ from storage.postgres.ledger import LedgerQueries
 from storage.postgres.outbox import OutboxQueries
 from storage.postgres.papers import PaperQueries
 from storage.postgres.signals import SignalQueries
+from storage.schema import pending_names
 
 
 class PostgresStore(PaperQueries, ChannelQueries, LedgerQueries, OutboxQueries, InstallationQueries, CommunityQueries,
