@@ -43,6 +43,7 @@ COPY README.md /src/
 COPY bot /src/bot
 COPY adapters /src/adapters
 COPY storage /src/storage
+COPY paperboy_testing /src/paperboy_testing
 RUN pip install --quiet --no-deps --no-build-isolation /src && rm -rf /src
 
 USER paperboy
