@@ -1,0 +1,97 @@
+"""People on the test homeserver, acting through matrix-nio (a real client library), and the bot's adapter.
+
+`Person` creates rooms, invites, speaks, reacts, redacts, kicks and changes power levels; what the
+bot did is read back from the server's own room timelines (`tests.synapse.room_events`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any, Callable
+
+from nio import AsyncClient, RoomCreateResponse, RoomSendResponse
+from pydantic import SecretStr
+
+from tests.synapse import Account, Synapse, room_events
+
+
+class Person:
+    def __init__(self, server: Synapse, account: Account) -> None:
+        self.server = server
+        self.account = account
+        self.user_id = account.user_id
+        self.client = AsyncClient(server.url, account.user_id, device_id=account.device_id)
+        self.client.access_token = account.access_token
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    async def room(self, name: str, *, invite: tuple[str, ...] = (), encrypted: bool = False) -> str:
+        state = [{"type": "m.room.encryption", "state_key": "", "content": {"algorithm": "m.megolm.v1.aes-sha2"}}]
+        made = await self.client.room_create(name=name, invite=list(invite), initial_state=state if encrypted else ())
+        assert isinstance(made, RoomCreateResponse), made
+        return made.room_id
+
+    async def join(self, room_id: str) -> None:
+        await self.client.join(room_id)
+
+    async def say(self, room_id: str, text: str, **extra: Any) -> str:
+        sent = await self.client.room_send(room_id, "m.room.message", {"msgtype": "m.text", "body": text, **extra})
+        assert isinstance(sent, RoomSendResponse), sent
+        return sent.event_id
+
+    async def react(self, room_id: str, event_id: str, key: str) -> str:
+        sent = await self.client.room_send(room_id, "m.reaction", {
+            "m.relates_to": {"rel_type": "m.annotation", "event_id": event_id, "key": key}})
+        assert isinstance(sent, RoomSendResponse), sent
+        return sent.event_id
+
+    async def redact(self, room_id: str, event_id: str) -> None:
+        await self.client.room_redact(room_id, event_id)
+
+    async def kick(self, room_id: str, user_id: str) -> None:
+        await self.client.room_kick(room_id, user_id, reason="test")
+
+    async def power_levels(self, room_id: str, change: Callable[[dict], None]) -> None:
+        current = self.server.call("GET", f"/_matrix/client/v3/rooms/{room_id}/state/m.room.power_levels",
+                                   token=self.account.access_token)
+        change(current)
+        self.server.call("PUT", f"/_matrix/client/v3/rooms/{room_id}/state/m.room.power_levels", current,
+                         token=self.account.access_token)
+
+    def events(self, room_id: str) -> list[dict[str, Any]]:
+        return room_events(self.server, room_id, self.account)
+
+
+def bot_events(person: Person, room_id: str, bot: str, kind: str = "m.room.message") -> list[dict[str, Any]]:
+    return [e for e in person.events(room_id) if e["sender"] == bot and e["type"] == kind]
+
+
+async def eventually(check: Callable[[], Any], timeout: float = 15.0) -> Any:
+    """Poll *check* until it returns something true; fail after *timeout* seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = check()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout} s: {check}")
+        await asyncio.sleep(0.2)
+
+
+def matrix_settings(settings: Any, server: Synapse, **more: Any) -> Any:
+    bot = server.accounts["paperboy"]
+    return settings.model_copy(update={
+        "matrix_homeserver": server.url, "matrix_user_id": bot.user_id,
+        "matrix_access_token": SecretStr(bot.access_token), "matrix_device_id": bot.device_id, **more})
+
+
+async def room_with_bot(person: Person, bot: str, name: str, *, others: tuple[Person, ...] = ()) -> str:
+    """A room *person* made, with the bot (joined on invite) and *others* in it."""
+    room = await person.room(name, invite=(bot, *(o.user_id for o in others)))
+    for other in others:
+        await other.join(room)
+    await eventually(lambda: any(e["type"] == "m.room.member" and e["state_key"] == bot and
+                                 e["content"].get("membership") == "join" for e in person.events(room)))
+    return room

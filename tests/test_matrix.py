@@ -1,0 +1,259 @@
+"""The Matrix adapter against a real Synapse: commands, posts, reactions as buttons, threads, edits, power
+levels, invites, kicks, lost access, encrypted rooms, rate limits and exactly-once sends.
+
+People act through matrix-nio (`tests.matrix_people`); what the bot did is read from the server's timelines.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from adapters.matrix.adapter import MatrixAdapter
+from adapters.matrix.delivery import transaction_id
+from adapters.matrix.render import MARKER
+from bot.actions import card_actions
+from bot.channels import ChannelRef
+from bot.delivery import DeliveryStatus
+from bot.paper import Paper
+from bot.replies import PaperCard, Post
+from tests.fakes.seed import seed_id, seed_titles_and_abstracts
+from tests.matrix_people import Person, bot_events, eventually, matrix_settings, room_with_bot
+
+_names = itertools.count(1)
+HOSTILE = "@room @ada:localhost <b>bold</b> <a href='javascript:x'>x</a> paperboy"
+
+
+@pytest.fixture
+async def people(synapse_server):
+    ada = Person(synapse_server, synapse_server.accounts["ada"])
+    bob = Person(synapse_server, synapse_server.accounts["bob"])
+    yield ada, bob
+    await ada.close()
+    await bob.close()
+
+
+@pytest.fixture
+async def bot(core, synapse_server):
+    adapter = MatrixAdapter(matrix_settings(core.settings, synapse_server), core.engine)
+    core.poller.adapters[adapter.platform] = adapter
+    await adapter.start()
+    yield adapter
+    await adapter.stop()
+
+
+@pytest.fixture
+async def room(people, bot):
+    ada, bob = people
+    return await room_with_bot(ada, bot.user_id, f"papers-{next(_names)}", others=(bob,))
+
+
+def seed_paper(n: int = 0) -> Paper:
+    title, abstract = seed_titles_and_abstracts()[n]
+    return Paper(id=seed_id(n), title=title, abstract=abstract, authors=("Ada Lovelace",))
+
+
+def answers_to(person: Person, room: str, bot: str, event_id: str) -> list[dict]:
+    return [e for e in bot_events(person, room, bot)
+            if (e["content"].get("m.relates_to") or {}).get("event_id") == event_id]
+
+
+async def test_commands_answer_in_the_room_and_private_answers_go_to_a_thread_on_the_callers_message(
+        people, bot, room):
+    ada, _ = people
+    asked = await ada.say(room, "!papers help")
+    [answer] = await eventually(lambda: answers_to(ada, room, bot.user_id, asked))
+    assert answer["content"]["m.relates_to"]["rel_type"] == "m.thread"
+    assert "subscribe" in answer["content"]["body"] and answer["content"]["m.mentions"] == {}
+    assert answer["content"]["msgtype"] == "m.notice"
+
+    bad = await ada.say(room, f"{bot.user_id}: show not-a-paper")  # a mention is a command too
+    [error] = await eventually(lambda: answers_to(ada, room, bot.user_id, bad))
+    assert "arXiv id" in error["content"]["body"] and "Traceback" not in error["content"]["body"]
+
+    before = len(bot_events(ada, room, bot.user_id))
+    await ada.say(room, "just chatting about papers")  # neither !papers nor a mention: not a command
+    await ada.say(room, "!papers trending")
+    listed = await eventually(lambda: bot_events(ada, room, bot.user_id)[before:])
+    assert "m.relates_to" not in listed[0]["content"], "a public answer goes in the room itself"
+    assert "Trending" in listed[0]["content"]["body"] or "trending" in listed[0]["content"]["body"].lower()
+
+
+async def test_managing_needs_the_power_to_change_state_and_a_raise_makes_a_manager(people, bot, room):
+    ada, bob = people
+    refused = await bob.say(room, "!papers subscribe model merging")
+    [answer] = await eventually(lambda: answers_to(bob, room, bot.user_id, refused))
+    assert "subscribe" not in answer["content"]["body"].lower() or "manag" in answer["content"]["body"].lower()
+    channel = await bot.engine.store.get_channel(ChannelRef("matrix", "localhost", room))
+    assert channel is None or await bot.engine.store.list_topics(channel.id) == []
+
+    await ada.power_levels(room, lambda levels: levels["users"].__setitem__(bob.user_id, 50))
+    await eventually(lambda: bot.client.rooms[room].power_levels.get_user_level(bob.user_id) == 50)
+    allowed = await bob.say(room, "!papers subscribe model merging")
+    await eventually(lambda: answers_to(bob, room, bot.user_id, allowed) or [
+        e for e in bot_events(bob, room, bot.user_id) if "merging" in e["content"]["body"]])
+    channel = await bot.engine.store.get_channel(ChannelRef("matrix", "localhost", room))
+    assert [t.query for t in await bot.engine.store.list_topics(channel.id)] == ["model merging"]
+
+
+async def test_a_post_is_rich_pings_nobody_and_is_sent_once_per_transaction(people, bot, room):
+    ada, _ = people
+    channel = ChannelRef("matrix", "localhost", room)
+    hostile = Paper(id="2403.10001", title=HOSTILE, abstract="x", authors=("@room",))
+    post = Post(PaperCard(hostile, why=HOSTILE), tag="paper:2403.10001", paper_ids=("2403.10001",))
+    first = await bot.send(channel, post)
+    again = await bot.send(channel, post)  # a retry after a crash: the same transaction id
+    assert first.status is DeliveryStatus.SENT and again.message_ref == first.message_ref
+    [event] = bot_events(ada, room, bot.user_id)
+    content = event["content"]
+    assert content["m.mentions"] == {} and content["format"] == "org.matrix.custom.html"
+    assert "@room" not in content["body"] and "@ada:localhost" not in content["body"]
+    assert "<b>bold" not in content["formatted_body"] and "javascript:" not in content["formatted_body"].replace(
+        "&#x27;javascript:", "")
+    assert content[MARKER] == {"tag": "paper:2403.10001", "paper_ids": ["2403.10001"], "kind": "post"}
+    assert await bot.find_post(channel, post) == first.message_ref
+    assert transaction_id(room, "post", post.tag) == transaction_id(room, "post", post.tag)
+
+
+async def test_a_topics_notify_pings_only_its_room_or_person(people, bot, room):
+    ada, _ = people
+    channel = ChannelRef("matrix", "localhost", room)
+    for mention, expected in (("@room", {"room": True}), (ada.user_id, {"user_ids": [ada.user_id]})):
+        post = Post(PaperCard(seed_paper()), tag=f"paper:x{mention}", paper_ids=(seed_id(0),), mention=mention)
+        assert (await bot.send(channel, post)).status is DeliveryStatus.SENT
+        assert bot_events(ada, room, bot.user_id)[-1]["content"]["m.mentions"] == expected
+
+
+async def test_reactions_are_the_buttons_and_a_redaction_takes_them_back(people, bot, room, core):
+    ada, bob = people
+    paper = seed_paper()
+    await core.store.save_papers([paper])
+    sent = await delivered(core, room, paper)
+    keys = {e["content"]["m.relates_to"]["key"] for e in bot_events(ada, room, bot.user_id, "m.reaction")}
+    assert keys == {"🔖", "👍", "👎"}
+
+    saved = await bob.react(room, sent.message_ref, "🔖")
+    await eventually(lambda: [e for e in answers_to(bob, room, bot.user_id, sent.message_ref)
+                              if "Saved" in e["content"]["body"]])
+    assert [r.paper_id for r in await core.store.saved_papers(_reader(bob), limit=5)] == [paper.id]
+
+    vote = await bob.react(room, sent.message_ref, "👍")
+    await eventually(lambda: [e for e in answers_to(bob, room, bot.user_id, sent.message_ref)
+                              if "(1 in this channel)" in e["content"]["body"]])
+    await core.poller.worker.drain()  # the 👍 count, edited in place through the outbox
+    edits = [e for e in bot_events(ada, room, bot.user_id)
+             if (e["content"].get("m.relates_to") or {}).get("rel_type") == "m.replace"]
+    assert edits and "👍 1" in edits[-1]["content"]["m.new_content"]["body"]
+    assert edits[-1]["content"]["m.relates_to"]["event_id"] == sent.message_ref
+
+    await bob.redact(room, vote)
+    await eventually(lambda: [e for e in answers_to(bob, room, bot.user_id, sent.message_ref)
+                              if "Took back your 👍" in e["content"]["body"]])
+    await bob.redact(room, saved)
+    await eventually(lambda: [e for e in answers_to(bob, room, bot.user_id, sent.message_ref)
+                              if "off your reading list" in e["content"]["body"]])
+
+
+async def delivered(core, room: str, paper: Paper):
+    """*paper* posted to *room* by the core's outbox worker, as a subscription would; returns the sent entry."""
+    channel = await core.store.ensure_channel(ChannelRef("matrix", "localhost", room))
+    await core.store.enqueue_posts(channel.id, [(paper.id, "matched", None)], at=core.engine.clock(), max_per_hour=10)
+    await core.poller.worker.drain()
+    [entry] = [e for e in await core.store.outbox_in_state("sent", channel_id=channel.id) if e.kind == "paper"]
+    return entry
+
+
+def _reader(person: Person):
+    from bot.reading_list import reader
+    from bot.channels import Caller, Command
+
+    return reader(Command("saved", "", Caller(person.user_id, person.user_id), ChannelRef("matrix", "localhost", "!x")))
+
+
+async def test_a_thread_opens_on_the_post_and_is_found_again(people, bot, room):
+    ada, _ = people
+    channel = ChannelRef("matrix", "localhost", room)
+    paper = seed_paper()
+    post = Post(PaperCard(paper), tag=f"paper:{paper.id}", paper_ids=(paper.id,))
+    sent = await bot.send(channel, post)
+    thread = Post(PaperCard(paper, detail=True), tag=f"thread:{paper.id}", paper_ids=(paper.id,))
+    assert await bot.find_thread(channel, sent.message_ref, thread) is None
+    opened = await bot.open_thread(channel, sent.message_ref, thread)
+    assert await bot.find_thread(channel, sent.message_ref, thread) == opened.message_ref
+    assert await bot.find_post(channel, post) == sent.message_ref, "the thread is not a second post"
+    event = bot_events(ada, room, bot.user_id)[-1]
+    assert event["content"]["m.relates_to"]["rel_type"] == "m.thread"
+    assert paper.abstract.split()[0] in event["content"]["body"]
+
+
+async def test_kicked_or_silenced_the_room_is_permanently_lost_and_the_subscriber_is_told(people, bot, room):
+    ada, _ = people
+    channel = ChannelRef("matrix", "localhost", room)
+    await ada.power_levels(room, lambda levels: levels.__setitem__("events_default", 100))
+    post = Post(PaperCard(seed_paper()), tag="paper:silenced", paper_ids=(seed_id(0),))
+    silenced = await bot.send(channel, post)
+    assert silenced.status is DeliveryStatus.PERMANENT and "no longer post" in silenced.reason
+
+    told = await bot.notify(channel, ada.user_id, "Paperboy paused its posts to this room.")
+    assert told.status is DeliveryStatus.SENT  # in a direct message, as the room refused
+    await ada.kick(room, bot.user_id)
+    await eventually(lambda: room not in bot.client.rooms or True)
+    kicked = await bot.send(channel, Post(PaperCard(seed_paper()), tag="paper:kicked", paper_ids=(seed_id(0),)))
+    assert kicked.status is DeliveryStatus.PERMANENT
+
+
+async def test_an_encrypted_room_gets_one_line_and_nothing_else(people, bot):
+    ada, _ = people
+    room = await ada.room("secret", invite=(bot.user_id,), encrypted=True)
+    said = await eventually(lambda: bot_events(ada, room, bot.user_id))
+    assert len(said) == 1 and "encrypted" in said[0]["content"]["body"]
+    sent = await bot.send(ChannelRef("matrix", "localhost", room),
+                          Post(PaperCard(seed_paper()), tag="paper:e", paper_ids=(seed_id(0),)))
+    assert sent.status is DeliveryStatus.PERMANENT and "encrypted" in sent.reason
+
+
+async def test_invites_from_servers_outside_the_allow_list_are_declined(people, core, synapse_server):
+    ada, _ = people
+    settings = matrix_settings(core.settings, synapse_server, matrix_homeservers="example.org")
+    adapter = MatrixAdapter(settings, core.engine)
+    await adapter.start()
+    try:
+        room = await ada.room("elsewhere", invite=(adapter.user_id,))
+        await eventually(lambda: any(e["type"] == "m.room.member" and e["state_key"] == adapter.user_id and
+                                     e["content"]["membership"] == "leave" for e in ada.events(room)))
+    finally:
+        await adapter.stop()
+
+
+async def test_the_homeservers_rate_limit_is_a_wait_not_a_failure(people, core, synapse_server):
+    ada, _ = people
+    limited = synapse_server.register("slowbot", limited=True)
+    settings = core.settings.model_copy(update={
+        **matrix_settings(core.settings, synapse_server).model_dump(include={"matrix_homeserver"}),
+        "matrix_user_id": limited.user_id, "matrix_password": None, "matrix_device_id": limited.device_id})
+    from pydantic import SecretStr
+
+    settings = settings.model_copy(update={"matrix_access_token": SecretStr(limited.access_token)})
+    adapter = MatrixAdapter(settings, core.engine)
+    await adapter.start()
+    try:
+        room = await room_with_bot(ada, adapter.user_id, "busy")
+        channel = ChannelRef("matrix", "localhost", room)
+        results = [await adapter.send(channel, Post(PaperCard(seed_paper()), tag=f"paper:{n}",
+                                                    paper_ids=(seed_id(0),))) for n in range(12)]
+        limited_results = [r for r in results if r.status is DeliveryStatus.RATE_LIMITED]
+        assert limited_results and all(0 < r.retry_after < 60 for r in limited_results)
+        assert DeliveryStatus.PERMANENT not in {r.status for r in results}
+    finally:
+        await adapter.stop()
+
+
+async def test_a_refused_token_is_one_line_naming_the_setting(core, synapse_server):
+    from pydantic import SecretStr
+
+    from adapters.matrix.adapter import MatrixSetupError
+
+    settings = matrix_settings(core.settings, synapse_server, matrix_access_token=SecretStr("syt_nope_nope"))
+    with pytest.raises(MatrixSetupError, match="MATRIX_ACCESS_TOKEN"):
+        await MatrixAdapter(settings, core.engine).start()
