@@ -82,7 +82,7 @@ async def test_everything_configured_passes_against_the_fakes(env, tmp_path, dis
     code, lines, err = await doctor(capsys)
 
     assert code == 0, lines
-    assert list(lines) == ["settings", "database", "Hugging Face", "Discord", "Slack token",
+    assert list(lines) == ["settings", "database", "Hugging Face", "Discord", "Matrix", "Slack token",
                            "Slack signing secret", "Slack scopes"]
     assert all(line.startswith("✓ ") for line in lines.values()), lines
     assert "no migration pending" in lines["database"]

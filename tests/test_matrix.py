@@ -257,3 +257,30 @@ async def test_a_refused_token_is_one_line_naming_the_setting(core, synapse_serv
     settings = matrix_settings(core.settings, synapse_server, matrix_access_token=SecretStr("syt_nope_nope"))
     with pytest.raises(MatrixSetupError, match="MATRIX_ACCESS_TOKEN"):
         await MatrixAdapter(settings, core.engine).start()
+
+
+async def test_doctor_asks_the_homeserver_who_the_token_is(core, synapse_server):
+    from pydantic import SecretStr
+
+    from adapters.matrix.platform import platform
+
+    good = matrix_settings(core.settings, synapse_server)
+    [found] = await platform.doctor_check(good)
+    assert found.ok is True and "@paperboy:localhost" in found.line()
+    [refused] = await platform.doctor_check(good.model_copy(update={"matrix_access_token": SecretStr("syt_x_y")}))
+    assert refused.ok is False and "MATRIX_ACCESS_TOKEN" in refused.text and "syt_x_y" not in refused.text
+    [other] = await platform.doctor_check(good.model_copy(update={"matrix_user_id": "@someone:localhost"}))
+    assert other.ok is False and "MATRIX_USER_ID" in other.text
+
+
+def test_settings_errors_are_one_line_naming_the_setting():
+    from bot.settings import Settings
+    from adapters.matrix.settings import check_matrix_settings
+
+    base = dict(_env_file=None, matrix_homeserver="https://matrix.example.org")
+    assert "MATRIX_USER_ID" in check_matrix_settings(Settings(**base))
+    assert "MATRIX_USER_ID" in check_matrix_settings(Settings(**base, matrix_user_id="paperboy"))
+    assert "MATRIX_ACCESS_TOKEN" in check_matrix_settings(Settings(**base, matrix_user_id="@p:example.org"))
+    assert check_matrix_settings(Settings(**base, matrix_user_id="@p:example.org", matrix_password="x")) is None
+    with pytest.raises(ValueError, match="URL"):
+        Settings(_env_file=None, matrix_homeserver="matrix.example.org")
