@@ -7,6 +7,7 @@ bot did is read back from the server's own room timelines (`tests.synapse.room_e
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from typing import Any, Callable
 
@@ -95,3 +96,81 @@ async def room_with_bot(person: Person, bot: str, name: str, *, others: tuple[Pe
     await eventually(lambda: any(e["type"] == "m.room.member" and e["state_key"] == bot and
                                  e["content"].get("membership") == "join" for e in person.events(room)))
     return room
+
+
+# -- the conformance suite's driver (tests/test_conformance.py) ------------------------------------------
+
+KEYS = {"save": "🔖", "vote": "👍", "downvote": "👎"}
+_USER_ID = re.compile(r"@[a-z0-9._=/+-]+:[A-Za-z0-9.-]+")
+
+
+def shown_in(person: Person, room: str, bot: str) -> list[dict[str, Any]]:
+    """The bot's messages in the room as a client shows them: edits applied, thread replies apart."""
+    events = bot_events(person, room, bot)
+    edits = {e["content"]["m.relates_to"]["event_id"]: e["content"]["m.new_content"] for e in events
+             if (e["content"].get("m.relates_to") or {}).get("rel_type") == "m.replace"}
+    top = [e for e in events if "m.relates_to" not in e["content"]]
+    return [{**e, "content": edits.get(e["event_id"], e["content"]),
+             "text": edits.get(e["event_id"], e["content"])["body"] + edits.get(e["event_id"], e["content"]).get(
+                 "formatted_body", "")} for e in top]
+
+
+def pings(message: dict[str, Any]) -> set[str]:
+    """Whom a message wakes: its ``m.mentions``, and what an old client would highlight in the plain body."""
+    content = message["content"]
+    mentions = content.get("m.mentions") or {}
+    woken = {f"group:{u}" for u in mentions.get("user_ids") or []} | ({"group:@room"} if mentions.get("room") else set())
+    if "@room" in content.get("body", "") and not mentions.get("room"):
+        woken.add("@room")
+    woken |= {u for u in _USER_ID.findall(content.get("body", "")) if f"group:{u}" not in woken}
+    return woken
+
+
+async def matrix_driver(core: Any, server: Synapse) -> Any:
+    from adapters.matrix.adapter import MatrixAdapter
+    from adapters.matrix.render import MARKER
+    from bot.channels import ChannelRef
+    from tests.test_conformance import Driver
+
+    adapter = MatrixAdapter(matrix_settings(core.settings, server), core.engine)
+    core.poller.adapters[adapter.platform] = adapter
+    ada = Person(server, server.accounts["ada"])
+    await adapter.start()
+    try:
+        room = await room_with_bot(ada, adapter.user_id, f"conformance-{time.monotonic_ns()}")
+        clicked: dict[tuple[str, str], str] = {}
+
+        async def said_after(count: int) -> str:
+            answers = await eventually(lambda: bot_events(ada, room, adapter.user_id)[count:])
+            await asyncio.sleep(0.3)  # a long answer may come in more than one message
+            return "\n".join(e["content"]["body"] for e in bot_events(ada, room, adapter.user_id)[count:]
+                             if e["content"].get("m.relates_to", {}).get("rel_type") != "m.replace") or answers
+
+        async def command(text: str) -> str:
+            count = len(bot_events(ada, room, adapter.user_id))
+            await ada.say(room, f"!papers {text}")
+            return await said_after(count)
+
+        def buttons(message: dict[str, Any]) -> list[str]:
+            marker = message["content"].get(MARKER) or {}
+            if len(marker.get("paper_ids") or []) != 1:
+                return []
+            keys = {e["content"]["m.relates_to"]["key"] for e in bot_events(ada, room, adapter.user_id, "m.reaction")
+                    if e["content"]["m.relates_to"]["event_id"] == message["event_id"]}
+            return [f"paperboy:{kind}:{marker['paper_ids'][0]}" for kind, key in KEYS.items() if key in keys]
+
+        async def click(ref: str, action: str) -> str:
+            count = len(bot_events(ada, room, adapter.user_id))
+            earlier = clicked.pop((ref, action), None)
+            if earlier:  # the same button again: the reaction is taken back
+                await ada.redact(room, earlier)
+            else:
+                clicked[(ref, action)] = await ada.react(room, ref, KEYS[action.split(":")[1]])
+            return await said_after(count)
+
+        yield Driver("matrix", adapter, ChannelRef("matrix", "localhost", room), command,
+                     lambda: shown_in(ada, room, adapter.user_id), pings=pings, buttons=buttons, click=click,
+                     group="@room")
+    finally:
+        await adapter.stop()
+        await ada.close()

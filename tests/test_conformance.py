@@ -1,4 +1,4 @@
-"""One conformance suite for every adapter: console, memory, and Discord and Slack against their fakes.
+"""One conformance suite for every adapter: console, memory, Discord and Slack against their fakes, Matrix on Synapse.
 
 Each driver starts its adapter on the real core and reads back what its platform holds (the fake
 servers' own records, the console's printed text). The same tests then ask every adapter what the
@@ -206,11 +206,15 @@ async def discord_driver(core) -> AsyncIterator[Driver]:
             discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = saved
 
 
-@pytest.fixture(params=["console", "memory", "discord", "slack"])
+@pytest.fixture(params=["console", "memory", "discord", "slack", "matrix"])
 async def driver(request, settings, tmp_path) -> AsyncIterator[Driver]:
+    from tests.matrix_people import matrix_driver
+
     async with open_core(settings) as core:
         makers = {"console": lambda: console_driver(core), "memory": lambda: memory_driver(core),
-                  "discord": lambda: discord_driver(core), "slack": lambda: slack_driver(core, tmp_path)}
+                  "discord": lambda: discord_driver(core), "slack": lambda: slack_driver(core, tmp_path),
+                  # a real Synapse, started (once per session) only when a Matrix test runs
+                  "matrix": lambda: matrix_driver(core, request.getfixturevalue("synapse_server"))}
         async with contextlib.aclosing(makers[request.param]()) as drivers:
             made = await drivers.__anext__()
             made.core = core

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from typing import Any
 
 from nio import AsyncClient, AsyncClientConfig, LoginError, RoomCreateError, RoomSendResponse, WhoamiError
@@ -68,8 +69,12 @@ class MatrixAdapter:
         """Sign in, catch up on the rooms (commands sent while away are not answered), then listen."""
         try:
             await self._sign_in()
-            first = await self.client.sync(timeout=0, full_state=True,
-                                           sync_filter={"room": {"timeline": {"limit": 1}}})
+            # Synapse keeps a sync's answer for a while, keyed by its parameters: a restart soon after a
+            # crash would get the old start's answer, whose token replays everything since. A filter of
+            # its own (a type nobody sends) makes each start's first sync new.
+            first = await self.client.sync(timeout=0, full_state=True, sync_filter={
+                "room": {"timeline": {"limit": 1}},
+                "account_data": {"not_types": [f"org.paperboy.start.{secrets.token_hex(8)}"]}})
         except NETWORK_ERRORS as error:
             await self.client.close()
             raise MatrixSetupError(f"cannot reach the Matrix homeserver at {self.settings.matrix_homeserver} "

@@ -12,6 +12,7 @@ import asyncio
 import dataclasses
 import logging
 import re
+import time
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +40,7 @@ _GROUP = re.compile(r"(?<![\w@])@(room\b|[a-z0-9._=/+-]+:[A-Za-z0-9.-]+(?::\d+)?
 _LEGACY_VERSIONS = {str(n) for n in range(1, 12)}
 """Room versions before 12, where the creator's power is in the power levels like anyone's."""
 REMEMBERED = 5000
+CLOCK_SKEW_MS = 5_000
 ENCRYPTED_LINE = ("Paperboy cannot read or post in end-to-end encrypted rooms yet, so it will stay quiet here; "
                   "invite it to an unencrypted room instead.")
 _SOMETHING_WENT_WRONG = "Something went wrong on Paperboy's side. Please try again later."
@@ -53,6 +55,8 @@ class Inbound:
         self.engine = engine
         self.allowed = allowed
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.since_ms = 0
+        """Events older than this (ms since the epoch, set at `listen`) were sent before Paperboy started."""
         self._posts: OrderedDict[str, str | None] = OrderedDict()
         """Event id → the one paper of Paperboy's post (None: not a single paper's post)."""
         self._reactions: OrderedDict[str, tuple[str, str, str]] = OrderedDict()
@@ -62,6 +66,7 @@ class Inbound:
         """The encrypted rooms told, once each, that Paperboy cannot work there."""
 
     def listen(self) -> None:
+        self.since_ms = int(time.time() * 1000) - CLOCK_SKEW_MS
         for callback, kind in ((self._on_message, RoomMessageText), (self._on_reaction, ReactionEvent),
                                (self._on_redaction, RedactionEvent), (self._on_member, RoomMemberEvent),
                                (self._on_invite, InviteMemberEvent), (self._on_encryption, RoomEncryptionEvent)):
@@ -71,6 +76,8 @@ class Inbound:
         async def spawn(room: MatrixRoom, event: Any) -> None:
             if getattr(event, "sender", None) == self.client.user_id:
                 return
+            if 0 < (getattr(event, "server_timestamp", 0) or 0) < self.since_ms:
+                return  # from before this start (a room's backlog on joining): a command then is not ours now
             task = asyncio.create_task(self._guarded(callback, room, event))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
