@@ -28,9 +28,11 @@ class Person:
     async def close(self) -> None:
         await self.client.close()
 
-    async def room(self, name: str, *, invite: tuple[str, ...] = (), encrypted: bool = False) -> str:
+    async def room(self, name: str | None, *, invite: tuple[str, ...] = (), encrypted: bool = False) -> str:
+        """A room; without a *name*, a direct message with the one person invited."""
         state = [{"type": "m.room.encryption", "state_key": "", "content": {"algorithm": "m.megolm.v1.aes-sha2"}}]
-        made = await self.client.room_create(name=name, invite=list(invite), initial_state=state if encrypted else ())
+        made = await self.client.room_create(name=name, invite=list(invite), initial_state=state if encrypted else (),
+                                             is_direct=name is None)
         assert isinstance(made, RoomCreateResponse), made
         return made.room_id
 
@@ -88,7 +90,7 @@ def matrix_settings(settings: Any, server: Synapse, **more: Any) -> Any:
         "matrix_access_token": SecretStr(bot.access_token), "matrix_device_id": bot.device_id, **more})
 
 
-async def room_with_bot(person: Person, bot: str, name: str, *, others: tuple[Person, ...] = ()) -> str:
+async def room_with_bot(person: Person, bot: str, name: str | None, *, others: tuple[Person, ...] = ()) -> str:
     """A room *person* made, with the bot (joined on invite) and *others* in it."""
     room = await person.room(name, invite=(bot, *(o.user_id for o in others)))
     for other in others:

@@ -284,3 +284,46 @@ def test_settings_errors_are_one_line_naming_the_setting():
     assert check_matrix_settings(Settings(**base, matrix_user_id="@p:example.org", matrix_password="x")) is None
     with pytest.raises(ValueError, match="URL"):
         Settings(_env_file=None, matrix_homeserver="matrix.example.org")
+
+
+async def test_a_direct_message_takes_commands_without_prefix_and_manages_itself(people, bot, core):
+    ada, _ = people
+    room = await room_with_bot(ada, bot.user_id, None)
+    asked = await ada.say(room, "subscribe model merging")
+    await eventually(lambda: bot_events(ada, room, bot.user_id))
+    channel = await core.store.get_channel(ChannelRef("matrix", "localhost", room))
+    assert [t.query for t in await core.store.list_topics(channel.id)] == ["model merging"]
+    assert asked
+
+
+async def test_a_room_paperboy_was_kicked_from_is_paused_and_the_subscriber_told_directly(people, bot, room, core):
+    ada, _ = people
+    await ada.say(room, "!papers subscribe model merging")
+    ref = ChannelRef("matrix", "localhost", room)
+    await eventually(lambda: [e for e in bot_events(ada, room, bot.user_id) if "merging" in e["content"]["body"]])
+    await ada.kick(room, bot.user_id)
+    paper = seed_paper(1)
+    await core.store.save_papers([paper])
+    channel = await core.store.get_channel(ref)
+    await core.store.enqueue_posts(channel.id, [(paper.id, "matched", None)], at=core.engine.clock(), max_per_hour=10)
+    await core.poller.worker.drain()
+    assert "no longer post" in (await core.store.get_channel(ref)).paused_reason
+    direct = bot._direct[ada.user_id]
+    await ada.join(direct)
+    told = await eventually(lambda: bot_events(ada, direct, bot.user_id))
+    assert "paused" in told[0]["content"]["body"] and room in told[0]["content"]["body"]
+    assert told[0]["content"]["m.mentions"] == {}
+
+
+async def test_threads_on_opens_an_m_thread_with_the_abstract_on_each_post(people, bot, room, core):
+    ada, _ = people
+    asked = await ada.say(room, "!papers threads on")
+    await eventually(lambda: answers_to(ada, room, bot.user_id, asked) or bot_events(ada, room, bot.user_id))
+    paper = seed_paper(2)
+    await core.store.save_papers([paper])
+    entry = await delivered(core, room, paper)
+    await core.poller.worker.drain()  # the thread follows its post
+    thread = await eventually(lambda: [e for e in answers_to(ada, room, bot.user_id, entry.message_ref)
+                                       if e["content"]["m.relates_to"]["rel_type"] == "m.thread"])
+    assert paper.abstract.split()[0] in thread[0]["content"]["body"]
+    assert thread[0]["content"][MARKER]["kind"] == "thread"
