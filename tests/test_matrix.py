@@ -198,7 +198,7 @@ async def test_kicked_or_silenced_the_room_is_permanently_lost_and_the_subscribe
     told = await bot.notify(channel, ada.user_id, "Paperboy paused its posts to this room.")
     assert told.status is DeliveryStatus.SENT  # in a direct message, as the room refused
     await ada.kick(room, bot.user_id)
-    await eventually(lambda: room not in bot.client.rooms or True)
+    await eventually(lambda: room not in bot.client.rooms)  # forgotten: it left cleanly
     kicked = await bot.send(channel, Post(PaperCard(seed_paper()), tag="paper:kicked", paper_ids=(seed_id(0),)))
     assert kicked.status is DeliveryStatus.PERMANENT
 

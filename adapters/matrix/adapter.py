@@ -129,6 +129,8 @@ class MatrixAdapter:
                 pause = min(pause * 2, 60.0)
                 continue
             pause = 1.0
+            if answer.rooms.leave:  # nio keeps no state of rooms left: Paperboy clears them itself
+                await self.inbound.left(answer.rooms.leave)
 
     async def stop(self) -> None:
         if self._sync is not None:

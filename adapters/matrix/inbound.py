@@ -68,7 +68,7 @@ class Inbound:
     def listen(self) -> None:
         self.since_ms = int(time.time() * 1000) - CLOCK_SKEW_MS
         for callback, kind in ((self._on_message, RoomMessageText), (self._on_reaction, ReactionEvent),
-                               (self._on_redaction, RedactionEvent), (self._on_member, RoomMemberEvent),
+                               (self._on_redaction, RedactionEvent),
                                (self._on_invite, InviteMemberEvent), (self._on_encryption, RoomEncryptionEvent)):
             self.client.add_event_callback(self._spawner(callback), kind)
 
@@ -284,13 +284,24 @@ class Inbound:
         except NETWORK_ERRORS:
             log.warning("Matrix: could not say in %s that it is encrypted", room_id)
 
-    async def _on_member(self, room: MatrixRoom, event: RoomMemberEvent) -> None:
-        if event.state_key != self.client.user_id or event.membership not in ("leave", "ban"):
-            return
-        # Kicked or banned: Paperboy is out already. Its next post there fails with M_FORBIDDEN, and the
-        # core pauses the room and tells whoever subscribed it, as on every platform.
-        log.info("Matrix: %s removed Paperboy from %s (%s)", event.sender, room.room_id, event.membership)
-        self._creators.pop(room.room_id, None)
+    async def left(self, rooms: dict[str, Any]) -> None:
+        """Rooms Paperboy was kicked or banned from (or left): forget them, cleanly, and say who did it.
+
+        Nothing is lost: the next post there fails with M_FORBIDDEN, and the core pauses the room and
+        tells whoever subscribed it, as on every platform.
+        """
+        for room_id, info in rooms.items():
+            removal = next((e for e in reversed(info.timeline.events) if isinstance(e, RoomMemberEvent)
+                            and e.state_key == self.client.user_id), None)
+            by = removal.sender if removal is not None else "someone"
+            log.info("Matrix: %s removed Paperboy from %s (%s)", by, room_id,
+                     removal.membership if removal is not None else "left")
+            self.client.rooms.pop(room_id, None)
+            self._creators.pop(room_id, None)
+            try:
+                await self.client.room_forget(room_id)
+            except NETWORK_ERRORS:
+                log.warning("Matrix: could not forget %s", room_id)
 
 
 def _is_direct(room: MatrixRoom) -> bool:
