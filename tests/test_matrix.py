@@ -327,3 +327,35 @@ async def test_threads_on_opens_an_m_thread_with_the_abstract_on_each_post(peopl
                                        if e["content"]["m.relates_to"]["rel_type"] == "m.thread"])
     assert paper.abstract.split()[0] in thread[0]["content"]["body"]
     assert thread[0]["content"][MARKER]["kind"] == "thread"
+
+
+def test_matrix_access_tokens_never_reach_the_log():
+    from tests.test_redaction import redacted, written
+
+    token = "syt_cGFwZXJib3k_AbCdEfGhIjKlMnOpQrSt_1a2B3c"
+    text = written(redacted("GET /sync with Authorization: Bearer %s", token))
+    assert token not in text and "syt_[redacted]" in text
+
+
+async def test_the_history_check_finds_a_post_sent_before_a_crash_beyond_the_transaction_window(
+        people, bot, room, synapse_server):
+    """A post sent by another session (another device: its transaction ids are not ours) is found by its marker."""
+    from dataclasses import replace
+    from datetime import datetime, timedelta, timezone
+
+    from adapters.matrix.render import render_post
+
+    ada, _ = people
+    channel = ChannelRef("matrix", "localhost", room)
+    paper = seed_paper(3)
+    post = Post(PaperCard(paper), tag=f"paper:{paper.id}", paper_ids=(paper.id,))
+    other = synapse_server.call("POST", "/_matrix/client/v3/login", {
+        "type": "m.login.password", "identifier": {"type": "m.id.user", "user": "paperboy"},
+        "password": synapse_server.accounts["paperboy"].password, "device_id": "ELSEWHERE"})
+    earlier = synapse_server.call("PUT", f"/_matrix/client/v3/rooms/{room}/send/m.room.message/old1",
+                                  render_post(post), token=other["access_token"])["event_id"]
+    for n in range(3):
+        await ada.say(room, f"chatter {n}")
+    unsure = replace(post, sent_after=datetime.now(timezone.utc) - timedelta(minutes=1))
+    assert await bot.find_post(channel, unsure) == earlier
+    assert await bot.find_thread(channel, earlier, replace(unsure, tag=f"thread:{paper.id}")) is None
