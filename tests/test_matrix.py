@@ -359,3 +359,13 @@ async def test_the_history_check_finds_a_post_sent_before_a_crash_beyond_the_tra
     unsure = replace(post, sent_after=datetime.now(timezone.utc) - timedelta(minutes=1))
     assert await bot.find_post(channel, unsure) == earlier
     assert await bot.find_thread(channel, earlier, replace(unsure, tag=f"thread:{paper.id}")) is None
+
+
+async def test_a_mention_is_a_command_but_talking_about_paperboy_is_not(people, bot, room):
+    ada, _ = people
+    before = len(bot_events(ada, room, bot.user_id))
+    await ada.say(room, "paperboy is great, isn't it")
+    asked = await ada.say(room, "paperboy: help", **{"m.mentions": {"user_ids": [bot.user_id]}})
+    [answer] = await eventually(lambda: answers_to(ada, room, bot.user_id, asked))
+    assert "subscribe" in answer["content"]["body"]
+    assert len(bot_events(ada, room, bot.user_id)) == before + 1, "only the mention was answered"

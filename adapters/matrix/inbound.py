@@ -59,8 +59,8 @@ class Inbound:
         """Events older than this (ms since the epoch, set at `listen`) were sent before Paperboy started."""
         self._posts: OrderedDict[str, str | None] = OrderedDict()
         """Event id → the one paper of Paperboy's post (None: not a single paper's post)."""
-        self._reactions: OrderedDict[str, tuple[str, str, str]] = OrderedDict()
-        """A reaction's event id → (kind, paper id, the post's event id), to take it back when it is redacted."""
+        self._reactions: OrderedDict[str, tuple[str, str, str, str]] = OrderedDict()
+        """A reaction's event id → (who, kind, paper id, the post's event id), to take it back when redacted."""
         self._creators: dict[str, frozenset[str]] = {}
         self._told_encrypted: set[str] = set()
         """The encrypted rooms told, once each, that Paperboy cannot work there."""
@@ -125,7 +125,8 @@ class Inbound:
         me = self.client.user_id
         mentioned = me in ((content.get("m.mentions") or {}).get("user_ids") or [])
         local = me[1:].partition(":")[0]
-        lead = re.match(rf"^\s*(?:{re.escape(me)}|{re.escape(local)})\b:?\s*", stripped, re.IGNORECASE)
+        # "@paperboy:example.org trending", or "paperboy: trending" as clients write a pill; not "paperboy is…"
+        lead = re.match(rf"^\s*(?:{re.escape(me)}:?|{re.escape(local)}:)\s*", stripped, re.IGNORECASE)
         if lead:
             return stripped[lead.end():]
         if mentioned:  # a pill shows the display name in the body: drop the first word or two before the colon
@@ -198,21 +199,22 @@ class Inbound:
         paper_id = await self._paper_of(room.room_id, event.reacts_to)
         if paper_id is None:
             return
-        self._remember(self._reactions, event.event_id, (kind, paper_id, event.reacts_to))
+        self._remember(self._reactions, event.event_id, (event.sender, kind, paper_id, event.reacts_to))
         await self._act(room, event.sender, kind, paper_id, event.reacts_to)
 
     async def _on_redaction(self, room: MatrixRoom, event: RedactionEvent) -> None:
         taken = self._reactions.pop(event.redacts, None)
         if taken is None:
             return
-        kind, paper_id, post = taken
+        # The reaction's author takes it back (a moderator may redact it for them).
+        sender, kind, paper_id, post = taken
         if kind == SAVE:  # saving is no toggle: taking the 🔖 back takes the paper off the list
-            caller = Caller(id=event.sender, name=room.user_name(event.sender) or event.sender)
+            caller = Caller(id=sender, name=room.user_name(sender) or sender)
             channel = ChannelRef(self.adapter.platform, self.adapter.server_name, room.room_id)
             reply = await self._run(Command("unsave", paper_id, caller, channel))
             await self.answer(room.room_id, Reply(reply.content, private=True), thread=post)
             return
-        await self._act(room, event.sender, kind, paper_id, post)  # 👍 and 👎 toggle: a second one takes back
+        await self._act(room, sender, kind, paper_id, post)  # 👍 and 👎 toggle: a second one takes back
 
     async def _act(self, room: MatrixRoom, sender: str, kind: str, paper_id: str, post: str) -> None:
         channel = ChannelRef(self.adapter.platform, self.adapter.server_name, room.room_id)
