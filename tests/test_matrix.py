@@ -77,7 +77,12 @@ async def test_commands_answer_in_the_room_and_private_answers_go_to_a_thread_on
     await ada.say(room, "!papers trending")
     listed = await eventually(lambda: bot_events(ada, room, bot.user_id)[before:])
     assert "m.relates_to" not in listed[0]["content"], "a public answer goes in the room itself"
-    assert "Trending" in listed[0]["content"]["body"] or "trending" in listed[0]["content"]["body"].lower()
+    assert "trending" in listed[0]["content"]["body"].lower() and "1–" in listed[0]["content"]["body"]
+
+    before = len(bot_events(ada, room, bot.user_id))
+    await ada.say(room, "!papers more")  # the same paging as everywhere: the next page of the last list
+    [page] = await eventually(lambda: bot_events(ada, room, bot.user_id)[before:])
+    assert "11–" in page["content"]["body"] and "<ol start=\"11\">" in page["content"]["formatted_body"]
 
 
 async def test_managing_needs_the_power_to_change_state_and_a_raise_makes_a_manager(people, bot, room):
