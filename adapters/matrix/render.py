@@ -35,6 +35,8 @@ class Message:
     def content(self, *, msgtype: str = "m.notice", mention: str | None = None) -> dict[str, Any]:
         """The ``m.room.message`` content: ``m.mentions`` names nobody unless *mention* (a user id or @room)."""
         body, formatted, mentions = self.body, self.html, {}
+        if mention:  # the default push rules never notify for m.notice, mention or not: a ping is m.text
+            msgtype = "m.text"
         if mention == ROOM:
             body, formatted, mentions = f"@room {body}", f"@room {formatted}", {"room": True}
         elif mention:
