@@ -13,7 +13,6 @@ import pytest
 from adapters.matrix.adapter import MatrixAdapter
 from adapters.matrix.delivery import transaction_id
 from adapters.matrix.render import MARKER
-from bot.actions import card_actions
 from bot.channels import ChannelRef
 from bot.delivery import DeliveryStatus
 from bot.paper import Paper
@@ -130,6 +129,12 @@ async def test_a_topics_notify_pings_only_its_room_or_person(people, bot, room):
         content = bot_events(ada, room, bot.user_id)[-1]["content"]
         assert content["m.mentions"] == expected
         assert content["msgtype"] == "m.text", "Matrix's push rules never notify for an m.notice"
+    # Synapse's own push rules: Ada was notified of the two pings, and of nothing in a hostile post.
+    hostile = Paper(id="2403.10009", title=HOSTILE, abstract="x")
+    await bot.send(channel, Post(PaperCard(hostile, why=HOSTILE), tag="paper:hostile", paper_ids=(hostile.id,)))
+    notified = ada.server.call("GET", "/_matrix/client/v3/notifications", token=ada.account.access_token)
+    pinged = [n["event"]["content"]["body"] for n in notified["notifications"] if n["room_id"] == room]
+    assert len(pinged) == 2 and not any("2403.10009" in body for body in pinged), pinged
 
 
 async def test_reactions_are_the_buttons_and_a_redaction_takes_them_back(people, bot, room, core):

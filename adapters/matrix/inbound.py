@@ -22,7 +22,7 @@ from nio import (
 )
 
 from adapters.matrix.delivery import ENCRYPTED, NETWORK_ERRORS
-from adapters.matrix.render import MARKER, ROOM, escape, quiet, render
+from adapters.matrix.render import MARKER, ROOM, render
 from bot.actions import Action
 from bot.channels import Caller, ChannelRef, Command, Group, parse_command
 from bot.commands import COMMANDS
@@ -320,4 +320,3 @@ def _groups(args: str) -> tuple[Group, ...]:
     return tuple(dict.fromkeys(found))
 
 
-__all__ = ["Inbound", "escape", "quiet"]
