@@ -302,10 +302,10 @@ async def test_a_direct_message_takes_commands_without_prefix_and_manages_itself
     ada, _ = people
     room = await room_with_bot(ada, bot.user_id, None)
     asked = await ada.say(room, "subscribe model merging")
-    await eventually(lambda: bot_events(ada, room, bot.user_id))
+    [answer] = await eventually(lambda: bot_events(ada, room, bot.user_id))
+    assert "m.relates_to" not in answer["content"], "a direct message is private: no thread needed"
     channel = await core.store.get_channel(ChannelRef("matrix", "localhost", room))
-    assert [t.query for t in await core.store.list_topics(channel.id)] == ["model merging"]
-    assert asked
+    assert [t.query for t in await core.store.list_topics(channel.id)] == ["model merging"] and asked
 
 
 async def test_a_room_paperboy_was_kicked_from_is_paused_and_the_subscriber_told_directly(people, bot, room, core):

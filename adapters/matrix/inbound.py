@@ -3,7 +3,7 @@
 Commands are ``!papers <command>`` or a message that starts by mentioning Paperboy; in a direct
 message with Paperboy every message is a command. Answers that are private elsewhere (help,
 settings, errors, a reaction's acknowledgement) go as a reply in a thread: on the caller's message,
-or on the post they reacted to. Nothing from the text pings anyone (``m.mentions`` is ``{}``).
+or on the post they reacted to (in a direct message, which is private already, as plain answers). Nothing from the text pings anyone (``m.mentions`` is ``{}``).
 """
 
 from __future__ import annotations
@@ -115,7 +115,8 @@ class Inbound:
         spec = COMMANDS.get(command.name)
         private = reply.private or isinstance(reply.content, Error) or bool(spec and spec.private)
         root = relation.get("event_id") if relation.get("rel_type") == "m.thread" else None
-        await self.answer(room.room_id, reply, thread=(root or event.event_id) if private else root)
+        # A private answer goes in a thread on the caller's message; a direct message is private already.
+        await self.answer(room.room_id, reply, thread=(root or event.event_id) if private and not direct else root)
 
     def _command_text(self, body: str, content: dict[str, Any], *, direct: bool) -> str | None:
         """The command in a message: after ``!papers`` or a leading mention of Paperboy (any message in a DM)."""
