@@ -381,3 +381,22 @@ async def test_a_mention_is_a_command_but_talking_about_paperboy_is_not(people, 
     [answer] = await eventually(lambda: answers_to(ada, room, bot.user_id, asked))
     assert "subscribe" in answer["content"]["body"]
     assert len(bot_events(ada, room, bot.user_id)) == before + 1, "only the mention was answered"
+
+
+async def test_a_post_found_after_a_crash_gets_its_missing_reactions_once(people, bot, room):
+    from dataclasses import replace
+    from datetime import datetime, timedelta, timezone
+
+    from adapters.matrix.render import render_post
+    from bot.actions import card_actions
+
+    ada, _ = people
+    channel = ChannelRef("matrix", "localhost", room)
+    paper = seed_paper(4)
+    post = Post(PaperCard(paper, actions=card_actions(paper.id)), tag=f"paper:{paper.id}", paper_ids=(paper.id,))
+    sent = await bot.send_event(room, render_post(post))  # killed before the reactions went out
+    unsure = replace(post, sent_after=datetime.now(timezone.utc) - timedelta(minutes=1))
+    for _ in range(2):
+        assert await bot.find_post(channel, unsure) == sent.message_ref
+    keys = [e["content"]["m.relates_to"]["key"] for e in bot_events(ada, room, bot.user_id, "m.reaction")]
+    assert sorted(keys) == sorted(["🔖", "👍", "👎"])

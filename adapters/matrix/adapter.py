@@ -151,7 +151,11 @@ class MatrixAdapter:
         return result
 
     async def find_post(self, channel: ChannelRef, post: Post) -> str | None:
-        return await find_marked(self.client, channel.channel, tag=post.tag, kind="post", sent_after=post.sent_after)
+        """Paperboy's post tagged ``post.tag`` in the room (after a crash), with its reactions made whole."""
+        found = await find_marked(self.client, channel.channel, tag=post.tag, kind="post", sent_after=post.sent_after)
+        if found and isinstance(post.content, PaperCard) and post.content.actions:
+            await self.add_reactions(channel.channel, found)  # a crash may have come between post and reactions
+        return found
 
     async def edit(self, channel: ChannelRef, message_ref: str, post: Post) -> DeliveryResult:
         """Replace the post *message_ref* (``m.replace``); nobody is pinged again by an edit."""
@@ -223,5 +227,6 @@ class MatrixAdapter:
                 if result.status is not DeliveryStatus.RATE_LIMITED:
                     break
                 await asyncio.sleep(min(result.retry_after or 1.0, 5.0))
-            if result.status is not DeliveryStatus.SENT:
+            # The homeserver refuses a second identical reaction (M_DUPLICATE_ANNOTATION): it is there already.
+            if result.status is not DeliveryStatus.SENT and "M_DUPLICATE_ANNOTATION" not in (result.reason or ""):
                 log.warning("Matrix: could not add %s under %s in %s: %s", key, event_id, room_id, result.reason)
