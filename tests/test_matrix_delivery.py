@@ -126,3 +126,14 @@ async def test_a_post_found_after_a_crash_gets_its_missing_reactions_once(people
         assert await bot.find_post(channel, unsure) == sent.message_ref
     keys = [e["content"]["m.relates_to"]["key"] for e in bot_events(ada, room, bot.user_id, "m.reaction")]
     assert sorted(keys) == sorted(["🔖", "👍", "👎"])
+
+
+def test_a_file_goes_inline_and_a_long_one_is_cut_to_fit_one_event():
+    import json
+
+    from adapters.matrix.render import render
+    from bot.replies import File
+
+    content = render(File("reading-list.bib", "@article{x, title={@room}}\n" * 5000, "Your list")).content()
+    assert len(json.dumps(content).encode()) < 60_000 and "more characters cut" in content["body"]
+    assert "@room" not in content["body"] and content["m.mentions"] == {}

@@ -23,6 +23,7 @@ _JOINER = "\u2060"
 SUMMARY_CHARS = 400
 ABSTRACT_CHARS = 6000
 MAX_LISTED = 30
+MAX_INLINE_FILE = 20_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,9 +79,11 @@ def render(content: Content) -> Message:
     if isinstance(content, Text):
         return render_text(content)
     if isinstance(content, File):  # Matrix files need the media repository: the text goes inline
-        return Message(quiet(f"{content.note} ({content.name}):\n\n{content.content}"),
-                       f"{escape(content.note)} ({escape(content.name)}):<pre><code>{escape(content.content)}"
-                       "</code></pre>")
+        text = content.content
+        if len(text) > MAX_INLINE_FILE:  # an event holds 64 KiB, body and HTML together
+            text = text[:MAX_INLINE_FILE] + f"\n… ({len(content.content) - MAX_INLINE_FILE} more characters cut)"
+        return Message(quiet(f"{content.note} ({content.name}):\n\n{text}"),
+                       f"{escape(content.note)} ({escape(content.name)}):<pre><code>{escape(text)}</code></pre>")
     if isinstance(content, PaperCard):
         return render_card(content)
     return render_list(content)
