@@ -282,3 +282,23 @@ async def test_a_mention_is_a_command_but_talking_about_paperboy_is_not(people, 
     assert "subscribe" in answer["content"]["body"]
     assert len(bot_events(ada, room, bot.user_id)) == before + 1, "only the mention was answered"
 
+
+
+async def test_a_password_signs_in_on_the_settings_device_and_a_wrong_one_is_one_line(core, synapse_server):
+    from pydantic import SecretStr
+
+    from adapters.matrix.adapter import MatrixSetupError
+
+    account = synapse_server.accounts["paperboy"]
+    settings = matrix_settings(core.settings, synapse_server, matrix_access_token=None,
+                               matrix_password=SecretStr(account.password), matrix_device_id="PASSWORDTEST")
+    adapter = MatrixAdapter(settings, core.engine)
+    await adapter.start()
+    try:
+        assert (await adapter.client.whoami()).device_id == "PASSWORDTEST"
+    finally:
+        await adapter.stop()
+    wrong = settings.model_copy(update={"matrix_password": SecretStr("not-it")})
+    with pytest.raises(MatrixSetupError, match="MATRIX_PASSWORD") as refused:
+        await MatrixAdapter(wrong, core.engine).start()
+    assert "not-it" not in str(refused.value)
