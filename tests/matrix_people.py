@@ -143,10 +143,11 @@ async def matrix_driver(core: Any, server: Synapse) -> Any:
         clicked: dict[tuple[str, str], str] = {}
 
         async def said_after(count: int) -> str:
-            answers = await eventually(lambda: bot_events(ada, room, adapter.user_id)[count:])
+            await eventually(lambda: [e for e in bot_events(ada, room, adapter.user_id)[count:]
+                                      if e["content"].get("m.relates_to", {}).get("rel_type") != "m.replace"])
             await asyncio.sleep(0.3)  # a long answer may come in more than one message
             return "\n".join(e["content"]["body"] for e in bot_events(ada, room, adapter.user_id)[count:]
-                             if e["content"].get("m.relates_to", {}).get("rel_type") != "m.replace") or answers
+                             if e["content"].get("m.relates_to", {}).get("rel_type") != "m.replace")
 
         async def command(text: str) -> str:
             count = len(bot_events(ada, room, adapter.user_id))
