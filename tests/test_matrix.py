@@ -276,7 +276,10 @@ def test_matrix_access_tokens_never_reach_the_log():
 async def test_a_mention_is_a_command_but_talking_about_paperboy_is_not(people, bot, room):
     ada, _ = people
     before = len(bot_events(ada, room, bot.user_id))
-    await ada.say(room, "paperboy is great, isn't it")
+    said = await ada.say(room, "paperboy is great, isn't it")
+    await ada.say(room, "!papers help", **{  # an edit is no new command, whatever it says now
+        "m.new_content": {"msgtype": "m.text", "body": "!papers help"},
+        "m.relates_to": {"rel_type": "m.replace", "event_id": said}})
     asked = await ada.say(room, "paperboy: help", **{"m.mentions": {"user_ids": [bot.user_id]}})
     [answer] = await eventually(lambda: answers_to(ada, room, bot.user_id, asked))
     assert "subscribe" in answer["content"]["body"]
