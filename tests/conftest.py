@@ -84,3 +84,4 @@ async def any_core(request, settings, clock, postgres_server):
     async with fresh_database(postgres_server) as url:
         async with open_core(settings.model_copy(update={"database": url}), clock=clock) as core:
             yield core
+from tests.synapse import synapse_server  # noqa: E402,F401  (fixture: a real Matrix homeserver per session)

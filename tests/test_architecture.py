@@ -91,12 +91,13 @@ def test_the_platforms_are_found_through_their_entry_points_and_own_their_settin
     from bot.settings import Settings
 
     found = {platform.name: platform for platform in platforms()}
-    assert set(found) == {"discord", "slack"}
+    assert set(found) == {"discord", "matrix", "slack"}
     assert all(isinstance(platform, Platform) for platform in found.values())
     for platform in found.values():  # each one's settings join Paperboy's, under the same names
         assert set(platform.settings.model_fields) <= set(Settings.model_fields)
         assert not platform.configured(Settings(_env_file=None))
     assert found["slack"].configured(Settings(_env_file=None, slack_client_id="1.2"))
+    assert found["matrix"].configured(Settings(_env_file=None, matrix_homeserver="https://matrix.example.org"))
     help_text = build_parser().format_help()
     assert "discord" in help_text and "slack" in help_text  # their `paperboy <platform> …` helpers
 

@@ -1,4 +1,4 @@
-"""One conformance suite for every adapter: console, memory, and Discord and Slack against their fakes.
+"""One conformance suite for every adapter: console, memory, Discord and Slack against their fakes, Matrix on Synapse.
 
 The checks live in the testing kit (`paperboy_testing.conformance`), so a platform plugin runs the
 same ones. Each driver here starts its adapter on the real core and reads back what its platform
@@ -142,12 +142,18 @@ async def discord_driver(core) -> AsyncIterator[Driver]:
             discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = saved
 
 
-DRIVERS = {"console": console_driver, "memory": memory_driver, "discord": discord_driver, "slack": slack_driver}
+DRIVERS = {"console": console_driver, "memory": memory_driver, "discord": discord_driver, "slack": slack_driver,
+           "matrix": None}  # a real Synapse, started (once per session) only when a Matrix test runs
 
 
 @pytest.fixture(params=list(DRIVERS))
 async def driver(request, settings) -> AsyncIterator[Driver]:
-    async with open_core(settings) as core, DRIVERS[request.param](core) as made:
+    make = DRIVERS[request.param]
+    if make is None:
+        from tests.matrix_people import matrix_driver
+        make = contextlib.asynccontextmanager(
+            lambda core: matrix_driver(core, request.getfixturevalue("synapse_server")))
+    async with open_core(settings) as core, make(core) as made:
         yield made
 
 

@@ -32,7 +32,7 @@ async def test_the_bot_with_no_platform_and_dev_null_refuses_in_one_line(tmp_pat
         code, out, err, _ = await run(*args, tmp_path=tmp_path, stdin=asyncio.subprocess.DEVNULL)
         assert code == 1, (args, out, err)
         [line] = err.splitlines()
-        assert line.startswith("paperboy: no platform is configured (DISCORD_TOKEN, SLACK_BOT_TOKEN or "
+        assert line.startswith("paperboy: no platform is configured (DISCORD_TOKEN, MATRIX_HOMESERVER, SLACK_BOT_TOKEN or "
                                "SLACK_CLIENT_ID) and standard input is not a terminal"), line
         assert "`paperboy console`" in line
         assert out == ""
