@@ -7,6 +7,7 @@ from typing import Callable
 
 from bot.answers import UsageError
 from bot.channels import Command
+from bot.planning import leaderboard_post
 from bot.replies import PaperCard, PaperList, Reply, Text
 from bot.rows import Channel
 from bot.schedule import last_weekly_at, next_weekly_at, parse_clock_time, parse_weekday, weekly_schedule
@@ -95,10 +96,9 @@ class Leaderboard:
                 continue
             top = await self.ranked(channel, since=slot - PERIODS["week"])
             # A week without a 👍 or a save posts nothing: an empty board is noise.
-            if top and await self.store.enqueue_post(
-                    channel.id, kind="leaderboard", tag=f"leaderboard:{slot:%Y-%m-%d}",
-                    paper_ids=[c.paper.id for c in top],
-                    title=f"This week's top papers in this channel (to {slot:%a %d %b})", at=now):
+            tag, title = leaderboard_post(slot)
+            if top and await self.store.enqueue_post(channel.id, kind="leaderboard", tag=tag,
+                                                     paper_ids=[c.paper.id for c in top], title=title, at=now):
                 queued += 1
             await self.store.set_state(LAST_KEY.format(channel=channel.id), slot.isoformat())
         return queued

@@ -15,6 +15,7 @@ from bot.answers import UsageError, int_arg
 from bot.channel_interest import Interest, Pool
 from bot.channels import Command
 from bot.interest import MIN_POSITIVES
+from bot.planning import picks_post
 from bot.replies import Reply, Text
 from bot.rows import Channel
 from bot.store import Store
@@ -22,7 +23,6 @@ from bot.timezones import get_zone
 
 PICKS_TIME = "09:00"
 """When the picks go out in a channel without a digest (in its zone)."""
-TITLE = "Today's picks for this channel"
 RANKS = ("interest", "upvotes")
 
 
@@ -51,11 +51,6 @@ def picks_due(channel: Channel, now: datetime) -> datetime | None:
     if channel.last_picks_at is not None and channel.last_picks_at >= slot:
         return None
     return slot
-
-
-def lowered(line: str) -> str:
-    """A sentence as a parenthesis: ``Ranked by upvotes….`` -> ``ranked by upvotes…``."""
-    return line[0].lower() + line[1:].rstrip(".")
 
 
 class Picks:
@@ -113,8 +108,8 @@ class Picks:
         for channel, slot in due:
             ranking = await self.interest.rank(channel, pool=pool)
             chosen = ranking.papers[: channel.picks or 0]
-            title = f"{TITLE} ({lowered(ranking.cold)})" if ranking.cold else TITLE
-            if chosen and await self.store.enqueue_picks(channel.id, tag=f"picks:{slot:%Y-%m-%d}", title=title,
+            tag, title = picks_post(slot, ranking.cold)
+            if chosen and await self.store.enqueue_picks(channel.id, tag=tag, title=title,
                                                          picks=[(p.id, why) for p, why in chosen], at=now):
                 queued += 1
             elif not chosen:  # nothing new today: served all the same
