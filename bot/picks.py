@@ -9,7 +9,7 @@ once whatever crashes. Independent of topics: a channel may have both.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Callable
+from typing import Callable, Protocol
 
 from bot.answers import UsageError, int_arg
 from bot.channel_interest import Interest, Pool
@@ -18,12 +18,16 @@ from bot.interest import MIN_POSITIVES
 from bot.planning import picks_post
 from bot.replies import Reply, Text
 from bot.rows import Channel
-from bot.store import Store
+from bot.store import ChannelStore, CommunityStore, LedgerStore
 from bot.timezones import get_zone
 
 PICKS_TIME = "09:00"
 """When the picks go out in a channel without a digest (in its zone)."""
 RANKS = ("interest", "upvotes")
+
+
+class PicksStore(ChannelStore, LedgerStore, CommunityStore, Protocol):
+    """What picks use: the channel's settings, the queue, and the channel's signals (its cold start)."""
 
 
 def picks_time(channel: Channel) -> str:
@@ -56,7 +60,7 @@ def picks_due(channel: Channel, now: datetime) -> datetime | None:
 class Picks:
     """The `picks` and `rank` commands, and the poller's daily picks and interest-ranked digests."""
 
-    def __init__(self, *, store: Store, clock: Callable[[], datetime], interest: Interest) -> None:
+    def __init__(self, *, store: PicksStore, clock: Callable[[], datetime], interest: Interest) -> None:
         self.store = store
         self.clock = clock
         self.interest = interest

@@ -12,30 +12,34 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import chain
-from typing import Awaitable, Callable, Mapping
+from typing import Awaitable, Callable, Mapping, Protocol
 
 from bot.arxiv_feeds import CategoryFeeds, CategoryRead
-from bot.channel_interest import Interest
+from bot.channel_interest import Interest, InterestStore
 from bot.delivery import Adapter
-from bot.leaderboard import Leaderboard
+from bot.leaderboard import Leaderboard, LeaderboardStore
 from bot.metrics import Metrics
 from bot.platforms import Platforms
 from bot.lists import CurrentLists, arrivals, as_known, list_fetches, remember_list
 from bot.paper import Paper
-from bot.picks import Picks
+from bot.picks import Picks, PicksStore
 from bot.planning import edit_tag, plan_digest
 from bot.schedule import digest_due, is_weekly
 from bot.sources import HuggingFaceClient, SourceError
 from bot.topics import EveryPaper, Match, PaperText, Query, QueryError, parse_query
 from bot.topics.index import TopicIndex
-from bot.worker import DeliveryReport, DeliveryWorker, utcnow
-from bot.store import Store
+from bot.worker import DeliveryReport, DeliveryStore, DeliveryWorker, utcnow
 from bot.rows import Channel
 
 log = logging.getLogger(__name__)
 EVERY = EveryPaper()
 ARXIV = "arXiv categories"
 SETTLED_MAX = 10_000
+
+
+class PollStore(DeliveryStore, LeaderboardStore, PicksStore, InterestStore, Protocol):
+    """What the poll uses: the topics, the cache, the ledger it queues to, and what its worker, leaderboard,
+    picks and interest model use (it makes them when not given them)."""
 
 
 @dataclass(slots=True)
@@ -85,7 +89,7 @@ class Poller:
     def __init__(
         self,
         *,
-        store: Store,
+        store: PollStore,
         hf: HuggingFaceClient,
         adapters: Mapping[str, Adapter] | None = None,
         clock: Callable[[], datetime] | None = None,

@@ -21,7 +21,7 @@ from bot.paging import Pages
 from bot.paper import Paper
 from bot.replies import PaperCard, Reply
 from bot.sources import ArxivClient, SourceError
-from bot.store import Store
+from bot.store import PaperStore
 from bot.topics import Query
 from bot.wording import plural
 
@@ -41,7 +41,7 @@ CurrentListsGetter = Callable[[], Awaitable[tuple[CurrentLists | None, str | Non
 class Preview:
     """Match a query against what the poller would have seen lately, without recording anything."""
 
-    def __init__(self, *, store: Store, clock: Callable[[], datetime], pages: Pages, arxiv: ArxivClient | None,
+    def __init__(self, *, store: PaperStore, clock: Callable[[], datetime], pages: Pages, arxiv: ArxivClient | None,
                  current_lists: CurrentListsGetter, answer_timeout: float,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         self.store = store

@@ -17,7 +17,7 @@ from bot.paper import Paper
 from bot.planning import posted_states
 from bot.replies import Post
 from bot.rows import Channel, OutboxEntry
-from bot.store import LedgerStore
+from bot.store import OutboxStore
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ class Recovery:
 
 
 async def recover(entry: OutboxEntry, channel: Channel, adapter: Adapter, recovery: Recovery, *,
-                  store: LedgerStore, build: Callable[[], Awaitable[Built]], clock: Callable[[], datetime]) -> None:
+                  store: OutboxStore, build: Callable[[], Awaitable[Built]], clock: Callable[[], datetime]) -> None:
     """Settle the abandoned *entry*: sent if *adapter* finds its post, pending if not, as it was if it cannot tell."""
     if entry.kind == "update":  # an edit is safe to repeat
         await store.release_outbox(entry.id)

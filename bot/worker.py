@@ -14,7 +14,7 @@ import logging
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Protocol
 
 from bot.batching import Batcher
 from bot.delivery import BUTTONS, THREADS, Adapter, DeliveryResult, DeliveryStatus
@@ -25,7 +25,7 @@ from bot.planning import Known, compose, pause_notice, posted_states
 from bot.recovery import Built, Recovery, recover
 from bot.replies import Post
 from bot.store_errors import StorageLost, StorageUnavailable
-from bot.store import Store
+from bot.store import ChannelStore, CommunityStore, HealthStore, OutboxStore, PaperStore
 from bot.rows import Channel, OutboxEntry, Settlement
 
 log = logging.getLogger(__name__)
@@ -62,6 +62,11 @@ async def finish_within(task: asyncio.Task, seconds: float, *, give_up: Callable
     return False
 
 
+class DeliveryStore(ChannelStore, PaperStore, OutboxStore, CommunityStore, HealthStore, Protocol):
+    """What the worker uses: the channels, the papers, the outbox (and why each paper matched), the 👍 its
+    buttons show, and whether the database is in trouble (a stop does not wait on a failing database)."""
+
+
 @dataclass(slots=True)
 class DeliveryReport:
     sent: int = 0
@@ -76,7 +81,7 @@ class DeliveryWorker:
     def __init__(
         self,
         *,
-        store: Store,
+        store: DeliveryStore,
         adapters: Mapping[str, Adapter],
         pacer: Pacer | None = None,
         clock: Callable[[], datetime] | None = None,
