@@ -59,11 +59,9 @@ class OutboxQueries(Queries):
     ) -> list[str]:
         """Hand new (paper id, why, topic id) matches to the outbox; return the paper ids that were new.
 
-        Papers the channel already has a ledger row for are ignored. Up to the flood
-        limit (single posts created in the last hour) each paper gets its own post, which
-        mentions its topic's ``notify`` group; the rest go out together as one roll-up, which
-        mentions nobody. In a channel with ``threads`` on, each single post is followed at once
-        by a ``thread`` entry for it. All of it is one transaction.
+        Papers the channel already has a ledger row for are ignored. The posts are what
+        `bot.planning.plan_posts` plans from the facts read here (single posts of the last hour,
+        ``threads``, the topics' ``notify`` groups), stored in its order. All of it is one transaction.
         """
         created = to_db(at)
         async with self._transaction() as conn:

@@ -42,10 +42,9 @@ class OutboxQueries(Queries):
                             at: datetime, max_per_hour: int) -> list[str]:
         """Hand new (paper id, why, topic id) matches to the outbox; return the paper ids that were new.
 
-        Up to the flood limit (single posts created in the last hour) each paper gets its own
-        post, which mentions its topic's ``notify`` group; the rest go out together as one
-        roll-up, which mentions nobody. In a channel with ``threads`` on, each single post is
-        followed at once by a ``thread`` entry for it. All of it is one transaction.
+        The posts are what `bot.planning.plan_posts` plans from the facts read under the channel's
+        lock (single posts of the last hour, ``threads``, the topics' ``notify`` groups), stored in
+        its order. All of it is one transaction.
         """
         first = {paper_id: (why, topic_id) for paper_id, why, topic_id in reversed(matches)}
         order = list(dict.fromkeys(m[0] for m in matches))
@@ -69,7 +68,7 @@ class OutboxQueries(Queries):
 
     async def _queue_posts(self, conn: asyncpg.Connection, channel_id: int, new: dict[str, int | None], *,
                            at: datetime, max_per_hour: int, threads: bool) -> None:
-        """Queue the posts of *new* (paper id -> topic id, in order): singles up to the flood limit, then a roll-up."""
+        """Queue the posts `bot.planning` plans for *new* (paper id -> topic id, in order)."""
         recent = await conn.fetchval(
             "SELECT count(*) FROM outbox WHERE channel_id = $1 AND kind = 'paper' AND created_at > $2",
             channel_id, flood_since(at))
