@@ -5,6 +5,7 @@ settled right after. An entry found in ``sending`` when no send is in flight is
 ambiguous (the process died mid-send): the adapter looks for its own post, and the
 entry is resent only when the post is not there. Asked to stop, the worker claims
 nothing more and lets the sends in flight settle, so a clean stop leaves nothing ambiguous.
+What each entry says is `bot.planning.compose`'s; how an ambiguous one is settled, `bot.recovery`'s.
 """
 
 from __future__ import annotations
