@@ -29,15 +29,17 @@ UNTITLED_LIST = "New papers"
 
 
 class Planned(NamedTuple):
-    """One outbox entry to store. Stored in order, so a post's thread entry comes right after it.
+    """One outbox entry to store, as its row. Stored in order, so a post's thread entry comes right after it.
 
-    A tuple: a poll plans tens of thousands of these at once, and tuples are the cheapest to make.
+    A tuple in the columns' order: a poll plans tens of thousands at once, and stores them as they are.
     """
 
+    channel_id: int
     kind: str
     tag: str
     paper_ids: tuple[str, ...]
     title: str | None = None
+    target_ref: str | None = None
     mention: str | None = None
 
 
@@ -85,9 +87,9 @@ def rollup_title(count: int) -> str:
     return f"…and {plural(count, 'more new paper', 'more new papers')} matching this channel's topics"
 
 
-def plan_posts(new: Mapping[str, int | None], *, room: int, threads: bool,
+def plan_posts(channel_id: int, new: Mapping[str, int | None], *, room: int, threads: bool,
                mentions: Mapping[int, str]) -> list[Planned]:
-    """The entries of a channel's *new* papers (paper id -> topic id, in order).
+    """The entries of the channel *channel_id*'s *new* papers (paper id -> topic id, in order).
 
     Up to *room* papers get a post each, which mentions its topic's ``notify`` group (*mentions*,
     topic id -> group), followed at once by its thread entry when the channel has *threads*;
@@ -98,11 +100,12 @@ def plan_posts(new: Mapping[str, int | None], *, room: int, threads: bool,
     planned: list[Planned] = []
     for p in singles:
         topic = new[p]
-        planned.append(Planned("paper", f"paper:{p}", (p,), None, mentions.get(topic) if topic is not None else None))
+        mention = mentions.get(topic) if topic is not None else None
+        planned.append(Planned(channel_id, "paper", f"paper:{p}", (p,), None, None, mention))
         if threads:
-            planned.append(Planned("thread", thread_tag(p), (p,)))
+            planned.append(Planned(channel_id, "thread", thread_tag(p), (p,)))
     if rest:
-        planned.append(Planned("rollup", f"rollup:{rest[0]}", tuple(rest), rollup_title(len(rest))))
+        planned.append(Planned(channel_id, "rollup", f"rollup:{rest[0]}", tuple(rest), rollup_title(len(rest))))
     return planned
 
 

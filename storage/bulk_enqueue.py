@@ -33,11 +33,6 @@ def ledger_rows(posts: Matches, queued: Matches) -> list[tuple[int, str, str, st
     return list(rows.values())
 
 
-def entry_rows(channel_id: int, planned: Sequence[Planned]) -> list[tuple]:
-    """The (channel, kind, tag, paper ids, title, target, mention) rows of a channel's *planned* entries, in order."""
-    return [(channel_id, e.kind, e.tag, e.paper_ids, e.title, None, e.mention) for e in planned]
-
-
 def new_by_channel(rows: list[tuple], inserted: set[tuple[int, str]]) -> dict[int, dict[str, int | None]]:
     """Channel id -> {paper id: topic id} of the ledger *rows* that were *inserted*, in their order."""
     new: dict[int, dict[str, int | None]] = {}
@@ -104,7 +99,7 @@ async def _enqueue_part(conn: aiosqlite.Connection, posts: Matches, queued: Matc
 
 
 async def _entries(conn: aiosqlite.Connection, new: Mapping[int, Mapping[str, int | None]], channels: list[int],
-                   at: datetime, max_per_hour: int) -> list[tuple]:
+                   at: datetime, max_per_hour: int) -> list[Planned]:
     """The outbox rows of the new papers of *channels*, each channel's flood limit counted in one read."""
     ids = json.dumps(channels)
     recent = dict(await conn.execute_fetchall(
@@ -115,7 +110,7 @@ async def _entries(conn: aiosqlite.Connection, new: Mapping[int, Mapping[str, in
         "SELECT id FROM channels WHERE threads AND id IN (SELECT value FROM json_each(?))", (ids,))}
     rooms = {c: flood_room(max_per_hour, recent.get(c, 0)) for c in channels}
     mentions = await _topic_mentions(conn, [t for c in channels for t in single_topics(new[c], rooms[c])])
-    entries: list[tuple] = []
+    entries: list[Planned] = []
     for c in channels:
-        entries += entry_rows(c, plan_posts(new[c], room=rooms[c], threads=c in threads, mentions=mentions))
+        entries += plan_posts(c, new[c], room=rooms[c], threads=c in threads, mentions=mentions)
     return entries

@@ -81,10 +81,11 @@ class OutboxQueries(Queries):
                 (channel_id, to_db(flood_since(at))))
             room = flood_room(max_per_hour, rows[0][0])
             mentions = await _topic_mentions(conn, single_topics(new, room))
-            planned = plan_posts(new, room=room, threads=await _threads_on(conn, channel_id), mentions=mentions)
+            threads = await _threads_on(conn, channel_id)
+            planned = plan_posts(channel_id, new, room=room, threads=threads, mentions=mentions)
             # In order: the next id is the thread's, so nothing of this channel goes out between a post and it.
-            await conn.executemany(_INSERT, [(channel_id, e.kind, e.tag, json.dumps(e.paper_ids), e.title, None,
-                                              created, e.mention) for e in planned])
+            await conn.executemany(_INSERT, [(*e[:3], json.dumps(e.paper_ids), e.title, e.target_ref, created,
+                                              e.mention) for e in planned])
             return list(new)
 
     async def enqueue_post(self, channel_id: int, *, kind: str, tag: str, paper_ids: Sequence[str],

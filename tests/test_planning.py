@@ -41,11 +41,11 @@ def test_the_flood_limit_leaves_room_for_what_the_last_hour_did_not_use():
 
 def test_posts_past_the_room_fold_into_one_rollup_that_mentions_nobody():
     new = {"p1": 1, "p2": 2, "p3": 1, "p4": None, "p5": 2}
-    planned = plan_posts(new, room=2, threads=False, mentions={1: "S1", 2: "S2"})
+    planned = plan_posts(7, new, room=2, threads=False, mentions={1: "S1", 2: "S2"})
     assert planned == [
-        Planned("paper", "paper:p1", ("p1",), None, "S1"),
-        Planned("paper", "paper:p2", ("p2",), None, "S2"),
-        Planned("rollup", "rollup:p3", ("p3", "p4", "p5"), "…and 3 more new papers matching this channel's topics"),
+        Planned(7, "paper", "paper:p1", ("p1",), None, None, "S1"),
+        Planned(7, "paper", "paper:p2", ("p2",), None, None, "S2"),
+        Planned(7, "rollup", "rollup:p3", ("p3", "p4", "p5"), "…and 3 more new papers matching this channel's topics"),
     ]
     assert single_topics(new, 2) == [1, 2]  # only the singles' mentions are wanted
     assert single_topics({"p1": None, "p2": 4}, 5) == [4]
@@ -54,12 +54,12 @@ def test_posts_past_the_room_fold_into_one_rollup_that_mentions_nobody():
 def test_a_rollup_title_counts_in_the_singular_and_the_plural():
     assert rollup_title(1) == "…and 1 more new paper matching this channel's topics"
     assert rollup_title(2) == "…and 2 more new papers matching this channel's topics"
-    (only,) = plan_posts({"p1": None}, room=0, threads=True, mentions={})
+    (only,) = plan_posts(7, {"p1": None}, room=0, threads=True, mentions={})
     assert (only.kind, only.tag, only.title, only.mention) == ("rollup", "rollup:p1", rollup_title(1), None)
 
 
 def test_with_threads_on_each_single_post_is_followed_at_once_by_its_thread():
-    planned = plan_posts({"p1": 1, "p2": None, "p3": 1}, room=2, threads=True, mentions={1: "S1"})
+    planned = plan_posts(7, {"p1": 1, "p2": None, "p3": 1}, room=2, threads=True, mentions={1: "S1"})
     assert [(e.kind, e.tag, e.mention) for e in planned] == [
         ("paper", "paper:p1", "S1"), ("thread", "thread:p1", None),
         ("paper", "paper:p2", None), ("thread", "thread:p2", None),
@@ -69,7 +69,7 @@ def test_with_threads_on_each_single_post_is_followed_at_once_by_its_thread():
 
 @given(st.lists(st.sampled_from([f"p{i}" for i in range(12)]), unique=True), st.integers(0, 15), st.booleans())
 def test_every_new_paper_is_planned_once_in_order(papers, room, threads):
-    planned = plan_posts(dict.fromkeys(papers), room=room, threads=threads, mentions={})
+    planned = plan_posts(7, dict.fromkeys(papers), room=room, threads=threads, mentions={})
     shown = [p for e in planned if e.kind != "thread" for p in e.paper_ids]
     assert shown == papers
     assert sum(e.kind == "paper" for e in planned) == min(room, len(papers))

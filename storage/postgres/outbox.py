@@ -74,9 +74,9 @@ class OutboxQueries(Queries):
             channel_id, flood_since(at))
         room = flood_room(max_per_hour, recent)
         mentions = await _topic_mentions(conn, single_topics(new, room))
-        planned = plan_posts(new, room=room, threads=threads, mentions=mentions)
+        planned = plan_posts(channel_id, new, room=room, threads=threads, mentions=mentions)
         # In order: the next id is the thread's, and the channel's lock keeps every other insert out from between.
-        await conn.executemany(_INSERT, [(channel_id, e.kind, e.tag, list(e.paper_ids), e.title, None, at, e.mention)
+        await conn.executemany(_INSERT, [(*e[:3], list(e.paper_ids), e.title, e.target_ref, at, e.mention)
                                          for e in planned])
 
     async def enqueue_post(self, channel_id: int, *, kind: str, tag: str, paper_ids: Sequence[str],
