@@ -11,11 +11,11 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Protocol
 
 from bot.paper import Paper
 from bot.sources import ArxivClient, SourceError
-from bot.store import Store
+from bot.store import PaperStore, StateStore
 from bot.topics.arxiv_taxonomy import is_known
 
 log = logging.getLogger(__name__)
@@ -40,13 +40,17 @@ def _newest_key(category: str) -> str:
     return f"arxiv.newest.{category}"
 
 
-async def last_reads(store: Store, categories: Iterable[str]) -> dict[str, datetime | None]:
+async def last_reads(store: StateStore, categories: Iterable[str]) -> dict[str, datetime | None]:
     """When each of *categories* was last read (None: not yet), for `status`."""
     found: dict[str, datetime | None] = {}
     for category in sorted(set(categories)):
         read = await store.get_state(_read_key(category))
         found[category] = datetime.fromisoformat(read) if read else None
     return found
+
+
+class FeedStore(PaperStore, StateStore, Protocol):
+    """What the category reads use: the paper cache, and when each category was last read (state)."""
 
 
 @dataclass(slots=True)
@@ -68,7 +72,7 @@ class CategoryRead:
 class CategoryFeeds:
     """Read each due category once per *interval* seconds, through one polite `ArxivClient`."""
 
-    def __init__(self, *, store: Store, arxiv: ArxivClient, interval: float, budget: float = READ_BUDGET,
+    def __init__(self, *, store: FeedStore, arxiv: ArxivClient, interval: float, budget: float = READ_BUDGET,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         self.store = store
         self.arxiv = arxiv

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Callable
+from typing import Callable, Protocol
 
 from bot.answers import UsageError, int_arg, query_arg
 from bot.arxiv_feeds import last_reads
@@ -20,7 +20,7 @@ from bot.schedule import (digest_name, is_weekly, next_digest_at, parse_clock_ti
 from bot.timezones import get_zone
 from bot.topics import QueryError, parse_query
 from bot.topics.arxiv_taxonomy import is_known
-from bot.store import Store
+from bot.store import ChannelStore, HealthStore, LedgerStore, OutboxStore, PaperStore, StateStore
 from bot.rows import Channel, Topic
 from bot.wording import plural
 
@@ -32,13 +32,18 @@ _BARE_NOTIFY = re.compile(r"(?:\S\s+notify(?:\s+[^@\s]\S*)?|^notify)\s*$", re.IG
 A query that starts with the word (``notify systems``) is a query."""
 
 
+class ChannelCommandsStore(ChannelStore, PaperStore, LedgerStore, OutboxStore, StateStore, HealthStore, Protocol):
+    """What the channel's commands use: its settings and topics, the cache for baselines, what was delivered and
+    is owed (`status`), the categories' last reads, and the database's trouble."""
+
+
 class ChannelCommands:
     """Subscribe, unsubscribe, topics, digest, realtime, threshold, resume, settings, status."""
 
     def __init__(
         self,
         *,
-        store: Store,
+        store: ChannelCommandsStore,
         clock: Callable[[], datetime],
         lookups: Lookups,
         pages: Pages,

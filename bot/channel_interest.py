@@ -14,12 +14,12 @@ import asyncio
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable
+from typing import Callable, Protocol
 
 from bot.interest import MIN_POSITIVES, ModelCache, Ranked, Signalled
 from bot.paper import Paper
 from bot.rows import Channel, Reader
-from bot.store import Store
+from bot.store import ChannelStore, CommunityStore, LedgerStore, PaperStore
 from bot.topics import QueryError, parse_query
 
 CANDIDATE_DAYS = 7
@@ -27,6 +27,10 @@ CANDIDATE_DAYS = 7
 MAX_RECENT = 5000
 """Recent arXiv submissions read from the cache at most, for every channel's candidates at once."""
 TITLE_CHARS = 70
+
+
+class InterestStore(ChannelStore, PaperStore, LedgerStore, CommunityStore, Protocol):
+    """What the interest model uses: the channel's topics, the candidate papers, what it had, and its signals."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +60,7 @@ class Ranking:
 class Interest:
     """Rank candidates for channels and people with one bounded `ModelCache` shared by commands and the poller."""
 
-    def __init__(self, *, store: Store, clock: Callable[[], datetime], cache: ModelCache | None = None) -> None:
+    def __init__(self, *, store: InterestStore, clock: Callable[[], datetime], cache: ModelCache | None = None) -> None:
         self.store = store
         self.clock = clock
         self.cache = cache or ModelCache()

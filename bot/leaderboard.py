@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Callable
+from typing import Callable, Protocol
 
 from bot.answers import UsageError
 from bot.channels import Command
+from bot.planning import leaderboard_post
 from bot.replies import PaperCard, PaperList, Reply, Text
 from bot.rows import Channel
 from bot.schedule import last_weekly_at, next_weekly_at, parse_clock_time, parse_weekday, weekly_schedule
-from bot.store import Store
+from bot.store import ChannelStore, CommunityStore, LedgerStore, PaperStore, StateStore
 from bot.timezones import get_zone
 
 PERIODS = {"week": timedelta(days=7), "month": timedelta(days=30)}
@@ -23,6 +24,10 @@ LAST_KEY = "leaderboard.last.{channel}"
 """State: the last weekly slot the poller handled for the channel."""
 
 
+class LeaderboardStore(ChannelStore, PaperStore, LedgerStore, CommunityStore, StateStore, Protocol):
+    """What the leaderboard uses: the channel, its papers and their 👍 and saves, the queue, its schedule's state."""
+
+
 def counts(votes: int, saves: int) -> str:
     return f"👍 {votes} · 🔖 {saves}"
 
@@ -30,7 +35,7 @@ def counts(votes: int, saves: int) -> str:
 class Leaderboard:
     """The channel's most 👍 (then most saved) papers of the last week or month: posted, 👍 or saved there."""
 
-    def __init__(self, *, store: Store, clock: Callable[[], datetime]) -> None:
+    def __init__(self, *, store: LeaderboardStore, clock: Callable[[], datetime]) -> None:
         self.store = store
         self.clock = clock
 
@@ -95,10 +100,9 @@ class Leaderboard:
                 continue
             top = await self.ranked(channel, since=slot - PERIODS["week"])
             # A week without a 👍 or a save posts nothing: an empty board is noise.
-            if top and await self.store.enqueue_post(
-                    channel.id, kind="leaderboard", tag=f"leaderboard:{slot:%Y-%m-%d}",
-                    paper_ids=[c.paper.id for c in top],
-                    title=f"This week's top papers in this channel (to {slot:%a %d %b})", at=now):
+            tag, title = leaderboard_post(slot)
+            if top and await self.store.enqueue_post(channel.id, kind="leaderboard", tag=tag,
+                                                     paper_ids=[c.paper.id for c in top], title=title, at=now):
                 queued += 1
             await self.store.set_state(LAST_KEY.format(channel=channel.id), slot.isoformat())
         return queued

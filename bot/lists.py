@@ -10,7 +10,7 @@ from typing import AsyncIterator, Awaitable, TypeVar
 
 from bot.paper import Paper
 from bot.sources import HuggingFaceClient, SourceError
-from bot.store import Store
+from bot.store import PaperStore
 
 TRENDING_LIMIT = 50
 DAILY_LIMIT = 100
@@ -81,14 +81,14 @@ async def fetch_lists(hf: HuggingFaceClient) -> CurrentLists:
     return lists
 
 
-async def remember_list(store: Store, name: str, papers: list[Paper], *, at: datetime) -> None:
+async def remember_list(store: PaperStore, name: str, papers: list[Paper], *, at: datetime) -> None:
     """Cache the papers of the list *name* and its order, as soon as it arrives."""
     await store.save_papers(papers)
     if papers:
         await store.save_list(name, [p.id for p in papers], at=at)
 
 
-async def remember_lists(store: Store, lists: CurrentLists, *, at: datetime) -> None:
+async def remember_lists(store: PaperStore, lists: CurrentLists, *, at: datetime) -> None:
     """Cache every paper in *lists* and the lists' order, so look-ups survive an outage."""
     await store.save_papers(lists.papers())
     if lists.trending:
@@ -97,13 +97,13 @@ async def remember_lists(store: Store, lists: CurrentLists, *, at: datetime) -> 
         await store.save_list("daily", [p.id for p in lists.daily], at=at)
 
 
-async def as_known(store: Store, papers: list[Paper]) -> list[Paper]:
+async def as_known(store: PaperStore, papers: list[Paper]) -> list[Paper]:
     """*papers* as the cache knows them: merged with what other sources said (arXiv's categories)."""
     known = await store.get_papers([p.id for p in papers])
     return [known.get(p.id, p) for p in papers]
 
 
-async def cached_lists(store: Store) -> list[Paper]:
+async def cached_lists(store: PaperStore) -> list[Paper]:
     """The papers of the last lists fetched, trending first, each once."""
     trending, _ = await store.get_list("trending")
     daily, _ = await store.get_list("daily")

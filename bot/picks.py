@@ -9,21 +9,25 @@ once whatever crashes. Independent of topics: a channel may have both.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Callable
+from typing import Callable, Protocol
 
 from bot.answers import UsageError, int_arg
 from bot.channel_interest import Interest, Pool
 from bot.channels import Command
 from bot.interest import MIN_POSITIVES
+from bot.planning import picks_post
 from bot.replies import Reply, Text
 from bot.rows import Channel
-from bot.store import Store
+from bot.store import ChannelStore, CommunityStore, LedgerStore
 from bot.timezones import get_zone
 
 PICKS_TIME = "09:00"
 """When the picks go out in a channel without a digest (in its zone)."""
-TITLE = "Today's picks for this channel"
 RANKS = ("interest", "upvotes")
+
+
+class PicksStore(ChannelStore, LedgerStore, CommunityStore, Protocol):
+    """What picks use: the channel's settings, the queue, and the channel's signals (its cold start)."""
 
 
 def picks_time(channel: Channel) -> str:
@@ -53,15 +57,10 @@ def picks_due(channel: Channel, now: datetime) -> datetime | None:
     return slot
 
 
-def lowered(line: str) -> str:
-    """A sentence as a parenthesis: ``Ranked by upvotes….`` -> ``ranked by upvotes…``."""
-    return line[0].lower() + line[1:].rstrip(".")
-
-
 class Picks:
     """The `picks` and `rank` commands, and the poller's daily picks and interest-ranked digests."""
 
-    def __init__(self, *, store: Store, clock: Callable[[], datetime], interest: Interest) -> None:
+    def __init__(self, *, store: PicksStore, clock: Callable[[], datetime], interest: Interest) -> None:
         self.store = store
         self.clock = clock
         self.interest = interest
@@ -113,8 +112,8 @@ class Picks:
         for channel, slot in due:
             ranking = await self.interest.rank(channel, pool=pool)
             chosen = ranking.papers[: channel.picks or 0]
-            title = f"{TITLE} ({lowered(ranking.cold)})" if ranking.cold else TITLE
-            if chosen and await self.store.enqueue_picks(channel.id, tag=f"picks:{slot:%Y-%m-%d}", title=title,
+            tag, title = picks_post(slot, ranking.cold)
+            if chosen and await self.store.enqueue_picks(channel.id, tag=tag, title=title,
                                                          picks=[(p.id, why) for p, why in chosen], at=now):
                 queued += 1
             elif not chosen:  # nothing new today: served all the same

@@ -12,30 +12,34 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import chain
-from typing import Awaitable, Callable, Mapping
+from typing import Awaitable, Callable, Mapping, Protocol
 
 from bot.arxiv_feeds import CategoryFeeds, CategoryRead
-from bot.channel_interest import Interest
+from bot.channel_interest import Interest, InterestStore
 from bot.delivery import Adapter
-from bot.leaderboard import Leaderboard
+from bot.leaderboard import Leaderboard, LeaderboardStore
 from bot.metrics import Metrics
 from bot.platforms import Platforms
 from bot.lists import CurrentLists, arrivals, as_known, list_fetches, remember_list
 from bot.paper import Paper
-from bot.picks import Picks, lowered
+from bot.picks import Picks, PicksStore
+from bot.planning import edit_tag, plan_digest
 from bot.schedule import digest_due, is_weekly
 from bot.sources import HuggingFaceClient, SourceError
 from bot.topics import EveryPaper, Match, PaperText, Query, QueryError, parse_query
 from bot.topics.index import TopicIndex
-from bot.worker import DeliveryReport, DeliveryWorker, posted_state, utcnow
-from bot.store import Store
+from bot.worker import DeliveryReport, DeliveryStore, DeliveryWorker, utcnow
 from bot.rows import Channel
-from bot.wording import plural
 
 log = logging.getLogger(__name__)
 EVERY = EveryPaper()
 ARXIV = "arXiv categories"
 SETTLED_MAX = 10_000
+
+
+class PollStore(DeliveryStore, LeaderboardStore, PicksStore, InterestStore, Protocol):
+    """What the poll uses: the topics, the cache, the ledger it queues to, and what its worker, leaderboard,
+    picks and interest model use (it makes them when not given them)."""
 
 
 @dataclass(slots=True)
@@ -85,7 +89,7 @@ class Poller:
     def __init__(
         self,
         *,
-        store: Store,
+        store: PollStore,
         hf: HuggingFaceClient,
         adapters: Mapping[str, Adapter] | None = None,
         clock: Callable[[], datetime] | None = None,
@@ -287,29 +291,19 @@ class Poller:
             ranked = sorted((r.paper_id for r in queued if r.paper_id in papers),
                             key=lambda pid: -(papers[pid].upvotes or 0))
             ranked, cold = await self.picks.digest_order(channel, ranked, papers)
-            top, rest = ranked[: channel.top_n], ranked[channel.top_n:]
-            if not top:
+            plan = plan_digest(channel, scheduled, ranked, weekly=is_weekly(channel), cold=cold)
+            if plan is None:
                 await self.store.update_channel(channel.id, last_digest_at=now)
                 continue
-            # A weekly digest gathers what was queued since the last one: the same queue, fired less often.
-            count = plural(len(top), "new paper")
-            title = (f"Paperboy weekly digest for the week to {scheduled:%a %d %b}: {count}"
-                     if is_weekly(channel) else f"Paperboy digest for {scheduled:%a %d %b}: {count}")
-            if rest:
-                title += f" (the top {len(top)} of {len(ranked)})"
-            if cold:
-                title += f" ({lowered(cold)})"
-            if await self.store.enqueue_digest(channel.id, tag=f"digest:{scheduled:%Y-%m-%d}", title=title,
-                                               top=top, skipped=rest, at=now):
+            if await self.store.enqueue_digest(channel.id, tag=plan.tag, title=plan.title, top=plan.top,
+                                               skipped=plan.skipped, at=now):
                 report.digests += 1
 
     async def _queue_updates(self, papers: list[Paper], report: PollReport, now: datetime) -> None:
         """Queue edits of earlier posts whose paper gained code or passed an upvote milestone."""
         by_id = {p.id: p for p in papers}
         for card in await self.store.posted_cards(list(by_id)):
-            state = posted_state(by_id[card.paper_id])
-            if state != card.posted_state:
-                tag = f"update:{card.paper_id}:{state}"
+            if (tag := edit_tag(card, by_id[card.paper_id])) is not None:
                 if await self.store.enqueue_update(card.channel_id, card.paper_id, target_ref=card.message_ref,
                                                    tag=tag, at=now):
                     report.updates += 1

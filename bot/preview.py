@@ -22,7 +22,7 @@ from bot.paging import Pages
 from bot.paper import Paper
 from bot.replies import PaperCard, Reply
 from bot.sources import SourceError
-from bot.store import Store
+from bot.store import PaperStore
 from bot.topics import Query
 from bot.wording import plural
 
@@ -40,7 +40,7 @@ KEEP_LISTING_FOR = 300.0
 class Preview:
     """Match a query against what the poller would have seen lately, without recording anything."""
 
-    def __init__(self, *, store: Store, clock: Callable[[], datetime], pages: Pages, lookups: Lookups,
+    def __init__(self, *, store: PaperStore, clock: Callable[[], datetime], pages: Pages, lookups: Lookups,
                  answer_timeout: float, monotonic: Callable[[], float] = time.monotonic) -> None:
         self.store = store
         self.clock = clock

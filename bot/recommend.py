@@ -12,7 +12,7 @@ from bot.channels import Command
 from bot.paging import PAGE, Pages
 from bot.reading_list import reader
 from bot.replies import PaperCard, Reply
-from bot.store import Store
+from bot.store import ChannelStore
 
 MAX_LISTED = 100
 """Candidates one `recommend` keeps for `more`."""
@@ -21,7 +21,7 @@ MAX_LISTED = 100
 class Recommend:
     """The `recommend` command."""
 
-    def __init__(self, *, store: Store, pages: Pages, interest: Interest) -> None:
+    def __init__(self, *, store: ChannelStore, pages: Pages, interest: Interest) -> None:
         self.store = store
         self.pages = pages
         self.interest = interest

@@ -69,13 +69,9 @@ class PaperStore(Protocol):
 
 
 class LedgerStore(Protocol):
-    """The delivery ledger (one row per channel and paper) and the outbox of messages owed.
+    """The delivery ledger (one row per channel and paper), and the queueing of the messages owed.
 
-    Several processes may share one database: `claim_outbox` is atomic, so only one of them
-    sends an entry, and only a channel's oldest unsettled entry can be claimed, so a channel's
-    posts never overtake each other whichever process sends them. `abandoned_outbox` returns
-    the entries left in ``sending`` by a process that is gone (or by this one: the worker skips
-    its own sends in flight). The ``_many`` forms do the same for a batch in one transaction.
+    Each ``enqueue_*`` stores atomically what `bot.planning` planned, with its ledger rows.
     """
 
     async def record_baseline(self, channel_id: int, paper_ids: Iterable[str], *, at: datetime) -> int: ...
@@ -121,6 +117,19 @@ class LedgerStore(Protocol):
         """Queue one list post (a ``digest`` entry) of (paper id, why) *picks*, their ledger rows, and stamp
         `Channel.last_picks_at`, in one transaction; False when *tag* is there already or no pick is new."""
         ...
+    async def posted_cards(self, paper_ids: Sequence[str]) -> list[PostedCard]: ...
+
+
+class OutboxStore(Protocol):
+    """The outbox of messages owed, as the worker sends them: due, claimed, settled.
+
+    Several processes may share one database: `claim_outbox` is atomic, so only one of them
+    sends an entry, and only a channel's oldest unsettled entry can be claimed, so a channel's
+    posts never overtake each other whichever process sends them. `abandoned_outbox` returns
+    the entries left in ``sending`` by a process that is gone (or by this one: the worker skips
+    its own sends in flight). The ``_many`` forms do the same for a batch in one transaction.
+    """
+
     async def due_outbox(self, *, now: datetime, channel_id: int | None = None, limit: int = 5000,
                          platforms: Sequence[str] | None = None,
                          per_channel: int | None = None) -> list[OutboxEntry]: ...
@@ -139,8 +148,9 @@ class LedgerStore(Protocol):
                                 count_attempt: bool = True) -> None: ...
     async def release_outbox(self, entry_id: int) -> None: ...
     async def mark_outbox_dead(self, entry_id: int, *, error: str) -> None: ...
-    async def ledger_whys_many(self, pairs: Sequence[tuple[int, str]]) -> dict[tuple[int, str], str | None]: ...
-    async def posted_cards(self, paper_ids: Sequence[str]) -> list[PostedCard]: ...
+    async def ledger_whys_many(self, pairs: Sequence[tuple[int, str]]) -> dict[tuple[int, str], str | None]:
+        """Why each (channel id, paper id) matched, from the ledger: what a round's posts show."""
+        ...
     async def outbox_counts(self, channel_id: int | None = None) -> dict[str, int]: ...
     async def outbox_unconfirmed(self) -> tuple[int, datetime | None]:
         """How many entries are claimed but not settled (``sending``: in flight, or left by a crash and
@@ -252,16 +262,23 @@ class StateStore(Protocol):
     async def set_state(self, key: str, value: str | None) -> None: ...
 
 
-@runtime_checkable
-class Store(ChannelStore, PaperStore, LedgerStore, InstallationStore, CommunityStore, FeedStore, StateStore,
-            HistoryStore, Protocol):
-    """Everything the core keeps, and the database's own health and coordination."""
+class HealthStore(Protocol):
+    """The database's own health: what troubles it now (None: nothing), since when, and a live check."""
 
     @property
     def trouble(self) -> str | None: ...
     @property
     def trouble_since(self) -> datetime | None: ...
     async def check_alive(self) -> None: ...
+
+
+@runtime_checkable
+class Store(ChannelStore, PaperStore, LedgerStore, OutboxStore, InstallationStore, CommunityStore, FeedStore,
+            StateStore, HistoryStore, HealthStore, Protocol):
+    """Everything the core keeps, and the database's coordination: what a composition root opens and hands out.
+
+    Each collaborator asks only for the narrow Protocols above that it uses (`tests/test_narrow_stores.py`).
+    """
     async def schema_version(self) -> int: ...
     async def pending_migrations(self) -> list[str]:
         """The migrations this Paperboy has that the database lacks (open with ``apply_migrations=False``)."""

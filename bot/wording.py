@@ -8,6 +8,6 @@ def plural(count: int, word: str, many: str | None = None) -> str:
     return f"{count} {word if count == 1 else many or word + 's'}"
 
 
-def rollup_title(count: int) -> str:
-    """The title of the post that folds *count* papers past a channel's hourly cap into one."""
-    return f"…and {plural(count, 'more new paper', 'more new papers')} matching this channel's topics"
+def lowered(line: str) -> str:
+    """A sentence as a parenthesis: ``Ranked by upvotes….`` -> ``ranked by upvotes…``."""
+    return line[0].lower() + line[1:].rstrip(".")

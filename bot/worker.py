@@ -5,6 +5,7 @@ settled right after. An entry found in ``sending`` when no send is in flight is
 ambiguous (the process died mid-send): the adapter looks for its own post, and the
 entry is resent only when the post is not there. Asked to stop, the worker claims
 nothing more and lets the sends in flight settle, so a clean stop leaves nothing ambiguous.
+What each entry says is `bot.planning.compose`'s; how an ambiguous one is settled, `bot.recovery`'s.
 """
 
 from __future__ import annotations
@@ -12,19 +13,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Protocol
 
-from bot.actions import card_actions
 from bot.batching import Batcher
-from bot.delivery import BUTTONS, THREADS, Adapter, DeliveryResult, DeliveryStatus, HistoryUnreadable
+from bot.delivery import BUTTONS, THREADS, Adapter, DeliveryResult, DeliveryStatus
 from bot.metrics import Metrics
 from bot.pacing import Pacer, Slot
 from bot.paper import Paper
-from bot.replies import PaperCard, PaperList, Post
+from bot.planning import Known, compose, pause_notice, posted_states
+from bot.recovery import Built, Recovery, recover
+from bot.replies import Post
 from bot.store_errors import StorageLost, StorageUnavailable
-from bot.store import Store
+from bot.store import ChannelStore, CommunityStore, HealthStore, OutboxStore, PaperStore
 from bot.rows import Channel, OutboxEntry, Settlement
 
 log = logging.getLogger(__name__)
@@ -32,7 +34,6 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 RETRY_BASE = timedelta(seconds=30)
 RETRY_CAP = timedelta(hours=1)
-UPVOTE_MILESTONES = (10, 25, 50, 100, 250, 500, 1000)
 STOP_GRACE = 10.0
 """Seconds the sends in flight get to finish once Paperboy is asked to stop."""
 STORAGE_BACKOFF = (1.0, 60.0)
@@ -62,10 +63,9 @@ async def finish_within(task: asyncio.Task, seconds: float, *, give_up: Callable
     return False
 
 
-def posted_state(paper: Paper) -> str:
-    """Summarise what a paper's post shows that is worth an edit when it changes."""
-    milestone = max((m for m in UPVOTE_MILESTONES if (paper.upvotes or 0) >= m), default=0)
-    return f"code={int(bool(paper.github_repo))};upvotes={milestone}"
+class DeliveryStore(ChannelStore, PaperStore, OutboxStore, CommunityStore, HealthStore, Protocol):
+    """What the worker uses: the channels, the papers, the outbox (and why each paper matched), the 👍 its
+    buttons show, and whether the database is in trouble (a stop does not wait on a failing database)."""
 
 
 @dataclass(slots=True)
@@ -82,7 +82,7 @@ class DeliveryWorker:
     def __init__(
         self,
         *,
-        store: Store,
+        store: DeliveryStore,
         adapters: Mapping[str, Adapter],
         pacer: Pacer | None = None,
         clock: Callable[[], datetime] | None = None,
@@ -210,53 +210,24 @@ class DeliveryWorker:
 
     async def reconcile(self) -> int:
         """Resolve entries left in ``sending`` by a crash: sent if the platform has the post, else pending."""
-        settled = 0
-        self._recheck_at = None
+        recovery = Recovery()
         for entry in await self.store.abandoned_outbox():
             if entry.id in self._in_flight:
                 continue
             channel = await self._channel(entry.channel_id)
             adapter = self.adapters.get(channel.ref.platform) if channel else None
-            if channel is None or adapter is None:
-                continue
-            if entry.kind == "update":  # an edit is safe to repeat
-                await self.store.release_outbox(entry.id)
-                continue
-            post, papers = await self._post(entry, channel, adapter)
-            if post is None or (entry.kind == "thread" and not entry.target_ref):
-                await self.store.release_outbox(entry.id)
-                continue
-            post = replace(post, sent_after=entry.claimed_at)  # nothing older need be read
-            try:
-                ref = (await adapter.find_thread(channel.ref, entry.target_ref, post) if entry.kind == "thread"
-                       else await adapter.find_post(channel.ref, post))
-            except Exception as error:  # cannot tell: ask again next round, never guess
-                if entry.kind == "thread" and _gone(error):
-                    await self.store.mark_outbox_dead(entry.id, error=str(error))  # its post is gone
-                    continue
-                if (wait := _wait(error)) is not None:
-                    # The platform paces history reads (Slack: once a minute): the entry stays in
-                    # sending, its channel's later posts wait behind it, and the other channels go on.
-                    recheck = self.clock() + timedelta(seconds=wait)
-                    self._recheck_at = min(recheck, self._recheck_at or recheck)
-                    log.info("%s for %s waits %.0f s to be checked: %s", channel.ref, entry.tag, wait, error)
-                    continue
-                log.warning("cannot check %s for %s yet: %s", channel.ref, entry.tag, error)
-                continue
-            if ref is not None:
-                await self.store.mark_outbox_sent(entry.id, message_ref=ref, at=self.clock(),
-                                                  posted_states=_states(entry, papers))
-            else:
-                await self.store.release_outbox(entry.id)
-            settled += 1
-        self.totals.reconciled += settled
-        return settled
+            if channel is not None and adapter is not None:
+                await recover(entry, channel, adapter, recovery, store=self.store, clock=self.clock,
+                              build=lambda e=entry, a=adapter: self._post(e, a))
+        self._recheck_at = recovery.recheck_at
+        self.totals.reconciled += recovery.settled
+        return recovery.settled
 
-    async def _read_round(self, entries: list[OutboxEntry]) -> _Round:
+    async def _read_round(self, entries: list[OutboxEntry]) -> Known:
         """Read the papers of *entries*, why each matched its channel and its 👍 there, in one read each."""
         pairs = list({(e.channel_id, p) for e in entries for p in e.paper_ids})
         buttons = any(BUTTONS in a.capabilities for a in self.adapters.values())
-        return _Round(await self.store.get_papers(list({p for e in entries for p in e.paper_ids})),
+        return Known(await self.store.get_papers(list({p for e in entries for p in e.paper_ids})),
                       await self.store.ledger_whys_many(pairs),
                       await self.store.vote_counts_many(pairs) if buttons else {})
 
@@ -269,7 +240,7 @@ class DeliveryWorker:
                 self._channels[channel_id] = channel
         return channel
 
-    async def _deliver_channel(self, channel_id: int, entries: list[OutboxEntry], round_: _Round) -> None:
+    async def _deliver_channel(self, channel_id: int, entries: list[OutboxEntry], round_: Known) -> None:
         """Send a channel's due entries in order, until none is due or one fails."""
         channel = await self._channel(channel_id)
         adapter = self.adapters.get(channel.ref.platform) if channel else None
@@ -284,9 +255,9 @@ class DeliveryWorker:
             entries = await self.store.due_outbox(now=self.clock(), channel_id=channel_id, limit=PER_CHANNEL)
             round_ = await self._read_round(entries)
 
-    async def _deliver(self, entry: OutboxEntry, channel: Channel, adapter: Adapter, round_: _Round) -> bool:
+    async def _deliver(self, entry: OutboxEntry, channel: Channel, adapter: Adapter, round_: Known) -> bool:
         """Send one entry; return whether to go on with this channel's next entry."""
-        post, papers = self._build_post(entry, channel, round_, adapter)
+        post, papers = self._build_post(entry, round_, adapter)
         if post is None:
             await self.store.mark_outbox_dead(entry.id, error="its papers are no longer in the cache")
             return True
@@ -346,11 +317,12 @@ class DeliveryWorker:
             return DeliveryResult(DeliveryStatus.TRANSIENT, reason=f"{type(error).__name__}: {error}")
 
     async def _settle(self, entry: OutboxEntry, channel: Channel, adapter: Adapter, result: DeliveryResult,
-                      papers: dict[str, Paper]) -> bool:
+                      papers: Mapping[str, Paper]) -> bool:
         now = self.clock()
         report = self.totals
         if result.status is DeliveryStatus.SENT:
-            await self._settlements.submit(Settlement(entry.id, result.message_ref, now, _states(entry, papers)))
+            states = posted_states(entry, papers)
+            await self._settlements.submit(Settlement(entry.id, result.message_ref, now, states))
             report.sent += 1
             self.metrics.posts_sent.labels(adapter.platform).inc()
             if log.isEnabledFor(logging.INFO):  # the fields cost a little on every send: only when written
@@ -385,39 +357,18 @@ class DeliveryWorker:
     async def _tell_about_pause(self, channel: Channel, adapter: Adapter, reason: str) -> None:
         topics = await self.store.list_topics(channel.id)
         subscriber = next((t.added_by_id for t in topics if t.added_by_id), None)
-        text = (f"Paperboy paused its posts to this channel ({channel.ref.channel}): {reason}. "
-                "Nothing is lost: once Paperboy can post there again, run '/papers resume' in that channel.")
         try:
-            await adapter.notify(channel.ref, subscriber, text)
+            await adapter.notify(channel.ref, subscriber, pause_notice(channel, reason))
         except Exception:
             log.warning("could not tell anyone that %s is paused", channel.ref, exc_info=True)
 
-    async def _post(self, entry: OutboxEntry, channel: Channel,
-                    adapter: Adapter | None = None) -> tuple[Post | None, dict[str, Paper]]:
+    async def _post(self, entry: OutboxEntry, adapter: Adapter | None = None) -> Built:
         """Build *entry*'s post from the cache (None when one of its papers is missing), with its papers."""
-        return self._build_post(entry, channel, await self._read_round([entry]), adapter)
+        return self._build_post(entry, await self._read_round([entry]), adapter)
 
-    def _build_post(self, entry: OutboxEntry, channel: Channel, round_: _Round,
-                    adapter: Adapter | None) -> tuple[Post | None, dict[str, Paper]]:
-        papers = {pid: round_.papers[pid] for pid in entry.paper_ids if pid in round_.papers}
-        if len(papers) < len(set(entry.paper_ids)):
-            return None, papers
-        if entry.kind == "thread":  # the thread's first word: the whole abstract and the links
-            return Post(PaperCard(papers[entry.paper_ids[0]], detail=True), tag=entry.tag,
-                        paper_ids=entry.paper_ids), papers
+    def _build_post(self, entry: OutboxEntry, round_: Known, adapter: Adapter | None) -> Built:
         buttons = adapter is not None and BUTTONS in adapter.capabilities
-        cards = tuple(self._card(papers[pid], channel, round_, leaderboard=entry.kind == "leaderboard",
-                                 buttons=buttons) for pid in entry.paper_ids)
-        if entry.kind == "paper" or (entry.kind == "update" and not entry.title):
-            return Post(cards[0], tag=entry.tag, paper_ids=entry.paper_ids, mention=entry.mention), papers
-        return Post(PaperList(entry.title or "New papers", cards), tag=entry.tag, paper_ids=entry.paper_ids), papers
-
-    @staticmethod
-    def _card(paper: Paper, channel: Channel, round_: _Round, *, leaderboard: bool, buttons: bool) -> PaperCard:
-        votes = round_.votes.get((channel.id, paper.id), 0)
-        why = f"👍 {votes}" if leaderboard else round_.whys.get((channel.id, paper.id))
-        return PaperCard(paper, why, actions=card_actions(paper.id, votes) if buttons else (),
-                         why_label=None if leaderboard else "matched")
+        return compose(entry, round_, buttons=buttons), round_.papers
 
     async def _claim_batch(self, entry_ids: list[int]) -> list[bool]:
         claimed = await self.store.claim_outbox_many(entry_ids)
@@ -426,40 +377,6 @@ class DeliveryWorker:
     async def _settle_batch(self, settlements: list[Settlement]) -> list[None]:
         await self.store.mark_outbox_sent_many(settlements)
         return [None] * len(settlements)
-
-
-@dataclass(frozen=True, slots=True)
-class _Round:
-    """What one delivery round read for all its entries: the papers, and why each matched its channel."""
-
-    papers: Mapping[str, Paper]
-    whys: Mapping[tuple[int, str], str | None]
-    votes: Mapping[tuple[int, str], int]
-
-
-def _result(error: Exception) -> DeliveryResult | None:
-    """What a failed look for a post means, when the adapter said (`HistoryUnreadable`)."""
-    return error.result if isinstance(error, HistoryUnreadable) else None
-
-
-def _gone(error: Exception) -> bool:
-    """Whether a failed look for a post says it is gone for good (PERMANENT)."""
-    result = _result(error)
-    return result is not None and result.status is DeliveryStatus.PERMANENT
-
-
-def _wait(error: Exception) -> float | None:
-    """The seconds a failed look for a post asks to wait before the next (RATE_LIMITED), else None."""
-    result = _result(error)
-    if result is None or result.status is not DeliveryStatus.RATE_LIMITED:
-        return None
-    return result.retry_after if result.retry_after is not None else 5.0
-
-
-def _states(entry: OutboxEntry, papers: dict[str, Paper]) -> dict[str, str] | None:
-    if entry.kind not in ("paper", "update") or entry.title:
-        return None
-    return {pid: posted_state(papers[pid]) for pid in entry.paper_ids if pid in papers}
 
 
 def _log_context(entry: OutboxEntry, channel: Channel) -> dict[str, str]:

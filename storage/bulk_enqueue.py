@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import aiosqlite
 
-from bot.wording import rollup_title
+from bot.planning import Planned, flood_room, flood_since, plan_posts, single_topics
 from storage.db import Queries, to_db
-from storage.outbox import _topic_mentions, thread_tag
+from storage.outbox import _topic_mentions
 
 CHUNK = 1000
 """Channels queued per statement: bounds the memory a poll of many thousands of channels takes at once."""
@@ -31,24 +31,6 @@ def ledger_rows(posts: Matches, queued: Matches) -> list[tuple[int, str, str, st
             for paper_id, why, topic_id in found:
                 rows.setdefault((channel_id, paper_id), (channel_id, paper_id, state, why, topic_id))
     return list(rows.values())
-
-
-def post_entries(channel_id: int, new: Mapping[str, int | None], *, room: int, threads: bool,
-                 mentions: Mapping[int, str]) -> list[tuple]:
-    """The outbox rows of a channel's *new* papers (paper id -> topic id, in order), as `enqueue_posts` makes them:
-    single posts up to *room* (each followed by its thread when *threads*), then one roll-up of the rest."""
-    papers = list(new)
-    singles, rest = papers[:room], papers[room:]
-    entries: list[tuple] = []
-    for p in singles:
-        mention = mentions.get(new[p]) if new[p] is not None else None
-        entries.append((channel_id, "paper", f"paper:{p}", [p], None, None, mention))
-        if threads:  # the next id: nothing of this channel goes out between a post and its thread
-            entries.append((channel_id, "thread", thread_tag(p), [p], None, None, None))
-    if rest:
-        title = rollup_title(len(rest))
-        entries.append((channel_id, "rollup", f"rollup:{rest[0]}", rest, title, None, None))
-    return entries
 
 
 def new_by_channel(rows: list[tuple], inserted: set[tuple[int, str]]) -> dict[int, dict[str, int | None]]:
@@ -117,18 +99,18 @@ async def _enqueue_part(conn: aiosqlite.Connection, posts: Matches, queued: Matc
 
 
 async def _entries(conn: aiosqlite.Connection, new: Mapping[int, Mapping[str, int | None]], channels: list[int],
-                   at: datetime, max_per_hour: int) -> list[tuple]:
+                   at: datetime, max_per_hour: int) -> list[Planned]:
     """The outbox rows of the new papers of *channels*, each channel's flood limit counted in one read."""
     ids = json.dumps(channels)
     recent = dict(await conn.execute_fetchall(
         """SELECT channel_id, count(*) FROM outbox WHERE kind = 'paper' AND created_at > ?
              AND channel_id IN (SELECT value FROM json_each(?)) GROUP BY channel_id""",
-        (to_db(at - timedelta(hours=1)), ids)))
+        (to_db(flood_since(at)), ids)))
     threads = {r[0] for r in await conn.execute_fetchall(
         "SELECT id FROM channels WHERE threads AND id IN (SELECT value FROM json_each(?))", (ids,))}
-    rooms = {c: max(0, max_per_hour - recent.get(c, 0)) for c in channels}
-    mentions = await _topic_mentions(conn, [t for c in channels for t in list(new[c].values())[:rooms[c]]])
-    entries: list[tuple] = []
+    rooms = {c: flood_room(max_per_hour, recent.get(c, 0)) for c in channels}
+    mentions = await _topic_mentions(conn, [t for c in channels for t in single_topics(new[c], rooms[c])])
+    entries: list[Planned] = []
     for c in channels:
-        entries += post_entries(c, new[c], room=rooms[c], threads=c in threads, mentions=mentions)
+        entries += plan_posts(c, new[c], room=rooms[c], threads=c in threads, mentions=mentions)
     return entries

@@ -7,12 +7,13 @@ import sqlite3
 from collections.abc import Mapping, Sequence
 import os
 import socket
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import aiosqlite
 
-from bot.wording import rollup_title
 from storage.db import Queries, from_db, to_db
+from bot.planning import (REFRESHED_KINDS, flood_room, flood_since, plan_posts, refresh_plan, single_topics,
+                          thread_tag)
 from bot.rows import OutboxEntry, PostedCard, Settlement
 
 OWNER = f"{socket.gethostname()}:{os.getpid()}"
@@ -32,8 +33,6 @@ _INSERT = """
     INSERT OR IGNORE INTO outbox (channel_id, kind, tag, paper_ids, title, target_ref, state, created_at, mention)
     VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)
 """
-REFRESHED_KINDS = ("paper", "digest", "rollup", "leaderboard")
-"""The kinds of sent post `enqueue_refresh` may edit: the ones that show papers with their 👍."""
 
 
 def _entry(row: sqlite3.Row) -> OutboxEntry:
@@ -45,16 +44,6 @@ def _entry(row: sqlite3.Row) -> OutboxEntry:
         message_ref=row["message_ref"], created_at=from_db(row["created_at"]), sent_at=from_db(row["sent_at"]),
         mention=row["mention"], claimed_at=from_db(row["claimed_at"]),
     )
-
-
-def thread_tag(paper_id: str) -> str:
-    """Return the tag of the thread entry that follows the single post of *paper_id*."""
-    return f"thread:{paper_id}"
-
-
-def refresh_tag(target_ref: str, n: int) -> str:
-    """Return the tag of the *n*-th edit `enqueue_refresh` queued of the post *target_ref*."""
-    return f"refresh:{target_ref}:{n}"
 
 
 class OutboxQueries(Queries):
@@ -70,11 +59,9 @@ class OutboxQueries(Queries):
     ) -> list[str]:
         """Hand new (paper id, why, topic id) matches to the outbox; return the paper ids that were new.
 
-        Papers the channel already has a ledger row for are ignored. Up to the flood
-        limit (single posts created in the last hour) each paper gets its own post, which
-        mentions its topic's ``notify`` group; the rest go out together as one roll-up, which
-        mentions nobody. In a channel with ``threads`` on, each single post is followed at once
-        by a ``thread`` entry for it. All of it is one transaction.
+        Papers the channel already has a ledger row for are ignored. The posts are what
+        `bot.planning.plan_posts` plans from the facts read here (single posts of the last hour,
+        ``threads``, the topics' ``notify`` groups), stored in its order. All of it is one transaction.
         """
         created = to_db(at)
         async with self._transaction() as conn:
@@ -91,25 +78,15 @@ class OutboxQueries(Queries):
                 return []
             rows = await conn.execute_fetchall(
                 "SELECT count(*) FROM outbox WHERE channel_id = ? AND kind = 'paper' AND created_at > ?",
-                (channel_id, to_db(at - timedelta(hours=1))),
-            )
-            room = max(0, max_per_hour - rows[0][0])
-            papers = list(new)
-            singles, rest = papers[:room], papers[room:]
-            mentions = await _topic_mentions(conn, [new[p] for p in singles])
+                (channel_id, to_db(flood_since(at))))
+            room = flood_room(max_per_hour, rows[0][0])
+            mentions = await _topic_mentions(conn, single_topics(new, room))
             threads = await _threads_on(conn, channel_id)
-            entries = []
-            for p in singles:
-                entries.append((channel_id, "paper", f"paper:{p}", json.dumps([p]), None, None, created,
-                                mentions.get(new[p])))
-                if threads:  # the next id: nothing of this channel goes out between a post and its thread
-                    entries.append((channel_id, "thread", thread_tag(p), json.dumps([p]), None, None, created, None))
-            await conn.executemany(_INSERT, entries)
-            if rest:
-                title = rollup_title(len(rest))
-                await conn.execute(_INSERT, (channel_id, "rollup", f"rollup:{rest[0]}", json.dumps(rest),
-                                             title, None, created, None))
-            return papers
+            planned = plan_posts(channel_id, new, room=room, threads=threads, mentions=mentions)
+            # In order: the next id is the thread's, so nothing of this channel goes out between a post and it.
+            await conn.executemany(_INSERT, [(*e[:3], json.dumps(e.paper_ids), e.title, e.target_ref, created,
+                                              e.mention) for e in planned])
+            return list(new)
 
     async def enqueue_post(self, channel_id: int, *, kind: str, tag: str, paper_ids: Sequence[str],
                            title: str | None = None, at: datetime) -> bool:
@@ -140,11 +117,11 @@ class OutboxQueries(Queries):
                 """SELECT count(*) AS queued, coalesce(sum(state = 'pending'), 0) AS pending FROM outbox
                    WHERE channel_id = ? AND kind = 'update' AND target_ref = ?""",
                 (channel_id, target_ref))
-            queued, pending = edits[0]
-            if pending:
+            tag = refresh_plan(target_ref, queued=edits[0][0], pending=edits[0][1])
+            if tag is None:
                 return False
-            cursor = await conn.execute(_INSERT, (channel_id, "update", refresh_tag(target_ref, queued + 1),
-                                                  paper_ids, title, target_ref, to_db(at), mention))
+            cursor = await conn.execute(_INSERT, (channel_id, "update", tag, paper_ids, title, target_ref,
+                                                  to_db(at), mention))
             return cursor.rowcount == 1
 
     async def enqueue_digest(

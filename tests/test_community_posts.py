@@ -144,7 +144,7 @@ async def test_a_thread_left_in_flight_by_a_crash_is_found_not_opened_twice(chat
             x.id for x in await core.store.due_outbox(now=clock()))]
         assert await core.store.claim_outbox(entry.id)
         channel = await core.store.get_channel_by_id(entry.channel_id)
-        post, _ = await worker._post(entry, channel, chat)
+        post, _ = await worker._post(entry, chat)
         if entry.kind == "paper":
             result = await chat.send(channel.ref, post)
             await core.store.mark_outbox_sent(entry.id, message_ref=result.message_ref, at=clock())

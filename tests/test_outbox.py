@@ -69,7 +69,7 @@ async def test_an_ambiguous_send_found_on_the_platform_is_not_resent(chat, core,
     (entry,) = await core.store.due_outbox(now=clock())
     # The process hands the post over and dies before recording it.
     assert await core.store.claim_outbox(entry.id)
-    post, _ = await core.poller.worker._post(entry, channel)
+    post, _ = await core.poller.worker._post(entry)
     await chat.send(channel.ref, post)
     chat.pop_posts()
     restarted = type(core.poller.worker)(store=core.store, adapters=core.poller.adapters, clock=clock)

@@ -100,7 +100,7 @@ async def test_picks_are_posted_once_across_a_crash_and_a_restart(chat, core, cl
     # The process hands the picks over and dies before recording them.
     assert await core.store.claim_outbox(entry.id)
     channel = await core.store.get_channel(chat.channel("lab"))
-    post, _ = await core.poller.worker._post(entry, channel)
+    post, _ = await core.poller.worker._post(entry)
     await chat.send(channel.ref, post)
     assert len(picks_posts(chat)) == 1
     restarted = Poller(store=core.store, hf=core.hf, adapters=core.poller.adapters, clock=clock)

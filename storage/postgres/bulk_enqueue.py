@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import asyncpg
 
-from storage.bulk_enqueue import Matches, chunks, ledger_rows, new_by_channel, post_entries
+from bot.planning import Planned, flood_room, flood_since, plan_posts, single_topics
+from storage.bulk_enqueue import Matches, chunks, ledger_rows, new_by_channel
 from storage.postgres.connection import Queries
 from storage.postgres.outbox import _topic_mentions
 
@@ -59,20 +60,20 @@ async def _enqueue_part(conn: asyncpg.Connection, posts: Matches, queued: Matche
 
 
 async def _entries(conn: asyncpg.Connection, new: Mapping[int, Mapping[str, int | None]], channels: list[int],
-                   threads: set[int], at: datetime, max_per_hour: int) -> list[tuple]:
+                   threads: set[int], at: datetime, max_per_hour: int) -> list[Planned]:
     """The outbox rows of the new papers of *channels*, each channel's flood limit counted in one read."""
     recent = {r[0]: r[1] for r in await conn.fetch(
         """SELECT channel_id, count(*) FROM outbox WHERE kind = 'paper' AND created_at > $1
-             AND channel_id = ANY($2::bigint[]) GROUP BY channel_id""", at - timedelta(hours=1), channels)}
-    rooms = {c: max(0, max_per_hour - recent.get(c, 0)) for c in channels}
-    mentions = await _topic_mentions(conn, [t for c in channels for t in list(new[c].values())[:rooms[c]]])
-    entries: list[tuple] = []
+             AND channel_id = ANY($2::bigint[]) GROUP BY channel_id""", flood_since(at), channels)}
+    rooms = {c: flood_room(max_per_hour, recent.get(c, 0)) for c in channels}
+    mentions = await _topic_mentions(conn, [t for c in channels for t in single_topics(new[c], rooms[c])])
+    entries: list[Planned] = []
     for c in channels:
-        entries += post_entries(c, new[c], room=rooms[c], threads=c in threads, mentions=mentions)
+        entries += plan_posts(c, new[c], room=rooms[c], threads=c in threads, mentions=mentions)
     return entries
 
 
-async def _insert_entries(conn: asyncpg.Connection, entries: list[tuple], at: datetime) -> None:
+async def _insert_entries(conn: asyncpg.Connection, entries: list[Planned], at: datetime) -> None:
     """Insert the outbox *entries* in their order (ids follow it: a post's thread comes right after it)."""
     columns = list(zip(*entries))
     await conn.execute(

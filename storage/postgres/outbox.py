@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import asyncpg
 
-from bot.wording import rollup_title
+from bot.planning import (REFRESHED_KINDS, flood_room, flood_since, plan_posts, refresh_plan, single_topics,
+                          thread_tag)
 from bot.rows import OutboxEntry, PostedCard, Settlement
-from storage.outbox import REFRESHED_KINDS, refresh_tag, thread_tag
 from storage.postgres.connection import Queries, affected
 
 _COLUMNS = ("id, channel_id, kind, tag, paper_ids, state, title, target_ref, attempts, next_attempt_at, "
@@ -42,10 +42,9 @@ class OutboxQueries(Queries):
                             at: datetime, max_per_hour: int) -> list[str]:
         """Hand new (paper id, why, topic id) matches to the outbox; return the paper ids that were new.
 
-        Up to the flood limit (single posts created in the last hour) each paper gets its own
-        post, which mentions its topic's ``notify`` group; the rest go out together as one
-        roll-up, which mentions nobody. In a channel with ``threads`` on, each single post is
-        followed at once by a ``thread`` entry for it. All of it is one transaction.
+        The posts are what `bot.planning.plan_posts` plans from the facts read under the channel's
+        lock (single posts of the last hour, ``threads``, the topics' ``notify`` groups), stored in
+        its order. All of it is one transaction.
         """
         first = {paper_id: (why, topic_id) for paper_id, why, topic_id in reversed(matches)}
         order = list(dict.fromkeys(m[0] for m in matches))
@@ -69,23 +68,16 @@ class OutboxQueries(Queries):
 
     async def _queue_posts(self, conn: asyncpg.Connection, channel_id: int, new: dict[str, int | None], *,
                            at: datetime, max_per_hour: int, threads: bool) -> None:
-        """Queue the posts of *new* (paper id -> topic id, in order): singles up to the flood limit, then a roll-up."""
+        """Queue the posts `bot.planning` plans for *new* (paper id -> topic id, in order)."""
         recent = await conn.fetchval(
             "SELECT count(*) FROM outbox WHERE channel_id = $1 AND kind = 'paper' AND created_at > $2",
-            channel_id, at - timedelta(hours=1))
-        room = max(0, max_per_hour - recent)
-        papers = list(new)
-        singles, rest = papers[:room], papers[room:]
-        mentions = await _topic_mentions(conn, [new[p] for p in singles])
-        entries = []
-        for p in singles:
-            entries.append((channel_id, "paper", f"paper:{p}", [p], None, None, at, mentions.get(new[p])))
-            if threads:  # the next id: the channel's lock keeps every other insert out from between them
-                entries.append((channel_id, "thread", thread_tag(p), [p], None, None, at, None))
-        await conn.executemany(_INSERT, entries)
-        if rest:
-            title = rollup_title(len(rest))
-            await conn.execute(_INSERT, channel_id, "rollup", f"rollup:{rest[0]}", rest, title, None, at, None)
+            channel_id, flood_since(at))
+        room = flood_room(max_per_hour, recent)
+        mentions = await _topic_mentions(conn, single_topics(new, room))
+        planned = plan_posts(channel_id, new, room=room, threads=threads, mentions=mentions)
+        # In order: the next id is the thread's, and the channel's lock keeps every other insert out from between.
+        await conn.executemany(_INSERT, [(*e[:3], list(e.paper_ids), e.title, e.target_ref, at, e.mention)
+                                         for e in planned])
 
     async def enqueue_post(self, channel_id: int, *, kind: str, tag: str, paper_ids: Sequence[str],
                            title: str | None = None, at: datetime) -> bool:
@@ -116,10 +108,11 @@ class OutboxQueries(Queries):
                 """SELECT count(*) AS queued, count(*) FILTER (WHERE state = 'pending') AS pending FROM outbox
                    WHERE channel_id = $1 AND kind = 'update' AND target_ref = $2""",
                 channel_id, target_ref)
-            if edits["pending"]:
+            tag = refresh_plan(target_ref, queued=edits["queued"], pending=edits["pending"])
+            if tag is None:
                 return False
-            status = await conn.execute(_INSERT, channel_id, "update", refresh_tag(target_ref, edits["queued"] + 1),
-                                        post["paper_ids"], post["title"], target_ref, at, post["mention"])
+            status = await conn.execute(_INSERT, channel_id, "update", tag, post["paper_ids"], post["title"],
+                                        target_ref, at, post["mention"])
         return affected(status) == 1
 
     async def enqueue_digest(self, channel_id: int, *, tag: str, title: str, top: Sequence[str],

@@ -1,0 +1,91 @@
+"""Collaborators ask for what they use: each one's ``store`` is typed with narrow Protocols of `bot.store`
+that hold every store method it calls, and every store it hands the store to."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import inspect
+import typing
+
+import pytest
+
+from bot.store import Store
+
+COLLABORATORS = [
+    ("bot.worker", "DeliveryWorker"), ("bot.recovery", "recover"), ("bot.poller", "Poller"),
+    ("bot.leaderboard", "Leaderboard"), ("bot.picks", "Picks"), ("bot.channel_interest", "Interest"),
+    ("bot.arxiv_feeds", "CategoryFeeds"), ("bot.arxiv_feeds", "last_reads"), ("bot.lists", "remember_list"),
+    ("bot.lists", "as_known"), ("bot.lists", "cached_lists"), ("bot.channel_commands", "ChannelCommands"),
+    ("bot.preview", "Preview"), ("bot.recommend", "Recommend"),
+]
+
+
+def members(protocol: type) -> set[str]:
+    """The methods and properties *protocol* declares, with those of the Protocols it joins."""
+    return {name for cls in protocol.__mro__ if cls not in (object, typing.Protocol, typing.Generic)
+            for name in vars(cls) if not name.startswith("_")}
+
+
+def store_type(target) -> type:
+    """The annotation of *target*'s ``store`` parameter (a class's: its ``__init__``'s)."""
+    function = target.__init__ if inspect.isclass(target) else target
+    return typing.get_type_hints(function)["store"]
+
+
+def is_store(node: ast.AST) -> bool:
+    """Whether *node* is ``store`` or ``self.store``."""
+    return (isinstance(node, ast.Name) and node.id == "store") or (
+        isinstance(node, ast.Attribute) and node.attr == "store" and isinstance(node.value, ast.Name)
+        and node.value.id == "self")
+
+
+def uses(tree: ast.AST) -> set[str]:
+    """The names read on ``store`` / ``self.store`` in *tree*."""
+    return {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute) and is_store(n.value)}
+
+
+def handed_to(tree: ast.AST, module) -> list[tuple[str, type]]:
+    """(callee, the store type it asks for) of each call in *tree* handing it ``store`` / ``self.store``."""
+    found = []
+    for call in (n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)):
+        callee = getattr(module, call.func.id, None)
+        if callee is None or not (inspect.isclass(callee) or inspect.isfunction(callee)):
+            continue
+        if any(keyword.arg == "store" and is_store(keyword.value) for keyword in call.keywords) or (
+                call.args and is_store(call.args[0]) and not inspect.isclass(callee)):
+            found.append((call.func.id, store_type(callee)))
+    return found
+
+
+def definition(module, name: str) -> ast.AST:
+    tree = ast.parse(inspect.getsource(module))
+    return next(n for n in tree.body if getattr(n, "name", None) == name)
+
+
+@pytest.mark.parametrize(("module_name", "name"), COLLABORATORS)
+def test_each_collaborator_types_its_store_with_what_it_uses(module_name, name):
+    module = importlib.import_module(module_name)
+    wanted = store_type(getattr(module, name))
+    assert wanted is not Store, f"{name} takes the whole store"
+    asked = members(wanted)
+    assert asked < members(Store)
+    tree = definition(module, name)
+    assert uses(tree) <= asked, f"{name} calls {sorted(uses(tree) - asked)} that {wanted.__name__} lacks"
+    for callee, needed in handed_to(tree, module):
+        assert members(needed) <= asked, f"{name} hands its store to {callee}, which needs more"
+
+
+def test_the_worker_no_longer_asks_for_installations_or_the_queueing_side():
+    from bot.worker import DeliveryStore
+
+    asked = members(DeliveryStore)
+    assert {"claim_outbox_many", "get_papers", "trouble"} <= asked
+    assert not asked & {"save_installation", "enqueue_posts", "enqueue_digest", "set_state"}
+
+
+def test_the_found_uses_are_real_so_the_check_above_bites():
+    from bot import worker
+
+    found = uses(definition(worker, "DeliveryWorker"))
+    assert {"due_outbox", "claim_outbox_many", "mark_outbox_sent_many", "trouble"} <= found
