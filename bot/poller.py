@@ -147,7 +147,7 @@ class Poller:
         report.fetched = len(lists.papers())
         if lists.papers() and lists.complete:
             await self._take_baselines(lists.papers(), report, now=now)
-        channels = await self.store.list_channels()
+        channels = await self.store.scheduled_channels()  # not every channel: most have nothing scheduled
         await self._queue_digests(channels, report, now)
         report.leaderboards = await Leaderboard(store=self.store, clock=self.clock).queue_weekly(channels, now=now)
         report.picks = await self.picks.queue_due(channels, now=now)
