@@ -50,11 +50,12 @@ class ActiveTopics:
         rows = await store.active_topics()
         with _collector_paused():  # a first build makes ~10^5 objects: no full collection for each few hundred
             self._update({(channel_id, topic_id): text for channel_id, topic_id, text in rows})
+            # The index lives until the topics change: keep the cyclic collector from walking its
+            # hundreds of thousands of objects on every collection (frozen ones are not walked again).
+            # Collected while paused, so the young objects are walked once here, not again on resuming.
+            gc.collect()
+            gc.freeze()
         self.signature = signature
-        # The index lives until the topics change: keep the cyclic collector from walking
-        # its hundreds of thousands of objects on every collection (frozen ones are not walked again).
-        gc.collect()
-        gc.freeze()
 
     def _update(self, wanted: dict[Key, str]) -> None:
         gone = [key for key, text in self._text_of.items() if wanted.get(key) != text]
