@@ -7,6 +7,7 @@ that are new (or whose text changed), and drops the ones that went; the rest sta
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 from contextlib import contextmanager
@@ -41,13 +42,17 @@ class ActiveTopics:
         """The store's fingerprint of the topics this holds; None before the first `refresh`."""
         self._text_of: dict[Key, str] = {}
         """Each topic's text as indexed (or found unparsable), to tell which topics changed."""
+        self._refreshing = asyncio.Lock()
+        """A poll refreshes while its lists are fetched, and again as each arrives: one reads the store at a time."""
 
     async def refresh(self, store: TopicRows) -> None:
         """Bring the index up to date with the store's active topics, if they changed since the last call."""
-        signature = await store.active_topics_signature()
-        if signature == self.signature:
-            return
-        rows = await store.active_topics()
+        async with self._refreshing:
+            signature = await store.active_topics_signature()
+            if signature != self.signature:
+                self._apply(await store.active_topics(), signature)
+
+    def _apply(self, rows: list[tuple[int, int, str]], signature: tuple[int, int, int]) -> None:
         with _collector_paused():  # a first build makes ~10^5 objects: no full collection for each few hundred
             self._update({(channel_id, topic_id): text for channel_id, topic_id, text in rows})
             # The index lives until the topics change: keep the cyclic collector from walking its

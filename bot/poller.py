@@ -128,9 +128,7 @@ class Poller:
         report = PollReport()
         self.metrics.polls.inc()
         lists, now = CurrentLists(), self.clock()
-        fetches: dict[str, Awaitable[object]] = {**list_fetches(self.hf)}
-        if self.feeds is not None and (wanted := await self._wanted_categories()):
-            fetches[ARXIV] = self.feeds.read(wanted, now=now)
+        fetches: dict[str, Awaitable[object]] = {**list_fetches(self.hf), ARXIV: self._read_categories(now)}
         async with aclosing(arrivals(fetches)) as arriving:
             async for name, result in arriving:
                 if isinstance(result, CategoryRead):
@@ -188,10 +186,12 @@ class Poller:
                 channel_id, await self._matching(channel_id, topic_ids, papers), at=now)
             await self.store.mark_baseline_taken(topic_ids)
 
-    async def _wanted_categories(self) -> set[str]:
-        """The arXiv categories the active topics name."""
+    async def _read_categories(self, now: datetime) -> CategoryRead | None:
+        """Bring the topics' index up to date while the lists are on their way, then read the arXiv categories
+        they name (None: no feeds, or no topic names one)."""
         await self._index()
-        return set().union(*self.topics.categories.values())
+        wanted = set().union(*self.topics.categories.values())
+        return await self.feeds.read(wanted, now=now) if self.feeds is not None and wanted else None
 
     async def _take_categories(self, read: CategoryRead, report: PollReport, *, now: datetime) -> None:
         """Match what the arXiv category reads found new, only to the topics that name a category."""
