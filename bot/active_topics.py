@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-from contextlib import contextmanager
-from typing import Iterator, Protocol
+from typing import Protocol
 
+from bot.collector import collector_paused
 from bot.topics import Query, QueryError, parse_query
 from bot.topics.index import TopicIndex
 
@@ -53,7 +53,7 @@ class ActiveTopics:
                 self._apply(await store.active_topics(), signature)
 
     def _apply(self, rows: list[tuple[int, int, str]], signature: tuple[int, int, int]) -> None:
-        with _collector_paused():  # a first build makes ~10^5 objects: no full collection for each few hundred
+        with collector_paused():  # a first build makes ~10^5 objects: no full collection for each few hundred
             self._update({(channel_id, topic_id): text for channel_id, topic_id, text in rows})
             # The index lives until the topics change: keep the cyclic collector from walking its
             # hundreds of thousands of objects on every collection (frozen ones are not walked again).
@@ -91,17 +91,6 @@ class ActiveTopics:
         self.categories.pop(key, None)
         if key in self.every_paper:
             self.every_paper = [k for k in self.every_paper if k != key]
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def parse_stored(text: str) -> Query | None:

@@ -16,6 +16,7 @@ from typing import Awaitable, Callable, Mapping
 from bot.active_topics import ActiveTopics, parse_stored
 from bot.arxiv_feeds import CategoryFeeds, CategoryRead
 from bot.channel_interest import Interest
+from bot.collector import collector_paused
 from bot.delivery import Adapter
 from bot.leaderboard import Leaderboard
 from bot.metrics import Metrics
@@ -205,6 +206,11 @@ class Poller:
     async def _match_papers(self, papers: list[Paper], report: PollReport, *, now: datetime,
                             only: set[tuple[int, int]] | None = None) -> None:
         """Find each channel's new matches among *papers* (by the topics in *only*, if given); hand them over."""
+        with collector_paused():  # 10^5 short-lived objects, no cycles: nothing for the collector to find
+            await self._match_and_hand_over(papers, report, now=now, only=only)
+
+    async def _match_and_hand_over(self, papers: list[Paper], report: PollReport, *, now: datetime,
+                                   only: set[tuple[int, int]] | None) -> None:
         index = await self._index()
         signature = self.topics.signature
         if only is None:  # a paper handled before, unchanged, by the same topics, owes no channel anything new

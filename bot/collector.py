@@ -1,0 +1,32 @@
+"""Pause the cyclic garbage collector over a burst of allocations that makes no cycles worth collecting.
+
+A first poll at 10,000 channels makes some 10^5 short-lived objects (matches, ledger rows, report
+lines): with the collector on, it ran some 600 times over them, and over the whole heap five times,
+to find about a hundred objects (a fifth of the poll's CPU). Pauses may overlap, as tasks interleave
+at their awaits: the collector resumes when the last one ends, if it was on when the first began.
+"""
+
+from __future__ import annotations
+
+import gc
+from contextlib import contextmanager
+from typing import Iterator
+
+_pauses = 0
+_was_enabled = False
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Keep the cyclic collector off inside the block (reference counting frees as ever)."""
+    global _pauses, _was_enabled
+    if _pauses == 0:
+        _was_enabled = gc.isenabled()
+        gc.disable()
+    _pauses += 1
+    try:
+        yield
+    finally:
+        _pauses -= 1
+        if _pauses == 0 and _was_enabled:
+            gc.enable()
