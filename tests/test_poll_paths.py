@@ -3,6 +3,7 @@ only where asked. Speed itself lives in bench/; these check that the short cuts 
 
 from __future__ import annotations
 
+import gc
 import logging
 from datetime import datetime, timezone
 
@@ -11,6 +12,7 @@ import pytest
 import bot.active_topics as active_topics
 from bot.active_topics import ActiveTopics
 from bot.channels import ChannelRef
+from bot.collector import collector_paused
 from bot.paper import Paper
 from bot.topics import PaperText, parse_query
 from bot.topics.index import TopicIndex
@@ -123,3 +125,24 @@ async def test_unchanged_topics_keep_the_same_index(text):
     before = (topics.index, list(topics.every_paper))
     await topics.refresh(rows)
     assert (topics.index, topics.every_paper) == before
+
+
+def test_overlapping_pauses_resume_the_collector_when_the_last_ends():
+    assert gc.isenabled()
+    first, second = collector_paused(), collector_paused()
+    first.__enter__()
+    second.__enter__()  # another task pauses meanwhile, and the first ends before it
+    first.__exit__(None, None, None)
+    assert not gc.isenabled()
+    second.__exit__(None, None, None)
+    assert gc.isenabled()
+
+
+def test_a_pause_leaves_a_collector_that_was_off_off():
+    gc.disable()
+    try:
+        with collector_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
