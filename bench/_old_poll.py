@@ -25,7 +25,7 @@ class PerChannelPoller(Poller):
         channels: dict[int, Channel] = {}
         for paper in papers:
             first: dict[int, tuple[int, Match]] = {}
-            every = [(key, EVERY.match(paper)) for key in self._every_paper] if only is None else []
+            every = [(key, EVERY.match(paper)) for key in self.topics.every_paper] if only is None else []
             for key, match in (*every, *index.matches(PaperText.of(paper))):
                 channel_id, topic_id = key
                 if only is not None and key not in only:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import logging
 import math
@@ -186,6 +187,7 @@ class NoEngine:
 
 async def serve_bot(config: dict[str, Any]) -> None:
     """Set up the store and adapter, say ready, wait for "go", time ``drain()`` to the end, report."""
+    from bot.collector import freeze_startup
     from bot.worker import DeliveryWorker
     from storage import Store
 
@@ -200,18 +202,22 @@ async def serve_bot(config: dict[str, Any]) -> None:
             bot_wide = [limit.per for limit in adapter.limits if limit.scope == "global"]
             await asyncio.sleep(max(bot_wide, default=0.0) + 0.1)
             worker = DeliveryWorker(store=store, adapters={spec.platform: adapter})
+            freeze_startup()  # as the bot does once its adapters have started (`bot.cli`)
             _say({"event": "ready"})
             await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
             profile = _profiler(config.get("profile"))
+            collections = CollectorTime()
             cpu, threads, started = time.process_time(), thread_cpu(), time.monotonic()
             rounds = await drain_until_done(worker, store)
             makespan, cpu = time.monotonic() - started, time.process_time() - cpu
+            collections.stop()
             split = {kind: seconds - threads.get(kind, 0.0) for kind, seconds in thread_cpu().items()}
             if profile is not None:
                 profile.disable()
                 profile.dump_stats(config["profile"])
             _say({"event": "done", "makespan": makespan, "cpu": cpu, "loop_cpu": split.get("loop", 0.0),
-                  "db_cpu": split.get("database", 0.0), "rounds": rounds,
+                  "db_cpu": split.get("database", 0.0), "gc_cpu": collections.seconds,
+                  "gc_runs": collections.runs, "rounds": rounds,
                   "sent": worker.totals.sent, "failed": worker.totals.failed,
                   "outbox": await store.outbox_counts()})
         finally:
@@ -235,6 +241,24 @@ def thread_cpu() -> dict[str, float]:
             continue
         totals[kind] = totals.get(kind, 0.0) + seconds
     return totals
+
+
+class CollectorTime:
+    """The CPU seconds the cyclic garbage collector takes from now on, and its runs per generation."""
+
+    def __init__(self) -> None:
+        self.seconds, self.runs, self._started = 0.0, [0, 0, 0], 0.0
+        gc.callbacks.append(self._seen)
+
+    def _seen(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.thread_time()
+            self.runs[info["generation"]] += 1
+        else:
+            self.seconds += time.thread_time() - self._started
+
+    def stop(self) -> None:
+        gc.callbacks.remove(self._seen)
 
 
 def _profiler(path: str | None) -> Any:
@@ -350,6 +374,9 @@ class RunResult:
     """Of `cpu`, the event loop's thread."""
     db_cpu: float
     """Of `cpu`, the database's threads (what is left: other threads, threads that ended, rounding)."""
+    gc_cpu: float
+    """Of `loop_cpu`, the cyclic garbage collector's runs."""
+    gc_runs: list[int]
     rounds: int
     fake_cpu: float
     """The fake platform's CPU (this process) meanwhile: on a busy machine it too can set the pace."""
@@ -393,7 +420,8 @@ async def run_one(spec: RunSpec, workdir: Path, profile: str | None = None) -> R
             problems.append(f"bot log: {log_path}")
     bound, why = lower_bound(queued, platform_limits(spec))
     return RunResult(spec.platform, spec.run, len(queued), done["makespan"], bound, why, count_429, requests,
-                     done["cpu"], done["loop_cpu"], done["db_cpu"], done["rounds"], done["fake_cpu"], problems, notes)
+                     done["cpu"], done["loop_cpu"], done["db_cpu"], done["gc_cpu"], done["gc_runs"], done["rounds"],
+                     done["fake_cpu"], problems, notes)
 
 
 async def _drive_bot(config: dict[str, Any], fake: Any, log: Any) -> dict[str, Any]:
@@ -479,7 +507,8 @@ def print_results(results: Sequence[RunResult], *, scale: float, channels: int) 
     for r in results:
         print(f"  {r.platform} {r.run}: bound set by {r.bound_why}; {r.messages / r.makespan:.0f} messages/s; "
               f"{r.rounds} drain() call(s); bot CPU {r.loop_cpu:.2f}s on the event loop thread "
-              f"({1000 * r.loop_cpu / max(r.messages, 1):.2f} ms/msg), {r.db_cpu:.2f}s on the database's threads "
+              f"({1000 * r.loop_cpu / max(r.messages, 1):.2f} ms/msg; the garbage collector {r.gc_cpu:.2f}s in "
+              f"{'/'.join(map(str, r.gc_runs))} runs of generation 0/1/2), {r.db_cpu:.2f}s on the database's threads "
               f"({1000 * r.db_cpu / max(r.messages, 1):.2f} ms/msg), {r.cpu - r.loop_cpu - r.db_cpu:.2f}s elsewhere; "
               f"the fake platform {r.fake_cpu:.2f}s ({1000 * r.fake_cpu / max(r.messages, 1):.2f} ms/msg)")
         for problem in r.problems:

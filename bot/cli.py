@@ -14,6 +14,7 @@ from typing import Iterator, Sequence
 
 from bot.app import CommandGate, Core, open_database, open_core, run_poller
 from bot.cli_helpers import run_doctor
+from bot.collector import freeze_startup
 from bot.db_copy import CopyRefused, check_target, copy_database
 from bot.delivery import Adapter, CommandEngine
 from bot.health import serve_health
@@ -264,6 +265,7 @@ async def _serve(core: Core, adapters: list[Adapter], *, console, gate: CommandG
                 core.platforms.add(adapter)
                 if not await _start(adapter, stop):
                     return  # a signal during start-up: nothing runs yet, so stop right away
+            freeze_startup()  # what is alive now lives as long as the bot: no collection need walk it again
             await _run_until_stopped(core, stop, console=console, gate=gate, poll=poll)
         finally:
             for adapter in reversed(started):

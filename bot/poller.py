@@ -6,16 +6,17 @@ side (the outbox worker and, through it, the adapters).
 
 from __future__ import annotations
 
-import gc
+import asyncio
 import logging
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import chain
 from typing import Awaitable, Callable, Mapping, Protocol
 
+from bot.active_topics import ActiveTopics, parse_stored
 from bot.arxiv_feeds import CategoryFeeds, CategoryRead
 from bot.channel_interest import Interest, InterestStore
+from bot.collector import collector_paused
 from bot.delivery import Adapter
 from bot.leaderboard import Leaderboard, LeaderboardStore
 from bot.metrics import Metrics
@@ -26,8 +27,8 @@ from bot.picks import Picks, PicksStore
 from bot.planning import edit_tag, plan_digest
 from bot.schedule import digest_due, is_weekly
 from bot.sources import HuggingFaceClient, SourceError
-from bot.topics import EveryPaper, Match, PaperText, Query, QueryError, parse_query
-from bot.topics.index import TopicIndex
+from bot.topics import EveryPaper, PaperText
+from bot.topics.index import Matches, TopicIndex
 from bot.worker import DeliveryReport, DeliveryStore, DeliveryWorker, utcnow
 from bot.rows import Channel
 
@@ -35,6 +36,8 @@ log = logging.getLogger(__name__)
 EVERY = EveryPaper()
 ARXIV = "arXiv categories"
 SETTLED_MAX = 10_000
+EVERY_POSITION = -1
+"""Where a ``*`` topic's match is, beside the positions of the index's matched queries."""
 
 
 class PollStore(DeliveryStore, LeaderboardStore, PicksStore, InterestStore, Protocol):
@@ -110,14 +113,10 @@ class Poller:
         self.metrics = metrics or (worker.metrics if worker else Metrics())
         self.worker = worker or DeliveryWorker(store=store, adapters=self.adapters, clock=self.clock,
                                                metrics=self.metrics)
-        self._topic_index: TopicIndex[tuple[int, int]] | None = None
-        self._every_paper: list[tuple[int, int]] = []
-        """(channel id, topic id) of the ``*`` topics, which match every paper without the index."""
-        self._index_signature: tuple[int, int, int] | None = None
+        self.topics = ActiveTopics()
+        """The active topics' index, the ``*`` topics and the topics that name categories, updated as they change."""
         self.feeds = feeds
         """arXiv's category listings, for the topics that name a category (``cat:cs.CL``); None: not read."""
-        self._category_topics: dict[tuple[int, int], frozenset[str]] = {}
-        """(channel id, topic id) -> the categories that topic names, for the topics that name any."""
         self.interest = interest or Interest(store=store, clock=self.clock)
         self.picks = Picks(store=store, clock=self.clock, interest=self.interest)
         """Daily picks, and the order of digests ranked by interest."""
@@ -134,9 +133,7 @@ class Poller:
         report = PollReport()
         self.metrics.polls.inc()
         lists, now = CurrentLists(), self.clock()
-        fetches: dict[str, Awaitable[object]] = {**list_fetches(self.hf)}
-        if self.feeds is not None and (wanted := await self._wanted_categories()):
-            fetches[ARXIV] = self.feeds.read(wanted, now=now)
+        fetches: dict[str, Awaitable[object]] = {**list_fetches(self.hf), ARXIV: self._read_categories(now)}
         async with aclosing(arrivals(fetches)) as arriving:
             async for name, result in arriving:
                 if isinstance(result, CategoryRead):
@@ -153,7 +150,7 @@ class Poller:
         report.fetched = len(lists.papers())
         if lists.papers() and lists.complete:
             await self._take_baselines(lists.papers(), report, now=now)
-        channels = await self.store.list_channels()
+        channels = await self.store.scheduled_channels()  # not every channel: most have nothing scheduled
         await self._queue_digests(channels, report, now)
         report.leaderboards = await Leaderboard(store=self.store, clock=self.clock).queue_weekly(channels, now=now)
         report.picks = await self.picks.queue_due(channels, now=now)
@@ -180,31 +177,9 @@ class Poller:
             await self.store.set_state("poll.last_ok_at", now.isoformat())
 
     async def _index(self) -> TopicIndex[tuple[int, int]]:
-        """Return the index of every active topic, rebuilt only when the topics changed."""
-        signature = await self.store.active_topics_signature()
-        if self._topic_index is None or signature != self._index_signature:
-            index: TopicIndex[tuple[int, int]] = TopicIndex()
-            every_paper: list[tuple[int, int]] = []
-            category_topics: dict[tuple[int, int], frozenset[str]] = {}
-            parsed: dict[str, Query | None] = {}  # many channels follow the same query: parse it once
-            for channel_id, topic_id, text in await self.store.active_topics():
-                if text not in parsed:
-                    parsed[text] = _parse_stored(text)
-                if (query := parsed[text]) is None:
-                    continue
-                if query.everything:
-                    every_paper.append((channel_id, topic_id))
-                else:
-                    index.add((channel_id, topic_id), query)
-                    if categories := query.categories():
-                        category_topics[(channel_id, topic_id)] = categories
-            self._topic_index, self._index_signature = index, signature
-            self._every_paper, self._category_topics = every_paper, category_topics
-            # The index lives until the topics change: keep the cyclic collector from
-            # walking its hundreds of thousands of objects on every collection.
-            gc.collect()
-            gc.freeze()
-        return self._topic_index
+        """Return the index of every active topic, brought up to date with the topics that changed."""
+        await self.topics.refresh(self.store)
+        return self.topics.index
 
     async def _take_baselines(self, papers: list[Paper], report: PollReport, *, now: datetime) -> None:
         """New topics take their baseline once every list is in and matched, so it never hides a match of
@@ -216,10 +191,12 @@ class Poller:
                 channel_id, await self._matching(channel_id, topic_ids, papers), at=now)
             await self.store.mark_baseline_taken(topic_ids)
 
-    async def _wanted_categories(self) -> set[str]:
-        """The arXiv categories the active topics name."""
+    async def _read_categories(self, now: datetime) -> CategoryRead | None:
+        """Bring the topics' index up to date while the lists are on their way, then read the arXiv categories
+        they name (None: no feeds, or no topic names one)."""
         await self._index()
-        return set().union(*self._category_topics.values()) if self._category_topics else set()
+        wanted = set().union(*self.topics.categories.values())
+        return await self.feeds.read(wanted, now=now) if self.feeds is not None and wanted else None
 
     async def _take_categories(self, read: CategoryRead, report: PollReport, *, now: datetime) -> None:
         """Match what the arXiv category reads found new, only to the topics that name a category."""
@@ -228,43 +205,69 @@ class Poller:
             report.add_error(error)
         if read.fresh:
             # A topic without cat: follows Hugging Face's lists only, so arXiv's papers skip it.
-            await self._match_papers(read.fresh, report, now=now, only=set(self._category_topics))
+            await self._match_papers(read.fresh, report, now=now, only=set(self.topics.categories))
 
     async def _match_papers(self, papers: list[Paper], report: PollReport, *, now: datetime,
                             only: set[tuple[int, int]] | None = None) -> None:
         """Find each channel's new matches among *papers* (by the topics in *only*, if given); hand them over."""
+        with collector_paused():  # 10^5 short-lived objects, no cycles: nothing for the collector to find
+            await self._match_and_hand_over(papers, report, now=now, only=only)
+
+    async def _match_and_hand_over(self, papers: list[Paper], report: PollReport, *, now: datetime,
+                                   only: set[tuple[int, int]] | None) -> None:
         index = await self._index()
-        signature = self._index_signature
+        signature = self.topics.signature
         if only is None:  # a paper handled before, unchanged, by the same topics, owes no channel anything new
             papers = [p for p in papers if self._settled.get(p.id) != (signature, p)]
         firsts: list[tuple[Paper, dict[int, tuple[int, str]]]] = []  # paper, {channel: (topic, why)} owed
-        for paper in papers:  # one paper at a time: a poll's matches can run to hundreds of thousands
-            first: dict[int, tuple[int, Match]] = {}  # channel -> its oldest matching topic
-            every = [(key, EVERY.match(paper)) for key in self._every_paper] if only is None else []
-            for key, match in chain(every, index.matches(PaperText.of(paper))):  # walked once, not copied
-                channel_id, topic_id = key
-                if only is not None and key not in only:
-                    continue
-                if channel_id not in first or topic_id < first[channel_id][0]:
-                    first[channel_id] = (topic_id, match)
-            # Ask the ledger only about the channels that matched, not about every channel's history.
-            fresh = set(first) - await self.store.channels_having(paper.id, list(first))
-            firsts.append((paper, _explained({c: first[c] for c in sorted(fresh)})))
+        asking: list[tuple[asyncio.Future[set[int]], Paper, Matches[tuple[int, int]], dict[int, tuple[int, int]]]] = []
+        try:
+            for paper in papers:  # one paper at a time: a poll's matches can run to hundreds of thousands
+                found = index.matches(PaperText.of(paper))
+                first = self._firsts(found, only)
+                # Ask the ledger only about the channels that matched, and match the next paper meanwhile.
+                asking.append((asyncio.ensure_future(self.store.channels_having(paper.id, sorted(first))),
+                               paper, found, first))
+                if len(asking) > 1:
+                    firsts.append(await _answered(*asking.pop(0)))
+            while asking:
+                firsts.append(await _answered(*asking.pop(0)))
+        finally:
+            for asked, *_ in asking:
+                asked.cancel()  # the poll failed or was cancelled: no question outlives it
         wanted = sorted({c for _, first in firsts for c in first})
         channels = await self.store.get_channels(wanted) if wanted else {}
-        found, held = _owed(firsts, channels)
-        del firsts[:]  # each match is in *found* now, once
-        await self._hand_over(channels, found, {p.id: p for p in papers}, report, now=now)
+        found_by_channel, held = _owed(firsts, channels)
+        del firsts[:]  # each match is in *found_by_channel* now, once
+        await self._hand_over(channels, found_by_channel, {p.id: p for p in papers}, report, now=now)
         if only is None:
             if len(self._settled) > SETTLED_MAX:
                 self._settled.clear()  # it only saves work: forget papers long gone from the lists
             self._settled.update((p.id, (signature, p)) for p in papers if p.id not in held)
 
+    def _firsts(self, found: Matches[tuple[int, int]], only: set[tuple[int, int]] | None,
+                ) -> dict[int, tuple[int, int]]:
+        """Each matching channel's oldest matching topic, and where its match is: the position of its query in
+        *found*, or `EVERY_POSITION` for ``*``. No `Match` is made: most channels have the paper already."""
+        first: dict[int, tuple[int, int]] = {}
+        if only is None:
+            for channel_id, topic_id in self.topics.every_paper:
+                if channel_id not in first or topic_id < first[channel_id][0]:
+                    first[channel_id] = (topic_id, EVERY_POSITION)
+        for position, keys in found.groups():
+            for key in keys:
+                channel_id, topic_id = key
+                if only is not None and key not in only:
+                    continue
+                if channel_id not in first or topic_id < first[channel_id][0]:
+                    first[channel_id] = (topic_id, position)
+        return first
+
     async def _matching(self, channel_id: int, topic_ids: list[int], papers: list[Paper]) -> list[str]:
         """The ids of *papers* that any of the channel's topics *topic_ids* (new ones, a few) matches."""
         wanted = set(topic_ids)
         queries = [q for t in await self.store.list_topics(channel_id)
-                   if t.id in wanted and (q := _parse_stored(t.query)) is not None]
+                   if t.id in wanted and (q := parse_stored(t.query)) is not None]
         return [p.id for p in papers if any(q.match(p) for q in queries)]
 
     async def _hand_over(self, channels: dict[int, Channel], found: dict[int, list[tuple[str, str, int]]],
@@ -309,14 +312,24 @@ class Poller:
                     report.updates += 1
 
 
-def _explained(first: dict[int, tuple[int, Match]]) -> dict[int, tuple[int, str]]:
-    """Each channel's (topic id, why): channels sharing a query share one `Match`, explained once."""
-    whys: dict[int, str] = {}  # id(match) -> why; the matches live in *first* meanwhile
+async def _answered(asked: asyncio.Future[set[int]], paper: Paper, found: Matches[tuple[int, int]],
+                    first: dict[int, tuple[int, int]]) -> tuple[Paper, dict[int, tuple[int, str]]]:
+    """The paper and its explained matches, once the ledger has said which channels have it already."""
+    return paper, _explained(paper, found, first, await asked)
+
+
+def _explained(paper: Paper, found: Matches[tuple[int, int]], first: dict[int, tuple[int, int]],
+               having: set[int]) -> dict[int, tuple[int, str]]:
+    """Each channel of *first* not *having* the paper yet, with its (topic id, why): channels sharing a query
+    share its explanation, worked out once."""
+    whys: dict[int, str] = {}  # position of the query in *found* -> why
     explained = {}
-    for channel_id, (topic_id, match) in first.items():
-        why = whys.get(id(match))
+    for channel_id in sorted(first.keys() - having):
+        topic_id, position = first[channel_id]
+        why = whys.get(position)
         if why is None:
-            why = whys[id(match)] = match.explain()
+            match = EVERY.match(paper) if position == EVERY_POSITION else found.match_at(position)
+            why = whys[position] = match.explain()  # type: ignore[union-attr]
         explained[channel_id] = (topic_id, why)
     return explained
 
@@ -337,12 +350,3 @@ def _owed(firsts: list[tuple[Paper, dict[int, tuple[int, str]]]], channels: dict
                 continue
             found.setdefault(channel_id, []).append((paper.id, why, topic_id))
     return found, held
-
-
-def _parse_stored(text: str) -> Query | None:
-    """Parse a stored topic; one that no longer parses (the language changed) is skipped, loudly."""
-    try:
-        return parse_query(text)
-    except QueryError:
-        log.warning("stored topic %r no longer parses; skipping it", text)
-        return None

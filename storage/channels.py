@@ -18,6 +18,9 @@ _CHANNEL_COLUMNS = (
     "digest_rank, picks, last_picks_at"
 )
 _TOPIC_COLUMNS = "id, channel_id, query, added_by, added_at, baseline_taken, added_by_id, number, notify, notify_name"
+SCHEDULED = ("paused_reason IS NULL AND (coalesce(digest_time, '') != '' OR coalesce(leaderboard_schedule, '') != ''"
+             " OR coalesce(picks, 0) != 0)")
+"""The channels a poll looks at for digests, leaderboards and picks: the rest (most, on a big install) have none."""
 _UPDATABLE = frozenset(
     {"realtime", "digest_time", "timezone", "top_n", "min_upvotes", "paused_reason", "last_digest_at", "threads",
      "leaderboard_schedule", "digest_days", "digest_rank", "picks", "last_picks_at"}
@@ -133,6 +136,11 @@ class ChannelQueries(Queries):
     async def list_channels(self) -> list[Channel]:
         """Return every channel, in the order they were first seen."""
         rows = await self._fetchall(f"SELECT {_CHANNEL_COLUMNS} FROM channels ORDER BY id")
+        return [_channel(r) for r in rows]
+
+    async def scheduled_channels(self) -> list[Channel]:
+        """Return the unpaused channels with something on a schedule (a digest, a leaderboard, daily picks), by id."""
+        rows = await self._fetchall(f"SELECT {_CHANNEL_COLUMNS} FROM channels WHERE {SCHEDULED} ORDER BY id")
         return [_channel(r) for r in rows]
 
     async def paused_channels(self) -> list[Channel]:

@@ -46,6 +46,15 @@ class Matches(Sequence[tuple[K, Match]], Generic[K]):
             self._keys = list(concat.from_iterable(_pick(self._keys_of, self._order)))
         return self._keys
 
+    def groups(self) -> Iterator[tuple[int, list[K]]]:
+        """Yield (position, keys) for each matched query, in order, making no `Match`: a caller that keeps a few
+        of the keys asks `match_at` for the match of those few positions only."""
+        return enumerate(_pick(self._keys_of, self._order))
+
+    def match_at(self, position: int) -> Match:
+        """Return the match of the query at *position* (as `groups` numbers them): a new one on each call."""
+        return Match.deferred(self._hits.of, self._plan_of[self._order[position]])
+
     def __len__(self) -> int:
         return len(self.keys())
 

@@ -164,7 +164,24 @@ def _filter(field: str, rest: str, *, at: int) -> Leaf:
         raise QueryError(str(error)) from None
 
 
+TERM_CACHE_SIZE = 50_000
+"""Terms kept by what was written: 10,000 stored topics repeat a few thousand words, each folded once."""
+_terms: dict[tuple[str, bool, str | None], Term] = {}
+
+
 def _term(raw: str, *, at: int, quoted: bool = False, field: str | None = None) -> Term:
+    # Terms are immutable, so topics written alike share one; only accepted terms are kept, as a
+    # refusal names the character it is at.
+    key = (raw, quoted, field)
+    term = _terms.get(key)
+    if term is None:
+        if len(_terms) >= TERM_CACHE_SIZE:
+            _terms.clear()
+        term = _terms[key] = _new_term(raw, at=at, quoted=quoted, field=field)
+    return term
+
+
+def _new_term(raw: str, *, at: int, quoted: bool, field: str | None) -> Term:
     _refuse_mention(raw, at=at)
     folded = fold(raw)
     found = list(_PART.finditer(folded))

@@ -10,6 +10,7 @@ import asyncpg
 
 from bot.channels import ChannelRef
 from bot.rows import Channel, Topic
+from storage.channels import SCHEDULED
 from storage.postgres.connection import Queries
 
 _CHANNEL_COLUMNS = (
@@ -111,6 +112,10 @@ class ChannelQueries(Queries):
 
     async def list_channels(self) -> list[Channel]:
         return [_channel(r) for r in await self._fetch(f"SELECT {_CHANNEL_COLUMNS} FROM channels ORDER BY id")]
+
+    async def scheduled_channels(self) -> list[Channel]:
+        return [_channel(r) for r in await self._fetch(
+            f"SELECT {_CHANNEL_COLUMNS} FROM channels WHERE {SCHEDULED} ORDER BY id")]
 
     async def paused_channels(self) -> list[Channel]:
         rows = await self._fetch(
