@@ -16,6 +16,7 @@ import shutil
 import socket
 import ssl
 import subprocess
+import tomllib
 import tempfile
 import time
 from collections.abc import Iterator
@@ -54,6 +55,12 @@ def _base_image() -> str:
     return made.stdout.strip()
 
 
+def _packages() -> list[str]:
+    """The top-level packages the build installs (pyproject's ``find`` include), so a new one is never missed."""
+    found = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["packages"]["find"]
+    return sorted({pattern.split(".")[0].rstrip("*") for pattern in found["include"]})
+
+
 def _context(folder: Path) -> Path:
     """What the build reads, copied with one fixed time and mode on every file.
 
@@ -62,7 +69,7 @@ def _context(folder: Path) -> Path:
     """
     for name in ("Dockerfile", ".dockerignore", "pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, folder / name)
-    for package in ("bot", "adapters", "storage"):
+    for package in _packages():
         shutil.copytree(ROOT / package, folder / package, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     for path in [folder, *folder.rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644)
