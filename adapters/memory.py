@@ -9,10 +9,10 @@ from __future__ import annotations
 import dataclasses
 from collections import deque
 
-from bot.channels import Caller, ChannelRef, Group, parse_command
-from bot.actions import Action
-from bot.delivery import BUTTONS, FILES, THREADS, CommandEngine, DeliveryResult, DeliveryStatus, RateLimit
-from bot.replies import Post, Reply
+from bot.model.channels import Caller, ChannelRef, Group, parse_command
+from bot.model.actions import Action
+from bot.ports.adapter import BUTTONS, FILES, THREADS, CommandEngine, DeliveryResult, DeliveryStatus, RateLimit
+from bot.model.replies import Post, Reply
 
 
 class MemoryAdapter:

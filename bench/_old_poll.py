@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.paper import Paper
-from bot.poller import EVERY, Poller, PollReport
-from bot.rows import Channel
+from bot.model.paper import Paper
+from bot.delivery.poller import EVERY, Poller, PollReport
+from bot.model.rows import Channel
 from bot.topics import Match, PaperText
 
 

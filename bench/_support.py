@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 from datetime import date, timedelta
 
-from bot.paper import Paper
+from bot.model.paper import Paper
 from bot.topics import QueryError, parse_query
 from paperboy_testing.seed import seed_papers, seed_titles_and_abstracts
 

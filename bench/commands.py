@@ -57,8 +57,8 @@ CHANNELS = 20
 async def serve_bot(config: dict[str, str]) -> None:
     """Run the Slack adapter over the real core until stdin closes; print the port first."""
     from adapters.slack import SlackAdapter
-    from bot.app import open_core
-    from bot.settings import Settings
+    from bot.runtime.app import open_core
+    from bot.runtime.settings import Settings
 
     settings = Settings(  # type: ignore[call-arg]
         _env_file=None, database=config["database"], hf_api_url=config["hf_url"],

@@ -46,7 +46,7 @@ from typing import Any, Sequence
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))  # so `python bench/delivery.py` finds bot/ and tests/
 
-from bot.delivery import RateLimit  # noqa: E402
+from bot.ports.adapter import RateLimit  # noqa: E402
 
 TARGET_RATIO = 1.2
 TARGET_429_SHARE = 0.01
@@ -187,9 +187,9 @@ class NoEngine:
 
 async def serve_bot(config: dict[str, Any]) -> None:
     """Set up the store and adapter, say ready, wait for "go", time ``drain()`` to the end, report."""
-    from bot.collector import freeze_startup
-    from bot.worker import DeliveryWorker
-    from storage import Store
+    from bot.runtime.collector import freeze_startup
+    from bot.delivery.worker import DeliveryWorker
+    from storage.sqlite import Store
 
     spec = RunSpec(**config["spec"])
     async with await Store.open(config["database"]) as store:
@@ -202,7 +202,7 @@ async def serve_bot(config: dict[str, Any]) -> None:
             bot_wide = [limit.per for limit in adapter.limits if limit.scope == "global"]
             await asyncio.sleep(max(bot_wide, default=0.0) + 0.1)
             worker = DeliveryWorker(store=store, adapters={spec.platform: adapter})
-            freeze_startup()  # as the bot does once its adapters have started (`bot.cli`)
+            freeze_startup()  # as the bot does once its adapters have started (`bot.runtime.cli`)
             _say({"event": "ready"})
             await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
             profile = _profiler(config.get("profile"))
@@ -276,7 +276,7 @@ def _profiler(path: str | None) -> Any:
 async def fill_store(store: Any, spec: RunSpec, queued: Sequence[Queued]) -> None:
     """Cache the seed papers, create the channels and queue *queued* as the poller would."""
     from paperboy_testing.seed import seed_papers
-    from bot.channels import ChannelRef
+    from bot.model.channels import ChannelRef
 
     now = datetime.now(timezone.utc)
     await store.save_papers(seed_papers())
@@ -302,7 +302,7 @@ async def start_adapter(spec: RunSpec, config: dict[str, Any], store: Any) -> An
     """Start the real adapter against the fake: the discord.py client, or Bolt with per-team installs."""
     from pydantic import SecretStr
 
-    from bot.settings import Settings
+    from bot.runtime.settings import Settings
 
     base = Settings(_env_file=None, database=config["database"], http_timeout=30.0)  # type: ignore[call-arg]
     if spec.platform == "discord":

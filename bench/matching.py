@@ -34,7 +34,7 @@ from typing import Callable, Iterable, TypeVar
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))  # so `python bench/matching.py` finds bot/ and tests/
 
-from bot.paper import Paper  # noqa: E402
+from bot.model.paper import Paper  # noqa: E402
 from bot.topics import Match, PaperText, Query, QueryError, parse_query  # noqa: E402
 from bot.topics.index import TopicIndex  # noqa: E402
 from bot.topics.text import words  # noqa: E402

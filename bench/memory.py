@@ -1,7 +1,7 @@
 """Measure the bot process's resident memory with 10,000 channels, 30,000 topics and 20,000 papers.
 
 Run from the repository root: ``python bench/memory.py`` (``--channels``, ``--topics``,
-``--papers`` change the sizes). The parent fills a SQLite file through `storage.Store`,
+``--papers`` change the sizes). The parent fills a SQLite file through `storage.sqlite.Store`,
 serves ~100 papers from a fake Hugging Face on 127.0.0.1, and starts a fresh bot process
 twice: on an empty database (the baseline) and on the filled one. Each bot process
 imports the core and both adapters, opens the core (`open_core`) and runs one poll
@@ -27,8 +27,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))  # so `python bench/memory.py` finds bot/ and tests/
 
 from bench._support import peak_rss_mb, rss_mb, seed_papers, synthetic_papers, topic_queries  # noqa: E402
-from bot.channels import ChannelRef  # noqa: E402
-from storage import Store  # noqa: E402
+from bot.model.channels import ChannelRef  # noqa: E402
+from storage.sqlite import Store  # noqa: E402
 from paperboy_testing.hf_server import FakeHuggingFace  # noqa: E402
 from paperboy_testing.seed import make_item, seed_items, seed_titles_and_abstracts  # noqa: E402
 
@@ -48,8 +48,8 @@ async def measure(database: Path, hf_url: str) -> dict[str, object]:
     """Open the core on *database*, run one poll cycle, and return RSS after each step (MB)."""
     for module in ("adapters.discord", "adapters.slack"):
         importlib.import_module(module)  # a real bot process has its adapters' libraries loaded
-    from bot.app import open_core
-    from bot.settings import Settings
+    from bot.runtime.app import open_core
+    from bot.runtime.settings import Settings
 
     figures: dict[str, object] = {"imported": rss_mb()}
     settings = Settings(_env_file=None, database=database, hf_api_url=hf_url,  # type: ignore[call-arg]

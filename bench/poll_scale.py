@@ -7,7 +7,7 @@ For each channel count and backend a fresh database gets that many Slack channel
 one topic (varied queries built from the seed vocabulary, ``bench/_support.topic_queries``),
 its baseline taken and the 92 seed papers recorded as its baseline, all through the store's
 own methods. The fake Hugging Face (in this process) lists the 92 seed papers plus ``--new``
-new ones (variations of seed titles and abstracts). Then ``bot.app.open_core(settings)`` opens
+new ones (variations of seed titles and abstracts). Then ``bot.runtime.app.open_core(settings)`` opens
 the database as the bot does and ``core.poller.poll_once(deliver=False)`` is timed: the first
 cycle (it builds the topic index, matches the new papers and queues their posts) and a second
 one (nothing new, the index kept). The baseline, in the same run: the old match-and-queue step
@@ -42,10 +42,10 @@ sys.path.insert(0, str(REPO_ROOT))  # so `python bench/poll_scale.py` finds bot/
 
 from bench._old_poll import PerChannelPoller  # noqa: E402
 from bench._support import topic_queries  # noqa: E402
-from bot.app import open_core  # noqa: E402
-from bot.channels import ChannelRef  # noqa: E402
-from bot.settings import Settings  # noqa: E402
-from bot.store import open_store  # noqa: E402
+from bot.runtime.app import open_core  # noqa: E402
+from bot.model.channels import ChannelRef  # noqa: E402
+from bot.runtime.settings import Settings  # noqa: E402
+from bot.ports.store import open_store  # noqa: E402
 from paperboy_testing.hf_server import FakeHuggingFace  # noqa: E402
 from paperboy_testing.seed import make_item, seed_items, seed_titles_and_abstracts  # noqa: E402
 from tests.postgres import fresh_database, with_database  # noqa: E402

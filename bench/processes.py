@@ -40,8 +40,8 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))  # so `python bench/processes.py` finds bot/ and tests/
 
-from bot.channels import ChannelRef  # noqa: E402
-from bot.store import open_store  # noqa: E402
+from bot.model.channels import ChannelRef  # noqa: E402
+from bot.ports.store import open_store  # noqa: E402
 from paperboy_testing.hf_server import FakeHuggingFace  # noqa: E402
 from paperboy_testing.seed import make_item, seed_items  # noqa: E402
 from tests.fakes.slack_server import FakeSlack  # noqa: E402

@@ -11,7 +11,7 @@ the unlabelled background). Each ranking of the candidates is scored against the
 precision@10 (the share of the first ten that are of interest) and ROC AUC (the chance that a
 paper of interest ranks above one that is not). Figures are averages over interests and seeds.
 
-Rows: Paperboy (`bot.interest`: an SVM over words and wordllama embeddings, the background as
+Rows: Paperboy (`bot.ranking.interest`: an SVM over words and wordllama embeddings, the background as
 weak negatives); the same without the background; the same over words alone; a centroid
 (Rocchio) ranking over the words; wordllama embeddings alone (``--wordllama``: their centroid,
 and an SVM with the background); upvote order; random order.
@@ -44,8 +44,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))  # so `python bench/relevance.py` finds bot/ and tests/
 
 from bench._support import rss_mb  # noqa: E402
-from bot.interest import InterestModel, ModelCache, Signalled, embedding, features  # noqa: E402
-from bot.paper import Paper  # noqa: E402
+from bot.ranking.interest import InterestModel, ModelCache, Signalled, embedding, features  # noqa: E402
+from bot.model.paper import Paper  # noqa: E402
 from tests.arxiv_sample import arxiv_sample, in_category  # noqa: E402
 
 KS = (3, 5, 10, 20)

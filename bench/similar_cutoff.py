@@ -1,7 +1,7 @@
 """How many papers `similar` calls related, for each of the 92 real papers of tests/data.
 
 Run from the repository root: ``python bench/similar_cutoff.py`` (``--show`` prints each paper's
-results). Every paper is ranked against the 91 others with `bot.similar.rank`, as `similar` does
+results). Every paper is ranked against the 91 others with `bot.commands.similar.rank`, as `similar` does
 with a mixed pool, and the script prints how many results each gets, and the results of a few
 papers with known relatives (the unlearning papers, the two on model merging). It is how
 `MIN_LIKENESS` and `OF_THE_BEST` were chosen: relatives kept, papers sharing only the field's
@@ -17,8 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.paper import Paper  # noqa: E402
-from bot.similar import rank  # noqa: E402
+from bot.model.paper import Paper  # noqa: E402
+from bot.commands.similar import rank  # noqa: E402
 from paperboy_testing.seed import seed_id, seed_titles_and_abstracts  # noqa: E402
 
 WATCHED = {13: "unlearning", 72: "unlearning", 68: "unlearning", 90: "model merging", 53: "diffusion"}

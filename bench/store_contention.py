@@ -48,13 +48,13 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))  # so `python bench/store_contention.py` finds bot/ and tests/
 
 from bench._support import percentile, seed_vocabulary, synthetic_papers  # noqa: E402
-from bot.channels import Caller, ChannelRef, parse_command  # noqa: E402
-from bot.engine import Engine  # noqa: E402
-from bot.replies import Error  # noqa: E402
+from bot.model.channels import Caller, ChannelRef, parse_command  # noqa: E402
+from bot.commands.engine import Engine  # noqa: E402
+from bot.model.replies import Error  # noqa: E402
 from bot.sources import HuggingFaceClient  # noqa: E402
 from bot.topics import MAX_QUERY_LENGTH, parse_query  # noqa: E402
-from storage import SearchTooBroad, Store  # noqa: E402
-from storage import papers as store_papers  # noqa: E402
+from storage.sqlite import SearchTooBroad, Store  # noqa: E402
+from storage.sqlite import papers as store_papers  # noqa: E402
 from paperboy_testing.hf_server import FakeHuggingFace  # noqa: E402
 from paperboy_testing.seed import seed_items  # noqa: E402
 

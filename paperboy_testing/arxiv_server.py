@@ -11,7 +11,7 @@ from aiohttp import web
 
 from paperboy_testing.hf_server import RecordedRequest
 
-# Deliberately independent of bot.ids, so the fake does not agree with the code by construction.
+# Deliberately independent of bot.model.ids, so the fake does not agree with the code by construction.
 _WELL_FORMED = re.compile(r"(\d{4}\.\d{4,5}|[a-z\-]+(\.[A-Z]{2})?/\d{7})(v\d+)?")
 
 _FEED = """<?xml version="1.0" encoding="UTF-8"?>

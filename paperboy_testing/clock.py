@@ -1,4 +1,4 @@
-"""A clock a test moves by hand: pass it as ``clock=`` to `bot.app.open_core` (or any collaborator)."""
+"""A clock a test moves by hand: pass it as ``clock=`` to `bot.runtime.app.open_core` (or any collaborator)."""
 
 from __future__ import annotations
 

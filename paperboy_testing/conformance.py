@@ -13,11 +13,11 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, AsyncContextManager, AsyncIterator, Awaitable, Callable
 
-from bot.actions import card_actions
-from bot.channels import ChannelRef
-from bot.delivery import BUTTONS, FILES, THREADS, DeliveryStatus
-from bot.paper import Paper
-from bot.replies import PaperCard, PaperList, Post
+from bot.model.actions import card_actions
+from bot.model.channels import ChannelRef
+from bot.ports.adapter import BUTTONS, FILES, THREADS, DeliveryStatus
+from bot.model.paper import Paper
+from bot.model.replies import PaperCard, PaperList, Post
 from paperboy_testing.seed import seed_id, seed_titles_and_abstracts
 
 HOSTILE = "@everyone @here <!channel> <!here> <@&1> <@U1> <!subteam^S9> **bold** `code` [x](https://evil.example)"
@@ -40,7 +40,7 @@ class Driver:
     shown: Callable[[], list[dict[str, Any]]]
     """What the platform holds in the channel now, oldest first, each message as a dict with ``text``."""
     core: Any
-    """The `bot.app.Core` the adapter runs on (registered in ``core.platforms``)."""
+    """The `bot.runtime.app.Core` the adapter runs on (registered in ``core.platforms``)."""
     click: Callable[[str, str], Awaitable[str]]
     """Click the button *action id* on the post *message ref*; return what the clicker is shown
     (a platform without buttons types the same act as a command)."""

@@ -18,7 +18,7 @@ from paperboy_testing.seed import seed_items
 
 def settings_for(folder: Path, hf: FakeHuggingFace, arxiv: FakeArxiv, **overrides: Any) -> Any:
     """Settings for a core whose database is in *folder* and whose sources are the fakes (no `.env` read)."""
-    from bot.settings import Settings
+    from bot.runtime.settings import Settings
 
     values: dict[str, Any] = dict(database=Path(folder) / "paperboy.db", hf_api_url=hf.base_url,
                                   arxiv_api_url=arxiv.base_url, answer_timeout=2.0, http_timeout=5.0)
@@ -27,8 +27,8 @@ def settings_for(folder: Path, hf: FakeHuggingFace, arxiv: FakeArxiv, **override
 
 @asynccontextmanager
 async def running_core(folder: Path, *, clock: Callable | None = None, **settings: Any) -> AsyncIterator[Any]:
-    """Open a core (`bot.app.Core`) on the fake Hugging Face (with its 92 seed papers) and the fake arXiv."""
-    from bot.app import open_core
+    """Open a core (`bot.runtime.app.Core`) on the fake Hugging Face (with its 92 seed papers) and the fake arXiv."""
+    from bot.runtime.app import open_core
 
     async with FakeHuggingFace(seed_items()) as hf, FakeArxiv() as arxiv:
         async with open_core(settings_for(folder, hf, arxiv, **settings), clock=clock) as core:
@@ -39,7 +39,7 @@ async def running_core(folder: Path, *, clock: Callable | None = None, **setting
 async def running_platform(core: Any, name: str) -> AsyncIterator[Any]:
     """Create the installed platform *name*'s adapter for *core* as `paperboy run` does (only when *core*'s
     settings turn it on), register and start it; stop it after."""
-    from bot.platforms import configured, named
+    from bot.ports.platforms import configured, named
 
     platform = named(name)
     if platform is None:

@@ -44,7 +44,7 @@ BOT_GROUPS: dict[str, tuple[str, list[str]]] = {
                 ["interest", "channel_interest"]),
     "runtime": ("Running Paperboy: wiring, the command line, settings, logs, health, metrics and doctor.",
                 ["app", "cli", "cli_helpers", "settings", "setting_errors", "health", "metrics", "doctor",
-                 "logsetup", "logformat", "redaction", "runner", "unattended", "db_copy"]),
+                 "logsetup", "logformat", "redaction", "runner", "unattended", "db_copy", "collector"]),
 }
 BOT_STAYS = {"__init__", "__main__"}
 """Flat files of bot/ that stay where they are (``python -m bot``)."""

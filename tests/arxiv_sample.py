@@ -7,7 +7,7 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
-from bot.paper import Paper
+from bot.model.paper import Paper
 
 SAMPLE = Path(__file__).parent / "data" / "arxiv-sample.jsonl.gz"
 

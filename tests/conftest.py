@@ -45,7 +45,7 @@ def clock():
 
 @pytest.fixture
 async def core(settings, clock):
-    from bot.app import open_core
+    from bot.runtime.app import open_core
 
     async with open_core(settings, clock=clock) as core:
         yield core
@@ -57,7 +57,7 @@ from tests.postgres import postgres_server, postgres_url  # noqa: E402,F401  (fi
 @pytest.fixture(params=["sqlite", "postgres"])
 async def any_store(request, tmp_path, postgres_server):
     """A store on each backend in turn (a new file, or a new database): the contract tests run on both."""
-    from bot.store import open_store
+    from bot.ports.store import open_store
     from tests.postgres import fresh_database
 
     if request.param == "sqlite":
@@ -74,7 +74,7 @@ async def any_store(request, tmp_path, postgres_server):
 @pytest.fixture(params=["sqlite", "postgres"])
 async def any_core(request, settings, clock, postgres_server):
     """A real core on each backend in turn: command and delivery paths run on SQLite and on Postgres."""
-    from bot.app import open_core
+    from bot.runtime.app import open_core
     from tests.postgres import fresh_database
 
     if request.param == "sqlite":

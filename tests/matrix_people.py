@@ -131,7 +131,7 @@ def pings(message: dict[str, Any]) -> set[str]:
 async def matrix_driver(core: Any, server: Synapse) -> Any:
     from adapters.matrix.adapter import MatrixAdapter
     from adapters.matrix.render import MARKER
-    from bot.channels import ChannelRef
+    from bot.model.channels import ChannelRef
     from paperboy_testing.conformance import Driver
 
     adapter = MatrixAdapter(matrix_settings(core.settings, server), core.engine)

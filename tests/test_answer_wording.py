@@ -10,9 +10,9 @@ from datetime import timedelta
 import pytest
 
 from adapters.memory import MemoryAdapter
-from bot.replies import PaperList, Text
+from bot.model.replies import PaperList, Text
 from bot.sources import ArxivClient, SourceUnavailable
-from bot.wording import plural
+from bot.model.wording import plural
 from paperboy_testing.seed import make_item
 
 
@@ -65,7 +65,7 @@ async def test_a_poll_whose_time_has_come_is_due_now(chat, core, seconds, shown)
 
 
 async def test_a_note_after_a_sentence_never_reads_dot_semicolon(chat, core):
-    from bot.paper import Paper
+    from bot.model.paper import Paper
 
     await core.store.save_papers([Paper(id="2401.09999", title="Only in the cache", abstract="Gone upstream.")])
     reply = await chat.push("show 2401.09999")

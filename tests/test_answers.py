@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from adapters.memory import MemoryAdapter
-from bot.app import open_core
-from bot.channels import Caller, ChannelRef, parse_command
-from bot.dry_run import dry_run
-from bot.replies import PaperCard, PaperList, Text
+from bot.runtime.app import open_core
+from bot.model.channels import Caller, ChannelRef, parse_command
+from bot.delivery.dry_run import dry_run
+from bot.model.replies import PaperCard, PaperList, Text
 from bot.topics import parse_query
 from paperboy_testing.seed import make_item
 
@@ -54,7 +54,7 @@ async def test_or_search_finds_both_branches_on_a_fresh_database(chat, fake_hf):
 
 
 def _paper(raw: dict):
-    from bot.paper import Paper
+    from bot.model.paper import Paper
 
     return Paper(id=raw["id"], title=raw["title"], abstract=raw["summary"])
 

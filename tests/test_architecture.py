@@ -26,7 +26,7 @@ def imported_modules(path: Path) -> set[str]:
 @pytest.mark.parametrize("path", sorted((ROOT / "bot").rglob("*.py")), ids=lambda p: str(p.relative_to(ROOT)))
 def test_the_core_imports_no_backend_and_no_platform(path):
     # The command line is where the process is put together: the console is its own; the chat platforms
-    # it finds through their entry points (bot.platforms). The dry run uses the in-memory recorder as its platform. Neither imports a storage backend.
+    # it finds through their entry points (bot.ports.platforms). The dry run uses the in-memory recorder as its platform. Neither imports a storage backend.
     allowed = {"cli.py": {"adapters.console"}, "dry_run.py": {"adapters.memory"}}.get(path.name, set())
     bad = {m for m in imported_modules(path) if m.split(".")[0] in CORE_MAY_NOT_IMPORT and m not in allowed}
     assert not bad, f"{path.name} imports {sorted(bad)}"
@@ -86,9 +86,9 @@ def f(slack_client):
 
 
 def test_the_platforms_are_found_through_their_entry_points_and_own_their_settings_and_commands():
-    from bot.cli import build_parser
-    from bot.platforms import Platform, platforms
-    from bot.settings import Settings
+    from bot.runtime.cli import build_parser
+    from bot.ports.platforms import Platform, platforms
+    from bot.runtime.settings import Settings
 
     found = {platform.name: platform for platform in platforms()}
     assert set(found) == {"discord", "matrix", "slack"}
@@ -103,8 +103,8 @@ def test_the_platforms_are_found_through_their_entry_points_and_own_their_settin
 
 
 async def test_the_sqlite_store_is_a_store_as_the_core_defines_it(tmp_path):
-    from bot.store import Store as StoreProtocol
-    from bot.store import open_store
+    from bot.ports.store import Store as StoreProtocol
+    from bot.ports.store import open_store
 
     store = await open_store(str(tmp_path / "p.db"))
     try:

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from bot.batching import Batcher
+from bot.delivery.batching import Batcher
 
 
 async def test_callers_of_one_moment_share_a_flush_and_each_gets_its_own_answer():

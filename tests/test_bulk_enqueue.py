@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.channels import ChannelRef
+from bot.model.channels import ChannelRef
 from tests.test_outbox_community import T0
 
 
@@ -76,7 +76,7 @@ async def test_enqueue_matches_twice_queues_nothing_more(any_store):
 
 
 async def test_enqueue_matches_in_parts_queues_the_same(any_store, monkeypatch):
-    import storage.bulk_enqueue
+    import storage.sqlite.bulk_enqueue
 
-    monkeypatch.setattr(storage.bulk_enqueue, "CHUNK", 2)  # a few channels per statement: parts meet parts
+    monkeypatch.setattr(storage.sqlite.bulk_enqueue, "CHUNK", 2)  # a few channels per statement: parts meet parts
     await test_enqueue_matches_queues_what_enqueue_posts_and_enqueue_do(any_store)

@@ -8,9 +8,9 @@ import os
 import pytest
 
 from adapters.memory import MemoryAdapter
-from bot.channels import Group
-from bot.commands import COMMANDS, EXAMPLES
-from bot.replies import Error, PaperCard, Text
+from bot.model.channels import Group
+from bot.commands.registry import COMMANDS, EXAMPLES
+from bot.model.replies import Error, PaperCard, Text
 from bot.topics.arxiv_taxonomy import ARCHIVES, CATEGORIES
 from paperboy_testing.seed import seed_titles_and_abstracts
 from tests.test_cli import ROOT, paperboy
@@ -137,7 +137,7 @@ async def test_a_known_category_in_any_case_is_written_as_arxiv_does(chat, line,
 async def test_the_poller_never_asks_arxiv_for_a_stored_made_up_category(chat, core, fake_arxiv, clock, caplog):
     channel = await core.store.ensure_channel(chat.channel())
     await core.store.add_topic(channel.id, "cat:nonsense.XX OR cat:cs.CL", "ada", at=clock())
-    with caplog.at_level(logging.WARNING, logger="bot.arxiv_feeds"):
+    with caplog.at_level(logging.WARNING, logger="bot.sources.arxiv_feeds"):
         await core.poller.poll_once()
         clock.advance(seconds=3601)
         report = await core.poller.poll_once()

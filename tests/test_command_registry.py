@@ -11,7 +11,7 @@ import inspect
 
 import pytest
 
-from bot.commands import COMMANDS
+from bot.commands.registry import COMMANDS
 
 
 def _answers_a_command(method) -> bool:
@@ -46,7 +46,7 @@ async def test_no_handler_is_unreachable(core):
 async def test_a_command_runs_the_handler_its_table_names(core):
     # Swapping one entry reroutes exactly that command: the table, not a name search, decides.
     from adapters.memory import MemoryAdapter
-    from bot.replies import Reply, Text
+    from bot.model.replies import Reply, Text
 
     async def stand_in(command):
         return Reply(Text(f"stand-in for {command.name} {command.args}"))
@@ -58,8 +58,8 @@ async def test_a_command_runs_the_handler_its_table_names(core):
 
 
 async def test_a_command_registered_without_a_handler_stops_the_engine_at_once(core, monkeypatch):
-    from bot.commands import CommandSpec
-    from bot.engine import Engine
+    from bot.commands.registry import CommandSpec
+    from bot.commands.engine import Engine
 
     monkeypatch.setitem(COMMANDS, "ponder", CommandSpec("ponder", "ponder", "think it over"))
     with pytest.raises(TypeError, match=r"ponder \(add each to Engine._handlers\)"):

@@ -11,10 +11,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from adapters.memory import MemoryAdapter
-from bot.actions import Action, action_id, parse_action_id
-from bot.channels import Caller, Group
-from bot.delivery import BUTTONS, DeliveryResult, DeliveryStatus
-from bot.replies import CardAction, Error, PaperCard, PaperList, Text
+from bot.model.actions import Action, action_id, parse_action_id
+from bot.model.channels import Caller, Group
+from bot.ports.adapter import BUTTONS, DeliveryResult, DeliveryStatus
+from bot.model.replies import CardAction, Error, PaperCard, PaperList, Text
 from tests.test_outbox import add_papers, chat, core, subscribed  # noqa: F401  (fixtures: both backends)
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta, timezone
 
-from bot.channels import ChannelRef
-from bot.rows import RankedPaper, Reader, SavedPaper
-from bot.store import open_store
+from bot.model.channels import ChannelRef
+from bot.model.rows import RankedPaper, Reader, SavedPaper
+from bot.ports.store import open_store
 from storage.postgres import open_store as open_postgres
 from tests.postgres import fresh_database
 

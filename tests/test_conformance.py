@@ -22,9 +22,9 @@ from pydantic import SecretStr
 from adapters.console import CONSOLE_CHANNEL, ConsoleAdapter
 from adapters.discord import DiscordAdapter
 from adapters.slack import SlackAdapter
-from bot.app import open_core
-from bot.channels import ChannelRef
-from bot.commands import COMMANDS
+from bot.runtime.app import open_core
+from bot.model.channels import ChannelRef
+from bot.commands.registry import COMMANDS
 from paperboy_testing.conformance import CHECKS, Check, Driver, NotApplicable, memory_driver
 from tests.fakes.discord_server import FakeDiscord, pings as discord_pings
 from tests.fakes.slack_server import FakeSlack, block_actions_body

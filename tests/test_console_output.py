@@ -11,7 +11,7 @@ import re
 from datetime import date, datetime, timezone
 
 from adapters.console import CONSOLE_CHANNEL
-from storage import Store
+from storage.sqlite import Store
 
 from paperboy_testing.seed import make_item
 from tests.test_cli import env, paperboy  # noqa: F401  (env is a fixture)
@@ -107,8 +107,8 @@ async def test_a_vote_on_the_console_does_not_print_the_post_again(env, fake_hf,
 
 async def test_an_edit_that_changes_what_the_console_shows_is_one_line(core):
     from adapters.console import ConsoleAdapter
-    from bot.paper import Paper
-    from bot.replies import PaperCard, Post
+    from bot.model.paper import Paper
+    from bot.model.replies import PaperCard, Post
 
     out = io.StringIO()
     console = ConsoleAdapter(core.engine, stdin=io.StringIO(), stdout=out, width=80)

@@ -12,8 +12,8 @@ import time
 import pytest
 from datetime import datetime, timezone
 
-from bot.channels import ChannelRef
-from storage import Store
+from bot.model.channels import ChannelRef
+from storage.sqlite import Store
 from paperboy_testing.hf_server import FakeHuggingFace
 from paperboy_testing.seed import make_item, seed_items
 from tests.fakes.slack_server import FakeSlack

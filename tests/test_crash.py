@@ -18,8 +18,8 @@ from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bot.channels import ChannelRef
-from storage import Store
+from bot.model.channels import ChannelRef
+from storage.sqlite import Store
 from tests.fakes.discord_server import FakeDiscord
 from paperboy_testing.hf_server import FakeHuggingFace
 from paperboy_testing.seed import make_item, seed_items

@@ -26,8 +26,8 @@ from pathlib import Path
 
 import aiohttp
 
-from bot.channels import ChannelRef
-from bot.store import open_store
+from bot.model.channels import ChannelRef
+from bot.ports.store import open_store
 from paperboy_testing.hf_server import FakeHuggingFace
 from paperboy_testing.seed import make_item, seed_items
 from tests.fakes.slack_server import FakeSlack, signed_headers, slash_command_body

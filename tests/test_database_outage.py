@@ -19,10 +19,10 @@ from pathlib import Path
 import aiohttp
 
 from adapters.console import CONSOLE_CHANNEL
-from bot.app import open_core
-from bot.channels import Caller, Command
-from bot.replies import Error, Text
-from bot.store import open_store
+from bot.runtime.app import open_core
+from bot.model.channels import Caller, Command
+from bot.model.replies import Error, Text
+from bot.ports.store import open_store
 from paperboy_testing.seed import make_item
 from tests.postgres import server_stopped
 

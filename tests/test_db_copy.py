@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bot.channels import ChannelRef
-from bot.store import open_store
+from bot.model.channels import ChannelRef
+from bot.ports.store import open_store
 from tests.test_cli import env  # noqa: F401  (a fixture)
 from tests.test_cli import paperboy as run_paperboy
 

@@ -7,14 +7,14 @@ from datetime import datetime, timezone
 import pytest
 
 from adapters.memory import MemoryAdapter
-from bot.channels import ChannelRef
-from bot.commands import COMMANDS
-from bot.db_copy import copy_database
-from bot.replies import Error, PaperList
-from bot.rows import Channel
-from bot.schedule import digest_due, next_digest_at
-from bot.store import open_store
-from bot.timezones import get_zone
+from bot.model.channels import ChannelRef
+from bot.commands.registry import COMMANDS
+from bot.runtime.db_copy import copy_database
+from bot.model.replies import Error, PaperList
+from bot.model.rows import Channel
+from bot.delivery.schedule import digest_due, next_digest_at
+from bot.ports.store import open_store
+from bot.delivery.timezones import get_zone
 from paperboy_testing.seed import make_item
 from tests.test_discord_adapter import bot, fake_discord, run  # noqa: F401  (fixtures)
 

@@ -13,10 +13,10 @@ import logging
 import pytest
 
 from adapters.discord import DiscordAdapter
-from bot.actions import Action, card_actions
-from bot.channels import ChannelRef, Command
-from bot.paper import Paper
-from bot.replies import PaperCard, PaperList, Post, Reply, Text
+from bot.model.actions import Action, card_actions
+from bot.model.channels import ChannelRef, Command
+from bot.model.paper import Paper
+from bot.model.replies import PaperCard, PaperList, Post, Reply, Text
 from tests.fakes.discord_server import (
     ADMIN_PERMISSIONS, DEADLINE, MEMBER_PERMISSIONS, FakeDiscord, Interaction, discord_limit_errors, pings,
 )
@@ -302,7 +302,7 @@ async def test_managing_a_guild_channel_still_needs_manage_channels(recording, f
 
 
 async def test_the_tree_is_generated_from_the_command_table(recording, fake_discord):
-    from bot.commands import COMMANDS, FAMILIES
+    from bot.commands.registry import COMMANDS, FAMILIES
 
     (papers,) = fake_discord.global_commands
     synced = {o["name"]: [p["name"] for p in o.get("options") or []] for o in papers["options"] if o["type"] == 1}

@@ -13,10 +13,10 @@ import pytest
 from pydantic import SecretStr
 
 from adapters.discord import DiscordAdapter, application_id_from_token, invite_url
-from bot.channels import ChannelRef
-from bot.commands import COMMANDS, FAMILIES
-from bot.delivery import DeliveryStatus
-from bot.replies import Error, PaperCard, Post, Reply
+from bot.model.channels import ChannelRef
+from bot.commands.registry import COMMANDS, FAMILIES
+from bot.ports.adapter import DeliveryStatus
+from bot.model.replies import Error, PaperCard, Post, Reply
 from adapters.discord.settings import parse_shards
 from tests.fakes.discord_server import (
     ADMIN_PERMISSIONS, DEADLINE, MEMBER_PERMISSIONS, FakeDiscord, Interaction, discord_limit_errors,
@@ -337,7 +337,7 @@ async def test_a_429_is_waited_out_and_retried(bot, fake_discord):
 
 
 def _paper():
-    from bot.paper import Paper
+    from bot.model.paper import Paper
 
     return Paper(id="2403.10001", title="A paper", abstract="An abstract.")
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from bot.channels import ChannelRef
-from bot.paper import Paper
-from bot.replies import PaperCard, Post
-from bot.worker import DeliveryWorker
+from bot.model.channels import ChannelRef
+from bot.model.paper import Paper
+from bot.model.replies import PaperCard, Post
+from bot.delivery.worker import DeliveryWorker
 from tests.fakes.discord_server import FakeDiscord
 from tests.test_discord_actions import buttons, clicked
 from tests.test_discord_adapter import (  # noqa: F401  (fixtures)

@@ -17,10 +17,10 @@ from pydantic import SecretStr
 
 from adapters.discord import DiscordAdapter
 from adapters.discord.delivery import HistoryUnavailable, nonce_for
-from bot.channels import ChannelRef
-from bot.delivery import DeliveryStatus, RateLimit
-from bot.paper import Paper
-from bot.replies import PaperCard, PaperList, Post
+from bot.model.channels import ChannelRef
+from bot.ports.adapter import DeliveryStatus, RateLimit
+from bot.model.paper import Paper
+from bot.model.replies import PaperCard, PaperList, Post
 from tests.fakes.discord_server import FakeDiscord, paper_ids_in
 from paperboy_testing.seed import seed_id
 
@@ -353,7 +353,7 @@ async def test_find_post_answered_by_a_proxy_raises_a_readable_error(
 
 @pytest.mark.usefixtures("quick_retries")
 async def test_a_post_that_met_a_proxy_502_is_retried_and_delivered_once(running, core, clock):
-    from bot.worker import DeliveryWorker
+    from bot.delivery.worker import DeliveryWorker
 
     fake, store = running.fake, core.store
     channel = await store.ensure_channel(ref(fake))

@@ -7,8 +7,8 @@ from datetime import date, datetime, timezone
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from adapters.discord import render
-from bot.paper import Paper
-from bot.replies import Error, PaperCard, PaperList, Post, Text
+from bot.model.paper import Paper
+from bot.model.replies import Error, PaperCard, PaperList, Post, Text
 from tests.fakes.discord_server import discord_limit_errors
 from paperboy_testing.seed import seed_id, seed_titles_and_abstracts
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import pytest
 
 from adapters.discord.delivery import HistoryUnavailable
-from bot.channels import ChannelRef
-from bot.delivery import DeliveryStatus
-from bot.replies import PaperCard, Post
+from bot.model.channels import ChannelRef
+from bot.ports.adapter import DeliveryStatus
+from bot.model.replies import PaperCard, Post
 from tests.fakes.discord_server import FakeDiscord
 from tests.test_discord_actions import card_post, paper, recording, ref  # noqa: F401  (fixtures)
 from tests.test_discord_adapter import fake_discord  # noqa: F401  (fixture)

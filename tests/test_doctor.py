@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from bot.cli import main
+from bot.runtime.cli import main
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.slack_server import FakeSlack
 
@@ -68,7 +68,7 @@ async def doctor(capsys) -> tuple[int, dict[str, str], str]:
 
 
 async def migrated_database(path) -> None:
-    from bot.store import open_store
+    from bot.ports.store import open_store
 
     store = await open_store(str(path))
     await store.close()
@@ -204,7 +204,7 @@ async def test_a_bad_database_path_is_named(env, tmp_path, capsys):
 
 
 async def test_pending_migrations_are_named_and_not_applied(env, tmp_path, capsys):
-    from storage import connection, versions
+    from storage.sqlite import connection, versions
 
     path = tmp_path / "paperboy.db"
     conn = await connection.connect(path, target=versions.latest_version() - 2)
@@ -238,7 +238,7 @@ async def test_a_database_from_a_newer_paperboy_is_named(env, tmp_path, capsys):
 
 
 async def test_an_empty_sqlite_file_passes_and_stays_empty(env, tmp_path, capsys):
-    from storage import connection, versions
+    from storage.sqlite import connection, versions
 
     path = tmp_path / "paperboy.db"
     path.touch()  # an operator's empty file, or one a failed first start left
@@ -305,9 +305,9 @@ async def test_a_bad_setting_is_one_line_not_a_traceback(env, capsys):
 
 async def test_each_installed_platform_brings_its_own_check(env, capsys, monkeypatch):
     # Two platforms that live in no file of Paperboy: the doctor asks each the same way as the built-in ones.
-    from bot import doctor as doctor_module
-    from bot.doctor import Finding
-    from bot.platforms import platforms
+    from bot.runtime import doctor as doctor_module
+    from bot.runtime.doctor import Finding
+    from bot.ports.platforms import platforms
 
     class Pigeon:
         name, title, switches = "pigeon", "Pigeon", ("PIGEON_TOKEN",)

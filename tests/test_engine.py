@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from bot.commands import COMMANDS
-from bot.replies import Error, PaperCard, PaperList, Text
+from bot.commands.registry import COMMANDS
+from bot.model.replies import Error, PaperCard, PaperList, Text
 from adapters.memory import MemoryAdapter
 from paperboy_testing.seed import make_item, seed_id, seed_items, seed_titles_and_abstracts
 

@@ -26,11 +26,11 @@ import re
 from pydantic import Field
 from pydantic_settings import BaseSettings
 
-from bot.actions import Action
-from bot.channels import Caller, ChannelRef, parse_command
-from bot.delivery import BUTTONS, DeliveryResult, DeliveryStatus
-from bot.platforms import env
-from bot.replies import Error, PaperCard, PaperList, Text
+from bot.model.actions import Action
+from bot.model.channels import Caller, ChannelRef, parse_command
+from bot.ports.adapter import BUTTONS, DeliveryResult, DeliveryStatus
+from bot.ports.platforms import env
+from bot.model.replies import Error, PaperCard, PaperList, Text
 
 SENT = DeliveryStatus.SENT
 
@@ -145,7 +145,7 @@ import asyncio
 import contextlib
 import json
 
-from bot.platforms import platforms
+from bot.ports.platforms import platforms
 from paperboy_testing import Driver, check_conformance, running_core, running_platform
 from tinychat import pings
 
@@ -194,7 +194,7 @@ def test_a_plugin_outside_the_source_tree_passes_the_conformance_suite(tmp_path)
     assert '"the_one_mention_wakes_only_its_group": "passed"' in outcomes
     assert '"a_thread_opens_on_its_post_and_is_found_again": "skipped: tinychat has no threads"' in outcomes
     # Installed only in that interpreter: this one, and the checkout, never saw it.
-    from bot.platforms import named
+    from bot.ports.platforms import named
 
     assert named("tinychat") is None
     assert subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout == before

@@ -18,10 +18,10 @@ from pydantic import SecretStr
 
 from adapters.memory import MemoryAdapter
 from adapters.slack import SlackAdapter
-from bot.app import Core, open_core
-from bot.health import Health, serve_health
-from bot.redaction import RedactingFilter
-from bot.settings import Settings, SettingsError, load_settings
+from bot.runtime.app import Core, open_core
+from bot.runtime.health import Health, serve_health
+from bot.runtime.redaction import RedactingFilter
+from bot.runtime.settings import Settings, SettingsError, load_settings
 from tests.fakes.hf_server import FakeHuggingFace
 from tests.fakes.seed import make_item
 from tests.fakes.slack_server import FakeSlack
@@ -228,7 +228,7 @@ async def test_slack_answers_feed_and_serves_it_on_its_port_and_the_debug_log_ho
 
 
 async def test_without_a_health_port_the_feeds_are_served_on_the_default_port(core, monkeypatch):
-    from bot import health
+    from bot.runtime import health
 
     assert core.settings.health_port is None
     monkeypatch.setattr(health, "FEED_PORT", 0)  # the default (8080) may be taken here: any free port stands in

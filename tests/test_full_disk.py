@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from adapters.memory import MemoryAdapter
-from bot import app
-from bot.app import open_core, run_poller
-from bot.replies import Text
+from bot.runtime import app
+from bot.runtime.app import open_core, run_poller
+from bot.model.replies import Text
 from paperboy_testing.seed import make_item
 
 FULL = "the disk is full"
@@ -77,7 +77,7 @@ async def until(check, *, timeout: float, what: str):
 async def test_a_full_disk_shows_in_status_with_its_time_and_nothing_is_lost(
         tiny_disk, settings, fake_hf, monkeypatch) -> None:
     monkeypatch.setattr(app, "STORAGE_BACKOFF", (0.2, 0.5))
-    monkeypatch.setattr("bot.worker.STORAGE_BACKOFF", (0.2, 0.5))
+    monkeypatch.setattr("bot.delivery.worker.STORAGE_BACKOFF", (0.2, 0.5))
     settings = settings.model_copy(update={"database": str(tiny_disk / "paperboy.db"), "poll_interval": 1.0})
     async with open_core(settings) as core:
         chat = MemoryAdapter(core.engine)

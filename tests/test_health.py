@@ -20,11 +20,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from adapters.memory import MemoryAdapter
 from adapters.slack import SlackAdapter
-from bot.app import Core, open_core
-from bot.channels import ChannelRef
-from bot.health import Health, serve_health
-from bot.paper import Paper
-from bot.settings import Settings
+from bot.runtime.app import Core, open_core
+from bot.model.channels import ChannelRef
+from bot.runtime.health import Health, serve_health
+from bot.model.paper import Paper
+from bot.runtime.settings import Settings
 from paperboy_testing.hf_server import FakeHuggingFace
 from tests.fakes.slack_server import FakeSlack
 from tests.test_redaction import cli_logging
@@ -217,7 +217,7 @@ async def test_logs_carry_channel_and_paper_and_never_a_secret(
     lines = [json.loads(line) for line in err.splitlines()]  # every line is one JSON object
     assert all({"time", "level", "logger", "message"} <= set(line) for line in lines)
     [sent] = [line for line in lines if line["message"].startswith("sent ")]
-    assert (sent["logger"], sent["level"], sent["paper"]) == ("bot.worker", "INFO", "2403.10001")
+    assert (sent["logger"], sent["level"], sent["paper"]) == ("bot.delivery.worker", "INFO", "2403.10001")
     assert sent["channel"] == str(C1)
     [failure] = [line for line in lines if line["logger"] == "paperboy.test"]
     assert failure["message"] == "a failure naming [redacted], [redacted]"

@@ -10,7 +10,7 @@ from typing import AsyncIterator
 import httpx
 import pytest
 
-from bot.ids import InvalidPaperId
+from bot.model.ids import InvalidPaperId
 from bot.sources import (
     BudgetExhausted, HuggingFaceClient, MalformedResponse, PaperNotFound, RequestBudget, SourceError,
     SourceUnavailable,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, strategies as st
 
-from bot.ids import InvalidPaperId, normalize_paper_id
+from bot.model.ids import InvalidPaperId, normalize_paper_id
 
 
 @pytest.mark.parametrize(

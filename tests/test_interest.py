@@ -7,8 +7,8 @@ import random
 import numpy as np
 import pytest
 
-from bot.interest import MIN_POSITIVES, InterestModel, ModelCache, Ranked, Signalled, embedding, features
-from bot.paper import Paper
+from bot.ranking.interest import MIN_POSITIVES, InterestModel, ModelCache, Ranked, Signalled, embedding, features
+from bot.model.paper import Paper
 from tests.arxiv_sample import arxiv_sample, in_category
 
 

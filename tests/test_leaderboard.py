@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from adapters.console import render
-from bot.replies import Error, PaperList, Text
+from bot.model.replies import Error, PaperList, Text
 from paperboy_testing.seed import make_item
 from tests.test_engine import chat, core  # noqa: F401  (fixtures: both backends, a memory chat)
 

@@ -12,10 +12,10 @@ import pytest
 
 from adapters.matrix.adapter import MatrixAdapter
 from adapters.matrix.render import MARKER
-from bot.channels import ChannelRef
-from bot.delivery import DeliveryStatus
-from bot.paper import Paper
-from bot.replies import PaperCard, Post
+from bot.model.channels import ChannelRef
+from bot.ports.adapter import DeliveryStatus
+from bot.model.paper import Paper
+from bot.model.replies import PaperCard, Post
 from tests.fakes.seed import seed_id, seed_titles_and_abstracts
 from tests.matrix_people import Person, bot_events, eventually, matrix_settings, room_with_bot
 
@@ -140,8 +140,8 @@ async def delivered(core, room: str, paper: Paper):
 
 
 def _reader(person: Person):
-    from bot.reading_list import reader
-    from bot.channels import Caller, Command
+    from bot.commands.reading_list import reader
+    from bot.model.channels import Caller, Command
 
     return reader(Command("saved", "", Caller(person.user_id, person.user_id), ChannelRef("matrix", "localhost", "!x")))
 
@@ -210,7 +210,7 @@ async def test_doctor_asks_the_homeserver_who_the_token_is(core, synapse_server)
 
 
 def test_settings_errors_are_one_line_naming_the_setting():
-    from bot.settings import Settings
+    from bot.runtime.settings import Settings
     from adapters.matrix.settings import check_matrix_settings
 
     base = dict(_env_file=None, matrix_homeserver="https://matrix.example.org")

@@ -19,8 +19,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from adapters.matrix.render import MARKER
-from bot.channels import ChannelRef
-from storage import Store
+from bot.model.channels import ChannelRef
+from storage.sqlite import Store
 from tests.fakes.hf_server import FakeHuggingFace
 from tests.fakes.seed import make_item, seed_items
 from tests.synapse import Synapse, room_events

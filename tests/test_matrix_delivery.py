@@ -11,11 +11,11 @@ from pydantic import SecretStr
 from adapters.matrix.adapter import MatrixAdapter
 from adapters.matrix.delivery import transaction_id
 from adapters.matrix.render import MARKER, render_post
-from bot.actions import card_actions
-from bot.channels import ChannelRef
-from bot.delivery import DeliveryStatus
-from bot.paper import Paper
-from bot.replies import PaperCard, Post
+from bot.model.actions import card_actions
+from bot.model.channels import ChannelRef
+from bot.ports.adapter import DeliveryStatus
+from bot.model.paper import Paper
+from bot.model.replies import PaperCard, Post
 from tests.fakes.seed import seed_id
 from tests.matrix_people import bot_events, matrix_settings, room_with_bot
 from tests.test_matrix import HOSTILE, bot, people, room, seed_paper  # noqa: F401  (fixtures)
@@ -132,7 +132,7 @@ def test_a_file_goes_inline_and_a_long_one_is_cut_to_fit_one_event():
     import json
 
     from adapters.matrix.render import render
-    from bot.replies import File
+    from bot.model.replies import File
 
     content = render(File("reading-list.bib", "@article{x, title={@room}}\n" * 5000, "Your list")).content()
     assert len(json.dumps(content).encode()) < 60_000 and "more characters cut" in content["body"]

@@ -8,10 +8,10 @@ from datetime import date, datetime, timezone
 import aiosqlite
 import pytest
 
-from bot.channels import ChannelRef
-from bot.paper import Paper
-from storage import SchemaTooNewError, Store, latest_version, migrate
-from storage.versions import migrations
+from bot.model.channels import ChannelRef
+from bot.model.paper import Paper
+from storage.sqlite import SchemaTooNewError, Store, latest_version, migrate
+from storage.sqlite.versions import migrations
 
 T0 = datetime(2024, 3, 14, 9, 0, tzinfo=timezone.utc)
 REF = ChannelRef(platform="discord", workspace="g1", channel="c1")

@@ -1,4 +1,4 @@
-"""Collaborators ask for what they use: each one's ``store`` is typed with narrow Protocols of `bot.store`
+"""Collaborators ask for what they use: each one's ``store`` is typed with narrow Protocols of `bot.ports.store`
 that hold every store method it calls, and every store it hands the store to."""
 
 from __future__ import annotations
@@ -10,14 +10,14 @@ import typing
 
 import pytest
 
-from bot.store import Store
+from bot.ports.store import Store
 
 COLLABORATORS = [
-    ("bot.worker", "DeliveryWorker"), ("bot.recovery", "recover"), ("bot.poller", "Poller"),
-    ("bot.leaderboard", "Leaderboard"), ("bot.picks", "Picks"), ("bot.channel_interest", "Interest"),
-    ("bot.arxiv_feeds", "CategoryFeeds"), ("bot.arxiv_feeds", "last_reads"), ("bot.lists", "remember_list"),
-    ("bot.lists", "as_known"), ("bot.lists", "cached_lists"), ("bot.channel_commands", "ChannelCommands"),
-    ("bot.preview", "Preview"), ("bot.recommend", "Recommend"),
+    ("bot.delivery.worker", "DeliveryWorker"), ("bot.delivery.recovery", "recover"), ("bot.delivery.poller", "Poller"),
+    ("bot.commands.leaderboard", "Leaderboard"), ("bot.commands.picks", "Picks"), ("bot.ranking.channel_interest", "Interest"),
+    ("bot.sources.arxiv_feeds", "CategoryFeeds"), ("bot.sources.arxiv_feeds", "last_reads"), ("bot.sources.lists", "remember_list"),
+    ("bot.sources.lists", "as_known"), ("bot.sources.lists", "cached_lists"), ("bot.commands.channel", "ChannelCommands"),
+    ("bot.commands.preview", "Preview"), ("bot.commands.recommend", "Recommend"),
 ]
 
 
@@ -77,7 +77,7 @@ def test_each_collaborator_types_its_store_with_what_it_uses(module_name, name):
 
 
 def test_the_worker_no_longer_asks_for_installations_or_the_queueing_side():
-    from bot.worker import DeliveryStore
+    from bot.delivery.worker import DeliveryStore
 
     asked = members(DeliveryStore)
     assert {"claim_outbox_many", "get_papers", "trouble"} <= asked
@@ -85,7 +85,7 @@ def test_the_worker_no_longer_asks_for_installations_or_the_queueing_side():
 
 
 def test_the_found_uses_are_real_so_the_check_above_bites():
-    from bot import worker
+    from bot.delivery import worker
 
     found = uses(definition(worker, "DeliveryWorker"))
     assert {"due_outbox", "claim_outbox_many", "mark_outbox_sent_many", "trouble"} <= found

@@ -12,10 +12,10 @@ import sys
 
 import pytest
 
-from bot.app import open_database
-from bot.db_copy import CopyRefused, copy_database
-from bot.settings import StartupError
-from bot.store import describe_database, open_store
+from bot.runtime.app import open_database
+from bot.runtime.db_copy import CopyRefused, copy_database
+from bot.runtime.settings import StartupError
+from bot.ports.store import describe_database, open_store
 from tests.test_cli import env  # noqa: F401  (a fixture)
 from tests.test_cli import paperboy
 
@@ -54,7 +54,7 @@ async def test_three_processes_started_together_on_an_empty_file_one_runs_the_ot
 
 
 async def test_db_copy_moves_everything_and_refuses_a_target_that_is_not_empty(core, tmp_path, clock):
-    from bot.channels import ChannelRef
+    from bot.model.channels import ChannelRef
 
     store = core.store
     channel = await store.ensure_channel(ChannelRef("slack", "T1", "C1"))
@@ -114,8 +114,8 @@ def test_a_lock_file_removed_between_opening_and_locking_it_is_not_taken(tmp_pat
     hold a lock on a file nobody else can find, or a third would create a new one and run beside it."""
     import fcntl
 
-    from bot.store_errors import DatabaseInUse
-    from storage.process_lock import ProcessLock
+    from bot.ports.store_errors import DatabaseInUse
+    from storage.sqlite.process_lock import ProcessLock
 
     database = str(tmp_path / "race.db")
     first = ProcessLock.take(database)

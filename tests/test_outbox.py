@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from bot.delivery import DeliveryResult, DeliveryStatus, RateLimit
-from bot.pacing import Pacer
-from bot.worker import MAX_ATTEMPTS
+from bot.ports.adapter import DeliveryResult, DeliveryStatus, RateLimit
+from bot.delivery.pacing import Pacer
+from bot.delivery.worker import MAX_ATTEMPTS
 from adapters.memory import MemoryAdapter
 from paperboy_testing.seed import make_item
 
@@ -185,7 +185,7 @@ async def test_a_burst_for_one_channel_does_not_delay_another(chat, core, fake_h
 async def test_pacer_keeps_every_window_within_its_limit():
     limits = (RateLimit("channel", 2, 0.3), RateLimit("global", 3, 0.3))
     pacer = Pacer()
-    from bot.channels import ChannelRef
+    from bot.model.channels import ChannelRef
 
     channels = [ChannelRef("x", "w", str(n)) for n in range(3)]
     stamps: list[tuple[float, str]] = []
@@ -245,7 +245,7 @@ async def test_a_burst_claims_and_settles_in_a_few_transactions_in_order(chat, c
 
 
 def test_the_pacer_admits_at_once_only_when_nothing_would_wait():
-    from bot.channels import ChannelRef
+    from bot.model.channels import ChannelRef
 
     now = [0.0]
     pacer = Pacer(clock=lambda: now[0])

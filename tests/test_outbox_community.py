@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta, timezone
 
-from bot.channels import ChannelRef
-from bot.rows import Settlement
-from bot.store import open_store
+from bot.model.channels import ChannelRef
+from bot.model.rows import Settlement
+from bot.ports.store import open_store
 from tests.postgres import fresh_database
 
 T0 = datetime(2024, 3, 14, 9, 0, tzinfo=timezone.utc)

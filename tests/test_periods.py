@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from bot.replies import Error, PaperList
+from bot.model.replies import Error, PaperList
 from paperboy_testing.seed import make_item
 from tests.test_engine import chat, core  # noqa: F401  (fixtures: both backends, a memory chat)
 

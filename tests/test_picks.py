@@ -7,8 +7,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from adapters.memory import MemoryAdapter
-from bot.poller import Poller
-from bot.replies import Error, PaperList, Text
+from bot.delivery.poller import Poller
+from bot.model.replies import Error, PaperList, Text
 from paperboy_testing.seed import make_item, seed_id
 from tests.test_recommend import DIFFUSION, about_diffusion, like_diffusion
 

@@ -1,4 +1,4 @@
-"""`bot.planning` on its own: what a channel receives and what each message says, with no database."""
+"""`bot.delivery.planning` on its own: what a channel receives and what each message says, with no database."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ from datetime import datetime, timezone
 
 from hypothesis import given, strategies as st
 
-from bot.channels import ChannelRef
-from bot.paper import Paper
-from bot.planning import (Known, Planned, compose, edit_tag, flood_room, flood_since, leaderboard_post, pause_notice,
+from bot.model.channels import ChannelRef
+from bot.model.paper import Paper
+from bot.delivery.planning import (Known, Planned, compose, edit_tag, flood_room, flood_since, leaderboard_post, pause_notice,
                           picks_post, plan_digest, plan_posts, posted_state, posted_states, refresh_plan,
                           rollup_title, single_topics)
-from bot.replies import PaperCard, PaperList
-from bot.rows import Channel, OutboxEntry, PostedCard
+from bot.model.replies import PaperCard, PaperList
+from bot.model.rows import Channel, OutboxEntry, PostedCard
 
 AT = datetime(2026, 3, 6, 9, 0, tzinfo=timezone.utc)  # a Friday
 CHANNEL = Channel(id=7, ref=ChannelRef("slack", "T1", "C1"), top_n=3)

@@ -9,11 +9,11 @@ from datetime import datetime, timezone
 
 import pytest
 
-import bot.active_topics as active_topics
-from bot.active_topics import ActiveTopics
-from bot.channels import ChannelRef
-from bot.collector import collector_paused
-from bot.paper import Paper
+import bot.topics.active as active_topics
+from bot.topics.active import ActiveTopics
+from bot.model.channels import ChannelRef
+from bot.runtime.collector import collector_paused
+from bot.model.paper import Paper
 from bot.topics import PaperText, parse_query
 from bot.topics.index import TopicIndex
 
@@ -95,7 +95,7 @@ async def test_a_change_of_topics_parses_only_the_new_ones_and_matches_as_a_fres
 async def test_a_stored_topic_that_no_longer_parses_is_skipped_and_said_once(caplog):
     rows = Rows([(1, 1, "merging"), (2, 2, 'unclosed "quote')])
     topics = ActiveTopics()
-    with caplog.at_level(logging.WARNING, logger="bot.active_topics"):
+    with caplog.at_level(logging.WARNING, logger="bot.topics.active"):
         await topics.refresh(rows)
         rows.rows.append((3, 3, "diffusion"))
         await topics.refresh(rows)

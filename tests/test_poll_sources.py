@@ -12,7 +12,7 @@ import time
 import pytest
 
 from adapters.memory import MemoryAdapter
-from bot.app import _poll_cycle, open_core
+from bot.runtime.app import _poll_cycle, open_core
 from paperboy_testing.seed import make_item
 
 TIMEOUT = 0.5

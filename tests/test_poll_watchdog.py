@@ -12,8 +12,8 @@ from datetime import timedelta
 import pytest
 
 from adapters.memory import MemoryAdapter
-from bot.app import open_core, run_poller
-from bot.replies import Error, Text
+from bot.runtime.app import open_core, run_poller
+from bot.model.replies import Error, Text
 
 
 async def wait_for_state(core, key: str, timeout: float = 10.0) -> str:
@@ -147,11 +147,11 @@ async def _first_poll_done(database, timeout: float = 20) -> None:
 async def test_a_held_write_lock_is_survived_reported_and_outlasted(settings, fake_hf, monkeypatch, caplog) -> None:
     import sqlite3
 
-    from bot import app
-    from bot.engine import Engine
-    from bot.poller import Poller
+    from bot.runtime import app
+    from bot.commands.engine import Engine
+    from bot.delivery.poller import Poller
     from bot.sources import ArxivClient, HuggingFaceClient
-    from storage import Store
+    from storage.sqlite import Store
 
     monkeypatch.setattr(app, "STORAGE_BACKOFF", (0.1, 0.2))
     store = await Store.open(settings.database, busy_timeout=0.2)

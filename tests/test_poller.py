@@ -6,8 +6,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from bot.delivery import DeliveryResult, DeliveryStatus
-from bot.replies import PaperCard, PaperList
+from bot.ports.adapter import DeliveryResult, DeliveryStatus
+from bot.model.replies import PaperCard, PaperList
 from adapters.memory import MemoryAdapter
 from paperboy_testing.seed import make_item
 
@@ -112,7 +112,7 @@ async def test_threshold_holds_back_papers_until_they_have_enough_upvotes(chat, 
 
 
 async def test_dry_run_records_and_sends_nothing(chat, core, fake_hf, clock):
-    from bot.dry_run import dry_run
+    from bot.delivery.dry_run import dry_run
 
     await chat.push("subscribe unlearn*")
     await core.poller.poll_once()

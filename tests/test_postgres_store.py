@@ -12,12 +12,12 @@ from datetime import date, datetime, timedelta, timezone
 import asyncpg
 import pytest
 
-from bot.channels import ChannelRef
-from bot.paper import Paper
-from bot.rows import Reader
-from bot.store import PORTABLE_TABLES, Store
-from bot.store_errors import DatabaseUnreachable, SchemaTooNewError, StorageUnavailable
-from storage.papers import SearchTooBroad
+from bot.model.channels import ChannelRef
+from bot.model.paper import Paper
+from bot.model.rows import Reader
+from bot.ports.store import PORTABLE_TABLES, Store
+from bot.ports.store_errors import DatabaseUnreachable, SchemaTooNewError, StorageUnavailable
+from storage.sqlite.papers import SearchTooBroad
 from storage.postgres import PostgresStore, open_store
 from storage.postgres.migrate import latest_version
 from paperboy_testing.seed import seed_id, seed_titles_and_abstracts

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from adapters.memory import MemoryAdapter
 from adapters.slack import SlackAdapter
-from bot.commands import COMMANDS
-from bot.replies import Error, Reply, Text
+from bot.commands.registry import COMMANDS
+from bot.model.replies import Error, Reply, Text
 from tests.fakes.slack_server import FakeSlack
 from tests.test_slack_adapter import hf, make_settings, run_command, slack  # noqa: F401  (fixtures)
 

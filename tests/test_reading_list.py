@@ -8,9 +8,9 @@ import pytest
 from adapters.console import render as console_render
 from adapters.discord import render as discord_render
 from adapters.slack.render import MAX_SECTION_CHARS, render as slack_render
-from bot.bibtex import bibtex, citation_keys
-from bot.paper import Paper
-from bot.replies import Error, File, PaperList, Text
+from bot.commands.bibtex import bibtex, citation_keys
+from bot.model.paper import Paper
+from bot.model.replies import Error, File, PaperList, Text
 from paperboy_testing.seed import make_item, seed_id, seed_titles_and_abstracts
 from tests.test_cli import env, paperboy  # noqa: F401  (the console fixture and runner)
 from tests.test_engine import chat, core  # noqa: F401  (fixtures: both backends, a memory chat)
@@ -58,7 +58,7 @@ async def test_a_save_remembers_the_channel_it_came_from(chat, core):
     await chat.push(f"save {seed_id(2)}", channel="lab")
     await chat.push(f"save {seed_id(3)}", channel="nowhere-known")
     lab = await core.store.get_channel(chat.channel("lab"))
-    from bot.rows import Reader
+    from bot.model.rows import Reader
     rows = {row.paper_id: row for row in await core.store.saved_papers(Reader("memory", "team", "U1"), limit=10)}
     assert rows[seed_id(2)].channel_id == lab.id
     assert rows[seed_id(3)].channel_id is None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.replies import Error, PaperList, Text
+from bot.model.replies import Error, PaperList, Text
 from paperboy_testing.seed import seed_id
 from tests.test_cli import env, paperboy  # noqa: F401  (the console fixture and runner)
 from tests.test_engine import chat, core  # noqa: F401  (fixtures: both backends, a memory chat)

@@ -14,10 +14,10 @@ import aiohttp
 import pytest
 
 from adapters.slack import SlackAdapter
-from bot.app import open_core
-from bot.logsetup import configure_logging as _configure_logging
-from bot.redaction import REDACTED, RedactingFilter
-from bot.settings import Settings
+from bot.runtime.app import open_core
+from bot.runtime.logsetup import configure_logging as _configure_logging
+from bot.runtime.redaction import REDACTED, RedactingFilter
+from bot.runtime.settings import Settings
 from paperboy_testing.hf_server import FakeHuggingFace
 from paperboy_testing.seed import seed_items
 from tests.fakes.slack_server import FakeSlack, mention_event_body
@@ -177,8 +177,8 @@ async def test_the_oauth_install_at_debug_logs_no_token(tmp_path: Path, capsys: 
 
 def test_a_platform_names_the_patterns_of_its_tokens(monkeypatch):
     # A platform that lives in no file of Paperboy: its tokens are hidden too, its kept prefix shown.
-    from bot import redaction
-    from bot.platforms import platforms
+    from bot.runtime import redaction
+    from bot.ports.platforms import platforms
 
     class Pigeon:
         secret_patterns = (r"(?P<keep>pgn)-[0-9a-f]{8,}", r"loft:[A-Z]{6,}")

@@ -10,36 +10,36 @@ SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "relayout.py"
 
 OLD_LAYOUT = {
     "bot/__init__.py": '"""The core."""\n',
-    "bot/delivery.py": "class DeliveryResult:\n    pass\n",
-    "bot/commands.py": "COMMANDS: dict = {}\n",
-    "bot/worker.py": (
+    "bot/ports/adapter.py": "class DeliveryResult:\n    pass\n",
+    "bot/commands/registry.py": "COMMANDS: dict = {}\n",
+    "bot/delivery/worker.py": (
         "import logging\n\n"
-        "from bot.commands import COMMANDS  # noqa: F401\n"
-        "from bot.delivery import DeliveryResult\n"
-        "from bot.interest.model import Model\n\n"
-        'log = logging.getLogger("bot.worker")  # see bot/delivery.py\n'
+        "from bot.commands.registry import COMMANDS  # noqa: F401\n"
+        "from bot.ports.adapter import DeliveryResult\n"
+        "from bot.ranking.interest.model import Model\n\n"
+        'log = logging.getLogger("bot.delivery.worker")  # see bot/ports/adapter.py\n'
     ),
-    "bot/app.py": "from bot import delivery, worker as w\nfrom .commands import COMMANDS\n",
-    "bot/interest/__init__.py": "",
-    "bot/interest/model.py": "class Model:\n    pass\n",
+    "bot/runtime/app.py": "from bot import delivery, worker as w\nfrom .commands import COMMANDS\n",
+    "bot/ranking/interest/__init__.py": "",
+    "bot/ranking/interest/model.py": "class Model:\n    pass\n",
     "bot/stray.py": '"""Nobody mapped me."""\n',
-    "storage/__init__.py": "from storage.db import Store\n\n\nasync def open_store(url):\n    return Store()\n",
-    "storage/db.py": "class Store:\n    pass\n",
+    "storage/__init__.py": "from storage.sqlite.db import Store\n\n\nasync def open_store(url):\n    return Store()\n",
+    "storage/sqlite/db.py": "class Store:\n    pass\n",
     "storage/schema.py": "SHARED = 1\n",
-    "storage/migrations/0001_initial.sql": "CREATE TABLE t (x);\n",
-    "storage/postgres/__init__.py": "from storage import schema\nfrom storage.db import Store\n",
+    "storage/sqlite/migrations/0001_initial.sql": "CREATE TABLE t (x);\n",
+    "storage/postgres/__init__.py": "from storage import schema\nfrom storage.sqlite.db import Store\n",
     "tests/test_x.py": (
-        "import bot.app\nfrom storage import Store, schema\n\n\n"
+        "import bot.runtime.app\nfrom storage import Store, schema\n\n\n"
         "def test_it(monkeypatch):\n"
-        '    monkeypatch.setattr("bot.worker.log", None)\n'
-        "    assert bot.app.w and Store and schema\n"
+        '    monkeypatch.setattr("bot.delivery.worker.log", None)\n'
+        "    assert bot.runtime.app.w and Store and schema\n"
     ),
     "pyproject.toml": (
-        '[project.scripts]\npaperboy = "bot.app:entry"\n\n'
-        '[project.entry-points."paperboy.storage"]\nsqlite = "storage:open_store"\n\n'
+        '[project.scripts]\npaperboy = "bot.runtime.app:entry"\n\n'
+        '[project.entry-points."paperboy.storage"]\nsqlite = "storage.sqlite:open_store"\n\n'
         '[tool.setuptools.package-data]\nstorage = ["migrations/*.sql", "postgres/migrations/*.sql"]\n'
     ),
-    "README.md": "The contract is bot/delivery.py; the model is in `bot/interest/`; SQL in storage/migrations/.\n",
+    "README.md": "The contract is bot/ports/adapter.py; the model is in `bot/ranking/interest/`; SQL in storage/sqlite/migrations/.\n",
 }
 
 
@@ -68,7 +68,7 @@ def test_relayout_moves_rewrites_reports_and_runs_twice_to_no_change(tmp_path: P
     assert first.returncode == 1, first.stderr  # a leftover flat file is reported
     assert "LEFT FLAT (not in the mapping of scripts/relayout.py): bot/stray.py" in first.stdout
     files = snapshot(tmp_path)
-    assert "bot/stray.py" in files and "bot/delivery.py" not in files and "bot/commands.py" not in files
+    assert "bot/stray.py" in files and "bot/ports/adapter.py" not in files and "bot/commands/registry.py" not in files
     assert files["bot/delivery/worker.py"] == (
         "import logging\n\n"
         "from bot.commands.registry import COMMANDS  # noqa: F401\n"
@@ -77,7 +77,7 @@ def test_relayout_moves_rewrites_reports_and_runs_twice_to_no_change(tmp_path: P
         'log = logging.getLogger("bot.delivery.worker")  # see bot/ports/adapter.py\n'
     )
     assert files["bot/runtime/app.py"] == (
-        "from bot.ports import adapter as delivery\nfrom bot.delivery import worker as w\n"
+        "from bot.ports import adapter as delivery\nfrom bot.ports.adapter import worker as w\n"
         "from bot.commands.registry import COMMANDS\n"
     )
     assert files["storage/sqlite/__init__.py"].startswith("from storage.sqlite.db import Store\n")

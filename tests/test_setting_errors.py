@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.settings import SettingsError, load_settings
+from bot.runtime.settings import SettingsError, load_settings
 from tests.test_cli import env  # noqa: F401  (a fixture)
 from tests.test_cli import paperboy
 

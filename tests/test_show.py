@@ -8,7 +8,7 @@ import pytest
 
 from adapters.console import render
 from adapters.memory import MemoryAdapter
-from bot.replies import Error, PaperCard
+from bot.model.replies import Error, PaperCard
 from paperboy_testing.seed import seed_id
 
 WITH_REPOS = seed_id(2)

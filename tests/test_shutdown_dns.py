@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 
-from bot.worker import STOP_GRACE
+from bot.delivery.worker import STOP_GRACE
 
 ROOT = Path(__file__).resolve().parents[1]
 HOST = "db.paperboy.test"
@@ -152,7 +152,7 @@ async def _until(check, *, timeout: float) -> None:
 async def test_a_stop_that_hangs_anyway_is_cut_short_after_the_grace_and_a_margin(tmp_path):
     """The last resort, for whatever else may hang in a stop: the process ends, its log line written."""
     code = ("import logging, time\n"
-            "from bot.runner import arm_hard_stop\n"
+            "from bot.runtime.runner import arm_hard_stop\n"
             "logging.basicConfig(level=logging.INFO)\n"
             "arm_hard_stop(0.5)\n"
             "time.sleep(60)\n")

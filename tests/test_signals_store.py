@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from bot.channels import ChannelRef
-from bot.rows import PaperSignals, Reader
-from bot.store import open_store
+from bot.model.channels import ChannelRef
+from bot.model.rows import PaperSignals, Reader
+from bot.ports.store import open_store
 from tests.postgres import fresh_database
 
 T0 = datetime(2024, 3, 14, 9, 0, tzinfo=timezone.utc)
@@ -130,7 +130,7 @@ async def test_picks_are_queued_once_with_their_whys_and_stamp_the_channel(any_s
 
 
 async def test_recent_papers_are_the_newest_published(any_store):
-    from bot.paper import Paper
+    from bot.model.paper import Paper
     from datetime import timedelta
 
     await any_store.save_papers([Paper(id=f"p{i}", title=f"T{i}", source="arxiv", categories=("cs.CL",),

@@ -8,8 +8,8 @@ import pytest
 
 from adapters.console import render
 from adapters.memory import MemoryAdapter
-from bot.paper import Paper
-from bot.replies import Error, PaperList
+from bot.model.paper import Paper
+from bot.model.replies import Error, PaperList
 from paperboy_testing.seed import make_item, seed_id
 
 AT_SCALE = seed_id(90)
@@ -174,7 +174,7 @@ async def test_nothing_related_says_so_instead_of_padding(chat):
 
 
 def test_words_of_how_papers_are_written_make_no_match():
-    from bot.similar import rank
+    from bot.commands.similar import rank
 
     paper = Paper(id="2401.00001", title="Quibbling agents in zorblax markets",
                   abstract="In this paper we study quibbling agents. We found that our approach shows new results.")

@@ -22,12 +22,12 @@ from hypothesis import strategies as st
 from adapters.slack import SlackAdapter, manifest
 from adapters.slack.clicks import INCOMPLETE_CLICK, UNKNOWN_BUTTON
 from adapters.slack.render import render, render_cached, render_post, with_mention
-from bot.actions import Action, card_actions
-from bot.app import Core, open_core
-from bot.channels import ChannelRef, Command, Group
-from bot.delivery import BUTTONS, FILES, THREADS, DeliveryStatus
-from bot.paper import Paper
-from bot.replies import CardAction, PaperCard, PaperList, Post, Reply, Text
+from bot.model.actions import Action, card_actions
+from bot.runtime.app import Core, open_core
+from bot.model.channels import ChannelRef, Command, Group
+from bot.ports.adapter import BUTTONS, FILES, THREADS, DeliveryStatus
+from bot.model.paper import Paper
+from bot.model.replies import CardAction, PaperCard, PaperList, Post, Reply, Text
 from paperboy_testing.hf_server import FakeHuggingFace
 from tests.fakes.slack_server import FakeSlack, block_actions_body, slash_command_body
 from tests.test_slack_adapter import (  # the same fake Hugging Face, settings, core and signed requests

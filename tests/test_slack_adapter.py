@@ -15,12 +15,12 @@ import aiohttp
 import pytest
 
 from adapters.slack import SlackAdapter, SlackSetupError, manifest
-from bot.app import Core, open_core
-from bot.channels import Caller, ChannelRef, Command
-from bot.delivery import DeliveryStatus
-from bot.paper import Paper
-from bot.replies import PaperCard, PaperList, Post
-from bot.settings import Settings
+from bot.runtime.app import Core, open_core
+from bot.model.channels import Caller, ChannelRef, Command
+from bot.ports.adapter import DeliveryStatus
+from bot.model.paper import Paper
+from bot.model.replies import PaperCard, PaperList, Post
+from bot.runtime.settings import Settings
 from paperboy_testing.hf_server import FakeHuggingFace
 from paperboy_testing.seed import make_item, seed_items
 from tests.fakes.slack_server import FakeSlack, mention_event_body, signed_headers, slash_command_body

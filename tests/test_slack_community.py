@@ -14,11 +14,11 @@ from typing import AsyncIterator
 import pytest
 
 from adapters.slack import SlackAdapter
-from bot.app import Core
-from bot.channels import ChannelRef
-from bot.paper import Paper
-from bot.replies import PaperCard, Post
-from bot.worker import DeliveryWorker
+from bot.runtime.app import Core
+from bot.model.channels import ChannelRef
+from bot.model.paper import Paper
+from bot.model.replies import PaperCard, Post
+from bot.delivery.worker import DeliveryWorker
 from tests.fakes.slack_server import FakeSlack, block_actions_body
 from tests.test_slack_adapter import all_text, is_warning, post_signed, run_command
 from tests.test_slack_delivery import core, hf, slack  # noqa: F401  (fixtures)

@@ -15,12 +15,12 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import SlackAdapter, SlackHistoryError, manifest
-from bot.app import Core, open_core
-from bot.channels import ChannelRef
-from bot.delivery import DeliveryStatus, RateLimit
-from bot.paper import Paper
-from bot.replies import PaperCard, PaperList, Post
-from bot.settings import Settings
+from bot.runtime.app import Core, open_core
+from bot.model.channels import ChannelRef
+from bot.ports.adapter import DeliveryStatus, RateLimit
+from bot.model.paper import Paper
+from bot.model.replies import PaperCard, PaperList, Post
+from bot.runtime.settings import Settings
 from paperboy_testing.hf_server import FakeHuggingFace
 from tests.fakes.slack_server import FakeSlack
 
@@ -369,7 +369,7 @@ async def test_find_post_answered_by_a_proxy_raises_a_readable_error(
 async def test_a_post_that_met_a_proxy_502_is_retried_and_delivered_once(
     adapter: SlackAdapter, slack: FakeSlack, core: Core, clock,
 ) -> None:
-    from bot.worker import DeliveryWorker
+    from bot.delivery.worker import DeliveryWorker
 
     store = core.store
     channel = await store.ensure_channel(C1)

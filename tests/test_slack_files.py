@@ -14,8 +14,8 @@ import aiohttp
 import pytest
 
 from adapters.slack import SlackAdapter, manifest
-from bot.app import Core
-from bot.rows import Reader
+from bot.runtime.app import Core
+from bot.model.rows import Reader
 from tests.fakes.slack_server import FakeSlack
 from tests.test_slack_adapter import (  # the same fakes, core and adapter
     SHOW_ID, adapter, all_text, core, hf, run_command, slack,

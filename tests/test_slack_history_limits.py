@@ -19,13 +19,13 @@ import pytest
 
 from adapters.slack import SlackAdapter, SlackHistoryError
 from adapters.slack.history import CLOCK_MARGIN, PAGE_SIZE
-from bot.app import Core, open_core
-from bot.channels import Caller, ChannelRef, parse_command
-from bot.delivery import DeliveryStatus
-from bot.paper import Paper
-from bot.replies import PaperCard, Post
-from bot.rows import OutboxEntry
-from bot.worker import DeliveryWorker
+from bot.runtime.app import Core, open_core
+from bot.model.channels import Caller, ChannelRef, parse_command
+from bot.ports.adapter import DeliveryStatus
+from bot.model.paper import Paper
+from bot.model.replies import PaperCard, Post
+from bot.model.rows import OutboxEntry
+from bot.delivery.worker import DeliveryWorker
 from paperboy_testing.hf_server import FakeHuggingFace
 from tests.fakes.slack_server import FakeSlack
 from tests.postgres import postgres_server, postgres_url  # noqa: F401  (fixtures)

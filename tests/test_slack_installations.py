@@ -9,7 +9,7 @@ from slack_sdk.oauth.installation_store.models.bot import Bot
 from slack_sdk.oauth.installation_store.models.installation import Installation
 
 from adapters.slack.installations import PaperboyInstallationStore, PaperboyOAuthStateStore
-from bot.store import Store
+from bot.ports.store import Store
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=timezone.utc)
 

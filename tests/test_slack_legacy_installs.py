@@ -21,14 +21,14 @@ from adapters.slack import SlackAdapter
 from adapters.slack.installations import (
     LEGACY_IMPORTED_KEY, PaperboyInstallationStore, import_legacy_installations,
 )
-from bot.app import open_core
-from bot.channels import ChannelRef
-from bot.delivery import DeliveryStatus
-from bot.paper import Paper
-from bot.replies import PaperCard, Post
-from bot.settings import Settings
-from storage import connection, versions
-from storage.store import Store
+from bot.runtime.app import open_core
+from bot.model.channels import ChannelRef
+from bot.ports.adapter import DeliveryStatus
+from bot.model.paper import Paper
+from bot.model.replies import PaperCard, Post
+from bot.runtime.settings import Settings
+from storage.sqlite import connection, versions
+from storage.sqlite.store import Store
 from paperboy_testing.hf_server import FakeHuggingFace
 from paperboy_testing.seed import seed_items
 from tests.fakes.slack_server import FakeSlack
@@ -258,7 +258,7 @@ async def test_slack_started_on_the_old_file_posts_with_the_old_tokens(legacy_pa
 
 async def test_db_copy_waits_until_the_old_installs_are_imported(store: Store, tmp_path: Path) -> None:
     """`db copy` cannot read slack_sdk's old rows, so it refuses to leave them behind, in one line."""
-    from bot.db_copy import CopyRefused, copy_database
+    from bot.runtime.db_copy import CopyRefused, copy_database
 
     (tmp_path / "target").mkdir()
     target = await Store.open(tmp_path / "target" / "paperboy.db")

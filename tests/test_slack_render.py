@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adapters.slack.render import MAX_LIST_CARDS, escape, render
-from bot.paper import Paper
-from bot.replies import Error, PaperCard, PaperList, Text
+from bot.model.paper import Paper
+from bot.model.replies import Error, PaperCard, PaperList, Text
 
 HOSTILE = "<!channel> &lt; <https://x|y> <@U123> <!here> <!everyone> <#C1> & *bold* `code`"
 

@@ -21,8 +21,8 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 
 from adapters.slack import SlackAdapter
 from adapters.slack.inbound import SIGNATURE_WINDOW, Repeats, Seen
-from bot.app import Core, open_core
-from bot.channels import Command
+from bot.runtime.app import Core, open_core
+from bot.model.channels import Command
 from paperboy_testing.hf_server import FakeHuggingFace
 from paperboy_testing.seed import make_item, seed_items
 from tests.fakes.slack_server import FakeSlack, mention_event_body, signed_headers, slash_command_body

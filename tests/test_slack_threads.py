@@ -12,12 +12,12 @@ import time
 import pytest
 
 from adapters.slack import SlackAdapter, SlackHistoryError
-from bot.actions import card_actions
-from bot.app import Core
-from bot.channels import ChannelRef
-from bot.delivery import DeliveryStatus
-from bot.paper import Paper
-from bot.replies import PaperCard, Post
+from bot.model.actions import card_actions
+from bot.runtime.app import Core
+from bot.model.channels import ChannelRef
+from bot.ports.adapter import DeliveryStatus
+from bot.model.paper import Paper
+from bot.model.replies import PaperCard, Post
 from tests.fakes.slack_server import FakeSlack
 from tests.test_slack_delivery import adapter, core, hf, slack, started  # noqa: F401  (fixtures)
 

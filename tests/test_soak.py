@@ -10,10 +10,10 @@ import asyncio
 import random
 from collections import Counter
 
-from bot.poller import Poller
+from bot.delivery.poller import Poller
 from bot.sources import HuggingFaceClient, RequestBudget
 from bot.topics import parse_query
-from storage import Store
+from storage.sqlite import Store
 from paperboy_testing.hf_server import FakeHuggingFace
 from adapters.memory import MemoryAdapter
 from paperboy_testing.seed import make_item, seed_items, seed_titles_and_abstracts

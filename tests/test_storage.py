@@ -12,12 +12,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.channels import ChannelRef
-from bot.paper import Paper
-from bot.rows import Settlement
-from storage import Channel, Store
-from storage.versions import migrations
-from storage.papers import fts_query
+from bot.model.channels import ChannelRef
+from bot.model.paper import Paper
+from bot.model.rows import Settlement
+from storage.sqlite import Channel, Store
+from storage.sqlite.versions import migrations
+from storage.sqlite.papers import fts_query
 from paperboy_testing.seed import seed_id, seed_titles_and_abstracts
 
 T0 = datetime(2024, 3, 14, 9, 0, tzinfo=timezone.utc)

@@ -22,11 +22,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.channels import ChannelRef
-from bot.paper import Paper
-from bot.store_errors import StorageLost, StorageUnavailable
-from bot.usage import UsageError
-from storage import MAX_SEARCH_TERMS, CorruptDatabase, ReadOnlyDatabase, SearchTooBroad, Store
+from bot.model.channels import ChannelRef
+from bot.model.paper import Paper
+from bot.ports.store_errors import StorageLost, StorageUnavailable
+from bot.model.usage import UsageError
+from storage.sqlite import MAX_SEARCH_TERMS, CorruptDatabase, ReadOnlyDatabase, SearchTooBroad, Store
 from paperboy_testing.seed import seed_id, seed_titles_and_abstracts
 from tests.test_cli import env  # noqa: F401  (a fixture)
 from tests.test_cli import paperboy as run_paperboy
@@ -244,7 +244,7 @@ async def test_errors_that_are_bugs_are_not_disguised(store):
 
 
 async def test_trouble_names_the_day_when_it_began_before_today(store):
-    from storage import db
+    from storage.sqlite import db
 
     store._trouble = db._Trouble(writes=True, since=datetime(2026, 1, 2, 3, 4, tzinfo=timezone.utc), reason=FULL)
     assert store.trouble == f"writes failing since 2026-01-02 03:04 UTC: {FULL}"
@@ -296,15 +296,15 @@ async def test_a_read_only_database_is_refused_at_open(tmp_path):
 
 async def test_open_core_turns_a_read_only_database_into_one_startup_line(tmp_path, settings, monkeypatch):
     """Past `check_database` (which sees most read-only files first), the store's own check still names the fix."""
-    import bot.app
-    from bot.settings import StartupError
+    import bot.runtime.app
+    from bot.runtime.settings import StartupError
 
     async with await Store.open(settings.database) as store:
         await store.set_state("k", "v")
-    monkeypatch.setattr(bot.app, "check_database", lambda path: None)
+    monkeypatch.setattr(bot.runtime.app, "check_database", lambda path: None)
     with read_only(Path(settings.database)):
         with pytest.raises(StartupError) as caught:
-            async with bot.app.open_core(settings):
+            async with bot.runtime.app.open_core(settings):
                 pass
     line = str(caught.value)
     assert "\n" not in line and f"PAPERBOY_DATABASE={settings.database}" in line
@@ -312,8 +312,8 @@ async def test_open_core_turns_a_read_only_database_into_one_startup_line(tmp_pa
 
 
 async def test_open_core_turns_a_damaged_database_into_one_startup_line(settings):
-    from bot.app import open_core
-    from bot.settings import StartupError
+    from bot.runtime.app import open_core
+    from bot.runtime.settings import StartupError
 
     write_garbage(Path(settings.database))
     with pytest.raises(StartupError) as caught:

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.bibtex import bibtex, entry
-from bot.paper import Paper
+from bot.commands.bibtex import bibtex, entry
+from bot.model.paper import Paper
 from bot.topics import EveryPaper, PaperText, QueryError, parse_query
 from bot.topics.index import ARCHIVE, CATEGORY, CHECK, TopicIndex, guard_of
 from tests import test_topic_index as index_tests

@@ -7,7 +7,7 @@ import gc
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.paper import Paper
+from bot.model.paper import Paper
 from bot.topics import Hit, Match, PaperText, QueryError, parse_query
 from bot.topics.matcher import Term
 from bot.topics.index import PAIR, PREFIX, WORD, TopicIndex, guard_of

@@ -6,7 +6,7 @@ from functools import lru_cache
 
 import pytest
 
-from bot.paper import Paper
+from bot.model.paper import Paper
 from bot.topics import MAX_QUERY_LENGTH, Hit, Match, PaperText, Query, QueryError, parse_query
 from bot.topics.text import fold, singular, words
 from paperboy_testing.seed import seed_papers as parsed_seed_papers

@@ -12,12 +12,12 @@ from datetime import datetime, timezone
 
 import pytest
 
-from bot.delivery import DeliveryResult, DeliveryStatus
-from bot.replies import Error, Text
+from bot.ports.adapter import DeliveryResult, DeliveryStatus
+from bot.model.replies import Error, Text
 from bot.topics import parse_query
 from bot.topics.misses import explain_miss
-from bot.paper import Paper
-from bot.worker import MAX_ATTEMPTS
+from bot.model.paper import Paper
+from bot.delivery.worker import MAX_ATTEMPTS
 from tests.fakes.seed import make_item
 from tests.test_engine import chat, core  # noqa: F401  (fixtures: both backends, a memory chat)
 
@@ -239,7 +239,7 @@ async def test_a_post_on_discord_links_to_its_message(core, fake_hf, clock):  # 
 
     from adapters.discord.adapter import DiscordAdapter
     from adapters.memory import MemoryAdapter
-    from bot.channels import ChannelRef
+    from bot.model.channels import ChannelRef
 
     chat = MemoryAdapter(core.engine, platform="discord")  # delivers as Discord would, message refs m1, m2…
     core.platforms.add(chat)

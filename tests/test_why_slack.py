@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from adapters.slack import SlackAdapter
-from bot.app import Core
+from bot.runtime.app import Core
 from tests.fakes.hf_server import FakeHuggingFace
 from tests.fakes.seed import make_item
 from tests.fakes.slack_server import FakeSlack

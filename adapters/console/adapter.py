@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any, Callable, TextIO
 
 from adapters.console.render import fill_lines, render, terminal_width
-from bot.channels import Caller, ChannelRef, parse_command
-from bot.delivery import CommandEngine, DeliveryResult, DeliveryStatus
-from bot.replies import Content, Post
+from bot.model.channels import Caller, ChannelRef, parse_command
+from bot.ports.adapter import CommandEngine, DeliveryResult, DeliveryStatus
+from bot.model.replies import Content, Post
 
 CONSOLE_CHANNEL = ChannelRef(platform="console", workspace="local", channel="console")
 

@@ -7,8 +7,8 @@ import shutil
 import textwrap
 from typing import Callable
 
-from bot.paper import FULL_CARD_AUTHORS, Paper
-from bot.replies import Content, Error, File, PaperCard, Text
+from bot.model.paper import FULL_CARD_AUTHORS, Paper
+from bot.model.replies import Content, Error, File, PaperCard, Text
 
 # Paper text could carry terminal escape sequences; a title must not repaint the screen.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")

@@ -17,10 +17,10 @@ from adapters.discord import buttons, delivery, render
 from adapters.discord.commands import DM_WORKSPACE, click
 from adapters.discord.tree import build_group
 from adapters.discord.delivery import NO_MENTIONS
-from bot.channels import ChannelRef
-from bot.delivery import BUTTONS, FILES, THREADS, CommandEngine, DeliveryResult, DeliveryStatus, RateLimit
-from bot.replies import Post
-from bot.settings import Settings, StartupError
+from bot.model.channels import ChannelRef
+from bot.ports.adapter import BUTTONS, FILES, THREADS, CommandEngine, DeliveryResult, DeliveryStatus, RateLimit
+from bot.model.replies import Post
+from bot.runtime.settings import Settings, StartupError
 
 log = logging.getLogger(__name__)
 

@@ -15,9 +15,9 @@ from typing import Any
 
 import discord
 
-from bot.actions import ACTION_PREFIX, action_id
-from bot.paper import Paper
-from bot.replies import CardAction, PaperCard, PaperList
+from bot.model.actions import ACTION_PREFIX, action_id
+from bot.model.paper import Paper
+from bot.model.replies import CardAction, PaperCard, PaperList
 
 MAX_ROWS = 5
 PER_ROW = 5
@@ -30,7 +30,7 @@ _WEB_URL = re.compile(r"https?://[^\s<>\"'`]+", re.IGNORECASE)
 
 
 class ActionButton(discord.ui.DynamicItem[discord.ui.Button], template=rf"{ACTION_PREFIX}:.+"):
-    """A secondary button whose custom_id is `bot.actions.action_id` of a card's action.
+    """A secondary button whose custom_id is `bot.model.actions.action_id` of a card's action.
 
     The template is broad on purpose: a ``paperboy:`` id this version no longer knows still
     reaches the adapter, which answers it in one line instead of leaving "interaction failed".

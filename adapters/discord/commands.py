@@ -17,11 +17,11 @@ from discord.utils import MISSING
 
 from adapters.discord import render
 from adapters.discord.delivery import NO_MENTIONS
-from bot.actions import Action, parse_action_id
-from bot.channels import Caller, ChannelRef, Command, Group
-from bot.commands import COMMANDS
-from bot.delivery import CommandEngine
-from bot.replies import Error, File, Reply
+from bot.model.actions import Action, parse_action_id
+from bot.model.channels import Caller, ChannelRef, Command, Group
+from bot.commands.registry import COMMANDS
+from bot.ports.adapter import CommandEngine
+from bot.model.replies import Error, File, Reply
 
 log = logging.getLogger(__name__)
 

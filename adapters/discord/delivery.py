@@ -17,9 +17,9 @@ import aiohttp
 import discord
 
 from adapters.discord import render
-from bot.channels import ChannelRef
-from bot.delivery import DeliveryResult, DeliveryStatus, HistoryUnreadable
-from bot.replies import PaperCard, Post
+from bot.model.channels import ChannelRef
+from bot.ports.adapter import DeliveryResult, DeliveryStatus, HistoryUnreadable
+from bot.model.replies import PaperCard, Post
 
 UNKNOWN_MESSAGE = 10008
 """Discord's error code for a message that no longer exists."""

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import httpx
 
-from bot.doctor import Finding
-from bot.settings import Settings
+from bot.runtime.doctor import Finding
+from bot.runtime.settings import Settings
 
 _USER_AGENT = "DiscordBot (paperboy, 0.1)"  # Discord asks bots for this form
 _PORTAL = "https://discord.com/developers/applications"

@@ -9,7 +9,7 @@ import argparse
 from typing import Any
 
 from adapters.discord.settings import DiscordSettings
-from bot.delivery import BUTTONS, FILES, THREADS
+from bot.ports.adapter import BUTTONS, FILES, THREADS
 
 
 class Discord:
@@ -57,7 +57,7 @@ class Discord:
 def discord_invite(args: argparse.Namespace, settings: Any) -> int:
     """`paperboy discord invite`: print the URL that adds the bot to a server."""
     from adapters.discord.adapter import application_id_from_token, invite_url
-    from bot.settings import StartupError
+    from bot.runtime.settings import StartupError
 
     app_id = args.application_id
     if not app_id:

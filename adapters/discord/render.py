@@ -15,8 +15,8 @@ import discord
 
 from adapters.discord import buttons
 from adapters.discord.markdown import cut_escaped, escape, fit, fit_joined, fit_lines, safe_url, shorten
-from bot.paper import FULL_CARD_AUTHORS, LinkedRepos, Paper
-from bot.replies import Content, Error, File, PaperCard, PaperList, Post, Text
+from bot.model.paper import FULL_CARD_AUTHORS, LinkedRepos, Paper
+from bot.model.replies import Content, Error, File, PaperCard, PaperList, Post, Text
 
 CONTENT_LIMIT = 2000
 EMBEDS_PER_MESSAGE = 10

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings
 
-from bot.platforms import blank_as_unset, env, url_value
+from bot.ports.platforms import blank_as_unset, env, url_value
 
 
 class DiscordSettings(BaseSettings):

@@ -1,4 +1,4 @@
-"""The `/papers` app-command group, generated from `bot.commands.COMMANDS` and its typed `Arg`s.
+"""The `/papers` app-command group, generated from `bot.commands.registry.COMMANDS` and its typed `Arg`s.
 
 Each spec becomes a subcommand whose options are its args (text and int ranges, choices,
 a role, autocompleted time zones and topics). A click on it joins the values given, in
@@ -16,10 +16,10 @@ from discord import app_commands
 
 from adapters.discord import render
 from adapters.discord.commands import MAX_CHOICES, answer, channel_ref, role_groups
-from bot.channels import Group
-from bot.commands import CHOICE, COMMANDS, FAMILIES, INT, ROLE, TEXT, TIMEZONE, TOPIC, Arg, CommandSpec
-from bot.delivery import CommandEngine
-from bot.timezones import suggest_timezones
+from bot.model.channels import Group
+from bot.commands.registry import CHOICE, COMMANDS, FAMILIES, INT, ROLE, TEXT, TIMEZONE, TOPIC, Arg, CommandSpec
+from bot.ports.adapter import CommandEngine
+from bot.delivery.timezones import suggest_timezones
 
 DESCRIPTION_LIMIT = 100
 """Discord's limit on a command's or an option's description."""
@@ -28,7 +28,7 @@ DESCRIPTION_LIMIT = 100
 def build_group(engine: CommandEngine) -> app_commands.Group:
     """Return the `/papers` group with one subcommand per entry of `COMMANDS`.
 
-    A command of a family (`bot.commands.FAMILIES`) goes into that family's subgroup
+    A command of a family (`bot.commands.registry.FAMILIES`) goes into that family's subgroup
     (``/papers interest recommend``): Discord allows 25 subcommands per level.
     """
     # Servers and the direct message with Paperboy (a DM channel can subscribe like any other).

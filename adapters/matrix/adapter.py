@@ -21,10 +21,10 @@ from adapters.matrix.delivery import (
 from adapters.matrix.inbound import Inbound
 from adapters.matrix.render import Message, quiet, escape, render_post
 from adapters.matrix.settings import allowed_servers
-from bot.channels import ChannelRef
-from bot.delivery import BUTTONS, THREADS, CommandEngine, DeliveryResult, DeliveryStatus, RateLimit
-from bot.platforms import PlatformSetupError
-from bot.replies import PaperCard, Post
+from bot.model.channels import ChannelRef
+from bot.ports.adapter import BUTTONS, THREADS, CommandEngine, DeliveryResult, DeliveryStatus, RateLimit
+from bot.ports.platforms import PlatformSetupError
+from bot.model.replies import PaperCard, Post
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ class MatrixSetupError(PlatformSetupError):
 
 
 class MatrixAdapter:
-    """Paperboy on Matrix. Implements `bot.delivery.Adapter`."""
+    """Paperboy on Matrix. Implements `bot.ports.adapter.Adapter`."""
 
     platform = PLATFORM
     limits = MATRIX_LIMITS

@@ -13,7 +13,7 @@ import aiohttp
 from nio import AsyncClient, ErrorResponse, MessageDirection, RoomMessagesError
 
 from adapters.matrix.render import MARKER
-from bot.delivery import DeliveryResult, DeliveryStatus, HistoryUnreadable
+from bot.ports.adapter import DeliveryResult, DeliveryStatus, HistoryUnreadable
 
 NETWORK_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError, ConnectionError)
 LOST_ACCESS = {

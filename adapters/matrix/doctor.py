@@ -5,8 +5,8 @@ from __future__ import annotations
 from nio import AsyncClient, AsyncClientConfig, LoginError, WhoamiError
 
 from adapters.matrix.delivery import NETWORK_ERRORS
-from bot.doctor import Finding
-from bot.settings import Settings
+from bot.runtime.doctor import Finding
+from bot.runtime.settings import Settings
 
 
 async def check_matrix(settings: Settings) -> list[Finding]:

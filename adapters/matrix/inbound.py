@@ -23,11 +23,11 @@ from nio import (
 
 from adapters.matrix.delivery import ENCRYPTED, NETWORK_ERRORS
 from adapters.matrix.render import MARKER, ROOM, render
-from bot.actions import Action
-from bot.channels import Caller, ChannelRef, Command, Group, parse_command
-from bot.commands import COMMANDS
-from bot.delivery import CommandEngine, DeliveryStatus
-from bot.replies import DOWNVOTE, SAVE, VOTE, Error, PaperCard, Reply
+from bot.model.actions import Action
+from bot.model.channels import Caller, ChannelRef, Command, Group, parse_command
+from bot.commands.registry import COMMANDS
+from bot.ports.adapter import CommandEngine, DeliveryStatus
+from bot.model.replies import DOWNVOTE, SAVE, VOTE, Error, PaperCard, Reply
 
 if TYPE_CHECKING:
     from adapters.matrix.adapter import MatrixAdapter

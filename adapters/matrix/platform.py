@@ -9,7 +9,7 @@ import argparse
 from typing import Any
 
 from adapters.matrix.settings import MatrixSettings, check_matrix_settings
-from bot.delivery import BUTTONS, THREADS
+from bot.ports.adapter import BUTTONS, THREADS
 
 
 class Matrix:

@@ -12,8 +12,8 @@ import html
 from dataclasses import dataclass
 from typing import Any
 
-from bot.paper import Paper
-from bot.replies import VOTE, Content, Error, File, PaperCard, PaperList, Post, Text
+from bot.model.paper import Paper
+from bot.model.replies import VOTE, Content, Error, File, PaperCard, PaperList, Post, Text
 
 MARKER = "org.paperboy.post"
 """The content key that tags Paperboy's posts (``{"tag", "paper_ids", "kind"}``): the history check reads it."""

@@ -27,12 +27,12 @@ from adapters.slack.history import HistoryReader, SlackHistoryError
 from adapters.slack.listeners import PLATFORM, SlackListeners
 from adapters.slack.render import clip_escaped, render_post, render_thread
 from adapters.slack.web import PERMANENT_ERRORS, Answer, delivery_error, web_client
-from bot.channels import ChannelRef
-from bot.delivery import BUTTONS, FILES, THREADS, CommandEngine, DeliveryResult, DeliveryStatus, RateLimit
-from bot.replies import Post
-from bot.platforms import PlatformSetupError
-from bot.settings import Settings
-from bot.store import InstallationStore
+from bot.model.channels import ChannelRef
+from bot.ports.adapter import BUTTONS, FILES, THREADS, CommandEngine, DeliveryResult, DeliveryStatus, RateLimit
+from bot.model.replies import Post
+from bot.ports.platforms import PlatformSetupError
+from bot.runtime.settings import Settings
+from bot.ports.store import InstallationStore
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ class SlackSetupError(PlatformSetupError):
 
 
 class SlackAdapter:
-    """Paperboy on Slack. Implements `bot.delivery.Adapter`.
+    """Paperboy on Slack. Implements `bot.ports.adapter.Adapter`.
 
     *host* and *port* are where HTTP mode listens (``port=0`` picks a free port, read
     back from `port` after `start`). *store* keeps the workspaces' installations and the OAuth

@@ -1,6 +1,6 @@
 """Read a click on one of Paperboy's buttons (a ``block_actions`` payload) into plain fields.
 
-The adapter builds the core's `bot.actions.Action` from a `Click`; everything a person
+The adapter builds the core's `bot.model.actions.Action` from a `Click`; everything a person
 could get wrong (or a payload could lack) comes back as one line to show them instead.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bot.actions import ACTION_PREFIX, parse_action_id
+from bot.model.actions import ACTION_PREFIX, parse_action_id
 
 ACTION_PATTERN = rf"^{ACTION_PREFIX}:"
 """The action ids of Paperboy's own buttons (link buttons are ``paperboy_link_…``, not these)."""

@@ -15,8 +15,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from adapters.slack.web import AUTH_ERRORS, LOST_ACCESS, PERMANENT_ERRORS, Answer, attempt, bound_call, delivery_error
-from bot.batching import Batcher
-from bot.delivery import DeliveryResult, DeliveryStatus
+from bot.delivery.batching import Batcher
+from bot.ports.adapter import DeliveryResult, DeliveryStatus
 
 TOKEN_TTL_SECONDS = 30.0
 """How long a workspace's bot token, once read from the installation store, is used without reading it again."""

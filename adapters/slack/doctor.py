@@ -10,8 +10,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from adapters.slack.oauth import bot_scopes, is_multi_workspace
-from bot.doctor import Finding
-from bot.settings import Settings
+from bot.runtime.doctor import Finding
+from bot.runtime.settings import Settings
 
 _APPS = "https://api.slack.com/apps"
 

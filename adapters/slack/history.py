@@ -14,7 +14,7 @@ import math
 from datetime import datetime
 from typing import Any, Awaitable, Callable, Mapping
 
-from bot.delivery import DeliveryResult, DeliveryStatus, HistoryUnreadable
+from bot.ports.adapter import DeliveryResult, DeliveryStatus, HistoryUnreadable
 
 HISTORY_METHODS = ("conversations.history", "conversations.replies")
 """The Web API methods Slack limits for apps outside the Marketplace (and `HistoryReader` paces)."""

@@ -1,7 +1,7 @@
 """Slack installations and OAuth states kept in Paperboy's own store, for Bolt's "Add to Slack".
 
 `PaperboyInstallationStore` and `PaperboyOAuthStateStore` are slack_sdk's async store interfaces
-built on an object satisfying `bot.store.InstallationStore`: they never touch SQL, and every
+built on an object satisfying `bot.ports.store.InstallationStore`: they never touch SQL, and every
 call goes through the store's async methods, so nothing blocks the event loop. Each record is
 slack_sdk's own ``to_dict_for_copying()`` as JSON (times as ISO-8601 text), read back with the
 `Installation` or `Bot` constructor, which accepts that text.
@@ -24,7 +24,7 @@ from slack_sdk.oauth.installation_store.models.bot import Bot
 from slack_sdk.oauth.installation_store.models.installation import Installation
 from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
 
-from bot.store import InstallationStore, StateStore
+from bot.ports.store import InstallationStore, StateStore
 
 log = logging.getLogger(__name__)
 

@@ -19,12 +19,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import clicks, markup, uploads
 from adapters.slack.render import LINK_ACTION_PREFIX, SlackMessage, render
-from bot.actions import Action
-from bot.channels import Caller, ChannelRef, Command, parse_command
-from bot.commands import COMMANDS
-from bot.delivery import CommandEngine
-from bot.replies import Content, Error, File, Reply
-from bot.settings import Settings
+from bot.model.actions import Action
+from bot.model.channels import Caller, ChannelRef, Command, parse_command
+from bot.commands.registry import COMMANDS
+from bot.ports.adapter import CommandEngine
+from bot.model.replies import Content, Error, File, Reply
+from bot.runtime.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from bot.channels import Group
+from bot.model.channels import Group
 
 _MARKUP = re.compile(r"<([^<>]*)>")
 _URL = re.compile(r"^(?:https?|mailto):")

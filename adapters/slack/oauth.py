@@ -1,6 +1,6 @@
 """Multi-workspace installation ("Add to Slack") and the app manifest it installs.
 
-Installations and OAuth states live in Paperboy's own store (`bot.store.InstallationStore`),
+Installations and OAuth states live in Paperboy's own store (`bot.ports.store.InstallationStore`),
 through the async stores of `adapters.slack.installations`, so nothing blocks the event loop.
 """
 
@@ -17,9 +17,9 @@ from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from adapters.slack.installations import (
     LegacySlackStore, PaperboyInstallationStore, PaperboyOAuthStateStore, import_legacy_installations,
 )
-from bot.settings import Settings
-from bot.store import InstallationStore
-from bot.store_errors import StorageUnavailable
+from bot.runtime.settings import Settings
+from bot.ports.store import InstallationStore
+from bot.ports.store_errors import StorageUnavailable
 
 log = logging.getLogger(__name__)
 

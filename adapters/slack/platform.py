@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from adapters.slack.settings import SlackSettings, check_slack_settings
-from bot.delivery import BUTTONS, FILES, THREADS
+from bot.ports.adapter import BUTTONS, FILES, THREADS
 
 
 class Slack:
@@ -47,7 +47,7 @@ class Slack:
 
     def create(self, core: Any, engine: Any) -> Any:
         from adapters.slack.adapter import SlackAdapter
-        from bot.health import Health
+        from bot.runtime.health import Health
 
         # In HTTP mode the Slack port serves /healthz and /metrics too (one port behind a load balancer).
         return SlackAdapter(core.settings, engine, store=core.store, routes=Health(core).routes())

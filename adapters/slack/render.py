@@ -27,9 +27,9 @@ from adapters.slack.mrkdwn import (
     MAX_SECTION_CHARS, at_most, clip, clip_escaped, context, entity_safe_cut, escape, fallback_text, is_web_url,
     join_whole, link, mrkdwn, non_blank, plain, split_chunks,
 )
-from bot.actions import action_id, parse_action_id
-from bot.paper import FULL_CARD_AUTHORS, LinkedRepos, Paper
-from bot.replies import CardAction, Content, Error, File, PaperCard, PaperList, Post, Text
+from bot.model.actions import action_id, parse_action_id
+from bot.model.paper import FULL_CARD_AUTHORS, LinkedRepos, Paper
+from bot.model.replies import CardAction, Content, Error, File, PaperCard, PaperList, Post, Text
 
 log = logging.getLogger(__name__)
 

@@ -9,9 +9,9 @@ from slack_sdk.errors import SlackClientError
 
 from adapters.slack.render import SlackMessage, escape, render, render_file
 from adapters.slack.web import PERMANENT_ERRORS
-from bot.channels import ChannelRef
-from bot.delivery import DeliveryResult
-from bot.replies import File, Text
+from bot.model.channels import ChannelRef
+from bot.ports.adapter import DeliveryResult
+from bot.model.replies import File, Text
 
 log = logging.getLogger(__name__)
 

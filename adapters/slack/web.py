@@ -18,7 +18,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from adapters.slack.history import HISTORY_METHODS
-from bot.delivery import DeliveryResult, DeliveryStatus
+from bot.ports.adapter import DeliveryResult, DeliveryStatus
 
 RATE_LIMIT_RETRIES = 2
 DEFAULT_RETRY_AFTER = 30.0

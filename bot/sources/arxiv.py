@@ -10,8 +10,8 @@ from datetime import datetime
 import feedparser
 import httpx
 
-from bot.ids import InvalidPaperId, normalize_paper_id
-from bot.paper import Paper
+from bot.model.ids import InvalidPaperId, normalize_paper_id
+from bot.model.paper import Paper
 from bot.sources.errors import MalformedResponse, PaperNotFound, SourceError, SourceUnavailable
 from bot.sources.http import Answer, Clock, HttpSource, Sleep, default_deadline, fetch, send_with_retries
 

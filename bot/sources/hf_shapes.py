@@ -27,14 +27,14 @@ from typing import Any, Callable
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from bot.ids import InvalidPaperId, normalize_paper_id
-from bot.paper import Paper
+from bot.model.ids import InvalidPaperId, normalize_paper_id
+from bot.model.paper import Paper
 from bot.sources.hf_bounds import (
     ABSTRACT_MAX, AI_SUMMARY_MAX, AUTHORS_KEPT, COUNT_MAX, KEYWORD_MAX, KEYWORDS_KEPT, NAME_MAX, SURROGATE, TITLE_MAX,
     YEARS, Fixes, LongNumber, count_or_error, parse_int, short,
 )
 from bot.sources.errors import MalformedResponse
-from bot.wording import plural
+from bot.model.wording import plural
 
 log = logging.getLogger(__name__)
 

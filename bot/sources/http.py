@@ -18,7 +18,7 @@ from typing import Any, Awaitable, Callable, Self
 import httpx
 
 from bot.sources.errors import MalformedResponse, SourceUnavailable
-from bot.wording import plural
+from bot.model.wording import plural
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import httpx
 
-from bot.ids import normalize_paper_id
-from bot.paper import Paper
+from bot.model.ids import normalize_paper_id
+from bot.model.paper import Paper
 from bot.sources import hf_shapes
 from bot.sources.errors import MalformedResponse, PaperNotFound, SourceError, SourceUnavailable
 from bot.sources.http import (

@@ -17,7 +17,7 @@ from itertools import chain as concat
 from operator import itemgetter
 from typing import Any, Callable, Generic, Hashable, TypeVar
 
-from bot.paper import Paper
+from bot.model.paper import Paper
 from bot.topics.compiled import Compiled, PaperHits, Plan, TermInfo
 from bot.topics.guard import (
     ARCHIVE, CATEGORY, CHECK, PAIR, PREFIX, WORD, Entry, Guard, guard_of, term_entry,

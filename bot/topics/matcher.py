@@ -12,7 +12,7 @@ from functools import cache, lru_cache
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, NamedTuple, Sequence, TypeVar, Union
 
-from bot.paper import Paper
+from bot.model.paper import Paper
 from bot.topics.text import singular, words
 
 if TYPE_CHECKING:

@@ -8,7 +8,7 @@ disagree with what the poller decided.
 
 from __future__ import annotations
 
-from bot.paper import Paper
+from bot.model.paper import Paper
 from bot.topics.filters import Category, Count, HasCode
 from bot.topics.matcher import DEFAULT_FIELDS, Group, Node, PaperText, Term
 from bot.topics.query import Query

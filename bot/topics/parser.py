@@ -23,7 +23,7 @@ from bot.topics.filters import (FILTER_LIST, FILTERS, Category, FilterError, nee
 from bot.topics.matcher import Group, Leaf, Node, Term
 from bot.topics.query import EVERY_PAPER, EveryPaper, Query
 from bot.topics.text import fold, singular
-from bot.usage import UsageError
+from bot.model.usage import UsageError
 
 MAX_QUERY_LENGTH = 300
 MAX_NESTING = 10

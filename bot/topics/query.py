@@ -6,7 +6,7 @@ and keep the text to store and show (as typed) and the key that tells topics apa
 
 from __future__ import annotations
 
-from bot.paper import Paper
+from bot.model.paper import Paper
 from bot.topics.filters import Category
 from bot.topics.matcher import Group, Hit, Match, Node, PaperText, Term, explain_match
 

@@ -1,6 +1,6 @@
-"""Paperboy's Postgres backend: `bot.store.Store` on a database any number of Paperboy processes share.
+"""Paperboy's Postgres backend: `bot.ports.store.Store` on a database any number of Paperboy processes share.
 
-Found by ``bot.store.open_store`` through the ``paperboy.storage`` entry point ``postgresql``.
+Found by ``bot.ports.store.open_store`` through the ``paperboy.storage`` entry point ``postgresql``.
 """
 
 from __future__ import annotations

@@ -8,8 +8,8 @@ from datetime import datetime
 
 import asyncpg
 
-from bot.planning import Planned, flood_room, flood_since, plan_posts, single_topics
-from storage.bulk_enqueue import Matches, chunks, ledger_rows, new_by_channel
+from bot.delivery.planning import Planned, flood_room, flood_since, plan_posts, single_topics
+from storage.sqlite.bulk_enqueue import Matches, chunks, ledger_rows, new_by_channel
 from storage.postgres.connection import Queries
 from storage.postgres.outbox import _topic_mentions
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import asyncpg
 
-from bot.channels import ChannelRef
-from bot.rows import Channel, Topic
-from storage.channels import SCHEDULED
+from bot.model.channels import ChannelRef
+from bot.model.rows import Channel, Topic
+from storage.sqlite.channels import SCHEDULED
 from storage.postgres.connection import Queries
 
 _CHANNEL_COLUMNS = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from bot.rows import RankedPaper, Reader, SavedPaper
+from bot.model.rows import RankedPaper, Reader, SavedPaper
 from storage.postgres.connection import Queries, affected
 
 VOTE_CLASS = 0x7062766f  # "pbvo": first key of the lock a toggle of one paper's votes in a channel takes

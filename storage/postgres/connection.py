@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import asyncpg
 
-from bot.store_errors import DatabaseUnreachable, StorageUnavailable
+from bot.ports.store_errors import DatabaseUnreachable, StorageUnavailable
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ import socket
 
 import asyncpg
 
-from bot.rows import OutboxEntry
+from bot.model.rows import OutboxEntry
 from storage.postgres.connection import Queries, connect, storage_reason
 from storage.postgres.outbox import _COLUMNS, _entry
 

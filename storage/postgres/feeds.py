@@ -6,7 +6,7 @@ from datetime import datetime
 
 import asyncpg
 
-from bot.rows import FeedKey, PostedPaper
+from bot.model.rows import FeedKey, PostedPaper
 from storage.postgres.connection import Queries
 
 

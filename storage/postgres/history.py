@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.rows import Delivery, OutboxEntry
+from bot.model.rows import Delivery, OutboxEntry
 from storage.postgres.connection import Queries
 from storage.postgres.ledger import _COLUMNS as _LEDGER_COLUMNS, _delivery
 from storage.postgres.outbox import _COLUMNS as _OUTBOX_COLUMNS, _entry

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from storage.installations import _check_kind
+from storage.sqlite.installations import _check_kind
 from storage.postgres.connection import Queries
 
 

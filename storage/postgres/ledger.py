@@ -7,7 +7,7 @@ from datetime import datetime
 
 import asyncpg
 
-from bot.rows import Delivery
+from bot.model.rows import Delivery
 from storage.postgres.connection import Queries, affected
 
 _COLUMNS = ("id, channel_id, paper_id, state, why, topic_id, attempts, next_attempt_at, last_error, "

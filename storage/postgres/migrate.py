@@ -6,7 +6,7 @@ from functools import lru_cache
 
 import asyncpg
 
-from bot.store_errors import SchemaTooNewError
+from bot.ports.store_errors import SchemaTooNewError
 from storage.schema import Migration, read_migrations
 
 MIGRATION_LOCK = 0x70617065  # "pape": any constant, the same in every Paperboy process

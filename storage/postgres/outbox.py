@@ -7,9 +7,9 @@ from datetime import datetime
 
 import asyncpg
 
-from bot.planning import (REFRESHED_KINDS, flood_room, flood_since, plan_posts, refresh_plan, single_topics,
+from bot.delivery.planning import (REFRESHED_KINDS, flood_room, flood_since, plan_posts, refresh_plan, single_topics,
                           thread_tag)
-from bot.rows import OutboxEntry, PostedCard, Settlement
+from bot.model.rows import OutboxEntry, PostedCard, Settlement
 from storage.postgres.connection import Queries, affected
 
 _COLUMNS = ("id, channel_id, kind, tag, paper_ids, state, title, target_ref, attempts, next_attempt_at, "
@@ -42,7 +42,7 @@ class OutboxQueries(Queries):
                             at: datetime, max_per_hour: int) -> list[str]:
         """Hand new (paper id, why, topic id) matches to the outbox; return the paper ids that were new.
 
-        The posts are what `bot.planning.plan_posts` plans from the facts read under the channel's
+        The posts are what `bot.delivery.planning.plan_posts` plans from the facts read under the channel's
         lock (single posts of the last hour, ``threads``, the topics' ``notify`` groups), stored in
         its order. All of it is one transaction.
         """
@@ -68,7 +68,7 @@ class OutboxQueries(Queries):
 
     async def _queue_posts(self, conn: asyncpg.Connection, channel_id: int, new: dict[str, int | None], *,
                            at: datetime, max_per_hour: int, threads: bool) -> None:
-        """Queue the posts `bot.planning` plans for *new* (paper id -> topic id, in order)."""
+        """Queue the posts `bot.delivery.planning` plans for *new* (paper id -> topic id, in order)."""
         recent = await conn.fetchval(
             "SELECT count(*) FROM outbox WHERE channel_id = $1 AND kind = 'paper' AND created_at > $2",
             channel_id, flood_since(at))

@@ -9,8 +9,8 @@ from datetime import date, datetime
 
 import asyncpg
 
-from bot.paper import Paper
-from storage.papers import MAX_SEARCH_TERMS, SEARCH_BUDGET, SearchTooBroad, _fts_parts, merge_papers
+from bot.model.paper import Paper
+from storage.sqlite.papers import MAX_SEARCH_TERMS, SEARCH_BUDGET, SearchTooBroad, _fts_parts, merge_papers
 from storage.postgres.connection import Queries
 
 _CONFIG = "paperboy"  # the text search configuration of migration 0001: English stems, no stop words

@@ -1,4 +1,4 @@
-"""Postgres's side of the portable row form `paperboy db copy` moves (columns as in `storage.portable`)."""
+"""Postgres's side of the portable row form `paperboy db copy` moves (columns as in `storage.sqlite.portable`)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from storage.portable import columns, order_by
+from storage.sqlite.portable import columns, order_by
 
 # Tables whose id is an identity column, whose sequence must follow ids loaded as they were.
 IDENTITY_TABLES = frozenset({"channels", "topics", "deliveries", "outbox", "feeds"})
@@ -15,7 +15,7 @@ IDENTITY_TABLES = frozenset({"channels", "topics", "deliveries", "outbox", "feed
 def select_sql(table: str) -> str:
     names = ", ".join(_select_expr(table, name) for name in columns(table))
     order = order_by(table)
-    return f"SELECT {names} FROM {table} ORDER BY {order}"  # names come from storage.portable only
+    return f"SELECT {names} FROM {table} ORDER BY {order}"  # names come from storage.sqlite.portable only
 
 
 def insert_sql(table: str) -> str:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from bot.paper import Paper
-from bot.rows import PaperSignals, Reader
+from bot.model.paper import Paper
+from bot.model.rows import PaperSignals, Reader
 from storage.postgres.connection import Queries, affected
 from storage.postgres.outbox import _INSERT
 

@@ -1,4 +1,4 @@
-"""`PostgresStore`: the core's `bot.store.Store` on a Postgres database shared by any number of processes."""
+"""`PostgresStore`: the core's `bot.ports.store.Store` on a Postgres database shared by any number of processes."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Any
 
 import asyncpg
 
-from bot.paper import Paper
-from storage.papers import SEARCH_BUDGET
+from bot.model.paper import Paper
+from storage.sqlite.papers import SEARCH_BUDGET
 from storage.postgres import migrate, portable
 from storage.postgres.bulk_enqueue import BulkEnqueueQueries
 from storage.postgres.channels import ChannelQueries
@@ -124,7 +124,7 @@ class PostgresStore(PaperQueries, ChannelQueries, LedgerQueries, OutboxQueries, 
                 key, value)
 
     async def dump_table(self, table: str) -> list[dict[str, Any]]:
-        """Return every row of *table* (one of `bot.store.PORTABLE_TABLES`) in the portable form."""
+        """Return every row of *table* (one of `bot.ports.store.PORTABLE_TABLES`) in the portable form."""
         rows = await self._fetch(portable.select_sql(table))
         return [portable.from_postgres(table, row) for row in rows]
 

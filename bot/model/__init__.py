@@ -1,0 +1,1 @@
+"""What Paperboy talks about: papers and their ids, channel refs and commands, replies, actions, rows."""

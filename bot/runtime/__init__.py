@@ -1,0 +1,1 @@
+"""Running Paperboy: wiring, the command line, settings, logs, health, metrics and doctor."""

@@ -1,0 +1,116 @@
+"""Queue a whole poll's matches, for every channel at once, in one transaction.
+
+The poll finds thousands of channels' matches at a time: a statement per channel (or per
+paper) costs more than everything else in the poll. This does what `enqueue_posts` and
+`enqueue` do for one channel, with a handful of statements for all of them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+import aiosqlite
+
+from bot.delivery.planning import Planned, flood_room, flood_since, plan_posts, single_topics
+from storage.sqlite.db import Queries, to_db
+from storage.sqlite.outbox import _topic_mentions
+
+CHUNK = 1000
+"""Channels queued per statement: bounds the memory a poll of many thousands of channels takes at once."""
+Matches = Mapping[int, Sequence[tuple[str, "str | None", "int | None"]]]
+"""Channel id -> its (paper id, why, topic id) matches, in order."""
+
+
+def ledger_rows(posts: Matches, queued: Matches) -> list[tuple[int, str, str, str | None, int | None]]:
+    """The (channel, paper, state, why, topic) ledger rows to insert: each pair once, its first match kept."""
+    rows: dict[tuple[int, str], tuple[int, str, str, str | None, int | None]] = {}
+    for state, matches in (("pending", posts), ("queued", queued)):
+        for channel_id, found in matches.items():
+            for paper_id, why, topic_id in found:
+                rows.setdefault((channel_id, paper_id), (channel_id, paper_id, state, why, topic_id))
+    return list(rows.values())
+
+
+def new_by_channel(rows: list[tuple], inserted: set[tuple[int, str]]) -> dict[int, dict[str, int | None]]:
+    """Channel id -> {paper id: topic id} of the ledger *rows* that were *inserted*, in their order."""
+    new: dict[int, dict[str, int | None]] = {}
+    for channel_id, paper_id, _, _, topic_id in rows:
+        if (channel_id, paper_id) in inserted:
+            new.setdefault(channel_id, {})[paper_id] = topic_id
+    return new
+
+
+def chunks(posts: Matches, queued: Matches) -> list[tuple[Matches, Matches]]:
+    """*posts* and *queued* in parts of at most `CHUNK` channels: what one part needs is freed before the next."""
+    channels = [*posts, *queued]
+    parts = []
+    for start in range(0, len(channels), CHUNK):
+        part = channels[start:start + CHUNK]
+        parts.append(({c: posts[c] for c in part if c in posts}, {c: queued[c] for c in part if c in queued}))
+    return parts
+
+
+class BulkEnqueueQueries(Queries):
+    """`enqueue_matches`: a poll's matches for every channel, queued with a few statements."""
+
+    async def enqueue_matches(self, posts: Matches, queued: Matches, *, at: datetime,
+                              max_per_hour: int) -> dict[int, list[str]]:
+        """Queue *posts* (channels that post each match) and *queued* (channels waiting for their digest).
+
+        Returns each channel's paper ids that were new, in order. For a channel of *posts* it
+        is exactly `enqueue_posts`; for one of *queued*, `enqueue` with ``state="queued"`` for
+        each match. All of it is one transaction, a few statements per thousand channels.
+        """
+        new: dict[int, list[str]] = {}
+        if not posts and not queued:
+            return new
+        async with self._transaction() as conn:
+            for part in chunks(posts, queued):
+                new.update(await _enqueue_part(conn, *part, at=at, max_per_hour=max_per_hour))
+        return new
+
+
+async def _enqueue_part(conn: aiosqlite.Connection, posts: Matches, queued: Matches, *, at: datetime,
+                        max_per_hour: int) -> dict[int, list[str]]:
+    created = to_db(at)
+    rows = ledger_rows(posts, queued)
+    if not rows:
+        return {}
+    inserted = await conn.execute_fetchall(
+        """INSERT OR IGNORE INTO deliveries (channel_id, paper_id, state, why, topic_id, created_at)
+           SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, ?
+           FROM json_each(?) ORDER BY key
+           RETURNING channel_id, paper_id""",
+        (created, json.dumps(rows)))
+    new = new_by_channel(rows, {(r[0], r[1]) for r in inserted})
+    del rows, inserted
+    posting = [c for c in new if c in posts]
+    if posting:  # one statement, rows in order: ids follow it, so a post's thread comes right after it
+        await conn.execute(
+            """INSERT OR IGNORE INTO outbox (channel_id, kind, tag, paper_ids, title, target_ref, state,
+                                             created_at, mention)
+               SELECT value ->> 0, value ->> 1, value ->> 2, value -> 3, value ->> 4, value ->> 5, 'pending',
+                      ?, value ->> 6
+               FROM json_each(?) ORDER BY key""",
+            (created, json.dumps(await _entries(conn, new, posting, at, max_per_hour))))
+    return {channel_id: list(papers) for channel_id, papers in new.items()}
+
+
+async def _entries(conn: aiosqlite.Connection, new: Mapping[int, Mapping[str, int | None]], channels: list[int],
+                   at: datetime, max_per_hour: int) -> list[Planned]:
+    """The outbox rows of the new papers of *channels*, each channel's flood limit counted in one read."""
+    ids = json.dumps(channels)
+    recent = dict(await conn.execute_fetchall(
+        """SELECT channel_id, count(*) FROM outbox WHERE kind = 'paper' AND created_at > ?
+             AND channel_id IN (SELECT value FROM json_each(?)) GROUP BY channel_id""",
+        (to_db(flood_since(at)), ids)))
+    threads = {r[0] for r in await conn.execute_fetchall(
+        "SELECT id FROM channels WHERE threads AND id IN (SELECT value FROM json_each(?))", (ids,))}
+    rooms = {c: flood_room(max_per_hour, recent.get(c, 0)) for c in channels}
+    mentions = await _topic_mentions(conn, [t for c in channels for t in single_topics(new[c], rooms[c])])
+    entries: list[Planned] = []
+    for c in channels:
+        entries += plan_posts(c, new[c], room=rooms[c], threads=c in threads, mentions=mentions)
+    return entries
