@@ -49,9 +49,10 @@ sys.path.insert(0, str(REPO_ROOT))  # so `python bench/store_contention.py` find
 
 from bench._support import percentile, seed_vocabulary, synthetic_papers  # noqa: E402
 from bot.model.channels import Caller, ChannelRef, parse_command  # noqa: E402
-from bot.commands.engine import Engine  # noqa: E402
+from bot.commands.engine import Engine, utcnow  # noqa: E402
 from bot.model.replies import Error  # noqa: E402
 from bot.sources import HuggingFaceClient  # noqa: E402
+from bot.sources.lookups import Lookups  # noqa: E402
 from bot.topics import MAX_QUERY_LENGTH, parse_query  # noqa: E402
 from storage.sqlite import SearchTooBroad, Store  # noqa: E402
 from storage.sqlite import papers as store_papers  # noqa: E402
@@ -149,7 +150,7 @@ async def measure(label: str, database: Path, hf_url: str, *, searches: int, rou
     store = await Store.open(database, **options)
     hf = HuggingFaceClient(base_url=hf_url, timeout=10.0)
     try:
-        engine = Engine(store=store, hf=hf, answer_timeout=10.0)
+        engine = Engine(store=store, lookups=Lookups(store=store, hf=hf, clock=utcnow, answer_timeout=10.0))
         channel = await store.ensure_channel(CHANNEL)
         probe = Probe(store, engine, channel.id)
         result = Result(label, Samples(), Samples())

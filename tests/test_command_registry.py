@@ -63,4 +63,4 @@ async def test_a_command_registered_without_a_handler_stops_the_engine_at_once(c
 
     monkeypatch.setitem(COMMANDS, "ponder", CommandSpec("ponder", "ponder", "think it over"))
     with pytest.raises(TypeError, match=r"ponder \(add each to Engine._handlers\)"):
-        Engine(store=core.store, hf=core.hf)
+        Engine(store=core.store, lookups=core.engine.lookups)

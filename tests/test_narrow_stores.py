@@ -18,6 +18,10 @@ COLLABORATORS = [
     ("bot.sources.arxiv_feeds", "CategoryFeeds"), ("bot.sources.arxiv_feeds", "last_reads"), ("bot.sources.lists", "remember_list"),
     ("bot.sources.lists", "as_known"), ("bot.sources.lists", "cached_lists"), ("bot.commands.channel", "ChannelCommands"),
     ("bot.commands.preview", "Preview"), ("bot.commands.recommend", "Recommend"),
+    ("bot.commands.engine", "Engine"), ("bot.commands.signals", "SignalCommands"),
+    ("bot.commands.reading_list", "ReadingList"), ("bot.commands.similar", "SimilarPapers"),
+    ("bot.commands.periods", "Periods"), ("bot.commands.lookup", "LookupCommands"), ("bot.sources.lookups", "Lookups"),
+    ("bot.commands.history", "History"), ("bot.commands.feeds", "Feeds"),
 ]
 
 
@@ -89,3 +93,17 @@ def test_the_found_uses_are_real_so_the_check_above_bites():
 
     found = uses(definition(worker, "DeliveryWorker"))
     assert {"due_outbox", "claim_outbox_many", "mark_outbox_sent_many", "trouble"} <= found
+
+
+async def test_the_composition_root_hands_the_engine_one_lookups_that_every_collaborator_shares(core):
+    from bot.commands.engine import Engine
+
+    assert not {"hf", "arxiv", "answer_timeout"} & set(inspect.signature(Engine).parameters)
+    lookups = core.engine.lookups
+    assert lookups.hf is core.hf and lookups.arxiv is core.arxiv
+    assert lookups.answer_timeout == core.settings.answer_timeout
+    engine = core.engine
+    for collaborator in (engine.lookup_commands, engine.channels, engine.reading, engine.periods, engine.previews,
+                         engine.similar_papers, engine.signals):
+        assert collaborator.lookups is lookups, type(collaborator).__name__
+    assert engine.previews.answer_timeout == engine.similar_papers.answer_timeout == lookups.answer_timeout

@@ -148,16 +148,17 @@ async def test_a_held_write_lock_is_survived_reported_and_outlasted(settings, fa
     import sqlite3
 
     from bot.runtime import app
-    from bot.commands.engine import Engine
+    from bot.commands.engine import Engine, utcnow
     from bot.delivery.poller import Poller
     from bot.sources import ArxivClient, HuggingFaceClient
+    from bot.sources.lookups import Lookups
     from storage.sqlite import Store
 
     monkeypatch.setattr(app, "STORAGE_BACKOFF", (0.1, 0.2))
     store = await Store.open(settings.database, busy_timeout=0.2)
     hf = HuggingFaceClient(base_url=settings.hf_api_url, timeout=5)
     arxiv = ArxivClient(base_url=settings.arxiv_api_url, timeout=5)
-    engine = Engine(store=store, hf=hf, arxiv=arxiv)
+    engine = Engine(store=store, lookups=Lookups(store=store, hf=hf, arxiv=arxiv, clock=utcnow))
     core = app.Core(settings.model_copy(update={"poll_interval": 3600}), store, hf, arxiv, engine,
                     Poller(store=store, hf=hf))
     chat = MemoryAdapter(engine)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from datetime import datetime
-from typing import Awaitable, Callable, Mapping
+from typing import Awaitable, Callable, Mapping, Protocol
 
 from bot.model.actions import Action, with_actions
 from bot.commands.answers import UsageError, error_reply
@@ -37,9 +37,9 @@ from bot.commands.reading_list import ReadingList
 from bot.commands.signals import SignalCommands
 from bot.commands.similar import SimilarPapers
 from bot.model.replies import ACTION_KINDS, DOWNVOTE, Error, PaperCard, PaperList, Reply, Text
-from bot.sources import ArxivClient, HuggingFaceClient
 from bot.ports.store_errors import StorageLost, StorageUnavailable
-from bot.ports.store import Store
+from bot.ports.store import (ChannelStore, CommunityStore, FeedStore, HealthStore, HistoryStore, LedgerStore,
+                             OutboxStore, PaperStore, StateStore)
 from bot.delivery.worker import utcnow
 
 log = logging.getLogger(__name__)
@@ -51,18 +51,20 @@ MAX_COMMANDS_PER_CALLER = 2
 """Commands one person may have running at once; a third is turned away until one is answered."""
 
 
+class EngineStore(ChannelStore, PaperStore, LedgerStore, OutboxStore, CommunityStore, FeedStore, StateStore,
+                  HistoryStore, HealthStore, Protocol):
+    """What the commands use between them (all but installations and the database's own coordination)."""
+
+
 class Engine:
     """Answer commands. Implements `bot.ports.adapter.CommandEngine`."""
 
     def __init__(
         self,
         *,
-        store: Store,
-        hf: HuggingFaceClient,
-        arxiv: ArxivClient | None = None,
+        store: EngineStore,
+        lookups: Lookups,
         clock: Clock | None = None,
-        answer_timeout: float = 2.5,
-        cache_patience: float = 1.0,
         platforms: Mapping[str, Adapter] | None = None,
         on_queued: Callable[[], None] = lambda: None,
         metrics: Metrics | None = None,
@@ -78,9 +80,10 @@ class Engine:
         """Called when a command queued a message (an edit of a post's 👍): the delivery worker's ``wake``."""
         self._busy: dict[tuple[str, str, str], int] = {}
         """Commands running per (platform, workspace, caller): one person cannot fill the store's queue."""
-        self.lookups = Lookups(store=store, hf=hf, arxiv=arxiv, clock=self.clock, answer_timeout=answer_timeout,
-                               cache_patience=cache_patience)
-        """The paper look-ups every collaborator shares (one request per key in flight, one cache)."""
+        self.lookups = lookups
+        """The paper look-ups every collaborator shares (one request per key in flight, one cache): built by
+        the composition root (`bot.runtime.app.open_core`), which decides the sources and the deadline."""
+        answer_timeout = lookups.answer_timeout
         self.pages = Pages(clock=self.clock)
         self.lookup_commands = LookupCommands(store=store, lookups=self.lookups, pages=self.pages)
         self.channels = ChannelCommands(store=store, clock=self.clock, lookups=self.lookups, pages=self.pages,

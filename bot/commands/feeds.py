@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import json
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 from bot.commands.answers import UsageError, error_reply
 from bot.delivery.atom import Document, Entry, atom
@@ -21,7 +21,7 @@ from bot.model.paper import Paper
 from bot.commands.reading_list import reader
 from bot.model.replies import Reply, Text
 from bot.model.rows import FeedKey, Reader
-from bot.ports.store import Store
+from bot.ports.store import ChannelStore, CommunityStore, FeedStore, PaperStore
 
 MAX_ENTRIES = 100
 """A feed lists this many papers, the newest first."""
@@ -67,10 +67,14 @@ def reader_owner(who: Reader) -> str:
     return json.dumps(["reader", who.platform, who.workspace, who.user_id])
 
 
+class FeedsStore(ChannelStore, CommunityStore, FeedStore, PaperStore, Protocol):
+    """What `feed` and the feeds read: the channel, its topics and posted papers, a reader's saves and 👍 counts."""
+
+
 class Feeds:
     """The `feed` command, and the feeds themselves as `bot.delivery.feed_server` serves them."""
 
-    def __init__(self, *, store: Store, clock: Callable[[], datetime], links: FeedLinks | None) -> None:
+    def __init__(self, *, store: FeedsStore, clock: Callable[[], datetime], links: FeedLinks | None) -> None:
         self.store = store
         self.clock = clock
         self.links = links

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime
-from typing import Awaitable, Callable
+from typing import Awaitable, Callable, Protocol
 
 from bot.commands.answers import UsageError, int_arg
 from bot.sources.arxiv_feeds import last_reads
@@ -15,7 +15,7 @@ from bot.commands.paging import Pages
 from bot.model.paper import Paper
 from bot.model.replies import Reply, Text
 from bot.model.rows import Channel, Topic
-from bot.ports.store import Store
+from bot.ports.store import ChannelStore, HistoryStore, PaperStore, StateStore
 from bot.topics import QueryError, parse_query
 from bot.commands.why import LIST_NAMES, Standing, WhyFacts, explain, log_line
 
@@ -27,10 +27,14 @@ LookUp = Callable[[str], Awaitable[tuple[Paper | None, str | None, Paper | None]
 Links = Callable[[ChannelRef, str], str | None]
 
 
+class HistoryCommandsStore(ChannelStore, HistoryStore, PaperStore, StateStore, Protocol):
+    """What `why` and `log` read: the channel and its topics, the papers and lists, the ledger and outbox, the poll's state."""
+
+
 class History:
     """The `why` and `log` commands: one paper's way through this channel, and the channel's latest posts."""
 
-    def __init__(self, *, store: Store, clock: Callable[[], datetime], pages: Pages, interest: Interest,
+    def __init__(self, *, store: HistoryCommandsStore, clock: Callable[[], datetime], pages: Pages, interest: Interest,
                  look_up: LookUp, links: Links = lambda channel, message_ref: None) -> None:
         self.store = store
         self.clock = clock

@@ -16,7 +16,7 @@ from bot.sources.lookups import Lookups
 from bot.commands.paging import PAGE, Pages
 from bot.model.paper import Paper
 from bot.model.replies import PaperCard, Reply
-from bot.ports.store import Store
+from bot.ports.store import PaperStore
 from bot.topics import Query
 from bot.model.wording import plural
 
@@ -29,7 +29,7 @@ LIST_FRESH_FOR = timedelta(minutes=5)
 class LookupCommands:
     """Answer the look-up commands from Hugging Face (then arXiv), falling back to the cache."""
 
-    def __init__(self, *, store: Store, lookups: Lookups, pages: Pages) -> None:
+    def __init__(self, *, store: PaperStore, lookups: Lookups, pages: Pages) -> None:
         self.store = store
         self.lookups = lookups
         self.hf = lookups.hf

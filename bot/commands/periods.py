@@ -12,7 +12,7 @@ from bot.sources.lookups import Lookups
 from bot.commands.paging import Pages
 from bot.model.paper import Paper
 from bot.model.replies import Reply
-from bot.ports.store import Store
+from bot.ports.store import PaperStore
 
 _WEEK = re.compile(r"(\d{4})-W(\d{2})", re.IGNORECASE)
 _MONTH = re.compile(r"(\d{4})-(\d{2})")
@@ -53,7 +53,7 @@ def parse_month(text: str, today: date) -> tuple[str, date, date]:
 class Periods:
     """The top papers of a week or a month on Hugging Face, from the cache when it is down."""
 
-    def __init__(self, *, store: Store, clock: Callable[[], datetime], pages: Pages, lookups: Lookups) -> None:
+    def __init__(self, *, store: PaperStore, clock: Callable[[], datetime], pages: Pages, lookups: Lookups) -> None:
         self.store = store
         self.clock = clock
         self.pages = pages

@@ -7,7 +7,7 @@ channels; a 👍 belongs to one channel.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Callable
+from typing import Callable, Protocol
 
 from bot.commands.answers import UsageError, error_reply
 from bot.commands.bibtex import bibtex
@@ -18,7 +18,7 @@ from bot.commands.paging import Pages
 from bot.model.paper import Paper
 from bot.model.replies import File, PaperCard, Reply, Text
 from bot.model.rows import Reader
-from bot.ports.store import Store
+from bot.ports.store import ChannelStore, CommunityStore, LedgerStore, PaperStore
 from bot.model.wording import plural
 
 MAX_LISTED = 5000
@@ -40,10 +40,14 @@ def _paper_arg(command: Command) -> str:
     return normalize_paper_id(command.args)
 
 
+class ReadingListStore(ChannelStore, CommunityStore, LedgerStore, PaperStore, Protocol):
+    """What the reading list and 👍 use: the channel, the papers, the saves and votes, and the edit of a post's count."""
+
+
 class ReadingList:
     """The commands of reading lists and votes."""
 
-    def __init__(self, *, store: Store, clock: Callable[[], datetime], pages: Pages, lookups: Lookups,
+    def __init__(self, *, store: ReadingListStore, clock: Callable[[], datetime], pages: Pages, lookups: Lookups,
                  on_queued: Callable[[], None] = lambda: None) -> None:
         self.store = store
         self.on_queued = on_queued

@@ -9,7 +9,7 @@ what was removed.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Callable
+from typing import Callable, Protocol
 
 from bot.commands.answers import UsageError
 from bot.ranking.channel_interest import Interest
@@ -18,15 +18,19 @@ from bot.model.ids import normalize_paper_id
 from bot.sources.lookups import Lookups
 from bot.commands.reading_list import reader
 from bot.model.replies import Reply, Text
-from bot.ports.store import Store
+from bot.ports.store import ChannelStore, CommunityStore, PaperStore
 
 CONFIRM = "me confirm"
+
+
+class SignalsStore(ChannelStore, CommunityStore, PaperStore, Protocol):
+    """What 👎 and `forget` use: the channel, the paper, and the person's signals."""
 
 
 class SignalCommands:
     """`downvote` (and the 👎 button) and `forget me`."""
 
-    def __init__(self, *, store: Store, clock: Callable[[], datetime], lookups: Lookups, interest: Interest) -> None:
+    def __init__(self, *, store: SignalsStore, clock: Callable[[], datetime], lookups: Lookups, interest: Interest) -> None:
         self.store = store
         self.clock = clock
         self.lookups = lookups

@@ -22,7 +22,7 @@ from bot.sources.lookups import Lookups
 from bot.commands.paging import Pages
 from bot.model.paper import Paper
 from bot.model.replies import PaperCard, Reply
-from bot.ports.store import Store
+from bot.ports.store import PaperStore
 from bot.model.wording import plural
 
 
@@ -146,7 +146,7 @@ def rank(paper: Paper, pool: list[Paper], background: list[Paper] = ()) -> list[
 class SimilarPapers:
     """Find papers like a given one, answering from the cache when Hugging Face is slow or down."""
 
-    def __init__(self, *, store: Store, pages: Pages, lookups: Lookups, answer_timeout: float) -> None:
+    def __init__(self, *, store: PaperStore, pages: Pages, lookups: Lookups, answer_timeout: float) -> None:
         self.store = store
         self.pages = pages
         self.lookups = lookups

@@ -23,6 +23,7 @@ from bot.delivery.poller import Poller
 from bot.model.replies import Error, Reply
 from bot.runtime.settings import Settings, StartupError, check_database
 from bot.sources import ArxivClient, HuggingFaceClient
+from bot.sources.lookups import Lookups
 from bot.ports.store import Store, describe_database, open_store
 from bot.ports.store_errors import (
     CorruptDatabase, DatabaseInUse, DatabaseUnreachable, ReadOnlyDatabase, SchemaTooNewError, StorageLost,
@@ -66,7 +67,9 @@ async def open_core(settings: Settings, *, clock: Callable[[], datetime] | None 
     poller = Poller(store=store, hf=hf, adapters=platforms, clock=clock, max_posts_per_hour=settings.max_posts_per_hour,
                     update_posts=settings.update_posts, feeds=feeds, metrics=metrics, interest=interest)
     # The engine sees the running adapters only for what they can show, and wakes delivery for 👍 edits.
-    engine = Engine(store=store, hf=hf, arxiv=arxiv, clock=clock, answer_timeout=settings.answer_timeout,
+    # One look-up service for every command: the sources within the answer deadline, one request per key in flight.
+    lookups = Lookups(store=store, hf=hf, arxiv=arxiv, clock=clock, answer_timeout=settings.answer_timeout)
+    engine = Engine(store=store, lookups=lookups, clock=clock,
                     platforms=platforms, on_queued=poller.worker.wake, metrics=metrics, interest=interest,
                     feed_links=FeedLinks.from_settings(settings))
     try:

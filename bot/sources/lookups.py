@@ -1,8 +1,8 @@
 """Paper look-ups as a service: the sources asked within a deadline, with the cache to fall back on.
 
-The engine builds one `Lookups` and hands it to every collaborator that looks papers up
-(`show`, `save`, `similar`, 👎, `week`, `preview`, `status`…), so they share its in-flight
-requests and its one way of saying what went wrong.
+The composition root (`bot.runtime.app.open_core`) builds one `Lookups` and hands it to the engine,
+which hands it to every collaborator that looks papers up (`show`, `save`, `similar`, 👎, `week`,
+`preview`, `status`…), so they share its in-flight requests and its one way of saying what went wrong.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from bot.commands.answers import fallback_note
 from bot.sources.lists import CurrentLists, cached_lists, fetch_lists, remember_lists
 from bot.model.paper import Paper
 from bot.sources import ArxivClient, HuggingFaceClient, PaperNotFound, SourceError
-from bot.ports.store import Store
+from bot.ports.store import PaperStore
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ T = TypeVar("T")
 class Lookups:
     """Fetch papers and lists from Hugging Face (then arXiv) within a deadline, caching what comes back."""
 
-    def __init__(self, *, store: Store, hf: HuggingFaceClient, arxiv: ArxivClient | None, clock: Callable[[], datetime],
+    def __init__(self, *, store: PaperStore, hf: HuggingFaceClient, arxiv: ArxivClient | None = None, clock: Callable[[], datetime],
                  answer_timeout: float = 2.5, cache_patience: float = 1.0) -> None:
         self.store = store
         self.hf = hf
