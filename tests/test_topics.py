@@ -1,4 +1,4 @@
-"""The topic query language: parsing, matching on the seed papers, explanations, errors."""
+"""The topic query language: parsing and matching on the seed papers (text, explanations, errors: test_topics_text.py)."""
 
 from __future__ import annotations
 
