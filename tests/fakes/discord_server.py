@@ -38,6 +38,9 @@ Usage::
         ...
         sent = await fake.run_command("show", {"paper": "2403.10001"})
         await fake.wait_for(lambda: sent.done)
+
+Its parts are in tests/fakes/discord/: ``wire`` (limits, mentions, rate windows, the records),
+``rest`` (REST routes), ``interactions`` (commands, clicks, answers), ``gateway`` (websocket).
 """
 
 from __future__ import annotations

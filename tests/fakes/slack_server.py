@@ -30,6 +30,9 @@ Threads work as in Slack: ``chat.postMessage`` with ``thread_ts`` replies to a t
 message of the channel (``thread_not_found`` if there is none), ``conversations.replies``
 reads a thread back (the parent first, then its replies, oldest first), and thread replies
 are in neither ``conversations.history`` nor `posted_paper_ids`: they are not posts.
+
+Its parts are in tests/fakes/slack/: ``records``, ``bodies`` (what Slack sends an app), ``messages``
+(chat and conversations), ``web_api`` (dispatch, auth, files, OAuth), ``socket_mode``.
 """
 
 from __future__ import annotations
