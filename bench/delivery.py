@@ -21,13 +21,14 @@ ratio, the 429s the fake answered and their share of all requests; then checks, 
 fake's own log, that every channel got exactly what was queued, in order, once. The target
 is a ratio under 1.2 with under 1 % of requests answered 429. ``--time-scale`` divides
 every window (the fake's and the adapter's ``limits``) to make the runs shorter.
+
+What a run queues is in ``bench/_delivery_plan.py``, the bot process in ``bench/_delivery_bot.py``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import json
 import logging
 import math
@@ -35,18 +36,19 @@ import os
 import shutil
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))  # so `python bench/delivery.py` finds bot/ and tests/
 
-from bot.ports.adapter import RateLimit  # noqa: E402
+from bench._delivery_bot import serve_bot  # noqa: E402
+from bench._delivery_plan import (  # noqa: E402
+    Queued, RunSpec, bench_paper_ids, expected_paper_ids, lower_bound, plan, platform_limits, team_id, team_token,
+)
 
 TARGET_RATIO = 1.2
 TARGET_429_SHARE = 0.01
@@ -59,302 +61,6 @@ BEFORE_ISSUE_27 = "slack at 1000 teams: burst 1.36 ms/msg and 2.47x the bound, d
 START_TIMEOUT = 60.0
 RUN_TIMEOUT = 900.0
 """A run that has not finished after this long is reported as failed, not waited for forever."""
-DISCORD_CHANNEL_BASE = 1_100_000_000_000_000_000
-"""Channel snowflakes well below the fake's own ids, so they never collide."""
-DISCORD_LIMITS = (RateLimit("channel", 5, 5.0), RateLimit("global", 50, 1.0))
-SLACK_LIMITS = (RateLimit("channel", 1, 1.0), RateLimit("workspace", 300, 60.0))
-SLACK_SIGNING_SECRET = "bench-signing-secret"
-
-
-# -- what a run queues (both processes compute it the same way) ------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Queued:
-    """One outbox entry of the plan: a channel (workspace, channel id), its kind and its papers."""
-
-    workspace: str
-    channel: str
-    kind: str  # "digest" or "paper"
-    paper_ids: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class RunSpec:
-    """One benchmark run: platform, run name, sizes and the time scale."""
-
-    platform: str
-    run: str
-    channels: int
-    per_channel: int
-    """Digest: papers in each digest; burst: single posts per channel."""
-    teams: int
-    scale: float
-
-
-def scaled(limits: Sequence[RateLimit], scale: float) -> tuple[RateLimit, ...]:
-    """Return *limits* with every window divided by *scale*."""
-    return tuple(RateLimit(limit.scope, limit.count, limit.per / scale) for limit in limits)
-
-
-def platform_limits(spec: RunSpec) -> tuple[RateLimit, ...]:
-    """Return the limits both the fake and the adapter use in *spec*'s run."""
-    return scaled(DISCORD_LIMITS if spec.platform == "discord" else SLACK_LIMITS, spec.scale)
-
-
-def channel_refs(spec: RunSpec, *, guild_id: str = "") -> list[tuple[str, str]]:
-    """Return (workspace, channel id) for each channel: one Discord guild, or Slack teams in equal shares."""
-    if spec.platform == "discord":
-        return [(guild_id, str(DISCORD_CHANNEL_BASE + n)) for n in range(spec.channels)]
-    # Slack channel ids are unique across workspaces, as the fake (and Slack) assume.
-    return [(team_id(n % spec.teams), f"C{n % spec.teams:02d}X{n:05d}") for n in range(spec.channels)]
-
-
-def team_id(n: int) -> str:
-    return f"T{n:02d}"
-
-
-def team_token(team: str) -> str:
-    return f"xoxb-bench-{team}"
-
-
-def plan(spec: RunSpec, paper_ids: Sequence[str], *, guild_id: str = "") -> list[Queued]:
-    """Return the entries to queue, channel by channel (the order a poll would queue them in).
-
-    Papers rotate through *paper_ids* so neighbouring channels get different ones.
-    """
-    queued = []
-    for n, (workspace, channel) in enumerate(channel_refs(spec, guild_id=guild_id)):
-        chosen = tuple(paper_ids[(n + k) % len(paper_ids)] for k in range(spec.per_channel))
-        if spec.run == "digest":
-            queued.append(Queued(workspace, channel, "digest", chosen))
-        else:
-            queued.extend(Queued(workspace, channel, "paper", (pid,)) for pid in chosen)
-    return queued
-
-
-def lower_bound(entries: Sequence[Queued], limits: Sequence[RateLimit]) -> tuple[float, str]:
-    """Return the shortest makespan the limits allow for *entries*, and the limit that sets it.
-
-    In each scope, n messages need floor((n - 1) / count) full windows between the first
-    and the last, since no window of ``per`` seconds may hold more than ``count`` of them.
-    """
-    best, why = 0.0, "no limit binds"
-    for limit in limits:
-        per_scope = Counter(_scope_key(entry, limit.scope) for entry in entries)
-        for key, n in per_scope.items():
-            bound = (n - 1) // limit.count * limit.per
-            if bound > best:
-                best, why = bound, f"{limit.scope} {limit.count}/{limit.per:g}s ({n} messages in {key})"
-    return best, why
-
-
-def _scope_key(entry: Queued, scope: str) -> str:
-    if scope == "channel":
-        return f"{entry.workspace}/{entry.channel}"
-    if scope == "workspace":
-        return entry.workspace
-    return "*"
-
-
-def expected_paper_ids(entries: Sequence[Queued]) -> dict[str, list[str]]:
-    """Return each channel's papers in the order its messages must arrive."""
-    expected: dict[str, list[str]] = {}
-    for entry in entries:
-        expected.setdefault(entry.channel, []).extend(entry.paper_ids)
-    return expected
-
-
-def bench_paper_ids() -> list[str]:
-    """Return the ids of the seed papers the bot caches (the same list in both processes)."""
-    from paperboy_testing.seed import seed_id, seed_items
-
-    return [seed_id(n) for n in range(len(seed_items()))]
-
-
-# -- the bot process -------------------------------------------------------------------------
-
-
-class NoEngine:
-    """The benchmark delivers; no command reaches an engine."""
-
-    async def handle(self, command: Any) -> Any:
-        raise RuntimeError(f"unexpected command {command}")
-
-    async def topic_labels(self, channel: Any) -> list[str]:
-        return []
-
-
-async def serve_bot(config: dict[str, Any]) -> None:
-    """Set up the store and adapter, say ready, wait for "go", time ``drain()`` to the end, report."""
-    from bot.runtime.collector import freeze_startup
-    from bot.delivery.worker import DeliveryWorker
-    from storage.sqlite import Store
-
-    spec = RunSpec(**config["spec"])
-    async with await Store.open(config["database"]) as store:
-        queued = plan(spec, bench_paper_ids(), guild_id=config.get("guild_id", ""))
-        await fill_store(store, spec, queued)
-        adapter = await start_adapter(spec, config, store)
-        try:
-            adapter.limits = platform_limits(spec)  # the instance's limits: the class keeps the real ones
-            # Let the start-up requests (login, command sync) leave the bot-wide window before the clock starts.
-            bot_wide = [limit.per for limit in adapter.limits if limit.scope == "global"]
-            await asyncio.sleep(max(bot_wide, default=0.0) + 0.1)
-            worker = DeliveryWorker(store=store, adapters={spec.platform: adapter})
-            freeze_startup()  # as the bot does once its adapters have started (`bot.runtime.cli`)
-            _say({"event": "ready"})
-            await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
-            profile = _profiler(config.get("profile"))
-            collections = CollectorTime()
-            cpu, threads, started = time.process_time(), thread_cpu(), time.monotonic()
-            rounds = await drain_until_done(worker, store)
-            makespan, cpu = time.monotonic() - started, time.process_time() - cpu
-            collections.stop()
-            split = {kind: seconds - threads.get(kind, 0.0) for kind, seconds in thread_cpu().items()}
-            if profile is not None:
-                profile.disable()
-                profile.dump_stats(config["profile"])
-            _say({"event": "done", "makespan": makespan, "cpu": cpu, "loop_cpu": split.get("loop", 0.0),
-                  "db_cpu": split.get("database", 0.0), "gc_cpu": collections.seconds,
-                  "gc_runs": collections.runs, "rounds": rounds,
-                  "sent": worker.totals.sent, "failed": worker.totals.failed,
-                  "outbox": await store.outbox_counts()})
-        finally:
-            await adapter.stop()
-
-
-def thread_cpu() -> dict[str, float]:
-    """Return the CPU seconds of this process's threads so far: the event loop's, the database's (aiosqlite's
-    one thread per connection) and the others', each read from its own thread CPU clock."""
-    totals: dict[str, float] = {}
-    for thread in threading.enumerate():
-        if thread is threading.main_thread():
-            kind = "loop"
-        elif "_connection_worker_thread" in thread.name:
-            kind = "database"
-        else:
-            kind = "other"
-        try:
-            seconds = time.clock_gettime(time.pthread_getcpuclockid(thread.ident or 0))
-        except (OSError, OverflowError):  # ended since it was listed
-            continue
-        totals[kind] = totals.get(kind, 0.0) + seconds
-    return totals
-
-
-class CollectorTime:
-    """The CPU seconds the cyclic garbage collector takes from now on, and its runs per generation."""
-
-    def __init__(self) -> None:
-        self.seconds, self.runs, self._started = 0.0, [0, 0, 0], 0.0
-        gc.callbacks.append(self._seen)
-
-    def _seen(self, phase: str, info: dict[str, int]) -> None:
-        if phase == "start":
-            self._started = time.thread_time()
-            self.runs[info["generation"]] += 1
-        else:
-            self.seconds += time.thread_time() - self._started
-
-    def stop(self) -> None:
-        gc.callbacks.remove(self._seen)
-
-
-def _profiler(path: str | None) -> Any:
-    """Start cProfile for the timed part when ``--profile`` names a file for its stats."""
-    if not path:
-        return None
-    import cProfile
-
-    # The event loop thread's CPU time, not the wall clock: waits for the GIL or the machine are not its cost.
-    profile = cProfile.Profile(time.thread_time)
-    profile.enable()
-    return profile
-
-
-async def fill_store(store: Any, spec: RunSpec, queued: Sequence[Queued]) -> None:
-    """Cache the seed papers, create the channels and queue *queued* as the poller would."""
-    from paperboy_testing.seed import seed_papers
-    from bot.model.channels import ChannelRef
-
-    now = datetime.now(timezone.utc)
-    await store.save_papers(seed_papers())
-    channel_ids: dict[str, int] = {}
-    for entry in queued:
-        if entry.channel not in channel_ids:
-            stored = await store.ensure_channel(ChannelRef(spec.platform, entry.workspace, entry.channel))
-            channel_ids[entry.channel] = stored.id
-    if spec.run == "digest":
-        for entry in queued:
-            await store.enqueue_digest(channel_ids[entry.channel], tag=f"digest:{now:%Y-%m-%d}",
-                                       title=f"Paperboy digest for {now:%Y-%m-%d}", top=entry.paper_ids,
-                                       skipped=(), at=now)
-        return
-    by_channel: dict[str, list[tuple[str, str | None, int | None]]] = {}
-    for entry in queued:
-        by_channel.setdefault(entry.channel, []).append((entry.paper_ids[0], "matched a bench topic", None))
-    for channel, matches in by_channel.items():
-        await store.enqueue_posts(channel_ids[channel], matches, at=now, max_per_hour=len(matches) + 1000)
-
-
-async def start_adapter(spec: RunSpec, config: dict[str, Any], store: Any) -> Any:
-    """Start the real adapter against the fake: the discord.py client, or Bolt with per-team installs."""
-    from pydantic import SecretStr
-
-    from bot.runtime.settings import Settings
-
-    base = Settings(_env_file=None, database=config["database"], http_timeout=30.0)  # type: ignore[call-arg]
-    if spec.platform == "discord":
-        from adapters.discord import DiscordAdapter
-
-        settings = base.model_copy(update={
-            "discord_token": SecretStr(config["token"]), "discord_api_url": config["api_url"],
-            "discord_gateway_url": config["gateway_url"],
-        })
-        adapter: Any = DiscordAdapter(settings, NoEngine())
-    else:
-        from adapters.slack import SlackAdapter
-
-        settings = base.model_copy(update={
-            "slack_api_url": config["api_url"], "slack_signing_secret": SecretStr(SLACK_SIGNING_SECRET),
-            "slack_client_id": "bench-client-id", "slack_client_secret": SecretStr("bench-client-secret"),
-        })
-        adapter = SlackAdapter(settings, NoEngine(), host="127.0.0.1", port=0, store=store)
-        await save_installations(adapter, spec)
-    await adapter.start()
-    return adapter
-
-
-async def save_installations(adapter: Any, spec: RunSpec) -> None:
-    """Record one "Add to Slack" installation per team, as the OAuth flow would have stored it."""
-    from slack_sdk.oauth.installation_store import Installation
-
-    for n in range(spec.teams):
-        team = team_id(n)
-        await adapter.installation_store.async_save(Installation(
-            app_id="A0PAPERBOY", team_id=team, team_name=f"Team {team}", bot_token=team_token(team),
-            bot_id="B0PAPERBOY", bot_user_id="U0PAPERBOY", bot_scopes=["chat:write"], user_id="UINSTALLER",
-        ))
-
-
-async def drain_until_done(worker: Any, store: Any) -> int:
-    """Call ``drain()`` until nothing is pending or sending, sleeping to each retry time; return the rounds."""
-    rounds = 0
-    while True:
-        await worker.drain()
-        rounds += 1
-        counts = await store.outbox_counts()
-        if not counts.get("pending") and not counts.get("sending"):
-            return rounds
-        due = await store.next_outbox_retry(now=datetime.now(timezone.utc))
-        wait = (due - datetime.now(timezone.utc)).total_seconds() if due else 0.05
-        await asyncio.sleep(min(max(wait, 0.05), 60.0))
-
-
-def _say(message: dict[str, Any]) -> None:
-    print(json.dumps(message), flush=True)
-
 
 # -- this process: the fake platform and the figures -----------------------------------------
 

@@ -14,12 +14,12 @@ from urllib.parse import parse_qs, urlsplit
 import aiohttp
 import pytest
 
-from adapters.slack import SlackAdapter, SlackSetupError, manifest
+from adapters.slack import SlackAdapter
 from bot.runtime.app import Core, open_core
-from bot.model.channels import Caller, ChannelRef, Command
+from bot.model.channels import ChannelRef, Command
 from bot.ports.adapter import DeliveryStatus
 from bot.model.paper import Paper
-from bot.model.replies import PaperCard, PaperList, Post
+from bot.model.replies import PaperCard, Post
 from bot.runtime.settings import Settings
 from paperboy_testing.hf_server import FakeHuggingFace
 from paperboy_testing.seed import make_item, seed_items
@@ -98,6 +98,11 @@ def all_text(response: dict) -> str:
 
 def is_warning(response: dict) -> bool:
     return response["blocks"][0]["text"]["text"].startswith(":warning:")
+
+
+def a_post(paper_id: str = "2403.10001") -> Post:
+    paper = Paper(id=paper_id, title="Hello <@U999> & friends", authors=("Ada",), upvotes=5)
+    return Post(PaperCard(paper, why='topic "hello"'), tag=f"paper:{paper_id}", paper_ids=(paper_id,))
 
 
 # -- the "done when" ---------------------------------------------------------------------
@@ -275,149 +280,6 @@ async def test_admins_only_refuses_members_and_accepts_admins(
     assert [c.params["user"] for c in slack.calls_to("users.info")] == ["U1", "UADMIN"]
 
 
-# -- delivery -----------------------------------------------------------------------------
-
-
-def a_post(paper_id: str = "2403.10001") -> Post:
-    paper = Paper(id=paper_id, title="Hello <@U999> & friends", authors=("Ada",), upvotes=5)
-    return Post(PaperCard(paper, why='topic "hello"'), tag=f"paper:{paper_id}", paper_ids=(paper_id,))
-
-
-async def test_send_posts_blocks_tagged_with_metadata(adapter: SlackAdapter, slack: FakeSlack) -> None:
-    result = await adapter.send(ChannelRef("slack", "T1", "C42"), a_post())
-
-    assert result.status is DeliveryStatus.SENT
-    [call] = slack.calls_to("chat.postMessage")
-    assert result.message_ref is not None and result.message_ref.startswith("C42/")
-    assert call.token == "xoxb-test"
-    assert call.params["metadata"] == {
-        "event_type": "paperboy_post", "event_payload": {"tag": "paper:2403.10001", "paper_ids": ["2403.10001"]},
-    }
-    assert call.params["unfurl_links"] is False and call.params["unfurl_media"] is False
-    assert "Hello &lt;@U999&gt; &amp; friends" in json.dumps(call.params["blocks"])
-    assert "<@U999>" not in json.dumps(call.params)
-
-
-async def test_send_digest_list(adapter: SlackAdapter, slack: FakeSlack) -> None:
-    cards = tuple(PaperCard(Paper(id=f"2403.{10001 + i}", title=f"Paper {i}")) for i in range(30))
-    post = Post(PaperList("Paperboy digest", cards), tag="digest:2026-11-27", paper_ids=("2403.10001",))
-    result = await adapter.send(ChannelRef("slack", "T1", "C1"), post)
-
-    assert result.status is DeliveryStatus.SENT
-    [call] = slack.calls_to("chat.postMessage")
-    assert len(call.params["blocks"]) <= 50
-    assert call.params["metadata"]["event_payload"]["tag"] == "digest:2026-11-27"
-
-
-async def test_a_429_is_waited_out_and_retried(adapter: SlackAdapter, slack: FakeSlack) -> None:
-    slack.rate_limit("chat.postMessage", retry_after=1)
-    result = await adapter.send(ChannelRef("slack", "T1", "C1"), a_post())
-
-    assert result.status is DeliveryStatus.SENT
-    assert len(slack.calls_to("chat.postMessage")) == 2
-
-
-async def test_a_429_that_persists_is_rate_limited_with_retry_after(adapter: SlackAdapter, slack: FakeSlack) -> None:
-    slack.rate_limit("chat.postMessage", retry_after=1, times=10)
-    result = await adapter.send(ChannelRef("slack", "T1", "C1"), a_post())
-
-    assert result.status is DeliveryStatus.RATE_LIMITED
-    assert result.retry_after == 1.0
-    assert len(slack.calls_to("chat.postMessage")) == 3  # the first try and two retries
-
-
-@pytest.mark.parametrize("error", [
-    "channel_not_found", "not_in_channel", "is_archived", "account_inactive", "token_revoked", "invalid_auth",
-])
-async def test_permanent_errors_are_permanent_with_a_reason(
-    adapter: SlackAdapter, slack: FakeSlack, error: str,
-) -> None:
-    slack.fail("chat.postMessage", error)
-    result = await adapter.send(ChannelRef("slack", "T1", "C1"), a_post())
-
-    assert result.status is DeliveryStatus.PERMANENT
-    assert result.reason is not None and error in result.reason
-    assert result.reason.startswith("Paperboy lost access to this channel")
-    assert len(slack.calls_to("chat.postMessage")) == 1  # not retried
-
-
-async def test_server_errors_and_unreachable_slack_are_transient(adapter: SlackAdapter, slack: FakeSlack) -> None:
-    slack.fail("chat.postMessage", "internal_error", status=500)
-    server_error = await adapter.send(ChannelRef("slack", "T1", "C1"), a_post())
-    assert server_error.status is DeliveryStatus.TRANSIENT
-
-    adapter.client.base_url = "http://127.0.0.1:9/api/"  # nothing listens on the discard port
-    unreachable = await adapter.send(ChannelRef("slack", "T1", "C1"), a_post())
-    assert unreachable.status is DeliveryStatus.TRANSIENT
-
-
-async def test_a_permanent_error_pauses_the_channel_and_status_says_why(
-    adapter: SlackAdapter, slack: FakeSlack, core: Core, hf: FakeHuggingFace,
-) -> None:
-    core.poller.adapters["slack"] = adapter
-    channel = ChannelRef("slack", "T1", "C1")
-    caller = Caller("U1", "ada")
-    subscribed = await core.engine.handle(Command("subscribe", "tokamak", caller, channel))
-    assert "tokamak" in str(subscribed.content)
-    await core.poller.poll_once()
-    today = datetime.now(timezone.utc).date()
-    hf.add(make_item(7, "A tokamak plasma model", "Tokamak plasma control.", daily=today, paper_id="2403.77777"))
-    slack.fail("chat.postMessage", "not_in_channel", times=5)
-
-    report = await core.poller.poll_once()
-
-    assert [reason for _, reason in report.paused] == [
-        "Paperboy lost access to this channel (not_in_channel): invite it with /invite @Paperboy"
-    ]
-    status = await run_command(adapter, slack, "status")
-    assert "not_in_channel" in all_text(status)
-
-
-# -- lifecycle and settings ---------------------------------------------------------------
-
-
-async def test_start_refuses_a_token_slack_rejects(tmp_path: Path, slack: FakeSlack, hf: FakeHuggingFace) -> None:
-    settings = make_settings(tmp_path, slack, hf, slack_bot_token="xoxb-wrong")
-    async with open_core(settings) as core:
-        bot = SlackAdapter(settings, core.engine, host="127.0.0.1", port=0)
-        with pytest.raises(SlackSetupError, match="invalid_auth"):
-            await bot.start()
-        await bot.stop()
-
-
-async def test_start_behind_a_failing_proxy_says_so_in_one_line(
-    tmp_path: Path, slack: FakeSlack, hf: FakeHuggingFace,
-) -> None:
-    slack.answer_raw("auth.test", "502 Bad Gateway", status=502, content_type="text/plain")
-    settings = make_settings(tmp_path, slack, hf)
-    async with open_core(settings) as core:
-        bot = SlackAdapter(settings, core.engine, host="127.0.0.1", port=0)
-        with pytest.raises(SlackSetupError) as failed:
-            await bot.start()
-        await bot.stop()
-
-    assert str(failed.value) == (
-        "cannot check SLACK_BOT_TOKEN: Slack answered HTTP 502 with a non-JSON body (text/plain)"
-    )
-
-
-def test_http_mode_needs_a_signing_secret(tmp_path: Path) -> None:
-    settings = Settings(_env_file=None, database=tmp_path / "x.db", slack_bot_token="xoxb-test")  # type: ignore[call-arg]
-    with pytest.raises(SlackSetupError, match="SLACK_SIGNING_SECRET"):
-        SlackAdapter(settings, engine=None)  # type: ignore[arg-type]
-
-
-def test_manifest_declares_the_command_scopes_and_events() -> None:
-    data = manifest(base_url="https://papers.example.org/")
-    [command] = data["features"]["slash_commands"]
-    assert command["command"] == "/papers"
-    assert command["url"] == "https://papers.example.org/slack/events"
-    assert {"commands", "chat:write", "app_mentions:read", "users:read"} <= set(data["oauth_config"]["scopes"]["bot"])
-    assert "app_mention" in data["settings"]["event_subscriptions"]["bot_events"]
-    assert data["oauth_config"]["redirect_urls"] == ["https://papers.example.org/slack/oauth_redirect"]
-    assert manifest(socket_mode=True)["settings"]["socket_mode_enabled"] is True
-
-
 # -- multi-workspace install --------------------------------------------------------------
 
 
@@ -467,27 +329,3 @@ async def test_oauth_installs_two_workspaces_and_answers_each_with_its_own_token
     assert slack.calls_to("chat.postMessage")[-1].token == "xoxb-team-b"
     assert unknown.status is DeliveryStatus.PERMANENT
     assert [c.params["code"] for c in slack.calls_to("oauth.v2.access")] == ["code-a", "code-b"]
-
-
-# -- Socket Mode --------------------------------------------------------------------------
-
-
-async def test_socket_mode_acks_the_envelope_and_answers(tmp_path: Path, slack: FakeSlack, hf: FakeHuggingFace) -> None:
-    settings = make_settings(tmp_path, slack, hf, slack_app_token="xapp-test", slack_signing_secret=None)
-    async with open_core(settings) as core:
-        bot = SlackAdapter(settings, core.engine)
-        await bot.start()
-        try:
-            await slack.wait_for_socket()
-            payload = parse_qs(slash_command_body(f"show {SHOW_ID}", response_url=slack.response_url("sock")))
-            envelope_id = await slack.push_envelope("slash_commands", {k: v[0] for k, v in payload.items()})
-            ack = await slack.wait_for_ack(envelope_id)
-            response = await slack.wait_for_response(timeout=20)
-        finally:
-            await bot.stop()
-
-    assert ack.envelope_id == envelope_id
-    assert response["name"] == "sock"
-    assert f"https://huggingface.co/papers/{SHOW_ID}" in all_text(response)
-    # One check of the app token at start-up (a refused token is one clear line), then the connection.
-    assert [c.token for c in slack.calls_to("apps.connections.open")] == ["xapp-test", "xapp-test"]

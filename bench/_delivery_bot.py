@@ -1,0 +1,201 @@
+"""The delivery benchmark's bot process: the real adapter and `DeliveryWorker` on a filled store, timed.
+
+Not a benchmark itself; ``bench/delivery.py`` runs it as ``--serve``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import sys
+import threading
+import time
+from datetime import datetime, timezone
+from typing import Any, Sequence
+
+from bench._delivery_plan import (
+    SLACK_SIGNING_SECRET, Queued, RunSpec, bench_paper_ids, plan, platform_limits, team_id, team_token,
+)
+
+
+class NoEngine:
+    """The benchmark delivers; no command reaches an engine."""
+
+    async def handle(self, command: Any) -> Any:
+        raise RuntimeError(f"unexpected command {command}")
+
+    async def topic_labels(self, channel: Any) -> list[str]:
+        return []
+
+
+async def serve_bot(config: dict[str, Any]) -> None:
+    """Set up the store and adapter, say ready, wait for "go", time ``drain()`` to the end, report."""
+    from bot.runtime.collector import freeze_startup
+    from bot.delivery.worker import DeliveryWorker
+    from storage.sqlite import Store
+
+    spec = RunSpec(**config["spec"])
+    async with await Store.open(config["database"]) as store:
+        queued = plan(spec, bench_paper_ids(), guild_id=config.get("guild_id", ""))
+        await fill_store(store, spec, queued)
+        adapter = await start_adapter(spec, config, store)
+        try:
+            adapter.limits = platform_limits(spec)  # the instance's limits: the class keeps the real ones
+            # Let the start-up requests (login, command sync) leave the bot-wide window before the clock starts.
+            bot_wide = [limit.per for limit in adapter.limits if limit.scope == "global"]
+            await asyncio.sleep(max(bot_wide, default=0.0) + 0.1)
+            worker = DeliveryWorker(store=store, adapters={spec.platform: adapter})
+            freeze_startup()  # as the bot does once its adapters have started (`bot.runtime.cli`)
+            _say({"event": "ready"})
+            await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+            profile = _profiler(config.get("profile"))
+            collections = CollectorTime()
+            cpu, threads, started = time.process_time(), thread_cpu(), time.monotonic()
+            rounds = await drain_until_done(worker, store)
+            makespan, cpu = time.monotonic() - started, time.process_time() - cpu
+            collections.stop()
+            split = {kind: seconds - threads.get(kind, 0.0) for kind, seconds in thread_cpu().items()}
+            if profile is not None:
+                profile.disable()
+                profile.dump_stats(config["profile"])
+            _say({"event": "done", "makespan": makespan, "cpu": cpu, "loop_cpu": split.get("loop", 0.0),
+                  "db_cpu": split.get("database", 0.0), "gc_cpu": collections.seconds,
+                  "gc_runs": collections.runs, "rounds": rounds,
+                  "sent": worker.totals.sent, "failed": worker.totals.failed,
+                  "outbox": await store.outbox_counts()})
+        finally:
+            await adapter.stop()
+
+
+def thread_cpu() -> dict[str, float]:
+    """Return the CPU seconds of this process's threads so far: the event loop's, the database's (aiosqlite's
+    one thread per connection) and the others', each read from its own thread CPU clock."""
+    totals: dict[str, float] = {}
+    for thread in threading.enumerate():
+        if thread is threading.main_thread():
+            kind = "loop"
+        elif "_connection_worker_thread" in thread.name:
+            kind = "database"
+        else:
+            kind = "other"
+        try:
+            seconds = time.clock_gettime(time.pthread_getcpuclockid(thread.ident or 0))
+        except (OSError, OverflowError):  # ended since it was listed
+            continue
+        totals[kind] = totals.get(kind, 0.0) + seconds
+    return totals
+
+
+class CollectorTime:
+    """The CPU seconds the cyclic garbage collector takes from now on, and its runs per generation."""
+
+    def __init__(self) -> None:
+        self.seconds, self.runs, self._started = 0.0, [0, 0, 0], 0.0
+        gc.callbacks.append(self._seen)
+
+    def _seen(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.thread_time()
+            self.runs[info["generation"]] += 1
+        else:
+            self.seconds += time.thread_time() - self._started
+
+    def stop(self) -> None:
+        gc.callbacks.remove(self._seen)
+
+
+def _profiler(path: str | None) -> Any:
+    """Start cProfile for the timed part when ``--profile`` names a file for its stats."""
+    if not path:
+        return None
+    import cProfile
+
+    # The event loop thread's CPU time, not the wall clock: waits for the GIL or the machine are not its cost.
+    profile = cProfile.Profile(time.thread_time)
+    profile.enable()
+    return profile
+
+
+async def fill_store(store: Any, spec: RunSpec, queued: Sequence[Queued]) -> None:
+    """Cache the seed papers, create the channels and queue *queued* as the poller would."""
+    from paperboy_testing.seed import seed_papers
+    from bot.model.channels import ChannelRef
+
+    now = datetime.now(timezone.utc)
+    await store.save_papers(seed_papers())
+    channel_ids: dict[str, int] = {}
+    for entry in queued:
+        if entry.channel not in channel_ids:
+            stored = await store.ensure_channel(ChannelRef(spec.platform, entry.workspace, entry.channel))
+            channel_ids[entry.channel] = stored.id
+    if spec.run == "digest":
+        for entry in queued:
+            await store.enqueue_digest(channel_ids[entry.channel], tag=f"digest:{now:%Y-%m-%d}",
+                                       title=f"Paperboy digest for {now:%Y-%m-%d}", top=entry.paper_ids,
+                                       skipped=(), at=now)
+        return
+    by_channel: dict[str, list[tuple[str, str | None, int | None]]] = {}
+    for entry in queued:
+        by_channel.setdefault(entry.channel, []).append((entry.paper_ids[0], "matched a bench topic", None))
+    for channel, matches in by_channel.items():
+        await store.enqueue_posts(channel_ids[channel], matches, at=now, max_per_hour=len(matches) + 1000)
+
+
+async def start_adapter(spec: RunSpec, config: dict[str, Any], store: Any) -> Any:
+    """Start the real adapter against the fake: the discord.py client, or Bolt with per-team installs."""
+    from pydantic import SecretStr
+
+    from bot.runtime.settings import Settings
+
+    base = Settings(_env_file=None, database=config["database"], http_timeout=30.0)  # type: ignore[call-arg]
+    if spec.platform == "discord":
+        from adapters.discord import DiscordAdapter
+
+        settings = base.model_copy(update={
+            "discord_token": SecretStr(config["token"]), "discord_api_url": config["api_url"],
+            "discord_gateway_url": config["gateway_url"],
+        })
+        adapter: Any = DiscordAdapter(settings, NoEngine())
+    else:
+        from adapters.slack import SlackAdapter
+
+        settings = base.model_copy(update={
+            "slack_api_url": config["api_url"], "slack_signing_secret": SecretStr(SLACK_SIGNING_SECRET),
+            "slack_client_id": "bench-client-id", "slack_client_secret": SecretStr("bench-client-secret"),
+        })
+        adapter = SlackAdapter(settings, NoEngine(), host="127.0.0.1", port=0, store=store)
+        await save_installations(adapter, spec)
+    await adapter.start()
+    return adapter
+
+
+async def save_installations(adapter: Any, spec: RunSpec) -> None:
+    """Record one "Add to Slack" installation per team, as the OAuth flow would have stored it."""
+    from slack_sdk.oauth.installation_store import Installation
+
+    for n in range(spec.teams):
+        team = team_id(n)
+        await adapter.installation_store.async_save(Installation(
+            app_id="A0PAPERBOY", team_id=team, team_name=f"Team {team}", bot_token=team_token(team),
+            bot_id="B0PAPERBOY", bot_user_id="U0PAPERBOY", bot_scopes=["chat:write"], user_id="UINSTALLER",
+        ))
+
+
+async def drain_until_done(worker: Any, store: Any) -> int:
+    """Call ``drain()`` until nothing is pending or sending, sleeping to each retry time; return the rounds."""
+    rounds = 0
+    while True:
+        await worker.drain()
+        rounds += 1
+        counts = await store.outbox_counts()
+        if not counts.get("pending") and not counts.get("sending"):
+            return rounds
+        due = await store.next_outbox_retry(now=datetime.now(timezone.utc))
+        wait = (due - datetime.now(timezone.utc)).total_seconds() if due else 0.05
+        await asyncio.sleep(min(max(wait, 0.05), 60.0))
+
+
+def _say(message: dict[str, Any]) -> None:
+    print(json.dumps(message), flush=True)
+
