@@ -8,7 +8,9 @@ from __future__ import annotations
 import asyncio
 import io
 import re
+import time
 from datetime import date, datetime, timezone
+from pathlib import Path
 
 from adapters.console import CONSOLE_CHANNEL
 from storage.sqlite import Store
@@ -31,6 +33,15 @@ async def subscribe_console(env: dict[str, str], fake_hf) -> None:
         topic = await store.add_topic(channel.id, "unlearn*", "tester", at=now)
         await store.mark_baseline_taken([topic.id])
         await store.record_baseline(channel.id, list(fake_hf.items), at=now)
+
+
+async def logged(log: Path, line: str, *, timeout: float = 20) -> None:
+    """Wait until *line* is in *log*: as soon as it is, or fail after *timeout* s (a loaded machine is slow)."""
+    deadline = time.monotonic() + timeout
+    while line not in log.read_text():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{line!r} never logged:\n{log.read_text()}")
+        await asyncio.sleep(0.05)
 
 
 async def test_a_dry_run_prints_the_posts_a_real_poll_prints_marked_and_logs_no_send(env, fake_hf, clock):
@@ -90,13 +101,8 @@ async def test_a_vote_on_the_console_does_not_print_the_post_again(env, fake_hf,
         at = await term.wait_for("https://huggingface.co/papers/2411.00900")  # the poller posted it
         term.type("vote 2411.00900\r")
         at = await term.wait_for("👍", after=at)
-        log = tmp_path / "paperboy.log"
-        for _ in range(100):  # the edit that shows the new 👍 count has been delivered to the console
-            if "sent refresh:paper:2411.00900:1 to console" in log.read_text():
-                break
-            await asyncio.sleep(0.05)
-        else:
-            raise AssertionError(log.read_text())
+        # The edit that shows the new 👍 count has been delivered to the console (its own log line).
+        await logged(tmp_path / "paperboy.log", "sent refresh:paper:2411.00900:1 to console")
         term.type("topics\r")  # something after the edit, to know the screen has caught up
         end = await term.wait_for("unlearn*", after=at)
         after_vote = term.text(at, end)

@@ -139,6 +139,9 @@ class DeliveryWorker:
         stop = self._stop
         backoff = STORAGE_BACKOFF[0]
         while not stop.is_set():
+            # Cleared before the round, not after: a wake while it runs (a 👍 queued just after the
+            # round read the outbox) must end the sleep below, not be lost until `idle` runs out.
+            self._wake.clear()
             try:
                 await self.drain()
                 # What is due now was just sent (or waits for its platform): sleep until the next retry.
@@ -158,7 +161,6 @@ class DeliveryWorker:
                 pause = idle
             if stop.is_set():
                 return
-            self._wake.clear()
             waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
             await asyncio.wait(waiters, timeout=pause, return_when=asyncio.FIRST_COMPLETED)
             for waiter in waiters:
