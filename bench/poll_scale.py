@@ -6,11 +6,13 @@ Run from the repository root: ``python bench/poll_scale.py`` (``--help`` for the
 For each channel count and backend a fresh database gets that many Slack channels, each with
 one topic (varied queries built from the seed vocabulary, ``bench/_support.topic_queries``),
 its baseline taken and the 92 seed papers recorded as its baseline, all through the store's
-own methods. The fake Hugging Face (in this process) lists the 92 seed papers plus ``--new``
-new ones (variations of seed titles and abstracts). Then ``bot.runtime.app.open_core(settings)`` opens
-the database as the bot does and ``core.poller.poll_once(deliver=False)`` is timed: the first
-cycle (it builds the topic index, matches the new papers and queues their posts) and a second
-one (nothing new, the index kept). The baseline, in the same run: the old match-and-queue step
+own methods; then the bot's run before a restart: one poll of a fake Hugging Face listing the 92
+seed papers (it queues nothing: they are every channel's baseline). The fake Hugging Face of the
+timed run (in this process) lists the 92 seed papers plus ``--new`` new ones (variations of seed
+titles and abstracts). Then ``bot.runtime.app.open_core(settings)`` opens the database as the bot
+does after a restart, ``core.poller.warm()`` builds the topics' index as the bot's start-up does
+(timed apart: "index"), and ``core.poller.poll_once(deliver=False)`` is timed: the first cycle
+(it matches the new papers and queues their posts) and a second one (nothing new). The baseline, in the same run: the old match-and-queue step
 (`bench/_old_poll.py`: a transaction per channel) on a copy of the same filled database.
 
 Printed: the setup time, each cycle's seconds (old and new, and the ratio), the posts queued
@@ -55,6 +57,8 @@ TARGET_FIRST, TARGET_SECOND = 2.0, 0.2
 
 @dataclass(slots=True)
 class Polls:
+    warm: float
+    """Seconds building the topics' index at start-up (`Poller.warm`), before the first poll."""
     first: float
     second: float
     cpu: tuple[float, float]
@@ -135,6 +139,9 @@ async def time_polls(database: str, hf_url: str, *, old: bool) -> Polls:
     async with open_core(settings) as core:
         if old:
             core.poller.__class__ = PerChannelPoller
+        started = time.monotonic()
+        await core.poller.warm()  # as the bot does at start-up, before its first poll
+        warm = time.monotonic() - started
         count = await _count_statements(core.store)
         times, cpu, statements = [], [], []
         for _ in range(2):
@@ -146,7 +153,7 @@ async def time_polls(database: str, hf_url: str, *, old: bool) -> Polls:
             statements.append(count[0] - before if count else 0)
             if len(times) == 1:
                 first = report
-    return Polls(times[0], times[1], (cpu[0], cpu[1]), len(first.enqueued), first.fetched, tuple(statements) if count else None)
+    return Polls(warm, times[0], times[1], (cpu[0], cpu[1]), len(first.enqueued), first.fetched, tuple(statements) if count else None)
 
 
 @asynccontextmanager
@@ -174,9 +181,20 @@ async def copied(backend: str, database: str, server: str | None) -> AsyncIterat
             await admin.close()
 
 
+async def settle(database: str, hf_url: str) -> None:
+    """The bot's run before the restart being timed: one poll of the lists as they were (the seed papers),
+    which every channel has had since its baseline. It queues nothing, and leaves what a poll leaves."""
+    settings = Settings(database=database, hf_api_url=hf_url, arxiv_api_url="http://127.0.0.1:9",
+                        _env_file=None)  # type: ignore[call-arg]
+    async with open_core(settings) as core:
+        report = await core.poller.poll_once(deliver=False)
+    assert not report.enqueued, "the seed papers are every channel's baseline: nothing to queue"
+
+
 async def one_backend(backend: str, database: str, hf_url: str, *, queries: list[str], seed_ids: list[str],
-                      concurrency: int, server: str | None, baseline: bool) -> Result:
+                      concurrency: int, server: str | None, baseline: bool, before_url: str) -> Result:
     setup = await fill(database, queries=queries, seed_ids=seed_ids, concurrency=concurrency)
+    await settle(database, before_url)
     old = None
     if baseline:
         async with copied(backend, database, server) as copy:
@@ -189,18 +207,18 @@ async def one_size(channels: int, args: argparse.Namespace, server: str | None) 
     queries = topic_queries(channels, rng=rng)
     seeds = seed_items()
     seed_ids = [i["paper"]["id"] for i in seeds]
-    async with FakeHuggingFace(seeds) as hf:
+    async with FakeHuggingFace(seeds) as before, FakeHuggingFace(seeds) as hf:
         for item in new_items(args.new, rng=rng):
             hf.add(item)
-        return await _one_size(queries, hf.base_url, seed_ids, args, server)
+        return await _one_size(queries, hf.base_url, seed_ids, args, server, before_url=before.base_url)
 
 
 async def _one_size(queries: list[str], hf_url: str, seed_ids: list[str], args: argparse.Namespace,
-                    server: str | None) -> list[Result]:
+                    server: str | None, *, before_url: str) -> list[Result]:
     channels = len(queries)
     results: list[Result] = []
     options = dict(queries=queries, seed_ids=seed_ids, concurrency=args.concurrency,
-                   baseline=channels in args.baseline_at)
+                   baseline=channels in args.baseline_at, before_url=before_url)
     if "sqlite" in args.backends:
         folder = Path(tempfile.mkdtemp(prefix="paperboy-bench-poll-"))
         results.append(await one_backend("sqlite", str(folder / "paperboy.db"), hf_url, server=None, **options))
@@ -213,17 +231,17 @@ async def _one_size(queries: list[str], hf_url: str, seed_ids: list[str], args: 
 
 def report(results: list[Result], args: argparse.Namespace) -> None:
     print(f"one topic per channel, a baseline of 92 seed papers each; fake Hugging Face lists 92 seed + {args.new} "
-          "new papers. poll 1 builds the topic index and queues the matches; poll 2 finds nothing new.")
+          "new papers, after a poll of the seeds alone. index: built at start-up; poll 1 queues the matches; poll 2 finds nothing new.")
     print("old: the per-channel path of before (bench/_old_poll.py), on a copy of the same database, same run;"
           " cpu: this process's CPU seconds (SQLite's threads included, the Postgres server not)")
-    print(f"{'backend':>8} {'channels':>8} {'setup':>6} | {'old 1':>7} {'poll 1':>7} {'x':>5} {'cpu 1':>6} "
+    print(f"{'backend':>8} {'channels':>8} {'setup':>6} {'index':>6} | {'old 1':>7} {'poll 1':>7} {'x':>5} {'cpu 1':>6} "
           f"{'old cpu':>7} | {'old 2':>6} {'poll 2':>6} {'x':>5} {'cpu 2':>6} | {'queued':>6} {'old q':>6} | "
           f"{'SQL 1':>5} {'SQL 2':>5} {'old SQL 1':>9}")
     dash = "-"
     for r in results:
         o, n = r.old, r.new
         sql = n.statements or (dash, dash)
-        print(f"{r.backend:>8} {r.channels:>8} {r.setup:>6.0f} | "
+        print(f"{r.backend:>8} {r.channels:>8} {r.setup:>6.0f} {n.warm:>6.2f} | "
               f"{f'{o.first:.3f}' if o else dash:>7} {n.first:>7.3f} {f'{o.first / n.first:.1f}' if o else dash:>5} "
               f"{n.cpu[0]:>6.3f} {f'{o.cpu[0]:.3f}' if o else dash:>7} | "
               f"{f'{o.second:.3f}' if o else dash:>6} {n.second:>6.3f} {f'{o.second / n.second:.1f}' if o else dash:>5} "

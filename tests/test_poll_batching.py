@@ -71,3 +71,55 @@ async def test_a_new_topic_gets_what_an_unchanged_paper_matches_after_its_baseli
     fresh = new_paper(fake_hf, clock, 2, "Slowly but surely")
     await core.poller.poll_once()
     assert [c.channel for c, p in chat.pop_posts()] == ["other"], "the new topic gets the new paper"
+
+
+def restarted(core, clock):
+    """A new poller on the same database: what a restarted process has, nothing kept in memory."""
+    from bot.delivery.poller import Poller
+
+    return Poller(store=core.store, hf=core.hf, adapters=core.poller.adapters, clock=clock)
+
+
+async def test_a_restarted_poller_does_not_match_again_what_the_last_one_handled(core, fake_hf, clock):
+    chat = MemoryAdapter(core.engine)
+    core.poller.adapters[chat.platform] = chat
+    await chat.push("subscribe unlearn*")
+    await core.poller.poll_once()
+    first = new_paper(fake_hf, clock, 1, "Unlearning at scale")
+    await core.poller.poll_once()
+    assert posted_ids(chat) == [first]
+    poller = restarted(core, clock)
+    looked_up = counting(core.store, "channels_having")
+    second = new_paper(fake_hf, clock, 2, "Unlearning again")
+    await poller.poll_once()
+    assert posted_ids(chat) == [second]
+    assert looked_up[0] == 1, "only the new paper is matched: the last process handled the others"
+
+
+async def test_a_paper_that_changed_while_the_bot_was_down_is_matched_again(core, fake_hf, clock):
+    chat = MemoryAdapter(core.engine)
+    core.poller.adapters[chat.platform] = chat
+    await chat.push("subscribe unlearn*")
+    await chat.push("threshold 40")
+    await core.poller.poll_once()
+    paper_id = new_paper(fake_hf, clock, 1, "Unlearning slowly", upvotes=3)
+    await core.poller.poll_once()
+    assert posted_ids(chat) == []
+    new_paper(fake_hf, clock, 1, "Unlearning slowly", upvotes=45)  # the same paper, upvoted since
+    await restarted(core, clock).poll_once()
+    assert posted_ids(chat) == [paper_id]
+
+
+async def test_a_damaged_saved_list_of_handled_papers_costs_time_not_posts(core, fake_hf, clock, caplog):
+    chat = MemoryAdapter(core.engine)
+    core.poller.adapters[chat.platform] = chat
+    await chat.push("subscribe unlearn*")
+    await core.poller.poll_once()
+    first = new_paper(fake_hf, clock, 1, "Unlearning at scale")
+    await core.poller.poll_once()
+    assert posted_ids(chat) == [first]
+    await core.store.set_state("poll.settled", "{not json")
+    second = new_paper(fake_hf, clock, 2, "Unlearning again")
+    await restarted(core, clock).poll_once()
+    assert posted_ids(chat) == [second], "the first paper is not posted twice"
+    assert "unreadable" in caplog.text

@@ -26,6 +26,7 @@ from bot.model.paper import Paper
 from bot.commands.picks import Picks, PicksStore
 from bot.delivery.planning import edit_tag, plan_digest
 from bot.delivery.schedule import digest_due, is_weekly
+from bot.delivery.settled import Settled
 from bot.sources import HuggingFaceClient, SourceError
 from bot.topics import EveryPaper, PaperText
 from bot.topics.index import Matches, TopicIndex
@@ -35,7 +36,6 @@ from bot.model.rows import Channel
 log = logging.getLogger(__name__)
 EVERY = EveryPaper()
 ARXIV = "arXiv categories"
-SETTLED_MAX = 10_000
 EVERY_POSITION = -1
 """Where a ``*`` topic's match is, beside the positions of the index's matched queries."""
 
@@ -120,9 +120,11 @@ class Poller:
         self.interest = interest or Interest(store=store, clock=self.clock)
         self.picks = Picks(store=store, clock=self.clock, interest=self.interest)
         """Daily picks, and the order of digests ranked by interest."""
-        self._settled: dict[str, tuple[tuple[int, int, int] | None, Paper]] = {}
-        """Paper id -> (topics' signature, the paper) when every match it had then was queued: matching it
-        again, unchanged and by the same topics, would find only channels that have it already."""
+        self.settled = Settled()
+        """The papers every match of which was queued: matching them again, unchanged and by the same topics,
+        would find only channels that have them already. Saved for the next process."""
+        self._refreshing: asyncio.Future[None] | None = None
+        """This poll's reading of the topics: once a poll, while the lists are on their way."""
 
     async def poll_once(self, *, deliver: bool = True) -> PollReport:
         """Fetch, match, queue and (unless *deliver* is False) deliver once.
@@ -132,6 +134,7 @@ class Poller:
         """
         report = PollReport()
         self.metrics.polls.inc()
+        self._refreshing = None
         lists, now = CurrentLists(), self.clock()
         fetches: dict[str, Awaitable[object]] = {**list_fetches(self.hf), ARXIV: self._read_categories(now)}
         async with aclosing(arrivals(fetches)) as arriving:
@@ -155,6 +158,7 @@ class Poller:
         report.leaderboards = await Leaderboard(store=self.store, clock=self.clock).queue_weekly(channels, now=now)
         report.picks = await self.picks.queue_due(channels, now=now)
         await self._record_health(report, now)
+        await self.settled.save(self.store)
         if deliver:
             report.delivery = await self.worker.drain()
         else:
@@ -176,9 +180,17 @@ class Poller:
         if report.fetched:
             await self.store.set_state("poll.last_ok_at", now.isoformat())
 
-    async def _index(self) -> TopicIndex[tuple[int, int]]:
-        """Return the index of every active topic, brought up to date with the topics that changed."""
+    async def warm(self) -> None:
+        """Read the topics and build their index now, at start-up, rather than in the first poll."""
         await self.topics.refresh(self.store)
+
+    async def _index(self) -> TopicIndex[tuple[int, int]]:
+        """Return the index of every active topic, brought up to date with the topics that changed.
+
+        Once a poll: a topic added since has its baseline still to take, so it matches nothing yet."""
+        if self._refreshing is None:
+            self._refreshing = asyncio.ensure_future(self.topics.refresh(self.store))
+        await asyncio.shield(self._refreshing)
         return self.topics.index
 
     async def _take_baselines(self, papers: list[Paper], report: PollReport, *, now: datetime) -> None:
@@ -218,7 +230,8 @@ class Poller:
         index = await self._index()
         signature = self.topics.signature
         if only is None:  # a paper handled before, unchanged, by the same topics, owes no channel anything new
-            papers = [p for p in papers if self._settled.get(p.id) != (signature, p)]
+            await self.settled.load(self.store)
+            papers = self.settled.unsettled(papers, signature)
         firsts: list[tuple[Paper, dict[int, tuple[int, str]]]] = []  # paper, {channel: (topic, why)} owed
         asking: list[tuple[asyncio.Future[set[int]], Paper, Matches[tuple[int, int]], dict[int, tuple[int, int]]]] = []
         try:
@@ -241,9 +254,7 @@ class Poller:
         del firsts[:]  # each match is in *found_by_channel* now, once
         await self._hand_over(channels, found_by_channel, {p.id: p for p in papers}, report, now=now)
         if only is None:
-            if len(self._settled) > SETTLED_MAX:
-                self._settled.clear()  # it only saves work: forget papers long gone from the lists
-            self._settled.update((p.id, (signature, p)) for p in papers if p.id not in held)
+            self.settled.add((p for p in papers if p.id not in held), signature)
 
     def _firsts(self, found: Matches[tuple[int, int]], only: set[tuple[int, int]] | None,
                 ) -> dict[int, tuple[int, int]]:

@@ -265,6 +265,8 @@ async def _serve(core: Core, adapters: list[Adapter], *, console, gate: CommandG
                 core.platforms.add(adapter)
                 if not await _start(adapter, stop):
                     return  # a signal during start-up: nothing runs yet, so stop right away
+            if poll:
+                await _warm(core)
             freeze_startup()  # what is alive now lives as long as the bot: no collection need walk it again
             await _run_until_stopped(core, stop, console=console, gate=gate, poll=poll)
         finally:
@@ -272,6 +274,15 @@ async def _serve(core: Core, adapters: list[Adapter], *, console, gate: CommandG
                 await _stop_adapter(adapter)
             if health is not None:
                 await health.stop()
+
+
+async def _warm(core: Core) -> None:
+    """Build the topics' index before the first poll (a second at 10,000 channels), so it is frozen with the
+    rest of start-up; if the database says no now, the first poll builds it instead."""
+    try:
+        await core.poller.warm()
+    except Exception as error:  # noqa: BLE001 - only an optimisation: the poll reads the topics itself
+        log.warning("start-up: the topics could not be read yet (%s); the first poll reads them", error)
 
 
 async def _start(adapter: Adapter, stop: asyncio.Event) -> bool:
