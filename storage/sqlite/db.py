@@ -19,6 +19,7 @@ from bot.ports.store_errors import (  # noqa: F401  (re-exported: storage.sqlite
     CorruptDatabase, DatabaseInUse, ReadOnlyDatabase, SchemaTooNewError, StorageLost, StorageUnavailable,
     UnusableDatabase,
 )
+from storage.sqlite.checkpoints import Checkpointer
 from storage.sqlite.connection import Reader, close_connection, primary_code
 
 log = logging.getLogger(__name__)
@@ -152,6 +153,8 @@ class Queries:
         self._slow_readers = _Pool(slow_readers) if slow_readers else None
         self._lost: str | None = None
         self._trouble: _Trouble | None = None
+        self._checkpoints: Checkpointer | None = None
+        """Moves the log into the file after writes, off the writer's commits (on disk only)."""
 
     # -- health ---------------------------------------------------------------------------
 
@@ -282,6 +285,8 @@ class Queries:
                 await conn.execute("BEGIN IMMEDIATE")
                 yield conn
                 await conn.commit()
+                if self._checkpoints is not None:
+                    self._checkpoints.written()
             except BaseException as error:
                 await self._rollback_quietly()
                 if isinstance(error, sqlite3.Error):
@@ -299,6 +304,9 @@ class Queries:
 
     async def _close_connections(self) -> None:
         """Close the read connections, then the write one (which checkpoints the WAL as the last one out)."""
+        if self._checkpoints is not None:
+            await self._checkpoints.close()
+            self._checkpoints = None
         for pool in (self._slow_readers, self._readers):
             if pool is not None:
                 await pool.close()

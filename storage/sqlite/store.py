@@ -12,6 +12,7 @@ import aiosqlite
 from storage.sqlite import connection, portable, versions
 from storage.sqlite.bulk_enqueue import BulkEnqueueQueries
 from storage.sqlite.channels import ChannelQueries
+from storage.sqlite.checkpoints import Checkpointer
 from storage.sqlite.community import CommunityQueries
 from storage.sqlite.deliveries import DeliveryQueries
 from storage.sqlite.feeds import FeedQueries
@@ -78,6 +79,8 @@ class Store(PaperQueries, ChannelQueries, DeliveryQueries, OutboxQueries, Instal
                     opened.append(await connection.Reader.open(location, busy_timeout=busy_timeout))
             store = cls(conn, path=location if on_disk else None, readers=opened[:readers],
                         slow_readers=opened[readers:])
+            if on_disk:
+                store._checkpoints = await Checkpointer.open(location, conn)
         except BaseException:
             for reader in opened:
                 await connection.close_connection(reader.conn)
