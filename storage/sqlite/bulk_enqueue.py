@@ -7,13 +7,15 @@ paper) costs more than everything else in the poll. This does what `enqueue_post
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 import aiosqlite
 
-from bot.delivery.planning import Planned, flood_room, flood_since, plan_posts, single_topics
+from bot.delivery.planning import Planned, flood_room, flood_since, plan_posts
 from storage.sqlite.db import Queries, to_db
 from storage.sqlite.outbox import _topic_mentions
 
@@ -63,54 +65,90 @@ class BulkEnqueueQueries(Queries):
         is exactly `enqueue_posts`; for one of *queued*, `enqueue` with ``state="queued"`` for
         each match. All of it is one transaction, a few statements per thousand channels.
         """
-        new: dict[int, list[str]] = {}
         if not posts and not queued:
-            return new
+            return {}
         async with self._transaction() as conn:
-            for part in chunks(posts, queued):
-                new.update(await _enqueue_part(conn, *part, at=at, max_per_hour=max_per_hour))
+            return await _Pipeline(conn, await _Context.read(conn, posts, at), at, max_per_hour).run(
+                chunks(posts, queued))
+
+
+@dataclass(slots=True)
+class _Context:
+    """What planning the posts needs besides the new papers, read once for every channel that posts."""
+
+    rooms: dict[int, int]
+    threads: set[int]
+    mentions: dict[int, str]
+
+    @classmethod
+    async def read(cls, conn: aiosqlite.Connection, posts: Matches, at: datetime) -> _Context:
+        ids = json.dumps(list(posts))
+        recent = dict(await conn.execute_fetchall(
+            """SELECT channel_id, count(*) FROM outbox WHERE kind = 'paper' AND created_at > ?
+                 AND channel_id IN (SELECT value FROM json_each(?)) GROUP BY channel_id""",
+            (to_db(flood_since(at)), ids)))
+        threads = {r[0] for r in await conn.execute_fetchall(
+            "SELECT id FROM channels WHERE threads AND id IN (SELECT value FROM json_each(?))", (ids,))}
+        topics = sorted({t for found in posts.values() for _, _, t in found if t is not None})
+        return cls(recent, threads, await _topic_mentions(conn, topics))
+
+
+class _Pipeline:
+    """The parts' statements on the database's thread, each part planned here while the next one is inserted.
+
+    A part's posts depend on which of its ledger rows were new, so its outbox rows follow its ledger
+    insert; the next part's ledger insert is sent first, so the two threads work at once.
+    """
+
+    def __init__(self, conn: aiosqlite.Connection, context: _Context, at: datetime, max_per_hour: int) -> None:
+        self.conn, self.context, self.max_per_hour = conn, context, max_per_hour
+        self.created = to_db(at)
+        self.sent: list[asyncio.Future] = []
+
+    async def run(self, parts: list[tuple[Matches, Matches]]) -> dict[int, list[str]]:
+        new: dict[int, list[str]] = {}
+        try:
+            inserting = None
+            for part in [*parts, None]:
+                following = self._insert_ledger(part) if part is not None else None
+                if inserting is not None:
+                    new.update(await self._queue_posts(*inserting))
+                inserting = following
+            await asyncio.gather(*self.sent)
+        finally:
+            await asyncio.gather(*self.sent, return_exceptions=True)  # nothing outlives the transaction
         return new
 
+    def _insert_ledger(self, part: tuple[Matches, Matches]):
+        rows = ledger_rows(*part)
+        inserted = self._send(self.conn.execute_fetchall(
+            """INSERT OR IGNORE INTO deliveries (channel_id, paper_id, state, why, topic_id, created_at)
+               SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, ?
+               FROM json_each(?) ORDER BY key
+               RETURNING channel_id, paper_id""",
+            (self.created, json.dumps(rows)))) if rows else None
+        return inserted, rows, part[0]
 
-async def _enqueue_part(conn: aiosqlite.Connection, posts: Matches, queued: Matches, *, at: datetime,
-                        max_per_hour: int) -> dict[int, list[str]]:
-    created = to_db(at)
-    rows = ledger_rows(posts, queued)
-    if not rows:
-        return {}
-    inserted = await conn.execute_fetchall(
-        """INSERT OR IGNORE INTO deliveries (channel_id, paper_id, state, why, topic_id, created_at)
-           SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, ?
-           FROM json_each(?) ORDER BY key
-           RETURNING channel_id, paper_id""",
-        (created, json.dumps(rows)))
-    new = new_by_channel(rows, {(r[0], r[1]) for r in inserted})
-    del rows, inserted
-    posting = [c for c in new if c in posts]
-    if posting:  # one statement, rows in order: ids follow it, so a post's thread comes right after it
-        await conn.execute(
-            """INSERT OR IGNORE INTO outbox (channel_id, kind, tag, paper_ids, title, target_ref, state,
-                                             created_at, mention)
-               SELECT value ->> 0, value ->> 1, value ->> 2, value -> 3, value ->> 4, value ->> 5, 'pending',
-                      ?, value ->> 6
-               FROM json_each(?) ORDER BY key""",
-            (created, json.dumps(await _entries(conn, new, posting, at, max_per_hour))))
-    return {channel_id: list(papers) for channel_id, papers in new.items()}
+    async def _queue_posts(self, inserting, rows, posts: Matches) -> dict[int, list[str]]:
+        if inserting is None:
+            return {}
+        new = new_by_channel(rows, {(r[0], r[1]) for r in await inserting})
+        entries: list[Planned] = []
+        for c in new:
+            if c in posts:  # rows in order: ids follow it, so a post's thread comes right after it
+                entries += plan_posts(c, new[c], room=flood_room(self.max_per_hour, self.context.rooms.get(c, 0)),
+                                      threads=c in self.context.threads, mentions=self.context.mentions)
+        if entries:
+            self._send(self.conn.execute(
+                """INSERT OR IGNORE INTO outbox (channel_id, kind, tag, paper_ids, title, target_ref, state,
+                                                 created_at, mention)
+                   SELECT value ->> 0, value ->> 1, value ->> 2, value -> 3, value ->> 4, value ->> 5, 'pending',
+                          ?, value ->> 6
+                   FROM json_each(?) ORDER BY key""",
+                (self.created, json.dumps(entries))))
+        return {channel_id: list(papers) for channel_id, papers in new.items()}
 
-
-async def _entries(conn: aiosqlite.Connection, new: Mapping[int, Mapping[str, int | None]], channels: list[int],
-                   at: datetime, max_per_hour: int) -> list[Planned]:
-    """The outbox rows of the new papers of *channels*, each channel's flood limit counted in one read."""
-    ids = json.dumps(channels)
-    recent = dict(await conn.execute_fetchall(
-        """SELECT channel_id, count(*) FROM outbox WHERE kind = 'paper' AND created_at > ?
-             AND channel_id IN (SELECT value FROM json_each(?)) GROUP BY channel_id""",
-        (to_db(flood_since(at)), ids)))
-    threads = {r[0] for r in await conn.execute_fetchall(
-        "SELECT id FROM channels WHERE threads AND id IN (SELECT value FROM json_each(?))", (ids,))}
-    rooms = {c: flood_room(max_per_hour, recent.get(c, 0)) for c in channels}
-    mentions = await _topic_mentions(conn, [t for c in channels for t in single_topics(new[c], rooms[c])])
-    entries: list[Planned] = []
-    for c in channels:
-        entries += plan_posts(c, new[c], room=rooms[c], threads=c in threads, mentions=mentions)
-    return entries
+    def _send(self, statement) -> asyncio.Future:
+        sent = asyncio.ensure_future(statement)
+        self.sent.append(sent)
+        return sent
