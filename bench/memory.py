@@ -4,8 +4,9 @@ Run from the repository root: ``python bench/memory.py`` (``--channels``, ``--to
 ``--papers`` change the sizes). The parent fills a SQLite file through `storage.sqlite.Store`,
 serves ~100 papers from a fake Hugging Face on 127.0.0.1, and starts a fresh bot process
 twice: on an empty database (the baseline) and on the filled one. Each bot process
-imports the core and both adapters, opens the core (`open_core`) and runs one poll
-cycle; it reports its current ``VmRSS`` after each step. Prints figures only.
+imports the core, then both adapters' modules (discord.py, slack-bolt: what a bot running
+both platforms holds), opens the core (`open_core`) and runs one poll cycle; it reports its
+current ``VmRSS`` after each step. Prints figures only.
 """
 
 from __future__ import annotations
@@ -27,10 +28,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))  # so `python bench/memory.py` finds bot/ and tests/
 
 from bench._support import peak_rss_mb, rss_mb, seed_papers, synthetic_papers, topic_queries  # noqa: E402
-from bot.model.channels import ChannelRef  # noqa: E402
-from storage.sqlite import Store  # noqa: E402
-from paperboy_testing.hf_server import FakeHuggingFace  # noqa: E402
-from paperboy_testing.seed import make_item, seed_items, seed_titles_and_abstracts  # noqa: E402
+
+# The parent's own tools (the store it fills, the fake Hugging Face and its aiohttp server) are
+# imported where the parent uses them: the bot process holds only what a bot holds.
 
 TARGET_MB = 150.0
 PLATFORM = "bench"
@@ -39,6 +39,8 @@ TOPICS_PER_CHANNEL_MAX = 25
 NEW_PAPERS_PER_POLL = 8
 PAPER_BATCH = 500
 MEASURE_TIMEOUT = 240.0
+ADAPTER_MODULES = ("adapters.discord.adapter", "adapters.slack.adapter")
+"""The modules a bot creating both adapters has loaded (the adapter packages alone load no library)."""
 
 
 # -- the bot process -----------------------------------------------------------------------
@@ -46,12 +48,14 @@ MEASURE_TIMEOUT = 240.0
 
 async def measure(database: Path, hf_url: str) -> dict[str, object]:
     """Open the core on *database*, run one poll cycle, and return RSS after each step (MB)."""
-    for module in ("adapters.discord", "adapters.slack"):
-        importlib.import_module(module)  # a real bot process has its adapters' libraries loaded
+    figures: dict[str, object] = {"started": rss_mb()}
     from bot.runtime.app import open_core
     from bot.runtime.settings import Settings
 
-    figures: dict[str, object] = {"imported": rss_mb()}
+    figures["core"] = rss_mb()
+    for module in ADAPTER_MODULES:
+        importlib.import_module(module)  # a real bot process has its adapters' libraries loaded
+    figures["imported"] = rss_mb()
     settings = Settings(_env_file=None, database=database, hf_api_url=hf_url,  # type: ignore[call-arg]
                         arxiv_api_url=hf_url)
     async with open_core(settings) as core:
@@ -91,6 +95,9 @@ async def run_bot_process(database: Path, hf_url: str) -> dict[str, object]:
 async def populate(database: Path, *, channels: int, topics: int, papers: int,
                    rng: random.Random) -> tuple[dict[str, float], dict[str, int]]:
     """Fill *database* through the store's own methods; return seconds per step and what was stored."""
+    from bot.model.channels import ChannelRef
+    from storage.sqlite import Store
+
     today = datetime.now(timezone.utc).date()
     now = datetime.now(timezone.utc)
     seen = [p.id for p in seed_papers(today=today)]
@@ -128,6 +135,8 @@ async def populate(database: Path, *, channels: int, topics: int, papers: int,
 
 def served_items() -> list[dict]:
     """Return the ~100 daily items the fake serves: the 92 seed papers and a few new ones of today."""
+    from paperboy_testing.seed import make_item, seed_items, seed_titles_and_abstracts
+
     today = datetime.now(timezone.utc).date()
     pairs = seed_titles_and_abstracts()
     new = [make_item(n, pairs[n][0] + " revisited", pairs[-1 - n][1], daily=today, paper_id=f"2412.{90001 + n}")
@@ -147,7 +156,8 @@ def print_report(args: argparse.Namespace, timings: dict[str, float], stored: di
     print("fill time (s): " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()))
     print()
     print(f"{'RSS (MB)':<34}{'empty':>10}{'loaded':>10}{'ratio':>8}")
-    for key, label in (("imported", "after imports (core + adapters)"), ("opened", "after open_core"),
+    for key, label in (("started", "interpreter and bench helpers"), ("core", "after the core's imports"),
+                       ("imported", "after the adapters' imports"), ("opened", "after open_core"),
                        ("polled", "after one poll cycle"), ("peak", "peak (VmHWM)")):
         print(f"{label:<34}{empty[key]:>10.1f}{loaded[key]:>10.1f}{loaded[key] / empty[key]:>8.2f}")
     growth = loaded["polled"] - empty["polled"]
@@ -161,6 +171,8 @@ def print_report(args: argparse.Namespace, timings: dict[str, float], stored: di
 
 
 async def main_async(args: argparse.Namespace) -> None:
+    from paperboy_testing.hf_server import FakeHuggingFace
+
     rng = random.Random(6)
     with tempfile.TemporaryDirectory(prefix="paperboy-bench-") as tmp:
         empty_db, loaded_db = Path(tmp) / "empty.db", Path(tmp) / "loaded.db"

@@ -10,7 +10,6 @@ from datetime import datetime
 from typing import Callable, Protocol
 
 from bot.commands.answers import UsageError, error_reply
-from bot.commands.bibtex import bibtex
 from bot.model.channels import Command
 from bot.model.ids import normalize_paper_id
 from bot.sources.lookups import Lookups
@@ -106,6 +105,8 @@ class ReadingList:
         listed = [known.get(row.paper_id) or Paper(id=row.paper_id, title=row.paper_id, source="arxiv")
                   for row in rows]
         if form == "bibtex":
+            from bot.commands.bibtex import bibtex  # here: pylatexenc's tables load for the one command using them
+
             return Reply(File(name="reading-list.bib", content=bibtex(listed),
                               note=f"Your reading list as BibTeX ({plural(len(listed), 'entry', 'entries')})"))
         return Reply(self.pages.first(command, "Your reading list", tuple(PaperCard(p) for p in listed),

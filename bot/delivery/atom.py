@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from html import escape
-from typing import Sequence
-
-from feedgen.feed import FeedGenerator
-from feedgen.util import xml_elem
+from typing import TYPE_CHECKING, Sequence
 
 from bot.model.paper import Paper
+
+if TYPE_CHECKING:
+    from feedgen.feed import FeedGenerator
 
 EMPTY_UPDATED = datetime(2026, 1, 1, tzinfo=timezone.utc)
 """An empty feed's ``updated``: fixed, so that its ETag stays the same until a paper arrives."""
@@ -39,6 +39,8 @@ class Document:
 
 def atom(document: Document, entries: Sequence[Entry]) -> bytes:
     """Return the Atom XML of *entries*, in their order (newest first); the same input gives the same bytes."""
+    from feedgen.feed import FeedGenerator  # here: feedgen and lxml cost a process 6 MB that only feeds need
+
     feed = FeedGenerator()
     feed.id(document.id)
     feed.title(document.title)
@@ -90,6 +92,8 @@ class _Links:
         return {}
 
     def extend_atom(self, entry: object) -> object:
+        from feedgen.util import xml_elem  # loaded by now, with FeedGenerator
+
         for link in self.links:
             xml_elem("link", entry, **link)
         return entry

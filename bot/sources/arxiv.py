@@ -7,7 +7,6 @@ import logging
 import time
 from datetime import datetime
 
-import feedparser
 import httpx
 
 from bot.model.ids import InvalidPaperId, normalize_paper_id
@@ -126,9 +125,15 @@ def _categories(entry: dict) -> tuple[str, ...]:
     return tuple(found)
 
 
+def _feed(body: bytes | bytearray | str) -> dict:
+    import feedparser  # here: a process that never asks arXiv does not hold it (and its sgmllib) in memory
+
+    return feedparser.parse(body.encode() if isinstance(body, str) else bytes(body))
+
+
 def parse_atom_entry(body: bytes | bytearray | str, *, requested: str) -> Paper:
     """Parse an arXiv Atom feed answering ``id_list=<requested>`` into a `Paper`."""
-    feed = feedparser.parse(body.encode() if isinstance(body, str) else bytes(body))
+    feed = _feed(body)
     if feed.get("bozo") and not feed.get("entries") and not feed.get("feed"):
         raise MalformedResponse(f"arXiv answered the lookup of {requested} with something that is not XML")
     entries = feed.get("entries") or []
@@ -168,7 +173,7 @@ def parse_atom_entry(body: bytes | bytearray | str, *, requested: str) -> Paper:
 
 def parse_atom_page(body: bytes | bytearray | str, *, category: str) -> list[Paper]:
     """Parse a ``search_query=cat:<category>`` answer; entries without an arXiv id are skipped."""
-    feed = feedparser.parse(body.encode() if isinstance(body, str) else bytes(body))
+    feed = _feed(body)
     entries = feed.get("entries") or []
     if feed.get("bozo") and not entries and not feed.get("feed", {}).get("title"):
         raise MalformedResponse(f"arXiv answered the listing of {category} with something that is not XML")

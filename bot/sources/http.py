@@ -13,6 +13,7 @@ import ssl
 import time
 import zlib
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, Awaitable, Callable, Self
 
 import httpx
@@ -37,6 +38,12 @@ DEADLINE_PER_TIMEOUT = 3
 """A request's total deadline, by default, in multiples of its (per read) timeout."""
 
 
+@cache
+def _tls() -> ssl.SSLContext:
+    """One TLS context for every source's client: each loads the whole CA bundle (about 1 MB) otherwise."""
+    return httpx.create_ssl_context()
+
+
 class HttpSource:
     """What every paper source shares: a base URL, an httpx client it may own, `async with`.
 
@@ -50,7 +57,7 @@ class HttpSource:
                  budget: RequestBudget | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self._owns_http = http is None
-        self._http = http or httpx.AsyncClient()
+        self._http = http or httpx.AsyncClient(verify=_tls())
         self._last_failure: tuple[str, float] | None = None
         self._budget = budget
 

@@ -9,9 +9,13 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable, Sequence
+from typing import TYPE_CHECKING
 
-from bot.ranking.interest.model import InterestModel, Signalled
+from bot.ranking.interest.signals import Signalled
 from bot.model.paper import Paper
+
+if TYPE_CHECKING:
+    from bot.ranking.interest.model import InterestModel
 
 
 def signature(signalled: Sequence[Signalled]) -> int:
@@ -44,6 +48,8 @@ class ModelCache:
             if held is not None and held[0] == key:
                 self._models.move_to_end(scope)
                 return held[1]
+        from bot.ranking.interest.model import InterestModel  # here: numpy and scipy load with the first model
+
         model = InterestModel.train(signalled, background)
         with self._lock:
             self.trained += 1

@@ -15,16 +15,14 @@ papers with their vectors (for "close to"): tens of KB, whatever the background'
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 
 from bot.ranking.interest import embedding, features
+from bot.ranking.interest.signals import MIN_POSITIVES, Ranked, Signalled  # noqa: F401 (named here too)
 from bot.model.paper import Paper
 
-MIN_POSITIVES = 3
-"""Positive signals a channel needs before its ranking is its own (below it, callers use upvotes)."""
 BACKGROUND_WEIGHT = 0.2
 """How much an unsignalled background paper counts as a negative, against 1 for a 👎."""
 C = 0.2
@@ -37,29 +35,6 @@ CLOSE_TO = 2
 TERMS = 3
 EXPLAIN = 10
 """Results `rank` explains by default (the why costs a fraction of a millisecond a paper)."""
-
-
-@dataclass(frozen=True)
-class Signalled:
-    """One paper a channel or person signalled, with how many times each way."""
-
-    paper: Paper
-    positive: int
-    """👍 and saves (people's); 0 if none."""
-    negative: int
-    """👎."""
-
-
-@dataclass(frozen=True)
-class Ranked:
-    """A candidate as a model ranks it, with the why a person can check."""
-
-    paper: Paper
-    score: float
-    close_to: tuple[tuple[Paper, int], ...]
-    """Up to two liked papers it is closest to, each with its positive count, closest first."""
-    terms: tuple[str, ...]
-    """Up to three of its terms that weigh most for it (words, phrases, categories or authors)."""
 
 
 class InterestModel:
