@@ -126,7 +126,7 @@ class _Pipeline:
                SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, ?
                FROM json_each(?) ORDER BY key
                RETURNING channel_id, paper_id""",
-            (self.created, json.dumps(rows)))) if rows else None
+            (self.created, _compact(rows)))) if rows else None
         return inserted, rows, part[0]
 
     async def _queue_posts(self, inserting, rows, posts: Matches) -> dict[int, list[str]]:
@@ -145,10 +145,15 @@ class _Pipeline:
                    SELECT value ->> 0, value ->> 1, value ->> 2, value -> 3, value ->> 4, value ->> 5, 'pending',
                           ?, value ->> 6
                    FROM json_each(?) ORDER BY key""",
-                (self.created, json.dumps(entries))))
+                (self.created, _compact(entries))))
         return {channel_id: list(papers) for channel_id, papers in new.items()}
 
     def _send(self, statement) -> asyncio.Future:
         sent = asyncio.ensure_future(statement)
         self.sent.append(sent)
         return sent
+
+
+def _compact(rows: list) -> str:
+    """*rows* as the JSON array the insert reads, without the spaces (a tenth of tens of thousands of rows)."""
+    return json.dumps(rows, separators=(",", ":"))
