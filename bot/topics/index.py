@@ -31,6 +31,8 @@ __all__ = [
 ]
 
 K = TypeVar("K", bound=Hashable)
+Keys = tuple[K, ...] | list[K]
+"""The keys of one query, in the order added."""
 
 
 class TopicIndex(Generic[K]):
@@ -51,8 +53,11 @@ class TopicIndex(Generic[K]):
         # Each distinct query (a slot) is kept as its plan, its keys in the order added, and its
         # folded text (which names it: Merging and merging share one); the parsed query is not.
         # Three dicts by slot rather than an object per slot: `matches` reads them with `map`.
+        # Keys are a tuple while few (see `_with`): listing a paper's thousands of matching keys
+        # is bound by memory reads, and a tuple holds its items in itself where a list points
+        # to them, which saves a cache miss per matched query.
         self._plan_of: dict[int, Plan] = {}
-        self._keys_of: dict[int, list[K]] = {}
+        self._keys_of: dict[int, Keys[K]] = {}
         self._text_of: dict[int, str] = {}
         self._number_of_term: dict[Leaf, int] = {}
         self._terms: dict[int, TermInfo] = {}
@@ -92,7 +97,7 @@ class TopicIndex(Generic[K]):
         slot = self._slot_of_text.get(query.key)
         if slot is None:
             slot = self._new_slot(query)
-        self._keys_of[slot].append(key)
+        self._keys_of[slot] = _with(self._keys_of[slot], key)
         self._slot_of_key[key] = slot
 
     def remove(self, key: K) -> None:
@@ -100,8 +105,7 @@ class TopicIndex(Generic[K]):
         slot = self._slot_of_key.pop(key, None)
         if slot is None:
             return
-        keys = self._keys_of[slot]
-        keys.remove(key)
+        keys = self._keys_of[slot] = _without(self._keys_of[slot], key)
         if not keys:
             self._drop_slot(slot)
 
@@ -138,9 +142,12 @@ class TopicIndex(Generic[K]):
         alone, pairs, longer, nested = self._alone, self._pairs, self._longer, self._nested
         matched: set[int] = set()
         matched.update(*map(alone.__getitem__, alone.keys() & held))
-        for number in pairs.keys() & held:
-            with_other = pairs[number]
-            matched.update(*map(with_other.__getitem__, with_other.keys() & held))
+        # One comprehension and one update rather than an update per guarding term: a paper holds
+        # some 400 of them, and the per-call cost was most of the pairs' time. `held.intersection`
+        # reads the others' hashes from the dict where `slots.keys() & held` would hash each again.
+        matched.update(*[
+            slots[other] for slots in map(pairs.__getitem__, pairs.keys() & held) for other in held.intersection(slots)
+        ])
         for number in longer.keys() & held:
             matched.update(slot for (slot, _), members in longer[number].items() if held >= members)
         vetoes = self._vetoes
@@ -187,7 +194,7 @@ class TopicIndex(Generic[K]):
             self._terms[number].uses += 1
         plain = compiled.is_plain()
         plan: Plan = compiled.chains[0] if plain and len(compiled.chains) == 1 and not compiled.excluded else compiled  # type: ignore[assignment]
-        self._plan_of[slot], self._keys_of[slot], self._text_of[slot] = plan, [], query.key
+        self._plan_of[slot], self._keys_of[slot], self._text_of[slot] = plan, (), query.key
         self._slot_of_text[query.key] = slot
         self._filing(slot, compiled, plain, file=True)
         return slot
@@ -334,6 +341,28 @@ def _unfile(filed: dict[int, Any], number: int, item: Hashable) -> None:
         under.discard(item) if isinstance(under, set) else under.pop(item, None)
         if not under:
             del filed[number]
+
+
+_SHORT = 16
+"""Up to this many keys a query keeps them in a tuple, copied on each change; more, in a list: a query
+thousands of channels follow would otherwise cost a copy of all its keys for each one added."""
+
+
+def _with(keys: Keys[K], key: K) -> Keys[K]:
+    """Return *keys* with *key* added last (a new tuple, or the same list)."""
+    if type(keys) is list:
+        keys.append(key)
+        return keys
+    return (*keys, key) if len(keys) < _SHORT else [*keys, key]
+
+
+def _without(keys: Keys[K], key: K) -> Keys[K]:
+    """Return *keys* without *key* (a new tuple, or the same list)."""
+    if type(keys) is list:
+        keys.remove(key)
+        return keys
+    at = keys.index(key)
+    return keys[:at] + keys[at + 1:]
 
 
 @cache
