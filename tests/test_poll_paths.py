@@ -109,7 +109,7 @@ def test_groups_name_every_matching_key_and_match_at_explains_one_query():
         index.add(key, parse_query(text))
     found = index.matches(PaperText.of(PAPERS[0]))
     groups = list(found.groups())
-    assert [keys for _, keys in groups] == [["a", "c"], ["b"]]
+    assert [list(keys) for _, keys in groups] == [["a", "c"], ["b"]]
     assert [key for _, keys in groups for key in keys] == found.keys()
     pairs = list(found)
     for position, keys in groups:

@@ -269,3 +269,30 @@ def test_matching_keeps_no_object_per_match_alive():
     got = index.matches(MERGING)
     assert len(got.keys()) == 2000
     assert len(gc.get_objects()) - before < 20
+
+
+def test_after_most_topics_go_the_rest_match_in_the_order_first_added():
+    """Dropping most queries renumbers the rest (`TopicIndex._compact`): same matches, same order, same reasons."""
+    texts = ["merging", "model", '"model merging" -unlearning', "scale OR author:neubig", "unlearn* sparsity"]
+    topics = {number: f"{texts[number % 5]} OR w{number}" for number in range(3000)}
+    index = index_of(topics)
+    kept = {key: text for key, text in topics.items() if key % 7 == 3}
+    for key in topics.keys() - kept.keys():
+        index.remove(key)
+    index.add("new", parse_query("merging"))  # after the renumbering, still last
+    fresh = index_of({**kept, "new": "merging"})
+    for paper in (MERGING, UNLEARNING):
+        got, expected = index.matches(paper), fresh.matches(paper)
+        assert got.keys() == expected.keys() and len(got.keys()) > 100
+        assert [match.explain() for _, match in got] == [match.explain() for _, match in expected]
+    assert index.matches(MERGING).keys()[-1] == "new" and len(index) == len(kept) + 1
+
+
+def test_a_query_many_channels_follow_keeps_its_keys_in_the_order_added():
+    index = index_of({number: "merging" for number in range(40)})  # past a tuple's length: kept in a list
+    for number in range(0, 40, 3):
+        index.remove(number)
+    index.add(3, parse_query("Merging"))
+    expected = [number for number in range(40) if number % 3] + [3]
+    assert index.matches(MERGING).keys() == expected
+    assert [list(keys) for _, keys in index.matches(MERGING).groups()] == [expected]

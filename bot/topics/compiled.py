@@ -43,8 +43,12 @@ class Compiled:
 
     def hits(self, held: set[int], hit_of: Mapping[int, Hit]) -> Iterator[Hit]:
         """Yield hits exactly as `Group.hits` does, taking each term's hit from *hit_of*."""
+        # Plain loops, as in `holds`: explaining runs this for every OR query a posted match comes from.
         for chain in self.chains:
-            if all(_holds(node, held) for node in chain):
+            for node in chain:
+                if not (node in held if type(node) is int else node.holds(held)):  # type: ignore[union-attr]
+                    break
+            else:
                 for node in chain:
                     if type(node) is int:
                         yield hit_of[node]  # type: ignore[index]
@@ -62,10 +66,6 @@ class Compiled:
                 yield node
             else:
                 yield from node.terms()
-
-
-def _holds(node: int | Compiled, held: set[int]) -> bool:
-    return node in held if isinstance(node, int) else node.holds(held)
 
 
 Plan = tuple[int, ...] | Compiled

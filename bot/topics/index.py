@@ -31,6 +31,8 @@ __all__ = [
 ]
 
 K = TypeVar("K", bound=Hashable)
+Keys = tuple[K, ...] | list[K]
+"""The keys of one query, in the order added."""
 
 
 class TopicIndex(Generic[K]):
@@ -45,15 +47,19 @@ class TopicIndex(Generic[K]):
 
     def __init__(self) -> None:
         self._next_term = 0
-        self._next_slot = 0
         self._slot_of_key: dict[K, int] = {}
         self._slot_of_text: dict[str, int] = {}
         # Each distinct query (a slot) is kept as its plan, its keys in the order added, and its
         # folded text (which names it: Merging and merging share one); the parsed query is not.
-        # Three dicts by slot rather than an object per slot: `matches` reads them with `map`.
-        self._plan_of: dict[int, Plan] = {}
-        self._keys_of: dict[int, list[K]] = {}
-        self._text_of: dict[int, str] = {}
+        # Three lists by slot rather than an object per slot: `matches` reads them with `itemgetter`.
+        # Listing a paper's thousands of matching keys is bound by memory reads, so each read is
+        # saved where it can be: lists, not dicts, as a list finds an item without a hash table's
+        # entry; keys in a tuple while few (see `_with`), which holds its items in itself where a
+        # list points to them. A dropped slot is None until `_compact` renumbers the live ones.
+        self._plan_of: list[Plan | None] = []
+        self._keys_of: list[Keys[K]] = []
+        self._text_of: list[str | None] = []
+        self._dropped = 0
         self._number_of_term: dict[Leaf, int] = {}
         self._terms: dict[int, TermInfo] = {}
         # kind -> field -> token -> term numbers; split by kind and field so a paper's tokens can be
@@ -92,7 +98,7 @@ class TopicIndex(Generic[K]):
         slot = self._slot_of_text.get(query.key)
         if slot is None:
             slot = self._new_slot(query)
-        self._keys_of[slot].append(key)
+        self._keys_of[slot] = _with(self._keys_of[slot], key)
         self._slot_of_key[key] = slot
 
     def remove(self, key: K) -> None:
@@ -100,8 +106,7 @@ class TopicIndex(Generic[K]):
         slot = self._slot_of_key.pop(key, None)
         if slot is None:
             return
-        keys = self._keys_of[slot]
-        keys.remove(key)
+        keys = self._keys_of[slot] = _without(self._keys_of[slot], key)
         if not keys:
             self._drop_slot(slot)
 
@@ -138,9 +143,12 @@ class TopicIndex(Generic[K]):
         alone, pairs, longer, nested = self._alone, self._pairs, self._longer, self._nested
         matched: set[int] = set()
         matched.update(*map(alone.__getitem__, alone.keys() & held))
-        for number in pairs.keys() & held:
-            with_other = pairs[number]
-            matched.update(*map(with_other.__getitem__, with_other.keys() & held))
+        # One comprehension and one update rather than an update per guarding term: a paper holds
+        # some 400 of them, and the per-call cost was most of the pairs' time. `held.intersection`
+        # reads the others' hashes from the dict where `slots.keys() & held` would hash each again.
+        matched.update(*[
+            slots[other] for slots in map(pairs.__getitem__, pairs.keys() & held) for other in held.intersection(slots)
+        ])
         for number in longer.keys() & held:
             matched.update(slot for (slot, _), members in longer[number].items() if held >= members)
         vetoes = self._vetoes
@@ -180,28 +188,46 @@ class TopicIndex(Generic[K]):
         return looked_up
 
     def _new_slot(self, query: Query) -> int:
-        slot = self._next_slot
-        self._next_slot += 1
+        slot = len(self._plan_of)
         compiled = self._compile(query.root)
         for number in dict.fromkeys(compiled.terms()):
             self._terms[number].uses += 1
         plain = compiled.is_plain()
         plan: Plan = compiled.chains[0] if plain and len(compiled.chains) == 1 and not compiled.excluded else compiled  # type: ignore[assignment]
-        self._plan_of[slot], self._keys_of[slot], self._text_of[slot] = plan, [], query.key
+        self._plan_of.append(plan)
+        self._keys_of.append(())
+        self._text_of.append(query.key)
         self._slot_of_text[query.key] = slot
         self._filing(slot, compiled, plain, file=True)
         return slot
 
     def _drop_slot(self, slot: int) -> None:
-        plan = self._plan_of.pop(slot)
-        del self._keys_of[slot], self._slot_of_text[self._text_of.pop(slot)]
-        compiled = plan if isinstance(plan, Compiled) else Compiled((plan,), ())
+        compiled = _compiled(self._plan_of[slot])  # type: ignore[arg-type]
+        del self._slot_of_text[self._text_of[slot]]  # type: ignore[arg-type]
+        self._plan_of[slot] = self._text_of[slot] = None
         self._filing(slot, compiled, compiled.is_plain(), file=False)
         for number in dict.fromkeys(compiled.terms()):
             info = self._terms[number]
             info.uses -= 1
             if not info.uses:
                 self._forget_term(number)
+        self._dropped += 1
+        if self._dropped > max(_COMPACT_AT, len(self._plan_of) // 2):
+            self._compact()
+
+    def _compact(self) -> None:
+        """Number the live slots afresh, in the same order, so the lists by slot hold no dropped ones."""
+        live = [slot for slot, plan in enumerate(self._plan_of) if plan is not None]
+        plans, keys, texts = ([of[slot] for slot in live] for of in (self._plan_of, self._keys_of, self._text_of))
+        for filed in (self._alone, self._pairs, self._longer, self._vetoes, self._nested):
+            filed.clear()
+        for slot, plan in enumerate(plans):
+            compiled = _compiled(plan)  # type: ignore[arg-type]
+            self._filing(slot, compiled, compiled.is_plain(), file=True)
+        self._plan_of, self._keys_of, self._text_of = plans, keys, texts  # type: ignore[assignment]
+        self._slot_of_text = {text: slot for slot, text in enumerate(texts)}  # type: ignore[misc]
+        self._slot_of_key = {key: slot for slot, of_slot in enumerate(keys) for key in of_slot}
+        self._dropped = 0
 
     def _filing(self, slot: int, compiled: Compiled, plain: bool, *, file: bool) -> None:
         """File the query of *slot* where `matches` finds it, or (*file* False) undo that.
@@ -327,6 +353,11 @@ class TopicIndex(Generic[K]):
                     del self._prefix_lengths[field]
 
 
+def _compiled(plan: Plan) -> Compiled:
+    """Return the compiled query kept as *plan*."""
+    return plan if isinstance(plan, Compiled) else Compiled((plan,), ())
+
+
 def _unfile(filed: dict[int, Any], number: int, item: Hashable) -> None:
     """Remove *item* from what is filed under term *number*, dropping the term's entry when it empties."""
     under = filed.get(number)
@@ -334,6 +365,30 @@ def _unfile(filed: dict[int, Any], number: int, item: Hashable) -> None:
         under.discard(item) if isinstance(under, set) else under.pop(item, None)
         if not under:
             del filed[number]
+
+
+_COMPACT_AT = 1024
+"""Fewest dropped slots worth renumbering for; more than half the slots dropped is also needed."""
+_SHORT = 16
+"""Up to this many keys a query keeps them in a tuple, copied on each change; more, in a list: a query
+thousands of channels follow would otherwise cost a copy of all its keys for each one added."""
+
+
+def _with(keys: Keys[K], key: K) -> Keys[K]:
+    """Return *keys* with *key* added last (a new tuple, or the same list)."""
+    if type(keys) is list:
+        keys.append(key)
+        return keys
+    return (*keys, key) if len(keys) < _SHORT else [*keys, key]
+
+
+def _without(keys: Keys[K], key: K) -> Keys[K]:
+    """Return *keys* without *key* (a new tuple, or the same list)."""
+    if type(keys) is list:
+        keys.remove(key)
+        return keys
+    at = keys.index(key)
+    return keys[:at] + keys[at + 1:]
 
 
 @cache

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from itertools import chain as concat, repeat
 from operator import itemgetter
-from typing import Generic, Hashable, Iterator, Mapping, Sequence, TypeVar, overload
+from typing import Generic, Hashable, Iterator, Sequence, TypeVar, overload
 
 from bot.topics.compiled import PaperHits, Plan
 from bot.topics.matcher import Match
@@ -30,7 +30,7 @@ class Matches(Sequence[tuple[K, Match]], Generic[K]):
 
     __slots__ = ("_order", "_keys_of", "_plan_of", "_hits", "_keys", "_pairs")
 
-    def __init__(self, order: list[int], keys_of: Mapping[int, list[K]], plan_of: Mapping[int, Plan],
+    def __init__(self, order: list[int], keys_of: Sequence[Sequence[K]], plan_of: Sequence[Plan | None],
                  hits: PaperHits) -> None:
         self._order = order
         """The matched queries' slots, in the order first added."""
@@ -46,9 +46,10 @@ class Matches(Sequence[tuple[K, Match]], Generic[K]):
             self._keys = list(concat.from_iterable(_pick(self._keys_of, self._order)))
         return self._keys
 
-    def groups(self) -> Iterator[tuple[int, list[K]]]:
+    def groups(self) -> Iterator[tuple[int, Sequence[K]]]:
         """Yield (position, keys) for each matched query, in order, making no `Match`: a caller that keeps a few
-        of the keys asks `match_at` for the match of those few positions only."""
+        of the keys asks `match_at` for the match of those few positions only. The keys are the index's own
+        (a tuple, or a list for a query with many): read them, do not change them."""
         return enumerate(_pick(self._keys_of, self._order))
 
     def match_at(self, position: int) -> Match:
@@ -97,8 +98,8 @@ class Matches(Sequence[tuple[K, Match]], Generic[K]):
         return f"Matches({self[:]!r})"
 
 
-def _pick(mapping: Mapping[int, _V], numbers: list[int]) -> tuple[_V, ...]:
-    """Return the values of *numbers* in *mapping*, in order, in one call (no Python step per number)."""
+def _pick(items: Sequence[_V], numbers: list[int]) -> tuple[_V, ...]:
+    """Return the items numbered *numbers*, in order, in one call (no Python step per number)."""
     if len(numbers) > 1:
-        return itemgetter(*numbers)(mapping)  # type: ignore[no-any-return]
-    return (mapping[numbers[0]],) if numbers else ()
+        return itemgetter(*numbers)(items)  # type: ignore[no-any-return]
+    return (items[numbers[0]],) if numbers else ()
