@@ -153,8 +153,10 @@ class ChannelQueries(Queries):
 
     async def remove_topic(self, topic_id: int) -> None:
         async with self._transaction() as conn:
-            # The ledger keeps its rows, without the topic (no foreign key: see migration 0009).
-            await conn.execute("UPDATE deliveries SET topic_id = NULL WHERE topic_id = $1", topic_id)
+            # The ledger keeps its rows, without the topic (no foreign key: see migration 0009); they are
+            # found through the channel's rows (deliveries_by_channel_state), so no index on topic_id is kept.
+            await conn.execute("""UPDATE deliveries SET topic_id = NULL WHERE topic_id = $1
+                                  AND channel_id = (SELECT channel_id FROM topics WHERE id = $1)""", topic_id)
             await conn.execute("DELETE FROM topics WHERE id = $1", topic_id)
 
     async def mark_baseline_taken(self, topic_ids: Sequence[int]) -> None:
