@@ -69,6 +69,16 @@ class DeliveryStore(ChannelStore, PaperStore, OutboxStore, CommunityStore, Healt
 
 
 @dataclass(slots=True)
+class _Sent:
+    """A post that went out, its settlement still being written: the channel's next claim waits for it."""
+
+    written: asyncio.Future[None]
+    entry: OutboxEntry
+    channel: Channel
+    platform: str
+
+
+@dataclass(slots=True)
 class DeliveryReport:
     sent: int = 0
     failed: int = 0
@@ -98,6 +108,8 @@ class DeliveryWorker:
         self._channels: dict[int, Channel] = {}
         self._claims: Batcher[int, bool] = Batcher(self._claim_batch)
         self._settlements: Batcher[Settlement, None] = Batcher(self._settle_batch)
+        self._unsettled: dict[int, _Sent] = {}
+        """Channel id → its last post that went out, while its settlement is written (`_settled`)."""
         self._wake = asyncio.Event()
         self._recheck_at: datetime | None = None
         """When a platform that asked to wait before its history is read again lets `reconcile` ask."""
@@ -248,14 +260,18 @@ class DeliveryWorker:
         adapter = self.adapters.get(channel.ref.platform) if channel else None
         if channel is None or adapter is None:
             return  # that platform is not running in this process; its entries wait for it
-        while not self._stop.is_set():
-            for entry in entries:
-                if not await self._deliver(entry, channel, adapter, round_):
-                    return
-            if len(entries) < PER_CHANNEL:
-                return  # all that was due; what comes later is the next round's
-            entries = await self.store.due_outbox(now=self.clock(), channel_id=channel_id, limit=PER_CHANNEL)
-            round_ = await self._read_round(entries)
+        try:
+            while not self._stop.is_set():
+                for entry in entries:
+                    if not await self._deliver(entry, channel, adapter, round_):
+                        return
+                if len(entries) < PER_CHANNEL:
+                    return  # all that was due; what comes later is the next round's
+                await self._settled(channel_id)  # what is due next depends on it
+                entries = await self.store.due_outbox(now=self.clock(), channel_id=channel_id, limit=PER_CHANNEL)
+                round_ = await self._read_round(entries)
+        finally:
+            await self._settled(channel_id)
 
     async def _deliver(self, entry: OutboxEntry, channel: Channel, adapter: Adapter, round_: Known) -> bool:
         """Send one entry; return whether to go on with this channel's next entry."""
@@ -264,25 +280,31 @@ class DeliveryWorker:
             await self.store.mark_outbox_dead(entry.id, error="its papers are no longer in the cache")
             return True
         if entry.kind == "thread":
+            await self._settled(channel.id)  # the post it opens on may be the one being settled
             entry = await self._with_target(entry)
             if not entry.target_ref or THREADS not in adapter.capabilities:
                 # Its post never went out (or the platform lost threads): there is nothing to open it on.
                 await self.store.mark_outbox_dead(entry.id, error="no post to open the thread on")
                 return True
+        # The last post's settlement is written while this one waits for its slot (a second, on Slack).
         slot = await self._wait_for_slot(adapter, channel)
         if slot is None:
             return False  # asked to stop: the entry stays pending for the next start
         # In flight from before the claim: a reconcile meanwhile must not take our claim for a crash's.
         self._in_flight.add(entry.id)
+        sent = False
         try:
+            await self._settled(channel.id)  # this channel's older entries are settled before the claim
             if self._stop.is_set():
                 return False
             if not await self._claims.submit(entry.id):
                 return False  # another process is sending this channel's entries, in order
             result = await self._attempt(adapter, channel, entry, post)
+            sent = result.status is DeliveryStatus.SENT
         finally:
             self.pacer.done(slot)
-            self._in_flight.discard(entry.id)
+            if not sent:  # a post that went out stays in flight until its settlement is written
+                self._in_flight.discard(entry.id)
         return await self._settle(entry, channel, adapter, result, papers)
 
     async def _with_target(self, entry: OutboxEntry) -> OutboxEntry:
@@ -324,11 +346,8 @@ class DeliveryWorker:
         report = self.totals
         if result.status is DeliveryStatus.SENT:
             states = posted_states(entry, papers)
-            await self._settlements.submit(Settlement(entry.id, result.message_ref, now, states))
-            report.sent += 1
-            self.metrics.posts_sent.labels(adapter.platform).inc()
-            if log.isEnabledFor(logging.INFO):  # the fields cost a little on every send: only when written
-                log.info("sent %s to %s", entry.tag, channel.ref, extra=_log_context(entry, channel))
+            written = self._settlements.put(Settlement(entry.id, result.message_ref, now, states))
+            self._unsettled[channel.id] = _Sent(written, entry, channel, adapter.platform)
             return True
         report.failed += 1
         self.metrics.posts_failed.labels(adapter.platform, result.status.value).inc()  # the kind: few label values
@@ -355,6 +374,20 @@ class DeliveryWorker:
         delay = min(RETRY_CAP, RETRY_BASE * 2 ** entry.attempts) * random.uniform(0.5, 1.0)
         await self.store.mark_outbox_retry(entry.id, error=reason, retry_at=now + delay)
         return False
+
+    async def _settled(self, channel_id: int) -> None:
+        """Wait for the settlement of the channel's last post that went out, if any, and count it as sent."""
+        sent = self._unsettled.pop(channel_id, None)
+        if sent is None:
+            return
+        try:
+            await asyncio.shield(sent.written)  # a flush, once joined, ends whoever still waits for it
+        finally:
+            self._in_flight.discard(sent.entry.id)
+        self.totals.sent += 1
+        self.metrics.posts_sent.labels(sent.platform).inc()
+        if log.isEnabledFor(logging.INFO):  # the fields cost a little on every send: only when written
+            log.info("sent %s to %s", sent.entry.tag, sent.channel.ref, extra=_log_context(sent.entry, sent.channel))
 
     async def _tell_about_pause(self, channel: Channel, adapter: Adapter, reason: str) -> None:
         topics = await self.store.list_topics(channel.id)
