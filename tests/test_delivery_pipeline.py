@@ -119,3 +119,28 @@ async def test_sqlite_claims_and_settles_each_batch_in_one_trip_to_its_thread(co
     await core.store.mark_outbox_sent_many([Settlement(entry.id, "general/1", clock(), None)])
     assert len(trips) == 2
     assert [e.id for e in await core.store.outbox_in_state("sent")] == [entry.id]
+
+
+async def test_a_stop_ends_the_waits_for_a_slot_and_leaves_the_rest_pending(core, clock):
+    from bot.delivery.worker import DeliveryWorker
+    from bot.model.channels import ChannelRef
+    from paperboy_testing.seed import seed_papers
+
+    store = core.store
+    papers = seed_papers()[:3]
+    await store.save_papers(papers)
+    slow = MemoryAdapter(core.engine, platform="slow", limits=(RateLimit("channel", 1, 60.0),))
+    channel = await store.ensure_channel(ChannelRef("slow", "team", "busy"))
+    await store.enqueue_posts(channel.id, [(p.id, "matched", None) for p in papers], at=clock(), max_per_hour=100)
+    worker = DeliveryWorker(store=store, adapters={slow.platform: slow}, clock=clock)
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop, idle=30, grace=30))
+    for _ in range(200):  # the first post goes out at once; the next waits a minute for its slot
+        if slow.posts:
+            break
+        await asyncio.sleep(0.02)
+    assert len(slow.posts) == 1
+    stop.set()
+    await asyncio.wait_for(running, 5)  # not the minute of the slot, nor the grace: the wait is cancelled
+    assert worker.sending == 0
+    assert await store.outbox_counts() == {"sent": 1, "pending": 2}

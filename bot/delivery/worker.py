@@ -108,6 +108,8 @@ class DeliveryWorker:
         self._channels: dict[int, Channel] = {}
         self._claims: Batcher[int, bool] = Batcher(self._claim_batch)
         self._settlements: Batcher[Settlement, None] = Batcher(self._settle_batch)
+        self._pacing: set[asyncio.Future[Slot]] = set()
+        """The waits for a slot in progress: a stop cancels them."""
         self._unsettled: dict[int, _Sent] = {}
         """Channel id → its last post that went out, while its settlement is written (`_settled`)."""
         self._wake = asyncio.Event()
@@ -140,6 +142,8 @@ class DeliveryWorker:
             await asyncio.wait({rounds, stopping}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             stopping.cancel()
+            for pacing in list(self._pacing):  # nothing more is claimed: the waits for a slot end now
+                pacing.cancel()
             if not await finish_within(rounds, grace, give_up=lambda: self.store.trouble is not None):
                 log.warning("gave up on the sends still in flight after %.0f s; the next start checks "
                             "whether they arrived", grace)
@@ -314,20 +318,26 @@ class DeliveryWorker:
         return await self.store.outbox_entry(entry.id) or entry
 
     async def _wait_for_slot(self, adapter: Adapter, channel: Channel) -> Slot | None:
-        """Wait for the pacer's go-ahead; return None when asked to stop first."""
+        """Wait for the pacer's go-ahead; return None when asked to stop first (`run` cancels the waits)."""
+        if self._stop.is_set():
+            return None
         limits = getattr(adapter, "limits", ())
-        slot = None if self._stop.is_set() else self.pacer.admit_now(adapter.platform, channel.ref, limits)
+        slot = self.pacer.admit_now(adapter.platform, channel.ref, limits)
         if slot is not None:
             return slot
+        # One task a wait, which a stop cancels (safe: Pacer.wait takes its slot only once it has nothing left
+        # to await), rather than a second task per wait to watch for the stop: a burst has thousands of waits.
         pacing = asyncio.ensure_future(self.pacer.wait(adapter.platform, channel.ref, limits))
-        stopping = asyncio.ensure_future(self._stop.wait())
+        self._pacing.add(pacing)
         try:
-            await asyncio.wait({pacing, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            return await pacing
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if self._stop.is_set() and current is not None and not current.cancelling():
+                return None  # the stop cancelled the wait, not whoever runs this channel
+            raise
         finally:
-            stopping.cancel()
-            if not pacing.done():
-                pacing.cancel()  # safe: Pacer.wait takes its slot only once it has nothing left to await
-        return None if pacing.cancelled() else pacing.result()
+            self._pacing.discard(pacing)
 
     async def _attempt(self, adapter: Adapter, channel: Channel, entry: OutboxEntry, post: Post) -> DeliveryResult:
         try:
@@ -381,7 +391,7 @@ class DeliveryWorker:
         if sent is None:
             return
         try:
-            await asyncio.shield(sent.written)  # a flush, once joined, ends whoever still waits for it
+            await sent.written  # the flush it joined writes it even if this wait is cancelled
         finally:
             self._in_flight.discard(sent.entry.id)
         self.totals.sent += 1
