@@ -12,28 +12,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Callable, Mapping, Protocol
 
-from bot.delivery.batching import Batcher
 from bot.ports.adapter import BUTTONS, THREADS, Adapter, DeliveryResult, DeliveryStatus
 from bot.runtime.metrics import Metrics
 from bot.delivery.pacing import Pacer, Slot
-from bot.model.paper import Paper
-from bot.delivery.planning import Known, compose, pause_notice, posted_states
+from bot.delivery.planning import Known, compose
 from bot.delivery.recovery import Built, Recovery, recover
+from bot.delivery.settling import MAX_ATTEMPTS, RETRY_BASE, RETRY_CAP, Settling  # noqa: F401  (named here too)
 from bot.model.replies import Post
 from bot.ports.store_errors import StorageLost, StorageUnavailable
 from bot.ports.store import ChannelStore, CommunityStore, HealthStore, OutboxStore, PaperStore
-from bot.model.rows import Channel, OutboxEntry, Settlement
+from bot.model.rows import Channel, OutboxEntry
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 8
-RETRY_BASE = timedelta(seconds=30)
-RETRY_CAP = timedelta(hours=1)
 STOP_GRACE = 10.0
 """Seconds the sends in flight get to finish once Paperboy is asked to stop."""
 STORAGE_BACKOFF = (1.0, 60.0)
@@ -69,16 +64,6 @@ class DeliveryStore(ChannelStore, PaperStore, OutboxStore, CommunityStore, Healt
 
 
 @dataclass(slots=True)
-class _Sent:
-    """A post that went out, its settlement still being written: the channel's next claim waits for it."""
-
-    written: asyncio.Future[None]
-    entry: OutboxEntry
-    channel: Channel
-    platform: str
-
-
-@dataclass(slots=True)
 class DeliveryReport:
     sent: int = 0
     failed: int = 0
@@ -86,7 +71,7 @@ class DeliveryReport:
     paused: list[tuple[Channel, str]] = field(default_factory=list)
 
 
-class DeliveryWorker:
+class DeliveryWorker(Settling):
     """Deliver outbox entries through the adapters: ``await worker.drain()`` sends all that is due."""
 
     def __init__(
@@ -106,12 +91,9 @@ class DeliveryWorker:
         self._active: dict[int, asyncio.Task[None]] = {}
         self._in_flight: set[int] = set()
         self._channels: dict[int, Channel] = {}
-        self._claims: Batcher[int, bool] = Batcher(self._claim_batch)
-        self._settlements: Batcher[Settlement, None] = Batcher(self._settle_batch)
+        super().__init__()  # the batched claims and settlements (`Settling`)
         self._pacing: set[asyncio.Future[Slot]] = set()
         """The waits for a slot in progress: a stop cancels them."""
-        self._unsettled: dict[int, _Sent] = {}
-        """Channel id → its last post that went out, while its settlement is written (`_settled`)."""
         self._wake = asyncio.Event()
         self._recheck_at: datetime | None = None
         """When a platform that asked to wait before its history is read again lets `reconcile` ask."""
@@ -350,63 +332,6 @@ class DeliveryWorker:
             log.exception("sending %s to %s failed", entry.tag, channel.ref)
             return DeliveryResult(DeliveryStatus.TRANSIENT, reason=f"{type(error).__name__}: {error}")
 
-    async def _settle(self, entry: OutboxEntry, channel: Channel, adapter: Adapter, result: DeliveryResult,
-                      papers: Mapping[str, Paper]) -> bool:
-        now = self.clock()
-        report = self.totals
-        if result.status is DeliveryStatus.SENT:
-            states = posted_states(entry, papers)
-            written = self._settlements.put(Settlement(entry.id, result.message_ref, now, states))
-            self._unsettled[channel.id] = _Sent(written, entry, channel, adapter.platform)
-            return True
-        report.failed += 1
-        self.metrics.posts_failed.labels(adapter.platform, result.status.value).inc()  # the kind: few label values
-        reason = result.reason or result.status.value
-        log.info("sending %s to %s failed: %s", entry.tag, channel.ref, reason, extra=_log_context(entry, channel))
-        if entry.kind in ("update", "thread") and result.status is DeliveryStatus.PERMANENT:
-            await self.store.mark_outbox_dead(entry.id, error=reason)  # the old post is gone; nothing to fix
-            return True
-        if result.status is DeliveryStatus.PERMANENT:
-            await self.store.mark_outbox_retry(entry.id, error=reason, retry_at=now, count_attempt=False)
-            await self.store.update_channel(channel.id, paused_reason=reason)
-            report.paused.append((channel, reason))
-            log.warning("paused %s: %s", channel.ref, reason)
-            await self._tell_about_pause(channel, adapter, reason)
-            return False
-        if result.status is DeliveryStatus.RATE_LIMITED:
-            wait = timedelta(seconds=result.retry_after if result.retry_after is not None else 5)
-            await self.store.mark_outbox_retry(entry.id, error=reason, retry_at=now + wait, count_attempt=False)
-            return False
-        if entry.attempts + 1 >= MAX_ATTEMPTS:
-            await self.store.mark_outbox_dead(entry.id, error=reason)
-            log.error("gave up on %s to %s after %d attempts: %s", entry.tag, channel.ref, MAX_ATTEMPTS, reason)
-            return True
-        delay = min(RETRY_CAP, RETRY_BASE * 2 ** entry.attempts) * random.uniform(0.5, 1.0)
-        await self.store.mark_outbox_retry(entry.id, error=reason, retry_at=now + delay)
-        return False
-
-    async def _settled(self, channel_id: int) -> None:
-        """Wait for the settlement of the channel's last post that went out, if any, and count it as sent."""
-        sent = self._unsettled.pop(channel_id, None)
-        if sent is None:
-            return
-        try:
-            await sent.written  # the flush it joined writes it even if this wait is cancelled
-        finally:
-            self._in_flight.discard(sent.entry.id)
-        self.totals.sent += 1
-        self.metrics.posts_sent.labels(sent.platform).inc()
-        if log.isEnabledFor(logging.INFO):  # the fields cost a little on every send: only when written
-            log.info("sent %s to %s", sent.entry.tag, sent.channel.ref, extra=_log_context(sent.entry, sent.channel))
-
-    async def _tell_about_pause(self, channel: Channel, adapter: Adapter, reason: str) -> None:
-        topics = await self.store.list_topics(channel.id)
-        subscriber = next((t.added_by_id for t in topics if t.added_by_id), None)
-        try:
-            await adapter.notify(channel.ref, subscriber, pause_notice(channel, reason))
-        except Exception:
-            log.warning("could not tell anyone that %s is paused", channel.ref, exc_info=True)
-
     async def _post(self, entry: OutboxEntry, adapter: Adapter | None = None) -> Built:
         """Build *entry*'s post from the cache (None when one of its papers is missing), with its papers."""
         return self._build_post(entry, await self._read_round([entry]), adapter)
@@ -414,16 +339,3 @@ class DeliveryWorker:
     def _build_post(self, entry: OutboxEntry, round_: Known, adapter: Adapter | None) -> Built:
         buttons = adapter is not None and BUTTONS in adapter.capabilities
         return compose(entry, round_, buttons=buttons), round_.papers
-
-    async def _claim_batch(self, entry_ids: list[int]) -> list[bool]:
-        claimed = await self.store.claim_outbox_many(entry_ids)
-        return [entry_id in claimed for entry_id in entry_ids]
-
-    async def _settle_batch(self, settlements: list[Settlement]) -> list[None]:
-        await self.store.mark_outbox_sent_many(settlements)
-        return [None] * len(settlements)
-
-
-def _log_context(entry: OutboxEntry, channel: Channel) -> dict[str, str]:
-    """The ``channel`` and ``paper`` fields of a send's log line (JSON logs show them as fields)."""
-    return {"channel": str(channel.ref), "paper": ",".join(entry.paper_ids)}
