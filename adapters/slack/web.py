@@ -152,7 +152,7 @@ _COMPACT = (",", ":")
 
 
 def json_body(fields: Mapping[str, Any]) -> bytes:
-    """*fields*, None left out, as a JSON object; blocks rendered once (`render.EncodedBlocks`) are not encoded again."""
+    """*fields*, None left out, as a JSON object; blocks rendered once (`render.EncodedBlocks`) as they were encoded."""
     blocks = fields.get("blocks")
     encoded = getattr(blocks, "json", None)
     rest = {k: v for k, v in fields.items() if v is not None and (encoded is None or k != "blocks")}
