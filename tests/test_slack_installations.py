@@ -238,3 +238,6 @@ async def test_the_bots_of_many_workspaces_are_found_in_one_read_each_its_newest
         alone = await installations.async_find_bot(enterprise_id=None, team_id=team)
         assert alone is not None and alone.to_dict() == bot.to_dict()
     assert await installations.async_find_bots([]) == {}
+    # A delivery reads the tokens alone, in the same one read.
+    assert await installations.async_find_bot_tokens(["T1", "T2", "T3", "T9"]) == {"T1": "xoxb-new", "T2": "xoxb-2"}
+    assert await installations.async_find_bot_tokens([]) == {}

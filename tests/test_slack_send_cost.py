@@ -125,13 +125,13 @@ def count_lookups(adapter: SlackAdapter) -> list[str]:
     store = adapter.installation_store
     assert store is not None
     teams: list[str] = []
-    find_bots = store.async_find_bots  # type: ignore[attr-defined]
+    find_bots = store.async_find_bot_tokens  # type: ignore[attr-defined]
 
     async def counted(team_ids: list[str]) -> Any:
         teams.extend(team_ids)
         return await find_bots(team_ids)
 
-    store.async_find_bots = counted  # type: ignore[attr-defined]
+    store.async_find_bot_tokens = counted  # type: ignore[attr-defined]
     return teams
 
 
@@ -181,13 +181,13 @@ async def test_first_sends_to_many_workspaces_at_once_read_their_tokens_in_one_g
 ) -> None:
     store = adapter.installation_store
     reads: list[list[str]] = []
-    find_bots = store.async_find_bots  # type: ignore[union-attr]
+    find_bots = store.async_find_bot_tokens  # type: ignore[union-attr]
 
     async def counted(team_ids: list[str]) -> Any:
         reads.append(sorted(team_ids))
         return await find_bots(team_ids)
 
-    store.async_find_bots = counted  # type: ignore[union-attr]
+    store.async_find_bot_tokens = counted  # type: ignore[union-attr]
     channels = [ChannelRef("slack", team, f"C{team}{n}") for team in ("TA", "TB", "TC") for n in (1, 2)]
     results = await asyncio.gather(*(adapter.send(channel, card_post()) for channel in channels))
 

@@ -259,7 +259,7 @@ class SlackAdapter:
             return DeliveryResult(DeliveryStatus.PERMANENT, reason=f"not a Slack message ref: {message_ref!r}")
         text, blocks = render_post(post)  # the mention stays shown; Slack notifies no one of an edit
         response = await self.clients.call(
-            channel.workspace, "chat_update", permanent=_EDIT_PERMANENT,
+            channel.workspace, "chat.update", permanent=_EDIT_PERMANENT,
             channel=ref_channel, ts=ts, text=text, blocks=blocks, metadata=_post_metadata(post),
         )
         if isinstance(response, DeliveryResult):

@@ -46,7 +46,7 @@ class WorkspaceClients:
         self.clock = clock
         self._team_clients: dict[str, AsyncWebClient] = {}
         """Bot token → its Web API client (all of them on `_session` once started)."""
-        self._bot_reads: Batcher[str, Any] = Batcher(self._read_bots)
+        self._bot_reads: Batcher[str, str | None] = Batcher(self._read_bots)
         self._tokens: dict[str, tuple[str, float]] = {}
         """Workspace → (bot token, until when on `clock`): read from the installation store at most every 30 s."""
         self._session: aiohttp.ClientSession | None = None
@@ -122,22 +122,23 @@ class WorkspaceClients:
         remembered = self._tokens.get(workspace)
         if remembered is not None and remembered[1] > self.clock():
             return self._token_client(remembered[0]), True
-        bot = await self._bot_reads.submit(workspace)
-        if bot is None or not bot.bot_token:
+        token = await self._bot_reads.submit(workspace)
+        if not token:
             self.forget_token(workspace)
             return None, False
-        if remembered is not None and remembered[0] != bot.bot_token:
+        if remembered is not None and remembered[0] != token:
             self._team_clients.pop(remembered[0], None)  # reinstalled: the old token is of no more use
-        self._tokens[workspace] = (bot.bot_token, self.clock() + TOKEN_TTL_SECONDS)
-        return self._token_client(bot.bot_token), False
+        self._tokens[workspace] = (token, self.clock() + TOKEN_TTL_SECONDS)
+        return self._token_client(token), False
 
-    async def _read_bots(self, workspaces: list[str]) -> list[Any]:
-        """The bots of *workspaces*: the reads that wait at once (a round sends to many) go in one."""
+    async def _read_bots(self, workspaces: list[str]) -> list[str | None]:
+        """The bot tokens of *workspaces*: the reads that wait at once (a round sends to many) go in one."""
         store = self.installation_store
         assert store is not None
-        find_many = getattr(store, "async_find_bots", None)  # Paperboy's store; Bolt's own have one read each
+        find_many = getattr(store, "async_find_bot_tokens", None)  # Paperboy's store; Bolt's own read one by one
         if find_many is None:
-            return [await store.async_find_bot(enterprise_id=None, team_id=w) for w in workspaces]
+            bots = [await store.async_find_bot(enterprise_id=None, team_id=w) for w in workspaces]
+            return [bot.bot_token if bot is not None else None for bot in bots]
         found = await find_many(list(dict.fromkeys(workspaces)))
         return [found.get(workspace) for workspace in workspaces]
 

@@ -123,6 +123,16 @@ class PaperboyInstallationStore(AsyncInstallationStore):
         found = await self.store.find_installations(BOT, enterprise_id="", team_ids=team_ids)
         return {team: Bot(**_load_fields(data)) for team, data in found.items()}
 
+    async def async_find_bot_tokens(self, team_ids: list[str]) -> dict[str, str]:
+        """Return the bot token installed in each of the workspaces *team_ids* that has one, by team: one read.
+
+        What a delivery needs of a workspace, without building its whole `Bot` (a tenth of a send's CPU
+        when a round goes to a thousand workspaces).
+        """
+        found = await self.store.find_installations(BOT, enterprise_id="", team_ids=team_ids)
+        tokens = {team: json.loads(data).get("bot_token") for team, data in found.items()}
+        return {team: token for team, token in tokens.items() if token}
+
     async def async_find_installation(
         self,
         *,

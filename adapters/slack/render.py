@@ -7,6 +7,7 @@ Blocks are slack_sdk block objects, so slack_sdk validates their limits on ``to_
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from dataclasses import dataclass, replace
@@ -87,22 +88,39 @@ def render(content: Content) -> SlackMessage:
     raise TypeError(f"Slack cannot render {type(content).__name__}")
 
 
+class EncodedBlocks(list):
+    """Block dicts that carry their JSON text (`json`), encoded once for every message that sends them.
+
+    The text is true of the list as `render_cached` made it: whoever changes blocks makes a plain
+    list of their own (as `with_mention` does), which is encoded when sent.
+    """
+
+    __slots__ = ("json",)
+
+    def __init__(self, blocks: tuple[dict, ...], encoded: str) -> None:
+        super().__init__(blocks)
+        self.json = encoded
+
+
 def render_cached(content: Content) -> tuple[str, list[dict]]:
-    """Return ``(text, block dicts)`` of *content*, rendered and validated once per distinct content.
+    """Return ``(text, block dicts)`` of *content*, rendered, validated and JSON-encoded once per distinct content.
 
     Contents are frozen and compared by value, so a post sent to a thousand channels is
     rendered once. The list is new on every call, but the dicts in it are shared with the
-    cache: JSON-encode them (as slack_sdk does), never change them.
+    cache: JSON-encode them (as slack_sdk does), never change them. The list is an
+    `EncodedBlocks`: `adapters.slack.web` sends its JSON text as is.
     """
-    text, blocks = _render_cached(content)
-    return text, list(blocks)
+    text, blocks, encoded = _render_cached(content)
+    return text, EncodedBlocks(blocks, encoded)
 
 
 @lru_cache(maxsize=RENDER_CACHE_SIZE)
-def _render_cached(content: Content) -> tuple[str, tuple[dict, ...]]:
+def _render_cached(content: Content) -> tuple[str, tuple[dict, ...], str]:
     # Cards compare by value, their `actions` (the 👍 count in a label) included: a new count is a new key.
     message = render(content)
-    return message.text, tuple(message.block_dicts())
+    blocks = tuple(message.block_dicts())
+    # Encoding a card's blocks costs more than the rest of a send's own work: once, not per channel.
+    return message.text, blocks, json.dumps(blocks, separators=(",", ":"))
 
 
 def render_post(post: Post) -> tuple[str, list[dict]]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import logging
 from typing import Any, Awaitable, Callable, Mapping
 from urllib.parse import urlsplit
@@ -133,7 +134,7 @@ def calls_logger() -> logging.Logger:
 
 def bound_call(client: AsyncWebClient, method: str) -> Callable[..., Awaitable[AsyncSlackResponse]]:
     """The call of *method*: the client's own method (``chat_update``), or for a Web API name
-    (``chat.postMessage``) `api_call` with the fields, None left out, as its JSON body.
+    (``chat.postMessage``) `api_call` with the fields, None left out, as its JSON body (`json_body`).
 
     The named methods convert block objects on every call; Paperboy renders plain dicts, cached.
     """
@@ -141,8 +142,24 @@ def bound_call(client: AsyncWebClient, method: str) -> Callable[..., Awaitable[A
         return getattr(client, method)
 
     async def call(**fields: Any) -> AsyncSlackResponse:
-        return await client.api_call(method, json={k: v for k, v in fields.items() if v is not None})
+        # The body as bytes, typed JSON as slack_sdk types its own `json=` bodies (a new dict: it adds to it).
+        return await client.api_call(method, data=json_body(fields), headers={"Content-Type": JSON_TYPE})
     return call
+
+
+JSON_TYPE = "application/json;charset=utf-8"
+_COMPACT = (",", ":")
+
+
+def json_body(fields: Mapping[str, Any]) -> bytes:
+    """*fields*, None left out, as a JSON object; blocks rendered once (`render.EncodedBlocks`) as they were encoded."""
+    blocks = fields.get("blocks")
+    encoded = getattr(blocks, "json", None)
+    rest = {k: v for k, v in fields.items() if v is not None and (encoded is None or k != "blocks")}
+    if encoded is None:
+        return json.dumps(rest, separators=_COMPACT).encode()
+    head = json.dumps(rest, separators=_COMPACT)[:-1]  # "{...": the object left open for the blocks
+    return f'{head}{"," if rest else ""}"blocks":{encoded}}}'.encode()
 
 
 def not_json(status: int | None, content_type: str) -> DeliveryResult:

@@ -32,13 +32,17 @@ class Batcher(Generic[Item, Result]):
         self._flusher: asyncio.Task[None] | None = None
 
     async def submit(self, item: Item) -> Result:
+        # A caller that gives up (cancelling its future) still leaves its item to the flush it joined,
+        # whose outcome (a claim taken, a post recorded) does not depend on who still listens.
+        return await self.put(item)
+
+    def put(self, item: Item) -> asyncio.Future[Result]:
+        """Queue *item* without waiting: the future of its result, for one caller to await."""
         future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         self._waiting.append((item, future))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._run())
-        # Shielded: a caller that gives up still leaves its item to the flush it joined,
-        # whose outcome (a claim taken, a post recorded) must not depend on who still listens.
-        return await asyncio.shield(future)
+        return future
 
     async def _run(self) -> None:
         await asyncio.sleep(0)  # let the callers woken in this same moment join the first batch

@@ -12,28 +12,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Callable, Mapping, Protocol
 
-from bot.delivery.batching import Batcher
 from bot.ports.adapter import BUTTONS, THREADS, Adapter, DeliveryResult, DeliveryStatus
 from bot.runtime.metrics import Metrics
 from bot.delivery.pacing import Pacer, Slot
-from bot.model.paper import Paper
-from bot.delivery.planning import Known, compose, pause_notice, posted_states
+from bot.delivery.planning import Known, compose
 from bot.delivery.recovery import Built, Recovery, recover
+from bot.delivery.settling import MAX_ATTEMPTS, RETRY_BASE, RETRY_CAP, Settling  # noqa: F401  (named here too)
 from bot.model.replies import Post
 from bot.ports.store_errors import StorageLost, StorageUnavailable
 from bot.ports.store import ChannelStore, CommunityStore, HealthStore, OutboxStore, PaperStore
-from bot.model.rows import Channel, OutboxEntry, Settlement
+from bot.model.rows import Channel, OutboxEntry
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 8
-RETRY_BASE = timedelta(seconds=30)
-RETRY_CAP = timedelta(hours=1)
 STOP_GRACE = 10.0
 """Seconds the sends in flight get to finish once Paperboy is asked to stop."""
 STORAGE_BACKOFF = (1.0, 60.0)
@@ -76,7 +71,7 @@ class DeliveryReport:
     paused: list[tuple[Channel, str]] = field(default_factory=list)
 
 
-class DeliveryWorker:
+class DeliveryWorker(Settling):
     """Deliver outbox entries through the adapters: ``await worker.drain()`` sends all that is due."""
 
     def __init__(
@@ -96,8 +91,9 @@ class DeliveryWorker:
         self._active: dict[int, asyncio.Task[None]] = {}
         self._in_flight: set[int] = set()
         self._channels: dict[int, Channel] = {}
-        self._claims: Batcher[int, bool] = Batcher(self._claim_batch)
-        self._settlements: Batcher[Settlement, None] = Batcher(self._settle_batch)
+        super().__init__()  # the batched claims and settlements (`Settling`)
+        self._pacing: set[asyncio.Future[Slot]] = set()
+        """The waits for a slot in progress: a stop cancels them."""
         self._wake = asyncio.Event()
         self._recheck_at: datetime | None = None
         """When a platform that asked to wait before its history is read again lets `reconcile` ask."""
@@ -128,6 +124,8 @@ class DeliveryWorker:
             await asyncio.wait({rounds, stopping}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             stopping.cancel()
+            for pacing in list(self._pacing):  # nothing more is claimed: the waits for a slot end now
+                pacing.cancel()
             if not await finish_within(rounds, grace, give_up=lambda: self.store.trouble is not None):
                 log.warning("gave up on the sends still in flight after %.0f s; the next start checks "
                             "whether they arrived", grace)
@@ -248,14 +246,18 @@ class DeliveryWorker:
         adapter = self.adapters.get(channel.ref.platform) if channel else None
         if channel is None or adapter is None:
             return  # that platform is not running in this process; its entries wait for it
-        while not self._stop.is_set():
-            for entry in entries:
-                if not await self._deliver(entry, channel, adapter, round_):
-                    return
-            if len(entries) < PER_CHANNEL:
-                return  # all that was due; what comes later is the next round's
-            entries = await self.store.due_outbox(now=self.clock(), channel_id=channel_id, limit=PER_CHANNEL)
-            round_ = await self._read_round(entries)
+        try:
+            while not self._stop.is_set():
+                for entry in entries:
+                    if not await self._deliver(entry, channel, adapter, round_):
+                        return
+                if len(entries) < PER_CHANNEL:
+                    return  # all that was due; what comes later is the next round's
+                await self._settled(channel_id)  # what is due next depends on it
+                entries = await self.store.due_outbox(now=self.clock(), channel_id=channel_id, limit=PER_CHANNEL)
+                round_ = await self._read_round(entries)
+        finally:
+            await self._settled(channel_id)
 
     async def _deliver(self, entry: OutboxEntry, channel: Channel, adapter: Adapter, round_: Known) -> bool:
         """Send one entry; return whether to go on with this channel's next entry."""
@@ -264,25 +266,31 @@ class DeliveryWorker:
             await self.store.mark_outbox_dead(entry.id, error="its papers are no longer in the cache")
             return True
         if entry.kind == "thread":
+            await self._settled(channel.id)  # the post it opens on may be the one being settled
             entry = await self._with_target(entry)
             if not entry.target_ref or THREADS not in adapter.capabilities:
                 # Its post never went out (or the platform lost threads): there is nothing to open it on.
                 await self.store.mark_outbox_dead(entry.id, error="no post to open the thread on")
                 return True
+        # The last post's settlement is written while this one waits for its slot (a second, on Slack).
         slot = await self._wait_for_slot(adapter, channel)
         if slot is None:
             return False  # asked to stop: the entry stays pending for the next start
         # In flight from before the claim: a reconcile meanwhile must not take our claim for a crash's.
         self._in_flight.add(entry.id)
+        sent = False
         try:
+            await self._settled(channel.id)  # this channel's older entries are settled before the claim
             if self._stop.is_set():
                 return False
             if not await self._claims.submit(entry.id):
                 return False  # another process is sending this channel's entries, in order
             result = await self._attempt(adapter, channel, entry, post)
+            sent = result.status is DeliveryStatus.SENT
         finally:
             self.pacer.done(slot)
-            self._in_flight.discard(entry.id)
+            if not sent:  # a post that went out stays in flight until its settlement is written
+                self._in_flight.discard(entry.id)
         return await self._settle(entry, channel, adapter, result, papers)
 
     async def _with_target(self, entry: OutboxEntry) -> OutboxEntry:
@@ -292,20 +300,26 @@ class DeliveryWorker:
         return await self.store.outbox_entry(entry.id) or entry
 
     async def _wait_for_slot(self, adapter: Adapter, channel: Channel) -> Slot | None:
-        """Wait for the pacer's go-ahead; return None when asked to stop first."""
+        """Wait for the pacer's go-ahead; return None when asked to stop first (`run` cancels the waits)."""
+        if self._stop.is_set():
+            return None
         limits = getattr(adapter, "limits", ())
-        slot = None if self._stop.is_set() else self.pacer.admit_now(adapter.platform, channel.ref, limits)
+        slot = self.pacer.admit_now(adapter.platform, channel.ref, limits)
         if slot is not None:
             return slot
+        # One task a wait, which a stop cancels (safe: Pacer.wait takes its slot only once it has nothing left
+        # to await), rather than a second task per wait to watch for the stop: a burst has thousands of waits.
         pacing = asyncio.ensure_future(self.pacer.wait(adapter.platform, channel.ref, limits))
-        stopping = asyncio.ensure_future(self._stop.wait())
+        self._pacing.add(pacing)
         try:
-            await asyncio.wait({pacing, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            return await pacing
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if self._stop.is_set() and current is not None and not current.cancelling():
+                return None  # the stop cancelled the wait, not whoever runs this channel
+            raise
         finally:
-            stopping.cancel()
-            if not pacing.done():
-                pacing.cancel()  # safe: Pacer.wait takes its slot only once it has nothing left to await
-        return None if pacing.cancelled() else pacing.result()
+            self._pacing.discard(pacing)
 
     async def _attempt(self, adapter: Adapter, channel: Channel, entry: OutboxEntry, post: Post) -> DeliveryResult:
         try:
@@ -318,52 +332,6 @@ class DeliveryWorker:
             log.exception("sending %s to %s failed", entry.tag, channel.ref)
             return DeliveryResult(DeliveryStatus.TRANSIENT, reason=f"{type(error).__name__}: {error}")
 
-    async def _settle(self, entry: OutboxEntry, channel: Channel, adapter: Adapter, result: DeliveryResult,
-                      papers: Mapping[str, Paper]) -> bool:
-        now = self.clock()
-        report = self.totals
-        if result.status is DeliveryStatus.SENT:
-            states = posted_states(entry, papers)
-            await self._settlements.submit(Settlement(entry.id, result.message_ref, now, states))
-            report.sent += 1
-            self.metrics.posts_sent.labels(adapter.platform).inc()
-            if log.isEnabledFor(logging.INFO):  # the fields cost a little on every send: only when written
-                log.info("sent %s to %s", entry.tag, channel.ref, extra=_log_context(entry, channel))
-            return True
-        report.failed += 1
-        self.metrics.posts_failed.labels(adapter.platform, result.status.value).inc()  # the kind: few label values
-        reason = result.reason or result.status.value
-        log.info("sending %s to %s failed: %s", entry.tag, channel.ref, reason, extra=_log_context(entry, channel))
-        if entry.kind in ("update", "thread") and result.status is DeliveryStatus.PERMANENT:
-            await self.store.mark_outbox_dead(entry.id, error=reason)  # the old post is gone; nothing to fix
-            return True
-        if result.status is DeliveryStatus.PERMANENT:
-            await self.store.mark_outbox_retry(entry.id, error=reason, retry_at=now, count_attempt=False)
-            await self.store.update_channel(channel.id, paused_reason=reason)
-            report.paused.append((channel, reason))
-            log.warning("paused %s: %s", channel.ref, reason)
-            await self._tell_about_pause(channel, adapter, reason)
-            return False
-        if result.status is DeliveryStatus.RATE_LIMITED:
-            wait = timedelta(seconds=result.retry_after if result.retry_after is not None else 5)
-            await self.store.mark_outbox_retry(entry.id, error=reason, retry_at=now + wait, count_attempt=False)
-            return False
-        if entry.attempts + 1 >= MAX_ATTEMPTS:
-            await self.store.mark_outbox_dead(entry.id, error=reason)
-            log.error("gave up on %s to %s after %d attempts: %s", entry.tag, channel.ref, MAX_ATTEMPTS, reason)
-            return True
-        delay = min(RETRY_CAP, RETRY_BASE * 2 ** entry.attempts) * random.uniform(0.5, 1.0)
-        await self.store.mark_outbox_retry(entry.id, error=reason, retry_at=now + delay)
-        return False
-
-    async def _tell_about_pause(self, channel: Channel, adapter: Adapter, reason: str) -> None:
-        topics = await self.store.list_topics(channel.id)
-        subscriber = next((t.added_by_id for t in topics if t.added_by_id), None)
-        try:
-            await adapter.notify(channel.ref, subscriber, pause_notice(channel, reason))
-        except Exception:
-            log.warning("could not tell anyone that %s is paused", channel.ref, exc_info=True)
-
     async def _post(self, entry: OutboxEntry, adapter: Adapter | None = None) -> Built:
         """Build *entry*'s post from the cache (None when one of its papers is missing), with its papers."""
         return self._build_post(entry, await self._read_round([entry]), adapter)
@@ -371,16 +339,3 @@ class DeliveryWorker:
     def _build_post(self, entry: OutboxEntry, round_: Known, adapter: Adapter | None) -> Built:
         buttons = adapter is not None and BUTTONS in adapter.capabilities
         return compose(entry, round_, buttons=buttons), round_.papers
-
-    async def _claim_batch(self, entry_ids: list[int]) -> list[bool]:
-        claimed = await self.store.claim_outbox_many(entry_ids)
-        return [entry_id in claimed for entry_id in entry_ids]
-
-    async def _settle_batch(self, settlements: list[Settlement]) -> list[None]:
-        await self.store.mark_outbox_sent_many(settlements)
-        return [None] * len(settlements)
-
-
-def _log_context(entry: OutboxEntry, channel: Channel) -> dict[str, str]:
-    """The ``channel`` and ``paper`` fields of a send's log line (JSON logs show them as fields)."""
-    return {"channel": str(channel.ref), "paper": ",".join(entry.paper_ids)}

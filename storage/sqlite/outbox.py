@@ -233,9 +233,8 @@ class OutboxQueries(Queries):
         """
         if not entry_ids:
             return set()
-        async with self._transaction() as conn:
-            rows = await conn.execute_fetchall(_CLAIM, (OWNER, to_db(datetime.now(timezone.utc)),
-                                                        json.dumps(list(entry_ids))))
+        params = (OWNER, to_db(datetime.now(timezone.utc)), json.dumps(list(entry_ids)))
+        rows = await self._write_at_once(lambda conn: conn.execute(_CLAIM, params).fetchall())
         return {row[0] for row in rows}
 
     async def abandoned_outbox(self) -> list[OutboxEntry]:
@@ -261,37 +260,7 @@ class OutboxQueries(Queries):
         """Record every one of *settlements* as sent, with its ledger rows, in one transaction."""
         if not settlements:
             return
-        async with self._transaction() as conn:
-            rows = await conn.execute_fetchall(
-                "SELECT id, channel_id, kind, paper_ids FROM outbox WHERE id IN (SELECT value FROM json_each(?))",
-                (json.dumps([s.entry_id for s in settlements]),))
-            known = {row[0]: row for row in rows}
-            done = [s for s in settlements if s.entry_id in known]
-            await conn.executemany(
-                """UPDATE outbox SET state = 'sent', message_ref = ?, sent_at = ?, next_attempt_at = NULL,
-                   last_error = NULL WHERE id = ?""",
-                [(s.message_ref, to_db(s.at), s.entry_id) for s in done])
-            ledger, targets = [], []
-            for s in done:
-                _, channel_id, kind, paper_ids = known[s.entry_id]
-                papers = json.loads(paper_ids)
-                if kind == "paper" and s.message_ref is not None:
-                    targets.extend((s.message_ref, channel_id, thread_tag(p)) for p in papers)
-                for paper_id in papers:
-                    # An edit keeps pointing at the original message; a posted state is kept when given.
-                    state = s.posted_states.get(paper_id) if s.posted_states else None
-                    ledger.append((to_db(s.at), kind == "paper", s.message_ref, state is not None, state,
-                                   channel_id, paper_id))
-            # One statement for the ledger rows and one for the threads: each is a trip to the database's thread.
-            await conn.executemany(
-                """UPDATE deliveries SET state = 'sent', sent_at = coalesce(sent_at, ?),
-                   message_ref = CASE WHEN ? THEN ? ELSE message_ref END,
-                   posted_state = CASE WHEN ? THEN ? ELSE posted_state END
-                   WHERE channel_id = ? AND paper_id = ?""", ledger)
-            if targets:
-                await conn.executemany(
-                    """UPDATE outbox SET target_ref = ?
-                       WHERE channel_id = ? AND tag = ? AND kind = 'thread' AND target_ref IS NULL""", targets)
+        await self._write_at_once(lambda conn: _settle(conn, settlements))
 
     async def mark_outbox_retry(self, entry_id: int, *, error: str, retry_at: datetime,
                                 count_attempt: bool = True) -> None:
@@ -347,6 +316,39 @@ class OutboxQueries(Queries):
         where, params = ("WHERE channel_id = ?", (channel_id,)) if channel_id is not None else ("", ())
         rows = await self._fetchall(f"SELECT state, count(*) AS n FROM outbox {where} GROUP BY state", params)
         return {r["state"]: r["n"] for r in rows}
+
+
+def _settle(conn: sqlite3.Connection, settlements: Sequence[Settlement]) -> None:
+    """`mark_outbox_sent_many`'s statements, on the connection's thread: one trip for the whole batch."""
+    rows = conn.execute(
+        "SELECT id, channel_id, kind, paper_ids FROM outbox WHERE id IN (SELECT value FROM json_each(?))",
+        (json.dumps([s.entry_id for s in settlements]),)).fetchall()
+    known = {row[0]: row for row in rows}
+    done = [s for s in settlements if s.entry_id in known]
+    conn.executemany(
+        """UPDATE outbox SET state = 'sent', message_ref = ?, sent_at = ?, next_attempt_at = NULL,
+           last_error = NULL WHERE id = ?""",
+        [(s.message_ref, to_db(s.at), s.entry_id) for s in done])
+    ledger, targets = [], []
+    for s in done:
+        _, channel_id, kind, paper_ids = known[s.entry_id]
+        papers = json.loads(paper_ids)
+        if kind == "paper" and s.message_ref is not None:
+            targets.extend((s.message_ref, channel_id, thread_tag(p)) for p in papers)
+        for paper_id in papers:
+            # An edit keeps pointing at the original message; a posted state is kept when given.
+            state = s.posted_states.get(paper_id) if s.posted_states else None
+            ledger.append((to_db(s.at), kind == "paper", s.message_ref, state is not None, state,
+                           channel_id, paper_id))
+    conn.executemany(
+        """UPDATE deliveries SET state = 'sent', sent_at = coalesce(sent_at, ?),
+           message_ref = CASE WHEN ? THEN ? ELSE message_ref END,
+           posted_state = CASE WHEN ? THEN ? ELSE posted_state END
+           WHERE channel_id = ? AND paper_id = ?""", ledger)
+    if targets:
+        conn.executemany(
+            """UPDATE outbox SET target_ref = ?
+               WHERE channel_id = ? AND tag = ? AND kind = 'thread' AND target_ref IS NULL""", targets)
 
 
 async def _topic_mentions(conn: aiosqlite.Connection, topic_ids: Sequence[int | None]) -> dict[int, str]:
