@@ -314,6 +314,8 @@ class Queries:
                 if translated is not None:
                     raise translated from error
                 raise
+            if self._checkpoints is not None:
+                self._checkpoints.written()
             self._note_success(writing=True)
             return result
 
