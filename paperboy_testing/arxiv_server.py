@@ -10,6 +10,7 @@ from xml.sax.saxutils import escape
 from aiohttp import web
 
 from paperboy_testing.hf_server import RecordedRequest
+from paperboy_testing.loopback import LoopbackServer
 
 # Deliberately independent of bot.model.ids, so the fake does not agree with the code by construction.
 _WELL_FORMED = re.compile(r"(\d{4}\.\d{4,5}|[a-z\-]+(\.[A-Z]{2})?/\d{7})(v\d+)?")
@@ -66,18 +67,16 @@ def _error_entry(bad: str) -> str:
     )
 
 
-class FakeArxiv:
+class FakeArxiv(LoopbackServer):
     """Serve Atom entries for ids in *entries* (``{id: {title, summary, authors, published, categories}}``;
     *categories* is a list, primary first, ``["cs.CL"]`` when absent)."""
 
     def __init__(self, entries: dict[str, dict] | None = None) -> None:
+        super().__init__()
         self.entries: dict[str, dict] = dict(entries or {})
         self.requests: list[RecordedRequest] = []
-        self.base_url = ""
         self.hang_seconds = 30.0
         self._faults: list[str] = []
-        self._runner: web.AppRunner | None = None
-        self._closing = asyncio.Event()
 
     @property
     def request_times(self) -> list[float]:
@@ -88,31 +87,8 @@ class FakeArxiv:
         """Queue faults ("500", "timeout", "garbage") for the next requests, one each."""
         self._faults.extend(faults)
 
-    async def start(self, *, port: int = 0) -> str:
-        """Listen on 127.0.0.1 (a free port unless *port* is given) and return the base URL."""
-        self._closing = asyncio.Event()
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_get("/api/query", self._query)
-        self._runner = web.AppRunner(app, shutdown_timeout=0.5, access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", port).start()
-        host, bound = self._runner.addresses[0][:2]
-        self.base_url = f"http://{host}:{bound}"
-        return self.base_url
-
-    async def stop(self) -> None:
-        """Stop listening; hanging answers are released at once."""
-        self._closing.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeArxiv:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
 
     async def _query(self, request: web.Request) -> web.StreamResponse:
         self.requests.append(RecordedRequest(request.path, dict(request.query), dict(request.headers),

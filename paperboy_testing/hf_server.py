@@ -19,6 +19,8 @@ from typing import Any, Callable
 
 from aiohttp import web
 
+from paperboy_testing.loopback import LoopbackServer
+
 FAULTS = ("500", "429", "timeout", "truncated", "garbage", "missing_fields")
 HOSTILE_FAULTS = ("drip", "huge", "huge_declared", "gzip_bomb")
 """Faults only a test asks for (`fail_next`), never drawn at random by ``failure_rate``:
@@ -60,11 +62,12 @@ def _daily_at(item: dict) -> str:
     return item["paper"].get("submittedOnDailyAt", "")
 
 
-class FakeHuggingFace:
+class FakeHuggingFace(LoopbackServer):
     """Serve ``/api/daily_papers``, ``/api/papers/{id}`` and ``/api/papers/search`` from *items*."""
 
     def __init__(self, items: list[dict] | None = None, *, trending: list[str] | None = None,
                  seed: int = 0) -> None:
+        super().__init__()
         self.items: dict[str, dict] = {item["paper"]["id"]: item for item in items or []}
         if trending is None:
             trending = sorted(self.items, key=lambda pid: -_upvotes(self.items[pid]))
@@ -90,11 +93,8 @@ class FakeHuggingFace:
         self.not_found: set[str] = set()
         self.linked: dict[str, dict] = {}
         """Per paper id, the linked* fields `/api/papers/{id}` adds, replacing the made-up ones."""
-        self.base_url = ""
         self._faults: list[tuple[str, Callable[[RecordedRequest], bool] | None]] = []
         self._rng = random.Random(seed)
-        self._runner: web.AppRunner | None = None
-        self._closing = asyncio.Event()
 
     # -- control ---------------------------------------------------------------------------
 
@@ -123,34 +123,10 @@ class FakeHuggingFace:
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    async def start(self, *, port: int = 0) -> str:
-        """Listen on 127.0.0.1 (a free port unless *port* is given) and return the base URL."""
-        self._closing = asyncio.Event()
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_get("/api/daily_papers", self._daily_papers)
         app.router.add_get("/api/papers/search", self._search)
         app.router.add_get("/api/papers/{paper_id:.+}", self._paper)
-        self._runner = web.AppRunner(app, shutdown_timeout=0.5, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", port)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.base_url = f"http://{host}:{port}"
-        return self.base_url
-
-    async def stop(self) -> None:
-        """Stop listening; hanging "timeout" answers are released at once."""
-        self._closing.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeHuggingFace:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
 
     # -- faults ----------------------------------------------------------------------------
 

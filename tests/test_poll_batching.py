@@ -70,7 +70,19 @@ async def test_a_new_topic_gets_what_an_unchanged_paper_matches_after_its_baseli
     assert posted_ids(chat) == []
     fresh = new_paper(fake_hf, clock, 2, "Slowly but surely")
     await core.poller.poll_once()
-    assert [c.channel for c, p in chat.pop_posts()] == ["other"], "the new topic gets the new paper"
+    assert [(c.channel, p.paper_ids) for c, p in chat.pop_posts()] == [("other", (fresh,))], \
+        "the new topic gets the new paper"
+
+
+async def subscribed(core, *commands: str) -> MemoryAdapter:
+    """A chat on the memory platform that follows ``unlearn*`` (and ran *commands*), after its baseline poll."""
+    chat = MemoryAdapter(core.engine)
+    core.poller.adapters[chat.platform] = chat
+    await chat.push("subscribe unlearn*")
+    for command in commands:
+        await chat.push(command)
+    await core.poller.poll_once()
+    return chat
 
 
 def restarted(core, clock):
@@ -81,10 +93,7 @@ def restarted(core, clock):
 
 
 async def test_a_restarted_poller_does_not_match_again_what_the_last_one_handled(core, fake_hf, clock):
-    chat = MemoryAdapter(core.engine)
-    core.poller.adapters[chat.platform] = chat
-    await chat.push("subscribe unlearn*")
-    await core.poller.poll_once()
+    chat = await subscribed(core)
     first = new_paper(fake_hf, clock, 1, "Unlearning at scale")
     await core.poller.poll_once()
     assert posted_ids(chat) == [first]
@@ -97,11 +106,7 @@ async def test_a_restarted_poller_does_not_match_again_what_the_last_one_handled
 
 
 async def test_a_paper_that_changed_while_the_bot_was_down_is_matched_again(core, fake_hf, clock):
-    chat = MemoryAdapter(core.engine)
-    core.poller.adapters[chat.platform] = chat
-    await chat.push("subscribe unlearn*")
-    await chat.push("threshold 40")
-    await core.poller.poll_once()
+    chat = await subscribed(core, "threshold 40")
     paper_id = new_paper(fake_hf, clock, 1, "Unlearning slowly", upvotes=3)
     await core.poller.poll_once()
     assert posted_ids(chat) == []
@@ -111,10 +116,7 @@ async def test_a_paper_that_changed_while_the_bot_was_down_is_matched_again(core
 
 
 async def test_a_damaged_saved_list_of_handled_papers_costs_time_not_posts(core, fake_hf, clock, caplog):
-    chat = MemoryAdapter(core.engine)
-    core.poller.adapters[chat.platform] = chat
-    await chat.push("subscribe unlearn*")
-    await core.poller.poll_once()
+    chat = await subscribed(core)
     first = new_paper(fake_hf, clock, 1, "Unlearning at scale")
     await core.poller.poll_once()
     assert posted_ids(chat) == [first]

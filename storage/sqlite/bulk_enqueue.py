@@ -76,7 +76,8 @@ class BulkEnqueueQueries(Queries):
 class _Context:
     """What planning the posts needs besides the new papers, read once for every channel that posts."""
 
-    rooms: dict[int, int]
+    recent: dict[int, int]
+    """Each channel's single posts within the flood window, before this poll's."""
     threads: set[int]
     mentions: dict[int, str]
 
@@ -136,7 +137,7 @@ class _Pipeline:
         entries: list[Planned] = []
         for c in new:
             if c in posts:  # rows in order: ids follow it, so a post's thread comes right after it
-                entries += plan_posts(c, new[c], room=flood_room(self.max_per_hour, self.context.rooms.get(c, 0)),
+                entries += plan_posts(c, new[c], room=flood_room(self.max_per_hour, self.context.recent.get(c, 0)),
                                       threads=c in self.context.threads, mentions=self.context.mentions)
         if entries:
             self._send(self.conn.execute(
