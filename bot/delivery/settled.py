@@ -73,9 +73,9 @@ class Settled:
         if len(self._papers) > MAX_PAPERS:
             self._papers = {}  # papers long gone from the lists
         for paper in papers:
-            print_ = fingerprint(paper)
-            if self._papers.get(paper.id) != print_:
-                self._papers[paper.id] = print_
+            stamp = fingerprint(paper)
+            if self._papers.get(paper.id) != stamp:
+                self._papers[paper.id] = stamp
                 self._changed = True
 
     async def save(self, store: SettledStore) -> None:
