@@ -197,7 +197,7 @@ def render_card(card: PaperCard) -> SlackMessage:
 
 def render_list(listing: PaperList) -> SlackMessage:
     """Render a titled list or digest, compact, showing at most `MAX_LIST_CARDS` papers."""
-    blocks: list[Block] = [HeaderBlock(text=plain(clip_escaped(listing.title, MAX_HEADER_CHARS)))]
+    blocks: list[Block] = [_header_block(listing.title)]
     if listing.note:
         blocks.append(context(clip_escaped(listing.note, 1000)))
     if not listing.cards:
@@ -209,11 +209,11 @@ def render_list(listing: PaperList) -> SlackMessage:
     room = MAX_BLOCKS - len(blocks) - max(0, 2 * len(shown) - 1) - (1 if hidden > 0 else 0)
     for number, card in enumerate(shown, start=listing.start):
         if number > listing.start:
-            blocks.append(DividerBlock())
+            blocks.append(_DIVIDER)
         blocks.append(SectionBlock(text=mrkdwn(_list_item(number, card))))
-        buttons = _action_buttons(card.actions)[:MAX_ACTION_ELEMENTS]
-        if buttons and room > 0:
-            blocks.append(ActionsBlock(elements=buttons))
+        actions = _actions_block(card.actions)
+        if actions is not None and room > 0:
+            blocks.append(actions)
             room -= 1
     if hidden > 0:
         blocks.append(context(f"…and {hidden} more not shown."))
@@ -263,8 +263,15 @@ def render_error(error: Error) -> SlackMessage:
 
 
 def _list_item(number: int, card: PaperCard) -> str:
+    title, rest = _list_item_parts(card)
+    return clip(f"*{number}. {title}*{rest}", _FIRST_SECTION_CHARS)
+
+
+@lru_cache(maxsize=RENDER_CACHE_SIZE * 4)
+def _list_item_parts(card: PaperCard) -> tuple[str, str]:
+    """A list card's linked title and the lines under it: a paper is in many channels' digests, at many places."""
     paper = card.paper
-    lines = [f"*{number}. {_title_link(paper)}*"]
+    lines = [""]
     authors = _authors(paper, LIST_AUTHORS)
     details = " · ".join(part for part in (authors, _stats(paper)) if part)
     if details:
@@ -277,7 +284,7 @@ def _list_item(number: int, card: PaperCard) -> str:
     lines.append(" · ".join(
         link(url, label) for label, url in paper.links() if is_web_url(url) and len(url) <= 500
     ))
-    return clip("\n".join(lines), _FIRST_SECTION_CHARS)
+    return _title_link(paper), "\n".join(lines)
 
 
 def _full_text(paper: Paper) -> list[Block]:
@@ -335,6 +342,37 @@ def _stats(paper: Paper, *, published: bool = False) -> str:
     if paper.daily_date is not None:
         parts.append(f"Daily Papers {paper.daily_date.isoformat()}")
     return " · ".join(parts)
+
+
+class Converted(Block):
+    """A block validated and converted once (`to_dict`), shared by every message that shows it.
+
+    Its dict is shared too: JSON-encode it, never change it (as `render_cached` says of its blocks).
+    """
+
+    def __init__(self, block: Block) -> None:
+        super().__init__(type=block.type)
+        self._dict = block.to_dict()
+
+    def to_dict(self) -> dict:  # type: ignore[override]
+        return self._dict
+
+
+_DIVIDER = Converted(DividerBlock())
+
+
+@lru_cache(maxsize=RENDER_CACHE_SIZE)
+def _header_block(title: str) -> Converted:
+    """A list's header (a digest's is the same in every channel that day), converted once."""
+    return Converted(HeaderBlock(text=plain(clip_escaped(title, MAX_HEADER_CHARS))))
+
+
+@lru_cache(maxsize=RENDER_CACHE_SIZE * 4)
+def _actions_block(actions: tuple[CardAction, ...]) -> Converted | None:
+    """A list card's actions block, converted once per set of buttons: a paper's Save and 👍 are the same
+    in every digest it is in, and validating a block of buttons costs more than the rest of a digest."""
+    buttons = _action_buttons(actions)[:MAX_ACTION_ELEMENTS]
+    return Converted(ActionsBlock(elements=buttons)) if buttons else None
 
 
 def _action_buttons(actions: tuple[CardAction, ...]) -> list[ButtonElement]:

@@ -108,9 +108,9 @@ class RateLimitRetries(AsyncRateLimitErrorRetryHandler):
     workspace, since a wait of a minute there must not hold up the other channels' recovery."""
 
     async def _can_retry_async(self, *, state: Any, request: Any, response: Any = None, error: Any = None) -> bool:
-        if urlsplit(request.url).path.rsplit("/", 1)[-1] in HISTORY_METHODS:
-            return False
-        return await super()._can_retry_async(state=state, request=request, response=response, error=error)
+        if response is None or response.status_code != 429:
+            return False  # asked of every answer: the URL is read only for a 429
+        return urlsplit(request.url).path.rsplit("/", 1)[-1] not in HISTORY_METHODS
 
 
 def web_client(token: str | None, base_url: str) -> AsyncWebClient:

@@ -32,10 +32,12 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-YOUNG_THRESHOLD = 10_000
+YOUNG_THRESHOLD = 50_000
 """Allocations between two collections of the youngest generation (Python's default: 700). A burst to
 1,000 channels keeps thousands of objects alive for a moment: collected every 700 allocations, they
-were walked again and again before dying anyway (a fifth of the event loop's CPU)."""
+were walked again and again before dying anyway (a fifth of the event loop's CPU). A collection walks
+what is alive then, whatever the threshold, so fewer of them cost less: at 10,000 the delivery bench's
+burst still spent 0.05 ms of its 1.1 ms a message collecting, at 50,000 a fifth of that."""
 
 
 def freeze_startup() -> None:
