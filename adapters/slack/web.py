@@ -148,7 +148,8 @@ def bound_call(client: AsyncWebClient, method: str) -> Callable[..., Awaitable[A
 
 
 JSON_TYPE = "application/json;charset=utf-8"
-_COMPACT = (",", ":")
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
+"""`json.dumps` with separators makes an encoder per call: one, for every post's body."""
 
 
 def json_body(fields: Mapping[str, Any]) -> bytes:
@@ -157,8 +158,8 @@ def json_body(fields: Mapping[str, Any]) -> bytes:
     encoded = getattr(blocks, "json", None)
     rest = {k: v for k, v in fields.items() if v is not None and (encoded is None or k != "blocks")}
     if encoded is None:
-        return json.dumps(rest, separators=_COMPACT).encode()
-    head = json.dumps(rest, separators=_COMPACT)[:-1]  # "{...": the object left open for the blocks
+        return _ENCODER.encode(rest).encode()
+    head = _ENCODER.encode(rest)[:-1]  # "{...": the object left open for the blocks
     return f'{head}{"," if rest else ""}"blocks":{encoded}}}'.encode()
 
 

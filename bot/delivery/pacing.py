@@ -33,11 +33,27 @@ class _Window:
 
     def delay(self, now: float) -> float:
         """Return how long until one more send fits (0: now). A send in flight counts as now."""
+        if len(self.slots) < self.count:
+            return 0.0  # room even counting every slot kept: nothing to forget yet
         self.slots = [s for s in self.slots if s.at is None or s.at > now - self.per]
         if len(self.slots) < self.count:
             return 0.0
         times = sorted(now if s.at is None else s.at for s in self.slots)
         return max(0.0, times[len(times) - self.count] + self.per - now)
+
+
+class _Scopes:
+    """The windows of one channel's sends: its own, and those it shares (with the lock that queues for them)."""
+
+    __slots__ = ("limits", "windows", "owned", "lock")
+
+    def __init__(self, limits: Sequence[RateLimit], own: list[_Window], shared: list[_Window],
+                 lock: asyncio.Lock | None) -> None:
+        self.limits, self.windows, self.owned, self.lock = limits, (*own, *shared), len(own), lock
+
+    @property
+    def own(self) -> tuple[_Window, ...]:
+        return self.windows[:self.owned]
 
 
 class Pacer:
@@ -55,22 +71,21 @@ class Pacer:
         self._clock, self._sleep = clock, sleep
         self._windows: dict[tuple[str, str, str], _Window] = {}
         self._locks: dict[tuple, asyncio.Lock] = {}
+        self._scopes: dict[tuple[str, ChannelRef], _Scopes] = {}
+        """A channel's windows, found once: every send asks for them."""
 
     async def wait(self, platform: str, channel: ChannelRef, limits: Sequence[RateLimit]) -> Slot:
         """Wait until a send to *channel* fits every limit; return its slot for `done`."""
-        own = [self._window(platform, channel, limit) for limit in limits if limit.scope == "channel"]
-        shared_keys = [self._key(platform, channel, limit) for limit in limits if limit.scope != "channel"]
-        shared = [self._window(platform, channel, limit) for limit in limits if limit.scope != "channel"]
-        await self._until_free(own)
+        scopes = self._scopes_of(platform, channel, limits)
+        await self._until_free(scopes.own)
         slot = Slot()
-        if shared:
-            lock = self._locks.setdefault(tuple(shared_keys), asyncio.Lock())
-            async with lock:
-                await self._until_free(own + shared)
-                for window in own + shared:
+        if scopes.lock is not None:
+            async with scopes.lock:
+                await self._until_free(scopes.windows)
+                for window in scopes.windows:
                     window.slots.append(slot)
         else:
-            for window in own:
+            for window in scopes.own:
                 window.slots.append(slot)
         return slot
 
@@ -79,24 +94,33 @@ class Pacer:
 
         The common case of a send that need not wait, without the tasks `wait` costs.
         """
-        shared_keys = tuple(self._key(platform, channel, limit) for limit in limits if limit.scope != "channel")
-        lock = self._locks.get(shared_keys) if shared_keys else None
-        if lock is not None and lock.locked():
+        scopes = self._scopes_of(platform, channel, limits)
+        if scopes.lock is not None and scopes.lock.locked():
             return None  # others wait in line for a shared window: join the line
-        windows = [self._window(platform, channel, limit) for limit in limits]
         now = self._clock()
-        if any(window.delay(now) > 0 for window in windows):
-            return None
+        for window in scopes.windows:
+            if window.delay(now) > 0:
+                return None
         slot = Slot()
-        for window in windows:
+        for window in scopes.windows:
             window.slots.append(slot)
         return slot
+
+    def _scopes_of(self, platform: str, channel: ChannelRef, limits: Sequence[RateLimit]) -> _Scopes:
+        scopes = self._scopes.get((platform, channel))
+        if scopes is None or scopes.limits is not limits:  # limits are a platform's constant; a test may swap them
+            own = [self._window(platform, channel, limit) for limit in limits if limit.scope == "channel"]
+            shared_keys = tuple(self._key(platform, channel, limit) for limit in limits if limit.scope != "channel")
+            shared = [self._window(platform, channel, limit) for limit in limits if limit.scope != "channel"]
+            lock = self._locks.setdefault(shared_keys, asyncio.Lock()) if shared else None
+            scopes = self._scopes[(platform, channel)] = _Scopes(limits, own, shared, lock)
+        return scopes
 
     def done(self, slot: Slot) -> None:
         """Record that the send holding *slot* has completed."""
         slot.at = self._clock()
 
-    async def _until_free(self, windows: list[_Window]) -> None:
+    async def _until_free(self, windows: Sequence[_Window]) -> None:
         while True:
             delay = max((w.delay(self._clock()) for w in windows), default=0.0)
             if delay <= 0:

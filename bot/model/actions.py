@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from bot.model.channels import Caller, ChannelRef
 from bot.model.replies import ACTION_KINDS, DOWNVOTE, SAVE, VOTE, CardAction, PaperCard, PaperList
@@ -27,8 +28,12 @@ class Action:
     message_ref: str | None = None
 
 
+@lru_cache(maxsize=4096)
 def card_actions(paper_id: str, votes: int = 0) -> tuple[CardAction, ...]:
-    """The buttons of a card: save, 👍 with the channel's count (plain 👍 while nobody voted), 👎 (never counted)."""
+    """The buttons of a card: save, 👍 with the channel's count (plain 👍 while nobody voted), 👎 (never counted).
+
+    Made once per paper and count: every channel's card of a paper shares them (and its rendered buttons).
+    """
     return (CardAction(SAVE, paper_id, "🔖 Save"), CardAction(VOTE, paper_id, f"👍 {votes}" if votes else "👍"),
             CardAction(DOWNVOTE, paper_id, "👎"))
 
