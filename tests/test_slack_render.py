@@ -316,3 +316,28 @@ def test_hostile_text_in_a_detail_card_never_pings_or_links() -> None:
         assert_pings_no_one(text)
     dumped = json.dumps(message.block_dicts())
     assert "@everyone &lt;!channel&gt;" in dumped and "&amp;lt;" in dumped
+
+
+def test_a_paper_is_converted_once_for_every_channel_its_card_or_digest_goes_to() -> None:
+    """Each channel's card says why it matched there; the rest (validated once) is shared, and never changed."""
+    from adapters.slack.render import render_cached, render_post
+    from bot.model.actions import card_actions
+    from bot.model.replies import Post
+
+    paper = full_paper(id="2403.54321")
+    actions = card_actions(paper.id)
+    _, diffusion = render_cached(PaperCard(paper, "matched 'diffusion'", actions=actions))
+    _, merging = render_cached(PaperCard(paper, "matched 'merging'", actions=actions))
+    assert "matched 'diffusion'" in texts(diffusion[:1])[0] and "matched 'merging'" in texts(merging[:1])[0]
+    assert [b for b in diffusion[1:]] == [b for b in merging[1:]]
+    assert all(mine is theirs for mine, theirs in zip(diffusion[1:], merging[1:]))  # one conversion for both
+    _, first = render_cached(PaperList("Digest", (PaperCard(paper, None, actions=actions),)))
+    other = full_paper(id="2403.99999")
+    _, second = render_cached(PaperList("Digest", (PaperCard(other, None, actions=card_actions(other.id)),
+                                                   PaperCard(paper, None, actions=actions))))
+    assert first[-1] is second[-1] and first[-1]["type"] == "actions"  # its buttons, first or second in a list
+    assert "1. " in json.dumps(first) and "2. " in json.dumps(second)
+    before = json.dumps(diffusion)
+    _, mentioned = render_post(Post(PaperCard(paper, "matched 'diffusion'", actions=actions), tag="t",
+                                    paper_ids=(paper.id,), mention="S0123ABC"))
+    assert "<!subteam^S0123ABC>" in json.dumps(mentioned) and json.dumps(diffusion) == before

@@ -24,6 +24,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from adapters.slack.converted import Converted
 from adapters.slack.mrkdwn import (
     MAX_SECTION_CHARS, at_most, clip, clip_escaped, context, entity_safe_cut, escape, fallback_text, is_web_url,
     join_whole, link, mrkdwn, non_blank, plain, split_chunks,
@@ -172,27 +173,45 @@ def render_card(card: PaperCard) -> SlackMessage:
     """
     paper = card.paper
     blocks: list[Block] = []
-    if card.why:
+    if card.why:  # each channel's own reason: the rest of a card is the same in every channel
         blocks.append(context(f":dart: {clip_escaped(card.why, 500)}"))
-    head = f"*{_title_link(paper)}*"
-    authors = _authors(paper, FULL_CARD_AUTHORS if card.detail else CARD_AUTHORS)
-    if authors:
-        head += f"\n_{authors}_"
-    summary = "" if card.detail else clip_escaped(paper.summary, CARD_SUMMARY_CHARS)
-    text = f"{head}\n{summary}" if summary else head
-    blocks.append(SectionBlock(text=mrkdwn(clip(text, _FIRST_SECTION_CHARS)), accessory=_thumbnail(paper)))
-    if card.detail:
-        blocks += _full_text(paper)
-    stats = _stats(paper, published=card.detail)
-    if stats:
-        blocks.append(context(stats))
-    # The link buttons stay; Save and 👍 go beside them, and are the ones dropped past Slack's limit.
-    buttons = (_buttons(paper) + _action_buttons(card.actions))[:MAX_ACTION_ELEMENTS]
-    if buttons:
-        blocks.append(ActionsBlock(elements=buttons))
+    blocks += _paper_blocks(paper) if card.detail else _summary_blocks(paper)
+    buttons = _card_buttons(paper, card.actions)
+    if buttons is not None:
+        blocks.append(buttons)
     if card.note:  # where the answer came from (the cache, arXiv): not part of the paper
         blocks.append(context(f":information_source: {clip_escaped(card.note, 300)}"))
     return SlackMessage(text=fallback_text(paper.title), blocks=tuple(blocks))
+
+
+def _paper_blocks(paper: Paper, *, detail: bool = True) -> list[Block]:
+    """A card's paper: linked title, authors, the summary (or, in `detail`, the whole text), the numbers."""
+    head = f"*{_title_link(paper)}*"
+    authors = _authors(paper, FULL_CARD_AUTHORS if detail else CARD_AUTHORS)
+    if authors:
+        head += f"\n_{authors}_"
+    summary = "" if detail else clip_escaped(paper.summary, CARD_SUMMARY_CHARS)
+    text = f"{head}\n{summary}" if summary else head
+    blocks: list[Block] = [SectionBlock(text=mrkdwn(clip(text, _FIRST_SECTION_CHARS)), accessory=_thumbnail(paper))]
+    if detail:
+        blocks += _full_text(paper)
+    stats = _stats(paper, published=detail)
+    if stats:
+        blocks.append(context(stats))
+    return blocks
+
+
+@lru_cache(maxsize=RENDER_CACHE_SIZE)
+def _summary_blocks(paper: Paper) -> tuple[Converted, ...]:
+    """A posted card's paper, converted once for every channel it goes to (a `detail` card is not kept: long)."""
+    return tuple(Converted(block) for block in _paper_blocks(paper, detail=False))
+
+
+@lru_cache(maxsize=RENDER_CACHE_SIZE)
+def _card_buttons(paper: Paper, actions: tuple[CardAction, ...]) -> Converted | None:
+    # The link buttons stay; Save and 👍 go beside them, and are the ones dropped past Slack's limit.
+    buttons = (_buttons(paper) + _action_buttons(actions))[:MAX_ACTION_ELEMENTS]
+    return Converted(ActionsBlock(elements=buttons)) if buttons else None
 
 
 def render_list(listing: PaperList) -> SlackMessage:
@@ -267,7 +286,7 @@ def _list_item(number: int, card: PaperCard) -> str:
     return clip(f"*{number}. {title}*{rest}", _FIRST_SECTION_CHARS)
 
 
-@lru_cache(maxsize=RENDER_CACHE_SIZE * 4)
+@lru_cache(maxsize=RENDER_CACHE_SIZE)
 def _list_item_parts(card: PaperCard) -> tuple[str, str]:
     """A list card's linked title and the lines under it: a paper is in many channels' digests, at many places."""
     paper = card.paper
@@ -344,20 +363,6 @@ def _stats(paper: Paper, *, published: bool = False) -> str:
     return " · ".join(parts)
 
 
-class Converted(Block):
-    """A block validated and converted once (`to_dict`), shared by every message that shows it.
-
-    Its dict is shared too: JSON-encode it, never change it (as `render_cached` says of its blocks).
-    """
-
-    def __init__(self, block: Block) -> None:
-        super().__init__(type=block.type)
-        self._dict = block.to_dict()
-
-    def to_dict(self) -> dict:  # type: ignore[override]
-        return self._dict
-
-
 _DIVIDER = Converted(DividerBlock())
 
 
@@ -367,7 +372,7 @@ def _header_block(title: str) -> Converted:
     return Converted(HeaderBlock(text=plain(clip_escaped(title, MAX_HEADER_CHARS))))
 
 
-@lru_cache(maxsize=RENDER_CACHE_SIZE * 4)
+@lru_cache(maxsize=RENDER_CACHE_SIZE)
 def _actions_block(actions: tuple[CardAction, ...]) -> Converted | None:
     """A list card's actions block, converted once per set of buttons: a paper's Save and 👍 are the same
     in every digest it is in, and validating a block of buttons costs more than the rest of a digest."""
