@@ -1,16 +1,15 @@
 """Queue a whole poll's matches, for every channel at once, in one transaction (Postgres).
 
 The poll asked the ledger beforehand which channels have each paper, so its rows are nearly always
-all new: each part is copied in (COPY: no conflict arbitration, rows written a page at a time,
-about half the server's work of INSERT ... ON CONFLICT) under a savepoint. A row already there
-(another process queued it meanwhile) undoes that part alone, which is then queued row by row
-with ON CONFLICT DO NOTHING, as before: the same rows either way.
+all new: they are copied in (COPY: no conflict arbitration, rows written a page at a time, about
+half the server's work of INSERT ... ON CONFLICT, and streamed: the server inserts while the rest
+is made here) under a savepoint. A row already there (another process queued it meanwhile) undoes
+the copy, and every part is then queued with ON CONFLICT DO NOTHING, as before: the same rows either way.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 
 import asyncpg
@@ -46,15 +45,18 @@ class BulkEnqueueQueries(Queries):
                             await _topic_mentions(conn, sorted({t for found in posts.values()
                                                                 for _, _, t in found if t is not None})))
             del locked
-            queueing: asyncio.Future | None = None
-            for part_posts, part_queued in chunks(posts, queued):
+            parts = chunks(posts, queued)
+            try:
+                async with conn.transaction():  # a savepoint
+                    return await _copy_in(conn, parts, plan, at)
+            except asyncpg.UniqueViolationError:
+                pass  # a row is there already: the copy is undone, and every part queued row by row
+            for part_posts, part_queued in parts:
                 rows = ledger_rows(part_posts, part_queued)
-                entries = plan(part_posts, _all_new(rows))
-                if queueing is not None:  # the server copies the last part in while this one was planned
-                    new.update(await queueing)
-                queueing = asyncio.ensure_future(_queue_part(conn, rows, entries, part_posts, plan, at))
-            if queueing is not None:
-                new.update(await queueing)
+                part_new = new_by_channel(rows, await _insert_ledger(conn, rows, at))
+                if entries := plan(part_posts, part_new):
+                    await _insert_entries(conn, entries, at)
+                new.update((c, list(papers)) for c, papers in part_new.items())
         return new
 
 
@@ -73,28 +75,30 @@ class _Planner:
         return entries
 
 
-async def _queue_part(conn: asyncpg.Connection, rows: list[tuple], entries: list[Planned], part_posts: Matches,
-                      plan: _Planner, at: datetime) -> dict[int, list[str]]:
-    """Queue one part: its ledger *rows* and the *entries* planned as if every row were new; its new papers.
+async def _copy_in(conn: asyncpg.Connection, parts: list[tuple[Matches, Matches]], plan: _Planner,
+                   at: datetime) -> dict[int, list[str]]:
+    """Copy every part's ledger rows in, then the posts planned as if every row were new; return the new papers.
 
-    Copied in under a savepoint; when a row is there already, the savepoint is rolled back and the
-    part is queued with ON CONFLICT DO NOTHING, its posts planned from the rows that were new.
+    Each part's rows are made, and its posts planned, while the server takes the rows sent before
+    (a copy streams: the server inserts one chunk while the next is made here); then the posts
+    stream in the same way, in their order (ids follow it, so a post's thread comes right after it).
     """
-    if not rows:
-        return {}
-    try:
-        async with conn.transaction():  # a savepoint
-            await conn.copy_records_to_table("deliveries", records=[(*r, at) for r in rows], columns=_LEDGER_COLUMNS)
-            if entries:  # in order: ids follow it, so a post's thread comes right after it
-                await conn.copy_records_to_table("outbox", records=[(*e, "pending", at) for e in entries],
-                                                 columns=_OUTBOX_COLUMNS)
-        new = _all_new(rows)
-    except asyncpg.UniqueViolationError:
-        new = new_by_channel(rows, await _insert_ledger(conn, rows, at))
-        entries = plan(part_posts, new)
-        if entries:
-            await _insert_entries(conn, entries, at)
-    return {c: list(papers) for c, papers in new.items()}
+    new: dict[int, list[str]] = {}
+    entries: list[Planned] = []
+
+    def ledger() -> Iterator[tuple]:
+        for part_posts, part_queued in parts:
+            rows = ledger_rows(part_posts, part_queued)
+            part_new = _all_new(rows)
+            entries.extend(plan(part_posts, part_new))
+            new.update((c, list(papers)) for c, papers in part_new.items())
+            yield from ((*r, at) for r in rows)
+
+    await conn.copy_records_to_table("deliveries", records=ledger(), columns=_LEDGER_COLUMNS)
+    if entries:
+        await conn.copy_records_to_table("outbox", records=((*e, "pending", at) for e in entries),
+                                         columns=_OUTBOX_COLUMNS)
+    return new
 
 
 def _all_new(rows: list[tuple]) -> dict[int, dict[str, int | None]]:
