@@ -63,8 +63,23 @@ async def test_every_ledger_row_keeps_its_id_and_columns_and_the_index_leads_wit
         # The channel's foreign key stays; the topic's, and its index, go (remove_topic clears the ledger).
         assert [(fk[2], fk[3]) for fk in conn.execute("PRAGMA foreign_key_list(deliveries)")] == [
             ("channels", "channel_id")]
-    assert set(schema(path)) == {"sqlite_autoindex_deliveries_1", "deliveries_pending",
-                                 "deliveries_by_channel_state", "deliveries_sent_by_channel"}
+    assert set(schema(path)) == {"sqlite_autoindex_deliveries_1", "deliveries_by_channel_state",
+                                 "deliveries_sent_by_channel", "deliveries_posted_cards"}
+
+
+async def test_the_posted_cards_of_listed_papers_are_read_without_their_channels_other_rows(tmp_path):
+    """Led by the paper, the unique index would read every channel's baseline row of each listed paper."""
+    path = tmp_path / "v11.db"
+    await build_version_11(path)
+    async with await Store.open(path) as store:
+        [card] = await store.posted_cards(["2403.10001", "2403.10002", "2403.10004"])
+        assert (card.channel_id, card.paper_id, card.message_ref, card.posted_state) == (1, "2403.10002", "m-1", "code")
+    with sqlite3.connect(path) as conn:
+        plan = " ".join(r[3] for r in conn.execute(
+            """EXPLAIN QUERY PLAN SELECT channel_id, paper_id, message_ref, posted_state FROM deliveries
+               WHERE state = 'sent' AND message_ref IS NOT NULL AND posted_state IS NOT NULL
+                 AND paper_id IN (SELECT value FROM json_each(?))""", ('["2403.10001"]',)))
+        assert "deliveries_posted_cards" in plan
 
 
 async def test_the_ledger_still_refuses_a_channel_that_does_not_exist(tmp_path):

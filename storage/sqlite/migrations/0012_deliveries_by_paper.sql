@@ -34,7 +34,13 @@ SELECT id, channel_id, paper_id, state, why, topic_id, attempts, next_attempt_at
 FROM deliveries;
 DROP TABLE deliveries;
 ALTER TABLE deliveries_new RENAME TO deliveries;
-CREATE INDEX deliveries_pending ON deliveries (created_at, id) WHERE state = 'pending';
 -- A channel's rows: its ledger, its digest's queue, its counts; and remove_topic's look-up.
 CREATE INDEX deliveries_by_channel_state ON deliveries (channel_id, state);
 CREATE INDEX deliveries_sent_by_channel ON deliveries (channel_id, sent_at) WHERE state = 'sent';
+-- Each poll asks which of the listed papers were posted as cards (to edit them when they gain code or
+-- upvotes): a few rows, where the index above, led by the paper, would have it read every channel's row
+-- of each listed paper, baselines and all.
+CREATE INDEX deliveries_posted_cards ON deliveries (paper_id)
+    WHERE state = 'sent' AND message_ref IS NOT NULL AND posted_state IS NOT NULL;
+-- deliveries_pending (pending rows by age) is not made again: the outbox took over what was due (0003),
+-- and nothing reads the ledger's pending rows by age since; it only cost every posted row an entry.
