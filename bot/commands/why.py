@@ -107,7 +107,7 @@ def _matched(facts: WhyFacts, row: Delivery) -> str:
     """Say what put the paper in the ledger: a topic (and why, as the post says it), or the picks."""
     if row.topic_id is None and any(e.tag.startswith("picks:") for e in facts.entries):
         return f"Picked for this channel by its interest{f': {row.why}' if row.why else ''}."
-    # A removed topic leaves its ledger rows without one (SQLite: ON DELETE SET NULL; Postgres: remove_topic).
+    # A removed topic leaves its ledger rows without one (the store's remove_topic clears it).
     topic = next((t for t in facts.topics if t.id == row.topic_id), None)
     name = f"topic {topic.number} “{topic.query}”" if topic else "a topic since removed"
     return f"Matched {name} on {row.created_at:%Y-%m-%d}{f': {row.why}' if row.why else ''}."

@@ -35,11 +35,11 @@ def ledger_rows(posts: Matches, queued: Matches) -> list[tuple[int, str, str, st
     return list(rows.values())
 
 
-def new_by_channel(rows: list[tuple], inserted: set[tuple[int, str]]) -> dict[int, dict[str, int | None]]:
-    """Channel id -> {paper id: topic id} of the ledger *rows* that were *inserted*, in their order."""
+def new_by_channel(rows: list[tuple], inserted: set[tuple[int, str]] | None) -> dict[int, dict[str, int | None]]:
+    """Channel id -> {paper id: topic id} of the ledger *rows* that were *inserted* (None: all), in their order."""
     new: dict[int, dict[str, int | None]] = {}
     for channel_id, paper_id, _, _, topic_id in rows:
-        if (channel_id, paper_id) in inserted:
+        if inserted is None or (channel_id, paper_id) in inserted:
             new.setdefault(channel_id, {})[paper_id] = topic_id
     return new
 
@@ -122,18 +122,33 @@ class _Pipeline:
 
     def _insert_ledger(self, part: tuple[Matches, Matches]):
         rows = ledger_rows(*part)
-        inserted = self._send(self.conn.execute_fetchall(
+        return (self._send(self._inserted(rows)) if rows else None), rows, part[0]
+
+    async def _inserted(self, rows: list[tuple]) -> set[tuple[int, str]] | None:
+        """Insert the ledger *rows*; return the (channel, paper) pairs that were new, or None if all were.
+
+        The poll asked the ledger which channels have each paper already, so nearly always all are:
+        the rows' count says so, and nothing comes back. Else the new rows are the last ids given,
+        one more than the largest each, in a row (SQLite's rowids, the ledger's lock held).
+        """
+        async with self.conn.execute(
             """INSERT OR IGNORE INTO deliveries (channel_id, paper_id, state, why, topic_id, created_at)
                SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, ?
-               FROM json_each(?) ORDER BY key
-               RETURNING channel_id, paper_id""",
-            (self.created, _compact(rows)))) if rows else None
-        return inserted, rows, part[0]
+               FROM json_each(?) ORDER BY key""",
+            (self.created, _compact(rows)),
+        ) as cursor:
+            count, last = cursor.rowcount, cursor.lastrowid
+        if count == len(rows):
+            return None
+        found = await self.conn.execute_fetchall(
+            "SELECT channel_id, paper_id FROM deliveries WHERE id > ? AND id <= ?", (last - count, last)
+        ) if count else []
+        return {(r[0], r[1]) for r in found}
 
     async def _queue_posts(self, inserting, rows, posts: Matches) -> dict[int, list[str]]:
         if inserting is None:
             return {}
-        new = new_by_channel(rows, {(r[0], r[1]) for r in await inserting})
+        new = new_by_channel(rows, await inserting)
         entries: list[Planned] = []
         for c in new:
             if c in posts:  # rows in order: ids follow it, so a post's thread comes right after it

@@ -60,9 +60,11 @@ class DeliveryQueries(Queries):
         """Return which of *channel_ids* already have a ledger row for *paper_id*."""
         if not channel_ids:
             return set()
+        # CROSS JOIN keeps the list outside: each channel is one probe of the (paper, channel) index, where
+        # the planner, not knowing the list's length, would rather read every channel that has the paper.
         rows = await self._fetchall(
             """SELECT d.channel_id FROM json_each(?) AS c
-               JOIN deliveries d ON d.channel_id = c.value AND d.paper_id = ?""",
+               CROSS JOIN deliveries d ON d.paper_id = ? AND d.channel_id = c.value""",
             (json.dumps(list(channel_ids)), paper_id),
         )
         return {r[0] for r in rows}
