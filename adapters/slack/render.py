@@ -25,12 +25,13 @@ from slack_sdk.models.blocks import (
 )
 
 from adapters.slack.converted import Converted
+from adapters.slack.detail import full_text
 from adapters.slack.mrkdwn import (
     MAX_SECTION_CHARS, at_most, clip, clip_escaped, context, entity_safe_cut, escape, fallback_text, is_web_url,
-    join_whole, link, mrkdwn, non_blank, plain, split_chunks,
+    link, mrkdwn, non_blank, plain, split_chunks,
 )
 from bot.model.actions import action_id, parse_action_id
-from bot.model.paper import FULL_CARD_AUTHORS, LinkedRepos, Paper
+from bot.model.paper import FULL_CARD_AUTHORS, Paper
 from bot.model.replies import CardAction, Content, Error, File, PaperCard, PaperList, Post, Text
 
 log = logging.getLogger(__name__)
@@ -54,8 +55,6 @@ CARD_SUMMARY_CHARS = 1200
 LIST_SUMMARY_CHARS = 280
 LIST_AUTHORS = 3
 CARD_AUTHORS = 8
-ABSTRACT_SECTIONS = 10
-"""A full card splits the abstract over at most this many sections (30,000 characters: any real abstract)."""
 LINK_ACTION_PREFIX = "paperboy_link"
 """Buttons that open a URL still send an action to the app; the adapter acknowledges these."""
 RENDER_CACHE_SIZE = 512
@@ -194,7 +193,7 @@ def _paper_blocks(paper: Paper, *, detail: bool = True) -> list[Block]:
     text = f"{head}\n{summary}" if summary else head
     blocks: list[Block] = [SectionBlock(text=mrkdwn(clip(text, _FIRST_SECTION_CHARS)), accessory=_thumbnail(paper))]
     if detail:
-        blocks += _full_text(paper)
+        blocks += full_text(paper)
     stats = _stats(paper, published=detail)
     if stats:
         blocks.append(context(stats))
@@ -304,37 +303,6 @@ def _list_item_parts(card: PaperCard) -> tuple[str, str]:
         link(url, label) for label, url in paper.links() if is_web_url(url) and len(url) <= 500
     ))
     return _title_link(paper), "\n".join(lines)
-
-
-def _full_text(paper: Paper) -> list[Block]:
-    """What only a full card shows: the whole abstract, the AI summary apart, the linked Hub repos."""
-    blocks: list[Block] = []
-    for label, text, most in (("Abstract", paper.abstract, ABSTRACT_SECTIONS), ("AI summary", paper.ai_summary, 1)):
-        if text:
-            blocks += _labelled_sections(label, text, most)
-    repos = join_whole([line for group in paper.linked_repos() if (line := _repo_line(group))],
-                        "\n", MAX_SECTION_CHARS)
-    if repos:
-        blocks.append(SectionBlock(text=mrkdwn(repos)))
-    return blocks
-
-
-def _labelled_sections(label: str, text: str, most: int) -> list[SectionBlock]:
-    """Split *text* (escaped) over at most *most* sections, the first one headed by *label* in bold."""
-    head = f"*{label}*\n"
-    limit = MAX_SECTION_CHARS - len(head)
-    chunks = at_most(split_chunks(escape(text), limit), most, limit)
-    return [SectionBlock(text=mrkdwn((head if n == 0 else "") + chunk)) for n, chunk in enumerate(chunks)]
-
-
-def _repo_line(group: LinkedRepos) -> str:
-    """One kind of linked repo as ``*Models:* <url|id> · <url|id> and N more``."""
-    head = f"*{group.label}:* "
-    more = group.more_text()
-    tail = f" {more}" if more else ""
-    links = [link(url, repo) for repo, url in group.links if is_web_url(url) and len(url) <= 500]
-    body = join_whole(links, " · ", MAX_SECTION_CHARS - len(head) - len(tail)) + tail
-    return head + body.strip() if body.strip() else ""
 
 
 def _title_link(paper: Paper) -> str:
