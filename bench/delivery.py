@@ -29,8 +29,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import gc
 import json
 import logging
 import math
@@ -42,12 +40,13 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))  # so `python bench/delivery.py` finds bot/ and tests/
 
 from bench._delivery_bot import serve_bot  # noqa: E402
+from bot.runtime.collector import collector_paused  # noqa: E402
 from bench._delivery_plan import (  # noqa: E402
     Queued, RunSpec, bench_paper_ids, expected_paper_ids, lower_bound, plan, platform_limits, team_id, team_token,
 )
@@ -144,7 +143,9 @@ async def _drive_bot(config: dict[str, Any], fake: Any, log: Any) -> dict[str, A
         if ready.get("event") != "ready":
             raise RuntimeError(f"the bot process did not get ready: {ready}")
         before, fake_cpu = _request_counts(fake), time.process_time()
-        with fake_collector_paused():
+        # The fake stands in for Slack or Discord: its collector's pauses (the whole heap it keeps, every
+        # message it accepted, held the bot's requests for 0.17 s, several times a run) are not the bot's.
+        with collector_paused():
             process.stdin.write(b"go\n")
             await process.stdin.drain()
             done = await _read_event(process, RUN_TIMEOUT)
@@ -159,19 +160,6 @@ async def _drive_bot(config: dict[str, Any], fake: Any, log: Any) -> dict[str, A
             except asyncio.TimeoutError:
                 process.kill()
                 await process.wait()
-
-
-@contextlib.contextmanager
-def fake_collector_paused() -> Iterator[None]:
-    """Keep this process's garbage collector off while the fake serves a run: the fake stands in for Slack or
-    Discord, and its pauses are not the bot's (a collection of the whole heap it keeps, every message it
-    accepted, held the bot's requests for 0.17 s, several times a run)."""
-    gc.collect()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 async def _read_event(process: asyncio.subprocess.Process, timeout: float) -> dict[str, Any]:

@@ -89,7 +89,7 @@ async def _copy_in(conn: asyncpg.Connection, parts: list[tuple[Matches, Matches]
     def ledger() -> Iterator[tuple]:
         for part_posts, part_queued in parts:
             rows = ledger_rows(part_posts, part_queued)
-            part_new = _all_new(rows)
+            part_new = new_by_channel(rows, None)  # all new, or the copy fails
             entries.extend(plan(part_posts, part_new))
             new.update((c, list(papers)) for c, papers in part_new.items())
             yield from ((*r, at) for r in rows)
@@ -98,14 +98,6 @@ async def _copy_in(conn: asyncpg.Connection, parts: list[tuple[Matches, Matches]
     if entries:
         await conn.copy_records_to_table("outbox", records=((*e, "pending", at) for e in entries),
                                          columns=_OUTBOX_COLUMNS)
-    return new
-
-
-def _all_new(rows: list[tuple]) -> dict[int, dict[str, int | None]]:
-    """Channel id -> {paper id: topic id} of every one of the ledger *rows*, in their order."""
-    new: dict[int, dict[str, int | None]] = {}
-    for channel_id, paper_id, _, _, topic_id in rows:
-        new.setdefault(channel_id, {})[paper_id] = topic_id
     return new
 
 
