@@ -46,6 +46,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))  # so `python bench/delivery.py` finds bot/ and tests/
 
 from bench._delivery_bot import serve_bot  # noqa: E402
+from bench._delivery_floor import floor_fake, floor_line, recorded_posts, replay  # noqa: E402
 from bot.runtime.collector import collector_paused  # noqa: E402
 from bench._delivery_plan import (  # noqa: E402
     Queued, RunSpec, bench_paper_ids, expected_paper_ids, lower_bound, plan, platform_limits, team_id, team_token,
@@ -89,6 +90,8 @@ class RunResult:
     """The fake platform's CPU (this process) meanwhile: on a busy machine it too can set the pace."""
     problems: list[str]
     notes: list[str]
+    floor: dict[str, float] | None = None
+    """Slack only: the same bodies posted by the HTTP client alone (`bench._delivery_floor`)."""
 
     @property
     def ratio(self) -> float:
@@ -103,6 +106,7 @@ async def run_one(spec: RunSpec, workdir: Path, profile: str | None = None) -> R
     """Serve a fresh fake for *spec*, run the bot process against it, and judge the fake's log."""
     limits = {limit.scope: (limit.count, limit.per) for limit in platform_limits(spec)}
     database = workdir / f"{spec.platform}-{spec.run}.db"
+    tokens: dict[str, str] = {}
     if spec.platform == "discord":
         from tests.fakes.discord_server import FakeDiscord
 
@@ -125,10 +129,24 @@ async def run_one(spec: RunSpec, workdir: Path, profile: str | None = None) -> R
         problems, notes = check_delivered(fake, queued, done)
         if problems:
             problems.append(f"bot log: {log_path}")
+        posts = recorded_posts(fake) if spec.platform == "slack" else []
+    floor = await _measure_floor(posts, tokens, workdir / f"{spec.run}-posts.json") if posts else None
     bound, why = lower_bound(queued, platform_limits(spec))
     return RunResult(spec.platform, spec.run, len(queued), done["makespan"], bound, why, count_429, requests,
                      done["cpu"], done["loop_cpu"], done["db_cpu"], done["gc_cpu"], done["gc_runs"], done["rounds"],
-                     done["fake_cpu"], problems, notes)
+                     done["fake_cpu"], problems, notes, floor)
+
+
+async def _measure_floor(posts: list[tuple[str, str]], tokens: dict[str, str], path: Path) -> dict[str, float]:
+    """Replay *posts* in a child process against a fresh fake with no limits (`bench._delivery_floor`)."""
+    path.write_text(json.dumps(posts))
+    async with floor_fake(tokens) as fake:
+        with collector_paused():
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, str(Path(__file__).resolve()), "--floor", json.dumps([str(path), fake.api_url]),
+                cwd=REPO_ROOT, stdout=asyncio.subprocess.PIPE)
+            out, _ = await asyncio.wait_for(process.communicate(), RUN_TIMEOUT)
+    return json.loads(out)
 
 
 async def _drive_bot(config: dict[str, Any], fake: Any, log: Any) -> dict[str, Any]:
@@ -221,6 +239,8 @@ def print_results(results: Sequence[RunResult], *, scale: float, channels: int) 
               f"{'/'.join(map(str, r.gc_runs))} runs of generation 0/1/2), {r.db_cpu:.2f}s on the database's threads "
               f"({1000 * r.db_cpu / max(r.messages, 1):.2f} ms/msg), {r.cpu - r.loop_cpu - r.db_cpu:.2f}s elsewhere; "
               f"the fake platform {r.fake_cpu:.2f}s ({1000 * r.fake_cpu / max(r.messages, 1):.2f} ms/msg)")
+        if r.platform == "slack":
+            print(floor_line(r.platform, r.run, r.floor, 1000 * r.cpu / max(r.messages, 1)))
         for problem in r.problems:
             print(f"    PROBLEM: {problem}")
         for note in r.notes:
@@ -261,7 +281,12 @@ def main() -> None:
     parser.add_argument("--profile", metavar="PATH",
                         help="write the bot process's cProfile stats of each run to PATH.<platform>-<run>")
     parser.add_argument("--serve", help=argparse.SUPPRESS)
+    parser.add_argument("--floor", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.floor:
+        posts_file, api_url = json.loads(args.floor)
+        print(json.dumps(asyncio.run(replay(Path(posts_file), api_url))))
+        return
     if args.serve:
         logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         asyncio.run(serve_bot(json.loads(args.serve)))
