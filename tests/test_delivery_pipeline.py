@@ -144,3 +144,39 @@ async def test_a_stop_ends_the_waits_for_a_slot_and_leaves_the_rest_pending(core
     await asyncio.wait_for(running, 5)  # not the minute of the slot, nor the grace: the wait is cancelled
     assert worker.sending == 0
     assert await store.outbox_counts() == {"sent": 1, "pending": 2}
+
+
+async def test_a_round_starts_its_first_channels_before_it_reads_the_rest(core, clock, monkeypatch):
+    import bot.delivery.worker as worker_module
+    from bot.delivery.worker import DeliveryWorker
+    from bot.model.channels import ChannelRef
+    from paperboy_testing.seed import seed_papers
+
+    monkeypatch.setattr(worker_module, "FIRST_CHANNELS", 2)
+    store = core.store
+    papers = seed_papers()[:2]
+    await store.save_papers(papers)
+    chat = MemoryAdapter(core.engine, platform="many")
+    names = [f"c{n}" for n in range(5)]
+    for name in names:
+        channel = await store.ensure_channel(ChannelRef("many", "team", name))
+        await store.enqueue_posts(channel.id, [(p.id, "matched", None) for p in papers], at=clock(), max_per_hour=100)
+    worker = DeliveryWorker(store=store, adapters={chat.platform: chat}, clock=clock)
+    reads: list[tuple[int, int]] = []  # (channels in the read, posts sent by the time it ended)
+    read_round = worker._read_round
+
+    async def counted(entries):
+        for _ in range(250 if reads else 0):  # the rest's read waits until the first channels' posts went out
+            if len(chat.posts) >= 2:
+                break
+            await asyncio.sleep(0.02)
+        reads.append((len({e.channel_id for e in entries}), len(chat.posts)))
+        return await read_round(entries)
+
+    monkeypatch.setattr(worker, "_read_round", counted)
+    report = await worker.drain()
+    assert report.sent == 10
+    assert sorted(ref.channel for ref, _ in chat.posts) == sorted(names * 2)
+    assert [channels for channels, _ in reads[:2]] == [2, 3], "the first two channels, then the other three"
+    assert reads[0][1] == 0 and reads[1][1] >= 2, "the first two channels' posts went out while the rest were read"
+    assert await store.outbox_counts() == {"sent": 10}

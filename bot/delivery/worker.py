@@ -35,6 +35,8 @@ STORAGE_BACKOFF = (1.0, 60.0)
 """Seconds between delivery rounds while the database refuses writes: the first wait, and the most."""
 PER_CHANNEL = 20
 """Entries of one channel a round reads at once (a channel's next ones are read as these go out)."""
+FIRST_CHANNELS = 64
+"""Channels a round starts before it reads the papers and reasons of the rest (as many as Slack's connections)."""
 
 
 def utcnow() -> datetime:
@@ -187,8 +189,9 @@ class DeliveryWorker(Settling):
     async def _start_due_channels(self) -> None:
         """Read what is due on this process's platforms (one read for all channels) and start each channel.
 
-        The papers and the reasons they matched are read for the whole round at once too, so
-        a send costs its own claim and settlement only, and those go in batches.
+        The papers and the reasons they matched are read for many channels at once too, so a
+        send costs its own claim and settlement only, and those go in batches. The first
+        `FIRST_CHANNELS` start before the rest's are read: their posts go out meanwhile.
         """
         if self._stop.is_set():
             return
@@ -197,8 +200,13 @@ class DeliveryWorker(Settling):
         for entry in due:
             if entry.channel_id not in self._active:
                 by_channel.setdefault(entry.channel_id, []).append(entry)
-        if not by_channel:
-            return
+        channel_ids = list(by_channel)
+        for group in (channel_ids[:FIRST_CHANNELS], channel_ids[FIRST_CHANNELS:]):
+            if group:
+                await self._start_channels({channel_id: by_channel[channel_id] for channel_id in group})
+
+    async def _start_channels(self, by_channel: dict[int, list[OutboxEntry]]) -> None:
+        """Read the round of *by_channel*'s entries, then start a task per channel to send them."""
         round_ = await self._read_round([e for entries in by_channel.values() for e in entries])
         unknown = [channel_id for channel_id in by_channel if channel_id not in self._channels]
         if unknown:  # one read for the round's new channels, not one per channel
