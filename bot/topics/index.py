@@ -141,8 +141,7 @@ class TopicIndex(Generic[K]):
         # Set operations wherever they will do: at 100,000 topics some 10,000 queries a paper are
         # looked at, and a Python loop per query would cost more than everything else together.
         alone, pairs, longer, nested = self._alone, self._pairs, self._longer, self._nested
-        # Each table is asked once a held term (`get`, misses dropped by `filter`; nothing filed is empty),
-        # from a list of them: walking a set's sparse table costs more than the look-ups.
+        # One `get` a held term, from a list (walking a set's sparse table costs more); nothing filed is empty.
         terms = list(held)
         matched: set[int] = set()
         matched.update(*filter(None, map(alone.get, terms)))
@@ -163,8 +162,7 @@ class TopicIndex(Generic[K]):
 
     def _held_terms(self, text: PaperText) -> set[int]:
         """Return the numbers of the indexed terms that *text* contains."""
-        # Each table is asked once a token with `get`, its misses dropped by `filter`: no set of the hits to
-        # build and walk (a set's sparse table costs more to walk than a look-up), no second look-up.
+        # One `get` a token, misses dropped by `filter`: no set of the hits to build and walk, no second look-up.
         looked_up: set[int] = set()
         for field, table in self._tables[WORD].items():
             looked_up.update(*filter(None, map(table.get, getattr(text, field).positions)))
