@@ -9,7 +9,7 @@ is in trouble, and returns the rows of `bot.model.rows`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from importlib.metadata import entry_points
 from typing import Any, Protocol, runtime_checkable
@@ -19,6 +19,9 @@ from bot.model.channels import ChannelRef
 from bot.model.paper import Paper
 from bot.model.rows import (Channel, Delivery, FeedKey, OutboxEntry, PaperSignals, PostedCard, PostedPaper, RankedPaper,
                       Reader, SavedPaper, Settlement, Topic)
+
+OUTBOX_STATES = ("pending", "sending", "sent", "dead")
+"""An outbox entry's states: waiting, claimed by a sender, then sent or given up."""
 
 PORTABLE_TABLES = (
     "channels", "topics", "papers", "paper_lists", "deliveries", "outbox", "state", "installations",
@@ -152,7 +155,11 @@ class OutboxStore(Protocol):
     async def ledger_whys_many(self, pairs: Sequence[tuple[int, str]]) -> dict[tuple[int, str], str | None]:
         """Why each (channel id, paper id) matched, from the ledger: what a round's posts show."""
         ...
-    async def outbox_counts(self, channel_id: int | None = None) -> dict[str, int]: ...
+    async def outbox_counts(self, channel_id: int | None = None, *,
+                            states: Collection[str] = OUTBOX_STATES) -> dict[str, int]:
+        """How many entries are in each of *states* that has any (of one channel, or all). Ask only for
+        the states wanted: sent entries are nearly all of them, and counting those reads them all."""
+        ...
     async def outbox_unconfirmed(self) -> tuple[int, datetime | None]:
         """How many entries are claimed but not settled (``sending``: in flight, or left by a crash and
         waiting until the platform can say whether they went out), and the oldest of their claim times."""

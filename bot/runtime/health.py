@@ -96,7 +96,7 @@ class Health:
 
         async def read() -> _Facts:
             await store.check_alive()
-            counts = await store.outbox_counts()
+            counts = await store.outbox_counts(states=("pending", "sending"))  # not sent: the bulk
             return _Facts(await store.get_state("poll.last_ok_at"), counts.get("pending", 0) + counts.get("sending", 0),
                           len(await store.paused_channels()), store.trouble)
 

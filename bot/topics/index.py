@@ -141,18 +141,20 @@ class TopicIndex(Generic[K]):
         # Set operations wherever they will do: at 100,000 topics some 10,000 queries a paper are
         # looked at, and a Python loop per query would cost more than everything else together.
         alone, pairs, longer, nested = self._alone, self._pairs, self._longer, self._nested
+        # One `get` a held term, from a list (walking a set's sparse table costs more); nothing filed is empty.
+        terms = list(held)
         matched: set[int] = set()
-        matched.update(*map(alone.__getitem__, alone.keys() & held))
+        matched.update(*filter(None, map(alone.get, terms)))
         # One comprehension and one update rather than an update per guarding term: a paper holds
         # some 400 of them, and the per-call cost was most of the pairs' time. `held.intersection`
         # reads the others' hashes from the dict where `slots.keys() & held` would hash each again.
         matched.update(*[
-            slots[other] for slots in map(pairs.__getitem__, pairs.keys() & held) for other in held.intersection(slots)
+            slots[other] for slots in filter(None, map(pairs.get, terms)) for other in held.intersection(slots)
         ])
         for number in longer.keys() & held:
             matched.update(slot for (slot, _), members in longer[number].items() if held >= members)
         vetoes = self._vetoes
-        matched.difference_update(*map(vetoes.__getitem__, vetoes.keys() & held))
+        matched.difference_update(*filter(None, map(vetoes.get, terms)))
         plan_of = self._plan_of
         for number in nested.keys() & held:
             matched.update(slot for slot in nested[number] if plan_of[slot].holds(held))  # type: ignore[union-attr]
@@ -160,13 +162,13 @@ class TopicIndex(Generic[K]):
 
     def _held_terms(self, text: PaperText) -> set[int]:
         """Return the numbers of the indexed terms that *text* contains."""
+        # One `get` a token, misses dropped by `filter`: no set of the hits to build and walk, no second look-up.
         looked_up: set[int] = set()
         for field, table in self._tables[WORD].items():
-            looked_up.update(*map(table.__getitem__, getattr(text, field).positions.keys() & table.keys()))
-        # A keys view & an iterable checks each item against the dict, building no set of the paper's tokens.
+            looked_up.update(*filter(None, map(table.get, getattr(text, field).positions)))
         for field, table in self._tables[PAIR].items():
             keys = getattr(text, field).keys
-            looked_up.update(*map(table.__getitem__, table.keys() & zip(keys, keys[1:])))
+            looked_up.update(*filter(None, map(table.get, zip(keys, keys[1:]))))
         for field, table in self._tables[PREFIX].items():
             # Each length of prefix is cut only from the words at least that long: a shorter word
             # can only equal a prefix of its own length, which its own length's cut finds.
@@ -175,10 +177,10 @@ class TopicIndex(Generic[K]):
             cuts = concat.from_iterable(
                 map(_cut(length), words[bisect_left(sizes, length):]) for length in self._prefix_lengths[field]
             )
-            looked_up.update(*map(table.__getitem__, table.keys() & cuts))
+            looked_up.update(*filter(None, map(table.get, cuts)))
         for kind in (CATEGORY, ARCHIVE):
             for field, table in self._tables[kind].items():
-                looked_up.update(*map(table.__getitem__, table.keys() & getattr(text, field)))
+                looked_up.update(*filter(None, map(table.get, getattr(text, field))))
         if self._checks:
             looked_up.update(number for number, check in self._checks.items() if check(text))
         inexact = self._inexact

@@ -10,7 +10,8 @@ whole index: a result here is one list of query numbers (and, once asked, of key
 
 from __future__ import annotations
 
-from itertools import chain as concat, repeat
+from collections import deque
+from itertools import repeat
 from operator import itemgetter
 from typing import Generic, Hashable, Iterator, Sequence, TypeVar, overload
 
@@ -43,7 +44,10 @@ class Matches(Sequence[tuple[K, Match]], Generic[K]):
     def keys(self) -> list[K]:
         """Return the matching keys in order, making no `Match`: all a caller that only counts needs."""
         if self._keys is None:
-            self._keys = list(concat.from_iterable(_pick(self._keys_of, self._order)))
+            # One `extend` a query rather than chaining them: chain makes an iterator for every query's keys.
+            keys: list[K] = []
+            deque(map(keys.extend, _pick(self._keys_of, self._order)), 0)
+            self._keys = keys
         return self._keys
 
     def groups(self) -> Iterator[tuple[int, Sequence[K]]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 
 import asyncpg
@@ -10,6 +10,7 @@ import asyncpg
 from bot.delivery.planning import (REFRESHED_KINDS, flood_room, flood_since, plan_posts, refresh_plan, single_topics,
                           thread_tag)
 from bot.model.rows import OutboxEntry, PostedCard, Settlement
+from bot.ports.store import OUTBOX_STATES
 from storage.postgres.connection import Queries, affected
 
 _COLUMNS = ("id, channel_id, kind, tag, paper_ids, state, title, target_ref, attempts, next_attempt_at, "
@@ -22,6 +23,10 @@ _INSERT = """
 CHANNEL_LEASE = 10.0
 """Seconds a store keeps a channel after its last claim there: longer than any wait between two
 sends to one channel (Slack's second, Discord's five-in-five), so its next post stays its own."""
+_COUNTS = """SELECT (SELECT count(*) FROM outbox WHERE state IN ('pending', 'sending')) AS unsettled,
+                     (SELECT count(*) FROM outbox WHERE state = 'sending') AS sending,
+                     (SELECT count(*) FROM outbox WHERE state = 'dead') AS dead"""
+"""One statement, so one snapshot: pending is the unsettled rows less the sending ones."""
 _DUE = "o.state = 'pending' AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= $1) AND c.paused_reason IS NULL"
 
 
@@ -293,11 +298,22 @@ class OutboxQueries(Queries):
         row = await self._fetchrow("SELECT count(*) AS n, min(claimed_at) AS since FROM outbox WHERE state = 'sending'")
         return (row["n"], row["since"]) if row else (0, None)
 
-    async def outbox_counts(self, channel_id: int | None = None) -> dict[str, int]:
-        rows = await self._fetch(
-            "SELECT state, count(*) AS n FROM outbox WHERE $1::bigint IS NULL OR channel_id = $1 GROUP BY state",
-            channel_id)
-        return {r["state"]: r["n"] for r in rows}
+    async def outbox_counts(self, channel_id: int | None = None, *,
+                            states: Collection[str] = OUTBOX_STATES) -> dict[str, int]:
+        if channel_id is not None:  # a channel's rows, through its (channel_id, tag) index
+            rows = await self._fetch("SELECT state, count(*) AS n FROM outbox WHERE channel_id = $1 "
+                                     "AND state = ANY($2::text[]) GROUP BY state", channel_id, list(states))
+            return {r["state"]: r["n"] for r in rows}
+        # Counting by state reads the whole table (sent rows are nearly all of it). The other states are
+        # counted from the partial indexes that hold only them, without the table: outbox_unsettled
+        # (pending and sending) and outbox_exceptions (sending, dead). Sent rows, when asked for, are
+        # what the rest leaves of a count of every row, which reads the smallest index, not the rows.
+        row = await self._fetchrow(_COUNTS + (", (SELECT count(*) FROM outbox) AS total" if "sent" in states else ""))
+        assert row is not None
+        counts = {"pending": row["unsettled"] - row["sending"], "sending": row["sending"], "dead": row["dead"]}
+        if "sent" in states:
+            counts["sent"] = row["total"] - row["unsettled"] - row["dead"]
+        return {state: n for state, n in counts.items() if n and state in states}
 
 
 async def _lock_channel(conn: asyncpg.Connection, channel_id: int) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 import os
 import socket
 from datetime import datetime, timezone
@@ -15,6 +15,7 @@ from storage.sqlite.db import Queries, from_db, to_db
 from bot.delivery.planning import (REFRESHED_KINDS, flood_room, flood_since, plan_posts, refresh_plan, single_topics,
                           thread_tag)
 from bot.model.rows import OutboxEntry, PostedCard, Settlement
+from bot.ports.store import OUTBOX_STATES
 
 OWNER = f"{socket.gethostname()}:{os.getpid()}"
 """Who claimed an entry, kept for the people reading the database after a crash."""
@@ -311,10 +312,12 @@ class OutboxQueries(Queries):
         row = await self._fetchone("SELECT count(*) AS n, min(claimed_at) AS since FROM outbox WHERE state = 'sending'")
         return (row["n"], from_db(row["since"])) if row else (0, None)
 
-    async def outbox_counts(self, channel_id: int | None = None) -> dict[str, int]:
-        """Return how many outbox entries are in each state (of one channel, or all)."""
-        where, params = ("WHERE channel_id = ?", (channel_id,)) if channel_id is not None else ("", ())
-        rows = await self._fetchall(f"SELECT state, count(*) AS n FROM outbox {where} GROUP BY state", params)
+    async def outbox_counts(self, channel_id: int | None = None, *,
+                            states: Collection[str] = OUTBOX_STATES) -> dict[str, int]:
+        """Return how many outbox entries are in each of *states* that has any (of one channel, or all)."""
+        where = "state IN (SELECT value FROM json_each(?))" + (" AND channel_id = ?" if channel_id is not None else "")
+        params = (json.dumps(list(states)),) + ((channel_id,) if channel_id is not None else ())
+        rows = await self._fetchall(f"SELECT state, count(*) AS n FROM outbox WHERE {where} GROUP BY state", params)
         return {r["state"]: r["n"] for r in rows}
 
 
