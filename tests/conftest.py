@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 LONGEST_FIRST = ("test_crash_postgres.py", "test_matrix_crash.py", "test_crash.py", "test_engine.py", "test_why.py",
                  "test_conformance.py", "test_community_posts.py", "test_topic_filters.py", "test_container.py")
 """The files that take longest, run first: `make test` hands whole files to two workers in collection order
-(`--no-loadscope-reorder`), so a long one handed out last would leave the other worker idle at the end."""
+(`--no-loadscope-reorder`, in the Makefile), so a long one handed out last would leave the other worker idle."""
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
