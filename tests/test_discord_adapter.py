@@ -19,7 +19,8 @@ from bot.ports.adapter import DeliveryStatus
 from bot.model.replies import Error, PaperCard, Post, Reply
 from adapters.discord.settings import parse_shards
 from tests.fakes.discord_server import (
-    ADMIN_PERMISSIONS, DEADLINE, GUILD_READY_TIMEOUT, MEMBER_PERMISSIONS, FakeDiscord, Interaction, discord_limit_errors,
+    ADMIN_PERMISSIONS, DEADLINE, GUILD_READY_TIMEOUT, MEMBER_PERMISSIONS, FakeDiscord, Interaction,
+    discord_limit_errors,
 )
 from paperboy_testing.seed import make_item, seed_id
 
