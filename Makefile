@@ -32,8 +32,10 @@ run: $(RUN_STAMP)
 	$(BIN)/paperboy
 
 # Two workers, each taking whole files: most tests wait on sockets and subprocesses, not the CPU.
+# Files go out in collection order, tests/conftest.py's LONGEST_FIRST first (xdist's default sends the
+# files with the most tests first, and so the one-test crash files last, where one leaves a worker idle).
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 bench: $(STAMP)
 	@for b in bench/[!_]*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

@@ -20,8 +20,10 @@ def settings_for(folder: Path, hf: FakeHuggingFace, arxiv: FakeArxiv, **override
     """Settings for a core whose database is in *folder* and whose sources are the fakes (no `.env` read)."""
     from bot.runtime.settings import Settings
 
+    # The fakes answer at once or not at all: a stopped one is retried after 10 ms, not half a second and more.
     values: dict[str, Any] = dict(database=Path(folder) / "paperboy.db", hf_api_url=hf.base_url,
-                                  arxiv_api_url=arxiv.base_url, answer_timeout=2.0, http_timeout=5.0)
+                                  arxiv_api_url=arxiv.base_url, answer_timeout=2.0, http_timeout=5.0,
+                                  http_backoff=0.01)
     return Settings(_env_file=None, **{**values, **overrides})
 
 

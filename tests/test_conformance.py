@@ -26,7 +26,7 @@ from bot.runtime.app import open_core
 from bot.model.channels import ChannelRef
 from bot.commands.registry import COMMANDS
 from paperboy_testing.conformance import CHECKS, Check, Driver, NotApplicable, memory_driver
-from tests.fakes.discord_server import FakeDiscord, pings as discord_pings
+from tests.fakes.discord_server import GUILD_READY_TIMEOUT, FakeDiscord, pings as discord_pings
 from tests.fakes.slack_server import FakeSlack, block_actions_body
 from tests.test_slack_adapter import SECRET, all_text, post_signed, run_command
 
@@ -102,7 +102,7 @@ async def discord_driver(core) -> AsyncIterator[Driver]:
     async with FakeDiscord() as fake:
         settings = core.settings.model_copy(update={
             "discord_token": SecretStr(fake.token), "discord_api_url": fake.api_url,
-            "discord_gateway_url": fake.gateway_url})
+            "discord_gateway_url": fake.gateway_url, "discord_guild_ready_timeout": GUILD_READY_TIMEOUT})
         adapter = DiscordAdapter(settings, core.engine)
         core.platforms.add(adapter)
         await adapter.start()

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from bot.model.channels import ChannelRef
 from storage.sqlite import Store
-from tests.fakes.discord_server import FakeDiscord
+from tests.fakes.discord_server import GUILD_READY_TIMEOUT, FakeDiscord
 from paperboy_testing.hf_server import FakeHuggingFace
 from paperboy_testing.seed import make_item, seed_items
 from tests.fakes.slack_server import FakeSlack
@@ -77,6 +77,7 @@ async def test_sigkill_during_delivery_never_duplicates_or_loses(tmp_path):
             "PAPERBOY_MAX_POSTS_PER_HOUR": "1000", "PAPERBOY_LOG_LEVEL": "WARNING",
             "DISCORD_TOKEN": discord.token, "PAPERBOY_DISCORD_API_URL": discord.api_url,
             "PAPERBOY_DISCORD_GATEWAY_URL": discord.gateway_url, "PAPERBOY_DISCORD_GUILD": discord.guild_id,
+            "PAPERBOY_DISCORD_GUILD_READY_TIMEOUT": str(GUILD_READY_TIMEOUT),
             "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_APP_TOKEN": "xapp-test", "PAPERBOY_SLACK_API_URL": slack.api_url,
         }
         log = (tmp_path / "bot.log").open("ab")

@@ -19,7 +19,8 @@ from bot.ports.adapter import DeliveryStatus
 from bot.model.replies import Error, PaperCard, Post, Reply
 from adapters.discord.settings import parse_shards
 from tests.fakes.discord_server import (
-    ADMIN_PERMISSIONS, DEADLINE, MEMBER_PERMISSIONS, FakeDiscord, Interaction, discord_limit_errors,
+    ADMIN_PERMISSIONS, DEADLINE, GUILD_READY_TIMEOUT, MEMBER_PERMISSIONS, FakeDiscord, Interaction,
+    discord_limit_errors,
 )
 from paperboy_testing.seed import make_item, seed_id
 
@@ -38,7 +39,7 @@ async def fake_discord():
 def discord_settings(settings, fake: FakeDiscord, **changes):
     return settings.model_copy(update={
         "discord_token": SecretStr(fake.token), "discord_api_url": fake.api_url,
-        "discord_gateway_url": fake.gateway_url, **changes,
+        "discord_gateway_url": fake.gateway_url, "discord_guild_ready_timeout": GUILD_READY_TIMEOUT, **changes,
     })
 
 

@@ -21,7 +21,7 @@ from bot.model.channels import ChannelRef
 from bot.ports.adapter import DeliveryStatus, RateLimit
 from bot.model.paper import Paper
 from bot.model.replies import PaperCard, PaperList, Post
-from tests.fakes.discord_server import FakeDiscord, paper_ids_in
+from tests.fakes.discord_server import GUILD_READY_TIMEOUT, FakeDiscord, paper_ids_in
 from paperboy_testing.seed import seed_id
 
 NO_MENTIONS = {"parse": []}
@@ -30,7 +30,7 @@ NO_MENTIONS = {"parse": []}
 def discord_settings(settings, fake: FakeDiscord):
     return settings.model_copy(update={
         "discord_token": SecretStr(fake.token), "discord_api_url": fake.api_url,
-        "discord_gateway_url": fake.gateway_url,
+        "discord_gateway_url": fake.gateway_url, "discord_guild_ready_timeout": GUILD_READY_TIMEOUT,
     })
 
 

@@ -38,13 +38,13 @@ def with_feeds(settings: Settings) -> Settings:
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-async def core(request, settings, clock, postgres_server) -> AsyncIterator[Core]:
+async def core(request, settings, clock, postgres_server, postgres_template) -> AsyncIterator[Core]:
     """A core with feeds on, on each backend in turn."""
     if request.param == "sqlite":
         async with open_core(with_feeds(settings), clock=clock) as core:
             yield core
         return
-    async with fresh_database(postgres_server) as url:
+    async with fresh_database(postgres_server, postgres_template) as url:
         async with open_core(with_feeds(settings).model_copy(update={"database": url}), clock=clock) as core:
             yield core
 

@@ -4,11 +4,15 @@ The bot runs as a subprocess (`python -m bot run`) on Matrix alone, against the 
 a fake Hugging Face in this process. Each (room, paper) is counted in the server's own room timelines:
 a send retried after a kill reuses its transaction id (the server answers with the first event), and
 the history check covers the rest. No duplicate, no miss.
+
+Reading 20 timelines costs Synapse (which the bot needs) about half a second, so the test waits for
+new posts on one long-polling /sync (`Arrivals`) and reads the timelines only when some came.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 import signal
@@ -17,6 +21,7 @@ import time
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
+from urllib.parse import quote
 
 from adapters.matrix.render import MARKER
 from bot.model.channels import ChannelRef
@@ -71,6 +76,30 @@ def total(counts: dict[str, Counter]) -> int:
     return sum(sum(c.values()) for c in counts.values())
 
 
+class Arrivals:
+    """Ada's /sync over *rooms*, filtered to the bot's messages: `wait` blocks until some arrive (cheap for Synapse)."""
+
+    def __init__(self, server: Synapse, rooms: list[str]) -> None:
+        self.server, self.token = server, server.accounts["ada"].access_token
+        only_posts = {"rooms": rooms, "timeline": {"senders": [server.accounts["paperboy"].user_id],
+                                                   "types": ["m.room.message"], "limit": 1},
+                      "state": {"types": []}, "ephemeral": {"types": []}, "account_data": {"types": []}}
+        self.filter = quote(json.dumps({"room": only_posts, "presence": {"types": []},
+                                        "account_data": {"types": []}}))
+        self.since = self._sync(None, 0)["next_batch"]
+
+    def _sync(self, since: str | None, timeout: float) -> dict:
+        after = f"&since={since}" if since else ""
+        return self.server.call("GET", f"/_matrix/client/v3/sync?filter={self.filter}&timeout={int(timeout * 1000)}"
+                                       f"{after}", token=self.token)
+
+    def wait(self, timeout: float) -> bool:
+        """Whether the bot posted since the last call, waiting up to *timeout* seconds for it."""
+        answer = self._sync(self.since, timeout)
+        self.since = answer["next_batch"]
+        return any(room["timeline"]["events"] for room in answer.get("rooms", {}).get("join", {}).values())
+
+
 async def test_sigkill_during_delivery_to_20_rooms_never_duplicates_or_misses(tmp_path, synapse_server):
     rng = random.Random(int(os.environ.get("PAPERBOY_CRASH_SEED", "25")))
     today = datetime.now(timezone.utc).date()
@@ -107,13 +136,15 @@ async def test_sigkill_during_delivery_to_20_rooms_never_duplicates_or_misses(tm
 
         kills = 0
         started = time.monotonic()
+        arrivals = await asyncio.to_thread(Arrivals, synapse_server, rooms)
         try:
             while kills < KILLS and await count() < wanted:
+                await asyncio.to_thread(arrivals.wait, 0)  # what came before this run is not its post
                 process = await launch()
-                before = await count()
                 deadline = time.monotonic() + 30
-                while await count() == before and time.monotonic() < deadline:  # kill while it delivers
-                    await asyncio.sleep(0.05)
+                while time.monotonic() < deadline:  # kill while it delivers: once this run has posted
+                    if await asyncio.to_thread(arrivals.wait, max(0.0, min(5.0, deadline - time.monotonic()))):
+                        break
                 await asyncio.sleep(rng.uniform(0.0, 0.5))
                 process.send_signal(signal.SIGKILL)
                 await process.wait()
@@ -122,7 +153,7 @@ async def test_sigkill_during_delivery_to_20_rooms_never_duplicates_or_misses(tm
             process = await launch()
             deadline = time.monotonic() + 180
             while await count() < wanted and time.monotonic() < deadline:
-                await asyncio.sleep(0.3)
+                await asyncio.to_thread(arrivals.wait, 3.0)  # until more posts come (or 3 s pass): then count
             await asyncio.sleep(3)  # anything still to come would be a duplicate: give it time to show
             print(f"{kills} kills; {await count()} of {wanted} posts after {time.monotonic() - started:.1f} s")
             process.send_signal(signal.SIGTERM)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes.discord_server import FakeDiscord
+from tests.fakes.discord_server import GUILD_READY_TIMEOUT, FakeDiscord
 from tests.fakes.slack_server import FakeSlack
 from tests.test_cli import env  # noqa: F401  (a fixture)
 from tests.test_cli import paperboy as run_paperboy
@@ -49,7 +49,8 @@ async def slack_fake():
 
 def discord_env(env: dict[str, str], fake: FakeDiscord, **extra: str) -> dict[str, str]:
     return env | {"DISCORD_TOKEN": fake.token, "PAPERBOY_DISCORD_API_URL": fake.api_url,
-                  "PAPERBOY_DISCORD_GATEWAY_URL": fake.gateway_url} | extra
+                  "PAPERBOY_DISCORD_GATEWAY_URL": fake.gateway_url,
+                  "PAPERBOY_DISCORD_GUILD_READY_TIMEOUT": str(GUILD_READY_TIMEOUT)} | extra
 
 
 def slack_env(env: dict[str, str], fake: FakeSlack, **extra: str) -> dict[str, str]:

@@ -83,8 +83,9 @@ def _parsed_topics(texts: list[str]) -> dict[object, str]:
     return topics
 
 
+# 75 lists of up to 25 queries, each checked against the 92 seed papers: thousands of (query, paper) pairs.
 @given(st.lists(query_text, min_size=1, max_size=25))
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=75, deadline=None)
 def test_index_gives_exactly_the_naive_matches_with_the_same_explanations(texts):
     topics = _parsed_topics(texts)
     index = index_of(topics)

@@ -66,6 +66,7 @@ async def test_baseline_names_the_day(posting, core, fake_hf, clock):
 
 
 async def test_not_yet_seen_names_the_lists_and_categories_followed(posting, core, fake_hf, clock):
+    core.arxiv._min_interval = 0.0  # the fake arXiv needs no 3 s between the category read and the look-up
     await subscribed(posting, core, "zorblax OR cat:cs.CL")
     body = await why(posting, "2411.09999")
     assert "Not yet seen: no source Paperboy reads has listed it." in body

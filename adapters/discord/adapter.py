@@ -178,7 +178,8 @@ class DiscordAdapter:
         client.event(on_paperboy_click)
 
     def _new_client(self) -> discord.Client:
-        options = dict(intents=discord.Intents(guilds=True), max_ratelimit_timeout=RATE_LIMIT_PATIENCE)
+        options = dict(intents=discord.Intents(guilds=True), max_ratelimit_timeout=RATE_LIMIT_PATIENCE,
+                       guild_ready_timeout=self._settings.discord_guild_ready_timeout)
         if self._settings.discord_shards is None:
             return discord.Client(**options)
         # Several processes split the gateway between them; REST sends work from any of them.

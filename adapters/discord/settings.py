@@ -17,6 +17,11 @@ class DiscordSettings(BaseSettings):
     discord_guild: int | None = Field(None, examples=[123456789012345678], validation_alias=env("PAPERBOY_DISCORD_GUILD"))
     discord_shards: tuple[tuple[int, ...], int] | None = Field(None, validation_alias=env("PAPERBOY_DISCORD_SHARDS"))
     """The gateway shards this process connects, written ``0-1/4`` (or ``2,3/4``, ``0/1``): ids, then the count."""
+    discord_guild_ready_timeout: float = Field(2.0, ge=0, validation_alias=env("PAPERBOY_DISCORD_GUILD_READY_TIMEOUT"))
+    """Seconds discord.py waits after the last guild arrives before it calls itself ready (its own default).
+
+    Discord never says how many guilds are coming, so every start sits this out; a fake gateway
+    sends them all at once, and its tests set it small."""
 
     # Validator names are unique across the platforms: in `Settings` one of the same name would hide another.
     @field_validator("discord_api_url", "discord_gateway_url")

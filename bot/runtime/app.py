@@ -55,7 +55,8 @@ async def open_core(settings: Settings, *, clock: Callable[[], datetime] | None 
     clock = clock or utcnow
     store = await open_database(settings)
     token = settings.hf_token.get_secret_value() if settings.hf_token else None
-    hf = HuggingFaceClient(base_url=settings.hf_api_url, token=token, timeout=settings.http_timeout)
+    hf = HuggingFaceClient(base_url=settings.hf_api_url, token=token, timeout=settings.http_timeout,
+                           backoff=settings.http_backoff)
     arxiv = ArxivClient(base_url=settings.arxiv_api_url, timeout=settings.http_timeout)
     # One arXiv client for look-ups and category reads, so arXiv's one-request-per-3-s holds across both.
     feeds = CategoryFeeds(store=store, arxiv=arxiv, interval=settings.arxiv_interval,

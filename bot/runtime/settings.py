@@ -42,6 +42,8 @@ class CoreSettings(BaseSettings):
     """Postgres: seconds before a live process confirms the sends of one that died (longer than a send's
     HTTP deadline, so a process that only lost its database connection is not second-guessed)."""
     http_timeout: float = Field(10.0, gt=0, validation_alias=env("PAPERBOY_HTTP_TIMEOUT"))
+    http_backoff: float = Field(0.5, ge=0, validation_alias=env("PAPERBOY_HTTP_BACKOFF"))
+    """Seconds before Hugging Face is asked again after a failure, doubled at each retry (three retries)."""
     answer_timeout: float = Field(2.5, gt=0, validation_alias=env("PAPERBOY_ANSWER_TIMEOUT"))
     max_posts_per_hour: int = Field(10, ge=1, validation_alias=env("PAPERBOY_MAX_POSTS_PER_HOUR"))
     update_posts: bool = Field(False, validation_alias=env("PAPERBOY_UPDATE_POSTS"))

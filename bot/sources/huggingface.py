@@ -37,7 +37,7 @@ class HuggingFaceClient(HttpSource):
 
     def __init__(self, *, base_url: str, token: str | None = None, timeout: float = 10.0,
                  deadline: float | None = None, http: httpx.AsyncClient | None = None, max_retries: int = 3,
-                 budget: RequestBudget | None = None, sleep: Sleep = asyncio.sleep) -> None:
+                 backoff: float = 0.5, budget: RequestBudget | None = None, sleep: Sleep = asyncio.sleep) -> None:
         budget = budget or RequestBudget(sleep=sleep)
         if budget.name == "the server":
             budget.name = self.name
@@ -45,6 +45,7 @@ class HuggingFaceClient(HttpSource):
         self._timeout = timeout
         self._deadline = default_deadline(timeout, deadline)
         self._max_retries = max_retries
+        self._backoff = backoff
         self._sleep = sleep
         self.budget = budget
         self._headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
@@ -114,7 +115,7 @@ class HuggingFaceClient(HttpSource):
 
         try:
             response = await send_with_retries(send, max_retries=self._max_retries, sleep=self._sleep,
-                                               budget=self.budget, on_failure=self._failed)
+                                               backoff=self._backoff, budget=self.budget, on_failure=self._failed)
         except MalformedResponse as error:  # too large: an answer, but not one we will read
             log.info("Hugging Face GET %s refused: %s", path, error)  # the caller reports it, once
             self._failed(str(error).removeprefix(where).strip())

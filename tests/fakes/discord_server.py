@@ -34,7 +34,8 @@ Usage::
 
     async with FakeDiscord() as fake:
         settings = Settings(discord_token=fake.token, discord_api_url=fake.api_url,
-                            discord_gateway_url=fake.gateway_url, ...)
+                            discord_gateway_url=fake.gateway_url,
+                            discord_guild_ready_timeout=GUILD_READY_TIMEOUT, ...)
         ...
         sent = await fake.run_command("show", {"paper": "2403.10001"})
         await fake.wait_for(lambda: sent.done)
@@ -61,6 +62,10 @@ from tests.fakes.discord.wire import (
     ADMIN_PERMISSIONS, DEADLINE, FakeRole, Interaction, MANAGE_CHANNELS, MEMBER_PERMISSIONS, RawAnswer, Request,
     SlidingWindow, THREAD_EXISTS, component_errors, discord_limit_errors, paper_ids_in, pings, snowflake,
 )
+
+GUILD_READY_TIMEOUT = 0.1
+"""What the tests set `discord_guild_ready_timeout` to: the fake sends its one guild right after READY,
+so discord.py's own 2 s wait for more would only make every start-up slower."""
 
 
 class FakeDiscord(InteractionsMixin, RestMixin, GatewayMixin):
