@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import asyncpg
+import pytest
 
 from bot.model.channels import ChannelRef
 from bot.model.paper import Paper
@@ -54,6 +55,47 @@ async def test_abandoned_outbox_sees_gone_claimers_not_live_ones(store, database
     assert ids(await store.abandoned_outbox()) == [mine.id, gone.id, unknown.id], "live just closed: its lease runs"
     store.claim_lease = 0
     assert ids(await store.abandoned_outbox()) == [mine.id, live.id, gone.id, unknown.id]
+
+
+async def test_a_worker_looks_again_when_a_crashed_stores_holds_run_out(store, database):
+    """A store that died holds a claim and a channel: the worker looks again as each runs out, not after `idle`."""
+    from datetime import datetime, timezone
+
+    from adapters.memory import MemoryAdapter
+    from bot.delivery.worker import DeliveryWorker
+
+    papers = seed_papers()[:2]
+    await store.save_papers(papers)
+    channel = await store.ensure_channel(ChannelRef("memory", "team", "held"))
+    await store.enqueue_posts(channel.id, [(p.id, "matched", None) for p in papers],
+                              at=datetime.now(timezone.utc), max_per_hour=10)
+    first, _ = await store.due_outbox(now=datetime.now(timezone.utc))
+    crashed = await open_store(database)
+    assert await crashed.claim_outbox(first.id)
+    owner = crashed.owner
+    await crashed.close()  # its presence lock goes, as when a process dies
+    conn = await asyncpg.connect(database)
+    try:  # as a crash leaves it: the channel still its own for a moment (a clean stop lets go)
+        await conn.execute("INSERT INTO channel_senders (channel_id, owner, until) "
+                           "VALUES ($1, $2, now() + interval '1.5 seconds')", channel.id, owner)
+    finally:
+        await conn.close()
+    store.claim_lease = 0.5
+    assert await store.held_for() == pytest.approx(0.5, abs=0.4)
+    chat = MemoryAdapter()
+    worker = DeliveryWorker(store=store, adapters={chat.platform: chat})
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop, idle=60))
+    try:
+        for _ in range(300):  # the claim's lease, then the channel's: seconds, not the minute of `idle`
+            if len(chat.posts) == 2:
+                break
+            await asyncio.sleep(0.02)
+        assert [post.paper_ids for _, post in chat.posts] == [(papers[0].id,), (papers[1].id,)]
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, 5)
+    assert await store.outbox_counts() == {"sent": 2} and await store.held_for() is None
 
 
 async def test_one_store_at_a_time_delivers_a_channel(store, database):

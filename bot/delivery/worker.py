@@ -149,6 +149,9 @@ class DeliveryWorker(Settling):
                 pause = idle if due is None else min(idle, max(0.05, (due - self.clock()).total_seconds()))
                 if self._recheck_at is not None:  # an ambiguous post can be checked then
                     pause = min(pause, max(0.05, (self._recheck_at - self.clock()).total_seconds()))
+                held = await self.store.held_for()
+                if held is not None:  # a crashed process's claims and channels are free then
+                    pause = min(pause, held + 0.1)
                 backoff = STORAGE_BACKOFF[0]
             except StorageLost:
                 raise  # writing on would lose what was sent; Paperboy stops

@@ -29,6 +29,16 @@ connection dropped may still have that send in flight, and one attempt ends well
 HTTP deadline). After a crash, its sends are therefore looked for this much later."""
 
 
+def _gone(owner: str) -> str:
+    """SQL: nobody holds the presence lock of the store named by the column *owner* (``$2``: `PRESENCE_CLASS`)."""
+    return f"""NOT EXISTS (
+        SELECT 1 FROM pg_locks l
+        WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+          AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+          AND l.classid::bigint = $2
+          AND l.objid::bigint = substring({owner} FROM ':([0-9]{{1,10}})$')::bigint)"""
+
+
 class Coordination(Queries):
     """The dedicated session connection, its presence lock, and the roles it leads."""
 
@@ -92,14 +102,26 @@ class Coordination(Queries):
             f"""SELECT {_COLUMNS} FROM outbox o
                 WHERE o.state = 'sending' AND (
                     o.claimed_by IS NULL OR o.claimed_by = $1 OR (
-                    o.claimed_at < now() - make_interval(secs => $3) AND NOT EXISTS (
-                        SELECT 1 FROM pg_locks l
-                        WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
-                          AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-                          AND l.classid::bigint = $2
-                          AND l.objid::bigint = substring(o.claimed_by FROM ':([0-9]{{1,10}})$')::bigint)))
+                    o.claimed_at < now() - make_interval(secs => $3) AND {_gone('o.claimed_by')}))
                 ORDER BY o.id""", self.owner, PRESENCE_CLASS, self.claim_lease)
         return [_entry(r) for r in rows]
+
+    async def held_for(self) -> float | None:
+        """Seconds until the next hold of a gone process runs out (None: nothing is held).
+
+        Holds of a store that is gone: an entry it left in ``sending`` (`abandoned_outbox`'s once
+        `claim_lease` has passed), and its lease on a channel with posts waiting. The worker looks
+        again then, rather than at its next idle round: after a crash, those channels wait no longer.
+        """
+        return await self._fetchval(
+            f"""SELECT EXTRACT(EPOCH FROM min(until) - now())::float8 FROM (
+                    SELECT o.claimed_at + make_interval(secs => $3) AS until FROM outbox o
+                    WHERE o.state = 'sending' AND o.claimed_by <> $1 AND {_gone('o.claimed_by')}
+                    UNION ALL
+                    SELECT s.until FROM channel_senders s
+                    WHERE s.owner <> $1 AND {_gone('s.owner')} AND EXISTS (
+                        SELECT 1 FROM outbox o WHERE o.channel_id = s.channel_id AND o.state = 'pending')
+                ) AS holds WHERE until > now()""", self.owner, PRESENCE_CLASS, self.claim_lease)
 
     async def _close_session(self) -> None:
         conn, self._session = self._session, None

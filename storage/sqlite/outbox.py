@@ -217,6 +217,10 @@ class OutboxQueries(Queries):
             (to_db(now),))
         return from_db(row["due"]) if row else None
 
+    async def held_for(self) -> float | None:
+        """Nothing: one process per file, and what a crash left is found at the next start (`abandoned_outbox`)."""
+        return None
+
     async def claim_outbox(self, entry_id: int) -> bool:
         """Move *entry_id* from pending to sending, just before handing it to the platform.
 
