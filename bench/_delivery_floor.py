@@ -2,7 +2,7 @@
 
 After a run, the fake's log holds every ``chat.postMessage`` the bot made: its token and its body.
 A child process replays them with what the adapter sends through (slack_sdk's `AsyncWebClient` per
-token, one aiohttp session of `MAX_CONNECTIONS` connections, each answer decoded and checked), to a
+token, on the adapter's shared aiohttp session, each answer decoded and checked), to a
 fresh fake that enforces no limit, all at once, and nothing else: no database, no rendering, no pacing.
 Its CPU per message is the part of the bot's that comes with the HTTP client, measured in the same run;
 the bot's own part is the rest.
@@ -38,19 +38,17 @@ async def replay(posts_file: Path, api_url: str) -> dict[str, float]:
 
     Returns the loop's CPU and the wall time of each; aiohttp's run says what slack_sdk adds.
     """
-    import aiohttp
-
-    from adapters.slack.clients import MAX_CONNECTIONS
+    from adapters.slack.clients import shared_session
     from adapters.slack.web import JSON_TYPE, attempt, web_client
 
     posts: list[tuple[str, str]] = json.loads(posts_file.read_text())
-    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=MAX_CONNECTIONS),
-                                    cookie_jar=aiohttp.DummyCookieJar())
     clients: dict[str, Any] = {}
     for token, _ in posts:
         if token not in clients:
             clients[token] = web_client(token, api_url)
-            clients[token].session = session
+    session = shared_session(next(iter(clients.values())).timeout)  # the adapter's own session
+    for client in clients.values():
+        client.session = session
     bodies = [(clients[token], body.encode()) for token, body in posts]
 
     async def post(client: Any, body: bytes) -> bool:

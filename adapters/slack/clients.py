@@ -33,6 +33,13 @@ NOT_INSTALLED = DeliveryResult(
 )
 
 
+def shared_session(timeout: float) -> aiohttp.ClientSession:
+    """The HTTP session every Web API client shares: `MAX_CONNECTIONS` connections, a whole call timed
+    out after *timeout* seconds, no cookies (nothing carries from one workspace to another)."""
+    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=MAX_CONNECTIONS),
+                                 timeout=aiohttp.ClientTimeout(total=timeout), cookie_jar=aiohttp.DummyCookieJar())
+
+
 class WorkspaceClients:
     """Paperboy's own Web API calls, each made with its workspace's bot token.
 
@@ -62,11 +69,7 @@ class WorkspaceClients:
         if self._session is not None and not self._session.closed:
             return
         asyncio.get_running_loop()  # an aiohttp session belongs to the loop it was made in
-        self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=MAX_CONNECTIONS),
-            timeout=aiohttp.ClientTimeout(total=self.client.timeout),
-            cookie_jar=aiohttp.DummyCookieJar(),
-        )
+        self._session = shared_session(self.client.timeout)
         self._use_session(self._session)
 
     async def close_session(self) -> None:

@@ -45,15 +45,11 @@ class _Window:
 class _Scopes:
     """The windows of one channel's sends: its own, and those it shares (with the lock that queues for them)."""
 
-    __slots__ = ("limits", "windows", "owned", "lock")
+    __slots__ = ("limits", "own", "windows", "lock")
 
     def __init__(self, limits: Sequence[RateLimit], own: list[_Window], shared: list[_Window],
                  lock: asyncio.Lock | None) -> None:
-        self.limits, self.windows, self.owned, self.lock = limits, (*own, *shared), len(own), lock
-
-    @property
-    def own(self) -> tuple[_Window, ...]:
-        return self.windows[:self.owned]
+        self.limits, self.own, self.windows, self.lock = limits, tuple(own), (*own, *shared), lock
 
 
 class Pacer:
@@ -110,9 +106,10 @@ class Pacer:
         scopes = self._scopes.get((platform, channel))
         if scopes is None or scopes.limits is not limits:  # limits are a platform's constant; a test may swap them
             own = [self._window(platform, channel, limit) for limit in limits if limit.scope == "channel"]
-            shared_keys = tuple(self._key(platform, channel, limit) for limit in limits if limit.scope != "channel")
-            shared = [self._window(platform, channel, limit) for limit in limits if limit.scope != "channel"]
-            lock = self._locks.setdefault(shared_keys, asyncio.Lock()) if shared else None
+            shared_limits = [limit for limit in limits if limit.scope != "channel"]
+            shared = [self._window(platform, channel, limit) for limit in shared_limits]
+            keys = tuple(self._key(platform, channel, limit) for limit in shared_limits)
+            lock = self._locks.setdefault(keys, asyncio.Lock()) if shared else None
             scopes = self._scopes[(platform, channel)] = _Scopes(limits, own, shared, lock)
         return scopes
 

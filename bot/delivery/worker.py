@@ -36,7 +36,7 @@ STORAGE_BACKOFF = (1.0, 60.0)
 PER_CHANNEL = 20
 """Entries of one channel a round reads at once (a channel's next ones are read as these go out)."""
 FIRST_CHANNELS = 64
-"""Channels a round starts before it reads the papers and reasons of the rest (as many as Slack's connections)."""
+"""Channels a round starts before it reads the papers and reasons of the rest: a first batch of sends."""
 
 
 def utcnow() -> datetime:

@@ -59,11 +59,10 @@ class SocketEnvelope:
 
 
 def _manifest_bot_scopes() -> list[str]:
-    """The bot scopes of adapters/slack/manifest.json: what a workspace grants when it installs the app."""
-    from pathlib import Path
+    """The bot scopes of the app's manifest: what a workspace grants when it installs the app."""
+    from adapters.slack.oauth import manifest
 
-    manifest = Path(__file__).resolve().parents[3] / "adapters" / "slack" / "manifest.json"
-    return json.loads(manifest.read_text(encoding="utf-8"))["oauth_config"]["scopes"]["bot"]
+    return manifest()["oauth_config"]["scopes"]["bot"]
 
 
 def _is_reply(message: dict[str, Any]) -> bool:
