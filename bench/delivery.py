@@ -55,7 +55,7 @@ from bench._delivery_plan import (  # noqa: E402
 TARGET_RATIO = 1.2
 TARGET_429_SHARE = 0.01
 TARGET_CPU_MS = 1.0
-"""Issue 27: the bot's CPU per message, on every run."""
+"""Issue 27: the bot's CPU per message, on both Slack runs of its command (Discord's is printed, not targeted)."""
 TARGET_BURST_RATIO = 1.5
 """Issue 27: the Slack burst's makespan over its bound, at 1,000 workspaces."""
 BEFORE_ISSUE_27 = "slack at 1000 teams: burst 1.36 ms/msg and 2.47x the bound, digest 2.07 ms/msg"
@@ -246,10 +246,20 @@ def print_results(results: Sequence[RunResult], *, scale: float, channels: int) 
         for note in r.notes:
             print(f"    note: {note}")
     print(f"target: ratio < {TARGET_RATIO} and under {100 * TARGET_429_SHARE:g} % of requests answered 429")
-    cpu_over = [f"{r.platform} {r.run}" for r in results if 1000 * r.cpu / max(r.messages, 1) > TARGET_CPU_MS]
-    print(f"target (issue 27): CPU/msg <= {TARGET_CPU_MS:g} ms on every run "
-          f"({'met' if not cpu_over else 'over on ' + ', '.join(cpu_over)}); Slack burst ratio <= "
-          f"{TARGET_BURST_RATIO:g}; before: {BEFORE_ISSUE_27}")
+    print(issue_27_line(results))
+
+
+def issue_27_line(results: list[RunResult]) -> str:
+    """Issue 27's targets, met or not: CPU per message on the Slack runs of its command, and the burst's ratio."""
+    slack = [r for r in results if r.platform == "slack"]
+    if not slack:
+        return f"target (issue 27): on the Slack runs only (--platform slack); before: {BEFORE_ISSUE_27}"
+    cpu_over = [r.run for r in slack if 1000 * r.cpu / max(r.messages, 1) > TARGET_CPU_MS]
+    bursts = [r.ratio for r in slack if r.run == "burst" and r.bound > 0]
+    ratio = (f"{bursts[0]:.2f} ({'met' if bursts[0] <= TARGET_BURST_RATIO else 'NOT MET'})" if bursts else "n/a")
+    return (f"target (issue 27): Slack CPU/msg <= {TARGET_CPU_MS:g} ms on both runs "
+            f"({'met' if not cpu_over else 'NOT MET on ' + ', '.join(cpu_over)}); Slack burst ratio <= "
+            f"{TARGET_BURST_RATIO:g}: {ratio}; before: {BEFORE_ISSUE_27}")
 
 
 async def bench(args: argparse.Namespace) -> list[RunResult]:
