@@ -164,3 +164,39 @@ async def test_removing_a_topic_keeps_its_deliveries(store):
     [row] = await store.queued_deliveries(channel.id)
     assert (row.paper_id, row.topic_id) == ("p1", None)
     assert await store.ledger_paper_ids(channel.id) == {"p1"}
+
+
+async def test_a_sqlite_claim_reads_the_entries_it_names_not_every_pending_one(tmp_path):
+    """A claim's work does not grow with the outbox: in a burst thousands are pending, and each claim read them all."""
+    import sqlite3
+
+    from bot.model.channels import ChannelRef
+    from storage.sqlite import Store
+    from storage.sqlite.outbox import _CLAIM
+
+    path = tmp_path / "claims.db"
+    async with await Store.open(path) as sqlite_store:
+        for n in range(60):
+            channel = await sqlite_store.ensure_channel(ChannelRef(REF.platform, REF.workspace, f"chan-{n}"))
+            await sqlite_store.enqueue_posts(channel.id, [(f"p{k}", None, None) for k in range(20)], at=T0,
+                                             max_per_hour=100)
+
+    def steps_to_claim(conn: sqlite3.Connection, entry_id: int) -> int:
+        steps = [0]
+
+        def count() -> int:
+            steps[0] += 1
+            return 0
+
+        conn.set_progress_handler(count, 1)  # called every virtual machine instruction: the statement's work
+        assert conn.execute(_CLAIM, ("me", "now", f"[{entry_id}]")).fetchall() == [(entry_id,)]
+        conn.set_progress_handler(None, 1)
+        return steps[0]
+
+    with sqlite3.connect(path) as conn:
+        first, second = (r[0] for r in conn.execute("SELECT id FROM outbox ORDER BY id LIMIT 2"))
+        assert conn.execute("SELECT count(*) FROM outbox WHERE state = 'pending'").fetchone()[0] == 1200
+        many = steps_to_claim(conn, first)  # among 1,200 pending
+        conn.execute("UPDATE outbox SET state = 'sent' WHERE id <> ?", (second,))
+        few = steps_to_claim(conn, second)  # the only one pending
+    assert many < 2 * few, (many, few)

@@ -23,8 +23,10 @@ OWNER = f"{socket.gethostname()}:{os.getpid()}"
 _COLUMNS = ("id, channel_id, kind, tag, paper_ids, state, title, target_ref, attempts, next_attempt_at, "
             "last_error, message_ref, created_at, sent_at, mention, claimed_at")
 _COLUMNS_OF_O = ", ".join(f"o.{c.strip()}" for c in _COLUMNS.split(","))
+# NOT INDEXED: the entries are found by their ids. Without it SQLite, which keeps no statistics, reads
+# them through `outbox_by_state`: every pending entry, thousands in a burst, for each claim.
 _CLAIM = """
-    UPDATE outbox SET state = 'sending', claimed_by = ?, claimed_at = ?
+    UPDATE outbox NOT INDEXED SET state = 'sending', claimed_by = ?, claimed_at = ?
     WHERE id IN (SELECT value FROM json_each(?)) AND state = 'pending'
       AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.channel_id = outbox.channel_id AND e.id < outbox.id
                         AND e.state IN ('pending', 'sending'))
