@@ -3,6 +3,17 @@
 # `podman build --format docker --build-arg BASE=$(scripts/base-image.sh) -t paperboy .`
 # Run:   `docker run -d --env-file .env -v paperboy-data:/data paperboy`  (or `docker compose up -d`, with Postgres)
 ARG BASE=python:3.11-slim
+
+# The dependency list alone, read from pyproject.toml in a stage of its own: the image's slow install
+# layer below copies only this file, whose content is its cache key, so a change elsewhere in
+# pyproject.toml (a tool setting, the version) rebuilds this small stage and the code, not every dependency.
+# A fixed time on the file: podman (buildah) keys a COPY's cache on the file's time too.
+FROM ${BASE} AS deps
+COPY pyproject.toml /
+RUN python3 -c "import tomllib; print(*tomllib.load(open('/pyproject.toml', 'rb'))['project']['dependencies'], sep='\n')" \
+        > /requirements.txt \
+    && touch -d @0 /requirements.txt
+
 FROM ${BASE}
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -28,18 +39,16 @@ RUN groupadd --gid 10001 paperboy \
 RUN python3 -m venv /opt/paperboy
 ENV PATH=/opt/paperboy/bin:$PATH
 
-# The dependencies first, from pyproject.toml alone: this slow layer is rebuilt only when they change.
+# The dependencies first, from the deps stage's list: this slow layer is rebuilt only when they change.
 # Behind a proxy that re-signs TLS, hand pip its CA bundle for this step only (kept out of the image):
 # `--secret id=pip_cert,src=/etc/ssl/certs/ca-certificates.crt`.
-COPY pyproject.toml /src/
+COPY --from=deps /requirements.txt /tmp/
 RUN --mount=type=secret,id=pip_cert \
     if [ -s /run/secrets/pip_cert ]; then export PIP_CERT=/run/secrets/pip_cert; fi \
-    && python -c "import tomllib; print(*tomllib.load(open('/src/pyproject.toml', 'rb'))['project']['dependencies'], sep='\n')" \
-       > /tmp/requirements.txt \
     && pip install --quiet 'setuptools>=68' -r /tmp/requirements.txt && rm /tmp/requirements.txt
 
-# Then the code: only the files pyproject.toml names.
-COPY README.md /src/
+# Then the code: pyproject.toml and only the files it names.
+COPY pyproject.toml README.md /src/
 COPY bot /src/bot
 COPY adapters /src/adapters
 COPY storage /src/storage
