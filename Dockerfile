@@ -4,15 +4,14 @@
 # Run:   `docker run -d --env-file .env -v paperboy-data:/data paperboy`  (or `docker compose up -d`, with Postgres)
 ARG BASE=python:3.11-slim
 
-# The dependency list alone, read from pyproject.toml in a stage of its own: the image's slow install
-# layer below copies only this file, whose content is its cache key, so a change elsewhere in
-# pyproject.toml (a tool setting, the version) rebuilds this small stage and the code, not every dependency.
-# A fixed time on the file: podman (buildah) keys a COPY's cache on the file's time too.
+# The dependency list alone, read from pyproject.toml in a stage of its own: the slow install layer
+# below copies only this file, and a COPY's cache is keyed on the file's content (and mode), so a change
+# elsewhere in pyproject.toml (a tool setting, the version) reruns this small stage and the code's
+# layers, not the install of every dependency.
 FROM ${BASE} AS deps
 COPY pyproject.toml /
 RUN python3 -c "import tomllib; print(*tomllib.load(open('/pyproject.toml', 'rb'))['project']['dependencies'], sep='\n')" \
-        > /requirements.txt \
-    && touch -d @0 /requirements.txt
+    > /requirements.txt
 
 FROM ${BASE}
 
