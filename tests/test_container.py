@@ -3,8 +3,8 @@
 Skipped, with one line saying why, on a machine without an engine. The base image comes from
 ``PAPERBOY_TEST_BASE_IMAGE`` (``python:3.11-slim`` where a registry answers), else from
 ``scripts/base-image.sh`` (debootstrap, root): the engine keeps it, and the dependency layer of the
-build, across runs, so only the first run on a machine is slow. The containers share the host's
-network, so the fake Hugging Face on 127.0.0.1 answers them.
+build (until pyproject.toml's dependency list changes), across runs, so only the first run on a machine
+is slow. The containers share the host's network, so the fake Hugging Face on 127.0.0.1 answers them.
 """
 
 from __future__ import annotations
@@ -103,20 +103,23 @@ def image(tmp_path_factory) -> str:
     return IMAGE
 
 
-def _steps(output: str) -> list[tuple[str, bool]]:
-    """The steps of a podman build, in order: each one's instruction, and whether its layer came from the cache."""
-    steps: list[tuple[str, bool]] = []
+def _steps(output: str) -> list[tuple[str, bool, str]]:
+    """The steps of a podman build, in order: each one's instruction, whether its layer came from the cache,
+    and the layer's image id."""
+    steps: list[tuple[str, bool, str]] = []
     for line in output.splitlines():
         if re.match(r"(\[\d+/\d+\] )?STEP \d+/\d+: ", line):
-            steps.append((line.split(": ", 1)[1], False))
-        elif line.startswith("--> Using cache") and steps:
-            steps[-1] = (steps[-1][0], True)
+            steps.append((line.split(": ", 1)[1], False, ""))
+        elif steps and line.startswith("--> Using cache"):
+            steps[-1] = (steps[-1][0], True, steps[-1][2])
+        elif steps and re.fullmatch(r"--> [0-9a-f]+", line):
+            steps[-1] = (*steps[-1][:2], line.removeprefix("--> "))
     return steps
 
 
 def test_a_pyproject_change_outside_the_dependencies_keeps_the_dependency_layer(image, tmp_path):
     """Only the dependency list keys the slow `pip install` layer (a minute and a half here), not the whole
-    pyproject.toml: a changed tool setting rebuilds the code's layer alone, in seconds."""
+    pyproject.toml: a changed tool setting reruns the small stage that lists them and the code's layers, in seconds."""
     if Path(ENGINE).name != "podman":
         pytest.skip("reads podman's build output")
     context = _context(tmp_path)
@@ -124,16 +127,18 @@ def test_a_pyproject_change_outside_the_dependencies_keeps_the_dependency_layer(
     # A value of this run's own: a pyproject.toml this engine has never built, so nothing of it is cached.
     pyproject.write_text(pyproject.read_text(encoding="utf-8")
                          + f'\n[tool.paperboy-image-test]\nrun = "{os.urandom(8).hex()}"\n', encoding="utf-8")
-    os.utime(pyproject, (946684800, 946684800))
+    os.utime(pyproject, (946684800, 946684800))  # as _context leaves every file
     tag = f"{IMAGE}-cache"
     started = time.monotonic()
+    steps = []
     try:
         steps = _steps(_build(context, tag))
-    finally:
-        subprocess.run([ENGINE, "rmi", tag], capture_output=True)
+    finally:  # the image and this run's layers, the first stage's too (no later run can use them)
+        new = [layer for _, cached, layer in reversed(steps) if layer and not cached]  # the children first
+        subprocess.run([ENGINE, "rmi", "--ignore", tag, *new], capture_output=True)
     print(f"rebuilt in {time.monotonic() - started:.0f} s")
-    [dependencies] = [cached for step, cached in steps if "-r /tmp/requirements.txt" in step]
-    [code] = [cached for step, cached in steps if "--no-deps" in step]
+    [dependencies] = [cached for step, cached, _ in steps if "-r /tmp/requirements.txt" in step]
+    [code] = [cached for step, cached, _ in steps if "--no-deps" in step]
     assert dependencies, f"the dependencies were installed again:\n{steps}"
     assert not code, "the changed pyproject.toml never reached the build"
 
