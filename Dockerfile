@@ -3,6 +3,16 @@
 # `podman build --format docker --build-arg BASE=$(scripts/base-image.sh) -t paperboy .`
 # Run:   `docker run -d --env-file .env -v paperboy-data:/data paperboy`  (or `docker compose up -d`, with Postgres)
 ARG BASE=python:3.11-slim
+
+# The dependency list alone, read from pyproject.toml in a stage of its own: the slow install layer
+# below copies only this file, and a COPY's cache is keyed on the file's content (and mode), so a change
+# elsewhere in pyproject.toml (a tool setting, the version) reruns this small stage and the code's
+# layers, not the install of every dependency.
+FROM ${BASE} AS deps
+COPY pyproject.toml /
+RUN python3 -c "import tomllib; print(*tomllib.load(open('/pyproject.toml', 'rb'))['project']['dependencies'], sep='\n')" \
+    > /requirements.txt
+
 FROM ${BASE}
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -28,18 +38,16 @@ RUN groupadd --gid 10001 paperboy \
 RUN python3 -m venv /opt/paperboy
 ENV PATH=/opt/paperboy/bin:$PATH
 
-# The dependencies first, from pyproject.toml alone: this slow layer is rebuilt only when they change.
+# The dependencies first, from the deps stage's list: this slow layer is rebuilt only when they change.
 # Behind a proxy that re-signs TLS, hand pip its CA bundle for this step only (kept out of the image):
 # `--secret id=pip_cert,src=/etc/ssl/certs/ca-certificates.crt`.
-COPY pyproject.toml /src/
+COPY --from=deps /requirements.txt /tmp/
 RUN --mount=type=secret,id=pip_cert \
     if [ -s /run/secrets/pip_cert ]; then export PIP_CERT=/run/secrets/pip_cert; fi \
-    && python -c "import tomllib; print(*tomllib.load(open('/src/pyproject.toml', 'rb'))['project']['dependencies'], sep='\n')" \
-       > /tmp/requirements.txt \
     && pip install --quiet 'setuptools>=68' -r /tmp/requirements.txt && rm /tmp/requirements.txt
 
-# Then the code: only the files pyproject.toml names.
-COPY README.md /src/
+# Then the code: pyproject.toml and only the files it names.
+COPY pyproject.toml README.md /src/
 COPY bot /src/bot
 COPY adapters /src/adapters
 COPY storage /src/storage

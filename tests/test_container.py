@@ -3,8 +3,8 @@
 Skipped, with one line saying why, on a machine without an engine. The base image comes from
 ``PAPERBOY_TEST_BASE_IMAGE`` (``python:3.11-slim`` where a registry answers), else from
 ``scripts/base-image.sh`` (debootstrap, root): the engine keeps it, and the dependency layer of the
-build, across runs, so only the first run on a machine is slow. The containers share the host's
-network, so the fake Hugging Face on 127.0.0.1 answers them.
+build (until pyproject.toml's dependency list changes), across runs, so only the first run on a machine
+is slow. The containers share the host's network, so the fake Hugging Face on 127.0.0.1 answers them.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import shutil
 import socket
 import ssl
@@ -77,25 +78,69 @@ def _context(folder: Path) -> Path:
     return folder
 
 
-@pytest.fixture(scope="module")
-def image(tmp_path_factory) -> str:
-    """Build the image as the README says (podman: --format docker, or the HEALTHCHECK is dropped)."""
-    context = _context(tmp_path_factory.mktemp("context"))
-    command = [ENGINE, "build", "--build-arg", f"BASE={_base_image()}", "-t", IMAGE]
+def _build(context: Path, tag: str) -> str:
+    """Build *context* as the README says (podman: --format docker, or the HEALTHCHECK is dropped); its output."""
+    command = [ENGINE, "build", "--build-arg", f"BASE={_base_image()}", "-t", tag]
     if Path(ENGINE).name == "podman":
         command += ["--format", "docker"]
     ca = ssl.get_default_verify_paths().cafile or "/etc/ssl/certs/ca-certificates.crt"
     if os.path.exists(ca):  # a proxy that re-signs TLS: pip inside the build trusts what this host trusts
         command += ["--secret", f"id=pip_cert,src={ca}"]
-    before = _image_id(IMAGE)
-    started = time.monotonic()
     built = subprocess.run([*command, str(context)], capture_output=True, text=True, timeout=900)
     assert built.returncode == 0, f"the build failed:\n{built.stdout[-3000:]}\n{built.stderr[-3000:]}"
-    assert "useradd warning" not in built.stdout + built.stderr
+    return built.stdout + built.stderr
+
+
+@pytest.fixture(scope="module")
+def image(tmp_path_factory) -> str:
+    context = _context(tmp_path_factory.mktemp("context"))
+    before = _image_id(IMAGE)
+    started = time.monotonic()
+    assert "useradd warning" not in _build(context, IMAGE)
     if before and before != _image_id(IMAGE):  # the last run's image, now untagged: do not pile them up
         subprocess.run([ENGINE, "rmi", before], capture_output=True)
     print(f"image built in {time.monotonic() - started:.0f} s")
     return IMAGE
+
+
+def _steps(output: str) -> list[tuple[str, bool, str]]:
+    """The steps of a podman build, in order: each one's instruction, whether its layer came from the cache,
+    and the layer's image id."""
+    steps: list[tuple[str, bool, str]] = []
+    for line in output.splitlines():
+        if re.match(r"(\[\d+/\d+\] )?STEP \d+/\d+: ", line):
+            steps.append((line.split(": ", 1)[1], False, ""))
+        elif steps and line.startswith("--> Using cache"):
+            steps[-1] = (steps[-1][0], True, steps[-1][2])
+        elif steps and re.fullmatch(r"--> [0-9a-f]+", line):
+            steps[-1] = (*steps[-1][:2], line.removeprefix("--> "))
+    return steps
+
+
+def test_a_pyproject_change_outside_the_dependencies_keeps_the_dependency_layer(image, tmp_path):
+    """Only the dependency list keys the slow `pip install` layer (a minute and a half here), not the whole
+    pyproject.toml: a changed tool setting reruns the small stage that lists them and the code's layers, in seconds."""
+    if Path(ENGINE).name != "podman":
+        pytest.skip("reads podman's build output")
+    context = _context(tmp_path)
+    pyproject = context / "pyproject.toml"
+    # A value of this run's own: a pyproject.toml this engine has never built, so nothing of it is cached.
+    pyproject.write_text(pyproject.read_text(encoding="utf-8")
+                         + f'\n[tool.paperboy-image-test]\nrun = "{os.urandom(8).hex()}"\n', encoding="utf-8")
+    os.utime(pyproject, (946684800, 946684800))  # as _context leaves every file
+    tag = f"{IMAGE}-cache"
+    started = time.monotonic()
+    steps = []
+    try:
+        steps = _steps(_build(context, tag))
+    finally:  # the image and this run's layers, the first stage's too (no later run can use them)
+        new = [layer for _, cached, layer in reversed(steps) if layer and not cached]  # the children first
+        subprocess.run([ENGINE, "rmi", "--ignore", tag, *new], capture_output=True)
+    print(f"rebuilt in {time.monotonic() - started:.0f} s")
+    [dependencies] = [cached for step, cached, _ in steps if "-r /tmp/requirements.txt" in step]
+    [code] = [cached for step, cached, _ in steps if "--no-deps" in step]
+    assert dependencies, f"the dependencies were installed again:\n{steps}"
+    assert not code, "the changed pyproject.toml never reached the build"
 
 
 def _image_id(name: str) -> str:
