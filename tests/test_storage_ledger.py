@@ -166,6 +166,22 @@ async def test_removing_a_topic_keeps_its_deliveries(store):
     assert await store.ledger_paper_ids(channel.id) == {"p1"}
 
 
+
+def vm_steps(conn, sql: str, params: tuple) -> tuple[list, int]:
+    """The rows of *sql* and the virtual machine instructions SQLite ran for it: the statement's work, not its time."""
+    steps = [0]
+
+    def count() -> int:
+        steps[0] += 1
+        return 0
+
+    conn.set_progress_handler(count, 1)
+    try:
+        return conn.execute(sql, params).fetchall(), steps[0]
+    finally:
+        conn.set_progress_handler(None, 1)
+
+
 async def test_a_sqlite_claim_reads_the_entries_it_names_not_every_pending_one(tmp_path):
     """A claim's work does not grow with the outbox: in a burst thousands are pending, and each claim read them all."""
     import sqlite3
@@ -180,23 +196,38 @@ async def test_a_sqlite_claim_reads_the_entries_it_names_not_every_pending_one(t
             channel = await sqlite_store.ensure_channel(ChannelRef(REF.platform, REF.workspace, f"chan-{n}"))
             await sqlite_store.enqueue_posts(channel.id, [(f"p{k}", None, None) for k in range(20)], at=T0,
                                              max_per_hour=100)
-
-    def steps_to_claim(conn: sqlite3.Connection, entry_id: int) -> int:
-        steps = [0]
-
-        def count() -> int:
-            steps[0] += 1
-            return 0
-
-        conn.set_progress_handler(count, 1)  # called every virtual machine instruction: the statement's work
-        assert conn.execute(_CLAIM, ("me", "now", f"[{entry_id}]")).fetchall() == [(entry_id,)]
-        conn.set_progress_handler(None, 1)
-        return steps[0]
-
     with sqlite3.connect(path) as conn:
         first, second = (r[0] for r in conn.execute("SELECT id FROM outbox ORDER BY id LIMIT 2"))
         assert conn.execute("SELECT count(*) FROM outbox WHERE state = 'pending'").fetchone()[0] == 1200
-        many = steps_to_claim(conn, first)  # among 1,200 pending
+        claimed, many = vm_steps(conn, _CLAIM, ("me", "now", f"[{first}]"))  # among 1,200 pending
         conn.execute("UPDATE outbox SET state = 'sent' WHERE id <> ?", (second,))
-        few = steps_to_claim(conn, second)  # the only one pending
+        claimed_too, few = vm_steps(conn, _CLAIM, ("me", "now", f"[{second}]"))  # the only one pending
+    assert claimed == [(first,)] and claimed_too == [(second,)]
     assert many < 2 * few, (many, few)
+
+
+async def test_a_sqlite_due_read_does_not_grow_with_the_channels_history(tmp_path):
+    """Whether an older entry still waits is read from the unsettled entries, not from all a channel ever sent."""
+    import sqlite3
+
+    from storage.sqlite import Store
+    from storage.sqlite.outbox import _due_sql
+
+    async def due_steps(path, history: int) -> tuple[int, int]:
+        async with await Store.open(path) as sqlite_store:
+            channel = await sqlite_store.ensure_channel(REF)
+        with sqlite3.connect(path) as conn:  # months of posts that went out
+            conn.executemany("INSERT INTO outbox (channel_id, kind, tag, paper_ids, state, created_at)"
+                             " VALUES (?, 'paper', ?, '[\"old\"]', 'sent', ?)",
+                             [(channel.id, f"old-{n}", "2000-01-01T00:00:00+00:00") for n in range(history)])
+        async with await Store.open(path) as sqlite_store:
+            await sqlite_store.enqueue_posts(channel.id, [(f"p{k}", None, None) for k in range(3)], at=T0,
+                                             max_per_hour=100)
+        with sqlite3.connect(path) as conn:
+            rows, steps = vm_steps(conn, _due_sql(""), ("9999", "9999", 20, 20, 5000))
+        return len(rows), steps
+
+    fresh, fresh_steps = await due_steps(tmp_path / "fresh.db", 0)
+    old, old_steps = await due_steps(tmp_path / "old.db", 2000)
+    assert fresh == old == 3
+    assert old_steps < 2 * fresh_steps, (old_steps, fresh_steps)

@@ -185,15 +185,7 @@ class OutboxQueries(Queries):
             where.append("AND c.platform IN (SELECT value FROM json_each(?))")
             params.append(json.dumps(list(platforms)))
         rows = await self._fetchall(
-            f"""SELECT * FROM (
-                    SELECT {_COLUMNS_OF_O}, row_number() OVER (PARTITION BY o.channel_id ORDER BY o.id) AS nth
-                    FROM outbox o JOIN channels c ON c.id = o.channel_id
-                    WHERE o.state = 'pending' AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= ?)
-                      AND c.paused_reason IS NULL {' '.join(where)}
-                      AND NOT EXISTS (
-                          SELECT 1 FROM outbox e WHERE e.channel_id = o.channel_id AND e.id < o.id
-                            AND (e.state = 'sending' OR (e.state = 'pending' AND e.next_attempt_at > ?))))
-                WHERE ? IS NULL OR nth <= ? ORDER BY id LIMIT ?""",
+            _due_sql(" ".join(where)),
             (to_db(now), *params, to_db(now), per_channel, per_channel, limit),
         )
         return [_entry(r) for r in rows]
@@ -358,6 +350,21 @@ def _settle(conn: sqlite3.Connection, settlements: Sequence[Settlement]) -> None
         conn.executemany(
             """UPDATE outbox SET target_ref = ?
                WHERE channel_id = ? AND tag = ? AND kind = 'thread' AND target_ref IS NULL""", targets)
+
+
+def _due_sql(filters: str) -> str:
+    """`due_outbox`'s statement with its extra *filters* (``AND ...``): parameters now, the filters', now,
+    per channel (twice), limit."""
+    return f"""SELECT * FROM (
+            SELECT {_COLUMNS_OF_O}, row_number() OVER (PARTITION BY o.channel_id ORDER BY o.id) AS nth
+            FROM outbox o JOIN channels c ON c.id = o.channel_id
+            WHERE o.state = 'pending' AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= ?)
+              AND c.paused_reason IS NULL {filters}
+              AND NOT EXISTS (  -- the IN lets SQLite read `outbox_unsettled`, not the channel's history
+                  SELECT 1 FROM outbox e WHERE e.channel_id = o.channel_id AND e.id < o.id
+                    AND e.state IN ('pending', 'sending')
+                    AND (e.state = 'sending' OR (e.state = 'pending' AND e.next_attempt_at > ?))))
+        WHERE ? IS NULL OR nth <= ? ORDER BY id LIMIT ?"""
 
 
 async def _topic_mentions(conn: aiosqlite.Connection, topic_ids: Sequence[int | None]) -> dict[int, str]:
