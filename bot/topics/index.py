@@ -26,13 +26,14 @@ from bot.topics.guard import (
 from bot.topics.matcher import Group, Leaf, Node, PaperText
 from bot.topics.matches import Matches
 from bot.topics.parser import Query
-from bot.topics.slot_keys import SlotKeys
 
 __all__ = [
     "ARCHIVE", "CATEGORY", "CHECK", "PAIR", "PREFIX", "WORD", "Entry", "Guard", "Matches", "TopicIndex", "guard_of",
 ]
 
 K = TypeVar("K", bound=Hashable)
+Keys = tuple[K, ...] | list[K]
+"""The keys of one query, in the order added."""
 
 
 class TopicIndex(Generic[K]):
@@ -49,13 +50,15 @@ class TopicIndex(Generic[K]):
         self._next_term = 0
         self._slot_of_key: dict[K, int] = {}
         self._slot_of_text: dict[str, int] = {}
-        # Each distinct query (a slot) is kept as its plan, its keys in the order added
-        # (`bot.topics.slot_keys`), and its folded text (which names it: Merging and merging share
-        # one); the parsed query is not. Lists by slot rather than an object per slot: `matches`
-        # reads them with `itemgetter`, and a list finds an item without a hash table's entry to
-        # read. A dropped slot is None until `_compact` renumbers the live ones.
+        # Each distinct query (a slot) is kept as its plan, its keys in the order added, and its
+        # folded text (which names it: Merging and merging share one); the parsed query is not.
+        # Three lists by slot rather than an object per slot: `matches` reads them with `itemgetter`.
+        # Listing a paper's thousands of matching keys is bound by memory reads, so each read is
+        # saved where it can be: lists, not dicts, as a list finds an item without a hash table's
+        # entry; keys in a tuple while few (see `_with`), which holds its items in itself where a
+        # list points to them. A dropped slot is None until `_compact` renumbers the live ones.
         self._plan_of: list[Plan | None] = []
-        self._keys: SlotKeys[K] = SlotKeys()
+        self._keys_of: list[Keys[K]] = []
         self._text_of: list[str | None] = []
         self._dropped = 0
         self._number_of_term: dict[Leaf, int] = {}
@@ -87,7 +90,7 @@ class TopicIndex(Generic[K]):
         slot = self._slot_of_text.get(query.key)
         if slot is None:
             slot = self._new_slot(query)
-        self._keys.add(slot, key)
+        self._keys_of[slot] = _with(self._keys_of[slot], key)
         self._slot_of_key[key] = slot
 
     def remove(self, key: K) -> None:
@@ -95,14 +98,15 @@ class TopicIndex(Generic[K]):
         slot = self._slot_of_key.pop(key, None)
         if slot is None:
             return
-        if not self._keys.remove(slot, key):
+        keys = self._keys_of[slot] = _without(self._keys_of[slot], key)
+        if not keys:
             self._drop_slot(slot)
 
     def candidates(self, paper: Paper | PaperText) -> list[K]:
         """Return the keys whose queries *paper* might match (a superset of the matches)."""
         text = paper if isinstance(paper, PaperText) else PaperText.of(paper)
         found = self._filing.candidates(self._held_terms(text))
-        return list(concat.from_iterable(map(self._keys.of.__getitem__, sorted(found))))
+        return list(concat.from_iterable(map(self._keys_of.__getitem__, sorted(found))))
 
     def matches(self, paper: Paper | PaperText) -> Matches[K]:
         """Return every key whose query matches *paper*, with that query's `Match`, as a `Matches`.
@@ -115,7 +119,7 @@ class TopicIndex(Generic[K]):
         """
         text = paper if isinstance(paper, PaperText) else PaperText.of(paper)
         held = self._held_terms(text)
-        return Matches(sorted(self._filing.matched(held, self._plan_of)), self._keys, self._plan_of, PaperHits(self._terms, text, held))
+        return Matches(sorted(self._filing.matched(held, self._plan_of)), self._keys_of, self._plan_of, PaperHits(self._terms, text, held))
 
     def _held_terms(self, text: PaperText) -> set[int]:
         """Return the numbers of the indexed terms that *text* contains."""
@@ -154,7 +158,7 @@ class TopicIndex(Generic[K]):
         plain = compiled.is_plain()
         plan: Plan = compiled.chains[0] if plain and len(compiled.chains) == 1 and not compiled.excluded else compiled  # type: ignore[assignment]
         self._plan_of.append(plan)
-        self._keys.new_slot()
+        self._keys_of.append(())
         self._text_of.append(query.key)
         self._slot_of_text[query.key] = slot
         self._filing.file(slot, compiled, plain, file=True)
@@ -177,15 +181,14 @@ class TopicIndex(Generic[K]):
     def _compact(self) -> None:
         """Number the live slots afresh, in the same order, so the lists by slot hold no dropped ones."""
         live = [slot for slot, plan in enumerate(self._plan_of) if plan is not None]
-        plans, texts = ([of[slot] for slot in live] for of in (self._plan_of, self._text_of))
-        self._keys = self._keys.renumbered(live)
+        plans, keys, texts = ([of[slot] for slot in live] for of in (self._plan_of, self._keys_of, self._text_of))
         self._filing.clear()
         for slot, plan in enumerate(plans):
             compiled = _compiled(plan)  # type: ignore[arg-type]
             self._filing.file(slot, compiled, compiled.is_plain(), file=True)
-        self._plan_of, self._text_of = plans, texts  # type: ignore[assignment]
+        self._plan_of, self._keys_of, self._text_of = plans, keys, texts  # type: ignore[assignment]
         self._slot_of_text = {text: slot for slot, text in enumerate(texts)}  # type: ignore[misc]
-        self._slot_of_key = {key: slot for slot, of_slot in enumerate(self._keys.of) for key in of_slot}
+        self._slot_of_key = {key: slot for slot, of_slot in enumerate(keys) for key in of_slot}
         self._dropped = 0
 
     def _cost(self, number: int) -> float:
@@ -256,6 +259,28 @@ def _compiled(plan: Plan) -> Compiled:
 
 _COMPACT_AT = 1024
 """Fewest dropped slots worth renumbering for; more than half the slots dropped is also needed."""
+_SHORT = 16
+"""Up to this many keys a query keeps them in a tuple, copied on each change; more, in a list: a query
+thousands of channels follow would otherwise cost a copy of all its keys for each one added."""
+
+
+def _with(keys: Keys[K], key: K) -> Keys[K]:
+    """Return *keys* with *key* added last (a new tuple, or the same list)."""
+    if type(keys) is list:
+        keys.append(key)
+        return keys
+    return (*keys, key) if len(keys) < _SHORT else [*keys, key]
+
+
+def _without(keys: Keys[K], key: K) -> Keys[K]:
+    """Return *keys* without *key* (a new tuple, or the same list)."""
+    if type(keys) is list:
+        keys.remove(key)
+        return keys
+    at = keys.index(key)
+    return keys[:at] + keys[at + 1:]
+
+
 @cache
 def _cut(length: int) -> Callable[[str], str]:
     """Return a function giving a word's first *length* letters (``map`` runs it without Python frames)."""

@@ -10,14 +10,16 @@ whole index: a result here is one list of query numbers (and, once asked, of key
 
 from __future__ import annotations
 
+from collections import deque
 from itertools import repeat
+from operator import itemgetter
 from typing import Generic, Hashable, Iterator, Sequence, TypeVar, overload
 
 from bot.topics.compiled import PaperHits, Plan
 from bot.topics.matcher import Match
-from bot.topics.slot_keys import SlotKeys, pick
 
 K = TypeVar("K", bound=Hashable)
+_V = TypeVar("_V")
 
 
 class Matches(Sequence[tuple[K, Match]], Generic[K]):
@@ -27,12 +29,13 @@ class Matches(Sequence[tuple[K, Match]], Generic[K]):
     as with a dict's views. Compares equal to any sequence of the same pairs, e.g. ``[]``.
     """
 
-    __slots__ = ("_order", "_slot_keys", "_plan_of", "_hits", "_keys", "_pairs")
+    __slots__ = ("_order", "_keys_of", "_plan_of", "_hits", "_keys", "_pairs")
 
-    def __init__(self, order: list[int], slot_keys: SlotKeys[K], plan_of: Sequence[Plan | None], hits: PaperHits) -> None:
+    def __init__(self, order: list[int], keys_of: Sequence[Sequence[K]], plan_of: Sequence[Plan | None],
+                 hits: PaperHits) -> None:
         self._order = order
         """The matched queries' slots, in the order first added."""
-        self._slot_keys = slot_keys
+        self._keys_of = keys_of
         self._plan_of = plan_of
         self._hits = hits
         self._keys: list[K] | None = None
@@ -41,14 +44,17 @@ class Matches(Sequence[tuple[K, Match]], Generic[K]):
     def keys(self) -> list[K]:
         """Return the matching keys in order, making no `Match`: all a caller that only counts needs."""
         if self._keys is None:
-            self._keys = self._slot_keys.listed(self._order)
+            # One `extend` a query rather than chaining them: chain makes an iterator for every query's keys.
+            keys: list[K] = []
+            deque(map(keys.extend, _pick(self._keys_of, self._order)), 0)
+            self._keys = keys
         return self._keys
 
     def groups(self) -> Iterator[tuple[int, Sequence[K]]]:
         """Yield (position, keys) for each matched query, in order, making no `Match`: a caller that keeps a few
         of the keys asks `match_at` for the match of those few positions only. The keys are the index's own
         (a tuple, or a list for a query with many): read them, do not change them."""
-        return enumerate(pick(self._slot_keys.of, self._order))
+        return enumerate(_pick(self._keys_of, self._order))
 
     def match_at(self, position: int) -> Match:
         """Return the match of the query at *position* (as `groups` numbers them): a new one on each call."""
@@ -63,7 +69,7 @@ class Matches(Sequence[tuple[K, Match]], Generic[K]):
         return self._walk()
 
     def _walk(self) -> Iterator[tuple[K, Match]]:
-        keys_of, plan_of, of, deferred = self._slot_keys.of, self._plan_of, self._hits.of, Match.deferred
+        keys_of, plan_of, of, deferred = self._keys_of, self._plan_of, self._hits.of, Match.deferred
         for slot in self._order:
             keys, match = keys_of[slot], deferred(of, plan_of[slot])
             if len(keys) == 1:
@@ -95,3 +101,9 @@ class Matches(Sequence[tuple[K, Match]], Generic[K]):
     def __repr__(self) -> str:
         return f"Matches({self[:]!r})"
 
+
+def _pick(items: Sequence[_V], numbers: list[int]) -> tuple[_V, ...]:
+    """Return the items numbered *numbers*, in order, in one call (no Python step per number)."""
+    if len(numbers) > 1:
+        return itemgetter(*numbers)(items)  # type: ignore[no-any-return]
+    return (items[numbers[0]],) if numbers else ()
