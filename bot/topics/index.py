@@ -10,11 +10,7 @@ for whoever walks it, and explains it only when asked.
 
 from __future__ import annotations
 
-from bisect import bisect_left
-from collections import Counter
-from functools import cache
 from itertools import chain as concat
-from operator import itemgetter
 from typing import Callable, Generic, Hashable, TypeVar
 
 from bot.model.paper import Paper
@@ -26,6 +22,7 @@ from bot.topics.guard import (
 from bot.topics.matcher import Group, Leaf, Node, PaperText
 from bot.topics.matches import Matches
 from bot.topics.parser import Query
+from bot.topics.prefixes import Prefixes
 
 __all__ = [
     "ARCHIVE", "CATEGORY", "CHECK", "PAIR", "PREFIX", "WORD", "Entry", "Guard", "Matches", "TopicIndex", "guard_of",
@@ -67,9 +64,10 @@ class TopicIndex(Generic[K]):
         # intersected with each table's keys in one set operation. Tuples, not sets: nearly every
         # token names one term, and a one-item tuple is a quarter of an empty set's size.
         self._tables: dict[str, dict[str, dict[object, tuple[int, ...]]]] = {
-            WORD: {}, PAIR: {}, PREFIX: {}, CATEGORY: {}, ARCHIVE: {}
+            WORD: {}, PAIR: {}, CATEGORY: {}, ARCHIVE: {}
         }
-        self._prefix_lengths: dict[str, Counter[int]] = {}
+        self._prefixes: dict[str, Prefixes] = {}
+        """The prefix terms by field (`bot.topics.prefixes`), kept apart: a word is looked up at few of their lengths."""
         self._inexact: dict[int, Callable[[PaperText], bool]] = {}
         """The tests of the terms that holding their entry does not settle (longer phrases)."""
         self._checks: dict[int, Callable[[PaperText], bool]] = {}
@@ -130,15 +128,8 @@ class TopicIndex(Generic[K]):
         for field, table in self._tables[PAIR].items():
             keys = getattr(text, field).keys
             looked_up.update(*filter(None, map(table.get, zip(keys, keys[1:]))))
-        for field, table in self._tables[PREFIX].items():
-            # Each length of prefix is cut only from the words at least that long: a shorter word
-            # can only equal a prefix of its own length, which its own length's cut finds.
-            words = sorted(getattr(text, field).sorted_words, key=len)
-            sizes = list(map(len, words))
-            cuts = concat.from_iterable(
-                map(_cut(length), words[bisect_left(sizes, length):]) for length in self._prefix_lengths[field]
-            )
-            looked_up.update(*filter(None, map(table.get, cuts)))
+        for field, prefixes in self._prefixes.items():
+            looked_up.update(*prefixes.held(getattr(text, field).sorted_words))
         for kind in (CATEGORY, ARCHIVE):
             for field, table in self._tables[kind].items():
                 looked_up.update(*filter(None, map(table.get, getattr(text, field))))
@@ -213,10 +204,11 @@ class TopicIndex(Generic[K]):
                 return number
             if not exact:
                 self._inexact[number] = node.test
+            if kind == PREFIX:
+                self._prefixes.setdefault(field, Prefixes()).add(token, number)  # type: ignore[arg-type]
+                return number
             table = self._tables[kind].setdefault(field, {})
             table[token] = (*table.get(token, ()), number)
-            if kind == PREFIX:
-                self._prefix_lengths.setdefault(field, Counter())[len(token)] += 1  # type: ignore[arg-type]
         return number
 
     def _new_term_number(self) -> int:
@@ -235,6 +227,11 @@ class TopicIndex(Generic[K]):
         if kind == CHECK:
             del self._checks[number]
             return
+        if kind == PREFIX:
+            self._prefixes[field].remove(token, number)  # type: ignore[arg-type]
+            if not self._prefixes[field]:
+                del self._prefixes[field]
+            return
         by_field = self._tables[kind]
         rest = tuple(other for other in by_field[field][token] if other != number)
         if rest:
@@ -243,13 +240,6 @@ class TopicIndex(Generic[K]):
             del by_field[field][token]
             if not by_field[field]:
                 del by_field[field]
-        if kind == PREFIX:
-            lengths = self._prefix_lengths[field]
-            lengths[len(token)] -= 1  # type: ignore[arg-type]
-            if not lengths[len(token)]:  # type: ignore[arg-type]
-                del lengths[len(token)]  # type: ignore[arg-type]
-                if not lengths:
-                    del self._prefix_lengths[field]
 
 
 def _compiled(plan: Plan) -> Compiled:
@@ -279,9 +269,3 @@ def _without(keys: Keys[K], key: K) -> Keys[K]:
         return keys
     at = keys.index(key)
     return keys[:at] + keys[at + 1:]
-
-
-@cache
-def _cut(length: int) -> Callable[[str], str]:
-    """Return a function giving a word's first *length* letters (``map`` runs it without Python frames)."""
-    return itemgetter(slice(None, length))
