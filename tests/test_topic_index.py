@@ -300,8 +300,9 @@ def test_a_query_many_channels_follow_keeps_its_keys_in_the_order_added():
 
 
 def test_terms_forgotten_and_new_ones_reuse_their_numbers_and_match_like_a_fresh_index():
-    """Filing keeps lists indexed by term number (`bot.topics.filing`): churn must neither grow them nor mix terms up."""
-    shapes = ['"model merging" -w{r}', "merg* OR author:neubig OR w{r}a*", "unlearning sparsity w{r}", "title:model -w{r}b"]
+    """Filing keeps lists indexed by term number (`bot.topics.filing`): churn must not grow them nor mix terms up."""
+    shapes = ['"model merging" -w{r}', "merg* OR author:neubig OR w{r}a*", "unlearning sparsity w{r}",
+              "title:model -w{r}b"]
     index, room = index_of({}), None
     for round_ in range(6):  # each round forgets a few terms of the last and brings as many new ones
         texts = dict(enumerate(shape.format(r=round_) for shape in shapes))

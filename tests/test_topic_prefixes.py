@@ -1,4 +1,4 @@
-"""Prefix terms: a word holds every prefix term its longest indexed prefix's closure names, through adds and removals."""
+"""Prefix terms: a word holds every prefix term its longest indexed prefix's closure names, through any changes."""
 
 from __future__ import annotations
 

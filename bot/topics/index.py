@@ -67,7 +67,7 @@ class TopicIndex(Generic[K]):
             WORD: {}, PAIR: {}, CATEGORY: {}, ARCHIVE: {}
         }
         self._prefixes: dict[str, Prefixes] = {}
-        """The prefix terms by field (`bot.topics.prefixes`), kept apart: a word is looked up at few of their lengths."""
+        """The prefix terms by field (`bot.topics.prefixes`), kept apart: a word is looked up at few lengths."""
         self._inexact: dict[int, Callable[[PaperText], bool]] = {}
         """The tests of the terms that holding their entry does not settle (longer phrases)."""
         self._checks: dict[int, Callable[[PaperText], bool]] = {}
@@ -117,7 +117,8 @@ class TopicIndex(Generic[K]):
         """
         text = paper if isinstance(paper, PaperText) else PaperText.of(paper)
         held = self._held_terms(text)
-        return Matches(sorted(self._filing.matched(held, self._plan_of)), self._keys_of, self._plan_of, PaperHits(self._terms, text, held))
+        slots = sorted(self._filing.matched(held, self._plan_of))
+        return Matches(slots, self._keys_of, self._plan_of, PaperHits(self._terms, text, held))
 
     def _held_terms(self, text: PaperText) -> set[int]:
         """Return the numbers of the indexed terms that *text* contains."""
