@@ -36,10 +36,12 @@ class Filing:
         self._nested: dict[int, set[int]] = {}
 
     def make_room(self, terms: int) -> None:
-        """Make room for term numbers below *terms*."""
-        grow = [None] * (terms - len(self._alone))
-        for by_term in (self._alone, self._pairs, self._vetoes):
-            by_term += grow
+        """Make room for term numbers below *terms* (and some more, so that adding terms one by one
+        does not grow the lists one by one)."""
+        if terms > len(self._alone):
+            grow = [None] * max(terms - len(self._alone), 64)
+            for by_term in (self._alone, self._pairs, self._vetoes):
+                by_term += grow
 
     def clear(self) -> None:
         """Forget every query filed (the term numbers stay)."""

@@ -206,7 +206,8 @@ class TopicIndex(Generic[K]):
             if not exact:
                 self._inexact[number] = node.test
             if kind == PREFIX:
-                self._prefixes.setdefault(field, Prefixes()).add(token, number)  # type: ignore[arg-type]
+                prefixes = self._prefixes.get(field) or self._prefixes.setdefault(field, Prefixes())
+                prefixes.add(token, number)  # type: ignore[arg-type]
                 return number
             table = self._tables[kind].setdefault(field, {})
             table[token] = (*table.get(token, ()), number)
