@@ -297,3 +297,20 @@ def test_a_query_many_channels_follow_keeps_its_keys_in_the_order_added():
     expected = [number for number in range(40) if number % 3] + [3]
     assert index.matches(MERGING).keys() == expected
     assert [list(keys) for _, keys in index.matches(MERGING).groups()] == [expected]
+
+
+def test_terms_forgotten_and_new_ones_reuse_their_numbers_and_match_like_a_fresh_index():
+    """Filing keeps lists indexed by term number (`bot.topics.filing`): churn must not grow them nor mix terms up."""
+    shapes = ['"model merging" -w{r}', "merg* OR author:neubig OR w{r}a*", "unlearning sparsity w{r}",
+              "title:model -w{r}b"]
+    index, room = index_of({}), None
+    for round_ in range(6):  # each round forgets a few terms of the last and brings as many new ones
+        texts = dict(enumerate(shape.format(r=round_) for shape in shapes))
+        for number, text in texts.items():
+            index.add(number, parse_query(text))
+        room = room or index._next_term
+        fresh = index_of(texts)
+        for paper in (MERGING, UNLEARNING):
+            assert index.matches(paper).keys() == fresh.matches(paper).keys() == sorted(naive(texts, paper))
+            assert [m.explain() for _, m in index.matches(paper)] == [m.explain() for _, m in fresh.matches(paper)]
+    assert index._next_term <= room + 4  # numbers given; a new term may come before the one it replaces goes

@@ -4,27 +4,25 @@ Each query is filed under its guard (`bot.topics.guard`): a few of its terms, on
 every paper it matches holds. For a paper, the index finds the terms it holds (most by
 look-up alone; longer phrases are then tested with `Term.test`), takes the queries those
 terms guard, and evaluates each on the set of held terms, mostly by set operations (see
-`TopicIndex.__init__`). What it returns (`bot.topics.matches.Matches`) makes a `Match` only
+`bot.topics.filing`). What it returns (`bot.topics.matches.Matches`) makes a `Match` only
 for whoever walks it, and explains it only when asked.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left
-from collections import Counter
-from functools import cache
 from itertools import chain as concat
-from operator import itemgetter
-from typing import Any, Callable, Generic, Hashable, TypeVar
+from typing import Callable, Generic, Hashable, TypeVar
 
 from bot.model.paper import Paper
 from bot.topics.compiled import Compiled, PaperHits, Plan, TermInfo
+from bot.topics.filing import Filing
 from bot.topics.guard import (
     ARCHIVE, CATEGORY, CHECK, PAIR, PREFIX, WORD, Entry, Guard, guard_of, term_entry,
 )
 from bot.topics.matcher import Group, Leaf, Node, PaperText
 from bot.topics.matches import Matches
 from bot.topics.parser import Query
+from bot.topics.prefixes import Prefixes
 
 __all__ = [
     "ARCHIVE", "CATEGORY", "CHECK", "PAIR", "PREFIX", "WORD", "Entry", "Guard", "Matches", "TopicIndex", "guard_of",
@@ -66,25 +64,17 @@ class TopicIndex(Generic[K]):
         # intersected with each table's keys in one set operation. Tuples, not sets: nearly every
         # token names one term, and a one-item tuple is a quarter of an empty set's size.
         self._tables: dict[str, dict[str, dict[object, tuple[int, ...]]]] = {
-            WORD: {}, PAIR: {}, PREFIX: {}, CATEGORY: {}, ARCHIVE: {}
+            WORD: {}, PAIR: {}, CATEGORY: {}, ARCHIVE: {}
         }
-        self._prefix_lengths: dict[str, Counter[int]] = {}
+        self._prefixes: dict[str, Prefixes] = {}
+        """The prefix terms by field (`bot.topics.prefixes`), kept apart: a word is looked up at few lengths."""
         self._inexact: dict[int, Callable[[PaperText], bool]] = {}
         """The tests of the terms that holding their entry does not settle (longer phrases)."""
         self._checks: dict[int, Callable[[PaperText], bool]] = {}
         """The tests of the filters no look-up finds (counts, has:code), run on every paper."""
-        # Where queries are filed, by term number; only terms with something filed appear, so a
-        # paper's other terms cost nothing. A query of plain terms (nearly every one) matches when
-        # one side of its OR has all its terms and none of its exclusions is held. Each side is
-        # filed under its guarding term: one-term sides under `_alone`, two-term sides under
-        # `_pairs` by the other term too, so both are found by set operations alone, and longer
-        # sides under `_longer`. `_vetoes` files each query under its excluded terms, and queries
-        # with nested groups are filed under their guard's terms in `_nested` and tested whole.
-        self._alone: dict[int, set[int]] = {}
-        self._pairs: dict[int, dict[int, set[int]]] = {}
-        self._longer: dict[int, dict[tuple[int, int], frozenset[int]]] = {}
-        self._vetoes: dict[int, set[int]] = {}
-        self._nested: dict[int, set[int]] = {}
+        self._filing = Filing(self._cost)
+        self._free_terms: list[int] = []
+        """Numbers of forgotten terms, given again to new ones: `Filing` keeps lists indexed by term number."""
 
     def __len__(self) -> int:
         return len(self._slot_of_key)
@@ -113,14 +103,7 @@ class TopicIndex(Generic[K]):
     def candidates(self, paper: Paper | PaperText) -> list[K]:
         """Return the keys whose queries *paper* might match (a superset of the matches)."""
         text = paper if isinstance(paper, PaperText) else PaperText.of(paper)
-        held = self._held_terms(text)
-        found: set[int] = set()
-        for filed in (self._alone, self._nested):
-            found.update(*map(filed.__getitem__, filed.keys() & held))
-        for number in self._pairs.keys() & held:
-            found.update(*self._pairs[number].values())
-        for number in self._longer.keys() & held:
-            found.update(slot for slot, _ in self._longer[number])
+        found = self._filing.candidates(self._held_terms(text))
         return list(concat.from_iterable(map(self._keys_of.__getitem__, sorted(found))))
 
     def matches(self, paper: Paper | PaperText) -> Matches[K]:
@@ -134,31 +117,8 @@ class TopicIndex(Generic[K]):
         """
         text = paper if isinstance(paper, PaperText) else PaperText.of(paper)
         held = self._held_terms(text)
-        return Matches(sorted(self._matched(held)), self._keys_of, self._plan_of, PaperHits(self._terms, text, held))
-
-    def _matched(self, held: set[int]) -> set[int]:
-        """Return the slots whose queries hold when exactly the terms *held* are in the paper."""
-        # Set operations wherever they will do: at 100,000 topics some 10,000 queries a paper are
-        # looked at, and a Python loop per query would cost more than everything else together.
-        alone, pairs, longer, nested = self._alone, self._pairs, self._longer, self._nested
-        # One `get` a held term, from a list (walking a set's sparse table costs more); nothing filed is empty.
-        terms = list(held)
-        matched: set[int] = set()
-        matched.update(*filter(None, map(alone.get, terms)))
-        # One comprehension and one update rather than an update per guarding term: a paper holds
-        # some 400 of them, and the per-call cost was most of the pairs' time. `held.intersection`
-        # reads the others' hashes from the dict where `slots.keys() & held` would hash each again.
-        matched.update(*[
-            slots[other] for slots in filter(None, map(pairs.get, terms)) for other in held.intersection(slots)
-        ])
-        for number in longer.keys() & held:
-            matched.update(slot for (slot, _), members in longer[number].items() if held >= members)
-        vetoes = self._vetoes
-        matched.difference_update(*filter(None, map(vetoes.get, terms)))
-        plan_of = self._plan_of
-        for number in nested.keys() & held:
-            matched.update(slot for slot in nested[number] if plan_of[slot].holds(held))  # type: ignore[union-attr]
-        return matched
+        slots = sorted(self._filing.matched(held, self._plan_of))
+        return Matches(slots, self._keys_of, self._plan_of, PaperHits(self._terms, text, held))
 
     def _held_terms(self, text: PaperText) -> set[int]:
         """Return the numbers of the indexed terms that *text* contains."""
@@ -169,15 +129,8 @@ class TopicIndex(Generic[K]):
         for field, table in self._tables[PAIR].items():
             keys = getattr(text, field).keys
             looked_up.update(*filter(None, map(table.get, zip(keys, keys[1:]))))
-        for field, table in self._tables[PREFIX].items():
-            # Each length of prefix is cut only from the words at least that long: a shorter word
-            # can only equal a prefix of its own length, which its own length's cut finds.
-            words = sorted(getattr(text, field).sorted_words, key=len)
-            sizes = list(map(len, words))
-            cuts = concat.from_iterable(
-                map(_cut(length), words[bisect_left(sizes, length):]) for length in self._prefix_lengths[field]
-            )
-            looked_up.update(*filter(None, map(table.get, cuts)))
+        for field, prefixes in self._prefixes.items():
+            looked_up.update(*prefixes.held(getattr(text, field).sorted_words))
         for kind in (CATEGORY, ARCHIVE):
             for field, table in self._tables[kind].items():
                 looked_up.update(*filter(None, map(table.get, getattr(text, field))))
@@ -200,14 +153,14 @@ class TopicIndex(Generic[K]):
         self._keys_of.append(())
         self._text_of.append(query.key)
         self._slot_of_text[query.key] = slot
-        self._filing(slot, compiled, plain, file=True)
+        self._filing.file(slot, compiled, plain, file=True)
         return slot
 
     def _drop_slot(self, slot: int) -> None:
         compiled = _compiled(self._plan_of[slot])  # type: ignore[arg-type]
         del self._slot_of_text[self._text_of[slot]]  # type: ignore[arg-type]
         self._plan_of[slot] = self._text_of[slot] = None
-        self._filing(slot, compiled, compiled.is_plain(), file=False)
+        self._filing.file(slot, compiled, compiled.is_plain(), file=False)
         for number in dict.fromkeys(compiled.terms()):
             info = self._terms[number]
             info.uses -= 1
@@ -221,88 +174,17 @@ class TopicIndex(Generic[K]):
         """Number the live slots afresh, in the same order, so the lists by slot hold no dropped ones."""
         live = [slot for slot, plan in enumerate(self._plan_of) if plan is not None]
         plans, keys, texts = ([of[slot] for slot in live] for of in (self._plan_of, self._keys_of, self._text_of))
-        for filed in (self._alone, self._pairs, self._longer, self._vetoes, self._nested):
-            filed.clear()
+        self._filing.clear()
         for slot, plan in enumerate(plans):
             compiled = _compiled(plan)  # type: ignore[arg-type]
-            self._filing(slot, compiled, compiled.is_plain(), file=True)
+            self._filing.file(slot, compiled, compiled.is_plain(), file=True)
         self._plan_of, self._keys_of, self._text_of = plans, keys, texts  # type: ignore[assignment]
         self._slot_of_text = {text: slot for slot, text in enumerate(texts)}  # type: ignore[misc]
         self._slot_of_key = {key: slot for slot, of_slot in enumerate(keys) for key in of_slot}
         self._dropped = 0
 
-    def _filing(self, slot: int, compiled: Compiled, plain: bool, *, file: bool) -> None:
-        """File the query of *slot* where `matches` finds it, or (*file* False) undo that.
-
-        Where is worked out from the compiled query and the terms' costs alone, so removal
-        finds the same places as adding did without anything kept for it.
-        """
-        if not plain:
-            guard = self._guard(compiled)
-            assert guard is not None, "the parser never accepts a query with nothing to look for"
-            for number in guard[0]:
-                if file:
-                    self._nested.setdefault(number, set()).add(slot)
-                else:
-                    _unfile(self._nested, number, slot)
-            return
-        for side, chain in enumerate(compiled.chains):
-            members: tuple[int, ...] = tuple(dict.fromkeys(chain))  # type: ignore[arg-type]
-            # Each side goes under its rarest-looking term, the one guard_of picks for it.
-            number = min(members, key=self._cost)
-            if file:
-                self._file(slot, side, number, members)
-            else:
-                self._unfile_side(slot, side, number, members)
-        for number in compiled.excluded:
-            if file:
-                self._vetoes.setdefault(number, set()).add(slot)  # type: ignore[arg-type]
-            else:
-                _unfile(self._vetoes, number, slot)  # type: ignore[arg-type]
-
     def _cost(self, number: int) -> float:
         return self._terms[number].cost
-
-    def _guard(self, group: Compiled) -> tuple[set[int], float] | None:
-        """Return the term numbers one of which every paper matching *group* holds, and their cost.
-
-        The same choice `guard_of` makes on the parsed query, made on the compiled one.
-        """
-        numbers: set[int] = set()
-        cost = 0.0
-        for chain in group.chains:
-            best: tuple[set[int], float] | None = None
-            for node in chain:
-                guard = ({node}, self._cost(node)) if isinstance(node, int) else self._guard(node)
-                if guard is not None and (best is None or guard[1] < best[1]):
-                    best = guard
-            if best is None:
-                return None
-            numbers |= best[0]
-            cost += best[1]
-        return numbers, cost
-
-    def _file(self, slot: int, side: int, number: int, members: tuple[int, ...]) -> None:
-        """File one side of OR of a plain-term query under its guarding term *number*."""
-        if len(members) == 1:
-            self._alone.setdefault(number, set()).add(slot)
-        elif len(members) == 2:
-            other = members[0] if members[1] == number else members[1]
-            self._pairs.setdefault(number, {}).setdefault(other, set()).add(slot)
-        else:
-            self._longer.setdefault(number, {})[slot, side] = frozenset(members)
-
-    def _unfile_side(self, slot: int, side: int, number: int, members: tuple[int, ...]) -> None:
-        """Undo `_file`."""
-        if len(members) == 1:
-            _unfile(self._alone, number, slot)
-        elif len(members) == 2:
-            other = members[0] if members[1] == number else members[1]
-            _unfile(self._pairs[number], other, slot)
-            if not self._pairs[number]:
-                del self._pairs[number]
-        else:
-            _unfile(self._longer, number, (slot, side))
 
     def _compile(self, group: Group) -> Compiled:
         chains = tuple(tuple(self._compile_node(node) for node in chain) for chain in group.any_of)
@@ -313,8 +195,7 @@ class TopicIndex(Generic[K]):
             return self._compile(node)
         number = self._number_of_term.get(node)
         if number is None:
-            number = self._next_term
-            self._next_term += 1
+            number = self._new_term_number()
             entry, cost, exact = term_entry(node)
             self._number_of_term[node] = number
             self._terms[number] = TermInfo(node, cost)
@@ -324,19 +205,34 @@ class TopicIndex(Generic[K]):
                 return number
             if not exact:
                 self._inexact[number] = node.test
+            if kind == PREFIX:
+                prefixes = self._prefixes.get(field) or self._prefixes.setdefault(field, Prefixes())
+                prefixes.add(token, number)  # type: ignore[arg-type]
+                return number
             table = self._tables[kind].setdefault(field, {})
             table[token] = (*table.get(token, ()), number)
-            if kind == PREFIX:
-                self._prefix_lengths.setdefault(field, Counter())[len(token)] += 1  # type: ignore[arg-type]
         return number
+
+    def _new_term_number(self) -> int:
+        if self._free_terms:
+            return self._free_terms.pop()
+        self._next_term += 1
+        self._filing.make_room(self._next_term)
+        return self._next_term - 1
 
     def _forget_term(self, number: int) -> None:
         info = self._terms.pop(number)
+        self._free_terms.append(number)
         self._inexact.pop(number, None)
         del self._number_of_term[info.term]
         (kind, field, token), _, _ = term_entry(info.term)  # the entry is worked out again, not kept
         if kind == CHECK:
             del self._checks[number]
+            return
+        if kind == PREFIX:
+            self._prefixes[field].remove(token, number)  # type: ignore[arg-type]
+            if not self._prefixes[field]:
+                del self._prefixes[field]
             return
         by_field = self._tables[kind]
         rest = tuple(other for other in by_field[field][token] if other != number)
@@ -346,27 +242,11 @@ class TopicIndex(Generic[K]):
             del by_field[field][token]
             if not by_field[field]:
                 del by_field[field]
-        if kind == PREFIX:
-            lengths = self._prefix_lengths[field]
-            lengths[len(token)] -= 1  # type: ignore[arg-type]
-            if not lengths[len(token)]:  # type: ignore[arg-type]
-                del lengths[len(token)]  # type: ignore[arg-type]
-                if not lengths:
-                    del self._prefix_lengths[field]
 
 
 def _compiled(plan: Plan) -> Compiled:
     """Return the compiled query kept as *plan*."""
     return plan if isinstance(plan, Compiled) else Compiled((plan,), ())
-
-
-def _unfile(filed: dict[int, Any], number: int, item: Hashable) -> None:
-    """Remove *item* from what is filed under term *number*, dropping the term's entry when it empties."""
-    under = filed.get(number)
-    if under is not None:
-        under.discard(item) if isinstance(under, set) else under.pop(item, None)
-        if not under:
-            del filed[number]
 
 
 _COMPACT_AT = 1024
@@ -391,9 +271,3 @@ def _without(keys: Keys[K], key: K) -> Keys[K]:
         return keys
     at = keys.index(key)
     return keys[:at] + keys[at + 1:]
-
-
-@cache
-def _cut(length: int) -> Callable[[str], str]:
-    """Return a function giving a word's first *length* letters (``map`` runs it without Python frames)."""
-    return itemgetter(slice(None, length))
