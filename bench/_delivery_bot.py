@@ -12,7 +12,7 @@ import json
 import sys
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Sequence
 
 from bench._delivery_plan import (
@@ -140,6 +140,7 @@ async def fill_store(store: Any, spec: RunSpec, queued: Sequence[Queued]) -> Non
         if entry.channel not in channel_ids:
             stored = await store.ensure_channel(ChannelRef(spec.platform, entry.workspace, entry.channel))
             channel_ids[entry.channel] = stored.id
+    await fill_history(store, list(channel_ids.values()), spec.history, now - timedelta(days=30))
     if spec.run == "digest":
         for entry in queued:
             await store.enqueue_digest(channel_ids[entry.channel], tag=f"digest:{now:%Y-%m-%d}",
@@ -151,6 +152,21 @@ async def fill_store(store: Any, spec: RunSpec, queued: Sequence[Queued]) -> Non
         by_channel.setdefault(entry.channel, []).append((entry.paper_ids[0], "matched a bench topic", None))
     for channel, matches in by_channel.items():
         await store.enqueue_posts(channel_ids[channel], matches, at=now, max_per_hour=len(matches) + 1000)
+
+
+async def fill_history(store: Any, channel_ids: Sequence[int], posts: int, at: datetime) -> None:
+    """Give each channel *posts* sent posts of papers of its own, queued, claimed and settled as the worker does."""
+    from bot.model.rows import Settlement
+
+    if posts <= 0:
+        return
+    for channel_id in channel_ids:
+        await store.enqueue_posts(channel_id, [(f"past-{channel_id}-{n}", None, None) for n in range(posts)], at=at,
+                                  max_per_hour=posts + 1)
+    # A channel's posts are claimed one at a time, oldest first, as the worker claims them.
+    while entries := await store.due_outbox(now=at + timedelta(days=1), limit=len(channel_ids), per_channel=1):
+        claimed = await store.claim_outbox_many([e.id for e in entries])
+        await store.mark_outbox_sent_many([Settlement(i, f"past-{i}", at) for i in claimed])
 
 
 async def start_adapter(spec: RunSpec, config: dict[str, Any], store: Any) -> Any:

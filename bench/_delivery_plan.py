@@ -39,6 +39,8 @@ class RunSpec:
     """Digest: papers in each digest; burst: single posts per channel."""
     teams: int
     scale: float
+    history: int = 0
+    """Posts each channel sent before the run, as months of use leave them (the outbox keeps them)."""
 
 
 def scaled(limits: Sequence[RateLimit], scale: float) -> tuple[RateLimit, ...]:

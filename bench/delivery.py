@@ -126,7 +126,7 @@ async def run_one(spec: RunSpec, workdir: Path, profile: str | None = None) -> R
         with open(log_path, "wb") as log:
             done = await _drive_bot(config, fake, log)
         requests, count_429 = done.pop("requests"), done.pop("count_429")
-        problems, notes = check_delivered(fake, queued, done)
+        problems, notes = check_delivered(fake, queued, done, history=spec.history)
         if problems:
             problems.append(f"bot log: {log_path}")
         posts = recorded_posts(fake) if spec.platform == "slack" else []
@@ -194,7 +194,8 @@ def _request_counts(fake: Any) -> tuple[int, int]:
     return made, fake.count_429
 
 
-def check_delivered(fake: Any, queued: Sequence[Queued], done: dict[str, Any]) -> tuple[list[str], list[str]]:
+def check_delivered(fake: Any, queued: Sequence[Queued], done: dict[str, Any], *, history: int = 0
+                    ) -> tuple[list[str], list[str]]:
     """Compare each channel's papers in the fake's log with what was queued; return (problems, notes).
 
     A paper lost, duplicated or sent to the wrong channel is a problem; the right papers
@@ -212,7 +213,8 @@ def check_delivered(fake: Any, queued: Sequence[Queued], done: dict[str, Any]) -
             reordered.append(f"{channel}: queued {papers}, got {got}")
     if wrong:
         problems.append(f"{len(wrong)} channels did not get exactly what was queued, e.g. {wrong[0]}")
-    if done["outbox"] != {"sent": len(queued)}:
+    channels = len(expected_paper_ids(queued))
+    if done["outbox"] != {"sent": len(queued) + history * channels}:  # the history was sent before the run
         problems.append(f"the outbox did not end with every entry sent: {done['outbox']}")
     if reordered:
         notes.append(f"{len(reordered)} channels got their papers out of order, e.g. {reordered[0]}")
@@ -270,7 +272,7 @@ async def bench(args: argparse.Namespace) -> list[RunResult]:
     for platform in platforms:
         burst = args.discord_burst if platform == "discord" else args.slack_burst
         for run, per_channel in (("digest", args.digest_size), ("burst", burst)):
-            spec = RunSpec(platform, run, args.channels, per_channel, args.slack_teams, args.time_scale)
+            spec = RunSpec(platform, run, args.channels, per_channel, args.slack_teams, args.time_scale, args.history)
             results.append(await run_one(spec, workdir, args.profile))
             print(f"  ... {platform} {run} done in {results[-1].makespan:.1f}s", file=sys.stderr, flush=True)
     if not any(r.problems for r in results):  # otherwise keep the bot logs the problems point to
@@ -288,6 +290,8 @@ def main() -> None:
     parser.add_argument("--slack-teams", type=int, default=10, help="Slack workspaces the channels are spread over")
     parser.add_argument("--time-scale", type=float, default=1.0,
                         help="divide every rate-limit window (fake and adapter) by this factor")
+    parser.add_argument("--history", type=int, default=0,
+                        help="posts each channel sent before the run (a database in use, not a fresh one)")
     parser.add_argument("--profile", metavar="PATH",
                         help="write the bot process's cProfile stats of each run to PATH.<platform>-<run>")
     parser.add_argument("--serve", help=argparse.SUPPRESS)
