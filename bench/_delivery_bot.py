@@ -166,6 +166,8 @@ async def fill_history(store: Any, channel_ids: Sequence[int], posts: int, at: d
     # A channel's posts are claimed one at a time, oldest first, as the worker claims them.
     while entries := await store.due_outbox(now=at + timedelta(days=1), limit=len(channel_ids), per_channel=1):
         claimed = await store.claim_outbox_many([e.id for e in entries])
+        if not claimed:
+            raise RuntimeError("the bench's history could not be claimed")  # rather than loop for ever
         await store.mark_outbox_sent_many([Settlement(i, f"past-{i}", at) for i in claimed])
 
 

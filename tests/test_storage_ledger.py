@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from datetime import timedelta
 
 import pytest
 
+from bot.model.channels import ChannelRef
 from bot.model.rows import Settlement
+from storage.sqlite import Store
+from storage.sqlite.outbox import _CLAIM, _due_sql
 from tests.test_storage import OTHER, REF, T0, store  # noqa: F401  (fixtures)
 
 
@@ -184,12 +188,6 @@ def vm_steps(conn, sql: str, params: tuple) -> tuple[list, int]:
 
 async def test_a_sqlite_claim_reads_the_entries_it_names_not_every_pending_one(tmp_path):
     """A claim's work does not grow with the outbox: in a burst thousands are pending, and each claim read them all."""
-    import sqlite3
-
-    from bot.model.channels import ChannelRef
-    from storage.sqlite import Store
-    from storage.sqlite.outbox import _CLAIM
-
     path = tmp_path / "claims.db"
     async with await Store.open(path) as sqlite_store:
         for n in range(60):
@@ -208,11 +206,6 @@ async def test_a_sqlite_claim_reads_the_entries_it_names_not_every_pending_one(t
 
 async def test_a_sqlite_due_read_does_not_grow_with_the_channels_history(tmp_path):
     """Whether an older entry still waits is read from the unsettled entries, not from all a channel ever sent."""
-    import sqlite3
-
-    from storage.sqlite import Store
-    from storage.sqlite.outbox import _due_sql
-
     async def due_steps(path, history: int) -> tuple[int, int]:
         async with await Store.open(path) as sqlite_store:
             channel = await sqlite_store.ensure_channel(REF)
