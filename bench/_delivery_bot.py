@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Sequence
 
 from bench._delivery_plan import (
-    SLACK_SIGNING_SECRET, Queued, RunSpec, bench_paper_ids, plan, platform_limits, team_id, team_token,
+    SLACK_SIGNING_SECRET, Queued, RunSpec, bench_paper_ids, bench_why, plan, platform_limits, team_id, team_token,
 )
 
 
@@ -129,29 +129,34 @@ def _profiler(path: str | None) -> Any:
 
 
 async def fill_store(store: Any, spec: RunSpec, queued: Sequence[Queued]) -> None:
-    """Cache the seed papers, create the channels and queue *queued* as the poller would."""
+    """Cache the seed papers, create the channels and queue *queued* as the poller would, each match with
+    its channel's own reason (`bench_why`), as a digest's papers wait in the ledger until it is queued."""
     from paperboy_testing.seed import seed_papers
     from bot.model.channels import ChannelRef
 
     now = datetime.now(timezone.utc)
-    await store.save_papers(seed_papers())
+    papers = {paper.id: paper for paper in seed_papers()}
+    await store.save_papers(list(papers.values()))
     channel_ids: dict[str, int] = {}
     for entry in queued:
         if entry.channel not in channel_ids:
             stored = await store.ensure_channel(ChannelRef(spec.platform, entry.workspace, entry.channel))
             channel_ids[entry.channel] = stored.id
     await fill_history(store, list(channel_ids.values()), spec.history, now - timedelta(days=30))
+    position = {channel: n for n, channel in enumerate(channel_ids)}
+    matches: dict[str, list[tuple[str, str | None, int | None]]] = {}
+    for entry in queued:
+        matches.setdefault(entry.channel, []).extend(
+            (pid, bench_why(papers[pid], position[entry.channel]), None) for pid in entry.paper_ids)
     if spec.run == "digest":
+        await store.enqueue_matches({}, {channel_ids[c]: m for c, m in matches.items()}, at=now, max_per_hour=1000)
         for entry in queued:
             await store.enqueue_digest(channel_ids[entry.channel], tag=f"digest:{now:%Y-%m-%d}",
                                        title=f"Paperboy digest for {now:%Y-%m-%d}", top=entry.paper_ids,
                                        skipped=(), at=now)
         return
-    by_channel: dict[str, list[tuple[str, str | None, int | None]]] = {}
-    for entry in queued:
-        by_channel.setdefault(entry.channel, []).append((entry.paper_ids[0], "matched a bench topic", None))
-    for channel, matches in by_channel.items():
-        await store.enqueue_posts(channel_ids[channel], matches, at=now, max_per_hour=len(matches) + 1000)
+    for channel, found in matches.items():
+        await store.enqueue_posts(channel_ids[channel], found, at=now, max_per_hour=len(found) + 1000)
 
 
 async def fill_history(store: Any, channel_ids: Sequence[int], posts: int, at: datetime) -> None:

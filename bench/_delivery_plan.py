@@ -5,9 +5,10 @@ Not a benchmark itself; ``bench/delivery.py`` imports it.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 from bot.ports.adapter import RateLimit
 
@@ -114,6 +115,17 @@ def expected_paper_ids(entries: Sequence[Queued]) -> dict[str, list[str]]:
     for entry in entries:
         expected.setdefault(entry.channel, []).extend(entry.paper_ids)
     return expected
+
+
+def bench_why(paper: Any, n: int) -> str:
+    """Channel *n*'s reason for *paper*, shaped as a topic's match explains it (``agents in title, abstract``).
+
+    Its second term is a word of the abstract chosen by the channel: as with real topics, nearly every
+    channel's reason, and so its card, is its own, and the render cache does not spare the work.
+    """
+    title = max(re.findall(r"[A-Za-z]{4,}", paper.title) or ["paper"], key=len).lower()
+    words = re.findall(r"[A-Za-z]{6,}", paper.summary or "") or ["method"]
+    return f"{title} in title, abstract; {words[n % len(words)].lower()} in abstract"
 
 
 def bench_paper_ids() -> list[str]:
