@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from urllib.parse import quote, urlsplit
 
-from slack_sdk.models.blocks import ContextBlock, MarkdownTextObject, PlainTextObject
+from slack_sdk.models.blocks import MarkdownTextObject, PlainTextObject
 
 MAX_SECTION_CHARS = 3000
 MAX_FALLBACK_CHARS = 3000
@@ -45,10 +45,6 @@ def join_whole(items: list[str], separator: str, limit: int) -> str:
         if len(candidate) <= limit:
             result = candidate
     return result
-
-
-def context(text: str) -> ContextBlock:
-    return ContextBlock(elements=[mrkdwn(clip(text, MAX_SECTION_CHARS))])
 
 
 def mrkdwn(text: str) -> MarkdownTextObject:

@@ -7,7 +7,6 @@ Blocks are slack_sdk block objects, so slack_sdk validates their limits on ``to_
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from dataclasses import dataclass, replace
@@ -24,10 +23,10 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from adapters.slack.converted import Converted
+from adapters.slack.converted import Converted, context, encoded, section
 from adapters.slack.detail import full_text
 from adapters.slack.mrkdwn import (
-    MAX_SECTION_CHARS, at_most, clip, clip_escaped, context, entity_safe_cut, escape, fallback_text, is_web_url,
+    MAX_SECTION_CHARS, at_most, clip, clip_escaped, entity_safe_cut, escape, fallback_text, is_web_url,
     link, mrkdwn, non_blank, plain, split_chunks,
 )
 from bot.model.actions import action_id, parse_action_id
@@ -118,9 +117,9 @@ def render_cached(content: Content) -> tuple[str, list[dict]]:
 def _render_cached(content: Content) -> tuple[str, tuple[dict, ...], str]:
     # Cards compare by value, their `actions` (the 👍 count in a label) included: a new count is a new key.
     message = render(content)
-    blocks = tuple(message.block_dicts())
-    # Encoding a card's blocks costs more than the rest of a send's own work: once, not per channel.
-    return message.text, blocks, json.dumps(blocks, separators=(",", ":"))
+    # A content is each channel's own (why its papers matched there): its blocks shared with other
+    # channels' were encoded once (`Converted`); only its own text is encoded here.
+    return message.text, tuple(message.block_dicts()), encoded(message.blocks)
 
 
 def render_post(post: Post) -> tuple[str, list[dict]]:
@@ -219,7 +218,7 @@ def render_list(listing: PaperList) -> SlackMessage:
     if listing.note:
         blocks.append(context(clip_escaped(listing.note, 1000)))
     if not listing.cards:
-        blocks.append(SectionBlock(text=mrkdwn(clip_escaped(listing.empty, _FIRST_SECTION_CHARS))))
+        blocks.append(section(clip_escaped(listing.empty, _FIRST_SECTION_CHARS)))
     shown = listing.cards[:MAX_LIST_CARDS]
     hidden = len(listing.cards) - len(shown)
     # What is left of Slack's 50 blocks once every section, divider and the "more" line are counted
@@ -228,7 +227,7 @@ def render_list(listing: PaperList) -> SlackMessage:
     for number, card in enumerate(shown, start=listing.start):
         if number > listing.start:
             blocks.append(_DIVIDER)
-        blocks.append(SectionBlock(text=mrkdwn(_list_item(number, card))))
+        blocks.append(section(_list_item(number, card)))
         actions = _actions_block(card.actions)
         if actions is not None and room > 0:
             blocks.append(actions)
@@ -247,7 +246,7 @@ def render_text(text: Text) -> SlackMessage:
         blocks.append(HeaderBlock(text=plain(clip_escaped(text.title, MAX_HEADER_CHARS))))
     room = MAX_BLOCKS - len(blocks)
     chunks = at_most(split_chunks(escape(text.body), MAX_SECTION_CHARS) or [""], room, MAX_SECTION_CHARS)
-    blocks += [SectionBlock(text=mrkdwn(chunk)) for chunk in chunks]
+    blocks += [section(chunk) for chunk in chunks]
     return SlackMessage(text=fallback_text(text.title or text.body), blocks=tuple(blocks))
 
 
@@ -263,46 +262,37 @@ def render_file(item: File, *, reason: str | None = None) -> SlackMessage:
     blocks: list[Block] = []
     if reason is not None:
         blocks.append(context(f":warning: {clip_escaped(' '.join(reason.split()), 500)}"))
-    blocks.append(SectionBlock(text=mrkdwn(note)))
+    blocks.append(section(note))
     if len(body) > room:
         cut = entity_safe_cut(body, room)
         body = body[: body.rfind("\n", 0, cut) if "\n" in body[:cut] else cut]
-        blocks.append(SectionBlock(text=mrkdwn(f"```\n{body}\n```")))
+        blocks.append(section(f"```\n{body}\n```"))
         blocks.append(context("…cut here: the whole file does not fit in one message."))
     else:
-        blocks.append(SectionBlock(text=mrkdwn(f"```\n{body}\n```")))
+        blocks.append(section(f"```\n{body}\n```"))
     return SlackMessage(text=fallback_text(item.note), blocks=tuple(blocks))
 
 
 def render_error(error: Error) -> SlackMessage:
     """Render an error as one short warning section."""
     body = f":warning: {clip_escaped(error.message, MAX_SECTION_CHARS - 20)}"
-    return SlackMessage(text=fallback_text(error.message), blocks=(SectionBlock(text=mrkdwn(body)),))
+    return SlackMessage(text=fallback_text(error.message), blocks=(section(body),))
 
 
 def _list_item(number: int, card: PaperCard) -> str:
-    title, rest = _list_item_parts(card)
-    return clip(f"*{number}. {title}*{rest}", _FIRST_SECTION_CHARS)
+    """A list card's text: its linked title, the paper's details, why it matched (each channel's own), summary, links."""
+    title, details, after = _list_item_parts(card.paper)
+    why = f"\n:dart: {clip_escaped(card.why, 300)}" if card.why else ""
+    return clip(f"*{number}. {title}*{details}{why}{after}", _FIRST_SECTION_CHARS)
 
 
 @lru_cache(maxsize=RENDER_CACHE_SIZE)
-def _list_item_parts(card: PaperCard) -> tuple[str, str]:
-    """A list card's linked title and the lines under it: a paper is in many channels' digests, at many places."""
-    paper = card.paper
-    lines = [""]
-    authors = _authors(paper, LIST_AUTHORS)
-    details = " · ".join(part for part in (authors, _stats(paper)) if part)
-    if details:
-        lines.append(details)
-    if card.why:
-        lines.append(f":dart: {clip_escaped(card.why, 300)}")
+def _list_item_parts(paper: Paper) -> tuple[str, str, str]:
+    """A paper's linked title, its details line, and its summary and links: the same in every digest it is in."""
+    details = " · ".join(part for part in (_authors(paper, LIST_AUTHORS), _stats(paper)) if part)
     summary = clip_escaped(paper.summary, LIST_SUMMARY_CHARS)
-    if summary:
-        lines.append(summary)
-    lines.append(" · ".join(
-        link(url, label) for label, url in paper.links() if is_web_url(url) and len(url) <= 500
-    ))
-    return _title_link(paper), "\n".join(lines)
+    links = " · ".join(link(url, label) for label, url in paper.links() if is_web_url(url) and len(url) <= 500)
+    return _title_link(paper), f"\n{details}" if details else "", f"\n{summary}\n{links}" if summary else f"\n{links}"
 
 
 def _title_link(paper: Paper) -> str:
