@@ -2,7 +2,8 @@
 
 Every string from a paper or a user goes through `escape` and into text objects with
 ``verbatim=True``, so it can never become a link, a channel ping or a user mention.
-Blocks are slack_sdk block objects, so slack_sdk validates their limits on ``to_dict()``.
+Blocks are slack_sdk block objects, so slack_sdk validates their limits on ``to_dict()``; a section
+or context of one text is put into the shape slack_sdk made of it once (`converted.section`).
 """
 
 from __future__ import annotations
