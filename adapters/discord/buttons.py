@@ -11,6 +11,7 @@ client's ``on_paperboy_click`` event, which the adapter sets with its engine.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 import discord
@@ -23,6 +24,8 @@ MAX_ROWS = 5
 PER_ROW = 5
 LABEL_LIMIT = 80
 URL_LIMIT = 512
+SPECS_CACHE_SIZE = 1024
+"""How many papers' (and cards' actions') button labels and URLs the caches below keep."""
 CLICK_EVENT = "paperboy_click"
 """The client event a click on one of our buttons becomes (``on_paperboy_click(interaction, custom_id)``)."""
 
@@ -42,8 +45,8 @@ class ActionButton(discord.ui.DynamicItem[discord.ui.Button], template=rf"{ACTIO
     @classmethod
     def of(cls, action: CardAction) -> ActionButton:
         """Return the button for *action*, labelled as the core said."""
-        return cls(discord.ui.Button(style=discord.ButtonStyle.secondary, label=_label(action.label),
-                                     custom_id=action_id(action)))
+        label, custom_id = _action_spec(action)
+        return cls(discord.ui.Button(style=discord.ButtonStyle.secondary, label=label, custom_id=custom_id))
 
     @classmethod
     async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Item[Any],
@@ -77,27 +80,49 @@ def list_view(plist: PaperList) -> discord.ui.View | None:
     for number, card in enumerate(plist.cards, start=plist.start):
         if len(rows) == MAX_ROWS:
             break
-        actions = [a for a in card.actions if action_id(a) not in seen]
+        actions = [a for a in card.actions if _action_spec(a)[1] not in seen]
         if not actions:
             continue
-        seen.update(action_id(a) for a in actions)
-        link = _link(f"{number}. {' '.join(card.paper.title.split())}", card.paper.url)
-        row: list[discord.ui.Item[Any]] = [link] if link else []
+        seen.update(_action_spec(a)[1] for a in actions)
+        title, url = _title_link(card.paper)
+        # The number is the list's own; the title and whether its link may be a button, the paper's.
+        row: list[discord.ui.Item[Any]] = [_link_button(_label(f"{number}. {title}"), url)] if url else []
         rows.append(row + [ActionButton.of(a) for a in actions[:PER_ROW - len(row)]])
     return _view(rows)
 
 
 def link_buttons(paper: Paper) -> list[discord.ui.Item[Any]]:
     """The paper's links (Hugging Face, arXiv, PDF, code, project page) as link buttons, one row at most."""
-    links = [_link(label, url) for label, url in paper.links()]
-    return [link for link in links if link][:PER_ROW]
+    return [_link_button(label, url) for label, url in _link_specs(paper)]
 
 
-def _link(label: str, url: str | None) -> discord.ui.Button | None:
+@lru_cache(maxsize=SPECS_CACHE_SIZE)
+def _link_specs(paper: Paper) -> tuple[tuple[str, str], ...]:
+    """``(label, url)`` of *paper*'s link buttons: the same for every card of it, so worked out once."""
+    links = [(_label(label), url) for label, url in paper.links() if _is_button_url(url)]
+    return tuple(links[:PER_ROW])
+
+
+@lru_cache(maxsize=SPECS_CACHE_SIZE)
+def _title_link(paper: Paper) -> tuple[str, str | None]:
+    """*paper*'s title on one line, and its URL where a link button may carry it (else None)."""
+    return " ".join(paper.title.split()), paper.url if _is_button_url(paper.url) else None
+
+
+@lru_cache(maxsize=SPECS_CACHE_SIZE)
+def _action_spec(action: CardAction) -> tuple[str, str]:
+    """The label and custom_id of *action*'s button: every channel's card of a paper has equal actions."""
+    return _label(action.label), action_id(action)
+
+
+def _link_button(label: str, url: str) -> discord.ui.Button:
+    # A new Button for every message: the View it joins sets its row and keeps it.
+    return discord.ui.Button(style=discord.ButtonStyle.link, label=label, url=url)
+
+
+def _is_button_url(url: str | None) -> bool:
     # Discord refuses a link button whose URL is not http(s); such a link is left out, like in the embed.
-    if not url or len(url) > URL_LIMIT or not _WEB_URL.fullmatch(url):
-        return None
-    return discord.ui.Button(style=discord.ButtonStyle.link, label=_label(label), url=url)
+    return url is not None and len(url) <= URL_LIMIT and _WEB_URL.fullmatch(url) is not None
 
 
 def _label(text: str) -> str:

@@ -10,30 +10,30 @@ from __future__ import annotations
 import io
 import re
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 import discord
 
 from adapters.discord import buttons
 from adapters.discord.markdown import cut_escaped, escape, fit, fit_joined, fit_lines, safe_url, shorten
+from adapters.discord.parts import (
+    FIELD_VALUE_LIMIT, TITLE_LIMIT, CardBudget, CardParts, card_parts, list_line, paper_links, stats,
+)
 from bot.model.paper import FULL_CARD_AUTHORS, LinkedRepos, Paper
 from bot.model.replies import Content, Error, File, PaperCard, PaperList, Post, Text
 
 CONTENT_LIMIT = 2000
 EMBEDS_PER_MESSAGE = 10
 TOTAL_EMBED_CHARS = 6000
-TITLE_LIMIT = 256
 DESCRIPTION_LIMIT = 4096
 FIELDS_PER_EMBED = 25
 FIELD_NAME_LIMIT = 256
-FIELD_VALUE_LIMIT = 1024
 FOOTER_LIMIT = 2048
-AUTHOR_LIMIT = 256
 
 HF_YELLOW = 0xFFD21E
 ERROR_RED = 0xE5484D
 TEXT_GREY = 0x5865F2
 
-_SHOWN_AUTHORS = 3
 _ROLE_ID = re.compile(r"[0-9]{1,20}")
 _MENTION_LINE = re.compile(r"^<@&[0-9]{1,20}>$")
 
@@ -52,17 +52,6 @@ class Message:
     files: list[discord.File] = field(default_factory=list)
 
 
-@dataclass(frozen=True, slots=True)
-class CardBudget:
-    """How much of a paper a card may show; lists shrink it until the message fits."""
-
-    summary: int = 700
-    title: int = TITLE_LIMIT
-    authors: int = AUTHOR_LIMIT
-    why: int = 300
-    all_links: bool = True
-
-
 _LIST_BUDGETS = (
     CardBudget(summary=450),
     CardBudget(summary=250, why=200),
@@ -71,49 +60,29 @@ _LIST_BUDGETS = (
 )
 
 
-def authors_line(authors: tuple[str, ...], limit: int) -> str | None:
-    """Return the first authors and "et al." within *limit* characters (plain text)."""
-    if not authors:
-        return None
-    shown = list(authors[:_SHOWN_AUTHORS])
-    while True:
-        line = ", ".join(shown) + (" et al." if len(shown) < len(authors) else "")
-        if len(line) <= limit or len(shown) == 1:
-            return shorten(line, limit) if len(line) > limit else line
-        shown.pop()
-
-
 def card_embed(card: PaperCard, budget: CardBudget = CardBudget()) -> discord.Embed:
-    """Build the embed for one paper within *budget*."""
-    paper = card.paper
-    embed = discord.Embed(
-        title=fit(paper.title, budget.title),
-        url=safe_url(paper.url),
-        colour=HF_YELLOW,
-        timestamp=paper.published_at,
-    )
-    authors = authors_line(paper.authors, budget.authors)
-    if authors:
-        # Author names are plain text in Discord: no escaping needed, and none would show.
-        embed.set_author(name=authors)
-    parts: list[str] = []
-    if card.why and budget.why:
-        parts.append("🔎 " + fit(card.why, budget.why))
-    if paper.summary and budget.summary:
-        parts.append(fit(paper.summary, budget.summary, sentences=True))
-    if parts:
-        embed.description = "\n\n".join(parts)
-    for name, value in _stats(paper):
-        embed.add_field(name=name, value=value, inline=True)
-    links = _links(paper, all_links=budget.all_links)
-    if links:
-        embed.add_field(name="Links", value=links, inline=False)
-    thumbnail = safe_url(paper.thumbnail)
-    if thumbnail:
-        embed.set_thumbnail(url=thumbnail)
-    footer = _footer(paper)
-    if footer:
-        embed.set_footer(text=footer)
+    """Build the embed for one paper within *budget*: the paper's parts (made once) and the channel's why."""
+    parts = card_parts(card.paper, budget)
+    lines: list[str] = []
+    if card.why and budget.why:  # the channel's own line: why the paper matched there
+        lines.append("🔎 " + fit(card.why, budget.why))
+    if parts.summary is not None:
+        lines.append(parts.summary)
+    return _card_embed(parts, card.paper.published_at, "\n\n".join(lines) if lines else None)
+
+
+def _card_embed(parts: CardParts, timestamp: datetime | None, description: str | None) -> discord.Embed:
+    # A new Embed (and new field dicts) for every message: trim_embed and discord.py change or keep them.
+    embed = discord.Embed(title=parts.title, url=parts.url, colour=HF_YELLOW, timestamp=timestamp,
+                          description=description)
+    if parts.author:
+        embed.set_author(name=parts.author)
+    for name, value, inline in parts.fields:
+        embed.add_field(name=name, value=value, inline=inline)
+    if parts.thumbnail:
+        embed.set_thumbnail(url=parts.thumbnail)
+    if parts.footer:
+        embed.set_footer(text=parts.footer)
     return embed
 
 
@@ -132,13 +101,13 @@ def detail_embed(card: PaperCard) -> discord.Embed:
     if paper.ai_summary:
         embed.add_field(name="AI summary", value=fit(paper.ai_summary, FIELD_VALUE_LIMIT, sentences=True),
                         inline=False)
-    for name, value in _stats(paper) + _dates(paper):
+    for name, value in stats(paper) + _dates(paper):
         embed.add_field(name=name, value=value, inline=True)
     for group in paper.linked_repos():
         value = _repo_links(group)
         if value:
             embed.add_field(name=group.label, value=value, inline=False)
-    links = _links(paper, all_links=True)
+    links = paper_links(paper, all_links=True)
     if links:
         embed.add_field(name="Links", value=links, inline=False)
     thumbnail = safe_url(paper.thumbnail)
@@ -173,29 +142,6 @@ def _repo_links(group: LinkedRepos) -> str:
     return (fit_joined(links, " · ", FIELD_VALUE_LIMIT - len(tail)) + tail).strip()
 
 
-def _stats(paper: Paper) -> list[tuple[str, str]]:
-    # Unknown is not zero: a count the source did not give is left out.
-    stats = [("Upvotes", paper.upvotes), ("Comments", paper.comments), ("GitHub stars", paper.github_stars)]
-    return [(name, f"{value:,}") for name, value in stats if value is not None]
-
-
-def _links(paper: Paper, *, all_links: bool) -> str:
-    pairs = paper.links() if all_links else paper.links()[:3]
-    links = [f"[{label}]({url})" for label, url in pairs if safe_url(url)]
-    return fit_joined(links, " · ", FIELD_VALUE_LIMIT)
-
-
-def _footer(paper: Paper) -> str | None:
-    parts = []
-    if paper.organization:
-        parts.append(shorten(paper.organization, 100))
-    if paper.daily_date:
-        parts.append(f"Daily Papers {paper.daily_date.isoformat()}")
-    elif paper.source == "arxiv":
-        parts.append("arXiv")
-    return " · ".join(parts) or None
-
-
 def paper_list(plist: PaperList) -> Message:
     """Render a titled list or digest: the title in the content, one embed per paper."""
     header = [f"**{fit(plist.title, 300)}**"]
@@ -221,15 +167,8 @@ def paper_list(plist: PaperList) -> Message:
 
 def _compact_list(cards: tuple[PaperCard, ...], *, start: int = 1) -> tuple[list[discord.Embed], int]:
     """Render many papers as numbered link lines; return the embeds and how many were left out."""
-    lines = []
-    for number, card in enumerate(cards, start=start):
-        paper = card.paper
-        title = fit(paper.title, 120)
-        url = safe_url(paper.url)
-        line = f"{number}. [{title}]({url})" if url else f"{number}. {title}"
-        if paper.upvotes is not None:
-            line += f" · ▲ {paper.upvotes:,}"
-        lines.append(line)
+    # The number is the list's own; the rest of a line is the paper's, made once (`list_line`).
+    lines = [f"{number}. {list_line(card.paper)}" for number, card in enumerate(cards, start=start)]
     embeds: list[discord.Embed] = []
     total = 0
     current: list[str] = []
