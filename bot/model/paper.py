@@ -71,11 +71,6 @@ class Paper(BaseModel):
     """arXiv categories as arXiv writes them, primary first: ``("cs.CL", "cs.LG")``; empty when the
     source did not say (Hugging Face does not). Topics filter on them with ``cat:``."""
 
-    def __hash__(self) -> int:
-        # Equal papers have equal ids, so the id's hash is as sound as every field's, and far cheaper:
-        # the render caches hash each paper of a post for every channel it goes to.
-        return hash(self.id)
-
     @property
     def hf_url(self) -> str:
         return f"https://huggingface.co/papers/{self.id}"
