@@ -20,7 +20,7 @@ from adapters.slack.converted import Converted, context, encoded, section
 from adapters.slack.mrkdwn import MAX_SECTION_CHARS, clip, mrkdwn
 from adapters.slack.render import render_cached
 from bot.model.actions import card_actions
-from bot.model.replies import PaperCard, PaperList
+from bot.model.replies import PaperCard, PaperList, Text
 from paperboy_testing.seed import seed_papers
 
 texts = st.one_of(st.text(max_size=40), st.text(min_size=2990, max_size=3000), st.just(""), st.just("  \n"))
@@ -53,8 +53,8 @@ def test_a_section_over_slacks_limit_is_refused_as_slack_sdk_refuses_it() -> Non
 
 def test_blocks_are_encoded_as_json_dumps_writes_their_dicts() -> None:
     blocks = [section("é <b> 😀"), DividerBlock(), Converted(DividerBlock()), context("why")]
-    assert encoded(blocks) == dumped([b.to_dict() for b in blocks])
-    assert encoded([]) == "[]"
+    assert encoded(blocks, [b.to_dict() for b in blocks]) == dumped([b.to_dict() for b in blocks])
+    assert encoded([], []) == "[]"
 
 
 @pytest.fixture
@@ -89,3 +89,9 @@ def test_each_channels_digest_and_card_convert_only_their_own_lines(validations:
         _, card = render_cached(PaperCard(papers[0], why, actions=cards[0].actions))
         assert why in dumped(card[0]) and json.loads(card.json) == list(card)
     assert validations == []
+
+
+def test_a_block_slack_sdk_converts_is_validated_once_per_rendering(validations: list[str]) -> None:
+    _, blocks = render_cached(Text("body", title="A header only this test renders"))
+    assert validations.count("HeaderBlock") == 1
+    assert json.loads(blocks.json) == list(blocks)

@@ -36,9 +36,10 @@ class Converted(Block):
         return self._dict
 
 
-def encoded(blocks: Iterable[Block]) -> str:
-    """*blocks* as ``json.dumps([b.to_dict() ...], separators=(",", ":"))`` writes them, a `Converted`'s text reused."""
-    return f'[{",".join(b.json if isinstance(b, Converted) else _ENCODER.encode(b.to_dict()) for b in blocks)}]'
+def encoded(blocks: Iterable[Block], dicts: Iterable[dict]) -> str:
+    """*blocks*, converted to *dicts* already, as ``json.dumps(dicts, separators=(",", ":"))`` writes them,
+    a `Converted`'s text reused (converting a block again would validate it again)."""
+    return f'[{",".join(b.json if isinstance(b, Converted) else _ENCODER.encode(d) for b, d in zip(blocks, dicts))}]'
 
 
 _TEXT = mrkdwn("-").to_dict()

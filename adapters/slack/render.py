@@ -120,7 +120,8 @@ def _render_cached(content: Content) -> tuple[str, tuple[dict, ...], str]:
     message = render(content)
     # A content is each channel's own (why its papers matched there): its blocks shared with other
     # channels' were encoded once (`Converted`); only its own text is encoded here.
-    return message.text, tuple(message.block_dicts()), encoded(message.blocks)
+    dicts = tuple(message.block_dicts())
+    return message.text, dicts, encoded(message.blocks, dicts)
 
 
 def render_post(post: Post) -> tuple[str, list[dict]]:
